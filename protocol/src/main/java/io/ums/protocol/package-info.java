@@ -1,0 +1,2 @@
+/** The UMS wire protocol. Knows nothing of CRIU or Kubernetes. */
+package io.ums.protocol;
