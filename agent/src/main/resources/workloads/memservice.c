@@ -1,0 +1,136 @@
+/*
+ * memservice: the UMS test workload. Holds N MiB of random (incompressible) memory, keeps a counter
+ * that advances every millisecond, and answers line requests on a TCP port:
+ *   "c\n" -> "<counter> <checksum computed at start>\n"   (cheap: for millisecond probes)
+ *   "v\n" -> "<counter> <checksum recomputed now over all memory>\n"   (proves memory survived)
+ * Connections stay open (several requests per connection), so a migration must carry them.
+ * It writes no files: its only output is one "ready" line on stdout.
+ * usage: memservice PORT MIB [SEED]
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#define MAX_CLIENTS 256
+
+static uint64_t *memory;
+static size_t words;
+
+static uint64_t splitmix64(uint64_t *state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+static uint64_t checksum(void) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < words; i++) {
+    h ^= memory[i];
+    h *= 0x100000001b3ULL;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s PORT MIB [SEED]\n", argv[0]);
+    return 2;
+  }
+  int port = atoi(argv[1]);
+  size_t mib = strtoull(argv[2], NULL, 10);
+  uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 42;
+
+  words = mib * 1024 * 1024 / sizeof(uint64_t);
+  if (words > 0) {
+    memory = mmap(NULL, words * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) { perror("mmap"); return 1; }
+    for (size_t i = 0; i < words; i++) memory[i] = splitmix64(&seed);
+  }
+  uint64_t initial_checksum = checksum();
+
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+  if (bind(listener, (struct sockaddr *)&addr, sizeof addr) < 0) { perror("bind"); return 1; }
+  if (listen(listener, 128) < 0) { perror("listen"); return 1; }
+
+  printf("ready port=%d mib=%zu checksum=%016llx\n", port, mib, (unsigned long long)initial_checksum);
+  fflush(stdout);
+
+  struct pollfd fds[MAX_CLIENTS + 1];
+  char pending[MAX_CLIENTS + 1][64];
+  size_t pending_len[MAX_CLIENTS + 1];
+  int nfds = 1;
+  fds[0].fd = listener;
+  fds[0].events = POLLIN;
+
+  uint64_t counter = 0;
+  uint64_t last_tick = now_ms();
+  for (;;) {
+    int ready = poll(fds, nfds, 1);
+    uint64_t t = now_ms();
+    if (t > last_tick) { counter += t - last_tick; last_tick = t; }
+    if (ready <= 0) continue;
+
+    if (fds[0].revents & POLLIN) {
+      int client = accept(listener, NULL, NULL);
+      if (client >= 0) {
+        if (nfds <= MAX_CLIENTS) {
+          setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          fds[nfds].fd = client;
+          fds[nfds].events = POLLIN;
+          pending_len[nfds] = 0;
+          nfds++;
+        } else {
+          close(client);
+        }
+      }
+    }
+    for (int i = 1; i < nfds; i++) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[256];
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i] = fds[nfds - 1];
+        memcpy(pending[i], pending[nfds - 1], pending_len[nfds - 1]);
+        pending_len[i] = pending_len[nfds - 1];
+        nfds--;
+        i--;
+        continue;
+      }
+      for (ssize_t k = 0; k < n; k++) {
+        char ch = buf[k];
+        if (ch != '\n') {
+          if (pending_len[i] < sizeof pending[i] - 1) pending[i][pending_len[i]++] = ch;
+          continue;
+        }
+        uint64_t sum = (pending_len[i] > 0 && pending[i][0] == 'v') ? checksum() : initial_checksum;
+        pending_len[i] = 0;
+        char out[64];
+        int len = snprintf(out, sizeof out, "%llu %016llx\n", (unsigned long long)counter, (unsigned long long)sum);
+        if (write(fds[i].fd, out, len) < 0 && errno != EAGAIN) {
+          /* the peer is gone; poll reports it next round */
+        }
+      }
+    }
+  }
+}
