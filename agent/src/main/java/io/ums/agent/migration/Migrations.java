@@ -1,0 +1,30 @@
+package io.ums.agent.migration;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import java.util.Optional;
+
+/**
+ * Migration sessions on this node, both roles. The control API delegates /v1/receive, /v1/send and
+ * /v1/migrations/* here; bodies and answers are the JSON of the agent API contract.
+ */
+public interface Migrations {
+  /** Prepares a receive session: {sessionId, dataAddress, token, expiresAt}. */
+  Future<JsonObject> prepareReceive(JsonObject request);
+
+  /** Starts checkpoint-and-stream of a workload; completes with the migration id once started. */
+  Future<String> startSend(JsonObject request);
+
+  /** Completes with the final status once the migration ended (DONE, ROLLED_BACK or FAILED). */
+  Future<JsonObject> awaitCompletion(String migrationId);
+
+  Optional<JsonObject> status(String migrationId);
+
+  Future<JsonObject> abort(String migrationId);
+
+  /** Refuses new sessions and lets in-flight ones finish or roll back within the grace period. */
+  Future<Void> drain(java.time.Duration grace);
+
+  /** True while any migration is in flight. */
+  boolean busy();
+}
