@@ -1,0 +1,248 @@
+package io.ums.protocol.impl;
+
+import io.ums.protocol.OutgoingChannel;
+import io.ums.protocol.ProtocolError;
+import io.ums.protocol.UmsProtocolException;
+import io.ums.protocol.codec.Frame;
+import io.ums.protocol.codec.FrameEncoder;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Promise;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.ContextInternal;
+import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
+
+/**
+ * Sender end of a channel: queues written buffers, and when the connection's writer asks, turns
+ * them into DATA frames within the peer's credit (PROTOCOL.md 2.2). The queue counter is atomic
+ * so that {@link #writeQueueFull()} is right even for a pipe running on another event loop.
+ */
+final class OutgoingChannelImpl implements OutgoingChannel, FrameWriter.Source {
+  private enum State { OPEN, CLOSING, CLOSED, FAILED }
+
+  private final UmsConnectionImpl connection;
+  private final ContextInternal context;
+  private final int id;
+  private final int maxChunk;
+  private final Lz4Block lz4;
+  private final ArrayDeque<Buffer> pending = new ArrayDeque<>();
+  private final AtomicLong queuedBytes = new AtomicLong();
+  private final AtomicLong bytesWritten = new AtomicLong();
+  private final CRC32C channelCrc = new CRC32C();
+  private final Promise<Void> endPromise;
+  private volatile int writeQueueMaxSize;
+  private volatile boolean drainWanted;
+  private volatile boolean endRequested;
+  private volatile UmsProtocolException failure;
+  private State state = State.OPEN;
+  private long credit;
+  private long bytesSent;
+  private boolean closeSent;
+  private Handler<Void> drainHandler;
+  private Handler<Throwable> exceptionHandler;
+
+  OutgoingChannelImpl(UmsConnectionImpl connection, int id, long initialCredit, int maxChunk, boolean compress,
+      int writeQueueMaxSize) {
+    this.connection = connection;
+    this.context = connection.context();
+    this.id = id;
+    this.credit = initialCredit;
+    this.maxChunk = maxChunk;
+    this.lz4 = compress ? new Lz4Block() : null;
+    this.writeQueueMaxSize = writeQueueMaxSize;
+    this.endPromise = context.promise();
+  }
+
+  @Override
+  public int id() {
+    return id;
+  }
+
+  boolean compressed() {
+    return lz4 != null;
+  }
+
+  @Override
+  public long bytesWritten() {
+    return bytesWritten.get();
+  }
+
+  @Override
+  public Future<Void> write(Buffer data) {
+    UmsProtocolException failed = failure;
+    if (failed != null) {
+      return context.failedFuture(failed);
+    }
+    if (endRequested) {
+      return context.failedFuture(new IllegalStateException("channel " + id + " already ended"));
+    }
+    int length = data.length();
+    if (length == 0) {
+      return context.succeededFuture();
+    }
+    bytesWritten.addAndGet(length);
+    if (queuedBytes.addAndGet(length) >= writeQueueMaxSize) {
+      drainWanted = true;
+    }
+    onContext(() -> enqueue(data));
+    return context.succeededFuture();
+  }
+
+  private void enqueue(Buffer data) {
+    if (state != State.OPEN) {
+      return;
+    }
+    pending.add(data);
+    if (credit > 0) {
+      connection.writer().schedule(this);
+    }
+  }
+
+  @Override
+  public Future<Void> end() {
+    UmsProtocolException failed = failure;
+    if (failed != null) {
+      return context.failedFuture(failed);
+    }
+    endRequested = true;
+    onContext(() -> {
+      if (state == State.OPEN) {
+        state = State.CLOSING;
+        connection.writer().schedule(this);
+      }
+    });
+    return endPromise.future();
+  }
+
+  @Override
+  public boolean writeNext(FrameWriter writer) {
+    if (state != State.OPEN && state != State.CLOSING) {
+      return false;
+    }
+    Buffer head = pending.peek();
+    if (head == null) {
+      if (state == State.CLOSING && !closeSent) {
+        closeSent = true;
+        writer.send(new Frame.Close(id, bytesSent, (int) channelCrc.getValue()));
+      }
+      return false;
+    }
+    if (credit <= 0) {
+      return false;
+    }
+    int length = (int) Math.min(Math.min(head.length(), credit), maxChunk);
+    Buffer piece;
+    pending.poll();
+    if (length == head.length()) {
+      piece = head;
+    } else {
+      piece = head.slice(0, length);
+      pending.addFirst(head.slice(length, head.length()));
+    }
+    Crc32c.update(channelCrc, piece);
+    Buffer compressed = lz4 == null ? null : lz4.compressOrNull(piece);
+    if (compressed != null) {
+      writer.write(FrameEncoder.data(id, true, Crc32c.of(compressed), length, compressed));
+    } else {
+      writer.write(FrameEncoder.data(id, false, Crc32c.of(piece), length, piece));
+    }
+    credit -= length;
+    bytesSent += length;
+    connection.countPayloadSent(length);
+    long queued = queuedBytes.addAndGet(-length);
+    if (drainWanted && queued < writeQueueMaxSize / 2 && drainHandler != null) {
+      drainWanted = false;
+      drainHandler.handle(null);
+    }
+    return pending.isEmpty() ? state == State.CLOSING : credit > 0;
+  }
+
+  void onCredit(int increment) {
+    if (state != State.OPEN && state != State.CLOSING) {
+      return;
+    }
+    credit += increment;
+    if (credit > Integer.MAX_VALUE) {
+      connection.resetChannel(id, ProtocolError.FLOW_CONTROL_VIOLATION, "credit above 2^31-1");
+      fail(new UmsProtocolException(ProtocolError.FLOW_CONTROL_VIOLATION, "peer granted credit above 2^31-1 on channel " + id));
+      return;
+    }
+    if (!pending.isEmpty()) {
+      connection.writer().schedule(this);
+    }
+  }
+
+  void onCloseAck() {
+    if (!closeSent || state != State.CLOSING) {
+      connection.resetChannel(id, ProtocolError.MALFORMED_FRAME, "CLOSE_ACK before CLOSE");
+      fail(new UmsProtocolException(ProtocolError.MALFORMED_FRAME, "peer acknowledged channel " + id + " before its CLOSE"));
+      return;
+    }
+    state = State.CLOSED;
+    connection.channelFinished(id);
+    endPromise.tryComplete();
+  }
+
+  void onPeerReset(ProtocolError code, String message) {
+    fail(new UmsProtocolException(code, "peer reset channel " + id + ": " + message));
+  }
+
+  @Override
+  public void reset(ProtocolError code, String message) {
+    onContext(() -> {
+      if (state == State.OPEN || state == State.CLOSING) {
+        connection.resetChannel(id, code, message);
+        fail(new UmsProtocolException(code, "channel " + id + " reset locally: " + message));
+      }
+    });
+  }
+
+  void fail(UmsProtocolException cause) {
+    if (state == State.CLOSED || state == State.FAILED) {
+      return;
+    }
+    state = State.FAILED;
+    failure = cause;
+    pending.clear();
+    queuedBytes.set(0);
+    connection.channelFinished(id);
+    endPromise.tryFail(cause);
+    Handler<Throwable> handler = exceptionHandler;
+    if (handler != null) {
+      handler.handle(cause);
+    }
+  }
+
+  @Override
+  public OutgoingChannel exceptionHandler(Handler<Throwable> handler) {
+    this.exceptionHandler = handler;
+    return this;
+  }
+
+  @Override
+  public OutgoingChannel setWriteQueueMaxSize(int maxSize) {
+    this.writeQueueMaxSize = maxSize;
+    return this;
+  }
+
+  @Override
+  public boolean writeQueueFull() {
+    return queuedBytes.get() >= writeQueueMaxSize;
+  }
+
+  @Override
+  public OutgoingChannel drainHandler(Handler<Void> handler) {
+    this.drainHandler = handler;
+    return this;
+  }
+
+  private void onContext(Runnable action) {
+    if (context.inThread()) {
+      action.run();
+    } else {
+      context.execute(action);
+    }
+  }
+}

@@ -1,0 +1,36 @@
+package io.ums.protocol.impl;
+
+import io.ums.protocol.UmsClient;
+import io.ums.protocol.UmsClientOptions;
+import io.ums.protocol.UmsConnection;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
+
+/** Vert.x NetClient that runs the client handshake on each new socket. */
+public final class UmsClientImpl implements UmsClient {
+  private final UmsClientOptions options;
+  private final NetClient netClient;
+
+  public UmsClientImpl(Vertx vertx, UmsClientOptions options) {
+    this.options = options;
+    this.netClient = vertx.createNetClient(new NetClientOptions()
+        .setTcpNoDelay(true)
+        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, options.getConnectTimeout().toMillis())));
+  }
+
+  @Override
+  public Future<UmsConnection> connect(String host, int port, String sessionId, Buffer token) {
+    return netClient.connect(port, host).compose(socket -> {
+      var context = SocketContext.of(socket);
+      return UmsConnectionImpl.connectClient(context, socket, options, sessionId, token);
+    });
+  }
+
+  @Override
+  public Future<Void> close() {
+    return netClient.close();
+  }
+}
