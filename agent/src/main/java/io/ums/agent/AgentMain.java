@@ -1,8 +1,126 @@
 package io.ums.agent;
 
-public final class AgentMain {
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ums-agent-all.jar [options]} runs a node agent until SIGTERM/SIGINT, then drains and exits 0;
+ * {@code ums-agent-all.jar image ...} manages the agent's OCI image store.
+ */
+@Command(name = "ums agent", mixinStandardHelpOptions = true, subcommands = {AgentMain.ImageCommand.class},
+    description = "Runs a UMS node agent: control API, data plane, workload launcher.")
+public final class AgentMain implements Callable<Integer> {
+  @Option(names = "--node", required = true, description = "This node's name.")
+  String node;
+
+  @Option(names = "--control-port", defaultValue = "" + AgentConfig.DEFAULT_CONTROL_PORT,
+      description = "HTTP control API port (default: ${DEFAULT-VALUE}).")
+  int controlPort;
+
+  @Option(names = "--data-port", defaultValue = "" + AgentConfig.DEFAULT_DATA_PORT,
+      description = "Data-plane (protocol) port (default: ${DEFAULT-VALUE}).")
+  int dataPort;
+
+  @Option(names = "--work-dir", required = true, description = "Where workload records, logs and sessions live.")
+  Path workDir;
+
+  @Option(names = "--token-file", description = "File holding the secret data-plane session tokens are made with.")
+  Path tokenFile;
+
+  @Option(names = "--bind", defaultValue = AgentConfig.DEFAULT_BIND_HOST,
+      description = "Address the control and data ports listen on (default: ${DEFAULT-VALUE}).")
+  String bindHost;
+
+  @Option(names = "--advertise-host",
+      description = "Address peers reach the data port at (default: --bind, or this host's first IPv4 address).")
+  String advertiseHost;
+
+  @Option(names = "--grace-period", defaultValue = "30",
+      description = "Seconds in-flight migrations get to finish or roll back on SIGTERM (default: ${DEFAULT-VALUE}).")
+  long gracePeriodSeconds;
+
+  @Option(names = "--criu", description = "CRIU binary (default: criu on PATH).")
+  Path criuPath;
+
+  @Command(name = "image", description = "Manages the agent's OCI image store.")
+  static final class ImageCommand implements Callable<Integer> {
+    @CommandLine.Parameters(arity = "0..*", hidden = true)
+    java.util.List<String> arguments;
+
+    @Override
+    public Integer call() {
+      System.err.println("ums image: not built yet");
+      return 2;
+    }
+  }
+
   public static void main(String[] args) {
-    System.err.println("not implemented yet");
-    System.exit(2);
+    configureLogging();
+    System.exit(new CommandLine(new AgentMain()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (gracePeriodSeconds < 0) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--grace-period must be >= 0");
+    }
+    AgentConfig config = new AgentConfig(node, bindHost, Optional.ofNullable(advertiseHost)
+        .orElseGet(() -> defaultAdvertiseHost(bindHost)), controlPort, dataPort, workDir,
+        Optional.ofNullable(tokenFile), Optional.ofNullable(criuPath), Duration.ofSeconds(gracePeriodSeconds));
+    Agent agent;
+    try {
+      agent = Agent.start(config).toCompletionStage().toCompletableFuture().get();
+    } catch (java.util.concurrent.ExecutionException e) {
+      System.err.println("agent " + node + " failed to start: " + e.getCause().getMessage());
+      return 1;
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    ShutdownSignals.onTermination(signal -> agent.shutdown().onComplete(ignored -> stopped.countDown()));
+    stopped.await();
+    // a moment for the last log lines; vert.x is closed already
+    TimeUnit.MILLISECONDS.sleep(10);
+    return 0;
+  }
+
+  // slf4j-simple reads these once, at the first logger: one line per event, with a timestamp.
+  private static void configureLogging() {
+    System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
+    System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSZ");
+    System.setProperty("org.slf4j.simpleLogger.showThreadName", "false");
+    System.setProperty("org.slf4j.simpleLogger.showShortLogName", "true");
+    System.setProperty("org.slf4j.simpleLogger.log.io.netty", "warn");
+  }
+
+  static String defaultAdvertiseHost(String bindHost) {
+    if (!bindHost.equals("0.0.0.0") && !bindHost.equals("::")) {
+      return bindHost;
+    }
+    try {
+      for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+        if (!nic.isUp() || nic.isLoopback()) {
+          continue;
+        }
+        for (InetAddress address : Collections.list(nic.getInetAddresses())) {
+          if (address instanceof Inet4Address) {
+            return address.getHostAddress();
+          }
+        }
+      }
+    } catch (SocketException e) {
+      // fall through to loopback: a node with no network can still run local workloads
+    }
+    return "127.0.0.1";
   }
 }

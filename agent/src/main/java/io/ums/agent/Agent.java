@@ -1,0 +1,144 @@
+package io.ums.agent;
+
+import io.ums.agent.api.ControlApi;
+import io.ums.agent.api.NodeInfo;
+import io.ums.agent.api.UnavailableMigrations;
+import io.ums.agent.criu.CriuInstallation;
+import io.ums.agent.migration.Migrations;
+import io.ums.agent.workload.ProcessWorkloads;
+import io.ums.agent.workload.Workloads;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running node agent: its Vert.x, CRIU probe, workload registry, migration engine and control API.
+ * {@link #start} brings them up in order; {@link #shutdown} drains (new sessions answer 503, in-flight
+ * migrations finish or roll back within the grace period) and stops everything except the workloads,
+ * which keep running for the next agent on the same work dir.
+ */
+public final class Agent {
+  private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
+  /** Beyond the grace period, how long shutdown waits for the engine to report its rollbacks done. */
+  private static final Duration DRAIN_SLACK = Duration.ofSeconds(10);
+
+  private final AgentConfig config;
+  private final Vertx vertx;
+  private final CriuInstallation criu;
+  private final ProcessWorkloads workloads;
+  private final Migrations migrations;
+  private final HttpServer server;
+  private final AtomicBoolean draining;
+  private final AtomicBoolean stopped = new AtomicBoolean();
+
+  private Agent(AgentConfig config, Vertx vertx, CriuInstallation criu, ProcessWorkloads workloads,
+                Migrations migrations, HttpServer server, AtomicBoolean draining) {
+    this.config = config;
+    this.vertx = vertx;
+    this.criu = criu;
+    this.workloads = workloads;
+    this.migrations = migrations;
+    this.server = server;
+    this.draining = draining;
+  }
+
+  public static Future<Agent> start(AgentConfig config) {
+    AgentMetrics metrics = new AgentMetrics();
+    Vertx vertx = metrics.newVertx();
+    AtomicBoolean draining = new AtomicBoolean();
+    ProcessWorkloads workloads = new ProcessWorkloads(vertx, config.workDir());
+    metrics.bindAgent(workloads, draining::get);
+    Future<CriuInstallation> criuProbe = vertx.executeBlocking(() -> {
+      Files.createDirectories(config.workDir());
+      return CriuInstallation.probe(config.criuPath());
+    });
+    return criuProbe.compose(criu -> {
+      logCriu(criu);
+      return workloads.start().compose(ignored -> startMigrations(vertx, config, workloads, criu))
+          .compose(migrations -> {
+            NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), List.of("process"));
+            ControlApi api = new ControlApi(vertx, node, criu, workloads, migrations, metrics.registry(),
+                draining::get);
+            return vertx.createHttpServer(new HttpServerOptions().setHost(config.bindHost())
+                    .setPort(config.controlPort()))
+                .requestHandler(api.router()).listen()
+                .map(server -> new Agent(config, vertx, criu, workloads, migrations, server, draining));
+          });
+    }).onSuccess(agent -> LOG.info("agent {} up: control {}:{}, data {}, work dir {}", config.node(),
+            config.bindHost(), agent.controlPort(), config.dataAddress(), config.workDir()))
+        .onFailure(failure -> vertx.close());
+  }
+
+  // The migration engine plugs in here (one line): it gets the config, the registry and the CRIU it drives.
+  private static Future<Migrations> startMigrations(Vertx vertx, AgentConfig config, Workloads workloads,
+                                                   CriuInstallation criu) {
+    return Future.succeededFuture(new UnavailableMigrations());
+  }
+
+  private static void logCriu(CriuInstallation criu) {
+    if (criu.usable()) {
+      LOG.info("CRIU {} at {}: lazy pages {}, dirty tracking {}", criu.version().orElseThrow(),
+          criu.binary().orElseThrow(), criu.lazyPages(), criu.dirtyTracking());
+    } else {
+      LOG.warn("migrations will be refused: {}", criu.problem().orElseThrow());
+    }
+  }
+
+  public int controlPort() {
+    return server.actualPort();
+  }
+
+  public AgentConfig config() {
+    return config;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public Workloads workloads() {
+    return workloads;
+  }
+
+  public CriuInstallation criu() {
+    return criu;
+  }
+
+  public boolean draining() {
+    return draining.get();
+  }
+
+  /**
+   * Refuses new sessions, lets the migration engine finish or roll back what is in flight within the
+   * grace period, then closes the server and Vert.x. Workloads are left running. Idempotent.
+   */
+  public Future<Void> shutdown() {
+    if (!stopped.compareAndSet(false, true)) {
+      return Future.succeededFuture();
+    }
+    draining.set(true);
+    Duration grace = config.gracePeriod();
+    LOG.info("agent {} DRAINING: new sessions refused, in-flight migrations get {} s", config.node(),
+        grace.toSeconds());
+    return migrations.drain(grace)
+        .timeout(grace.plus(DRAIN_SLACK).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+        .recover(failure -> {
+          LOG.warn("drain did not complete cleanly: {}", failure.toString());
+          return Future.succeededFuture();
+        })
+        .compose(ignored -> server.close())
+        .eventually(() -> {
+          workloads.stop();
+          return vertx.close();
+        })
+        .onComplete(ignored -> LOG.info("agent {} stopped; {} workload(s) left running", config.node(),
+            workloads.list().size()));
+  }
+}

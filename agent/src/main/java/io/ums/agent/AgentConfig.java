@@ -1,0 +1,39 @@
+package io.ums.agent;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * How one agent runs. {@code controlPort} or {@code dataPort} 0 picks a free port (tests).
+ * {@code advertiseHost} is the address peers reach this node's data port at (the host part of
+ * "dataAddress" in /v1/info). {@code tokenFile} holds the secret the data plane signs session tokens with,
+ * when given. {@code criuPath} overrides the lookup of CRIU on PATH.
+ */
+public record AgentConfig(String node, String bindHost, String advertiseHost, int controlPort, int dataPort,
+                          Path workDir, Optional<Path> tokenFile, Optional<Path> criuPath, Duration gracePeriod) {
+  public static final int DEFAULT_CONTROL_PORT = 7070;
+  public static final int DEFAULT_DATA_PORT = 7071;
+  public static final String DEFAULT_BIND_HOST = "0.0.0.0";
+  public static final Duration DEFAULT_GRACE_PERIOD = Duration.ofSeconds(30);
+
+  public AgentConfig {
+    workDir = workDir.toAbsolutePath();
+  }
+
+  /** A config for tests and embedding: loopback, free ports, default grace period. */
+  public static AgentConfig local(String node, Path workDir) {
+    return new AgentConfig(node, "127.0.0.1", "127.0.0.1", 0, 0, workDir, Optional.empty(), Optional.empty(),
+        DEFAULT_GRACE_PERIOD);
+  }
+
+  public AgentConfig withGracePeriod(Duration grace) {
+    return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
+        grace);
+  }
+
+  public String dataAddress() {
+    String host = advertiseHost.contains(":") ? "[" + advertiseHost + "]" : advertiseHost;
+    return host + ":" + dataPort;
+  }
+}

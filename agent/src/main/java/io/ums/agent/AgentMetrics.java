@@ -1,0 +1,54 @@
+package io.ums.agent;
+
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.ums.agent.workload.ProcessWorkloads;
+import io.ums.agent.workload.WorkloadStatus;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The agent's Prometheus registry: Vert.x's own metrics (HTTP server, event loops, pools, via
+ * vertx-micrometer-metrics), the JVM's (heap, threads: the agent must stay small while streaming), and the
+ * agent's (workloads by status, draining). Scraped at GET /metrics.
+ */
+public final class AgentMetrics {
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+  public AgentMetrics() {
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+  }
+
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  /** A Vert.x instance reporting into this registry, with the native transport when available. */
+  public Vertx newVertx() {
+    VertxOptions options = new VertxOptions().setPreferNativeTransport(true)
+        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)
+            .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
+    return Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(registry)).build();
+  }
+
+  public void bindAgent(ProcessWorkloads workloads, BooleanSupplier draining) {
+    for (WorkloadStatus status : WorkloadStatus.values()) {
+      Gauge.builder("ums_workloads", workloads, registered -> registered.countByStatus().get(status))
+          .description("Workloads on this node by status").tag("status", status.name()).register(registry);
+    }
+    Gauge.builder("ums_agent_draining", () -> draining.getAsBoolean() ? 1 : 0)
+        .description("1 while the agent shuts down and refuses new sessions").register(registry);
+  }
+}

@@ -1,0 +1,136 @@
+package io.ums.agent.api;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads typed fields out of a request body, failing with a 400 that names the field by its full path
+ * (e.g. {@code destination.address}). {@code prefix} is the path of the object being read ("" at top).
+ */
+final class JsonFields {
+  private final JsonObject json;
+  private final String prefix;
+
+  JsonFields(JsonObject json, String prefix) {
+    this.json = json;
+    this.prefix = prefix;
+  }
+
+  static JsonFields of(JsonObject json) {
+    return new JsonFields(json, "");
+  }
+
+  String path(String field) {
+    return prefix + field;
+  }
+
+  String requiredString(String field) {
+    String value = optionalString(field);
+    if (value == null) {
+      throw AgentException.badField(path(field), "required, a non-empty string");
+    }
+    return value;
+  }
+
+  /** The string, or null when absent or JSON null; a present value must be a non-blank string. */
+  String optionalString(String field) {
+    Object value = json.getValue(field);
+    if (value == null) {
+      return null;
+    }
+    if (!(value instanceof String text) || text.isBlank()) {
+      throw AgentException.badField(path(field), "must be a non-empty string, got " + describe(value));
+    }
+    return text;
+  }
+
+  String optionalOneOf(String field, Set<String> allowed, String fallback) {
+    String value = optionalString(field);
+    if (value == null) {
+      return fallback;
+    }
+    if (!allowed.contains(value)) {
+      throw AgentException.badField(path(field), "must be one of " + allowed + ", got \"" + value + "\"");
+    }
+    return value;
+  }
+
+  boolean optionalBoolean(String field, boolean fallback) {
+    Object value = json.getValue(field);
+    if (value == null) {
+      return fallback;
+    }
+    if (!(value instanceof Boolean flag)) {
+      throw AgentException.badField(path(field), "must be true or false, got " + describe(value));
+    }
+    return flag;
+  }
+
+  List<String> requiredStringArray(String field) {
+    Object value = json.getValue(field);
+    if (!(value instanceof JsonArray array) || array.isEmpty()) {
+      throw AgentException.badField(path(field), "required, a non-empty array of strings, got " + describe(value));
+    }
+    List<String> strings = new ArrayList<>(array.size());
+    for (int i = 0; i < array.size(); i++) {
+      Object element = array.getValue(i);
+      if (!(element instanceof String text) || text.isEmpty()) {
+        throw AgentException.badField(path(field) + "[" + i + "]", "must be a non-empty string, got "
+            + describe(element));
+      }
+      strings.add(text);
+    }
+    return strings;
+  }
+
+  Map<String, String> optionalStringMap(String field) {
+    Object value = json.getValue(field);
+    Map<String, String> map = new LinkedHashMap<>();
+    if (value == null) {
+      return map;
+    }
+    if (!(value instanceof JsonObject object)) {
+      throw AgentException.badField(path(field), "must be an object of strings, got " + describe(value));
+    }
+    for (Map.Entry<String, Object> entry : object) {
+      if (entry.getKey().isEmpty() || entry.getKey().contains("=") || entry.getKey().indexOf('\0') >= 0) {
+        throw AgentException.badField(path(field), "invalid variable name \"" + entry.getKey() + "\"");
+      }
+      if (!(entry.getValue() instanceof String text)) {
+        throw AgentException.badField(path(field) + "." + entry.getKey(), "must be a string, got "
+            + describe(entry.getValue()));
+      }
+      map.put(entry.getKey(), text);
+    }
+    return map;
+  }
+
+  JsonFields requiredObject(String field) {
+    Object value = json.getValue(field);
+    if (!(value instanceof JsonObject object)) {
+      throw AgentException.badField(path(field), "required, an object, got " + describe(value));
+    }
+    return new JsonFields(object, path(field) + ".");
+  }
+
+  private static String describe(Object value) {
+    if (value == null) {
+      return "nothing";
+    }
+    if (value instanceof JsonArray) {
+      return "an array";
+    }
+    if (value instanceof JsonObject) {
+      return "an object";
+    }
+    if (value instanceof String text) {
+      return "\"" + text + "\"";
+    }
+    return value.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT) + " " + value;
+  }
+}

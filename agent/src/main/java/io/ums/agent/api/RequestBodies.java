@@ -1,0 +1,96 @@
+package io.ums.agent.api;
+
+import io.ums.agent.workload.WorkloadSpec;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/** Validation of every request body of the control API: the first problem found answers 400 naming it. */
+final class RequestBodies {
+  static final Set<String> KINDS = Set.of(WorkloadSpec.KIND_PROCESS, WorkloadSpec.KIND_CONTAINER);
+  static final Set<String> RUNTIMES = Set.of("runc", "podman");
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
+  private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+]|[^:\\s\\[\\]]+):(\\d{1,5})");
+  private static final int MAX_ARGUMENTS = 4096;
+
+  private RequestBodies() {}
+
+  static JsonObject jsonObject(RoutingContext context) {
+    Buffer body = context.body().buffer();
+    if (body == null || body.length() == 0) {
+      throw AgentException.badField("body", "required, a JSON object");
+    }
+    Object parsed;
+    try {
+      parsed = io.vertx.core.json.Json.decodeValue(body);
+    } catch (DecodeException e) {
+      throw AgentException.badField("body", "not valid JSON");
+    }
+    if (!(parsed instanceof JsonObject object)) {
+      throw AgentException.badField("body", "must be a JSON object");
+    }
+    return object;
+  }
+
+  /** POST /v1/workloads. */
+  static WorkloadSpec workloadSpec(JsonObject body) {
+    JsonFields fields = JsonFields.of(body);
+    String name = fields.requiredString("name");
+    if (!NAME.matcher(name).matches()) {
+      throw AgentException.badField("name", "letters, digits, '.', '_' and '-' only, at most 253, got \""
+          + name + "\"");
+    }
+    List<String> command = fields.requiredStringArray("command");
+    if (command.size() > MAX_ARGUMENTS) {
+      throw AgentException.badField("command", "at most " + MAX_ARGUMENTS + " elements");
+    }
+    String kind = fields.optionalOneOf("kind", KINDS, WorkloadSpec.KIND_PROCESS);
+    String runtime = fields.optionalOneOf("runtime", RUNTIMES, null);
+    String image = fields.optionalString("image");
+    if (kind.equals(WorkloadSpec.KIND_CONTAINER)) {
+      if (runtime == null) {
+        throw AgentException.badField("runtime", "required for a container, one of " + RUNTIMES);
+      }
+      if (image == null) {
+        throw AgentException.badField("image", "required for a container, a non-empty string");
+      }
+    }
+    return new WorkloadSpec(name, kind, runtime, image, command, fields.optionalStringMap("env"));
+  }
+
+  /** POST /v1/receive: the body with its defaults filled in. */
+  static JsonObject receiveRequest(JsonObject body) {
+    JsonFields fields = JsonFields.of(body);
+    JsonObject request = body.copy();
+    String workloadName = fields.optionalString("workloadName");
+    if (workloadName != null) {
+      request.put("workloadName", workloadName);
+    }
+    request.put("kind", fields.optionalOneOf("kind", KINDS, WorkloadSpec.KIND_PROCESS));
+    return request;
+  }
+
+  /** POST /v1/send: the body with its defaults filled in. */
+  static JsonObject sendRequest(JsonObject body) {
+    JsonFields fields = JsonFields.of(body);
+    fields.requiredString("workloadId");
+    JsonFields destination = fields.requiredObject("destination");
+    hostPort(destination, "address");
+    destination.requiredString("sessionId");
+    destination.requiredString("token");
+    return body.copy().put("keep", fields.optionalBoolean("keep", false));
+  }
+
+  private static void hostPort(JsonFields fields, String field) {
+    String value = fields.requiredString(field);
+    var matcher = HOST_PORT.matcher(value);
+    if (!matcher.matches() || Integer.parseInt(matcher.group(2)) < 1 || Integer.parseInt(matcher.group(2)) > 65535) {
+      throw AgentException.badField(fields.path(field), "must be host:port with a port 1-65535, got \"" + value
+          + "\"");
+    }
+  }
+}
