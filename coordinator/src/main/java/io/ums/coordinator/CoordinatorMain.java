@@ -1,8 +1,98 @@
 package io.ums.coordinator;
 
-public final class CoordinatorMain {
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.ums.coordinator.cluster.AgentList;
+import io.ums.coordinator.cluster.AgentRef;
+import io.ums.coordinator.cluster.Cluster;
+import io.ums.coordinator.cluster.LocalCluster;
+import io.ums.coordinator.kubernetes.KubernetesCluster;
+import io.ums.coordinator.migration.MigrationSettings;
+import io.ums.coordinator.peer.PeerClient;
+import io.vertx.core.Vertx;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.function.Function;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ./ums coordinator --port P [--agents n=url,…] [--agents-file F] [--kubernetes]}. */
+@Command(
+    name = "coordinator",
+    mixinStandardHelpOptions = true,
+    description = "The UMS coordinator: the migration API (POST /migrate ...) over a set of node agents.")
+public final class CoordinatorMain implements Callable<Integer> {
+  @Option(names = "--port", description = "HTTP port (default ${DEFAULT-VALUE})")
+  int port = Defaults.COORDINATOR_PORT;
+
+  @Option(names = "--host", description = "address to listen on (default ${DEFAULT-VALUE})")
+  String host = "0.0.0.0";
+
+  @Option(names = "--agents", description = "local mode: node=controlUrl,... e.g. node-a=http://10.1.0.2:7070")
+  String agents;
+
+  @Option(names = "--agents-file", description = "local mode: YAML or JSON file listing the agents")
+  Path agentsFile;
+
+  @Option(names = "--kubernetes", description = "discover pods and agents through the Kubernetes API")
+  boolean kubernetes;
+
+  @Option(names = "--agent-namespace", description = "namespace of the agent DaemonSet (default ${DEFAULT-VALUE})")
+  String agentNamespace = KubernetesCluster.DEFAULT_AGENT_NAMESPACE;
+
+  @Option(names = "--phase-timeout", description = "seconds a migration phase may go without progress (default ${DEFAULT-VALUE})")
+  long phaseTimeoutSeconds = Defaults.PHASE_TIMEOUT.toSeconds();
+
   public static void main(String[] args) {
-    System.err.println("not implemented yet");
-    System.exit(2);
+    System.exit(new CommandLine(new CoordinatorMain()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (kubernetes == (agents != null || agentsFile != null)) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "give either --kubernetes or --agents / --agents-file (local mode)");
+    }
+    Vertx vertx = Vertx.vertx();
+    Function<PeerClient, Cluster> cluster = kubernetes ? kubernetesCluster(vertx) : localCluster();
+    MigrationSettings settings =
+        new MigrationSettings(Defaults.STATUS_POLL_INTERVAL, Duration.ofSeconds(phaseTimeoutSeconds));
+    Coordinator coordinator =
+        Coordinator.start(vertx, host, port, cluster, settings).toCompletionStage().toCompletableFuture().get();
+    System.out.println("coordinator listening on " + host + ":" + coordinator.port()
+        + (kubernetes ? " (kubernetes)" : " (local mode)"));
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      coordinator.close().eventually(vertx::close).onComplete(ar -> stopped.countDown());
+      try {
+        stopped.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }));
+    stopped.await();
+    return 0;
+  }
+
+  private Function<PeerClient, Cluster> localCluster() throws Exception {
+    List<AgentRef> list = new ArrayList<>();
+    if (agents != null) {
+      list.addAll(AgentList.parseFlag(agents));
+    }
+    if (agentsFile != null) {
+      list.addAll(AgentList.parseFile(agentsFile));
+    }
+    List<AgentRef> all = List.copyOf(list);
+    return http -> new LocalCluster(all, http);
+  }
+
+  private Function<PeerClient, Cluster> kubernetesCluster(Vertx vertx) {
+    KubernetesClient client = new KubernetesClientBuilder().build();
+    return http -> new KubernetesCluster(vertx, client, agentNamespace, http);
   }
 }

@@ -1,0 +1,80 @@
+package io.ums.coordinator;
+
+import io.ums.coordinator.api.CoordinatorRouter;
+import io.ums.coordinator.cluster.Cluster;
+import io.ums.coordinator.migration.ClusterDescriber;
+import io.ums.coordinator.migration.MigrationService;
+import io.ums.coordinator.migration.MigrationSettings;
+import io.ums.coordinator.migration.ReservationService;
+import io.ums.coordinator.peer.PeerClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.function.Function;
+
+/**
+ * A running coordinator: one cluster, its migration services and the HTTP API on one port.
+ * Built by {@link CoordinatorMain} and by tests (port 0).
+ */
+public final class Coordinator {
+  /** Single peer requests (not whole phases) time out after this. */
+  public static final Duration PEER_REQUEST_TIMEOUT = Duration.ofSeconds(30);
+
+  private final Vertx vertx;
+  private final WebClient webClient;
+  private final HttpServer server;
+  private final String clusterId;
+
+  private Coordinator(Vertx vertx, WebClient webClient, HttpServer server, String clusterId) {
+    this.vertx = vertx;
+    this.webClient = webClient;
+    this.server = server;
+    this.clusterId = clusterId;
+  }
+
+  /**
+   * Starts a coordinator. The cluster is built from the shared HTTP client (local mode needs it to
+   * reach the agents).
+   */
+  public static Future<Coordinator> start(
+      Vertx vertx, String host, int port, Function<PeerClient, Cluster> clusterFactory, MigrationSettings settings) {
+    WebClient webClient = WebClient.create(vertx, new WebClientOptions().setKeepAlive(true));
+    PeerClient http = new PeerClient(webClient, PEER_REQUEST_TIMEOUT);
+    Cluster cluster = clusterFactory.apply(http);
+    String clusterId = UUID.randomUUID().toString();
+    ClusterDescriber describer = new ClusterDescriber(clusterId, cluster, http);
+    MigrationService migrations = new MigrationService(vertx, cluster, describer, http, settings);
+    ReservationService reservations = new ReservationService(cluster, describer);
+    CoordinatorRouter router = new CoordinatorRouter(migrations, reservations, describer, cluster);
+    return vertx
+        .createHttpServer()
+        .requestHandler(router.create(vertx))
+        .listen(port, host)
+        .map(server -> new Coordinator(vertx, webClient, server, clusterId));
+  }
+
+  public int port() {
+    return server.actualPort();
+  }
+
+  public String url() {
+    return "http://127.0.0.1:" + port();
+  }
+
+  public String clusterId() {
+    return clusterId;
+  }
+
+  public Future<Void> close() {
+    webClient.close();
+    return server.close();
+  }
+
+  Vertx vertx() {
+    return vertx;
+  }
+}

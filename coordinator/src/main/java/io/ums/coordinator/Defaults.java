@@ -1,0 +1,27 @@
+package io.ums.coordinator;
+
+import java.time.Duration;
+
+/** Ports and limits shared by the code, the manifests under deploy/ and the tests that check them. */
+public final class Defaults {
+  /** The coordinator's HTTP API. */
+  public static final int COORDINATOR_PORT = 8080;
+  /** The agent's control API (HTTP/JSON), see agent-api.md. */
+  public static final int AGENT_CONTROL_PORT = 7070;
+  /** The agent's data port (the UMS binary protocol, agent to agent). */
+  public static final int AGENT_DATA_PORT = 7071;
+  /** Name of the agent's control port in the DaemonSet; the coordinator looks it up on the agent pod. */
+  public static final String AGENT_CONTROL_PORT_NAME = "control";
+  public static final String AGENT_DATA_PORT_NAME = "data";
+  /** Label carried by every agent pod of the DaemonSet. */
+  public static final String AGENT_LABEL_KEY = "app.kubernetes.io/name";
+  public static final String AGENT_LABEL_VALUE = "ums-agent";
+  /** The agent's graceful-shutdown budget; terminationGracePeriodSeconds in daemonset.yml must cover it. */
+  public static final Duration AGENT_SHUTDOWN_GRACE = Duration.ofSeconds(60);
+  /** A migration phase (checkpoint, transfer, restore) that makes no progress for this long fails with 504. */
+  public static final Duration PHASE_TIMEOUT = Duration.ofMinutes(5);
+  /** How often the coordinator asks the source agent for the migration status. */
+  public static final Duration STATUS_POLL_INTERVAL = Duration.ofMillis(100);
+
+  private Defaults() {}
+}

@@ -1,0 +1,48 @@
+package io.ums.coordinator.cluster;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Where workloads and agents are. Two implementations: {@link LocalCluster} (a static list of
+ * agents) and {@code KubernetesCluster} (pods, the agent DaemonSet, Services and Events).
+ *
+ * <p>The source side resolves, locks and finishes a workload; the destination side (possibly
+ * another coordinator) creates and removes the destination object. All methods complete on the
+ * caller's context and never block it.
+ */
+public interface Cluster {
+  /** "local" or "kubernetes". */
+  String mode();
+
+  Future<List<AgentRef>> agents();
+
+  /** Workloads with "migratable" and "status", for GET /list. */
+  Future<JsonArray> list(String namespace);
+
+  /** Fails UNKNOWN_WORKLOAD (404) when there is no such workload. */
+  Future<SourceWorkload> resolve(String namespace, String name);
+
+  /** Marks the workload as migrating; fails ALREADY_MIGRATING (409) when it already is. */
+  Future<Void> lock(SourceWorkload workload, String migrationId);
+
+  /** Records a migration step on the workload (annotation, event); best effort. */
+  Future<Void> recordStep(SourceWorkload workload, String migrationId, String step, String message);
+
+  /** After success: delete the source unless keep, release the lock. */
+  Future<Void> finishSource(SourceWorkload workload, String migrationId, boolean keep);
+
+  /** After failure: the source runs again (the agent resumed it); release the lock. */
+  Future<Void> unlock(SourceWorkload workload, String migrationId, String reason);
+
+  /** Point whatever routes traffic to the source (a Service) at the destination object. */
+  Future<Void> redirectTo(SourceWorkload workload, String destinationObject);
+
+  /** Destination side: create what will host the restored workload; answers its name, if any. */
+  Future<Optional<String>> createDestination(DestinationRequest request, AgentRef node);
+
+  /** Destination side: undo {@link #createDestination} after a failed migration. */
+  Future<Void> removeDestination(String namespace, String destinationObject);
+}

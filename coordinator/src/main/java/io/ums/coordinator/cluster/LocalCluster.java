@@ -1,0 +1,187 @@
+package io.ums.coordinator.cluster;
+
+import io.ums.coordinator.migration.Failure;
+import io.ums.coordinator.migration.MigrationException;
+import io.ums.coordinator.peer.AgentClient;
+import io.ums.coordinator.peer.PeerClient;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Local mode: a static list of agents, workloads are whatever those agents run. The lock is held
+ * in memory (one coordinator per set of agents); the agent itself also refuses a second migration
+ * of the same workload (409), which covers a second coordinator.
+ */
+public final class LocalCluster implements Cluster {
+  private static final Logger LOG = LoggerFactory.getLogger(LocalCluster.class);
+
+  private final List<AgentRef> agents;
+  private final PeerClient http;
+  private final Map<String, String> migrationByWorkload = new HashMap<>();
+
+  public LocalCluster(List<AgentRef> agents, PeerClient http) {
+    this.agents = List.copyOf(agents);
+    this.http = http;
+  }
+
+  @Override
+  public String mode() {
+    return "local";
+  }
+
+  @Override
+  public Future<List<AgentRef>> agents() {
+    return Future.succeededFuture(agents);
+  }
+
+  private AgentClient client(AgentRef agent) {
+    return new AgentClient(http, agent.node(), agent.controlUrl());
+  }
+
+  /** Every reachable agent's workloads, each tagged with its node; unreachable agents are logged and skipped. */
+  private Future<List<JsonObject>> allWorkloads() {
+    List<Future<JsonArray>> perAgent =
+        agents.stream()
+            .map(
+                agent ->
+                    client(agent)
+                        .workloads()
+                        .map(list -> tagNode(list, agent))
+                        .otherwise(
+                            failure -> {
+                              LOG.warn("agent {} not answering: {}", agent.node(), failure.getMessage());
+                              return new JsonArray();
+                            }))
+            .toList();
+    return Future.join(perAgent)
+        .map(
+            all ->
+                perAgent.stream()
+                    .flatMap(f -> f.result().stream())
+                    .map(JsonObject.class::cast)
+                    .toList());
+  }
+
+  private static JsonArray tagNode(JsonArray workloads, AgentRef agent) {
+    JsonArray tagged = new JsonArray();
+    for (Object w : workloads) {
+      tagged.add(((JsonObject) w).copy().put("node", agent.node()).put("agentUrl", agent.controlUrl()));
+    }
+    return tagged;
+  }
+
+  @Override
+  public Future<JsonArray> list(String namespace) {
+    return allWorkloads()
+        .map(
+            workloads -> {
+              JsonArray out = new JsonArray();
+              for (JsonObject w : workloads) {
+                String key = MigrationKeys.key(namespace, w.getString("name"));
+                JsonObject row = w.copy().put("namespace", namespace);
+                String migration = migrationByWorkload.get(key);
+                if (migration != null) {
+                  row.put("status", "MIGRATING").put("migratable", false).put("migrationId", migration);
+                }
+                out.add(row);
+              }
+              return out;
+            });
+  }
+
+  @Override
+  public Future<SourceWorkload> resolve(String namespace, String name) {
+    return allWorkloads()
+        .map(
+            workloads -> {
+              List<JsonObject> named =
+                  workloads.stream()
+                      .filter(w -> name.equals(w.getString("name")) || name.equals(w.getString("id")))
+                      .toList();
+              if (named.isEmpty()) {
+                throw new MigrationException(
+                    Failure.UNKNOWN_WORKLOAD, "no workload named '" + name + "' on any of " + nodes());
+              }
+              JsonObject chosen =
+                  named.stream()
+                      .filter(w -> "RUNNING".equals(w.getString("status")))
+                      .findFirst()
+                      .orElse(named.get(0));
+              String status = chosen.getString("status");
+              if ("MIGRATING".equals(status)) {
+                throw new MigrationException(
+                    Failure.ALREADY_MIGRATING, "workload '" + name + "' is already migrating");
+              }
+              if (!"RUNNING".equals(status) || !chosen.getBoolean("migratable", true)) {
+                throw new MigrationException(
+                    Failure.NOT_MIGRATABLE,
+                    "workload '" + name + "' is " + status + " and cannot be migrated");
+              }
+              AgentRef agent = new AgentRef(chosen.getString("node"), chosen.getString("agentUrl"));
+              return new SourceWorkload(
+                  namespace,
+                  chosen.getString("name"),
+                  agent,
+                  chosen.getString("id"),
+                  chosen.getString("kind", "process"),
+                  chosen.getString("runtime"),
+                  Optional.empty());
+            });
+  }
+
+  private List<String> nodes() {
+    return agents.stream().map(AgentRef::node).toList();
+  }
+
+  @Override
+  public Future<Void> lock(SourceWorkload workload, String migrationId) {
+    String holder = migrationByWorkload.putIfAbsent(workload.key(), migrationId);
+    if (holder != null) {
+      return Future.failedFuture(
+          new MigrationException(
+              Failure.ALREADY_MIGRATING,
+              "workload '" + workload.name() + "' is already migrating (migration " + holder + ")"));
+    }
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<Void> recordStep(SourceWorkload workload, String migrationId, String step, String message) {
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<Void> finishSource(SourceWorkload workload, String migrationId, boolean keep) {
+    // the source agent already removed the source process (or kept it running when keep)
+    migrationByWorkload.remove(workload.key(), migrationId);
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<Void> unlock(SourceWorkload workload, String migrationId, String reason) {
+    migrationByWorkload.remove(workload.key(), migrationId);
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<Void> redirectTo(SourceWorkload workload, String destinationObject) {
+    return Future.succeededFuture(); // no Services in local mode; the frontman answers 301
+  }
+
+  @Override
+  public Future<Optional<String>> createDestination(DestinationRequest request, AgentRef node) {
+    return Future.succeededFuture(Optional.empty()); // the agent hosts the restored process itself
+  }
+
+  @Override
+  public Future<Void> removeDestination(String namespace, String destinationObject) {
+    return Future.succeededFuture();
+  }
+}

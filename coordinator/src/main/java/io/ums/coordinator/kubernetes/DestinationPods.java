@@ -1,0 +1,88 @@
+package io.ums.coordinator.kubernetes;
+
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.ums.coordinator.cluster.MigrationKeys;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Builds the destination pod from the source pod as it LIVES in the API server — not from the
+ * {@code kubectl.kubernetes.io/last-applied-configuration} annotation, which only exists for
+ * objects created by {@code kubectl apply}.
+ */
+final class DestinationPods {
+  static final String LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+  /** Volumes the API server injects (service account token); copying them would be rejected or stale. */
+  private static final String INJECTED_TOKEN_VOLUME_PREFIX = "kube-api-access-";
+  private static final Set<String> OUR_ANNOTATIONS =
+      Set.of(MigrationKeys.ANNOTATION_MIGRATION_ID, MigrationKeys.ANNOTATION_MIGRATION_STEP, LAST_APPLIED);
+
+  private DestinationPods() {}
+
+  /** The source pod reduced to what can be created again: no status, identity, node or injected parts. */
+  static Pod template(Pod live) {
+    Pod copy = new io.fabric8.kubernetes.api.model.PodBuilder(live).build();
+    ObjectMeta source = copy.getMetadata();
+    ObjectMeta meta = new ObjectMeta();
+    meta.setName(source.getName());
+    meta.setNamespace(source.getNamespace());
+    meta.setLabels(source.getLabels() == null ? new HashMap<>() : new HashMap<>(source.getLabels()));
+    Map<String, String> annotations = new HashMap<>();
+    if (source.getAnnotations() != null) {
+      source.getAnnotations().forEach((k, v) -> {
+        if (!OUR_ANNOTATIONS.contains(k)) {
+          annotations.put(k, v);
+        }
+      });
+    }
+    meta.setAnnotations(annotations);
+    copy.setMetadata(meta);
+    copy.setStatus(null);
+    PodSpec spec = copy.getSpec();
+    spec.setNodeName(null);
+    if (spec.getVolumes() != null) {
+      spec.setVolumes(spec.getVolumes().stream().filter(v -> !injected(v)).toList());
+    }
+    if (spec.getContainers() != null) {
+      spec.getContainers().forEach(c -> c.setVolumeMounts(withoutInjected(c.getVolumeMounts())));
+    }
+    if (spec.getInitContainers() != null) {
+      spec.getInitContainers().forEach(c -> c.setVolumeMounts(withoutInjected(c.getVolumeMounts())));
+    }
+    return copy;
+  }
+
+  /** The pod to create on the destination node; the restore entrypoint finds its migration by annotation. */
+  static Pod destination(Pod template, String podName, String node, String migrationId) {
+    Pod pod = new io.fabric8.kubernetes.api.model.PodBuilder(template).build();
+    pod.getMetadata().setName(podName);
+    pod.getMetadata().getLabels().put(MigrationKeys.LABEL_INSTANCE, podName);
+    pod.getMetadata().getAnnotations().put(MigrationKeys.ANNOTATION_RESTORE_FROM, migrationId);
+    pod.getSpec().setNodeName(node);
+    return pod;
+  }
+
+  /** name-m1a2b3c4: unique per migration, a valid DNS label (at most 63 characters). */
+  static String name(String sourceName, String migrationId) {
+    String suffix = "-m" + migrationId.replace("-", "").substring(0, 8).toLowerCase(Locale.ROOT);
+    String base = sourceName.replaceFirst("-m[0-9a-f]{8}$", "");
+    int room = 63 - suffix.length();
+    return (base.length() > room ? base.substring(0, room) : base) + suffix;
+  }
+
+  private static boolean injected(Volume volume) {
+    return volume.getName() != null && volume.getName().startsWith(INJECTED_TOKEN_VOLUME_PREFIX);
+  }
+
+  private static List<VolumeMount> withoutInjected(List<VolumeMount> mounts) {
+    return mounts == null ? null
+        : mounts.stream().filter(m -> !m.getName().startsWith(INJECTED_TOKEN_VOLUME_PREFIX)).toList();
+  }
+}

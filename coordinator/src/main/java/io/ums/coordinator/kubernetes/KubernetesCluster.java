@@ -1,0 +1,239 @@
+package io.ums.coordinator.kubernetes;
+
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.ums.coordinator.Defaults;
+import io.ums.coordinator.cluster.AgentRef;
+import io.ums.coordinator.cluster.Cluster;
+import io.ums.coordinator.cluster.DestinationRequest;
+import io.ums.coordinator.cluster.MigrationKeys;
+import io.ums.coordinator.cluster.SourceWorkload;
+import io.ums.coordinator.migration.Failure;
+import io.ums.coordinator.migration.MigrationException;
+import io.ums.coordinator.peer.AgentClient;
+import io.ums.coordinator.peer.PeerClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Kubernetes: a workload is a pod; its node's agent is the pod of the agent DaemonSet on that
+ * node. The pod is locked with annotations (migration id and step) so a second migration is
+ * refused even from another coordinator replica; every step is also a Kubernetes Event.
+ */
+public final class KubernetesCluster implements Cluster {
+  public static final String DEFAULT_AGENT_NAMESPACE = "ums-system";
+  private static final Logger LOG = LoggerFactory.getLogger(KubernetesCluster.class);
+
+  private final KubernetesClient client;
+  private final String agentNamespace;
+  private final PeerClient http;
+  private final KubeCalls kube;
+  private final PodLock lock;
+  private final MigrationEvents events;
+
+  public KubernetesCluster(Vertx vertx, KubernetesClient client, String agentNamespace, PeerClient http) {
+    this.client = client;
+    this.agentNamespace = agentNamespace;
+    this.http = http;
+    this.kube = new KubeCalls(vertx);
+    this.lock = new PodLock(client, kube);
+    this.events = new MigrationEvents(client, kube);
+  }
+
+  @Override
+  public String mode() {
+    return "kubernetes";
+  }
+
+  Set<KubePermission> permissionsUsed() {
+    return kube.used();
+  }
+
+  @Override
+  public Future<List<AgentRef>> agents() {
+    return kube.call(KubePermission.PODS_LIST, "list agent pods", () ->
+        client.pods().inNamespace(agentNamespace)
+            .withLabel(Defaults.AGENT_LABEL_KEY, Defaults.AGENT_LABEL_VALUE).list().getItems()
+            .stream()
+            .filter(KubernetesCluster::readyAgent)
+            .map(KubernetesCluster::agentRef)
+            .toList());
+  }
+
+  private static boolean readyAgent(Pod pod) {
+    return pod.getSpec().getNodeName() != null
+        && pod.getStatus() != null
+        && "Running".equals(pod.getStatus().getPhase())
+        && pod.getStatus().getPodIP() != null;
+  }
+
+  private static AgentRef agentRef(Pod pod) {
+    int port = pod.getSpec().getContainers().stream()
+        .flatMap(c -> c.getPorts() == null ? java.util.stream.Stream.<ContainerPort>empty() : c.getPorts().stream())
+        .filter(p -> Defaults.AGENT_CONTROL_PORT_NAME.equals(p.getName()))
+        .map(ContainerPort::getContainerPort)
+        .findFirst()
+        .orElse(Defaults.AGENT_CONTROL_PORT);
+    return new AgentRef(pod.getSpec().getNodeName(), "http://" + pod.getStatus().getPodIP() + ":" + port);
+  }
+
+  @Override
+  public Future<JsonArray> list(String namespace) {
+    return kube.call(KubePermission.PODS_LIST, "list pods", () -> {
+      JsonArray rows = new JsonArray();
+      for (Pod pod : client.pods().inNamespace(namespace).list().getItems()) {
+        if (isAgent(pod)) {
+          continue;
+        }
+        Map<String, String> annotations = annotations(pod);
+        String step = annotations.get(MigrationKeys.ANNOTATION_MIGRATION_STEP);
+        String phase = pod.getStatus() == null ? "Unknown" : pod.getStatus().getPhase();
+        rows.add(new JsonObject()
+            .put("name", pod.getMetadata().getName())
+            .put("namespace", namespace)
+            .put("node", pod.getSpec().getNodeName())
+            .put("status", step != null ? "MIGRATING (" + step + ")" : phase)
+            .put("migrationId", annotations.get(MigrationKeys.ANNOTATION_MIGRATION_ID))
+            .put("migratable", step == null && "Running".equals(phase) && pod.getSpec().getNodeName() != null));
+      }
+      return rows;
+    });
+  }
+
+  private static boolean isAgent(Pod pod) {
+    Map<String, String> labels = pod.getMetadata().getLabels();
+    return labels != null && Defaults.AGENT_LABEL_VALUE.equals(labels.get(Defaults.AGENT_LABEL_KEY));
+  }
+
+  static Map<String, String> annotations(Pod pod) {
+    return pod.getMetadata().getAnnotations() == null ? Map.of() : pod.getMetadata().getAnnotations();
+  }
+
+  @Override
+  public Future<SourceWorkload> resolve(String namespace, String name) {
+    Future<Pod> pod = kube.call(KubePermission.PODS_GET, "get pod " + namespace + "/" + name, () ->
+        client.pods().inNamespace(namespace).withName(name).get());
+    return pod.compose(found -> {
+      if (found == null) {
+        throw new MigrationException(Failure.UNKNOWN_WORKLOAD, "no pod " + namespace + "/" + name);
+      }
+      String holder = annotations(found).get(MigrationKeys.ANNOTATION_MIGRATION_ID);
+      if (holder != null) {
+        throw new MigrationException(Failure.ALREADY_MIGRATING,
+            "pod " + namespace + "/" + name + " is already migrating (migration " + holder + ")");
+      }
+      String node = found.getSpec().getNodeName();
+      String phase = found.getStatus() == null ? null : found.getStatus().getPhase();
+      if (node == null || !"Running".equals(phase)) {
+        throw new MigrationException(Failure.NOT_MIGRATABLE,
+            "pod " + namespace + "/" + name + " is " + phase + (node == null ? " and not scheduled" : ""));
+      }
+      return agentOn(node).compose(agent -> agentWorkload(agent, found));
+    });
+  }
+
+  private Future<AgentRef> agentOn(String node) {
+    return agents().map(all -> all.stream().filter(a -> a.node().equals(node)).findFirst().orElseThrow(() ->
+        new MigrationException(Failure.UNAVAILABLE, "no ready UMS agent on node " + node
+            + " (DaemonSet pods labelled " + Defaults.AGENT_LABEL_KEY + "=" + Defaults.AGENT_LABEL_VALUE
+            + " in namespace " + agentNamespace + ")")));
+  }
+
+  /** The agent knows the pod's process tree by the pod's name ("namespace/name" or plain "name"). */
+  private Future<SourceWorkload> agentWorkload(AgentRef agent, Pod pod) {
+    String namespace = pod.getMetadata().getNamespace();
+    String name = pod.getMetadata().getName();
+    Set<String> names = Set.of(namespace + "/" + name, name);
+    return new AgentClient(http, agent.node(), agent.controlUrl()).workloads().map(workloads -> {
+      JsonObject workload = workloads.stream().map(JsonObject.class::cast)
+          .filter(w -> names.contains(w.getString("name")))
+          .findFirst()
+          .orElseThrow(() -> new MigrationException(Failure.NOT_MIGRATABLE,
+              "the agent on node " + agent.node() + " has no workload for pod " + namespace + "/" + name));
+      JsonObject template = new JsonObject(client.getKubernetesSerialization().asJson(DestinationPods.template(pod)));
+      return new SourceWorkload(namespace, name, agent, workload.getString("id"),
+          workload.getString("kind", "process"), workload.getString("runtime"), Optional.of(template));
+    });
+  }
+
+  @Override
+  public Future<Void> lock(SourceWorkload workload, String migrationId) {
+    return lock.acquire(workload.namespace(), workload.name(), migrationId)
+        .compose(locked -> events.record(workload, "MigrationStarted", "Normal",
+            "migration " + migrationId + " of " + workload.key() + " from node " + workload.node()));
+  }
+
+  @Override
+  public Future<Void> recordStep(SourceWorkload workload, String migrationId, String step, String message) {
+    return lock.step(workload.namespace(), workload.name(), migrationId, step)
+        .recover(failure -> {
+          LOG.warn("migration {}: recording step {} failed: {}", migrationId, step, failure.getMessage());
+          return Future.succeededFuture();
+        });
+  }
+
+  @Override
+  public Future<Void> finishSource(SourceWorkload workload, String migrationId, boolean keep) {
+    Future<Void> done = keep
+        ? lock.release(workload.namespace(), workload.name(), migrationId)
+        : kube.call(KubePermission.PODS_DELETE, "delete source pod", () -> {
+            client.pods().inNamespace(workload.namespace()).withName(workload.name()).delete();
+            return null;
+          });
+    return done.compose(ignored -> events.record(workload, "Migrated", "Normal",
+        "migration " + migrationId + " done" + (keep ? ", source kept" : ", source pod deleted")));
+  }
+
+  @Override
+  public Future<Void> unlock(SourceWorkload workload, String migrationId, String reason) {
+    return lock.release(workload.namespace(), workload.name(), migrationId)
+        .compose(ignored -> events.record(workload, "MigrationRolledBack", "Warning",
+            "migration " + migrationId + " rolled back, source resumed: " + reason));
+  }
+
+  @Override
+  public Future<Void> redirectTo(SourceWorkload workload, String destinationPod) {
+    Map<String, String> sourceLabels = workload.podTemplate()
+        .map(t -> t.getJsonObject("metadata", new JsonObject()).getJsonObject("labels", new JsonObject()))
+        .map(labels -> {
+          Map<String, String> m = new HashMap<>();
+          labels.forEach(e -> m.put(e.getKey(), String.valueOf(e.getValue())));
+          return m;
+        })
+        .orElse(Map.of());
+    return new ServiceRedirect(client, kube).pointAt(workload.namespace(), sourceLabels, destinationPod)
+        .compose(switched -> events.record(workload, "Redirected", "Normal",
+            "services " + switched + " now select pod " + destinationPod));
+  }
+
+  @Override
+  public Future<Optional<String>> createDestination(DestinationRequest request, AgentRef node) {
+    JsonObject template = request.podTemplate().orElseThrow(() ->
+        MigrationException.badField("pod", "a Kubernetes destination needs the source pod's manifest"));
+    Pod source = client.getKubernetesSerialization().unmarshal(template.encode(), Pod.class);
+    String podName = DestinationPods.name(request.workloadName(), request.migrationId());
+    Pod pod = DestinationPods.destination(source, podName, node.node(), request.migrationId());
+    return kube.call(KubePermission.PODS_CREATE, "create destination pod " + podName, () ->
+        client.pods().inNamespace(request.namespace()).resource(pod).create())
+        .map(created -> Optional.of(Objects.requireNonNull(created.getMetadata().getName())));
+  }
+
+  @Override
+  public Future<Void> removeDestination(String namespace, String destinationObject) {
+    return kube.call(KubePermission.PODS_DELETE, "delete destination pod " + destinationObject, () -> {
+      client.pods().inNamespace(namespace).withName(destinationObject).delete();
+      return null;
+    });
+  }
+}

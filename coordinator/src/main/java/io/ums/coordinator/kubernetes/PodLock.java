@@ -1,0 +1,93 @@
+package io.ums.coordinator.kubernetes;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.ums.coordinator.cluster.MigrationKeys;
+import io.ums.coordinator.migration.Failure;
+import io.ums.coordinator.migration.MigrationException;
+import io.vertx.core.Future;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The migration lock on a pod: annotations {@code ums.io/migration-id} and
+ * {@code ums.io/migration-step}. Taking it is an update guarded by the pod's resourceVersion, so
+ * two coordinators racing for the same pod cannot both win (the loser gets 409).
+ */
+final class PodLock {
+  private final KubernetesClient client;
+  private final KubeCalls kube;
+
+  PodLock(KubernetesClient client, KubeCalls kube) {
+    this.client = client;
+    this.kube = kube;
+  }
+
+  Future<Void> acquire(String namespace, String name, String migrationId) {
+    return kube.call(KubePermission.PODS_GET, "get pod " + name, () ->
+            client.pods().inNamespace(namespace).withName(name).get())
+        .compose(pod -> {
+          if (pod == null) {
+            throw new MigrationException(Failure.UNKNOWN_WORKLOAD, "pod " + namespace + "/" + name + " is gone");
+          }
+          String holder = KubernetesCluster.annotations(pod).get(MigrationKeys.ANNOTATION_MIGRATION_ID);
+          if (holder != null) {
+            throw alreadyMigrating(namespace, name, holder);
+          }
+          Map<String, String> annotations = new HashMap<>(KubernetesCluster.annotations(pod));
+          annotations.put(MigrationKeys.ANNOTATION_MIGRATION_ID, migrationId);
+          annotations.put(MigrationKeys.ANNOTATION_MIGRATION_STEP, "LOCKED");
+          pod.getMetadata().setAnnotations(annotations);
+          return kube.call(KubePermission.PODS_UPDATE, "lock pod " + name, () -> {
+            try {
+              // update() sends the resourceVersion we read: a concurrent change makes it fail with 409
+              client.pods().inNamespace(namespace).resource(pod).update();
+              return null;
+            } catch (KubernetesClientException e) {
+              if (e.getCode() == 409) {
+                throw alreadyMigrating(namespace, name, "another one, the pod changed while locking");
+              }
+              throw e;
+            }
+          });
+        });
+  }
+
+  Future<Void> step(String namespace, String name, String migrationId, String step) {
+    return edit(namespace, name, migrationId, annotations ->
+        annotations.put(MigrationKeys.ANNOTATION_MIGRATION_STEP, step));
+  }
+
+  Future<Void> release(String namespace, String name, String migrationId) {
+    return edit(namespace, name, migrationId, annotations -> {
+      annotations.remove(MigrationKeys.ANNOTATION_MIGRATION_ID);
+      annotations.remove(MigrationKeys.ANNOTATION_MIGRATION_STEP);
+    });
+  }
+
+  /** Changes the annotations only while this migration holds the lock; a gone pod is nothing to do. */
+  private Future<Void> edit(String namespace, String name, String migrationId,
+      java.util.function.Consumer<Map<String, String>> change) {
+    return kube.call(KubePermission.PODS_PATCH, "annotate pod " + name, () -> {
+      var resource = client.pods().inNamespace(namespace).withName(name);
+      Pod current = resource.get();
+      if (current == null
+          || !migrationId.equals(KubernetesCluster.annotations(current).get(MigrationKeys.ANNOTATION_MIGRATION_ID))) {
+        return null;
+      }
+      resource.edit(pod -> {
+        Map<String, String> annotations = new HashMap<>(KubernetesCluster.annotations(pod));
+        change.accept(annotations);
+        pod.getMetadata().setAnnotations(annotations);
+        return pod;
+      });
+      return null;
+    });
+  }
+
+  private static MigrationException alreadyMigrating(String namespace, String name, String holder) {
+    return new MigrationException(Failure.ALREADY_MIGRATING,
+        "pod " + namespace + "/" + name + " is already migrating (migration " + holder + ")");
+  }
+}

@@ -1,0 +1,60 @@
+package io.ums.coordinator.migration;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/** The migration approach ("interface" in the API), named as UMS users know them. */
+public enum Approach {
+  /** service-level: CRIU on the process tree. */
+  FF("ff", "process"),
+  /** container-level with runc. */
+  RUNC("runc", "container"),
+  /** container-level with a nested runtime (podman in the pod). */
+  PIND("pind", "container"),
+  /** orchestrator-level: the kubelet checkpoint API. */
+  KUBELET("kubelet", "container");
+
+  private final String wireName;
+  private final String agentKind;
+
+  Approach(String wireName, String agentKind) {
+    this.wireName = wireName;
+    this.agentKind = agentKind;
+  }
+
+  public String wireName() {
+    return wireName;
+  }
+
+  /** The "kind" the agent's POST /v1/receive expects. */
+  public String agentKind() {
+    return agentKind;
+  }
+
+  public static Approach parse(String text) {
+    String wanted = text.toLowerCase(Locale.ROOT);
+    if (wanted.equals("dind")) {
+      return PIND; // UMS's Docker-in-pod flavour; podman is the nested runtime we drive
+    }
+    return Arrays.stream(values())
+        .filter(a -> a.wireName.equals(wanted))
+        .findFirst()
+        .orElseThrow(
+            () ->
+                MigrationException.badField(
+                    "interface",
+                    "unknown approach '"
+                        + text
+                        + "', expected one of "
+                        + Arrays.stream(values()).map(Approach::wireName).collect(Collectors.joining(", "))));
+  }
+
+  /** The default for a workload the agent reports with this kind/runtime. */
+  public static Approach forWorkload(String kind, String runtime) {
+    if ("container".equals(kind)) {
+      return "podman".equals(runtime) ? PIND : RUNC;
+    }
+    return FF;
+  }
+}

@@ -1,0 +1,248 @@
+package io.ums.coordinator.migration;
+
+import io.ums.coordinator.cluster.Cluster;
+import io.ums.coordinator.cluster.DestinationRequest;
+import io.ums.coordinator.cluster.SourceWorkload;
+import io.ums.coordinator.peer.AgentClient;
+import io.ums.coordinator.peer.CoordinatorClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Drives one locked migration from the source coordinator: check the destination, reserve a
+ * receive session there, start checkpoint+stream on the source agent, follow it, then finish
+ * (commit the destination, redirect, delete or keep the source) or roll back (release the
+ * destination, unlock the source). The agents move the bytes; this class only talks HTTP.
+ */
+final class MigrationRun {
+  private static final Logger LOG = LoggerFactory.getLogger(MigrationRun.class);
+  private static final long PROGRESS_EVENT_INTERVAL_NANOS = 250_000_000L;
+
+  private final Vertx vertx;
+  private final Cluster cluster;
+  private final ClusterDescriber describer;
+  private final CoordinatorClient destination;
+  private final MigrationSettings settings;
+  private final Migration migration;
+  private final SourceWorkload workload;
+  private final Approach approach;
+  private final AgentClient sourceAgent;
+  private final long startedNanos = System.nanoTime();
+  private JsonObject reservation;
+  private List<String> warnings = List.of();
+  private EventType lastAnnounced;
+  private long lastProgressEventNanos;
+
+  MigrationRun(
+      Vertx vertx,
+      Cluster cluster,
+      ClusterDescriber describer,
+      CoordinatorClient destination,
+      MigrationSettings settings,
+      Migration migration,
+      SourceWorkload workload,
+      Approach approach) {
+    this.vertx = vertx;
+    this.cluster = cluster;
+    this.describer = describer;
+    this.destination = destination;
+    this.settings = settings;
+    this.migration = migration;
+    this.workload = workload;
+    this.approach = approach;
+    this.sourceAgent = describer.agent(workload.agent());
+  }
+
+  void start() {
+    LOG.info(
+        "migration {}: {} on {} -> {} ({})",
+        migration.id(), workload.key(), workload.node(), migration.request().destinationUrl(), approach.wireName());
+    cluster.recordStep(workload, migration.id(), "STARTED", "migration to " + migration.request().destinationUrl());
+    checkDestination()
+        .compose(arch -> reserve(arch))
+        .compose(reserved -> startTransfer())
+        .compose(this::follow)
+        .compose(this::finish)
+        .onSuccess(migration::succeed)
+        .onFailure(this::rollBack);
+  }
+
+  private Future<String> checkDestination() {
+    return Future.all(sourceAgent.info(), destination.describe())
+        .map(
+            both -> {
+              JsonObject sourceInfo = both.resultAt(0);
+              warnings = Compatibility.check(sourceInfo, both.resultAt(1), approach);
+              warnings.forEach(w -> LOG.info("migration {}: {}", migration.id(), w));
+              return sourceInfo.getString("arch");
+            });
+  }
+
+  private Future<JsonObject> reserve(String arch) {
+    DestinationRequest request =
+        new DestinationRequest(
+            migration.id(),
+            workload.name(),
+            workload.namespace(),
+            approach.agentKind(),
+            describer.clusterId(),
+            workload.node(),
+            arch,
+            migration.request().destinationNode(),
+            workload.podTemplate());
+    return destination
+        .reserve(ReservationService.requestBody(request))
+        .map(
+            answer -> {
+              reservation = answer;
+              JsonObject event =
+                  new JsonObject()
+                      .put("node", answer.getString("node"))
+                      .put("dataAddress", answer.getString("dataAddress"))
+                      .put("sessionId", answer.getString("sessionId"))
+                      .put("destinationClusterId", answer.getString("clusterId"))
+                      .put("creationMs", answer.getLong("creationMs"));
+              announce(EventType.RESERVED, event);
+              return answer;
+            });
+  }
+
+  private Future<String> startTransfer() {
+    JsonObject target =
+        new JsonObject()
+            .put("address", reservation.getString("dataAddress"))
+            .put("sessionId", reservation.getString("sessionId"))
+            .put("token", reservation.getString("token"));
+    return sourceAgent
+        .send(workload.agentWorkloadId(), target, migration.request().keep())
+        .map(
+            accepted -> {
+              String agentMigrationId = accepted.getString("migrationId");
+              if (agentMigrationId == null) {
+                throw new MigrationException(Failure.PEER_FAILED, "source agent accepted /v1/send without a migrationId");
+              }
+              announce(EventType.CHECKPOINTING, new JsonObject().put("agentMigrationId", agentMigrationId));
+              return agentMigrationId;
+            });
+  }
+
+  private Future<JsonObject> follow(String agentMigrationId) {
+    return new AgentStatusWatcher(
+            vertx, sourceAgent, agentMigrationId, settings.pollInterval(), settings.phaseTimeout(), this::onStatus)
+        .watch();
+  }
+
+  private void onStatus(JsonObject status) {
+    EventType type = EventType.fromAgentPhase(status.getString("phase"));
+    if (type == null) {
+      return;
+    }
+    JsonObject bytes = status.getJsonObject("bytes", new JsonObject());
+    if (type != lastAnnounced) {
+      announce(type, new JsonObject().put("bytes", bytes));
+    } else if (type == EventType.TRANSFERRING
+        && System.nanoTime() - lastProgressEventNanos > PROGRESS_EVENT_INTERVAL_NANOS) {
+      announce(type, new JsonObject().put("bytes", bytes).put("progress", true));
+    }
+  }
+
+  private void announce(EventType type, JsonObject details) {
+    if (type != lastAnnounced) {
+      LOG.info("migration {}: {}", migration.id(), type);
+      cluster.recordStep(workload, migration.id(), type.name(), type.name().toLowerCase() + " " + workload.key());
+    }
+    lastAnnounced = type;
+    lastProgressEventNanos = System.nanoTime();
+    migration.emit(type, details);
+  }
+
+  private Future<JsonObject> finish(JsonObject finalStatus) {
+    String destinationObject = reservation.getString("destinationObject");
+    boolean sameCluster = describer.clusterId().equals(reservation.getString("clusterId"));
+    return destination
+        .commit(reservation.getString("reservationId"), new JsonObject())
+        .compose(
+            committed ->
+                migration.request().redirect().isPresent() && sameCluster && destinationObject != null
+                    ? cluster.redirectTo(workload, destinationObject)
+                    : Future.<Void>succeededFuture())
+        .compose(redirected -> cluster.finishSource(workload, migration.id(), migration.request().keep()))
+        .map(done -> result(finalStatus));
+  }
+
+  private JsonObject result(JsonObject finalStatus) {
+    long totalMs = (System.nanoTime() - startedNanos) / 1_000_000;
+    JsonObject timings = finalStatus.getJsonObject("timings", new JsonObject());
+    JsonObject bytes = finalStatus.getJsonObject("bytes", new JsonObject());
+    JsonObject overhead =
+        new JsonObject()
+            .put("creation", reservation.getLong("creationMs", 0L))
+            .put("checkpoint", timings.getLong("dumpMs", 0L))
+            .put("freeze", timings.getLong("freezeMs", 0L))
+            .put("transfer", timings.getLong("transferMs", 0L))
+            .put("restore", timings.getLong("restoreMs", 0L))
+            .put("downtime", timings.getLong("downtimeMs", 0L))
+            .put("agentTotal", timings.getLong("totalMs", 0L))
+            .put("total", totalMs);
+    JsonObject destinationJson =
+        new JsonObject()
+            .put("url", migration.request().destinationUrl())
+            .put("clusterId", reservation.getString("clusterId"))
+            .put("node", reservation.getString("node"))
+            .put("workloadId", finalStatus.getString("destinationWorkloadId"));
+    if (reservation.getString("destinationObject") != null) {
+      destinationJson.put("pod", reservation.getString("destinationObject"));
+    }
+    JsonObject body =
+        new JsonObject()
+            .put("migrationId", migration.id())
+            .put("interface", approach.wireName())
+            .put("source", new JsonObject().put("node", workload.node()).put("workloadId", workload.agentWorkloadId()))
+            .put("destination", destinationJson)
+            .put("keep", migration.request().keep())
+            .put("overhead", overhead)
+            .put("bytes", new JsonObject().put("raw", bytes.getLong("raw", 0L)).put("wire", bytes.getLong("wire", 0L)))
+            .put("agentMigrationId", finalStatus.getString("id"));
+    if (!warnings.isEmpty()) {
+      body.put("warnings", new JsonArray(List.copyOf(warnings)));
+    }
+    migration.request().redirect().ifPresent(url -> body.put("redirect", url));
+    LOG.info("migration {}: DONE in {} ms on {}", migration.id(), totalMs, reservation.getString("node"));
+    return body;
+  }
+
+  private void rollBack(Throwable cause) {
+    MigrationException failure =
+        cause instanceof MigrationException expected
+            ? expected
+            : new MigrationException(Failure.INTERNAL, "internal error: " + cause);
+    if (!(cause instanceof MigrationException)) {
+      LOG.error("migration {}: bug", migration.id(), cause);
+    }
+    LOG.info("migration {}: ROLLED_BACK: {}", migration.id(), failure.getMessage());
+    Future<Void> released =
+        reservation == null
+            ? Future.succeededFuture()
+            : destination
+                .release(reservation.getString("reservationId"))
+                .recover(
+                    e -> {
+                      LOG.warn("migration {}: releasing the destination failed: {}", migration.id(), e.getMessage());
+                      return Future.succeededFuture();
+                    });
+    released
+        .compose(done -> cluster.unlock(workload, migration.id(), failure.getMessage()))
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                LOG.warn("migration {}: unlocking the source failed: {}", migration.id(), ar.cause().getMessage());
+              }
+              migration.fail(failure);
+            });
+  }
+}

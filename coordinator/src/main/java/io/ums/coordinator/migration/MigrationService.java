@@ -1,0 +1,103 @@
+package io.ums.coordinator.migration;
+
+import io.ums.coordinator.cluster.Cluster;
+import io.ums.coordinator.cluster.SourceWorkload;
+import io.ums.coordinator.peer.CoordinatorClient;
+import io.ums.coordinator.peer.PeerClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Starts migrations and remembers them. {@link #start} completes once the workload is resolved
+ * and locked, so "unknown workload" (404) and "already migrating" (409) are answered directly;
+ * everything after that is reported through the {@link Migration}'s events and outcome.
+ */
+public final class MigrationService {
+  private static final int REMEMBERED_MIGRATIONS = 1000;
+
+  private final Vertx vertx;
+  private final Cluster cluster;
+  private final ClusterDescriber describer;
+  private final PeerClient http;
+  private final MigrationSettings settings;
+  private final Map<String, Migration> byId =
+      new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Migration> eldest) {
+          return size() > REMEMBERED_MIGRATIONS && eldest.getValue().finished();
+        }
+      };
+  private final Map<String, Migration> latestByWorkload = new LinkedHashMap<>();
+
+  public MigrationService(
+      Vertx vertx, Cluster cluster, ClusterDescriber describer, PeerClient http, MigrationSettings settings) {
+    this.vertx = vertx;
+    this.cluster = cluster;
+    this.describer = describer;
+    this.http = http;
+    this.settings = settings;
+  }
+
+  public Future<Migration> start(MigrationRequest request) {
+    String id = UUID.randomUUID().toString();
+    return cluster
+        .resolve(request.namespace(), request.name())
+        .compose(
+            workload -> {
+              Approach approach = chooseApproach(request, workload);
+              return cluster.lock(workload, id).map(locked -> launch(id, request, workload, approach));
+            });
+  }
+
+  private Migration launch(String id, MigrationRequest request, SourceWorkload workload, Approach approach) {
+    Migration migration = new Migration(id, request, System.currentTimeMillis());
+    byId.put(id, migration);
+    latestByWorkload.put(request.workloadKey(), migration);
+    CoordinatorClient destination = new CoordinatorClient(http, request.destinationUrl());
+    new MigrationRun(vertx, cluster, describer, destination, settings, migration, workload, approach).start();
+    return migration;
+  }
+
+  private static Approach chooseApproach(MigrationRequest request, SourceWorkload workload) {
+    Approach approach = request.approach().orElse(Approach.forWorkload(workload.kind(), workload.runtime()));
+    if (approach == Approach.KUBELET) {
+      throw MigrationException.badField("interface", "kubelet (orchestrator-level) is not implemented by the agents yet");
+    }
+    String needs = approach.agentKind();
+    if (!needs.equals(workload.kind())) {
+      throw MigrationException.badField(
+          "interface",
+          approach.wireName() + " migrates a " + needs + ", '" + workload.name() + "' is a " + workload.kind());
+    }
+    return approach;
+  }
+
+  public Optional<Migration> find(String id) {
+    return Optional.ofNullable(byId.get(id));
+  }
+
+  /** The most recent migration of namespace/name, for the frontman. */
+  public Optional<Migration> latestFor(String namespace, String name) {
+    return Optional.ofNullable(latestByWorkload.get(namespace + "/" + name));
+  }
+
+  public JsonArray summaries() {
+    JsonArray all = new JsonArray();
+    byId.values()
+        .forEach(
+            m ->
+                all.add(
+                    new JsonObject()
+                        .put("migrationId", m.id())
+                        .put("name", m.request().name())
+                        .put("namespace", m.request().namespace())
+                        .put("state", m.toJson().getString("state"))));
+    return all;
+  }
+}

@@ -1,0 +1,66 @@
+package io.ums.coordinator.peer;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+/** The agent's control API (agent-api.md), one agent. The coordinator never sees checkpoint bytes. */
+public final class AgentClient {
+  private final PeerClient http;
+  private final String node;
+  private final String baseUrl;
+
+  public AgentClient(PeerClient http, String node, String baseUrl) {
+    this.http = http;
+    this.node = node;
+    this.baseUrl = baseUrl;
+  }
+
+  public String node() {
+    return node;
+  }
+
+  public String baseUrl() {
+    return baseUrl;
+  }
+
+  private String peer() {
+    return "agent " + node;
+  }
+
+  public Future<JsonObject> info() {
+    return http.getObject(peer(), baseUrl + "/v1/info");
+  }
+
+  public Future<JsonObject> health() {
+    return http.getObject(peer(), baseUrl + "/health");
+  }
+
+  public Future<JsonArray> workloads() {
+    return http.getArray(peer(), baseUrl + "/v1/workloads");
+  }
+
+  /** Opens a receive session: {sessionId, dataAddress, token, expiresAt}. */
+  public Future<JsonObject> receive(String workloadName, String kind) {
+    return http.post(
+        peer(),
+        baseUrl + "/v1/receive",
+        new JsonObject().put("workloadName", workloadName).put("kind", kind));
+  }
+
+  /** Starts checkpoint + stream on the source; answers {migrationId}. */
+  public Future<JsonObject> send(String workloadId, JsonObject destination, boolean keep) {
+    return http.post(
+        peer(),
+        baseUrl + "/v1/send",
+        new JsonObject().put("workloadId", workloadId).put("destination", destination).put("keep", keep));
+  }
+
+  public Future<JsonObject> migration(String id) {
+    return http.getObject(peer(), baseUrl + "/v1/migrations/" + id);
+  }
+
+  public Future<JsonObject> abort(String id) {
+    return http.post(peer(), baseUrl + "/v1/migrations/" + id + "/abort", new JsonObject());
+  }
+}

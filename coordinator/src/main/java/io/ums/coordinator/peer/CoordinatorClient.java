@@ -1,0 +1,40 @@
+package io.ums.coordinator.peer;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * The destination coordinator as seen from the source coordinator: GET / (compatibility) and the
+ * reservation endpoints. Used even when both are the same process, so there is one code path.
+ */
+public final class CoordinatorClient {
+  public static final String RESERVATIONS = "/v1/reservations";
+
+  private final PeerClient http;
+  private final String baseUrl;
+
+  public CoordinatorClient(PeerClient http, String baseUrl) {
+    this.http = http;
+    this.baseUrl = baseUrl;
+  }
+
+  private String peer() {
+    return "destination coordinator " + baseUrl;
+  }
+
+  public Future<JsonObject> describe() {
+    return http.getObject(peer(), baseUrl + "/");
+  }
+
+  public Future<JsonObject> reserve(JsonObject reservationRequest) {
+    return http.post(peer(), baseUrl + RESERVATIONS, reservationRequest);
+  }
+
+  public Future<JsonObject> commit(String reservationId, JsonObject outcome) {
+    return http.post(peer(), baseUrl + RESERVATIONS + "/" + reservationId + "/commit", outcome);
+  }
+
+  public Future<Void> release(String reservationId) {
+    return http.delete(peer(), baseUrl + RESERVATIONS + "/" + reservationId);
+  }
+}

@@ -1,0 +1,273 @@
+package io.ums.coordinator.testing;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A stand-in for the UMS agent's control API (agent-api.md), used ONLY by the coordinator's
+ * logic unit tests (state machine, HTTP mapping, Kubernetes steps). It moves no bytes and runs no
+ * CRIU: a "migration" walks through the contract's phases on timers and, when it succeeds, hands
+ * the workload to the destination fake registered under the data address. The end-to-end test
+ * (CoordinatorEndToEndTest) drives real agents instead.
+ */
+public final class FakeAgent {
+  /** What the next /v1/send does. */
+  public enum Script { SUCCEED, ROLL_BACK, HANG_IN_TRANSFER, WAIT_FOR_RELEASE }
+
+  private static final Map<String, FakeAgent> BY_DATA_ADDRESS = new ConcurrentHashMap<>();
+
+  private final Vertx vertx;
+  private final String node;
+  private final String arch;
+  private final Map<String, JsonObject> workloads = new ConcurrentHashMap<>();
+  private final Map<String, JsonObject> migrations = new ConcurrentHashMap<>();
+  private final Map<String, JsonObject> sessions = new ConcurrentHashMap<>();
+  private final List<String> aborted = new CopyOnWriteArrayList<>();
+  private final List<Runnable> waiting = new CopyOnWriteArrayList<>();
+  private volatile Script script = Script.SUCCEED;
+  private volatile boolean released;
+  private volatile String rollBackMessage = "criu restore failed on the destination: exit code 1";
+  private HttpServer server;
+  private String dataAddress;
+
+  private FakeAgent(Vertx vertx, String node, String arch) {
+    this.vertx = vertx;
+    this.node = node;
+    this.arch = arch;
+  }
+
+  public static FakeAgent start(Vertx vertx, String node) {
+    return start(vertx, node, "x86_64");
+  }
+
+  public static FakeAgent start(Vertx vertx, String node, String arch) {
+    FakeAgent agent = new FakeAgent(vertx, node, arch);
+    Router router = Router.router(vertx);
+    router.route().handler(BodyHandler.create());
+    router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "UP")));
+    router.get("/v1/info").handler(agent::info);
+    router.get("/v1/workloads").handler(ctx -> ctx.json(new JsonArray(new ArrayList<>(agent.workloads.values()))));
+    router.post("/v1/receive").handler(agent::receive);
+    router.post("/v1/send").handler(agent::send);
+    router.get("/v1/migrations/:id").handler(agent::status);
+    router.post("/v1/migrations/:id/abort").handler(agent::abort);
+    agent.server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1").await();
+    agent.dataAddress = "127.0.0.1:" + (40000 + agent.server.actualPort() % 20000);
+    BY_DATA_ADDRESS.put(agent.dataAddress, agent);
+    return agent;
+  }
+
+  public String url() {
+    return "http://127.0.0.1:" + server.actualPort();
+  }
+
+  public int port() {
+    return server.actualPort();
+  }
+
+  public String node() {
+    return node;
+  }
+
+  public JsonObject addWorkload(String name) {
+    JsonObject workload = workload(UUID.randomUUID().toString(), name, null);
+    workloads.put(workload.getString("id"), workload);
+    return workload;
+  }
+
+  public List<String> workloadNames() {
+    return workloads.values().stream().map(w -> w.getString("name")).toList();
+  }
+
+  public List<String> abortedIds() {
+    return List.copyOf(aborted);
+  }
+
+  public Map<String, JsonObject> sessions() {
+    return Map.copyOf(sessions);
+  }
+
+  public void script(Script next) {
+    this.script = next;
+    this.released = false;
+  }
+
+  public void rollBackMessage(String message) {
+    this.rollBackMessage = message;
+  }
+
+  /** Lets migrations scripted WAIT_FOR_RELEASE finish. */
+  public void release() {
+    released = true;
+    vertx.runOnContext(v -> {
+      List<Runnable> all = List.copyOf(waiting);
+      waiting.clear();
+      all.forEach(Runnable::run);
+    });
+  }
+
+  public void close() {
+    BY_DATA_ADDRESS.remove(dataAddress);
+    server.close().await();
+  }
+
+  private JsonObject workload(String id, String name, String restoredFrom) {
+    return new JsonObject().put("id", id).put("name", name).put("kind", "process").put("runtime", (String) null)
+        .put("pid", 4242).put("status", "RUNNING").put("migratable", true).put("node", node)
+        .put("createdAt", System.currentTimeMillis()).put("restoredFrom", restoredFrom);
+  }
+
+  private void info(RoutingContext ctx) {
+    ctx.json(new JsonObject().put("node", node).put("arch", arch).put("kernel", "6.18.0")
+        .put("criu", new JsonObject().put("version", "4.2.1").put("ok", true).put("lazyPages", true)
+            .put("dirtyTracking", false))
+        .put("dataAddress", dataAddress).put("runtimes", new JsonArray().add("process")));
+  }
+
+  private void receive(RoutingContext ctx) {
+    JsonObject body = ctx.body().asJsonObject();
+    String kind = body.getString("kind", "process");
+    if (!kind.equals("process") && !kind.equals("container")) {
+      error(ctx, 400, "BAD_REQUEST", "kind: must be process or container");
+      return;
+    }
+    String sessionId = UUID.randomUUID().toString();
+    sessions.put(sessionId, body.copy().put("state", "OPEN"));
+    ctx.response().setStatusCode(201);
+    ctx.json(new JsonObject().put("sessionId", sessionId).put("dataAddress", dataAddress)
+        .put("token", "dG9rZW4=").put("expiresAt", System.currentTimeMillis() + 60_000));
+  }
+
+  private void send(RoutingContext ctx) {
+    JsonObject body = ctx.body().asJsonObject();
+    JsonObject destination = body.getJsonObject("destination");
+    if (destination == null || destination.getString("address") == null || destination.getString("token") == null) {
+      error(ctx, 400, "BAD_REQUEST", "destination: address, sessionId and token are required");
+      return;
+    }
+    JsonObject workload = workloads.get(body.getString("workloadId", ""));
+    if (workload == null) {
+      error(ctx, 404, "UNKNOWN_WORKLOAD", "no workload " + body.getString("workloadId"));
+      return;
+    }
+    if ("MIGRATING".equals(workload.getString("status"))) {
+      error(ctx, 409, "ALREADY_MIGRATING", "workload is already migrating");
+      return;
+    }
+    String id = UUID.randomUUID().toString();
+    JsonObject status = new JsonObject().put("id", id).put("role", "source").put("workloadId", workload.getString("id"))
+        .put("phase", "PREPARING").putNull("error")
+        .put("bytes", new JsonObject().put("raw", 0L).put("wire", 0L))
+        .put("timings", new JsonObject());
+    migrations.put(id, status);
+    workload.put("status", "MIGRATING");
+    ctx.response().setStatusCode(202);
+    ctx.json(new JsonObject().put("migrationId", id));
+    Script current = script;
+    boolean keep = body.getBoolean("keep", false);
+    step(20, () -> status.put("phase", "CHECKPOINTING"));
+    step(40, () -> status.put("phase", "TRANSFERRING").getJsonObject("bytes").put("raw", 1L << 20).put("wire", 1L << 20));
+    switch (current) {
+      case HANG_IN_TRANSFER -> { }
+      case ROLL_BACK -> step(60, () -> {
+        status.put("phase", "ROLLED_BACK")
+            .put("error", new JsonObject().put("code", "RESTORE_FAILED").put("message", rollBackMessage));
+        workload.put("status", "RUNNING");
+      });
+      case WAIT_FOR_RELEASE -> step(60, () -> {
+        Runnable finishing = () -> finish(status, workload, destination, keep);
+        if (released) {
+          finishing.run();
+        } else {
+          waiting.add(finishing);
+        }
+      });
+      case SUCCEED -> step(60, () -> finish(status, workload, destination, keep));
+    }
+  }
+
+  private void finish(JsonObject status, JsonObject workload, JsonObject destination, boolean keep) {
+    if (!"TRANSFERRING".equals(status.getString("phase"))) {
+      return; // aborted meanwhile
+    }
+    status.put("phase", "RESTORING");
+    step(20, () -> {
+      FakeAgent target = BY_DATA_ADDRESS.get(destination.getString("address"));
+      String restoredId = target == null ? null : target.restore(destination.getString("sessionId"),
+          workload.getString("name"), status.getString("id"));
+      status.put("phase", "DONE").put("destinationWorkloadId", restoredId)
+          .put("bytes", new JsonObject().put("raw", 64L << 20).put("wire", 64L << 20).put("pages", 16384))
+          .put("timings", new JsonObject().put("freezeMs", 2).put("dumpMs", 30).put("transferMs", 40)
+              .put("restoreMs", 25).put("totalMs", 100).put("downtimeMs", 95));
+      if (keep) {
+        workload.put("status", "RUNNING");
+      } else {
+        workloads.remove(workload.getString("id"));
+      }
+    });
+  }
+
+  private String restore(String sessionId, String name, String migrationId) {
+    JsonObject session = sessions.get(sessionId);
+    if (session == null) {
+      return null;
+    }
+    session.put("state", "RESTORED");
+    JsonObject restored = workload(UUID.randomUUID().toString(), name, migrationId);
+    workloads.put(restored.getString("id"), restored);
+    return restored.getString("id");
+  }
+
+  private void step(long delayMs, Runnable action) {
+    vertx.setTimer(delayMs, t -> action.run());
+  }
+
+  private void status(RoutingContext ctx) {
+    JsonObject status = migrations.get(ctx.pathParam("id"));
+    if (status == null) {
+      error(ctx, 404, "NOT_FOUND", "no migration " + ctx.pathParam("id"));
+      return;
+    }
+    ctx.json(status);
+  }
+
+  private void abort(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    aborted.add(id);
+    JsonObject session = sessions.get(id);
+    if (session != null) {
+      session.put("state", "ABORTED");
+      ctx.response().setStatusCode(202);
+      ctx.json(new JsonObject().put("id", id).put("role", "destination").put("phase", "ROLLED_BACK"));
+      return;
+    }
+    JsonObject status = migrations.get(id);
+    if (status == null) {
+      error(ctx, 404, "NOT_FOUND", "no migration " + id);
+      return;
+    }
+    status.put("phase", "ROLLED_BACK").put("error", new JsonObject().put("code", "ABORTED").put("message", "aborted"));
+    JsonObject workload = workloads.get(status.getString("workloadId"));
+    if (workload != null) {
+      workload.put("status", "RUNNING");
+    }
+    ctx.response().setStatusCode(202);
+    ctx.json(status);
+  }
+
+  private static void error(RoutingContext ctx, int status, String code, String message) {
+    ctx.response().setStatusCode(status);
+    ctx.json(new JsonObject().put("error", code).put("message", message));
+  }
+}
