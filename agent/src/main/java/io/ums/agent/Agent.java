@@ -2,7 +2,6 @@ package io.ums.agent;
 
 import io.ums.agent.api.ControlApi;
 import io.ums.agent.api.NodeInfo;
-import io.ums.agent.api.UnavailableMigrations;
 import io.ums.agent.criu.CriuInstallation;
 import io.ums.agent.migration.Migrations;
 import io.ums.agent.workload.ProcessWorkloads;
@@ -49,9 +48,9 @@ public final class Agent {
     this.draining = draining;
   }
 
-  public static Future<Agent> start(AgentConfig config) {
-    AgentMetrics metrics = new AgentMetrics();
-    Vertx vertx = metrics.newVertx();
+  public static Future<Agent> start(AgentConfig config, MigrationsFactory migrationsFactory) {
+    AgentMetrics metrics = AgentMetrics.create();
+    Vertx vertx = metrics.vertx();
     AtomicBoolean draining = new AtomicBoolean();
     ProcessWorkloads workloads = new ProcessWorkloads(vertx, config.workDir());
     metrics.bindAgent(workloads, draining::get);
@@ -61,7 +60,7 @@ public final class Agent {
     });
     return criuProbe.compose(criu -> {
       logCriu(criu);
-      return workloads.start().compose(ignored -> startMigrations(vertx, config, workloads, criu))
+      return workloads.start().compose(ignored -> migrationsFactory.start(vertx, config, workloads, criu))
           .compose(migrations -> {
             NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), List.of("process"));
             ControlApi api = new ControlApi(vertx, node, criu, workloads, migrations, metrics.registry(),
@@ -74,12 +73,6 @@ public final class Agent {
     }).onSuccess(agent -> LOG.info("agent {} up: control {}:{}, data {}, work dir {}", config.node(),
             config.bindHost(), agent.controlPort(), config.dataAddress(), config.workDir()))
         .onFailure(failure -> vertx.close());
-  }
-
-  // The migration engine plugs in here (one line): it gets the config, the registry and the CRIU it drives.
-  private static Future<Migrations> startMigrations(Vertx vertx, AgentConfig config, Workloads workloads,
-                                                   CriuInstallation criu) {
-    return Future.succeededFuture(new UnavailableMigrations());
   }
 
   private static void logCriu(CriuInstallation criu) {

@@ -1,5 +1,6 @@
 package io.ums.agent;
 
+import io.ums.agent.api.UnavailableMigrations;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
@@ -22,6 +23,9 @@ import picocli.CommandLine.Option;
 @Command(name = "ums agent", mixinStandardHelpOptions = true, subcommands = {AgentMain.ImageCommand.class},
     description = "Runs a UMS node agent: control API, data plane, workload launcher.")
 public final class AgentMain implements Callable<Integer> {
+  /** The migration engine this agent runs; a stand-in answering 503 until the engine is wired here. */
+  static final MigrationsFactory MIGRATIONS = UnavailableMigrations::start;
+
   @Option(names = "--node", required = true, description = "This node's name.")
   String node;
 
@@ -81,7 +85,7 @@ public final class AgentMain implements Callable<Integer> {
         Optional.ofNullable(tokenFile), Optional.ofNullable(criuPath), Duration.ofSeconds(gracePeriodSeconds));
     Agent agent;
     try {
-      agent = Agent.start(config).toCompletionStage().toCompletableFuture().get();
+      agent = Agent.start(config, MIGRATIONS).toCompletionStage().toCompletableFuture().get();
     } catch (java.util.concurrent.ExecutionException e) {
       System.err.println("agent " + node + " failed to start: " + e.getCause().getMessage());
       return 1;
@@ -101,6 +105,8 @@ public final class AgentMain implements Callable<Integer> {
     System.setProperty("org.slf4j.simpleLogger.showThreadName", "false");
     System.setProperty("org.slf4j.simpleLogger.showShortLogName", "true");
     System.setProperty("org.slf4j.simpleLogger.log.io.netty", "warn");
+    // vertx-micrometer registers one HTTP server gauge twice and micrometer warns about it: noise
+    System.setProperty("org.slf4j.simpleLogger.log.io.micrometer.core.instrument.MeterRegistry", "error");
   }
 
   static String defaultAdvertiseHost(String bindHost) {

@@ -5,15 +5,16 @@ import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.ums.agent.workload.ProcessWorkloads;
+import io.ums.protocol.UmsVertx;
 import io.ums.agent.workload.WorkloadStatus;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
-import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.backends.BackendRegistries;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
+import java.util.UUID;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -22,25 +23,37 @@ import java.util.function.BooleanSupplier;
  * agent's (workloads by status, draining). Scraped at GET /metrics.
  */
 public final class AgentMetrics {
-  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final Vertx vertx;
+  private final PrometheusMeterRegistry registry;
 
-  public AgentMetrics() {
+  private AgentMetrics(Vertx vertx, PrometheusMeterRegistry registry) {
+    this.vertx = vertx;
+    this.registry = registry;
+  }
+
+  /**
+   * A Vert.x instance (the project's {@link UmsVertx}: native transport) reporting into a Prometheus
+   * registry of its own; the registry name is unique so that several agents can share a JVM (tests).
+   */
+  public static AgentMetrics create() {
+    String registryName = "ums-agent-" + UUID.randomUUID();
+    Vertx vertx = UmsVertx.create(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions()
+        .setEnabled(true).setRegistryName(registryName)
+        .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))));
+    PrometheusMeterRegistry registry = (PrometheusMeterRegistry) BackendRegistries.getNow(registryName);
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
+    return new AgentMetrics(vertx, registry);
+  }
+
+  public Vertx vertx() {
+    return vertx;
   }
 
   public PrometheusMeterRegistry registry() {
     return registry;
-  }
-
-  /** A Vert.x instance reporting into this registry, with the native transport when available. */
-  public Vertx newVertx() {
-    VertxOptions options = new VertxOptions().setPreferNativeTransport(true)
-        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)
-            .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
-    return Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(registry)).build();
   }
 
   public void bindAgent(ProcessWorkloads workloads, BooleanSupplier draining) {

@@ -74,7 +74,8 @@ final class JsonFields {
   List<String> requiredStringArray(String field) {
     Object value = json.getValue(field);
     if (!(value instanceof JsonArray array) || array.isEmpty()) {
-      throw AgentException.badField(path(field), "required, a non-empty array of strings, got " + describe(value));
+      throw AgentException.badField(path(field), "required, a non-empty array of strings, got "
+          + (value instanceof JsonArray ? "an empty array" : describe(value)));
     }
     List<String> strings = new ArrayList<>(array.size());
     for (int i = 0; i < array.size(); i++) {

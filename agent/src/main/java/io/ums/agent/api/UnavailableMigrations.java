@@ -1,6 +1,10 @@
 package io.ums.agent.api;
 
+import io.ums.agent.AgentConfig;
+import io.ums.agent.criu.CriuInstallation;
 import io.ums.agent.migration.Migrations;
+import io.ums.agent.workload.Workloads;
+import io.vertx.core.Vertx;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
@@ -9,6 +13,12 @@ import java.util.Optional;
 /** Stands in for the migration engine until it is wired: every migration request answers 503. */
 public final class UnavailableMigrations implements Migrations {
   private static final String MESSAGE = "migration engine not available";
+
+  /** A {@link io.ums.agent.MigrationsFactory}. */
+  public static Future<Migrations> start(Vertx vertx, AgentConfig config, Workloads workloads,
+                                         CriuInstallation criu) {
+    return Future.succeededFuture(new UnavailableMigrations());
+  }
 
   @Override
   public Future<JsonObject> prepareReceive(JsonObject request) {

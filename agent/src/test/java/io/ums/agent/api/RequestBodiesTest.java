@@ -1,0 +1,104 @@
+package io.ums.agent.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.ums.agent.workload.WorkloadSpec;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Body validation: every wrong or missing field answers 400 with a message that names it. */
+class RequestBodiesTest {
+  private static JsonObject validWorkload() {
+    return new JsonObject().put("name", "svc-1").put("command", new JsonArray().add("/bin/sleep").add("60"))
+        .put("env", new JsonObject().put("A", "1"));
+  }
+
+  private static JsonObject validSend() {
+    return new JsonObject().put("workloadId", "w-1").put("destination", new JsonObject()
+        .put("address", "10.0.0.2:7071").put("sessionId", "s-1").put("token", "dG9rZW4="));
+  }
+
+  @Test
+  void aValidWorkloadBodyBecomesAProcessSpec() {
+    WorkloadSpec spec = RequestBodies.workloadSpec(validWorkload());
+    assertThat(spec.kind()).isEqualTo("process");
+    assertThat(spec.command()).containsExactly("/bin/sleep", "60");
+    assertThat(spec.env()).containsEntry("A", "1");
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "name    | null          | name: required",
+      "name    | 42            | name: must be a non-empty string, got integer 42",
+      "name    | '\"a/b\"'     | name: letters",
+      "command | null          | command: required",
+      "command | []            | command: required, a non-empty array of strings, got an empty array",
+      "command | '[\"/x\", 3]' | command[1]: must be a non-empty string",
+      "command | '\"/bin/x\"'  | command: required, a non-empty array",
+      "env     | '[]'          | env: must be an object of strings",
+      "env     | '{\"A\":1}'   | env.A: must be a string",
+      "kind    | '\"vm\"'      | kind: must be one of",
+      "runtime | '\"docker\"'  | runtime: must be one of",
+  })
+  void aBadWorkloadFieldIsNamed(String field, String json, String message) {
+    JsonObject body = validWorkload();
+    body.put(field, json.equals("null") ? null : io.vertx.core.json.Json.decodeValue(json));
+    assertThatThrownBy(() -> RequestBodies.workloadSpec(body))
+        .isInstanceOfSatisfying(AgentException.class, e -> assertThat(e.error()).isEqualTo(ApiError.BAD_REQUEST))
+        .hasMessageStartingWith(message);
+  }
+
+  @Test
+  void aContainerNeedsRuntimeAndImage() {
+    JsonObject body = validWorkload().put("kind", "container");
+    assertThatThrownBy(() -> RequestBodies.workloadSpec(body)).hasMessageStartingWith("runtime: required");
+    body.put("runtime", "runc");
+    assertThatThrownBy(() -> RequestBodies.workloadSpec(body)).hasMessageStartingWith("image: required");
+    assertThat(RequestBodies.workloadSpec(body.put("image", "busybox")).runtime()).isEqualTo("runc");
+  }
+
+  @Test
+  void sendFillsTheKeepDefault() {
+    assertThat(RequestBodies.sendRequest(validSend()).getBoolean("keep")).isFalse();
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "workloadId          | workloadId: required",
+      "destination         | destination: required, an object",
+      "destination.address | destination.address: required",
+      "destination.sessionId | destination.sessionId: required",
+      "destination.token   | destination.token: required",
+  })
+  void aMissingSendFieldIsNamed(String path, String message) {
+    JsonObject body = validSend();
+    if (path.startsWith("destination.")) {
+      body.getJsonObject("destination").remove(path.substring("destination.".length()));
+    } else {
+      body.remove(path);
+    }
+    assertThatThrownBy(() -> RequestBodies.sendRequest(body)).hasMessageStartingWith(message);
+  }
+
+  @ParameterizedTest
+  @CsvSource({"10.0.0.2", "10.0.0.2:0", "10.0.0.2:70000", "host:port", ":7071"})
+  void aBadDestinationAddressIsNamed(String address) {
+    JsonObject body = validSend();
+    body.getJsonObject("destination").put("address", address);
+    assertThatThrownBy(() -> RequestBodies.sendRequest(body))
+        .hasMessageStartingWith("destination.address: must be host:port");
+  }
+
+  @Test
+  void sendRejectsANonBooleanKeepAndReceiveAnUnknownKind() {
+    assertThatThrownBy(() -> RequestBodies.sendRequest(validSend().put("keep", "yes")))
+        .hasMessageStartingWith("keep: must be true or false");
+    assertThatThrownBy(() -> RequestBodies.receiveRequest(new JsonObject().put("kind", "vm")))
+        .hasMessageStartingWith("kind: must be one of");
+    assertThat(RequestBodies.receiveRequest(new JsonObject()).getString("kind")).isEqualTo("process");
+  }
+}
