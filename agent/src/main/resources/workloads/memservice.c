@@ -5,7 +5,9 @@
  *   "v\n" -> "<counter> <checksum recomputed now over all memory>\n"   (proves memory survived)
  * Connections stay open (several requests per connection), so a migration must carry them.
  * It writes no files: its only output is one "ready" line on stdout.
- * usage: memservice PORT MIB [SEED]
+ * usage: memservice PORT MIB [SEED [COMPRESSIBLE_PERCENT]]
+ * COMPRESSIBLE_PERCENT (default 0) makes that share of the 4 KiB pages compressible, like real heaps:
+ * half of them zero-filled (but touched, so a checkpoint carries them), half a repeated text pattern.
  */
 #include <errno.h>
 #include <poll.h>
@@ -32,6 +34,25 @@ static uint64_t splitmix64(uint64_t *state) {
   return z ^ (z >> 31);
 }
 
+#define PAGE_WORDS (4096 / sizeof(uint64_t))
+
+/* Page p is compressible when (p * 37) % 100 < percent: spreads such pages evenly over the memory. */
+static void fill(unsigned compressible_percent, uint64_t *seed) {
+  static const char pattern[] = "GET /api/v1/items?page=42 HTTP/1.1 Host: example ";  /* 48 bytes + NUL */
+  for (size_t start = 0; start < words; start += PAGE_WORDS) {
+    size_t end = start + PAGE_WORDS < words ? start + PAGE_WORDS : words;
+    size_t page = start / PAGE_WORDS;
+    unsigned slot = (unsigned)((page * 37) % 100);
+    if (slot >= compressible_percent) {
+      for (size_t i = start; i < end; i++) memory[i] = splitmix64(seed);
+    } else if (slot % 2 == 0) {
+      for (size_t i = start; i < end; i++) memory[i] = 0;
+    } else {
+      for (size_t i = start; i < end; i++) memcpy(&memory[i], pattern + (i % 6) * 8, 8);
+    }
+  }
+}
+
 static uint64_t checksum(void) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 0; i < words; i++) {
@@ -56,12 +77,14 @@ int main(int argc, char **argv) {
   int port = atoi(argv[1]);
   size_t mib = strtoull(argv[2], NULL, 10);
   uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 42;
+  unsigned compressible_percent = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 0;
+  if (compressible_percent > 100) compressible_percent = 100;
 
   words = mib * 1024 * 1024 / sizeof(uint64_t);
   if (words > 0) {
     memory = mmap(NULL, words * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) { perror("mmap"); return 1; }
-    for (size_t i = 0; i < words; i++) memory[i] = splitmix64(&seed);
+    fill(compressible_percent, &seed);
   }
   uint64_t initial_checksum = checksum();
 

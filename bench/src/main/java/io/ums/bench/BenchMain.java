@@ -1,5 +1,8 @@
 package io.ums.bench;
 
+import io.ums.bench.demo.DemoCommand;
+import io.ums.bench.downtime.DowntimeCommand;
+import io.ums.bench.wire.WireCommand;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -9,22 +12,12 @@ import picocli.CommandLine.Command;
  * Each measurement is a subcommand in its own package.
  */
 @Command(name = "ums", mixinStandardHelpOptions = true,
-    subcommands = {BenchMain.Demo.class, BenchMain.Bench.class})
+    subcommands = {DemoCommand.class, BenchMain.Bench.class, WireCommand.class})
 public final class BenchMain {
-
-  @Command(name = "demo", mixinStandardHelpOptions = true,
-      description = "A real two-node migration in local mode, printing downtime and phase breakdown.")
-  static final class Demo implements Callable<Integer> {
-    @Override
-    public Integer call() {
-      System.err.println("ums demo: not built yet (issue 5)");
-      return 2;
-    }
-  }
 
   @Command(name = "bench", mixinStandardHelpOptions = true,
       description = "Measurements against baselines in the same run.",
-      subcommands = {Bench.Protocol.class, Bench.Downtime.class})
+      subcommands = {Bench.Protocol.class, DowntimeCommand.class})
   static final class Bench implements Callable<Integer> {
     @Override
     public Integer call() {
@@ -41,21 +34,13 @@ public final class BenchMain {
         return 2;
       }
     }
-
-    @Command(name = "downtime", mixinStandardHelpOptions = true,
-        description = "Downtime and total migration time vs rsync-ssh, criu-page-server and the wire.")
-    static final class Downtime implements Callable<Integer> {
-      @Override
-      public Integer call() {
-        System.err.println("ums bench downtime: not built yet (issue 6)");
-        return 2;
-      }
-    }
   }
 
   private BenchMain() {}
 
   public static void main(String[] args) {
+    // the plots are rendered without a display
+    System.setProperty("java.awt.headless", "true");
     System.exit(new CommandLine(new BenchMain()).execute(args));
   }
 }

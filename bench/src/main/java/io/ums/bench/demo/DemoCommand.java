@@ -1,0 +1,157 @@
+package io.ums.bench.demo;
+
+import io.ums.agent.testkit.MemService;
+import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.bench.local.Cleanup;
+import io.ums.bench.local.Commands;
+import io.ums.bench.local.JsonHttp;
+import io.ums.bench.local.Scratch;
+import io.ums.bench.local.Testbeds;
+import io.ums.bench.local.UmsApi;
+import io.ums.bench.local.UmsCluster;
+import io.ums.bench.local.UmsJars;
+import io.ums.bench.probe.MigrationObserver;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./ums demo}: two network-namespace nodes, two agents and a coordinator from the built jars, the
+ * memservice (256 MiB of random memory) launched on node A, moved with {@code POST /migrate}, verified on
+ * node B (counter continued, memory checksum equal), the breakdown printed, everything removed.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+    description = "A real two-node migration in local mode, printing downtime and phase breakdown.")
+public final class DemoCommand implements Callable<Integer> {
+  private static final String WORKLOAD = "memservice";
+
+  @Option(names = "--json", paramLabel = "FILE",
+      description = "also write {ok, downtimeMs, totalMs, checksumOk, counterContinued, overhead} to FILE")
+  Path json;
+
+  @Option(names = "--size", hidden = true, defaultValue = "256", description = "workload memory in MiB")
+  int sizeMiB;
+
+  @Option(names = "--netns-prefix", hidden = true, defaultValue = "umsd")
+  String netnsPrefix;
+
+  @Option(names = "--port", hidden = true, defaultValue = "7000")
+  int port;
+
+  private final PrintStream out = System.out;
+
+  @Override
+  public Integer call() throws IOException {
+    JsonObject report;
+    try (Cleanup cleanup = new Cleanup()) {
+      report = demo(cleanup);
+    }
+    if (json != null) {
+      Path parent = json.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      Files.writeString(json, report.encodePrettily() + "\n");
+    }
+    return report.getBoolean("ok") ? 0 : 1;
+  }
+
+  private JsonObject demo(Cleanup cleanup) {
+    Path scratch = Scratch.create(Path.of("/dev/shm"), "ums-demo-", cleanup);
+    Path logs = scratch.resolve("logs");
+    try {
+      step("building the test workload (C, gcc -static)");
+      Path memservice = MemService.build(scratch.resolve("bin"));
+      NetworkTestbed testbed = Testbeds.twoNodes(netnsPrefix, cleanup);
+      NetworkTestbed.Node a = testbed.node(0);
+      NetworkTestbed.Node b = testbed.node(1);
+      step("nodes: " + a.name() + " " + a.address() + " (netns " + a.netns() + "), " + b.name() + " "
+          + b.address() + " (netns " + b.netns() + ")");
+      step("starting two agents and a coordinator");
+      JsonHttp http = new JsonHttp();
+      UmsCluster cluster = UmsCluster.start(testbed, UmsJars.locate(), scratch.resolve("work"), logs, cleanup,
+          http);
+      UmsApi ums = new UmsApi(cluster, http);
+      cleanup.push("remove workloads", () -> List.of(0, 1).forEach(node -> {
+        try {
+          ums.removeAll(node);
+        } catch (RuntimeException e) {
+          System.err.println("cleanup: " + e.getMessage());
+        }
+      }));
+      step("coordinator " + cluster.coordinatorUrl() + ", agents " + cluster.agentUrl(0) + " " + cluster.agentUrl(1));
+      step("launching " + WORKLOAD + " (" + sizeMiB + " MiB random memory) on " + a.name());
+      ums.launch(0, WORKLOAD, List.of(memservice.toString(), String.valueOf(port), String.valueOf(sizeMiB)));
+      MigrationObserver observer = new MigrationObserver(new InetSocketAddress(a.address(), port),
+          new InetSocketAddress(b.address(), port), a.vethHost());
+      MigrationObserver.Observation seen = observer.observe(() -> {
+        step("POST /migrate " + WORKLOAD + " -> " + b.name() + " (probing every millisecond)");
+        JsonObject answer = ums.migrate(WORKLOAD, 1);
+        step("migration " + answer.getString("migrationId") + " via " + answer.getString("interface") + ": "
+            + answer.getJsonObject("bytes", new JsonObject()).encode() + " bytes");
+        return UmsApi.overhead(answer);
+      }, this::step);
+      printBreakdown(seen);
+      return new JsonObject()
+          .put("ok", seen.checksumOk())
+          .put("downtimeMs", round(seen.downtimeMs()))
+          .put("totalMs", round(seen.totalMs()))
+          .put("checksumOk", seen.checksumOk())
+          .put("counterContinued", seen.counterContinued())
+          .put("overhead", new JsonObject(Map.copyOf(seen.overhead())));
+    } catch (Exception e) {
+      String message = e.getMessage() == null ? e.toString() : e.getMessage();
+      System.err.println("demo FAILED: " + message);
+      printLogTails(logs);
+      return new JsonObject().put("ok", false).put("checksumOk", false).put("counterContinued", false)
+          .put("error", message);
+    }
+  }
+
+  private void printBreakdown(MigrationObserver.Observation seen) {
+    out.println();
+    out.println("UMS demo: " + sizeMiB + " MiB service moved from node-a to node-b");
+    seen.overhead().forEach((phase, ms) -> out.printf(Locale.ROOT, "  %-12s %9.1f ms%n", phase, ms));
+    out.printf(Locale.ROOT, "  %-12s %9.1f ms   (client-seen: last answer on node-a -> first on node-b)%n",
+        "downtime", seen.downtimeMs());
+    out.printf(Locale.ROOT, "  %-12s %9.1f ms   (request in -> answering on node-b)%n", "end-to-end",
+        seen.totalMs());
+    out.printf(Locale.ROOT, "  %-12s %9.1f MiB%n", "on the wire", seen.wireBytes() / 1048576.0);
+    out.println("  counter continued: " + yesNo(seen.counterContinued()) + ", memory checksum "
+        + seen.checksumAfter() + (seen.checksumOk() ? " identical" : " DIFFERENT from " + seen.checksumBefore()));
+    out.println(seen.checksumOk() ? "OK" : "FAILED");
+  }
+
+  private void step(String message) {
+    out.println("* " + message);
+  }
+
+  private static void printLogTails(Path logs) {
+    if (!Files.isDirectory(logs)) {
+      return;
+    }
+    try (Stream<Path> files = Files.list(logs)) {
+      files.sorted().forEach(log -> System.err.println("  " + log.getFileName() + ": " + Commands.tail(log)));
+    } catch (IOException ignored) {
+      // nothing to show
+    }
+  }
+
+  private static String yesNo(boolean value) {
+    return value ? "yes" : "NO";
+  }
+
+  private static double round(double ms) {
+    return Math.round(ms * 10) / 10.0;
+  }
+}

@@ -1,0 +1,81 @@
+package io.ums.bench.downtime;
+
+import io.ums.bench.local.NodeSweeper;
+import io.ums.bench.local.Scratch;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The state of one CRIU baseline run: its directories, its workload, and, on close, everything removed
+ * whatever happened: the restored process, any memservice left in either node, the iptables locks the
+ * tcp-established dump left in the source node, the image files.
+ */
+final class BaselineRun implements AutoCloseable {
+  private final BenchContext context;
+  private final Path dir;
+  private final BaselineWorkload workload;
+
+  private BaselineRun(BenchContext context, Path dir, BaselineWorkload workload) {
+    this.context = context;
+    this.dir = dir;
+    this.workload = workload;
+  }
+
+  static BaselineRun start(String method, Scenario scenario, BenchContext context, Path scratch) {
+    Path dir = scratch.resolve(method + "-" + scenario.sizeMiB() + "-" + scenario.link() + "-" + scenario.run());
+    try {
+      Scratch.deleteTree(dir);
+      Files.createDirectories(dir.resolve("source"));
+      Files.createDirectories(dir.resolve("destination"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    context.progress().phase("starting the workload");
+    BaselineWorkload workload = BaselineWorkload.start(context.source(), context.memservice(),
+        context.workloadPort(), scenario.workloadArgs());
+    return new BaselineRun(context, dir, workload);
+  }
+
+  long pid() {
+    return workload.pid();
+  }
+
+  Path dir() {
+    return dir;
+  }
+
+  Path sourceImages() {
+    return dir.resolve("source");
+  }
+
+  Path destinationImages() {
+    return dir.resolve("destination");
+  }
+
+  Path restoredPidFile() {
+    return dir.resolve("restored.pid");
+  }
+
+  @Override
+  public void close() {
+    try {
+      if (Files.exists(restoredPidFile())) {
+        long restored = Long.parseLong(Files.readString(restoredPidFile()).trim());
+        ProcessHandle.of(restored).ifPresent(ProcessHandle::destroyForcibly);
+      }
+    } catch (IOException | NumberFormatException unreadable) {
+      // the sweep below still finds the process
+    }
+    workload.close();
+    NodeSweeper.kill(context.destination().netns(), "memservice");
+    NodeSweeper.kill(context.source().netns(), "memservice");
+    NodeSweeper.removeCriuLocks(context.source());
+    try {
+      Scratch.deleteTree(dir);
+    } catch (IOException e) {
+      System.err.println("cannot remove " + dir + ": " + e.getMessage());
+    }
+  }
+}

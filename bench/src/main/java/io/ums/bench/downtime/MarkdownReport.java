@@ -1,0 +1,112 @@
+package io.ums.bench.downtime;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+
+/** results.md: median and min-max per link, size and method, the ratios against the baselines, ums phases. */
+final class MarkdownReport {
+  private static final List<String> BASELINES = List.of("wire", "rsync-ssh", "criu-page-server");
+
+  private MarkdownReport() {}
+
+  static String render(Summary summary, String command, String machine) {
+    StringBuilder md = new StringBuilder("# UMS bench: downtime and total migration time\n\n");
+    md.append("Command: `").append(command).append("`  \n");
+    md.append("Machine: ").append(machine).append("\n\n");
+    md.append("Median and (min-max) over the successful runs, in ms. Downtime is what a client probing every ")
+        .append("millisecond saw (last answer from the source to first answer from the destination); total is ")
+        .append("migration start to the destination's first answer; wire MiB is what the source node sent on ")
+        .append("its link (TCP/IP frames). `wire` is a plain TCP transfer of the memory size, no migration.\n");
+    for (String link : summary.links()) {
+      md.append("\n## Link ").append(link).append("\n\n");
+      md.append("| MiB | method | downtime ms | total ms | wire MiB | checksum | runs |\n");
+      md.append("|---:|---|---:|---:|---:|:---:|---:|\n");
+      for (int size : summary.sizes()) {
+        for (String method : summary.methods()) {
+          Summary.Key key = new Summary.Key(link, size, method);
+          List<ResultRow> cell = summary.cell(key);
+          if (cell.isEmpty()) {
+            continue;
+          }
+          long ok = cell.stream().filter(ResultRow::ok).count();
+          md.append("| ").append(size).append(" | ").append(method)
+              .append(" | ").append(spread(summary.spread(key, ResultRow::downtimeMs)))
+              .append(" | ").append(spread(summary.spread(key, ResultRow::totalMs)))
+              .append(" | ").append(summary.spread(key, r -> r.wireBytes() == null ? null : r.wireBytes() / 1048576.0)
+                  .map(s -> format(s.median())).orElse("-"))
+              .append(" | ").append(checksums(cell))
+              .append(" | ").append(ok).append("/").append(cell.size()).append(" |\n");
+        }
+      }
+      ratios(md, summary, link);
+      phases(md, summary, link);
+    }
+    Map<Summary.Key, List<ResultRow>> failures = summary.failures();
+    if (!failures.isEmpty()) {
+      md.append("\n## Failed runs\n\n");
+      failures.forEach((key, rows) -> rows.forEach(row -> md.append("- ").append(key.method()).append(" ")
+          .append(key.sizeMiB()).append(" MiB ").append(key.link()).append(" run ").append(row.run())
+          .append(": ").append(row.error()).append("\n")));
+    }
+    return md.toString();
+  }
+
+  private static void ratios(StringBuilder md, Summary summary, String link) {
+    md.append("\nRatios of medians (below 1: ums is faster):\n\n");
+    md.append("| MiB | ums/wire total | ums/rsync-ssh total | ums/rsync-ssh downtime ")
+        .append("| ums/criu-page-server total | ums/criu-page-server downtime |\n");
+    md.append("|---:|---:|---:|---:|---:|---:|\n");
+    for (int size : summary.sizes()) {
+      md.append("| ").append(size);
+      for (String baseline : BASELINES) {
+        md.append(" | ").append(ratio(summary, link, size, baseline, ResultRow::totalMs));
+        if (!baseline.equals("wire")) {
+          md.append(" | ").append(ratio(summary, link, size, baseline, ResultRow::downtimeMs));
+        }
+      }
+      md.append(" |\n");
+    }
+  }
+
+  private static void phases(StringBuilder md, Summary summary, String link) {
+    md.append("\n`ums` phases from the API (median ms):\n\n| MiB |");
+    ResultFiles.PHASES.forEach(p -> md.append(" ").append(p).append(" |"));
+    md.append("\n|---:|");
+    ResultFiles.PHASES.forEach(p -> md.append("---:|"));
+    md.append("\n");
+    for (int size : summary.sizes()) {
+      md.append("| ").append(size).append(" |");
+      for (String phase : ResultFiles.PHASES) {
+        md.append(" ").append(summary.phase(new Summary.Key(link, size, "ums"), phase)
+            .map(s -> format(s.median())).orElse("-")).append(" |");
+      }
+      md.append("\n");
+    }
+  }
+
+  private static String ratio(Summary summary, String link, int size, String baseline,
+      Function<ResultRow, Double> metric) {
+    return summary.ratio(link, size, "ums", baseline, metric).map(r -> String.format(Locale.ROOT, "%.2f", r))
+        .orElse("-");
+  }
+
+  private static String spread(Optional<Summary.Spread> spread) {
+    return spread.map(s -> s.runs() == 1 ? format(s.median())
+        : format(s.median()) + " (" + format(s.min()) + "-" + format(s.max()) + ")").orElse("-");
+  }
+
+  private static String checksums(List<ResultRow> cell) {
+    List<ResultRow> verified = cell.stream().filter(r -> r.checksumOk() != null).toList();
+    if (verified.isEmpty()) {
+      return "-";
+    }
+    return verified.stream().allMatch(ResultRow::checksumOk) ? "ok" : "MISMATCH";
+  }
+
+  static String format(double value) {
+    return value >= 100 ? String.format(Locale.ROOT, "%.0f", value) : String.format(Locale.ROOT, "%.1f", value);
+  }
+}

@@ -1,0 +1,86 @@
+package io.ums.bench.local;
+
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/**
+ * A small blocking JSON-over-HTTP client for the bench's own control calls (agents and coordinator). The
+ * bench is a command-line harness with no event loop of its own, so plain blocking calls are the simple fit.
+ */
+public final class JsonHttp {
+  private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  public record Reply(int status, String body) {
+    public boolean ok() {
+      return status / 100 == 2;
+    }
+
+    /** The body decoded (JsonObject, JsonArray, ...), or the raw text when it is not JSON. */
+    public Object json() {
+      try {
+        return Json.decodeValue(body);
+      } catch (DecodeException e) {
+        return body;
+      }
+    }
+  }
+
+  /** A non-2xx answer, an unreachable peer or a timeout, with what the peer said. */
+  public static final class HttpFailure extends RuntimeException {
+    public HttpFailure(String message) {
+      super(message);
+    }
+  }
+
+  public Reply get(String url, Duration timeout) {
+    return send(HttpRequest.newBuilder(URI.create(url)).timeout(timeout).GET().build());
+  }
+
+  public Reply post(String url, Object body, Duration timeout) {
+    return send(HttpRequest.newBuilder(URI.create(url)).timeout(timeout)
+        .header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(Json.encode(body))).build());
+  }
+
+  public Reply delete(String url, Duration timeout) {
+    return send(HttpRequest.newBuilder(URI.create(url)).timeout(timeout).DELETE().build());
+  }
+
+  /** Like {@link #post} but a non-2xx answer throws with the status and the peer's message. */
+  public Reply postOk(String url, Object body, Duration timeout) {
+    return requireOk("POST " + url, post(url, body, timeout));
+  }
+
+  public Reply getOk(String url, Duration timeout) {
+    return requireOk("GET " + url, get(url, timeout));
+  }
+
+  private static Reply requireOk(String what, Reply reply) {
+    if (!reply.ok()) {
+      throw new HttpFailure(what + " -> " + reply.status() + ": " + abbreviate(reply.body()));
+    }
+    return reply;
+  }
+
+  private Reply send(HttpRequest request) {
+    try {
+      HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+      return new Reply(response.statusCode(), response.body());
+    } catch (IOException e) {
+      throw new HttpFailure(request.method() + " " + request.uri() + " failed: " + e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new HttpFailure(request.method() + " " + request.uri() + " interrupted");
+    }
+  }
+
+  private static String abbreviate(String text) {
+    return text.length() > 500 ? text.substring(0, 500) + "..." : text;
+  }
+}

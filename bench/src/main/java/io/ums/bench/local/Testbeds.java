@@ -1,0 +1,34 @@
+package io.ums.bench.local;
+
+import io.ums.agent.testkit.NetworkTestbed;
+
+/** A two-node testbed whose removal (processes in its namespaces first) is registered with a {@link Cleanup}. */
+public final class Testbeds {
+  private Testbeds() {}
+
+  /**
+   * Sweeps what a killed earlier run with the same prefix left, then creates two nodes. On cleanup every
+   * process still inside a node's namespace is killed first: a live process would keep the namespace
+   * alive after {@code ip netns del}.
+   */
+  public static NetworkTestbed twoNodes(String prefix, Cleanup cleanup) {
+    sweepStale(prefix);
+    NetworkTestbed testbed = NetworkTestbed.create(prefix, 2);
+    cleanup.push("testbed " + testbed.id(), () -> {
+      testbed.nodes().forEach(node -> NodeSweeper.killAll(node.netns()));
+      testbed.close();
+    });
+    return testbed;
+  }
+
+  /** Kills the processes in, and removes, the namespaces and links named with {@code prefix}. */
+  public static void sweepStale(String prefix) {
+    for (String line : io.ums.agent.testkit.HostCommand.run("ip", "netns", "list").output().split("\n")) {
+      String name = line.split(" ")[0].trim();
+      if (!name.isEmpty() && name.startsWith(prefix)) {
+        NodeSweeper.killAll(name);
+      }
+    }
+    NetworkTestbed.removeStale(prefix);
+  }
+}

@@ -1,0 +1,101 @@
+package io.ums.bench.local;
+
+import io.ums.agent.testkit.NetworkTestbed;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * UMS in local mode on a testbed: one real agent per node, started from the shaded jar inside the node's
+ * network namespace ({@code nsenter --net}), and one coordinator in the root namespace that knows them.
+ */
+public final class UmsCluster {
+  public static final int AGENT_CONTROL_PORT = 7070;
+  public static final int AGENT_DATA_PORT = 7071;
+  private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+
+  private final NetworkTestbed testbed;
+  private final List<String> agentUrls;
+  private final String coordinatorUrl;
+
+  private UmsCluster(NetworkTestbed testbed, List<String> agentUrls, String coordinatorUrl) {
+    this.testbed = testbed;
+    this.agentUrls = agentUrls;
+    this.coordinatorUrl = coordinatorUrl;
+  }
+
+  /** Starts the agents and the coordinator, waits until all answer /health; their stop goes to cleanup. */
+  public static UmsCluster start(NetworkTestbed testbed, UmsJars jars, Path workDir, Path logDir, Cleanup cleanup,
+      JsonHttp http) {
+    try {
+      Files.createDirectories(workDir);
+      Files.createDirectories(logDir);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    List<String> agentUrls = new ArrayList<>();
+    for (NetworkTestbed.Node node : testbed.nodes()) {
+      Path agentDir = workDir.resolve(node.name());
+      List<String> command = new ArrayList<>(UmsJars.javaJar(jars.agent()));
+      command.addAll(List.of("--node", node.name(),
+          "--control-port", String.valueOf(AGENT_CONTROL_PORT),
+          "--data-port", String.valueOf(AGENT_DATA_PORT),
+          "--work-dir", agentDir.toString()));
+      ChildProcess agent = ChildProcess.start("agent " + node.name(), node.inNode(command),
+          logDir.resolve(node.name() + "-agent.log"));
+      cleanup.push(agent.name(), agent::close);
+      agentUrls.add("http://" + node.address() + ":" + AGENT_CONTROL_PORT);
+    }
+    int coordinatorPort = freePort();
+    String agents = testbed.nodes().stream()
+        .map(node -> node.name() + "=" + agentUrls.get(testbed.nodes().indexOf(node)))
+        .collect(Collectors.joining(","));
+    List<String> command = new ArrayList<>(UmsJars.javaJar(jars.coordinator()));
+    command.addAll(List.of("--port", String.valueOf(coordinatorPort), "--agents", agents));
+    ChildProcess coordinator = ChildProcess.start("coordinator", command, logDir.resolve("coordinator.log"));
+    cleanup.push(coordinator.name(), coordinator::close);
+    String coordinatorUrl = "http://127.0.0.1:" + coordinatorPort;
+
+    List<String> health = new ArrayList<>(agentUrls.stream().map(u -> u + "/health").toList());
+    health.add(coordinatorUrl + "/healthcheck");
+    for (String url : health) {
+      Waits.until(url, START_TIMEOUT, 100, () -> {
+        if (!coordinator.isAlive()) {
+          throw new IllegalStateException("the coordinator exited; see " + coordinator.log());
+        }
+        try {
+          return http.get(url, Duration.ofSeconds(2)).ok();
+        } catch (JsonHttp.HttpFailure notYet) {
+          return false;
+        }
+      });
+    }
+    return new UmsCluster(testbed, List.copyOf(agentUrls), coordinatorUrl);
+  }
+
+  public NetworkTestbed testbed() {
+    return testbed;
+  }
+
+  public String agentUrl(int node) {
+    return agentUrls.get(node);
+  }
+
+  public String coordinatorUrl() {
+    return coordinatorUrl;
+  }
+
+  private static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

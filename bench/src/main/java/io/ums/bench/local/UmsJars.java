@@ -1,0 +1,49 @@
+package io.ums.bench.local;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Where the built shaded jars are: $UMS_HOME (set by ./ums), else the first parent of the cwd holding them. */
+public record UmsJars(Path home) {
+  public static UmsJars locate() {
+    String env = System.getenv("UMS_HOME");
+    if (env != null && !env.isBlank()) {
+      return new UmsJars(Path.of(env).toAbsolutePath());
+    }
+    for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+      if (Files.isDirectory(dir.resolve("agent")) && Files.isDirectory(dir.resolve("coordinator"))) {
+        return new UmsJars(dir);
+      }
+    }
+    throw new IllegalStateException("cannot find the UMS checkout: set UMS_HOME or run from inside it");
+  }
+
+  public Path agent() {
+    return jar("agent");
+  }
+
+  public Path coordinator() {
+    return jar("coordinator");
+  }
+
+  private Path jar(String module) {
+    Path jar = home.resolve(module).resolve("target").resolve("ums-" + module + "-all.jar");
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException(jar + " is missing: build it with ./ums setup (or mvn -B package)");
+    }
+    return jar;
+  }
+
+  /** {@code java [opts] -jar jar}: the same JVM as the bench, with the launcher's small-footprint options. */
+  public static List<String> javaJar(Path jar) {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-XX:+UseSerialGC");
+    command.add("-Xss512k");
+    command.add("-jar");
+    command.add(jar.toString());
+    return command;
+  }
+}
