@@ -1,0 +1,71 @@
+package io.ums.agent.criu;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code criu restore -d} of a dumped process tree. The dumped root was the init of its own PID namespace,
+ * so CRIU recreates a fresh namespace and no PID can clash. The tree's output pipe (dumped by inode) is
+ * replaced by a pipe the caller provides ({@code --inherit-fd}), open on CRIU's stdout.
+ */
+public final class CriuRestore {
+  public static final String LOG = "restore.log";
+  private static final String PID_FILE = "restored.pid";
+
+  /**
+   * @param outputPipeInode inode of the dumped tree's stdout pipe, when it had one
+   * @param output what CRIU's stdout (and so the restored tree's inherited pipe) is opened on
+   * @param tcpEstablished restore live connections (only when their local addresses exist here); otherwise
+   *     they come back closed and clients reconnect
+   */
+  public record Options(Path imagesDir, Path workDir, Optional<Long> outputPipeInode, Path output,
+                        boolean tcpEstablished) {}
+
+  private CriuRestore() {}
+
+  public static List<String> arguments(Options options) {
+    List<String> args = new ArrayList<>(List.of(
+        "--restore-detached",
+        "--images-dir", options.imagesDir().toString(),
+        "--work-dir", options.workDir().toString(),
+        "--log-file", LOG, "-v2",
+        "--pidfile", options.workDir().resolve(PID_FILE).toString(),
+        "--ext-unix-sk",
+        options.tcpEstablished() ? "--tcp-established" : "--tcp-close"));
+    options.outputPipeInode().ifPresent(inode -> {
+      args.add("--inherit-fd");
+      args.add("fd[1]:pipe:[" + inode + "]");
+    });
+    return args;
+  }
+
+  /** Runs the restore to completion and returns the restored root's host PID. Blocking. */
+  public static long run(CriuRunner runner, Options options, long timeoutMillis) throws IOException {
+    Files.deleteIfExists(options.workDir().resolve(PID_FILE));
+    Process process = runner.builder("restore", arguments(options))
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(options.output().toFile()))
+        .redirectError(ProcessBuilder.Redirect.appendTo(options.workDir().resolve("restore.err").toFile()))
+        .start();
+    try {
+      if (!process.waitFor(timeoutMillis, TimeUnit.MILLISECONDS)) {
+        process.destroyForcibly();
+        throw new CriuException("restore", "criu restore did not finish within " + timeoutMillis + " ms");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      process.destroyForcibly();
+      throw new CriuException("restore", "interrupted");
+    }
+    if (process.exitValue() != 0) {
+      throw new CriuException("restore", "criu restore failed (exit " + process.exitValue() + "): "
+          + CriuLog.errors(options.workDir().resolve(LOG)));
+    }
+    String pid = Files.readString(options.workDir().resolve(PID_FILE)).trim();
+    return Long.parseLong(pid);
+  }
+}
