@@ -10,6 +10,7 @@
  * half of them zero-filled (but touched, so a checkpoint carries them), half a repeated text pattern.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -118,6 +119,9 @@ int main(int argc, char **argv) {
       if (client >= 0) {
         if (nfds <= MAX_CLIENTS) {
           setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          /* non-blocking: poll may report readiness that a read then does not find (e.g. right after
+             CRIU resumed a dump it rolled back), and a blocking read would freeze the whole service */
+          fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK);
           fds[nfds].fd = client;
           fds[nfds].events = POLLIN;
           pending_len[nfds] = 0;
@@ -131,6 +135,7 @@ int main(int argc, char **argv) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char buf[256];
       ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
       if (n <= 0) {
         close(fds[i].fd);
         fds[i] = fds[nfds - 1];
