@@ -19,8 +19,11 @@ import java.util.concurrent.TimeUnit;
 final class ProcessLauncher {
   private static final long FIND_INIT_TIMEOUT_MILLIS = 5_000;
 
-  /** The started workload: {@code unshare} (the agent's child), the namespace init it forked, the relay. */
-  record Launched(Process unshare, ProcessIdentity init, OutputRelay relay) {}
+  /**
+   * The started workload: {@code unshare} (the agent's child), the namespace init it forked (empty when
+   * the workload ended before its PID could be read: a command that exits at once), the relay.
+   */
+  record Launched(Process unshare, Optional<ProcessIdentity> init, OutputRelay relay) {}
 
   private ProcessLauncher() {}
 
@@ -38,8 +41,7 @@ final class ProcessLauncher {
       builder.environment().putAll(spec.env());
       Process unshare = builder.start();
       relay.releaseAgentWriter();
-      ProcessIdentity init = findNamespaceInit(unshare, logFile);
-      return new Launched(unshare, init, relay);
+      return new Launched(unshare, findNamespaceInit(unshare), relay);
     } catch (IOException | RuntimeException e) {
       relay.close();
       throw e;
@@ -63,18 +65,17 @@ final class ProcessLauncher {
   }
 
   // unshare forks the init right after start; its PID shows up in unshare's children list.
-  private static ProcessIdentity findNamespaceInit(Process unshare, Path logFile) throws IOException {
+  private static Optional<ProcessIdentity> findNamespaceInit(Process unshare) throws IOException {
     Path children = Path.of("/proc", Long.toString(unshare.pid()), "task", Long.toString(unshare.pid()),
         "children");
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FIND_INIT_TIMEOUT_MILLIS);
     while (System.nanoTime() < deadline) {
       Optional<ProcessIdentity> init = firstChild(children);
       if (init.isPresent()) {
-        return init.get();
+        return init;
       }
       if (!unshare.isAlive()) {
-        throw new IOException("the workload exited at once (unshare exit " + unshare.exitValue() + "): "
-            + tail(logFile));
+        return Optional.empty();
       }
       try {
         Thread.sleep(2);
@@ -97,15 +98,6 @@ final class ProcessLauncher {
       return ProcessIdentity.of(Long.parseLong(text.split(" ")[0]));
     } catch (IOException e) {
       return Optional.empty();
-    }
-  }
-
-  private static String tail(Path logFile) {
-    try {
-      String text = Files.readString(logFile).strip();
-      return text.length() > 500 ? text.substring(text.length() - 500) : text;
-    } catch (IOException e) {
-      return "(no output)";
     }
   }
 }

@@ -103,15 +103,18 @@ public final class ProcessWorkloads implements Workloads {
         store.delete(id);
         throw e;
       }
-      Workload workload = new Workload(id, spec, launched.init().pid(), WorkloadStatus.RUNNING, Instant.now(),
-          null);
-      WorkloadRecord record = new WorkloadRecord(workload, launched.init(),
-          Optional.of(launched.relay().identity()), logFile);
+      // pid 0: the workload ended before its PID could be read; it is listed EXITED with its output.
+      ProcessIdentity init = launched.init().orElse(new ProcessIdentity(0, 0));
+      Workload workload = new Workload(id, spec, init.pid(), launched.init().isPresent() ? WorkloadStatus.RUNNING
+          : WorkloadStatus.EXITED, Instant.now(), null);
+      WorkloadRecord record = new WorkloadRecord(workload, init, Optional.of(launched.relay().identity()),
+          logFile);
       store.save(record);
       records.put(id, record);
       // unshare is the agent's child: reaping it promptly tells us the namespace init is gone.
       launched.unshare().onExit().thenRun(() -> vertx.runOnContext(ignored -> sweep()));
-      LOG.info("workload {} ({}) launched: pid {} {}", id, spec.name(), workload.pid(), spec.command());
+      LOG.info("workload {} ({}) launched: pid {} {} {}", id, spec.name(), workload.pid(), workload.status(),
+          spec.command());
       return workload;
     }, false);
   }
