@@ -113,8 +113,8 @@ public final class DemoCommand implements Callable<Integer> {
       String message = e.getMessage() == null ? e.toString() : e.getMessage();
       System.err.println("demo FAILED: " + message);
       printLogTails(logs);
-      return new JsonObject().put("ok", false).put("checksumOk", false).put("counterContinued", false)
-          .put("error", message);
+      return new JsonObject().put("ok", false).putNull("downtimeMs").putNull("totalMs").put("checksumOk", false)
+          .put("counterContinued", false).put("overhead", new JsonObject()).put("error", message);
     }
   }
 

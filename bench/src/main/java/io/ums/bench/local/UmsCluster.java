@@ -46,7 +46,8 @@ public final class UmsCluster {
       command.addAll(List.of("--node", node.name(),
           "--control-port", String.valueOf(AGENT_CONTROL_PORT),
           "--data-port", String.valueOf(AGENT_DATA_PORT),
-          "--work-dir", agentDir.toString()));
+          "--work-dir", agentDir.toString(),
+          "--advertise-host", node.address()));
       ChildProcess agent = ChildProcess.start("agent " + node.name(), node.inNode(command),
           logDir.resolve(node.name() + "-agent.log"));
       cleanup.push(agent.name(), agent::close);
@@ -57,7 +58,7 @@ public final class UmsCluster {
         .map(node -> node.name() + "=" + agentUrls.get(testbed.nodes().indexOf(node)))
         .collect(Collectors.joining(","));
     List<String> command = new ArrayList<>(UmsJars.javaJar(jars.coordinator()));
-    command.addAll(List.of("--port", String.valueOf(coordinatorPort), "--agents", agents));
+    command.addAll(List.of("--host", "127.0.0.1", "--port", String.valueOf(coordinatorPort), "--agents", agents));
     ChildProcess coordinator = ChildProcess.start("coordinator", command, logDir.resolve("coordinator.log"));
     cleanup.push(coordinator.name(), coordinator::close);
     String coordinatorUrl = "http://127.0.0.1:" + coordinatorPort;
