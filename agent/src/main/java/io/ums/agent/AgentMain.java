@@ -26,7 +26,8 @@ public final class AgentMain implements Callable<Integer> {
   /** The migration engine this agent runs; a stand-in answering 503 until the engine is wired here. */
   static final MigrationsFactory MIGRATIONS = UnavailableMigrations::start;
 
-  @Option(names = "--node", required = true, description = "This node's name.")
+  // --node and --work-dir are checked in call(), not by picocli, so that "image" runs without them.
+  @Option(names = "--node", description = "This node's name (required).")
   String node;
 
   @Option(names = "--control-port", defaultValue = "" + AgentConfig.DEFAULT_CONTROL_PORT,
@@ -37,7 +38,7 @@ public final class AgentMain implements Callable<Integer> {
       description = "Data-plane (protocol) port (default: ${DEFAULT-VALUE}).")
   int dataPort;
 
-  @Option(names = "--work-dir", required = true, description = "Where workload records, logs and sessions live.")
+  @Option(names = "--work-dir", description = "Where workload records, logs and sessions live (required).")
   Path workDir;
 
   @Option(names = "--token-file", description = "File holding the secret data-plane session tokens are made with.")
@@ -58,15 +59,23 @@ public final class AgentMain implements Callable<Integer> {
   @Option(names = "--criu", description = "CRIU binary (default: criu on PATH).")
   Path criuPath;
 
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
   @Command(name = "image", description = "Manages the agent's OCI image store.")
   static final class ImageCommand implements Callable<Integer> {
+    static final int NOT_BUILT = 2;
+
     @CommandLine.Parameters(arity = "0..*", hidden = true)
     java.util.List<String> arguments;
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() {
-      System.err.println("ums image: not built yet");
-      return 2;
+      spec.commandLine().getErr().println("ums image: not built yet");
+      return NOT_BUILT;
     }
   }
 
@@ -77,8 +86,15 @@ public final class AgentMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (node == null || node.isBlank()) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--node=<node>'");
+    }
+    if (workDir == null) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "Missing required option: '--work-dir=<workDir>'");
+    }
     if (gracePeriodSeconds < 0) {
-      throw new CommandLine.ParameterException(new CommandLine(this), "--grace-period must be >= 0");
+      throw new CommandLine.ParameterException(spec.commandLine(), "--grace-period must be >= 0");
     }
     AgentConfig config = new AgentConfig(node, bindHost, Optional.ofNullable(advertiseHost)
         .orElseGet(() -> defaultAdvertiseHost(bindHost)), controlPort, dataPort, workDir,
