@@ -36,6 +36,7 @@ public final class OutputRelay implements AutoCloseable {
   private final ProcessIdentity identity;
   private final Path logFile;
   private OutputStream agentWriter;
+  private Runnable closeHook = () -> { };
 
   private OutputRelay(Process process, ProcessIdentity identity, Path logFile) {
     this.process = process;
@@ -93,7 +94,12 @@ public final class OutputRelay implements AutoCloseable {
     }
   }
 
-  /** Stops the relay (failed launch or restore). */
+  /** What the registry that opened this relay forgets when it is closed unused. */
+  synchronized void whenClosed(Runnable hook) {
+    this.closeHook = hook;
+  }
+
+  /** Stops the relay (failed launch or restore). Blocking: waits for the relay to exit. */
   @Override
   public void close() {
     releaseAgentWriter();
@@ -103,5 +109,11 @@ public final class OutputRelay implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    Runnable hook;
+    synchronized (this) {
+      hook = closeHook;
+      closeHook = () -> { };
+    }
+    hook.run();
   }
 }

@@ -153,6 +153,11 @@ public final class ProcessWorkloads implements Workloads {
     return vertx.executeBlocking(() -> {
       OutputRelay relay = OutputRelay.start(store.logFile(id));
       openRelays.put(id, relay);
+      relay.whenClosed(() -> {
+        if (openRelays.remove(id) != null) {
+          store.delete(id);
+        }
+      });
       LOG.info("output relay {} opened for a restore of {}: pid {}", id, workloadName, relay.identity().pid());
       return relay;
     }, false);
@@ -166,7 +171,10 @@ public final class ProcessWorkloads implements Workloads {
       Optional<ProcessIdentity> relay = log.relayPid() > 0 ? ProcessIdentity.of(log.relayPid())
           : Optional.empty();
       String id = idOfRelayDirectory(log.file()).orElseGet(ProcessWorkloads::newId);
-      Optional.ofNullable(openRelays.remove(id)).ifPresent(OutputRelay::releaseAgentWriter);
+      Optional.ofNullable(openRelays.remove(id)).ifPresent(adopted -> {
+        adopted.whenClosed(() -> { });
+        adopted.releaseAgentWriter();
+      });
       Workload workload = new Workload(id, spec, pid, WorkloadStatus.RUNNING, Instant.now(), migrationId);
       WorkloadRecord record = new WorkloadRecord(workload, process, relay, log.file());
       store.save(record);

@@ -142,6 +142,21 @@ class ProcessWorkloadsTest {
   }
 
   @Test
+  void aRelayClosedAfterAFailedRestoreLeavesNothingBehind() throws Exception {
+    ProcessWorkloads workloads = registry();
+    OutputRelay relay = result(workloads.openRelay("never-restored"));
+    leftovers.add(relay.identity());
+    assertThat(relay.logFile()).exists();
+    vertx.executeBlocking(() -> {
+      relay.close();
+      return null;
+    }).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    assertThat(relay.identity().alive()).isFalse();
+    assertThat(relay.logFile().getParent()).doesNotExist();
+    assertThat(workloads.list()).isEmpty();
+  }
+
+  @Test
   void aMigrationClaimIsExclusiveAndEnds() throws Exception {
     ProcessWorkloads workloads = registry();
     Workload workload = result(workloads.launch(spec("claimed", "/bin/sleep", "600")));
