@@ -1,0 +1,350 @@
+package io.ums.agent.container;
+
+import io.ums.agent.container.ContainerException.Code;
+import io.ums.agent.image.Image;
+import io.ums.agent.image.LayerCache;
+import io.ums.agent.image.LayerDiff;
+import io.ums.agent.image.OciImageStore;
+import io.ums.agent.workload.LogSink;
+import io.ums.agent.workload.Workload;
+import io.ums.agent.workload.WorkloadBusyException;
+import io.ums.agent.workload.WorkloadSpec;
+import io.ums.agent.workload.WorkloadStatus;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The workloads of kind "container" with runtime "runc": each an OCI bundle whose root filesystem is an
+ * overlay of the image's unpacked layers plus the container's own upper dir, run detached in the node's
+ * network namespace. Besides the {@link io.ums.agent.workload.Workloads}-shaped registry it offers what a
+ * container migration needs: freeze + checkpoint, the writable layer as a diff, resume, restore.
+ * All runtime and file work runs on worker threads.
+ */
+public final class ContainerWorkloads {
+  public static final String RUNTIME_RUNC = "runc";
+  private static final Logger LOG = LoggerFactory.getLogger(ContainerWorkloads.class);
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private record Entry(String id, WorkloadSpec spec, long pid, Instant createdAt, String restoredFrom,
+                       String migrationId) {
+    Entry migrating(String migration) {
+      return new Entry(id, spec, pid, createdAt, restoredFrom, migration);
+    }
+  }
+
+  private final Vertx vertx;
+  private final OciImageStore store;
+  private final LayerCache layers;
+  private final Runc runc;
+  private final Path containersRoot;
+  private final Map<String, Entry> entries = new ConcurrentHashMap<>();
+
+  /**
+   * @param workDir the agent's work dir: containers live in {@code containers/}, runc state in {@code runc/}
+   * @param netnsPath the node's network namespace ({@code /run/netns/...}) when the agent itself runs
+   *                  outside it, else null
+   */
+  public ContainerWorkloads(Vertx vertx, OciImageStore store, LayerCache layers, Path workDir, String netnsPath) {
+    this.vertx = vertx;
+    this.store = store;
+    this.layers = layers;
+    this.runc = new Runc(workDir.resolve("runc"), netnsPath);
+    this.containersRoot = workDir.resolve("containers");
+  }
+
+  /** True when this registry runs the spec (kind "container", runtime "runc" or unset). */
+  public static boolean handles(WorkloadSpec spec) {
+    return WorkloadSpec.KIND_CONTAINER.equals(spec.kind())
+        && (spec.runtime() == null || RUNTIME_RUNC.equals(spec.runtime()));
+  }
+
+  public Optional<Workload> find(String id) {
+    return Optional.ofNullable(entries.get(id)).map(this::toWorkload);
+  }
+
+  public List<Workload> list() {
+    return entries.values().stream().map(this::toWorkload).toList();
+  }
+
+  /** Whether any container (running or not yet removed) uses the image: it must not be deleted then. */
+  public boolean usesImage(String imageName) {
+    return entries.values().stream().anyMatch(entry -> imageName.equals(entry.spec().image()));
+  }
+
+  public Future<Workload> launch(WorkloadSpec spec) {
+    validate(spec);
+    return blocking(() -> {
+      String id = newId();
+      Image image = store.get(spec.image());
+      ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
+      try {
+        prepareBundle(dir, spec, image);
+        long pid = runc.run(id, dir.bundle(), new OutputRelay(dir.log()));
+        Entry entry = new Entry(id, spec, pid, Instant.now(), null, null);
+        dir.writeRecord(id, spec, entry.createdAt(), null);
+        entries.put(id, entry);
+        LOG.info("container {} ({}) started from image {}, pid {}", id, spec.name(), spec.image(), pid);
+        return toWorkload(entry);
+      } catch (RuntimeException e) {
+        discard(id, dir);
+        throw e;
+      }
+    });
+  }
+
+  public Future<Workload> beginMigration(String id, String migrationId) {
+    Entry entry = entries.get(id);
+    if (entry == null) {
+      return Future.failedFuture(new NoSuchElementException("no workload " + id));
+    }
+    if (entry.migrationId() != null) {
+      return Future.failedFuture(new WorkloadBusyException(id, entry.migrationId()));
+    }
+    Entry claimed = entry.migrating(migrationId);
+    if (!entries.replace(id, entry, claimed)) {
+      return Future.failedFuture(new WorkloadBusyException(id, entries.get(id).migrationId()));
+    }
+    return Future.succeededFuture(toWorkload(claimed));
+  }
+
+  public void endMigration(String id) {
+    entries.computeIfPresent(id, (key, entry) -> entry.migrating(null));
+  }
+
+  public Future<Void> remove(String id) {
+    Entry entry = entries.get(id);
+    if (entry == null) {
+      return Future.failedFuture(new NoSuchElementException("no workload " + id));
+    }
+    return blocking(() -> {
+      discard(id, new ContainerDir(containersRoot.resolve(id)));
+      entries.remove(id);
+      LOG.info("container {} removed", id);
+      return null;
+    });
+  }
+
+  public Future<String> logs(String id) {
+    if (!entries.containsKey(id)) {
+      return Future.failedFuture(new NoSuchElementException("no workload " + id));
+    }
+    return blocking(() -> {
+      Path log = new ContainerDir(containersRoot.resolve(id)).log();
+      return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+    });
+  }
+
+  // --- migration support ---
+
+  /** The image the container runs from. */
+  public Image imageOf(String id) {
+    return store.get(entry(id).spec().image());
+  }
+
+  /**
+   * Freezes the container (cgroup freezer) and dumps it, leaving it frozen: the source of a migration is
+   * only removed once the destination runs, and {@link #thaw} resumes it on any failure. Pages go to
+   * {@code pageServer} ("host:port") when given, else into {@code imagesDir}.
+   */
+  public Future<Void> freezeAndCheckpoint(String id, Path imagesDir, Path criuWorkDir, String pageServer) {
+    return blocking(() -> {
+      Files.createDirectories(imagesDir);
+      Files.createDirectories(criuWorkDir);
+      runc.pause(id);
+      try {
+        runc.checkpoint(id, imagesDir, criuWorkDir, pageServer, true);
+      } catch (RuntimeException e) {
+        thawQuietly(id);
+        throw e;
+      }
+      return null;
+    });
+  }
+
+  /** Resumes a container frozen by {@link #freezeAndCheckpoint} (a rolled-back migration). */
+  public Future<Void> thaw(String id) {
+    return blocking(() -> {
+      runc.resume(id);
+      return null;
+    });
+  }
+
+  /** Writes the container's writable layer (new, changed and deleted files) as an OCI layer diff tar. */
+  public Future<Long> writeLayerDiff(String id, Path target) {
+    ContainerDir dir = new ContainerDir(containersRoot.resolve(entry(id).id()));
+    return blocking(() -> {
+      try (OutputStream out = Files.newOutputStream(target)) {
+        LayerDiff.write(dir.upper(), out);
+      }
+      return Files.size(target);
+    });
+  }
+
+  /**
+   * Rebuilds a container on this node from its spec, the image in the store, its writable layer diff and a
+   * checkpoint ({@code imagesDir} holding all image files, pages included), restores it in this node's
+   * network namespace and registers it.
+   */
+  public Future<Workload> restore(WorkloadSpec spec, Path layerDiff, Path imagesDir, Path criuWorkDir,
+                                  String migrationId) {
+    validate(spec);
+    return blocking(() -> {
+      String id = newId();
+      Image image = store.get(spec.image());
+      ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
+      try {
+        dir.create();
+        if (layerDiff != null) {
+          LayerDiff.apply(layerDiff, dir.upper());
+        }
+        prepareBundle(dir, spec, image);
+        Files.createDirectories(criuWorkDir);
+        long pid = runc.restore(id, dir.bundle(), imagesDir, criuWorkDir, new OutputRelay(dir.log()));
+        Entry entry = new Entry(id, spec, pid, Instant.now(), migrationId, null);
+        dir.writeRecord(id, spec, entry.createdAt(), migrationId);
+        entries.put(id, entry);
+        LOG.info("container {} ({}) restored by migration {}, pid {}", id, spec.name(), migrationId, pid);
+        return toWorkload(entry);
+      } catch (RuntimeException | IOException e) {
+        discard(id, dir);
+        throw e;
+      }
+    });
+  }
+
+  /** The log of a container, for callers that register it elsewhere. */
+  public LogSink logSink(String id) {
+    return new LogSink(new ContainerDir(containersRoot.resolve(entry(id).id())).log());
+  }
+
+  /**
+   * Finds the containers a previous agent run left in the work dir (a restarted agent keeps them); drops
+   * directories whose container is gone.
+   */
+  public Future<List<Workload>> recover() {
+    return blocking(() -> {
+      List<Workload> found = new ArrayList<>();
+      if (!Files.isDirectory(containersRoot)) {
+        return found;
+      }
+      try (Stream<Path> dirs = Files.list(containersRoot)) {
+        for (Path path : dirs.toList()) {
+          ContainerDir dir = new ContainerDir(path);
+          JsonObject record = dir.readRecord();
+          String id = path.getFileName().toString();
+          Optional<JsonObject> state = runc.state(id);
+          if (record == null || state.isEmpty() || "stopped".equals(state.get().getString("status"))) {
+            discard(id, dir);
+            continue;
+          }
+          Entry entry = new Entry(id, specFrom(record), state.get().getLong("pid"),
+              Instant.parse(record.getString("createdAt")), record.getString("restoredFrom"), null);
+          entries.put(id, entry);
+          found.add(toWorkload(entry));
+        }
+      }
+      return found;
+    });
+  }
+
+  // --- internals ---
+
+  private void prepareBundle(ContainerDir dir, WorkloadSpec spec, Image image) {
+    dir.create();
+    List<Path> lowerDirs = layers.lowerDirs(image);
+    List<String> imageEnv = imageEnv(image);
+    dir.writeConfig(OciRuntimeSpec.build(spec.name(), spec.command(), imageEnv, spec.env()));
+    new OverlayRootfs(lowerDirs, dir.upper(), dir.work(), dir.rootfs()).mount();
+  }
+
+  private List<String> imageEnv(Image image) {
+    JsonObject config = new JsonObject(new String(store.readBlob(image.config()), StandardCharsets.UTF_8));
+    JsonArray env = config.getJsonObject("config", new JsonObject()).getJsonArray("Env", new JsonArray());
+    List<String> entries = new ArrayList<>();
+    env.forEach(value -> entries.add(String.valueOf(value)));
+    return entries;
+  }
+
+  private void discard(String id, ContainerDir dir) {
+    runc.destroy(id);
+    new OverlayRootfs(List.of(), dir.upper(), dir.work(), dir.rootfs()).unmount();
+    try {
+      io.ums.agent.image.FileTrees.delete(dir.root());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private void thawQuietly(String id) {
+    try {
+      runc.resume(id);
+    } catch (RuntimeException e) {
+      LOG.warn("container {} could not be resumed after a failed checkpoint: {}", id, e.getMessage());
+    }
+  }
+
+  private Entry entry(String id) {
+    Entry entry = entries.get(id);
+    if (entry == null) {
+      throw new NoSuchElementException("no workload " + id);
+    }
+    return entry;
+  }
+
+  private Workload toWorkload(Entry entry) {
+    WorkloadStatus status = entry.migrationId() != null ? WorkloadStatus.MIGRATING : WorkloadStatus.RUNNING;
+    return new Workload(entry.id(), entry.spec(), entry.pid(), status, entry.createdAt(), entry.restoredFrom());
+  }
+
+  private static WorkloadSpec specFrom(JsonObject record) {
+    List<String> command = new ArrayList<>();
+    record.getJsonArray("command", new JsonArray()).forEach(arg -> command.add(String.valueOf(arg)));
+    Map<String, String> env = new java.util.HashMap<>();
+    record.getJsonObject("env", new JsonObject()).forEach(e -> env.put(e.getKey(), String.valueOf(e.getValue())));
+    return new WorkloadSpec(record.getString("name"), record.getString("kind"), record.getString("runtime"),
+        record.getString("image"), command, env);
+  }
+
+  private static void validate(WorkloadSpec spec) {
+    if (!handles(spec)) {
+      throw new ContainerException(Code.INVALID, "runtime must be \"runc\" for this launcher, got " + spec.runtime());
+    }
+    if (spec.image() == null || spec.image().isBlank()) {
+      throw new ContainerException(Code.INVALID, "image is required for a container workload");
+    }
+    if (spec.command().isEmpty()) {
+      throw new ContainerException(Code.INVALID, "command must name the program to run inside the container");
+    }
+  }
+
+  private static String newId() {
+    byte[] bytes = new byte[6];
+    RANDOM.nextBytes(bytes);
+    return "c-" + HexFormat.of().formatHex(bytes);
+  }
+
+  private <T> Future<T> blocking(Callable<T> work) {
+    return vertx.executeBlocking(work, false);
+  }
+}

@@ -1,0 +1,35 @@
+package io.ums.agent.image;
+
+/** A refused or failed store operation, with a code the API maps to an HTTP status. */
+public final class ImageStoreException extends RuntimeException {
+  public enum Code {
+    /** The image or blob is not in the store (404). */
+    NOT_FOUND,
+    /** Bad name, bad tarball, unknown base (400). */
+    INVALID,
+    /** The image name is taken (409). */
+    ALREADY_EXISTS,
+    /** A blob's bytes do not hash to the digest it was announced with: a hard error (422). */
+    DIGEST_MISMATCH,
+    /** The image is used by a running container (409). */
+    IN_USE,
+    /** Disk or tar failure (500). */
+    IO
+  }
+
+  private final Code code;
+
+  public ImageStoreException(Code code, String message) {
+    super(message);
+    this.code = code;
+  }
+
+  public ImageStoreException(Code code, String message, Throwable cause) {
+    super(message, cause);
+    this.code = code;
+  }
+
+  public Code code() {
+    return code;
+  }
+}
