@@ -31,7 +31,10 @@ final class ProcessLauncher {
     checkExecutable(spec.command().get(0));
     OutputRelay relay = OutputRelay.start(logFile);
     try {
-      List<String> command = new ArrayList<>(List.of("setsid", "unshare", "--pid", "--fork", "--"));
+      // The inner setsid makes the namespace init lead its own session and process group: CRIU refuses a
+      // tree whose session leader is outside its PID namespace.
+      List<String> command = new ArrayList<>(List.of("setsid", "unshare", "--pid", "--fork", "--", "setsid",
+          "--"));
       command.addAll(spec.command());
       ProcessBuilder builder = new ProcessBuilder(command)
           .directory(new File("/"))
