@@ -1,6 +1,6 @@
 package io.ums.agent;
 
-import io.ums.agent.api.UnavailableMigrations;
+import io.ums.agent.migration.CriuMigrations;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
@@ -23,8 +23,8 @@ import picocli.CommandLine.Option;
 @Command(name = "ums agent", mixinStandardHelpOptions = true, subcommands = {AgentMain.ImageCommand.class},
     description = "Runs a UMS node agent: control API, data plane, workload launcher.")
 public final class AgentMain implements Callable<Integer> {
-  /** The migration engine this agent runs; a stand-in answering 503 until the engine is wired here. */
-  static final MigrationsFactory MIGRATIONS = UnavailableMigrations::start;
+  /** The migration engine this agent runs: CRIU stop-and-copy over the UMS data plane. */
+  static final MigrationsFactory MIGRATIONS = CriuMigrations::start;
 
   // --node and --work-dir are checked in call(), not by picocli, so that "image" runs without them.
   @Option(names = "--node", description = "This node's name (required).")

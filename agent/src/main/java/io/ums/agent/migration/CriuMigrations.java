@@ -1,0 +1,226 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.AgentConfig;
+import io.ums.agent.api.AgentException;
+import io.ums.agent.api.ApiError;
+import io.ums.agent.criu.CriuInstallation;
+import io.ums.agent.criu.CriuRunner;
+import io.ums.agent.dataplane.DataPlane;
+import io.ums.agent.dataplane.ReceiveSessions;
+import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.workload.Workloads;
+import io.ums.protocol.UmsConnection;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The migration engine of an agent, both roles: receive sessions served by the data plane, and
+ * checkpoint-and-stream migrations of local workloads with CRIU (stop-and-copy, disk-less).
+ */
+public final class CriuMigrations implements Migrations {
+  private static final Logger LOG = LoggerFactory.getLogger(CriuMigrations.class);
+  private static final long EXPIRY_SWEEP_MILLIS = 10_000;
+  private static final int KEPT_FINISHED = 200;
+
+  private final MigrationDeps deps;
+  private final ReceiveSessions sessions = new ReceiveSessions(Clock.systemUTC());
+  private final Map<String, DestinationSession> destinations = new ConcurrentHashMap<>();
+  private final Map<String, SourceMigration> sources = new ConcurrentHashMap<>();
+  private final Map<String, MigrationStatus> statuses = new ConcurrentHashMap<>();
+  private final List<String> finishedOrder = new ArrayList<>();
+  private final String advertiseHost;
+  private DataPlane dataPlane;
+  private volatile boolean draining;
+
+  private CriuMigrations(MigrationDeps deps, String advertiseHost) {
+    this.deps = deps;
+    this.advertiseHost = advertiseHost;
+  }
+
+  /** A {@code MigrationsFactory}: starts the data plane on the configured data port. */
+  public static Future<Migrations> start(Vertx vertx, AgentConfig config, Workloads workloads,
+                                         CriuInstallation criu) {
+    MigrationSettings settings = MigrationSettings.forNode(config.node(), config.workDir());
+    CriuRunner runner = CriuRunner.local(criu.binary().orElse(Path.of("criu")));
+    DataPlane.Limits limits = new DataPlane.Limits(settings.idleTimeout(), settings.pingInterval());
+    MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, runner,
+        DataPlane.client(vertx, limits), settings, "127.0.0.1");
+    CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost());
+    return vertx.executeBlocking(() -> {
+      // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
+      // its gate rolled back when the gate's connection died)
+      SessionDirs.delete(settings.sessionRoot());
+      java.nio.file.Files.createDirectories(settings.sessionRoot());
+      return null;
+    }, false).compose(ignored -> DataPlane.start(vertx, config.bindHost(), config.dataPort(), limits, migrations.sessions::tokenFor,
+            migrations::onConnection))
+        .map(plane -> {
+          migrations.dataPlane = plane;
+          vertx.setPeriodic(EXPIRY_SWEEP_MILLIS, ignored -> migrations.expireSessions());
+          LOG.info("migration engine up: data port {}, sessions in {}", plane.port(), settings.sessionRoot());
+          return migrations;
+        });
+  }
+
+  @Override
+  public Future<JsonObject> prepareReceive(JsonObject request) {
+    if (draining) {
+      return Future.failedFuture(new AgentException(ApiError.DRAINING, "agent is shutting down"));
+    }
+    ReceiveSessions.Session session = sessions.open(deps.settings().receiveSessionTtl());
+    DestinationSession destination = new DestinationSession(deps, session.id());
+    destinations.put(session.id(), destination);
+    statuses.put(session.id(), destination.status());
+    destination.completion().onComplete(ignored -> finished(session.id()));
+    LOG.info("session {} PREPARING: receive session open until {}", session.id(), session.expiresAt());
+    return Future.succeededFuture(new JsonObject()
+        .put("sessionId", session.id())
+        .put("dataAddress", hostPort(advertiseHost, dataPlane.port()))
+        .put("token", session.tokenBase64())
+        .put("expiresAt", session.expiresAt().toString()));
+  }
+
+  private void onConnection(UmsConnection connection) {
+    Optional<ReceiveSessions.Session> claimed = sessions.claim(connection.sessionId());
+    DestinationSession destination = destinations.get(connection.sessionId());
+    if (claimed.isEmpty() || destination == null || draining) {
+      LOG.info("session {}: connection refused (already claimed, expired or draining)", connection.sessionId());
+      connection.close();
+      return;
+    }
+    destination.attach(connection);
+  }
+
+  @Override
+  public Future<String> startSend(JsonObject request) {
+    if (draining) {
+      return Future.failedFuture(new AgentException(ApiError.DRAINING, "agent is shutting down"));
+    }
+    JsonObject target = request.getJsonObject("destination");
+    String address = target.getString("address");
+    int colon = address.lastIndexOf(':');
+    String host = address.substring(0, colon).replace("[", "").replace("]", "");
+    int port = Integer.parseInt(address.substring(colon + 1));
+    Buffer token;
+    try {
+      token = Buffer.buffer(Base64.getDecoder().decode(target.getString("token")));
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(AgentException.badField("destination.token", "must be base64"));
+    }
+    String id = UUID.randomUUID().toString();
+    SourceMigration.Destination destination = new SourceMigration.Destination(host, port,
+        target.getString("sessionId"), token);
+    boolean keep = request.getBoolean("keep", false);
+    return deps.workloads().beginMigration(request.getString("workloadId"), id).map(workload -> {
+      SourceMigration migration = new SourceMigration(deps, id, workload, destination, keep);
+      sources.put(id, migration);
+      statuses.put(id, migration.status());
+      migration.completion().onComplete(ignored -> finished(id));
+      migration.start();
+      return id;
+    });
+  }
+
+  @Override
+  public Future<JsonObject> awaitCompletion(String migrationId) {
+    SourceMigration source = sources.get(migrationId);
+    if (source != null) {
+      return source.completion();
+    }
+    DestinationSession destination = destinations.get(migrationId);
+    if (destination != null) {
+      return destination.completion();
+    }
+    return status(migrationId).map(Future::succeededFuture)
+        .orElseGet(() -> Future.failedFuture(new AgentException(ApiError.NOT_FOUND, "no migration " + migrationId)));
+  }
+
+  @Override
+  public Optional<JsonObject> status(String migrationId) {
+    return Optional.ofNullable(statuses.get(migrationId)).map(MigrationStatus::toJson);
+  }
+
+  @Override
+  public Future<JsonObject> abort(String migrationId) {
+    SourceMigration source = sources.get(migrationId);
+    DestinationSession destination = destinations.get(migrationId);
+    if (source == null && destination == null) {
+      return status(migrationId).map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
+          new AgentException(ApiError.NOT_FOUND, "no migration " + migrationId)));
+    }
+    if (source != null) {
+      source.abort(Code.ABORTED, "aborted by request");
+    } else {
+      destination.abort(Code.ABORTED, "aborted by request");
+    }
+    return Future.succeededFuture(statuses.get(migrationId).toJson());
+  }
+
+  @Override
+  public Future<Void> drain(Duration grace) {
+    draining = true;
+    List<Future<JsonObject>> inFlight = new ArrayList<>();
+    sources.values().forEach(source -> inFlight.add(source.completion()));
+    destinations.values().forEach(destination -> {
+      destination.expire("the agent is shutting down");
+      inFlight.add(destination.completion());
+    });
+    LOG.info("draining: {} migration(s) in flight get {} s", inFlight.size(), grace.toSeconds());
+    Future<Void> all = Future.join(inFlight).mapEmpty();
+    // a third of the grace period is kept for the rollbacks of what did not finish in time
+    long patience = Math.max(0, grace.toMillis() * 2 / 3);
+    return all.timeout(patience, TimeUnit.MILLISECONDS)
+        .recover(timeout -> {
+          sources.values().forEach(source -> source.abort(Code.SHUTTING_DOWN,
+              "the source agent is shutting down (grace period over)"));
+          destinations.values().forEach(destination -> destination.abort(Code.SHUTTING_DOWN,
+              "the destination agent is shutting down"));
+          return all;
+        })
+        .otherwiseEmpty()
+        .compose(ignored -> dataPlane == null ? Future.succeededFuture() : dataPlane.close());
+  }
+
+  @Override
+  public boolean busy() {
+    return !sources.isEmpty() || destinations.values().stream()
+        .anyMatch(destination -> destination.status().phase() != MigrationPhase.PREPARING);
+  }
+
+  private void expireSessions() {
+    for (String id : sessions.expire()) {
+      DestinationSession destination = destinations.get(id);
+      if (destination != null) {
+        destination.expire("no source connected before the session expired");
+      }
+    }
+  }
+
+  private synchronized void finished(String id) {
+    sources.remove(id);
+    destinations.remove(id);
+    finishedOrder.add(id);
+    while (finishedOrder.size() > KEPT_FINISHED) {
+      statuses.remove(finishedOrder.remove(0));
+    }
+  }
+
+  private static String hostPort(String host, int port) {
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+  }
+}

@@ -1,0 +1,274 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.criu.CriuPageServer;
+import io.ums.agent.criu.CriuRestore;
+import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.dataplane.PageServerConnector;
+import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.workload.OutputRelay;
+import io.ums.agent.workload.Workload;
+import io.ums.agent.workload.WorkloadSpec;
+import io.ums.protocol.IncomingChannel;
+import io.ums.protocol.OutgoingChannel;
+import io.ums.protocol.ProtocolError;
+import io.ums.protocol.UmsConnection;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The destination side of one migration: a receive session from {@code POST /v1/receive} until the
+ * restored workload runs here (or the session failed and left nothing behind). Runs on the event loop of
+ * its data connection.
+ *
+ * <p>Pages arrive on a channel that is piped into a local {@code criu page-server} writing into the
+ * session's tmpfs directory (its answers go back on a channel of our own); image files arrive on their
+ * own channels; the restore request comes last. Then {@code criu restore -d} into a fresh PID namespace,
+ * its output on a new relay pipe, and the workload is registered. The result goes back to the source; if
+ * the source cannot take it (connection gone), the restored copy is killed again so that the workload
+ * never runs twice.
+ */
+final class DestinationSession {
+  private static final Logger LOG = LoggerFactory.getLogger(DestinationSession.class);
+  private static final long PAGE_SERVER_CONNECT_MILLIS = 10_000;
+  private static final long PAGE_SERVER_EXIT_MILLIS = 30_000;
+
+  private final MigrationDeps deps;
+  private final Vertx vertx;
+  private final String id;
+  private final MigrationStatus status;
+  private final Promise<JsonObject> done = Promise.promise();
+  private final Promise<Void> pagesReceived = Promise.promise();
+  private final List<Future<Void>> images = new ArrayList<>();
+  private final Path dir;
+  private final long startNanos = System.nanoTime();
+  private Context context;
+  private UmsConnection connection;
+  private Future<Integer> pageServerPort;
+  private Process pageServer;
+  private Future<Integer> pageServerExit;
+  private String restoredWorkloadId;
+  private boolean finishing;
+  private boolean restoring;
+
+  DestinationSession(MigrationDeps deps, String id) {
+    this.deps = deps;
+    this.vertx = deps.vertx();
+    this.id = id;
+    this.status = new MigrationStatus(id, MigrationStatus.Role.DESTINATION, null);
+    this.dir = deps.settings().sessionRoot().resolve("recv-" + id);
+  }
+
+  MigrationStatus status() {
+    return status;
+  }
+
+  Future<JsonObject> completion() {
+    return done.future();
+  }
+
+  /** The source connected and proved the token. Called on the connection's event loop. */
+  void attach(UmsConnection opened) {
+    context = vertx.getOrCreateContext();
+    connection = opened;
+    status.phase(MigrationPhase.TRANSFERRING);
+    LOG.info("session {} TRANSFERRING: source connected", id);
+    opened.channelHandler(this::onChannel);
+    opened.closeHandler(ignored -> fail(MigrationFailure.of(Code.SOURCE_GONE,
+        "the source closed the data connection")));
+    opened.exceptionHandler(failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+    pageServerPort = vertx.executeBlocking(() -> {
+      Files.createDirectories(dir.resolve("images"));
+      int port = CriuPageServer.freePort(deps.localHost());
+      pageServer = CriuPageServer.start(deps.criu(), dir.resolve("images"), dir, deps.localHost(), port);
+      return port;
+    }, false);
+    pageServerExit = pageServerPort.compose(port -> vertx.executeBlocking(pageServer::waitFor, false));
+    pageServerPort.onFailure(failure -> fail(MigrationFailure.of(Code.PAGE_SERVER_FAILED,
+        "cannot start criu page-server: " + failure.getMessage())));
+  }
+
+  /** Fails the session unless it is already restoring. Callable from any thread. */
+  void abort(Code code, String why) {
+    Runnable action = () -> {
+      if (!restoring) {
+        fail(MigrationFailure.of(code, why));
+      }
+    };
+    if (context == null) {
+      action.run();
+    } else {
+      context.runOnContext(ignored -> action.run());
+    }
+  }
+
+  private void onChannel(IncomingChannel channel) {
+    switch (channel.kind()) {
+      case MigrationChannels.PAGES -> relayPages(channel);
+      case MigrationChannels.IMAGE -> images.add(ImageFiles.receive(vertx, channel, dir.resolve("images"))
+          .onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST))));
+      case MigrationChannels.RESTORE -> {
+        JsonObject manifest = channel.metadata();
+        channel.handler(ignored -> { });
+        channel.exceptionHandler(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+        channel.endHandler(ignored -> restore(manifest));
+      }
+      default -> channel.reset(ProtocolError.CANCELLED, "unexpected channel " + channel.kind());
+    }
+  }
+
+  private void relayPages(IncomingChannel pages) {
+    pages.pause();
+    pageServerPort
+        .compose(port -> PageServerConnector.connect(vertx, deps.localHost(), port, PAGE_SERVER_CONNECT_MILLIS))
+        .onSuccess(socket -> {
+          pages.pipeTo(socket).onComplete(pagesReceived);
+          connection.openChannel(MigrationChannels.PAGES_REPLY, new JsonObject())
+              .onSuccess(reply -> socket.pipeTo(reply))
+              .onFailure(pagesReceived::tryFail);
+        })
+        .onFailure(failure -> {
+          pages.reset(ProtocolError.CANCELLED, "page server unavailable");
+          pagesReceived.tryFail(new MigrationFailure.Exception(Code.PAGE_SERVER_FAILED, failure.getMessage()));
+        });
+    pagesReceived.future().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+  }
+
+  private void restore(JsonObject manifest) {
+    if (finishing) {
+      return;
+    }
+    restoring = true;
+    WorkloadSpec spec = WorkloadSpecJson.decode(manifest.getJsonObject("spec", new JsonObject()));
+    status.workloadId(manifest.getString("sourceWorkloadId"));
+    Optional<Long> outputPipe = Optional.ofNullable(manifest.getLong("outputPipeInode"));
+    String migrationId = manifest.getString("migrationId", id);
+    Future<Void> received = Future.all(images).compose(ignored -> pagesReceived.future())
+        .compose(ignored -> pageServerExit.timeout(PAGE_SERVER_EXIT_MILLIS, TimeUnit.MILLISECONDS))
+        .compose(code -> code == 0 ? Future.succeededFuture() : Future.failedFuture(
+            new MigrationFailure.Exception(Code.PAGE_SERVER_FAILED, "criu page-server failed (exit " + code
+                + "): " + CriuPageServer.errors(dir))));
+    received
+        .compose(ignored -> vertx.executeBlocking(() -> {
+          dropImageForTest();
+          return null;
+        }, false))
+        .compose(ignored -> {
+          status.phase(MigrationPhase.RESTORING);
+          LOG.info("session {} RESTORING: {} of migration {}", id, spec.name(), migrationId);
+          return deps.workloads().openRelay(spec.name());
+        })
+        .compose(relay -> runRestore(relay, outputPipe, manifest.getBoolean("tcpEstablished", false))
+            .compose(pid -> deps.workloads().adoptRestored(spec, pid, migrationId, relay.sink()))
+            .onFailure(failure -> vertx.executeBlocking(() -> {
+              relay.close();
+              return null;
+            }, false)))
+        .compose(this::report)
+        .onSuccess(ignored -> finish(MigrationPhase.DONE))
+        .onFailure(failure -> {
+          restoring = false;
+          fail(Failures.classify(failure, Code.RESTORE_FAILED));
+        });
+  }
+
+  private Future<Long> runRestore(OutputRelay relay, Optional<Long> outputPipe, boolean tcpEstablished) {
+    long started = System.nanoTime();
+    CriuRestore.Options options = new CriuRestore.Options(dir.resolve("images"), dir, outputPipe,
+        relay.writeEnd(), tcpEstablished);
+    return vertx.executeBlocking(() -> {
+      long pid = CriuRestore.run(deps.criu(), options, deps.settings().restoreTimeout().toMillis());
+      if (!ProcessTree.running(pid)) {
+        throw new MigrationFailure.Exception(Code.RESTORE_FAILED, "restored pid " + pid + " is not running");
+      }
+      status.timing("restoreMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+      return pid;
+    }, false);
+  }
+
+  private void dropImageForTest() throws java.io.IOException {
+    Optional<String> drop = deps.settings().dropImage();
+    if (drop.isPresent()) {
+      LOG.warn("session {}: test hook ums.test.dropImage removes {} before the restore", id, drop.get());
+      Files.deleteIfExists(dir.resolve("images").resolve(drop.get()));
+    }
+  }
+
+  /** Tells the source the workload runs here; if the source cannot hear it, undo the restore. */
+  private Future<Void> report(Workload restored) {
+    restoredWorkloadId = restored.id();
+    status.destinationWorkloadId(restored.id());
+    JsonObject result = new JsonObject().put("ok", true).put("workloadId", restored.id())
+        .put("restoreMs", status.timing("restoreMs"));
+    return connection.openChannel(MigrationChannels.RESULT, result).compose(OutgoingChannel::end)
+        .recover(failure -> {
+          LOG.warn("session {}: the source did not take the result ({}); removing restored workload {}", id,
+              failure.getMessage(), restored.id());
+          return deps.workloads().remove(restored.id()).eventually(() -> Future.failedFuture(
+              new MigrationFailure.Exception(Code.SOURCE_GONE, "the source did not acknowledge the restore: "
+                  + failure.getMessage())));
+        });
+  }
+
+  private void fail(MigrationFailure failure) {
+    if (finishing || restoring) {
+      return;
+    }
+    finishing = true;
+    status.error(failure);
+    LOG.info("session {}: {} ({})", id, failure.code(), failure.message());
+    Future<Void> told = Future.succeededFuture();
+    if (connection != null) {
+      told = connection.openChannel(MigrationChannels.RESULT,
+              new JsonObject().put("ok", false).put("error", failure.toJson()))
+          .compose(OutgoingChannel::end)
+          .timeout(2, TimeUnit.SECONDS)
+          .otherwiseEmpty();
+    }
+    told.onComplete(ignored -> finish(MigrationPhase.FAILED));
+  }
+
+  /** The session never got a source (expired) or the agent is draining. */
+  void expire(String why) {
+    if (connection == null) {
+      fail(MigrationFailure.of(Code.TIMEOUT, why));
+    }
+  }
+
+  private void finish(MigrationPhase phase) {
+    finishing = true;
+    status.timing("totalMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos));
+    if (connection != null) {
+      status.bytes("wire", connection.stats().wireBytesReceived());
+      status.bytes("raw", connection.stats().payloadBytesReceived());
+    }
+    status.phase(phase);
+    LOG.info("session {} {}: timings {}", id, phase, status.toJson().getJsonObject("timings"));
+    Future<Void> closed = connection == null ? Future.succeededFuture() : connection.close();
+    closed.otherwiseEmpty()
+        .compose(ignored -> vertx.executeBlocking(() -> {
+          if (pageServer != null && pageServer.isAlive()) {
+            pageServer.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+          }
+          SessionDirs.delete(dir);
+          return null;
+        }, false))
+        .onComplete(ignored -> done.complete(status.toJson()));
+  }
+
+  /** The id under which the restored workload runs here, once it does. */
+  Optional<String> restoredWorkloadId() {
+    return Optional.ofNullable(restoredWorkloadId);
+  }
+}

@@ -1,0 +1,30 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.criu.CriuException;
+import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.protocol.UmsProtocolException;
+
+/** Turns whatever failed a step into a {@link MigrationFailure}. */
+final class Failures {
+  private Failures() {}
+
+  static MigrationFailure classify(Throwable failure, Code fallback) {
+    if (failure instanceof MigrationFailure.Exception known) {
+      return known.failure();
+    }
+    if (failure instanceof UmsProtocolException protocol) {
+      Code code = switch (protocol.error()) {
+        case CHECKSUM_MISMATCH, LENGTH_MISMATCH -> Code.CHECKSUM_MISMATCH;
+        case CONNECTION_LOST, IDLE_TIMEOUT, CHANNEL_RESET, GOING_AWAY -> Code.CONNECTION_LOST;
+        case AUTH_FAILED -> Code.AUTH_FAILED;
+        default -> Code.PROTOCOL_ERROR;
+      };
+      return MigrationFailure.of(code, protocol.error() + ": " + protocol.getMessage());
+    }
+    if (failure instanceof CriuException criu) {
+      return MigrationFailure.of(criu.step().equals("restore") ? Code.RESTORE_FAILED : Code.DUMP_FAILED,
+          criu.getMessage());
+    }
+    return MigrationFailure.of(fallback, String.valueOf(failure.getMessage()));
+  }
+}

@@ -1,0 +1,10 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.criu.CriuRunner;
+import io.ums.agent.workload.Workloads;
+import io.ums.protocol.UmsClient;
+import io.vertx.core.Vertx;
+
+/** What every migration of this agent uses. {@code localHost} is where CRIU reaches the agent (loopback). */
+record MigrationDeps(Vertx vertx, String node, Workloads workloads, CriuRunner criu, UmsClient client,
+                     MigrationSettings settings, String localHost) {}

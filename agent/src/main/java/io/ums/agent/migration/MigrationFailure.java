@@ -1,0 +1,59 @@
+package io.ums.agent.migration;
+
+import io.vertx.core.json.JsonObject;
+
+/** Why a migration did not complete: a code for programs and a message for people. */
+public record MigrationFailure(Code code, String message) {
+  public enum Code {
+    DESTINATION_UNREACHABLE,
+    AUTH_FAILED,
+    DUMP_FAILED,
+    CONNECTION_LOST,
+    CHECKSUM_MISMATCH,
+    PROTOCOL_ERROR,
+    PAGE_SERVER_FAILED,
+    RESTORE_FAILED,
+    SOURCE_GONE,
+    TIMEOUT,
+    ABORTED,
+    SHUTTING_DOWN,
+    ROLLBACK_FAILED,
+    INTERNAL
+  }
+
+  public static MigrationFailure of(Code code, String message) {
+    return new MigrationFailure(code, message);
+  }
+
+  public JsonObject toJson() {
+    return new JsonObject().put("code", code.name()).put("message", message);
+  }
+
+  public static MigrationFailure fromJson(JsonObject json) {
+    Code code;
+    try {
+      code = Code.valueOf(json.getString("code", Code.INTERNAL.name()));
+    } catch (IllegalArgumentException e) {
+      code = Code.INTERNAL;
+    }
+    return new MigrationFailure(code, json.getString("message", ""));
+  }
+
+  /** Carries a failure through a failed Future. */
+  public static final class Exception extends RuntimeException {
+    private final MigrationFailure failure;
+
+    public Exception(MigrationFailure failure) {
+      super(failure.code() + ": " + failure.message(), null, false, false);
+      this.failure = failure;
+    }
+
+    public Exception(Code code, String message) {
+      this(new MigrationFailure(code, message));
+    }
+
+    public MigrationFailure failure() {
+      return failure;
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package io.ums.agent.migration;
+
+import io.vertx.core.json.JsonObject;
+
+/**
+ * The live status of one migration as GET /v1/migrations/{id} shows it: phase, error, byte counts and
+ * phase timings. Written by the migration's event loop only; read from any thread as a JSON snapshot.
+ */
+public final class MigrationStatus {
+  public enum Role { SOURCE, DESTINATION }
+
+  private final String id;
+  private final Role role;
+  private volatile String workloadId;
+  private volatile MigrationPhase phase = MigrationPhase.PREPARING;
+  private volatile MigrationFailure error;
+  private volatile String destinationWorkloadId;
+  private final JsonObject bytes = new JsonObject().put("raw", 0L).put("wire", 0L).put("pages", 0L)
+      .put("images", 0L).put("layerBytesSent", 0L).put("layerBytesSkipped", 0L);
+  private final JsonObject timings = new JsonObject();
+
+  public MigrationStatus(String id, Role role, String workloadId) {
+    this.id = id;
+    this.role = role;
+    this.workloadId = workloadId;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public MigrationPhase phase() {
+    return phase;
+  }
+
+  public MigrationFailure error() {
+    return error;
+  }
+
+  public synchronized void phase(MigrationPhase next) {
+    if (!phase.finished()) {
+      phase = next;
+    }
+  }
+
+  public synchronized void error(MigrationFailure failure) {
+    if (error == null) {
+      error = failure;
+    }
+  }
+
+  public synchronized void workloadId(String id) {
+    workloadId = id;
+  }
+
+  public synchronized void destinationWorkloadId(String id) {
+    destinationWorkloadId = id;
+  }
+
+  public synchronized void bytes(String name, long value) {
+    bytes.put(name, value);
+  }
+
+  /** Sets a timing in milliseconds; negative values (a phase that never started) are left out. */
+  public synchronized void timing(String name, long millis) {
+    if (millis >= 0) {
+      timings.put(name, millis);
+    }
+  }
+
+  public synchronized Long timing(String name) {
+    return timings.getLong(name);
+  }
+
+  public synchronized JsonObject toJson() {
+    return new JsonObject()
+        .put("id", id)
+        .put("role", role.name().toLowerCase(java.util.Locale.ROOT))
+        .put("workloadId", workloadId)
+        .put("phase", phase.name())
+        .put("error", error == null ? null : error.toJson())
+        .put("bytes", bytes.copy())
+        .put("timings", timings.copy())
+        .put("destinationWorkloadId", destinationWorkloadId);
+  }
+}

@@ -1,0 +1,402 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.criu.CriuDump;
+import io.ums.agent.criu.NetworkLockRules;
+import io.ums.agent.criu.PostDumpGate;
+import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.dataplane.CorruptingProxy;
+import io.ums.agent.dataplane.DumpPageSocket;
+import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.workload.Workload;
+import io.ums.protocol.IncomingChannel;
+import io.ums.protocol.OutgoingChannel;
+import io.ums.protocol.ProtocolError;
+import io.ums.protocol.UmsConnection;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The source side of one stop-and-copy migration. Runs on the event loop it was started on.
+ *
+ * <p>Order: connect to the destination's data port; start {@code criu dump} with its page server pointed
+ * at a local {@link DumpPageSocket} whose bytes go straight into a "pages" channel; when CRIU reaches the
+ * {@link PostDumpGate} (all pages sent, tasks still frozen) send the image files and the restore request;
+ * wait for the destination's result. Only a successful result commits: CRIU ends with the tasks stopped
+ * and the agent kills them. Every failure before that tells the gate "rollback", and CRIU itself unlocks
+ * the network and resumes the tasks; if CRIU cannot (it died), the agent removes the lock rules and sends
+ * SIGCONT.
+ */
+final class SourceMigration {
+  private static final Logger LOG = LoggerFactory.getLogger(SourceMigration.class);
+  private static final long DUMP_EXIT_WAIT_MILLIS = 15_000;
+  /** How often the byte counts of a running migration are refreshed in its status. */
+  private static final long PROGRESS_MILLIS = 250;
+
+  record Destination(String host, int port, String sessionId, Buffer token) {}
+
+  private final MigrationDeps deps;
+  private final Vertx vertx;
+  private final Context context;
+  private final String id;
+  private final Workload workload;
+  private final Destination destination;
+  private final boolean keep;
+  private final MigrationStatus status;
+  private final Promise<JsonObject> done = Promise.promise();
+  private final Promise<Void> pagesSent = Promise.promise();
+  private final long startNanos = System.nanoTime();
+  private long freezeStartNanos = -1;
+  private long pagesConnectedNanos = -1;
+
+  private Path scratch;
+  private Optional<Long> outputPipe = Optional.empty();
+  private Set<String> lockRulesBefore = Set.of();
+  private CorruptingProxy proxy;
+  private UmsConnection connection;
+  private PostDumpGate gate;
+  private DumpPageSocket pageSocket;
+  private NetSocket dumpSocket;
+  private IncomingChannel pendingReply;
+  private OutgoingChannel pagesChannel;
+  private Process dumpProcess;
+  private Future<Integer> dumpExit;
+  private long imageBytes;
+  private long timer = -1;
+  private long progressTimer = -1;
+  private boolean finishing;
+
+  SourceMigration(MigrationDeps deps, String id, Workload workload, Destination destination, boolean keep) {
+    this.deps = deps;
+    this.vertx = deps.vertx();
+    this.context = vertx.getOrCreateContext();
+    this.id = id;
+    this.workload = workload;
+    this.destination = destination;
+    this.keep = keep;
+    this.status = new MigrationStatus(id, MigrationStatus.Role.SOURCE, workload.id());
+  }
+
+  MigrationStatus status() {
+    return status;
+  }
+
+  Future<JsonObject> completion() {
+    return done.future();
+  }
+
+  void start() {
+    LOG.info("migration {} PREPARING: workload {} (pid {}) to {}:{}", id, workload.id(), workload.pid(),
+        destination.host(), destination.port());
+    timer = vertx.setTimer(deps.settings().migrationTimeout().toMillis(), ignored -> fail(MigrationFailure.of(
+        Code.TIMEOUT, "not done within " + deps.settings().migrationTimeout().toSeconds() + " s")));
+    progressTimer = vertx.setPeriodic(PROGRESS_MILLIS, ignored -> countBytes());
+    connect().compose(ignored -> prepare()).compose(ignored -> dump())
+        .onFailure(failure -> fail(Failures.classify(failure, Code.INTERNAL)));
+  }
+
+  /** Rolls back unless the switchover is already decided. Callable from any thread. */
+  void abort(MigrationFailure.Code code, String why) {
+    context.runOnContext(ignored -> fail(MigrationFailure.of(code, why)));
+  }
+
+  private Future<UmsConnection> connect() {
+    Future<String> host = Future.succeededFuture(destination.host());
+    Future<Integer> port = Future.succeededFuture(destination.port());
+    if (deps.settings().corruptWireByteAt().isPresent()) {
+      Future<CorruptingProxy> started = CorruptingProxy.start(vertx, destination.host(), destination.port(),
+          deps.settings().corruptWireByteAt().get());
+      host = started.map("127.0.0.1");
+      port = started.map(started0 -> {
+        proxy = started0;
+        return started0.port();
+      });
+    }
+    Future<String> hostFuture = host;
+    return port.compose(actualPort -> deps.client().connect(hostFuture.result(), actualPort,
+            destination.sessionId(), destination.token()))
+        .recover(failure -> {
+          MigrationFailure classified = Failures.classify(failure, Code.DESTINATION_UNREACHABLE);
+          Code code = classified.code() == Code.AUTH_FAILED ? Code.AUTH_FAILED : Code.DESTINATION_UNREACHABLE;
+          return Future.failedFuture(new MigrationFailure.Exception(code, "cannot open the data connection to "
+              + destination.host() + ":" + destination.port() + ": " + classified.message()));
+        })
+        .onSuccess(opened -> {
+          connection = opened;
+          opened.channelHandler(this::onPeerChannel);
+          opened.closeHandler(ignored -> fail(MigrationFailure.of(Code.CONNECTION_LOST,
+              "the data connection to the destination closed")));
+          opened.exceptionHandler(failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+        });
+  }
+
+  private Future<Void> prepare() {
+    return PostDumpGate.listen(vertx, deps.localHost())
+        .compose(opened -> {
+          gate = opened;
+          return DumpPageSocket.listen(vertx, deps.localHost());
+        })
+        .compose(opened -> {
+          pageSocket = opened;
+          pageSocket.accepted().onSuccess(this::relayPages);
+          return vertx.executeBlocking(() -> {
+            scratch = Files.createDirectories(deps.settings().sessionRoot().resolve("send-" + id));
+            Files.createDirectories(scratch.resolve("images"));
+            outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
+            lockRulesBefore = NetworkLockRules.snapshot();
+            gate.writeScript(scratch);
+            return null;
+          }, false);
+        });
+  }
+
+  private Future<Void> dump() {
+    if (finishing) {
+      return Future.succeededFuture();
+    }
+    status.phase(MigrationPhase.CHECKPOINTING);
+    CriuDump.Options options = dumpOptions();
+    Future<Process> launched = vertx.executeBlocking(() -> {
+      freezeStartNanos = System.nanoTime();
+      return CriuDump.start(deps.criu(), options);
+    }, false);
+    dumpExit = launched.compose(process -> {
+      dumpProcess = process;
+      return vertx.executeBlocking(process::waitFor, false);
+    });
+    dumpExit.onSuccess(code -> {
+      if (code != 0 && !finishing) {
+        fail(MigrationFailure.of(Code.DUMP_FAILED, "criu dump failed (exit " + code + "): "
+            + CriuDump.errors(options)));
+      }
+    });
+    gate.dumped().onSuccess(ignored -> onDumped());
+    LOG.info("migration {} CHECKPOINTING: criu dump of pid {}", id, workload.pid());
+    return launched.mapEmpty();
+  }
+
+  private CriuDump.Options dumpOptions() {
+    return new CriuDump.Options(workload.pid(), scratch.resolve("images"), scratch, deps.localHost(),
+        pageSocket.port(), scratch.resolve("post-dump-gate.sh"), keep);
+  }
+
+  private void relayPages(NetSocket socket) {
+    pagesConnectedNanos = System.nanoTime();
+    dumpSocket = socket;
+    if (pendingReply != null) {
+      pendingReply.pipeTo(socket);
+    }
+    connection.openChannel(MigrationChannels.PAGES, new JsonObject().put("workloadId", workload.id()))
+        .onSuccess(channel -> {
+          pagesChannel = channel;
+          socket.pipeTo(channel).onComplete(pagesSent);
+        })
+        .onFailure(pagesSent::tryFail);
+    pagesSent.future().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+  }
+
+  private void onPeerChannel(IncomingChannel channel) {
+    switch (channel.kind()) {
+      case MigrationChannels.PAGES_REPLY -> {
+        if (dumpSocket != null) {
+          channel.pipeTo(dumpSocket);
+        } else {
+          channel.pause();
+          pendingReply = channel;
+        }
+      }
+      case MigrationChannels.RESULT -> {
+        JsonObject result = channel.metadata();
+        channel.handler(ignored -> { });
+        channel.exceptionHandler(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+        channel.endHandler(ignored -> onResult(result));
+      }
+      default -> channel.reset(ProtocolError.CANCELLED, "unexpected channel " + channel.kind());
+    }
+  }
+
+  private void onDumped() {
+    if (finishing) {
+      return;
+    }
+    long now = System.nanoTime();
+    status.timing("dumpMs", millis(freezeStartNanos, now));
+    status.timing("freezeMs", millis(freezeStartNanos, pagesConnectedNanos));
+    if (keep) {
+      // a copy: CRIU resumes the source (--leave-running) as soon as the gate lets go
+      gate.commit();
+    }
+    status.phase(MigrationPhase.TRANSFERRING);
+    LOG.info("migration {} TRANSFERRING: dump complete after {} ms, sending images", id, status.timing("dumpMs"));
+    pagesSent.future()
+        .compose(ignored -> vertx.executeBlocking(() -> ImageFiles.list(scratch.resolve("images")), false))
+        .compose(files -> ImageFiles.send(vertx, connection, files))
+        .compose(bytes -> {
+          imageBytes = bytes;
+          countBytes();
+          status.timing("transferMs", millis(pagesConnectedNanos, System.nanoTime()));
+          return connection.openChannel(MigrationChannels.RESTORE, manifest());
+        })
+        .compose(OutgoingChannel::end)
+        .onSuccess(ignored -> {
+          status.phase(MigrationPhase.RESTORING);
+          LOG.info("migration {} RESTORING: images sent, waiting for the destination", id);
+        })
+        .onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+  }
+
+  private JsonObject manifest() {
+    JsonObject manifest = new JsonObject()
+        .put("migrationId", id)
+        .put("sourceNode", deps.node())
+        .put("sourceWorkloadId", workload.id())
+        .put("spec", WorkloadSpecJson.encode(workload.spec()))
+        .put("tcpEstablished", false);
+    outputPipe.ifPresent(inode -> manifest.put("outputPipeInode", inode));
+    return manifest;
+  }
+
+  private void onResult(JsonObject result) {
+    if (finishing) {
+      return;
+    }
+    if (!result.getBoolean("ok", false)) {
+      fail(MigrationFailure.fromJson(result.getJsonObject("error", new JsonObject())));
+      return;
+    }
+    status.timing("restoreMs", result.getLong("restoreMs", -1L));
+    status.timing("downtimeMs", millis(freezeStartNanos, System.nanoTime()));
+    status.destinationWorkloadId(result.getString("workloadId"));
+    commit();
+  }
+
+  private void commit() {
+    finishing = true;
+    vertx.cancelTimer(timer);
+    LOG.info("migration {}: destination runs workload {}, committing", id, status.toJson()
+        .getString("destinationWorkloadId"));
+    if (!keep) {
+      gate.commit();
+    }
+    dumpExit.timeout(DUMP_EXIT_WAIT_MILLIS, TimeUnit.MILLISECONDS)
+        .recover(failure -> Future.succeededFuture(-1))
+        .compose(code -> {
+          deps.workloads().endMigration(workload.id());
+          return keep ? Future.succeededFuture() : deps.workloads().remove(workload.id());
+        })
+        .onComplete(removed -> {
+          if (removed.failed()) {
+            LOG.warn("migration {}: removing the source workload failed: {}", id, removed.cause().getMessage());
+          }
+          finish(MigrationPhase.DONE);
+        });
+  }
+
+  private void fail(MigrationFailure failure) {
+    if (finishing) {
+      return;
+    }
+    finishing = true;
+    vertx.cancelTimer(timer);
+    status.error(failure);
+    LOG.info("migration {}: {} ({}), rolling back", id, failure.code(), failure.message());
+    if (gate != null) {
+      gate.rollback();
+    }
+    if (pageSocket != null) {
+      pageSocket.close();
+    }
+    if (pagesChannel != null) {
+      pagesChannel.reset(ProtocolError.CANCELLED, failure.message());
+    }
+    if (connection != null) {
+      connection.close();
+    }
+    Future<Integer> exited = dumpExit == null ? Future.succeededFuture(0) : dumpExit
+        .timeout(DUMP_EXIT_WAIT_MILLIS, TimeUnit.MILLISECONDS)
+        .recover(timeout -> vertx.executeBlocking(() -> {
+          LOG.warn("migration {}: criu dump did not end, killing it", id);
+          if (dumpProcess != null) {
+            dumpProcess.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+          }
+          return -1;
+        }, false));
+    exited.recover(ignored -> Future.succeededFuture(-1))
+        .compose(ignored -> vertx.executeBlocking(this::ensureSourceRuns, false))
+        .onComplete(running -> {
+          deps.workloads().endMigration(workload.id());
+          boolean resumed = running.succeeded() && running.result();
+          if (!resumed) {
+            status.error(MigrationFailure.of(Code.ROLLBACK_FAILED, "the source did not resume"));
+          }
+          finish(resumed ? MigrationPhase.ROLLED_BACK : MigrationPhase.FAILED);
+        });
+  }
+
+  /** CRIU normally resumed the tree itself; if it could not, unlock and resume it here. Blocking. */
+  private boolean ensureSourceRuns() {
+    long pid = workload.pid();
+    if (ProcessTree.alive(pid) && !ProcessTree.running(pid)) {
+      int removed = NetworkLockRules.removeAddedSince(lockRulesBefore);
+      ProcessTree.signalAll(pid, "CONT");
+      LOG.warn("migration {}: CRIU left the source stopped; removed {} lock rule(s) and sent SIGCONT", id, removed);
+    }
+    return ProcessTree.running(pid);
+  }
+
+  private void countBytes() {
+    long pages = pagesChannel == null ? 0 : pagesChannel.bytesWritten();
+    status.bytes("pages", pages);
+    status.bytes("images", imageBytes);
+    status.bytes("raw", pages + imageBytes);
+    if (connection != null) {
+      status.bytes("wire", connection.stats().wireBytesSent());
+    }
+  }
+
+  private void finish(MigrationPhase phase) {
+    vertx.cancelTimer(progressTimer);
+    countBytes();
+    status.timing("totalMs", millis(startNanos, System.nanoTime()));
+    status.phase(phase);
+    JsonObject json = status.toJson();
+    LOG.info("migration {} {}: timings {} bytes {}", id, phase, json.getJsonObject("timings"),
+        json.getJsonObject("bytes"));
+    List<Future<?>> closing = new java.util.ArrayList<>();
+    if (gate != null) {
+      closing.add(gate.close());
+    }
+    if (pageSocket != null) {
+      closing.add(pageSocket.close());
+    }
+    if (proxy != null) {
+      closing.add(proxy.close());
+    }
+    if (connection != null) {
+      closing.add(connection.close());
+    }
+    Path dir = scratch;
+    Future.join(closing)
+        .eventually(() -> vertx.executeBlocking(() -> {
+          SessionDirs.delete(dir);
+          return null;
+        }, false))
+        .onComplete(ignored -> done.complete(status.toJson()));
+  }
+
+  private static long millis(long fromNanos, long toNanos) {
+    return fromNanos < 0 || toNanos < 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(toNanos - fromNanos);
+  }
+}

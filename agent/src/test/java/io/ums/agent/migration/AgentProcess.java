@@ -1,0 +1,144 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.testkit.NetworkTestbed;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.File;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+
+/**
+ * A real agent JVM for integration tests: the agent's main class on this test's classpath, started under
+ * {@code nsenter --net} in a testbed node, so it runs in the node's network namespace as in production,
+ * and its control API is reached from the test through the testbed bridge. Blocking.
+ */
+final class AgentProcess implements AutoCloseable {
+  static final int CONTROL_PORT = 7070;
+  static final int DATA_PORT = 7071;
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  final NetworkTestbed.Node node;
+  final Path workDir;
+  final Path sessionRoot;
+  private final List<String> properties;
+  private final Path log;
+  private Process process;
+
+  AgentProcess(NetworkTestbed.Node node, Path workDir, List<String> properties) {
+    this.node = node;
+    this.workDir = workDir;
+    this.sessionRoot = workDir.resolve("sessions");
+    this.properties = List.copyOf(properties);
+    this.log = workDir.resolve("agent.log");
+  }
+
+  AgentProcess start(int gracePeriodSeconds) throws IOException {
+    Files.createDirectories(workDir);
+    List<String> command = new ArrayList<>(List.of("nsenter", "--net=" + node.netnsPath(),
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx64m", "-XX:MaxDirectMemorySize=32m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        "-Dums.migration.sessionRoot=" + sessionRoot));
+    command.addAll(properties);
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.ums.agent.AgentMain",
+        "--node", node.name(), "--control-port", Integer.toString(CONTROL_PORT),
+        "--data-port", Integer.toString(DATA_PORT), "--work-dir", workDir.toString(),
+        "--bind", node.address(), "--advertise-host", node.address(),
+        "--grace-period", Integer.toString(gracePeriodSeconds)));
+    process = new ProcessBuilder(command).directory(new File("/"))
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> get("/health").getString("status"), "UP"::equals);
+    return this;
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  /** The agent's peak resident set size in KiB (VmHWM). */
+  long peakRssKib() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+      if (line.startsWith("VmHWM:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    return -1;
+  }
+
+  void kill() throws InterruptedException {
+    process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** SIGTERM: the agent drains and exits. */
+  void terminate() {
+    process.destroy();
+  }
+
+  boolean waitForExit(Duration timeout) throws InterruptedException {
+    return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  String log() throws IOException {
+    return Files.exists(log) ? Files.readString(log) : "";
+  }
+
+  List<String> sessionFiles() throws IOException {
+    if (!Files.exists(sessionRoot)) {
+      return List.of();
+    }
+    try (var paths = Files.walk(sessionRoot)) {
+      return paths.filter(path -> !path.equals(sessionRoot)).map(Path::toString).toList();
+    }
+  }
+
+  String dataAddress() {
+    return node.address() + ":" + DATA_PORT;
+  }
+
+  JsonObject get(String path) throws IOException, InterruptedException {
+    return new JsonObject(send(HttpRequest.newBuilder(uri(path)).GET(), 200).body());
+  }
+
+  JsonArray getArray(String path) throws IOException, InterruptedException {
+    return new JsonArray(send(HttpRequest.newBuilder(uri(path)).GET(), 200).body());
+  }
+
+  JsonObject post(String path, JsonObject body, int expectedStatus) throws IOException, InterruptedException {
+    HttpResponse<String> response = send(HttpRequest.newBuilder(uri(path))
+        .header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body.encode())), expectedStatus);
+    return new JsonObject(response.body());
+  }
+
+  private HttpResponse<String> send(HttpRequest.Builder request, int expectedStatus)
+      throws IOException, InterruptedException {
+    HttpResponse<String> response = HTTP.send(request.timeout(Duration.ofMinutes(3)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    if (response.statusCode() != expectedStatus) {
+      throw new IllegalStateException(request.build().method() + " " + request.build().uri() + " -> "
+          + response.statusCode() + ": " + response.body());
+    }
+    return response;
+  }
+
+  private URI uri(String path) {
+    return URI.create("http://" + node.address() + ":" + CONTROL_PORT + path);
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (process != null && process.isAlive()) {
+      kill();
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package io.ums.agent.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.testkit.MemServiceClient;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Live migration end to end: two agent JVMs in two network namespaces, real CRIU, the C memory service,
+ * migrated through the control API and the UMS data plane (pages relayed from {@code criu dump} into a
+ * remote {@code criu page-server}).
+ */
+@Tag("slow")
+class CriuMigrationTest {
+  @TempDir
+  Path dir;
+
+  private MigrationTestBed bed;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (bed != null) {
+      bed.close();
+    }
+  }
+
+  @Test
+  void migratesThereAndBackWithCounterAndMemoryIntact() throws Exception {
+    bed = new MigrationTestBed(dir, List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, 64);
+    MemServiceClient.Answer before = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT,
+        5000);
+
+    JsonObject there = bed.migrate(bed.a, bed.b, workload.getString("id"));
+    assertDone(there, workload, before, bed.a, bed.b);
+
+    MemServiceClient.Answer onB = MemServiceClient.verify(bed.b.node.address(), MigrationTestBed.SERVICE_PORT,
+        5000);
+    JsonObject back = bed.migrate(bed.b, bed.a, there.getString("destinationWorkloadId"));
+    assertDone(back, bed.b.get("/v1/migrations/" + back.getString("id")).put("id",
+        there.getString("destinationWorkloadId")).put("pid", 0L), onB, bed.b, bed.a);
+    assertThat(bed.workloads(bed.a)).hasSize(1);
+    assertThat(bed.a.get("/v1/workloads/" + back.getString("destinationWorkloadId")).getString("status"))
+        .isEqualTo("RUNNING");
+  }
+
+  @Test
+  void migrates512MiBWithinTheAgentMemoryBudget() throws Exception {
+    bed = new MigrationTestBed(dir, List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, 512);
+    MemServiceClient.Answer before = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT,
+        10000);
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+    assertDone(status, workload, before, bed.a, bed.b);
+    assertThat(status.getJsonObject("bytes").getLong("pages")).isGreaterThan(512L << 20);
+    long rssA = bed.a.peakRssKib();
+    long rssB = bed.b.peakRssKib();
+    System.out.printf("512 MiB migration: timings %s bytes %s; agent peak RSS source %d KiB, destination %d KiB%n",
+        status.getJsonObject("timings"), status.getJsonObject("bytes"), rssA, rssB);
+    assertThat(rssA).isLessThan(128 * 1024);
+    assertThat(rssB).isLessThan(128 * 1024);
+  }
+
+  private void assertDone(JsonObject status, JsonObject workload, MemServiceClient.Answer before,
+                          AgentProcess from, AgentProcess to) throws Exception {
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(status.getValue("error")).isNull();
+    JsonObject timings = status.getJsonObject("timings");
+    assertThat(timings.fieldNames()).contains("freezeMs", "dumpMs", "transferMs", "restoreMs", "totalMs",
+        "downtimeMs");
+    MemServiceClient.Answer after = MemServiceClient.verify(to.node.address(), MigrationTestBed.SERVICE_PORT, 10000);
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(after.counter()).isGreaterThan(before.counter());
+    long sourcePid = workload.getLong("pid", 0L);
+    if (sourcePid > 0) {
+      assertThat(ProcessTree.alive(sourcePid)).as("source process " + sourcePid).isFalse();
+    }
+    assertThat(bed.workloads(from).stream().map(item -> ((JsonObject) item).getString("id")))
+        .doesNotContain(workload.getString("id"));
+    String restoredId = status.getString("destinationWorkloadId");
+    JsonObject restored = to.get("/v1/workloads/" + restoredId);
+    assertThat(restored.getString("status")).isEqualTo("RUNNING");
+    assertThat(restored.getString("restoredFrom")).isEqualTo(status.getString("id"));
+    bed.assertNothingLeftBehind(from, to);
+  }
+}
