@@ -2,6 +2,7 @@ package io.ums.agent;
 
 import io.ums.agent.api.ControlApi;
 import io.ums.agent.api.NodeInfo;
+import io.ums.agent.container.ContainerSupport;
 import io.ums.agent.criu.CriuInstallation;
 import io.ums.agent.migration.Migrations;
 import io.ums.agent.workload.ProcessWorkloads;
@@ -10,6 +11,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
@@ -32,17 +34,19 @@ public final class Agent {
   private final Vertx vertx;
   private final CriuInstallation criu;
   private final ProcessWorkloads workloads;
+  private final Workloads registry;
   private final Migrations migrations;
   private final HttpServer server;
   private final AtomicBoolean draining;
   private final AtomicBoolean stopped = new AtomicBoolean();
 
   private Agent(AgentConfig config, Vertx vertx, CriuInstallation criu, ProcessWorkloads workloads,
-                Migrations migrations, HttpServer server, AtomicBoolean draining) {
+                Workloads registry, Migrations migrations, HttpServer server, AtomicBoolean draining) {
     this.config = config;
     this.vertx = vertx;
     this.criu = criu;
     this.workloads = workloads;
+    this.registry = registry;
     this.migrations = migrations;
     this.server = server;
     this.draining = draining;
@@ -60,16 +64,21 @@ public final class Agent {
     });
     return criuProbe.compose(criu -> {
       logCriu(criu);
-      return workloads.start().compose(ignored -> migrationsFactory.start(vertx, config, workloads, criu))
+      return workloads.start()
+          .compose(ignored -> ContainerSupport.start(vertx, config.workDir(), workloads))
+          .compose(containers -> migrationsFactory.start(vertx, config, containers.workloads(), criu)
           .compose(migrations -> {
-            NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), List.of("process"));
-            ControlApi api = new ControlApi(vertx, node, criu, workloads, migrations, metrics.registry(),
-                draining::get);
+            NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), List.of("process", "runc"));
+            ControlApi api = new ControlApi(vertx, node, criu, containers.workloads(), migrations,
+                metrics.registry(), draining::get);
+            Router router = api.router();
+            containers.mountRoutes(router);
             return vertx.createHttpServer(new HttpServerOptions().setHost(config.bindHost())
                     .setPort(config.controlPort()))
-                .requestHandler(api.router()).listen()
-                .map(server -> new Agent(config, vertx, criu, workloads, migrations, server, draining));
-          });
+                .requestHandler(router).listen()
+                .map(server -> new Agent(config, vertx, criu, workloads, containers.workloads(), migrations, server,
+                    draining));
+          }));
     }).onSuccess(agent -> LOG.info("agent {} up: control {}:{}, data {}, work dir {}", config.node(),
             config.bindHost(), agent.controlPort(), config.dataAddress(), config.workDir()))
         .onFailure(failure -> vertx.close());
@@ -96,8 +105,9 @@ public final class Agent {
     return vertx;
   }
 
+  /** Every workload of this agent, processes and containers. */
   public Workloads workloads() {
-    return workloads;
+    return registry;
   }
 
   public CriuInstallation criu() {
@@ -132,6 +142,6 @@ public final class Agent {
           return vertx.close();
         })
         .onComplete(ignored -> LOG.info("agent {} stopped; {} workload(s) left running", config.node(),
-            workloads.list().size()));
+            registry.list().size()));
   }
 }

@@ -1,5 +1,6 @@
 package io.ums.agent;
 
+import io.ums.agent.image.ImageCli;
 import io.ums.agent.migration.CriuMigrations;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -20,7 +21,7 @@ import picocli.CommandLine.Option;
  * {@code ums-agent-all.jar [options]} runs a node agent until SIGTERM/SIGINT, then drains and exits 0;
  * {@code ums-agent-all.jar image ...} manages the agent's OCI image store.
  */
-@Command(name = "ums agent", mixinStandardHelpOptions = true, subcommands = {AgentMain.ImageCommand.class},
+@Command(name = "ums agent", mixinStandardHelpOptions = true, subcommands = {ImageCli.class},
     description = "Runs a UMS node agent: control API, data plane, workload launcher.")
 public final class AgentMain implements Callable<Integer> {
   /** The migration engine this agent runs: CRIU stop-and-copy over the UMS data plane. */
@@ -61,23 +62,6 @@ public final class AgentMain implements Callable<Integer> {
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
-
-  @Command(name = "image", description = "Manages the agent's OCI image store.")
-  static final class ImageCommand implements Callable<Integer> {
-    static final int NOT_BUILT = 2;
-
-    @CommandLine.Parameters(arity = "0..*", hidden = true)
-    java.util.List<String> arguments;
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public Integer call() {
-      spec.commandLine().getErr().println("ums image: not built yet");
-      return NOT_BUILT;
-    }
-  }
 
   public static void main(String[] args) {
     configureLogging();

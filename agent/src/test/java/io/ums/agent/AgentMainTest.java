@@ -30,11 +30,18 @@ class AgentMainTest {
   }
 
   @Test
-  void theImageSubcommandRunsWithoutAgentOptionsAndIsNotBuiltYet() {
+  void theImageSubcommandRunsWithoutAgentOptions(@org.junit.jupiter.api.io.TempDir Path dir) {
+    StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    assertThat(new CommandLine(new AgentMain()).setErr(new PrintWriter(err)).execute("image", "list"))
-        .isEqualTo(AgentMain.ImageCommand.NOT_BUILT);
-    assertThat(err.toString()).contains("not built yet");
+    Path tarball = io.ums.agent.testkit.BusyboxImages.baseLayer(dir);
+    CommandLine cli = new CommandLine(new AgentMain()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
+    assertThat(cli.execute("image", "import", "busybox", tarball.toString(), "--work-dir", dir.toString()))
+        .isEqualTo(0);
+    assertThat(cli.execute("image", "list", "--work-dir", dir.toString())).isEqualTo(0);
+    assertThat(out.toString()).contains("\"name\" : \"busybox\"").containsPattern("busybox +1 layer");
+    assertThat(cli.execute("image", "import", "busybox", tarball.toString(), "--work-dir", dir.toString()))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("ALREADY_EXISTS");
   }
 
   @Test

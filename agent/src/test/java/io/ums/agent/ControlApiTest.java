@@ -76,7 +76,7 @@ class ControlApiTest {
     assertError(http.post("/v1/workloads", AgentHttp.workload("w", "/no/such/binary")), 400, "BAD_REQUEST",
         "command[0]: /no/such/binary is not an executable file");
     assertError(http.post("/v1/workloads", AgentHttp.workload("w", "/bin/true").put("kind", "container")
-        .put("runtime", "runc").put("image", "busybox")), 400, "BAD_REQUEST", "kind:");
+        .put("runtime", "runc").put("image", "busybox")), 400, "BAD_REQUEST", "image: no image named \"busybox\"");
     assertError(http.post("/v1/send", new JsonObject().put("workloadId", "w-x")), 400, "BAD_REQUEST",
         "destination: required");
     assertError(http.post("/v1/receive", new JsonObject().put("kind", 3)), 400, "BAD_REQUEST", "kind:");

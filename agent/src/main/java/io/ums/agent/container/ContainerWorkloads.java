@@ -1,10 +1,10 @@
 package io.ums.agent.container;
 
-import io.ums.agent.container.ContainerException.Code;
 import io.ums.agent.image.Image;
 import io.ums.agent.image.LayerCache;
 import io.ums.agent.image.LayerDiff;
 import io.ums.agent.image.OciImageStore;
+import io.ums.agent.workload.InvalidWorkloadSpecException;
 import io.ums.agent.workload.LogSink;
 import io.ums.agent.workload.Workload;
 import io.ums.agent.workload.WorkloadBusyException;
@@ -93,8 +93,8 @@ public final class ContainerWorkloads {
   }
 
   public Future<Workload> launch(WorkloadSpec spec) {
-    validate(spec);
     return blocking(() -> {
+      validate(spec);
       String id = newId();
       Image image = store.get(spec.image());
       ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
@@ -208,8 +208,8 @@ public final class ContainerWorkloads {
    */
   public Future<Workload> restore(WorkloadSpec spec, Path layerDiff, Path imagesDir, Path criuWorkDir,
                                   String migrationId) {
-    validate(spec);
     return blocking(() -> {
+      validate(spec);
       String id = newId();
       Image image = store.get(spec.image());
       ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
@@ -326,15 +326,19 @@ public final class ContainerWorkloads {
         record.getString("image"), command, env);
   }
 
-  private static void validate(WorkloadSpec spec) {
+  private void validate(WorkloadSpec spec) {
     if (!handles(spec)) {
-      throw new ContainerException(Code.INVALID, "runtime must be \"runc\" for this launcher, got " + spec.runtime());
+      throw new InvalidWorkloadSpecException("runtime", "must be \"runc\" for this launcher, got " + spec.runtime());
     }
     if (spec.image() == null || spec.image().isBlank()) {
-      throw new ContainerException(Code.INVALID, "image is required for a container workload");
+      throw new InvalidWorkloadSpecException("image", "required for a container workload");
+    }
+    if (store.find(spec.image()).isEmpty()) {
+      throw new InvalidWorkloadSpecException("image", "no image named \"" + spec.image()
+          + "\" in this agent's store (import it with ./ums image import or POST /v1/images)");
     }
     if (spec.command().isEmpty()) {
-      throw new ContainerException(Code.INVALID, "command must name the program to run inside the container");
+      throw new InvalidWorkloadSpecException("command", "must name the program to run inside the container");
     }
   }
 
