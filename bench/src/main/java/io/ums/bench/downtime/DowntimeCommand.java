@@ -24,7 +24,7 @@ public final class DowntimeCommand implements Callable<Integer> {
   @Option(names = "--runs", defaultValue = "3", description = "runs per size, link and method (default: 3)")
   int runs;
 
-  @Option(names = "--out", defaultValue = "bench-results/downtime", description = "output directory")
+  @Option(names = "--out", defaultValue = "bench-results/downtime", description = "output directory (default: ${DEFAULT-VALUE})")
   Path out;
 
   @Option(names = "--json", description = "also print results.json to stdout")
