@@ -121,12 +121,15 @@ public final class DemoCommand implements Callable<Integer> {
   private void printBreakdown(MigrationObserver.Observation seen) {
     out.println();
     out.println("UMS demo: " + sizeMiB + " MiB service moved from node-a to node-b");
-    seen.overhead().forEach((phase, ms) -> out.printf(Locale.ROOT, "  %-12s %9.1f ms%n", phase, ms));
-    out.printf(Locale.ROOT, "  %-12s %9.1f ms   (client-seen: last answer on node-a -> first on node-b)%n",
+    out.println("  overhead breakdown (POST /migrate answer):");
+    seen.overhead().forEach((phase, ms) -> out.printf(Locale.ROOT, "    %-14s %9.1f ms%n", phase, ms));
+    out.println("  seen by a client probing every millisecond:");
+    out.printf(Locale.ROOT, "    %-14s %9.1f ms   (last answer on node-a -> first answer on node-b)%n",
         "downtime", seen.downtimeMs());
-    out.printf(Locale.ROOT, "  %-12s %9.1f ms   (request in -> answering on node-b)%n", "end-to-end",
+    out.printf(Locale.ROOT, "    %-14s %9.1f ms   (request in -> answering on node-b)%n", "end-to-end",
         seen.totalMs());
-    out.printf(Locale.ROOT, "  %-12s %9.1f MiB%n", "on the wire", seen.wireBytes() / 1048576.0);
+    out.printf(Locale.ROOT, "    %-14s %9.1f MiB  (sent by node-a on its link)%n", "on the wire",
+        seen.wireBytes() / 1048576.0);
     out.println("  counter continued: " + yesNo(seen.counterContinued()) + ", memory checksum "
         + seen.checksumAfter() + (seen.checksumOk() ? " identical" : " DIFFERENT from " + seen.checksumBefore()));
     out.println(seen.checksumOk() ? "OK" : "FAILED");
