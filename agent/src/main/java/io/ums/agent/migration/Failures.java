@@ -17,9 +17,12 @@ final class Failures {
         case CHECKSUM_MISMATCH, LENGTH_MISMATCH -> Code.CHECKSUM_MISMATCH;
         case CONNECTION_LOST, IDLE_TIMEOUT, CHANNEL_RESET, GOING_AWAY -> Code.CONNECTION_LOST;
         case AUTH_FAILED -> Code.AUTH_FAILED;
+        case CANCELLED -> Code.ABORTED;
         default -> Code.PROTOCOL_ERROR;
       };
-      return MigrationFailure.of(code, protocol.error() + ": " + protocol.getMessage());
+      String message = String.valueOf(protocol.getMessage());
+      return MigrationFailure.of(code, message.startsWith(protocol.error().name()) ? message
+          : protocol.error() + ": " + message);
     }
     if (failure instanceof CriuException criu) {
       return MigrationFailure.of(criu.step().equals("restore") ? Code.RESTORE_FAILED : Code.DUMP_FAILED,
