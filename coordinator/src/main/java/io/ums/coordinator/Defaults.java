@@ -16,8 +16,10 @@ public final class Defaults {
   /** Label carried by every agent pod of the DaemonSet. */
   public static final String AGENT_LABEL_KEY = "app.kubernetes.io/name";
   public static final String AGENT_LABEL_VALUE = "ums-agent";
-  /** The agent's graceful-shutdown budget; terminationGracePeriodSeconds in daemonset.yml must cover it. */
-  public static final Duration AGENT_SHUTDOWN_GRACE = Duration.ofSeconds(60);
+  /** The agent's --grace-period (its default): in-flight migrations get this long to finish or roll back. */
+  public static final Duration AGENT_SHUTDOWN_GRACE = Duration.ofSeconds(30);
+  /** What the agent allows itself beyond the grace period to report rollbacks before it exits. */
+  public static final Duration AGENT_DRAIN_SLACK = Duration.ofSeconds(10);
   /** A migration phase (checkpoint, transfer, restore) that makes no progress for this long fails with 504. */
   public static final Duration PHASE_TIMEOUT = Duration.ofMinutes(5);
   /** How often the coordinator asks the source agent for the migration status. */

@@ -3,10 +3,14 @@ package io.ums.coordinator.kubernetes;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.ums.coordinator.cluster.MigrationKeys;
 import io.ums.coordinator.migration.Failure;
 import io.ums.coordinator.migration.MigrationException;
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -66,7 +70,11 @@ final class PodLock {
     });
   }
 
-  /** Changes the annotations only while this migration holds the lock; a gone pod is nothing to do. */
+  /**
+   * Changes the annotations only while this migration holds the lock; a gone pod is nothing to do.
+   * A JSON patch without resourceVersion: the kubelet updates the pod's status all the time,
+   * an optimistic update here would keep failing for no reason.
+   */
   private Future<Void> edit(String namespace, String name, String migrationId,
       java.util.function.Consumer<Map<String, String>> change) {
     return kube.call(KubePermission.PODS_PATCH, "annotate pod " + name, () -> {
@@ -76,14 +84,27 @@ final class PodLock {
           || !migrationId.equals(KubernetesCluster.annotations(current).get(MigrationKeys.ANNOTATION_MIGRATION_ID))) {
         return null;
       }
-      resource.edit(pod -> {
-        Map<String, String> annotations = new HashMap<>(KubernetesCluster.annotations(pod));
-        change.accept(annotations);
-        pod.getMetadata().setAnnotations(annotations);
-        return pod;
+      Map<String, String> before = KubernetesCluster.annotations(current);
+      Map<String, String> after = new HashMap<>(before);
+      change.accept(after);
+      JsonArray operations = new JsonArray();
+      before.keySet().stream().filter(k -> !after.containsKey(k))
+          .forEach(k -> operations.add(new JsonObject().put("op", "remove").put("path", annotationPath(k))));
+      after.forEach((k, v) -> {
+        if (!v.equals(before.get(k))) {
+          operations.add(new JsonObject().put("op", "add").put("path", annotationPath(k)).put("value", v));
+        }
       });
+      if (!operations.isEmpty()) {
+        resource.patch(PatchContext.of(PatchType.JSON), operations.encode());
+      }
       return null;
     });
+  }
+
+  /** JSON pointer to an annotation: "/" in the key is escaped as "~1" (RFC 6901). */
+  private static String annotationPath(String key) {
+    return "/metadata/annotations/" + key.replace("~", "~0").replace("/", "~1");
   }
 
   private static MigrationException alreadyMigrating(String namespace, String name, String holder) {

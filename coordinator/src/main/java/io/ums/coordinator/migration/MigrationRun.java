@@ -37,6 +37,8 @@ final class MigrationRun {
   private List<String> warnings = List.of();
   private EventType lastAnnounced;
   private long lastProgressEventNanos;
+  /** Step records (pod annotations, Kubernetes Events) are written one after the other, in order. */
+  private Future<Void> stepsRecorded = Future.succeededFuture();
 
   MigrationRun(
       Vertx vertx,
@@ -62,7 +64,7 @@ final class MigrationRun {
     LOG.info(
         "migration {}: {} on {} -> {} ({})",
         migration.id(), workload.key(), workload.node(), migration.request().destinationUrl(), approach.wireName());
-    cluster.recordStep(workload, migration.id(), "STARTED", "migration to " + migration.request().destinationUrl());
+    recordStep("STARTED", "migration to " + migration.request().destinationUrl());
     checkDestination()
         .compose(arch -> reserve(arch))
         .compose(reserved -> startTransfer())
@@ -154,18 +156,22 @@ final class MigrationRun {
   private void announce(EventType type, JsonObject details) {
     if (type != lastAnnounced) {
       LOG.info("migration {}: {}", migration.id(), type);
-      cluster.recordStep(workload, migration.id(), type.name(), type.name().toLowerCase() + " " + workload.key());
+      recordStep(type.name(), type.name().toLowerCase(java.util.Locale.ROOT) + " " + workload.key());
     }
     lastAnnounced = type;
     lastProgressEventNanos = System.nanoTime();
     migration.emit(type, details);
   }
 
+  private void recordStep(String step, String message) {
+    stepsRecorded = stepsRecorded.eventually(() -> cluster.recordStep(workload, migration.id(), step, message));
+  }
+
   private Future<JsonObject> finish(JsonObject finalStatus) {
     String destinationObject = reservation.getString("destinationObject");
     boolean sameCluster = describer.clusterId().equals(reservation.getString("clusterId"));
-    return destination
-        .commit(reservation.getString("reservationId"), new JsonObject())
+    return stepsRecorded
+        .compose(recorded -> destination.commit(reservation.getString("reservationId"), new JsonObject()))
         .compose(
             committed ->
                 migration.request().redirect().isPresent() && sameCluster && destinationObject != null
@@ -236,6 +242,7 @@ final class MigrationRun {
                       return Future.succeededFuture();
                     });
     released
+        .eventually(() -> stepsRecorded)
         .compose(done -> cluster.unlock(workload, migration.id(), failure.getMessage()))
         .onComplete(
             ar -> {

@@ -1,0 +1,268 @@
+package io.ums.coordinator.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import io.ums.coordinator.Coordinator;
+import io.ums.coordinator.Defaults;
+import io.ums.coordinator.cluster.MigrationKeys;
+import io.ums.coordinator.cluster.SourceWorkload;
+import io.ums.coordinator.migration.MigrationSettings;
+import io.ums.coordinator.peer.PeerClient;
+import io.ums.coordinator.testing.FakeAgent;
+import io.ums.coordinator.testing.Http;
+import io.ums.coordinator.testing.Http.Answer;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.WebClient;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Kubernetes path against fabric8's mock API server in CRUD mode: a real kube-apiserver
+ * cannot run on these machines. The node agents are {@link FakeAgent}s (the agent contract
+ * without CRIU), reachable at the pod IP and "control" port the agent pods declare.
+ */
+@EnableKubernetesMockClient(crud = true)
+class KubernetesClusterTest {
+  private static final String AGENTS = KubernetesCluster.DEFAULT_AGENT_NAMESPACE;
+
+  KubernetesClient client;
+  KubernetesMockServer server;
+
+  private Vertx vertx;
+  private FakeAgent nodeA;
+  private FakeAgent nodeB;
+  private Coordinator coordinator;
+  private KubernetesCluster cluster;
+
+  @BeforeEach
+  void start() {
+    vertx = Vertx.vertx();
+    nodeA = FakeAgent.start(vertx, "node-a");
+    nodeB = FakeAgent.start(vertx, "node-b");
+    nodeA.addWorkload("web");
+    agentPod("ums-agent-a", "node-a", nodeA);
+    agentPod("ums-agent-b", "node-b", nodeB);
+    client.pods().inNamespace("default").resource(new PodBuilder()
+        .withNewMetadata().withName("web").withNamespace("default")
+          .withLabels(Map.of("app", "web"))
+          .withAnnotations(Map.of(DestinationPods.LAST_APPLIED, "{\"stale\":true}", "team", "blue"))
+        .endMetadata()
+        .withNewSpec().withNodeName("node-a")
+          .addNewContainer().withName("web").withImage("registry.local/web:1.2")
+            .addNewVolumeMount().withName("kube-api-access-x1y2z").withMountPath("/var/run/secrets").endVolumeMount()
+            .addNewVolumeMount().withName("data").withMountPath("/data").endVolumeMount()
+          .endContainer()
+          .addNewVolume().withName("kube-api-access-x1y2z").withNewProjected().endProjected().endVolume()
+          .addNewVolume().withName("data").withNewEmptyDir().endEmptyDir().endVolume()
+        .endSpec()
+        .withNewStatus().withPhase("Running").withPodIP("10.0.0.9").endStatus()
+        .build()).create();
+    client.services().inNamespace("default").resource(new ServiceBuilder()
+        .withNewMetadata().withName("web").withNamespace("default").endMetadata()
+        .withNewSpec().withSelector(Map.of("app", "web")).addNewPort().withPort(80).endPort().endSpec()
+        .build()).create();
+    coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> {
+      cluster = new KubernetesCluster(vertx, client, AGENTS, http);
+      return cluster;
+    }, new MigrationSettings(Duration.ofMillis(10), Duration.ofSeconds(10))).await();
+  }
+
+  private void agentPod(String name, String node, FakeAgent agent) {
+    client.pods().inNamespace(AGENTS).resource(new PodBuilder()
+        .withNewMetadata().withName(name).withNamespace(AGENTS)
+          .withLabels(Map.of(Defaults.AGENT_LABEL_KEY, Defaults.AGENT_LABEL_VALUE)).endMetadata()
+        .withNewSpec().withNodeName(node)
+          .addNewContainer().withName("agent").withImage("ums-agent")
+            .addNewPort().withName(Defaults.AGENT_CONTROL_PORT_NAME).withContainerPort(agent.port()).endPort()
+          .endContainer()
+        .endSpec()
+        .withNewStatus().withPhase("Running").withPodIP("127.0.0.1").endStatus()
+        .build()).create();
+  }
+
+  @AfterEach
+  void stop() {
+    coordinator.close().await();
+    nodeA.close();
+    nodeB.close();
+    vertx.close().await();
+  }
+
+  private JsonObject request() {
+    return new JsonObject().put("name", "web").put("namespace", "default").put("destinationUrl", coordinator.url());
+  }
+
+  private Pod pod(String name) {
+    return client.pods().inNamespace("default").withName(name).get();
+  }
+
+  private List<Pod> destinationPods() {
+    return client.pods().inNamespace("default").list().getItems().stream()
+        .filter(p -> p.getMetadata().getName().startsWith("web-m")).toList();
+  }
+
+  private List<String> eventReasons() {
+    return client.v1().events().inNamespace("default").list().getItems().stream().map(Event::getReason).toList();
+  }
+
+  @Test
+  void resolvesPodToNodeToTheAgentOfThatNode() {
+    PeerClient http = new PeerClient(WebClient.create(vertx), Duration.ofSeconds(5));
+    KubernetesCluster direct = new KubernetesCluster(vertx, client, AGENTS, http);
+
+    SourceWorkload workload = direct.resolve("default", "web").await();
+
+    assertThat(workload.node()).isEqualTo("node-a");
+    assertThat(workload.agent().controlUrl()).isEqualTo(nodeA.url());
+    JsonObject template = workload.podTemplate().orElseThrow();
+    assertThat(template.getJsonObject("spec").getString("nodeName")).isNull();
+    assertThat(template.getJsonObject("metadata").getJsonObject("annotations").containsKey(DestinationPods.LAST_APPLIED))
+        .isFalse();
+    Answer unknown = Http.post(coordinator.url() + "/migrate", request().put("name", "nope"));
+    assertThat(unknown.status()).isEqualTo(404);
+  }
+
+  @Test
+  void migrationCreatesThePinnedDestinationPodDeletesTheSourceAndSwitchesTheService() {
+    Answer answer = Http.post(coordinator.url() + "/migrate", request().put("redirect", "http://web.other/"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+    List<Pod> created = destinationPods();
+    assertThat(created).hasSize(1);
+    Pod destination = created.get(0);
+    String name = destination.getMetadata().getName();
+    assertThat(answer.json().getJsonObject("destination").getString("pod")).isEqualTo(name);
+    assertThat(destination.getSpec().getNodeName()).isEqualTo("node-b");
+    assertThat(destination.getSpec().getContainers().get(0).getImage()).isEqualTo("registry.local/web:1.2");
+    assertThat(destination.getSpec().getVolumes()).extracting(v -> v.getName()).containsExactly("data");
+    assertThat(destination.getMetadata().getLabels()).containsEntry("app", "web")
+        .containsEntry(MigrationKeys.LABEL_INSTANCE, name);
+    assertThat(destination.getMetadata().getAnnotations()).containsEntry("team", "blue")
+        .containsEntry(MigrationKeys.ANNOTATION_RESTORE_FROM, answer.json().getString("migrationId"))
+        .doesNotContainKeys(DestinationPods.LAST_APPLIED, MigrationKeys.ANNOTATION_MIGRATION_ID);
+    assertThat(pod("web")).as("source deleted").isNull();
+    assertThat(client.services().inNamespace("default").withName("web").get().getSpec().getSelector())
+        .containsEntry("app", "web").containsEntry(MigrationKeys.LABEL_INSTANCE, name);
+    assertThat(eventReasons()).contains("MigrationStarted", "Migrated", "Redirected");
+    assertThat(nodeB.workloadNames()).containsExactly("web");
+  }
+
+  @Test
+  void everyApiCallTheCoordinatorMakesIsADeclaredPermission() throws Exception {
+    while (server.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
+      // the setup's own calls (creating pods and a service) are not the coordinator's
+    }
+    nodeA.script(FakeAgent.Script.ROLL_BACK);
+    Http.post(coordinator.url() + "/migrate", request());
+    nodeA.script(FakeAgent.Script.SUCCEED);
+    Http.post(coordinator.url() + "/migrate", request().put("keep", true).put("redirect", "http://x/"));
+    Http.get(coordinator.url() + "/list");
+
+    Set<KubePermission> made = EnumSet.noneOf(KubePermission.class);
+    RecordedRequest recorded;
+    while ((recorded = server.takeRequest(10, TimeUnit.MILLISECONDS)) != null) {
+      made.add(permissionOf(recorded.getMethod(), recorded.getPath()));
+    }
+    assertThat(made).containsAll(cluster.permissionsUsed())
+        .contains(KubePermission.PODS_UPDATE, KubePermission.PODS_PATCH, KubePermission.SERVICES_PATCH,
+            KubePermission.EVENTS_CREATE, KubePermission.PODS_DELETE);
+  }
+
+  /** The RBAC (resource, verb) of a REST call, as the API server authorizes it. */
+  private static KubePermission permissionOf(String method, String path) {
+    String[] parts = path.replaceFirst("\\?.*$", "").split("/");
+    // /api/v1/namespaces/{ns}/{resource}[/{name}]
+    String resource = parts[5];
+    boolean named = parts.length > 6;
+    String verb = switch (method) {
+      case "GET" -> named ? "get" : "list";
+      case "POST" -> "create";
+      case "PUT" -> "update";
+      case "PATCH" -> "patch";
+      case "DELETE" -> "delete";
+      default -> throw new AssertionError(method + " " + path);
+    };
+    return Arrays.stream(KubePermission.values())
+        .filter(p -> p.resource().equals(resource) && p.verb().equals(verb))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("undeclared API call " + method + " " + path + " (" + resource + ":" + verb + ")"));
+  }
+
+  @Test
+  void keepLeavesTheSourcePodRunningAndUnlocked() {
+    Answer answer = Http.post(coordinator.url() + "/migrate", request().put("keep", "true"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+    Pod source = pod("web");
+    assertThat(source).isNotNull();
+    assertThat(KubernetesCluster.annotations(source))
+        .doesNotContainKeys(MigrationKeys.ANNOTATION_MIGRATION_ID, MigrationKeys.ANNOTATION_MIGRATION_STEP);
+    assertThat(destinationPods()).hasSize(1);
+    assertThat(client.services().inNamespace("default").withName("web").get().getSpec().getSelector())
+        .as("no redirect asked").doesNotContainKey(MigrationKeys.LABEL_INSTANCE);
+  }
+
+  @Test
+  void thePodIsLockedWhileMigratingAndASecondMigrationIs409() throws Exception {
+    nodeA.script(FakeAgent.Script.WAIT_FOR_RELEASE);
+    CompletableFuture<Answer> first =
+        CompletableFuture.supplyAsync(() -> Http.post(coordinator.url() + "/migrate", request()));
+    await().atMost(Duration.ofSeconds(10)).until(() -> !nodeB.sessions().isEmpty());
+
+    Map<String, String> annotations = KubernetesCluster.annotations(pod("web"));
+    assertThat(annotations).containsKey(MigrationKeys.ANNOTATION_MIGRATION_ID)
+        .containsKey(MigrationKeys.ANNOTATION_MIGRATION_STEP);
+    Answer second = Http.post(coordinator.url() + "/migrate", request());
+    assertThat(second.status()).as(second.body()).isEqualTo(409);
+    assertThat(second.json().getString("message")).contains(annotations.get(MigrationKeys.ANNOTATION_MIGRATION_ID));
+
+    nodeA.release();
+    assertThat(first.get().status()).isEqualTo(200);
+  }
+
+  @Test
+  void anAgentFailureRemovesTheDestinationPodAndUnlocksTheSource() {
+    nodeA.script(FakeAgent.Script.ROLL_BACK);
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", request());
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(502);
+    assertThat(destinationPods()).isEmpty();
+    Pod source = pod("web");
+    assertThat(source).isNotNull();
+    assertThat(KubernetesCluster.annotations(source)).doesNotContainKey(MigrationKeys.ANNOTATION_MIGRATION_ID);
+    assertThat(eventReasons()).contains("MigrationStarted", "MigrationRolledBack");
+    assertThat(nodeB.abortedIds()).hasSize(1);
+  }
+
+  @Test
+  void listsPodsWithTheirMigrationState() {
+    JsonObject list = Http.get(coordinator.url() + "/list?namespace=default").json();
+    assertThat(list.getJsonArray("workloads")).hasSize(1);
+    JsonObject web = list.getJsonArray("workloads").getJsonObject(0);
+    assertThat(web.getString("node")).isEqualTo("node-a");
+    assertThat(web.getBoolean("migratable")).isTrue();
+    JsonObject description = Http.get(coordinator.url() + "/").json();
+    assertThat(description.getString("mode")).isEqualTo("kubernetes");
+    assertThat(description.getJsonArray("agents")).hasSize(2);
+  }
+}
