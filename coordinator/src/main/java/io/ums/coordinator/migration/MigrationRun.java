@@ -140,16 +140,36 @@ final class MigrationRun {
   }
 
   private void onStatus(JsonObject status) {
+    JsonObject bytes = status.getJsonObject("bytes", new JsonObject());
+    if ("DONE".equals(status.getString("phase"))) {
+      catchUpTo(EventType.DONE, bytes);
+      return;
+    }
     EventType type = EventType.fromAgentPhase(status.getString("phase"));
     if (type == null) {
       return;
     }
-    JsonObject bytes = status.getJsonObject("bytes", new JsonObject());
     if (type != lastAnnounced) {
+      catchUpTo(type, bytes);
       announce(type, new JsonObject().put("bytes", bytes));
     } else if (type == EventType.TRANSFERRING
         && System.nanoTime() - lastProgressEventNanos > PROGRESS_EVENT_INTERVAL_NANOS) {
       announce(type, new JsonObject().put("bytes", bytes).put("progress", true));
+    }
+  }
+
+  /**
+   * Polling can miss a short phase; the agent went through every phase in order all the same, so
+   * the stream still shows each one, marked "passed" (seen only after it ended).
+   */
+  private void catchUpTo(EventType type, JsonObject bytes) {
+    for (EventType phase : List.of(EventType.CHECKPOINTING, EventType.TRANSFERRING, EventType.RESTORING)) {
+      if (phase.ordinal() >= type.ordinal()) {
+        return;
+      }
+      if (lastAnnounced == null || phase.ordinal() > lastAnnounced.ordinal()) {
+        announce(phase, new JsonObject().put("bytes", bytes).put("passed", true));
+      }
     }
   }
 
