@@ -80,6 +80,8 @@ class ControlApiTest {
     assertError(http.post("/v1/send", new JsonObject().put("workloadId", "w-x")), 400, "BAD_REQUEST",
         "destination: required");
     assertError(http.post("/v1/receive", new JsonObject().put("kind", 3)), 400, "BAD_REQUEST", "kind:");
+    assertError(http.post("/v1/workloads", "{\"name\":\"" + "x".repeat(2 << 20) + "\"}"), 400, "BAD_REQUEST",
+        "body: larger than");
     assertThat(http.get("/v1/workloads").array()).isEmpty();
   }
 

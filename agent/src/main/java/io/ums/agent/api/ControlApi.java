@@ -63,8 +63,7 @@ public final class ControlApi {
     router.route().last().handler(context -> ErrorResponses.send(context, new AgentException(ApiError.NOT_FOUND,
         "no such route: " + context.request().method() + " " + context.request().path())));
     router.route().failureHandler(context -> ErrorResponses.send(context, context.failure() != null
-        ? context.failure() : new AgentException(statusError(context.statusCode()), "request failed with "
-        + context.statusCode())));
+        ? context.failure() : statusFailure(context.statusCode())));
     return router;
   }
 
@@ -166,11 +165,13 @@ public final class ControlApi {
     });
   }
 
-  private static ApiError statusError(int status) {
+  // Failures vertx-web raises with a bare status code (body handler, routing).
+  private static AgentException statusFailure(int status) {
     return switch (status) {
-      case 400, 413 -> ApiError.BAD_REQUEST;
-      case 404 -> ApiError.NOT_FOUND;
-      default -> ApiError.INTERNAL;
+      case 413 -> AgentException.badField("body", "larger than " + MAX_BODY_BYTES + " bytes");
+      case 400 -> new AgentException(ApiError.BAD_REQUEST, "malformed request");
+      case 404 -> new AgentException(ApiError.NOT_FOUND, "not found");
+      default -> new AgentException(ApiError.INTERNAL, "request failed with status " + status);
     };
   }
 
