@@ -129,8 +129,10 @@ public final class ProcessWorkloads implements Workloads {
     if (existing != null) {
       return Future.failedFuture(new WorkloadBusyException(id, existing));
     }
+    // STOPPED counts as migratable: CRIU dumps a stopped tree as well, and right after a rollback the
+    // sweep may not yet have seen the source resumed.
     WorkloadStatus status = record.workload().status();
-    if (status != WorkloadStatus.RUNNING) {
+    if (status == WorkloadStatus.EXITED) {
       migrationClaims.remove(id, migrationId);
       return Future.failedFuture(new WorkloadStateException(id, status, "migrate it"));
     }

@@ -169,6 +169,12 @@ class ProcessWorkloadsTest {
     workloads.endMigration(workload.id());
     assertThat(workloads.find(workload.id()).map(Workload::status)).hasValue(WorkloadStatus.RUNNING);
     result(workloads.remove(workload.id()));
+
+    Workload brief = result(workloads.launch(spec("brief", "/bin/true")));
+    await().atMost(Duration.ofSeconds(10)).until(() -> workloads.find(brief.id()).orElseThrow().status()
+        == WorkloadStatus.EXITED);
+    assertThat(failure(workloads.beginMigration(brief.id(), "m-4"))).isInstanceOf(WorkloadStateException.class)
+        .hasMessageContaining("EXITED");
   }
 
   private ProcessWorkloads registry() throws Exception {
