@@ -90,14 +90,24 @@ final class Charts {
     return plot;
   }
 
+  /**
+   * Stacks only phases that follow each other: the API's checkpoint streams while the transfer runs, so the
+   * bar is creation, freeze (stop to pages flowing), transfer (pages flowing to images delivered), restore,
+   * and "other" for the rest of the API's total (coordination, commit, source removal).
+   */
   private static JFreeChart phasesChart(Summary summary, String link) {
     DefaultCategoryDataset data = new DefaultCategoryDataset();
     for (int mib : summary.sizes()) {
-      for (String phase : List.of("creation", "checkpoint", "transfer", "restore")) {
-        double median = summary.phase(new Summary.Key(link, mib, "ums"), phase).map(Summary.Spread::median)
-            .orElse(0.0);
+      Summary.Key key = new Summary.Key(link, mib, "ums");
+      boolean hasFreeze = summary.phase(key, "freeze").isPresent();
+      double stacked = 0;
+      for (String phase : List.of("creation", hasFreeze ? "freeze" : "checkpoint", "transfer", "restore")) {
+        double median = summary.phase(key, phase).map(Summary.Spread::median).orElse(0.0);
         data.addValue(median, phase, mib + " MiB");
+        stacked += median;
       }
+      double total = summary.phase(key, "total").map(Summary.Spread::median).orElse(stacked);
+      data.addValue(Math.max(0, total - stacked), "other", mib + " MiB");
     }
     JFreeChart chart = ChartFactory.createStackedBarChart("ums phase breakdown (median), link " + link,
         "memory size", "ms", data, PlotOrientation.VERTICAL, true, false, false);

@@ -40,6 +40,7 @@ public final class DowntimeBench {
     List<ResultRow> rows = new ArrayList<>();
     Files.createDirectories(settings.out());
     String machine = Machine.describe();
+    String loadAtStart = Machine.loadAverage();
     try (Cleanup cleanup = new Cleanup()) {
       Path disk = Scratch.create(Path.of("/var/tmp"), "ums-bench-", cleanup);
       Path tmpfs = Scratch.create(Path.of("/dev/shm"), "ums-bench-", cleanup);
@@ -70,7 +71,8 @@ public final class DowntimeBench {
       }
       testbed.limitRate("unlimited");
     }
-    return new Outcome(rows, writeReports(rows, machine));
+    return new Outcome(rows, writeReports(rows, machine + "; load average " + loadAtStart + " at start, "
+        + Machine.loadAverage() + " at end"));
   }
 
   private static ResultRow runOne(MigrationMethod method, Scenario scenario, BenchContext context) {

@@ -72,14 +72,18 @@ final class MarkdownReport {
   }
 
   private static void phases(StringBuilder md, Summary summary, String link) {
-    md.append("\n`ums` phases from the API (median ms):\n\n| MiB |");
-    ResultFiles.PHASES.forEach(p -> md.append(" ").append(p).append(" |"));
+    List<String> phases = ResultFiles.phases(summary.rows().stream().filter(r -> r.method().equals("ums")).toList());
+    if (phases.isEmpty()) {
+      return;
+    }
+    md.append("\n`ums` overhead from the POST /migrate answer (median ms):\n\n| MiB |");
+    phases.forEach(p -> md.append(" ").append(p).append(" |"));
     md.append("\n|---:|");
-    ResultFiles.PHASES.forEach(p -> md.append("---:|"));
+    phases.forEach(p -> md.append("---:|"));
     md.append("\n");
     for (int size : summary.sizes()) {
       md.append("| ").append(size).append(" |");
-      for (String phase : ResultFiles.PHASES) {
+      for (String phase : phases) {
         md.append(" ").append(summary.phase(new Summary.Key(link, size, "ums"), phase)
             .map(s -> format(s.median())).orElse("-")).append(" |");
       }

@@ -11,7 +11,12 @@ import java.util.Map;
 
 /** results.csv and results.json: one row per method, size, link and run, failed rows with their error. */
 final class ResultFiles {
-  static final List<String> PHASES = List.of("creation", "checkpoint", "transfer", "restore", "total");
+  /** The overhead keys of all rows, in first-seen order (the API's for ums, ours for the baselines). */
+  static List<String> phases(List<ResultRow> rows) {
+    java.util.LinkedHashSet<String> keys = new java.util.LinkedHashSet<>();
+    rows.forEach(row -> keys.addAll(row.overhead().keySet()));
+    return List.copyOf(keys);
+  }
 
   private ResultFiles() {}
 
@@ -49,14 +54,15 @@ final class ResultFiles {
     Files.writeString(dir.resolve("results.json"), json(rows).encodePrettily() + "\n");
     StringBuilder csv = new StringBuilder(
         "method,sizeMiB,link,memory,run,downtimeMs,totalMs,wireBytes,checksumOk,counterContinued");
-    PHASES.forEach(p -> csv.append(",overhead").append(Character.toUpperCase(p.charAt(0))).append(p.substring(1))
+    List<String> phases = phases(rows);
+    phases.forEach(p -> csv.append(",overhead").append(Character.toUpperCase(p.charAt(0))).append(p.substring(1))
         .append("Ms"));
     csv.append(",error\n");
     for (ResultRow row : rows) {
       csv.append(String.join(",", row.method(), String.valueOf(row.sizeMiB()), row.link(), row.memory(),
           String.valueOf(row.run()), cell(row.downtimeMs()), cell(row.totalMs()), cell(row.wireBytes()),
           cell(row.checksumOk()), cell(row.counterContinued())));
-      PHASES.forEach(p -> csv.append(",").append(cell(row.overhead().get(p))));
+      phases.forEach(p -> csv.append(",").append(cell(row.overhead().get(p))));
       csv.append(",").append(quote(row.error())).append("\n");
     }
     Files.writeString(dir.resolve("results.csv"), csv);

@@ -27,4 +27,13 @@ public final class Machine {
       return "?";
     }
   }
+
+  /** The 1-minute load average now: on a shared machine, the context every figure needs. */
+  public static String loadAverage() {
+    try {
+      return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+    } catch (IOException e) {
+      return "?";
+    }
+  }
 }
