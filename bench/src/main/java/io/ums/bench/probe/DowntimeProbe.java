@@ -69,6 +69,11 @@ public final class DowntimeProbe implements AutoCloseable {
     return await(firstSource, timeout, "no answer from the source " + source.address());
   }
 
+  /** The latest answer from the source before the destination answered, or null when none yet. */
+  public Answer lastFromSource() {
+    return lastSource;
+  }
+
   /** Waits for the first answer from the destination and returns the gap the client saw. */
   public Outcome awaitDestination(Duration timeout) throws TimeoutException {
     Answer first = await(firstDestination, timeout, "no answer from the destination " + destination.address());
