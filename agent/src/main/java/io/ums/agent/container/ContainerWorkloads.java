@@ -99,7 +99,7 @@ public final class ContainerWorkloads {
       Image image = store.get(spec.image());
       ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
       try {
-        prepareBundle(dir, spec, image);
+        prepareBundle(dir, spec, image, null);
         long pid = runc.run(id, dir.bundle(), new OutputRelay(dir.log()));
         Entry entry = new Entry(id, spec, pid, Instant.now(), null, null);
         dir.writeRecord(id, spec, entry.createdAt(), null);
@@ -156,6 +156,10 @@ public final class ContainerWorkloads {
   }
 
   // --- migration support ---
+
+  public OciImageStore store() {
+    return store;
+  }
 
   /** The image the container runs from. */
   public Image imageOf(String id) {
@@ -218,7 +222,9 @@ public final class ContainerWorkloads {
         if (layerDiff != null) {
           LayerDiff.apply(layerDiff, dir.upper());
         }
-        prepareBundle(dir, spec, image);
+        // the source's live connections cannot come back here (its address is not this node's): close them
+        Path criuConfig = Files.writeString(dir.root().resolve("criu-restore.conf"), "tcp-close\n");
+        prepareBundle(dir, spec, image, criuConfig);
         Files.createDirectories(criuWorkDir);
         long pid = runc.restore(id, dir.bundle(), imagesDir, criuWorkDir, new OutputRelay(dir.log()));
         Entry entry = new Entry(id, spec, pid, Instant.now(), migrationId, null);
@@ -270,11 +276,11 @@ public final class ContainerWorkloads {
 
   // --- internals ---
 
-  private void prepareBundle(ContainerDir dir, WorkloadSpec spec, Image image) {
+  private void prepareBundle(ContainerDir dir, WorkloadSpec spec, Image image, Path criuConfig) {
     dir.create();
     List<Path> lowerDirs = layers.lowerDirs(image);
     List<String> imageEnv = imageEnv(image);
-    dir.writeConfig(OciRuntimeSpec.build(spec.name(), spec.command(), imageEnv, spec.env()));
+    dir.writeConfig(OciRuntimeSpec.build(spec.name(), spec.command(), imageEnv, spec.env(), criuConfig));
     new OverlayRootfs(lowerDirs, dir.upper(), dir.work(), dir.rootfs()).mount();
   }
 

@@ -21,9 +21,10 @@ public final class OciRuntimeSpec {
 
   /**
    * @param imageEnv {@code K=V} entries from the image config, overridden by {@code env}
+   * @param criuConfig a CRIU configuration file for runc checkpoint/restore of this bundle, or null
    */
   public static JsonObject build(String hostname, List<String> command, List<String> imageEnv,
-                                 Map<String, String> env) {
+                                 Map<String, String> env, java.nio.file.Path criuConfig) {
     Map<String, String> merged = new TreeMap<>();
     for (String entry : imageEnv) {
       int eq = entry.indexOf('=');
@@ -63,8 +64,14 @@ public final class OciRuntimeSpec {
         .put("readonlyPaths", new JsonArray(List.of("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
             "/proc/sysrq-trigger")));
 
+    JsonObject annotations = new JsonObject();
+    if (criuConfig != null) {
+      // runc hands this file to CRIU, whose settings then override runc's own (e.g. tcp-close on restore)
+      annotations.put("org.criu.config", criuConfig.toString());
+    }
     return new JsonObject()
         .put("ociVersion", "1.0.2-dev")
+        .put("annotations", annotations)
         .put("process", process)
         .put("root", new JsonObject().put("path", "rootfs").put("readonly", false))
         .put("hostname", hostname)

@@ -61,7 +61,7 @@ public final class Runc {
   /** Restores a checkpoint into a new container {@code id} from {@code bundle}, detached. Returns its PID. */
   public long restore(String id, Path bundle, Path imagesDir, Path workDir, OutputRelay output) {
     Path runcLog = workDir.resolve("runc.log");
-    exec(output.wrap(command(runcLog, "restore", "-d", "--tcp-established", "--image-path",
+    exec(output.wrap(command(runcLog, "restore", "-d", "--image-path",
             imagesDir.toAbsolutePath().toString(), "--work-path", workDir.toAbsolutePath().toString(),
             "--bundle", bundle.toString(), id)),
         Code.RESTORE_FAILED, runcLog, workDir.resolve("restore.log"));

@@ -182,6 +182,30 @@ public final class OciImageStore {
     }
   }
 
+  /**
+   * Deletes those of {@code digests} that no image references (layers a failed migration received).
+   * Returns the ones deleted.
+   */
+  public Set<Digest> removeUnreferenced(java.util.Collection<Digest> digests) {
+    synchronized (indexLock) {
+      Set<Digest> referenced = new HashSet<>();
+      for (Image image : list()) {
+        image.layers().forEach(layer -> referenced.add(layer.digest()));
+      }
+      Set<Digest> removed = new HashSet<>();
+      for (Digest digest : digests) {
+        try {
+          if (!referenced.contains(digest) && Files.deleteIfExists(blobPath(digest))) {
+            removed.add(digest);
+          }
+        } catch (IOException e) {
+          throw new ImageStoreException(Code.IO, "cannot delete blob " + digest + ": " + e.getMessage(), e);
+        }
+      }
+      return removed;
+    }
+  }
+
   public boolean hasBlob(Digest digest) {
     return Files.isRegularFile(digest.blobPath(root));
   }

@@ -40,7 +40,7 @@ public final class CriuMigrations implements Migrations {
   private final MigrationDeps deps;
   private final ReceiveSessions sessions = new ReceiveSessions(Clock.systemUTC());
   private final Map<String, DestinationSession> destinations = new ConcurrentHashMap<>();
-  private final Map<String, SourceMigration> sources = new ConcurrentHashMap<>();
+  private final Map<String, OutgoingMigration> sources = new ConcurrentHashMap<>();
   private final Map<String, MigrationStatus> statuses = new ConcurrentHashMap<>();
   private final List<String> finishedOrder = new ArrayList<>();
   private final String advertiseHost;
@@ -127,7 +127,9 @@ public final class CriuMigrations implements Migrations {
         target.getString("sessionId"), token);
     boolean keep = request.getBoolean("keep", false);
     return deps.workloads().beginMigration(request.getString("workloadId"), id).map(workload -> {
-      SourceMigration migration = new SourceMigration(deps, id, workload, destination, keep);
+      OutgoingMigration migration = ContainerSourceMigration.handles(workload)
+          ? new ContainerSourceMigration(deps, id, workload, destination, keep)
+          : new SourceMigration(deps, id, workload, destination, keep);
       sources.put(id, migration);
       statuses.put(id, migration.status());
       migration.completion().onComplete(ignored -> finished(id));
@@ -138,7 +140,7 @@ public final class CriuMigrations implements Migrations {
 
   @Override
   public Future<JsonObject> awaitCompletion(String migrationId) {
-    SourceMigration source = sources.get(migrationId);
+    OutgoingMigration source = sources.get(migrationId);
     if (source != null) {
       return source.completion();
     }
@@ -157,7 +159,7 @@ public final class CriuMigrations implements Migrations {
 
   @Override
   public Future<JsonObject> abort(String migrationId) {
-    SourceMigration source = sources.get(migrationId);
+    OutgoingMigration source = sources.get(migrationId);
     DestinationSession destination = destinations.get(migrationId);
     if (source == null && destination == null) {
       return status(migrationId).map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(

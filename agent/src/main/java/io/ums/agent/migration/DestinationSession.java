@@ -59,6 +59,7 @@ final class DestinationSession {
   private Process pageServer;
   private Future<Integer> pageServerExit;
   private String restoredWorkloadId;
+  private ContainerReceiver container;
   private boolean finishing;
   private boolean restoring;
 
@@ -124,8 +125,20 @@ final class DestinationSession {
         channel.exceptionHandler(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
         channel.endHandler(ignored -> restore(manifest));
       }
-      default -> channel.reset(ProtocolError.CANCELLED, "unexpected channel " + channel.kind());
+      default -> {
+        if (!containerReceiver().accept(channel)) {
+          channel.reset(ProtocolError.CANCELLED, "unexpected channel " + channel.kind());
+        }
+      }
     }
+  }
+
+  private ContainerReceiver containerReceiver() {
+    if (container == null) {
+      container = new ContainerReceiver(deps, id, connection, dir,
+          failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+    }
+    return container;
   }
 
   private void relayPages(IncomingChannel pages) {
@@ -167,14 +180,17 @@ final class DestinationSession {
         .compose(ignored -> {
           status.phase(MigrationPhase.RESTORING);
           LOG.info("session {} RESTORING: {} of migration {}", id, spec.name(), migrationId);
-          return deps.workloads().openRelay(spec.name());
+          if (WorkloadSpec.KIND_CONTAINER.equals(spec.kind())) {
+            return containerReceiver().restore(spec, migrationId, status);
+          }
+          return deps.workloads().openRelay(spec.name())
+              .compose(relay -> runRestore(relay, outputPipe, manifest.getBoolean("tcpEstablished", false))
+                  .compose(pid -> deps.workloads().adoptRestored(spec, pid, migrationId, relay.sink()))
+                  .onFailure(failure -> vertx.executeBlocking(() -> {
+                    relay.close();
+                    return null;
+                  }, false)));
         })
-        .compose(relay -> runRestore(relay, outputPipe, manifest.getBoolean("tcpEstablished", false))
-            .compose(pid -> deps.workloads().adoptRestored(spec, pid, migrationId, relay.sink()))
-            .onFailure(failure -> vertx.executeBlocking(() -> {
-              relay.close();
-              return null;
-            }, false)))
         .compose(this::report)
         .onSuccess(ignored -> finish(MigrationPhase.DONE))
         .onFailure(failure -> {
@@ -260,6 +276,9 @@ final class DestinationSession {
         .compose(ignored -> vertx.executeBlocking(() -> {
           if (pageServer != null && pageServer.isAlive()) {
             pageServer.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+          }
+          if (container != null && phase != MigrationPhase.DONE) {
+            container.discard();
           }
           SessionDirs.delete(dir);
           return null;

@@ -18,6 +18,10 @@ public record MigrationFailure(Code code, String message) {
     ABORTED,
     SHUTTING_DOWN,
     ROLLBACK_FAILED,
+    /** A container image layer's bytes did not hash to the digest it was announced with. */
+    LAYER_DIGEST_MISMATCH,
+    /** The destination's image store refused or lost what a container migration needs. */
+    IMAGE_STORE_FAILED,
     INTERNAL
   }
 

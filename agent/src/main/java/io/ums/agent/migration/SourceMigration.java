@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * the network and resumes the tasks; if CRIU cannot (it died), the agent removes the lock rules and sends
  * SIGCONT.
  */
-final class SourceMigration {
+final class SourceMigration implements OutgoingMigration {
   private static final Logger LOG = LoggerFactory.getLogger(SourceMigration.class);
   private static final long DUMP_EXIT_WAIT_MILLIS = 15_000;
   /** How often the byte counts of a running migration are refreshed in its status. */
@@ -89,15 +89,18 @@ final class SourceMigration {
     this.status = new MigrationStatus(id, MigrationStatus.Role.SOURCE, workload.id());
   }
 
-  MigrationStatus status() {
+  @Override
+  public MigrationStatus status() {
     return status;
   }
 
-  Future<JsonObject> completion() {
+  @Override
+  public Future<JsonObject> completion() {
     return done.future();
   }
 
-  void start() {
+  @Override
+  public void start() {
     LOG.info("migration {} PREPARING: workload {} (pid {}) to {}:{}", id, workload.id(), workload.pid(),
         destination.host(), destination.port());
     timer = vertx.setTimer(deps.settings().migrationTimeout().toMillis(), ignored -> fail(MigrationFailure.of(
@@ -107,8 +110,8 @@ final class SourceMigration {
         .onFailure(failure -> fail(Failures.classify(failure, Code.INTERNAL)));
   }
 
-  /** Rolls back unless the switchover is already decided. Callable from any thread. */
-  void abort(MigrationFailure.Code code, String why) {
+  @Override
+  public void abort(MigrationFailure.Code code, String why) {
     context.runOnContext(ignored -> fail(MigrationFailure.of(code, why)));
   }
 

@@ -120,6 +120,10 @@ final class AgentProcess implements AutoCloseable {
     return new JsonObject(response.body());
   }
 
+  void delete(String path) throws IOException, InterruptedException {
+    send(HttpRequest.newBuilder(uri(path)).DELETE(), 204);
+  }
+
   private HttpResponse<String> send(HttpRequest.Builder request, int expectedStatus)
       throws IOException, InterruptedException {
     HttpResponse<String> response = HTTP.send(request.timeout(Duration.ofMinutes(3)).build(),

@@ -1,0 +1,219 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.container.ContainerWorkloads;
+import io.ums.agent.container.WorkloadsByKind;
+import io.ums.agent.image.Digest;
+import io.ums.agent.image.Image;
+import io.ums.agent.image.ImageLayer;
+import io.ums.agent.image.ImageStoreException;
+import io.ums.agent.image.OciImageStore;
+import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.workload.Workload;
+import io.ums.agent.workload.WorkloadSpec;
+import io.ums.protocol.IncomingChannel;
+import io.ums.protocol.OutgoingChannel;
+import io.ums.protocol.ProtocolError;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.file.OpenOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.ums.protocol.UmsConnection;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The container part of a receive session ({@link DestinationSession} keeps the pages, CRIU images, result
+ * and failure handling): answers the image offer with the layers this node lacks, verifies each arriving
+ * layer against its digest (a mismatch fails the session), registers the image, keeps runc's checkpoint
+ * files and the writable layer's diff, and finally rebuilds the bundle from the store and restores it with
+ * runc. On failure, {@link #discard} removes the layers and the image this session added.
+ */
+final class ContainerReceiver {
+  private static final Logger LOG = LoggerFactory.getLogger(ContainerReceiver.class);
+  private static final Set<String> RUNTIME_FILES = Set.of("descriptors.json");
+
+  private final Vertx vertx;
+  private final String sessionId;
+  private final UmsConnection connection;
+  private final Path dir;
+  private final ContainerWorkloads containers;
+  private final OciImageStore store;
+  private final Handler<Throwable> failure;
+  private final Promise<Void> layersDone = Promise.promise();
+  private final Promise<Void> diffReceived = Promise.promise();
+  private final List<Future<Void>> runtimeFiles = new ArrayList<>();
+  private final Set<Digest> pending = new HashSet<>();
+  private final Set<Digest> adopted = new HashSet<>();
+  private JsonObject offer;
+  private boolean imageRegisteredHere;
+
+  ContainerReceiver(MigrationDeps deps, String sessionId, UmsConnection connection, Path dir,
+                    Handler<Throwable> failure) {
+    this.vertx = deps.vertx();
+    this.sessionId = sessionId;
+    this.connection = connection;
+    this.dir = dir;
+    this.containers = deps.workloads() instanceof WorkloadsByKind byKind ? byKind.containers() : null;
+    this.store = containers == null ? null : containers.store();
+    this.failure = failure;
+  }
+
+  /** Takes the container channels; false for any other kind. */
+  boolean accept(IncomingChannel channel) {
+    if (containers == null) {
+      return false;
+    }
+    switch (channel.kind()) {
+      case ContainerChannels.IMAGE_OFFER -> {
+        JsonObject metadata = channel.metadata();
+        channel.handler(ignored -> { });
+        channel.endHandler(ignored -> onOffer(metadata));
+      }
+      case ContainerChannels.LAYER -> receiveLayer(channel);
+      case ContainerChannels.LAYER_DIFF -> {
+        channel.pause();
+        vertx.fileSystem().open(dir.resolve("layer-diff.tar").toString(),
+                new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true))
+            .compose(channel::pipeTo)
+            .onComplete(diffReceived)
+            .onFailure(failure);
+      }
+      case ContainerChannels.RUNTIME_FILE -> {
+        String name = channel.metadata().getString("name", "");
+        if (!RUNTIME_FILES.contains(name)) {
+          channel.reset(ProtocolError.CANCELLED, "unexpected runtime file");
+          failure.handle(new MigrationFailure.Exception(Code.PROTOCOL_ERROR, "bad runtime file name \"" + name + "\""));
+          return true;
+        }
+        channel.pause();
+        runtimeFiles.add(vertx.fileSystem().open(dir.resolve("images").resolve(name).toString(),
+                new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true))
+            .compose(channel::pipeTo)
+            .onFailure(failure));
+      }
+      default -> {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void onOffer(JsonObject metadata) {
+    offer = metadata;
+    vertx.executeBlocking(() -> {
+      JsonArray missing = new JsonArray();
+      for (Object layer : metadata.getJsonArray("layers", new JsonArray())) {
+        ImageLayer wanted = ImageLayer.fromJson((JsonObject) layer);
+        if (!store.hasBlob(wanted.digest())) {
+          missing.add(wanted.digest().toString());
+          pending.add(wanted.digest());
+        }
+      }
+      return missing;
+    }, false).compose(missing -> {
+      LOG.info("session {}: image {} offered, {} layer(s) missing here", sessionId, metadata.getString("image"),
+          missing.size());
+      if (missing.isEmpty()) {
+        layersDone.tryComplete();
+      }
+      return connection.openChannel(ContainerChannels.LAYERS_WANTED, new JsonObject().put("missing", missing));
+    }).compose(OutgoingChannel::end).onFailure(failure);
+  }
+
+  private void receiveLayer(IncomingChannel channel) {
+    Digest digest;
+    try {
+      digest = Digest.parse(channel.metadata().getString("digest"));
+    } catch (IllegalArgumentException e) {
+      channel.reset(ProtocolError.CANCELLED, "bad digest");
+      failure.handle(new MigrationFailure.Exception(Code.PROTOCOL_ERROR, e.getMessage()));
+      return;
+    }
+    channel.pause();
+    Path file = store.newScratchFile();
+    vertx.fileSystem().open(file.toString(), new OpenOptions().setWrite(true).setCreate(true))
+        .compose(out -> channel.pipeTo(out))
+        .compose(ignored -> vertx.executeBlocking(() -> {
+          store.adoptBlob(file, digest);
+          return null;
+        }, false))
+        .onSuccess(ignored -> {
+          adopted.add(digest);
+          pending.remove(digest);
+          if (pending.isEmpty()) {
+            layersDone.tryComplete();
+          }
+        })
+        .onFailure(cause -> {
+          vertx.executeBlocking(() -> Files.deleteIfExists(file), false);
+          failure.handle(storeFailure(cause));
+        });
+  }
+
+  /** Waits for everything the container needs, then rebuilds its bundle and restores it. */
+  Future<Workload> restore(WorkloadSpec spec, String migrationId, MigrationStatus status) {
+    if (containers == null || offer == null) {
+      return Future.failedFuture(new MigrationFailure.Exception(Code.PROTOCOL_ERROR,
+          "a container restore needs the image offer first"));
+    }
+    return layersDone.future()
+        .compose(ignored -> diffReceived.future())
+        .compose(ignored -> Future.all(runtimeFiles))
+        .compose(ignored -> vertx.executeBlocking(this::registerImage, false))
+        .recover(cause -> Future.failedFuture(storeFailure(cause)))
+        .compose(image -> {
+          long started = System.nanoTime();
+          return containers.restore(spec, dir.resolve("layer-diff.tar"), dir.resolve("images"),
+                  dir.resolve("restore-work"), migrationId)
+              .recover(cause -> Future.failedFuture(new MigrationFailure.Exception(Code.RESTORE_FAILED,
+                  cause.getMessage())))
+              .onSuccess(ignored -> status.timing("restoreMs",
+                  TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
+        });
+  }
+
+  private Image registerImage() {
+    String name = offer.getString("image");
+    boolean existed = store.find(name).isPresent();
+    Image image = store.register(name, offer.getString("manifest").getBytes(StandardCharsets.UTF_8),
+        offer.getString("config").getBytes(StandardCharsets.UTF_8));
+    imageRegisteredHere = !existed;
+    return image;
+  }
+
+  /** After a failed session: removes the image and layers this session added (blocking). */
+  void discard() {
+    if (store == null) {
+      return;
+    }
+    try {
+      String name = offer == null ? null : offer.getString("image");
+      if (imageRegisteredHere && name != null && !containers.usesImage(name)) {
+        store.delete(name);
+      }
+      store.removeUnreferenced(adopted);
+    } catch (RuntimeException e) {
+      LOG.warn("session {}: cleaning up received layers failed: {}", sessionId, e.getMessage());
+    }
+  }
+
+  private static Throwable storeFailure(Throwable cause) {
+    if (cause instanceof ImageStoreException store) {
+      Code code = store.code() == ImageStoreException.Code.DIGEST_MISMATCH ? Code.LAYER_DIGEST_MISMATCH
+          : Code.IMAGE_STORE_FAILED;
+      return new MigrationFailure.Exception(code, store.getMessage());
+    }
+    return cause;
+  }
+}

@@ -1,0 +1,200 @@
+package io.ums.agent.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ums.agent.testkit.BusyboxImages;
+import io.ums.agent.testkit.HostCommand;
+import io.ums.agent.testkit.MemServiceClient;
+import io.ums.agent.testkit.NetworkTestbed;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * runc container migration end to end: two agent JVMs in two network namespaces (prefix "uct"), images in
+ * each agent's OCI store, real runc + CRIU, the C memory service in a busybox container. Layers travel by
+ * digest and only when missing; the writable layer travels as a diff.
+ */
+@Tag("slow")
+class ContainerMigrationTest {
+  private static final int PORT = 17011;
+
+  @TempDir
+  Path dir;
+  private NetworkTestbed network;
+  private AgentProcess a;
+  private AgentProcess b;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    network = NetworkTestbed.create("uct", 2);
+    a = new AgentProcess(network.node(0), dir.resolve("agent-a"), List.of()).start(10);
+    b = new AgentProcess(network.node(1), dir.resolve("agent-b"), List.of()).start(10);
+    importImage(a, "busybox", BusyboxImages.baseLayer(dir), null);
+    importImage(a, "memservice", BusyboxImages.memServiceLayer(dir), "busybox");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (AgentProcess agent : new AgentProcess[] {a, b}) {
+      if (agent == null) {
+        continue;
+      }
+      try {
+        for (Object workload : agent.getArray("/v1/workloads")) {
+          agent.delete("/v1/workloads/" + ((JsonObject) workload).getString("id"));
+        }
+      } finally {
+        agent.close();
+        removeLeftoverContainers(agent.workDir);
+      }
+    }
+    if (network != null) {
+      network.close();
+    }
+  }
+
+  @Test
+  void migratesA256MiBContainerWithItsWritableLayerThenSendsOnlyMissingLayers() throws Exception {
+    JsonObject workload = launch(a, "memservice", 256);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+
+    JsonObject status = migrate(a, b, workload.getString("id"));
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    MemServiceClient.Answer after = MemServiceClient.verify(b.node.address(), PORT, 10000);
+    assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    String restoredId = status.getString("destinationWorkloadId");
+    Path rootfs = b.workDir.resolve("containers").resolve(restoredId).resolve("bundle/rootfs");
+    assertThat(Files.readString(rootfs.resolve("data/kept.txt"))).isEqualTo("kept-5\n");
+    assertThat(rootfs.resolve(BusyboxImages.DELETABLE_FILE.substring(1))).doesNotExist();
+    assertThat(a.getArray("/v1/workloads")).isEmpty();
+    assertThat(b.get("/v1/workloads/" + restoredId).getString("kind")).isEqualTo("container");
+    JsonObject bytes = status.getJsonObject("bytes");
+    long allLayers = a.get("/v1/images/memservice").getLong("size");
+    assertThat(bytes.getLong("layerBytesSent")).isEqualTo(allLayers);
+    assertThat(bytes.getLong("layerBytesSkipped")).isZero();
+    assertThat(bytes.getLong("pages")).isGreaterThan(256L << 20);
+    assertThat(status.getJsonObject("timings").fieldNames()).contains("freezeMs", "dumpMs", "transferMs",
+        "restoreMs", "downtimeMs", "totalMs");
+    System.out.printf("runc 256 MiB migration: timings %s bytes %s%n", status.getJsonObject("timings"), bytes);
+    assertNoSessionFiles();
+
+    // a second image sharing the base layer: only its own top layer goes on the wire
+    Path otherTop = variantLayer("second");
+    importImage(a, "memservice2", otherTop, "busybox");
+    long baseSize = a.get("/v1/images/busybox").getLong("size");
+    JsonObject second = launch(a, "memservice2", 16, PORT + 1);
+    JsonObject secondStatus = migrate(a, b, second.getString("id"));
+    assertThat(secondStatus.getString("phase")).as(secondStatus.encodePrettily()).isEqualTo("DONE");
+    JsonObject secondBytes = secondStatus.getJsonObject("bytes");
+    assertThat(secondBytes.getLong("layerBytesSkipped")).isGreaterThanOrEqualTo(baseSize);
+    assertThat(secondBytes.getLong("layerBytesSent")).isLessThanOrEqualTo((long) (Files.size(otherTop) * 1.01));
+    System.out.printf("second container: layerBytesSent %d (top layer %d), layerBytesSkipped %d (base %d)%n",
+        secondBytes.getLong("layerBytesSent"), Files.size(otherTop), secondBytes.getLong("layerBytesSkipped"),
+        baseSize);
+    MemServiceClient.verify(b.node.address(), PORT + 1, 10000);
+  }
+
+  @Test
+  void aCorruptedLayerIsRefusedAndTheSourceResumes() throws Exception {
+    importImage(a, "corrupt", variantLayer("corrupt"), "busybox");
+    JsonObject workload = launch(a, "corrupt", 32);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    // the container runs from its unpacked layers; the blob in the store rots afterwards
+    String topDigest = a.get("/v1/images/corrupt").getJsonArray("layers").getJsonObject(1).getString("digest");
+    Path blob = a.workDir.resolve("images/blobs/sha256").resolve(topDigest.substring("sha256:".length()));
+    try (RandomAccessFile file = new RandomAccessFile(blob.toFile(), "rw")) {
+      file.seek(file.length() / 2);
+      int original = file.read();
+      file.seek(file.length() / 2);
+      file.write(original ^ 0x5a);
+    }
+
+    JsonObject status = migrate(a, b, workload.getString("id"));
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("error").getString("code")).isIn("LAYER_DIGEST_MISMATCH");
+    MemServiceClient.Answer resumed = Awaitility.await().atMost(Duration.ofSeconds(1))
+        .pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(a.node.address(), PORT, 500), any -> true);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(b.getArray("/v1/workloads")).isEmpty();
+    assertThat(b.getArray("/v1/images")).isEmpty();
+    assertThat(Files.list(b.workDir.resolve("images/blobs/sha256")).toList()).isEmpty();
+    assertNoSessionFiles();
+  }
+
+  private JsonObject launch(AgentProcess agent, String image, int mib) throws Exception {
+    return launch(agent, image, mib, PORT);
+  }
+
+  private JsonObject launch(AgentProcess agent, String image, int mib, int port) throws Exception {
+    JsonObject workload = agent.post("/v1/workloads", new JsonObject().put("name", image).put("kind", "container")
+        .put("runtime", "runc").put("image", image)
+        .put("command", new JsonArray(BusyboxImages.memServiceCommand(port, mib, 5))), 201);
+    Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.query(agent.node.address(), port, 1000), answer -> true);
+    return workload;
+  }
+
+  private static JsonObject migrate(AgentProcess from, AgentProcess to, String workloadId) throws Exception {
+    JsonObject session = to.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    return from.post("/v1/send?wait=true", MigrationTestBed.sendBody(workloadId, session), 200);
+  }
+
+  private static void importImage(AgentProcess agent, String name, Path tarball, String base) throws Exception {
+    JsonObject body = new JsonObject().put("name", name).put("rootfs", tarball.toString());
+    if (base != null) {
+      body.put("base", base);
+    }
+    agent.post("/v1/images", body, 201);
+  }
+
+  /** A top layer with the memory service and a marker file, so that its digest differs from the usual one. */
+  private Path variantLayer(String marker) throws Exception {
+    Path root = dir.resolve("variant-" + marker);
+    Files.createDirectories(root);
+    Files.copy(dir.resolve("memservice-layer/memservice"), root.resolve("memservice"),
+        StandardCopyOption.COPY_ATTRIBUTES);
+    Files.writeString(root.resolve("variant"), marker + "\n");
+    Path tarball = dir.resolve("variant-" + marker + ".tar");
+    HostCommand.check("tar", "--numeric-owner", "--owner=0", "--group=0", "-cf", tarball.toString(), "-C",
+        root.toString(), ".");
+    return tarball;
+  }
+
+  private void assertNoSessionFiles() {
+    for (AgentProcess agent : new AgentProcess[] {a, b}) {
+      Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+          assertThat(agent.sessionFiles()).as("session files of " + agent.node.name()).isEmpty());
+    }
+  }
+
+  /** Containers outlive a killed agent by design; a test must not leave them behind. */
+  private static void removeLeftoverContainers(Path workDir) {
+    Path stateRoot = workDir.resolve("runc");
+    if (Files.isDirectory(stateRoot)) {
+      for (String line : HostCommand.run("runc", "--root", stateRoot.toString(), "list", "-q").output().split("\n")) {
+        if (!line.isBlank()) {
+          HostCommand.run("runc", "--root", stateRoot.toString(), "delete", "--force", line.trim());
+        }
+      }
+    }
+    for (String line : HostCommand.run("findmnt", "-rn", "-o", "TARGET").output().split("\n")) {
+      if (line.startsWith(workDir.toString())) {
+        HostCommand.run("umount", "-l", line);
+      }
+    }
+  }
+}
