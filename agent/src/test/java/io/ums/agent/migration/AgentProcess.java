@@ -1,5 +1,6 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.dataplane.AgentMemoryBudget;
 import io.ums.agent.testkit.NetworkTestbed;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -45,17 +46,19 @@ final class AgentProcess implements AutoCloseable {
   AgentProcess start(int gracePeriodSeconds) throws IOException {
     Files.createDirectories(workDir);
     List<String> command = new ArrayList<>(List.of("nsenter", "--net=" + node.netnsPath(),
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx64m", "-XX:MaxDirectMemorySize=32m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-        "-Dums.migration.sessionRoot=" + sessionRoot));
+        Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    command.addAll(AgentMemoryBudget.JVM_OPTIONS);
+    command.add("-Dums.migration.sessionRoot=" + sessionRoot);
     command.addAll(properties);
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.ums.agent.AgentMain",
         "--node", node.name(), "--control-port", Integer.toString(CONTROL_PORT),
         "--data-port", Integer.toString(DATA_PORT), "--work-dir", workDir.toString(),
         "--bind", node.address(), "--advertise-host", node.address(),
         "--grace-period", Integer.toString(gracePeriodSeconds)));
-    process = new ProcessBuilder(command).directory(new File("/"))
-        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    ProcessBuilder builder = new ProcessBuilder(command).directory(new File("/"))
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    builder.environment().putAll(AgentMemoryBudget.ENVIRONMENT);
+    process = builder.start();
     Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
         .until(() -> get("/health").getString("status"), "UP"::equals);
     return this;
