@@ -44,6 +44,8 @@ import org.slf4j.LoggerFactory;
 final class ContainerSourceMigration implements OutgoingMigration {
   private static final Logger LOG = LoggerFactory.getLogger(ContainerSourceMigration.class);
   private static final String DESCRIPTORS = "descriptors.json";
+  /** How often the byte counts of a running migration are refreshed in its status. */
+  private static final long PROGRESS_MILLIS = 250;
 
   private final MigrationDeps deps;
   private final Vertx vertx;
@@ -75,6 +77,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
   private Future<Void> checkpointRun;
   private boolean finishing;
   private long timer = -1;
+  private long progressTimer = -1;
 
   ContainerSourceMigration(MigrationDeps deps, String id, Workload workload, SourceMigration.Destination destination,
                            boolean keep) {
@@ -110,6 +113,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
         destination.host(), destination.port());
     timer = vertx.setTimer(deps.settings().migrationTimeout().toMillis(), ignored -> fail(MigrationFailure.of(
         Code.TIMEOUT, "not done within " + deps.settings().migrationTimeout().toSeconds() + " s")));
+    progressTimer = vertx.setPeriodic(PROGRESS_MILLIS, ignored -> countBytes());
     if (keep) {
       fail(MigrationFailure.of(Code.INTERNAL, "keep=true is not supported for containers yet"));
       return;
@@ -370,6 +374,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
   }
 
   private void finish(MigrationPhase phase) {
+    vertx.cancelTimer(progressTimer);
     countBytes();
     status.timing("totalMs", millis(startNanos, System.nanoTime()));
     status.phase(phase);

@@ -135,6 +135,36 @@ class ContainerMigrationTest {
     assertNoSessionFiles();
   }
 
+  @Test
+  void theDestinationStoreDeletedMidTransferRollsBackAndLeavesNothing() throws Exception {
+    JsonObject workload = launch(a, "memservice", 128);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    network.limitRate("200mbit");
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
+        .getString("migrationId");
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> a.get("/v1/migrations/" + migrationId).getJsonObject("bytes").getLong("pages"),
+            pages -> pages >= 16L << 20);
+    HostCommand.check("rm", "-rf", b.workDir.resolve("images").toString());
+
+    JsonObject status = Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(50))
+        .ignoreExceptions().until(() -> a.get("/v1/migrations/" + migrationId),
+            current -> List.of("DONE", "ROLLED_BACK", "FAILED").contains(current.getString("phase")));
+    network.limitRate("unlimited");
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("error").getString("code")).isEqualTo("IMAGE_STORE_FAILED");
+    MemServiceClient.Answer resumed = Awaitility.await().atMost(Duration.ofSeconds(1))
+        .pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(a.node.address(), PORT, 500), any -> true);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(b.getArray("/v1/workloads")).isEmpty();
+    assertThat(b.workDir.resolve("containers")).satisfiesAnyOf(
+        containers -> assertThat(containers).doesNotExist(),
+        containers -> assertThat(containers).isEmptyDirectory());
+    assertNoSessionFiles();
+  }
+
   private JsonObject launch(AgentProcess agent, String image, int mib) throws Exception {
     return launch(agent, image, mib, PORT);
   }
