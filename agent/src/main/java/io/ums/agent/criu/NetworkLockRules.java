@@ -12,15 +12,21 @@ import java.util.concurrent.TimeUnit;
  * The iptables rules {@code criu dump --tcp-established} adds to lock the dumped connections (DROP unless
  * marked 0xc114). CRIU removes them itself when it rolls back (see {@link PostDumpGate}); this is the last
  * resort when CRIU could not (it was killed): remove the lock rules that appeared since a snapshot taken
- * before the dump, so the resumed service is reachable again. Blocking; runs in the agent's netns.
+ * before the dump, so the resumed service is reachable again. (The dumped TCP sockets stay in repair mode:
+ * only CRIU can take them out; new connections work.) Blocking; runs iptables in the network namespace
+ * CRIU ran in ({@link CriuRunner#wrapper()}).
  */
 public final class NetworkLockRules {
   private static final String CRIU_MARK = "0xc114";
 
-  private NetworkLockRules() {}
+  private final List<String> wrapper;
+
+  public NetworkLockRules(List<String> wrapper) {
+    this.wrapper = List.copyOf(wrapper);
+  }
 
   /** The CRIU lock rules present now, as {@code iptables -S} prints them. */
-  public static Set<String> snapshot() {
+  public Set<String> snapshot() {
     Set<String> rules = new LinkedHashSet<>();
     for (String line : run(List.of("iptables", "-w", "-S")).split("\n")) {
       if (line.startsWith("-A ") && line.contains(CRIU_MARK) && line.endsWith("-j DROP")) {
@@ -31,7 +37,7 @@ public final class NetworkLockRules {
   }
 
   /** Deletes the CRIU lock rules not in {@code before}; returns how many it removed. */
-  public static int removeAddedSince(Set<String> before) {
+  public int removeAddedSince(Set<String> before) {
     int removed = 0;
     for (String rule : snapshot()) {
       if (before.contains(rule)) {
@@ -45,9 +51,11 @@ public final class NetworkLockRules {
     return removed;
   }
 
-  private static String run(List<String> command) {
+  private String run(List<String> command) {
+    List<String> full = new ArrayList<>(wrapper);
+    full.addAll(command);
     try {
-      Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+      Process process = new ProcessBuilder(full).redirectErrorStream(true).start();
       String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       process.waitFor(10, TimeUnit.SECONDS);
       return output;

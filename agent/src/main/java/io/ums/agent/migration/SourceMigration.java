@@ -158,7 +158,7 @@ final class SourceMigration implements OutgoingMigration {
             scratch = Files.createDirectories(deps.settings().sessionRoot().resolve("send-" + id));
             Files.createDirectories(scratch.resolve("images"));
             outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
-            lockRulesBefore = NetworkLockRules.snapshot();
+            lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
             gate.writeScript(scratch);
             return null;
           }, false);
@@ -352,7 +352,7 @@ final class SourceMigration implements OutgoingMigration {
   private boolean ensureSourceRuns() {
     long pid = workload.pid();
     if (ProcessTree.alive(pid) && !ProcessTree.running(pid)) {
-      int removed = NetworkLockRules.removeAddedSince(lockRulesBefore);
+      int removed = new NetworkLockRules(deps.criu().wrapper()).removeAddedSince(lockRulesBefore);
       ProcessTree.signalAll(pid, "CONT");
       LOG.warn("migration {}: CRIU left the source stopped; removed {} lock rule(s) and sent SIGCONT", id, removed);
     }

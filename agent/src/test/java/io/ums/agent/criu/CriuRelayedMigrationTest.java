@@ -126,6 +126,29 @@ class CriuRelayedMigrationTest {
     }
   }
 
+  @Test
+  void whenCriuDiesAtTheGateTheFallbackRemovesItsLockRulesAndResumesTheSource() throws Exception {
+    NetworkTestbed.Node a = testbed.node(0);
+    NetworkTestbed.Node b = testbed.node(1);
+    long source = launchMemService(a, 16);
+    String checksum = MemServiceClient.verify(a.address(), PORT, 5000).checksum();
+    NetworkLockRules rules = new NetworkLockRules(List.of("nsenter", "--net=" + a.netnsPath()));
+    java.util.Set<String> before = rules.snapshot();
+    try (java.net.Socket held = new java.net.Socket(a.address(), PORT)) {
+      Dump dump = startDump(a, b, source);
+      join(dump.gate.dumped());
+      dump.process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      assertThat(rules.snapshot()).hasSizeGreaterThan(before.size());
+
+      assertThat(rules.removeAddedSince(before)).isPositive();
+      ProcessTree.signalAll(source, "CONT");
+      assertThat(rules.snapshot()).isEqualTo(before);
+      MemServiceClient.Answer after = await().atMost(Duration.ofSeconds(1)).ignoreExceptions()
+          .until(() -> MemServiceClient.verify(a.address(), PORT, 500), answer -> true);
+      assertThat(after.checksum()).isEqualTo(checksum);
+    }
+  }
+
   private record Dump(Process process, CriuDump.Options options, PostDumpGate gate, Process pageServer,
                       Path sourceImages, Path destinationImages, Path destinationWork) {}
 

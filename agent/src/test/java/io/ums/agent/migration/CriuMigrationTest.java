@@ -47,8 +47,21 @@ class CriuMigrationTest {
     assertDone(back, bed.b.get("/v1/migrations/" + back.getString("id")).put("id",
         there.getString("destinationWorkloadId")).put("pid", 0L), onB, bed.b, bed.a);
     assertThat(bed.workloads(bed.a)).hasSize(1);
-    assertThat(bed.a.get("/v1/workloads/" + back.getString("destinationWorkloadId")).getString("status"))
+    String backOnA = back.getString("destinationWorkloadId");
+    assertThat(bed.a.get("/v1/workloads/" + backOnA).getString("status")).isEqualTo("RUNNING");
+
+    // keep=true: a copy on B, the original goes on running on A
+    JsonObject copy = bed.migrate(bed.a, bed.b, backOnA, true);
+    assertThat(copy.getString("phase")).as(copy.encodePrettily()).isEqualTo("DONE");
+    MemServiceClient.Answer original = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT,
+        5000);
+    MemServiceClient.Answer copied = MemServiceClient.verify(bed.b.node.address(), MigrationTestBed.SERVICE_PORT,
+        5000);
+    assertThat(copied.checksum()).isEqualTo(original.checksum()).isEqualTo(before.checksum());
+    assertThat(bed.a.get("/v1/workloads/" + backOnA).getString("status")).isEqualTo("RUNNING");
+    assertThat(bed.b.get("/v1/workloads/" + copy.getString("destinationWorkloadId")).getString("status"))
         .isEqualTo("RUNNING");
+    bed.assertNothingLeftBehind(bed.a, bed.b);
   }
 
   @Test

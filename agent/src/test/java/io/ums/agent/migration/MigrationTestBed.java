@@ -71,8 +71,13 @@ final class MigrationTestBed implements AutoCloseable {
 
   /** A whole migration, waiting for its final status. */
   JsonObject migrate(AgentProcess from, AgentProcess to, String workloadId) throws Exception {
+    return migrate(from, to, workloadId, false);
+  }
+
+  /** With {@code keep}, the source goes on running and the destination runs a copy. */
+  JsonObject migrate(AgentProcess from, AgentProcess to, String workloadId, boolean keep) throws Exception {
     JsonObject session = receive(to);
-    JsonObject status = from.post("/v1/send?wait=true", sendBody(workloadId, session), 200);
+    JsonObject status = from.post("/v1/send?wait=true", sendBody(workloadId, session).put("keep", keep), 200);
     servicePidsOf(to);
     return status;
   }
