@@ -28,10 +28,15 @@ public final class BenchMain {
     @Command(name = "protocol", mixinStandardHelpOptions = true,
         description = "1 GiB over loopback: UMS channels vs a raw Vert.x pipe vs a blocking socket copy.")
     static final class Protocol implements Callable<Integer> {
+      @CommandLine.Option(names = "--json", description = "also write the results as JSON to this file")
+      java.nio.file.Path json;
+
+      @CommandLine.Option(names = "--bytes", description = "bytes per run (default: 1 GiB)")
+      long bytes = io.ums.bench.protocol.ProtocolBench.DEFAULT_BYTES;
+
       @Override
       public Integer call() {
-        System.err.println("ums bench protocol: not built yet (issue 3)");
-        return 2;
+        return io.ums.bench.protocol.ProtocolBench.run(json, bytes);
       }
     }
   }

@@ -12,8 +12,8 @@ import java.util.List;
 
 /**
  * Turns frames into bytes. Control frames are written into one buffer: a header placeholder, the
- * body, then the length patched in. A DATA frame is its small header joined with the caller's
- * payload buffer as a composite view, so payload bytes are never copied here.
+ * body, then the length patched in. A DATA frame is its small header plus the caller's payload
+ * buffer as is, so payload bytes are never copied here.
  */
 public final class FrameEncoder {
   private FrameEncoder() {}
@@ -76,17 +76,27 @@ public final class FrameEncoder {
     return finish(appendMessage(start(ERROR, 0, 0, 64), e.code(), e.message()));
   }
 
-  /** A DATA frame: header, crc (and uncompressed length) in a small buffer, then the payload as is. */
+  /** A DATA frame: its header (with crc and uncompressed length) joined with the payload, not copied. */
   public static Buffer data(int channel, boolean lz4, int crc, int uncompressedLength, Buffer payload) {
+    Buffer header = dataHeader(channel, lz4, crc, uncompressedLength, payload.length());
+    return BufferInternal.buffer(Unpooled.wrappedBuffer(((BufferInternal) header).getByteBuf(),
+        ((BufferInternal) payload).getByteBuf()));
+  }
+
+  /**
+   * The bytes of a DATA frame that precede its payload. Writers send them and the payload as two
+   * messages, so the payload goes to the socket without being copied into a frame buffer.
+   */
+  public static Buffer dataHeader(int channel, boolean lz4, int crc, int uncompressedLength, int payloadLength) {
     int prefix = lz4 ? DATA_PREFIX_LZ4 : DATA_PREFIX_RAW;
     ByteBuf header = Unpooled.buffer(HEADER_SIZE + prefix);
-    header.writeInt(prefix + payload.length())
+    header.writeInt(prefix + payloadLength)
         .writeByte(DATA).writeByte(lz4 ? FLAG_COMPRESSED : 0).writeShort(0).writeInt(channel)
         .writeInt(crc);
     if (lz4) {
       header.writeInt(uncompressedLength);
     }
-    return BufferInternal.buffer(Unpooled.wrappedBuffer(header, ((BufferInternal) payload).getByteBuf()));
+    return BufferInternal.buffer(header);
   }
 
   private static Buffer start(int type, int flags, int channel, int bodySizeHint) {

@@ -1,8 +1,14 @@
 package io.ums.protocol.impl;
 
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.WriteBufferWaterMark;
 import io.ums.protocol.codec.Frame;
 import io.ums.protocol.codec.FrameEncoder;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
+import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
 import java.util.ArrayDeque;
 
@@ -10,24 +16,39 @@ import java.util.ArrayDeque;
  * Owns the socket's send side. Control frames go out at once (they are small); channel data is
  * pulled from ready channels round-robin, one frame per channel per turn, only while the socket's
  * write queue has room, so a channel without credit never holds up another and a slow socket
- * holds up everyone evenly.
+ * holds up everyone evenly. Frames are written to the Netty pipeline of the socket and flushed once
+ * per batch (one gathering write for many frames); a DATA payload is a message of its own, never
+ * copied into a frame buffer.
  */
 final class FrameWriter {
   /** A channel with bytes to send. */
-  interface Source {
+  abstract static class Source {
+    private boolean ready;
+
     /** Writes at most one frame; returns true while it still has something it may send now. */
-    boolean writeNext(FrameWriter writer);
+    abstract boolean writeNext(FrameWriter writer);
   }
 
-  private final NetSocket socket;
+  private final ChannelHandlerContext pipeline;
   private final ArrayDeque<Source> ready = new ArrayDeque<>();
   private boolean flushing;
   private boolean closed;
   private long wireBytesSent;
 
-  FrameWriter(NetSocket socket) {
-    this.socket = socket;
-    socket.drainHandler(v -> flush());
+  FrameWriter(NetSocket socket, int writeQueueSize) {
+    this.pipeline = ((NetSocketInternal) socket).channelHandlerContext();
+    Channel channel = pipeline.channel();
+    channel.config().setWriteBufferWaterMark(new WriteBufferWaterMark(writeQueueSize / 2, writeQueueSize));
+    // frames bypass Vert.x's write queue, so its drain events do not fire: watch Netty's writability
+    channel.pipeline().addFirst("ums-writability", new ChannelInboundHandlerAdapter() {
+      @Override
+      public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable()) {
+          flush();
+        }
+        ctx.fireChannelWritabilityChanged();
+      }
+    });
   }
 
   long wireBytesSent() {
@@ -38,17 +59,32 @@ final class FrameWriter {
     write(FrameEncoder.encode(frame));
   }
 
+  /** Writes bytes now, in order with every other frame; flushed at once unless a batch is running. */
   void write(Buffer bytes) {
     if (closed) {
       return;
     }
+    writeMessage(bytes);
+    if (!flushing) {
+      pipeline.flush();
+    }
+  }
+
+  /** Used by sources inside {@link Source#writeNext}: header and payload as two messages. */
+  void writeData(Buffer header, Buffer payload) {
+    writeMessage(header);
+    writeMessage(payload);
+  }
+
+  private void writeMessage(Buffer bytes) {
     wireBytesSent += bytes.length();
-    socket.write(bytes);
+    pipeline.write(((BufferInternal) bytes).getByteBuf(), pipeline.voidPromise());
   }
 
   /** Marks a source ready; it will be asked for frames as the socket allows. */
   void schedule(Source source) {
-    if (!ready.contains(source)) {
+    if (!source.ready) {
+      source.ready = true;
       ready.add(source);
     }
     flush();
@@ -56,6 +92,7 @@ final class FrameWriter {
 
   void close() {
     closed = true;
+    ready.forEach(source -> source.ready = false);
     ready.clear();
   }
 
@@ -65,14 +102,17 @@ final class FrameWriter {
     }
     flushing = true;
     try {
-      while (!closed && !ready.isEmpty() && !socket.writeQueueFull()) {
+      while (!closed && !ready.isEmpty() && pipeline.channel().isWritable()) {
         Source source = ready.poll();
-        if (source.writeNext(this) && !ready.contains(source)) {
+        source.ready = false;
+        if (source.writeNext(this) && !source.ready) {
+          source.ready = true;
           ready.add(source);
         }
       }
     } finally {
       flushing = false;
+      pipeline.flush();
     }
   }
 }

@@ -9,7 +9,6 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayDeque;
-import java.util.zip.CRC32C;
 
 /**
  * Receiver end of a channel: verifies each DATA frame, buffers it until the handler wants it, and
@@ -28,9 +27,9 @@ final class IncomingChannelImpl implements IncomingChannel {
   private final int window;
   private final int maxUncompressed;
   private final ArrayDeque<Buffer> buffered = new ArrayDeque<>();
-  private final CRC32C channelCrc = new CRC32C();
   private State state = State.OPEN;
   private long creditLeft;
+  private int channelCrc;
   private long consumedNotGranted;
   private long bufferedBytes;
   private long received;
@@ -99,6 +98,7 @@ final class IncomingChannelImpl implements IncomingChannel {
       return;
     }
     Buffer bytes = data.payload();
+    int bytesCrc = data.crc();
     if (data.lz4()) {
       if (!compressed || length > maxUncompressed) {
         protocolReset(ProtocolError.COMPRESSION_ERROR, compressed
@@ -107,6 +107,7 @@ final class IncomingChannelImpl implements IncomingChannel {
       }
       try {
         bytes = Lz4Block.decompress(bytes, length);
+        bytesCrc = Crc32c.of(bytes);
       } catch (UmsProtocolException e) {
         protocolReset(e.error(), e.getMessage());
         return;
@@ -115,7 +116,7 @@ final class IncomingChannelImpl implements IncomingChannel {
     creditLeft -= length;
     received += length;
     connection.countPayloadReceived(length);
-    Crc32c.update(channelCrc, bytes);
+    channelCrc = Crc32c.combine(channelCrc, bytesCrc, length);
     buffered.add(bytes);
     bufferedBytes += length;
     deliver();
@@ -131,7 +132,7 @@ final class IncomingChannelImpl implements IncomingChannel {
           "CLOSE announced " + close.totalLength() + " bytes, received " + received);
       return;
     }
-    if (close.crc() != (int) channelCrc.getValue()) {
+    if (close.crc() != channelCrc) {
       protocolReset(ProtocolError.CHECKSUM_MISMATCH, "channel CRC-32C mismatch over " + received + " bytes");
       return;
     }

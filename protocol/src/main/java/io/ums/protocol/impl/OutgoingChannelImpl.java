@@ -12,14 +12,13 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
 import java.util.ArrayDeque;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.zip.CRC32C;
 
 /**
  * Sender end of a channel: queues written buffers, and when the connection's writer asks, turns
  * them into DATA frames within the peer's credit (PROTOCOL.md 2.2). The queue counter is atomic
  * so that {@link #writeQueueFull()} is right even for a pipe running on another event loop.
  */
-final class OutgoingChannelImpl implements OutgoingChannel, FrameWriter.Source {
+final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingChannel {
   private enum State { OPEN, CLOSING, CLOSED, FAILED }
 
   private final UmsConnectionImpl connection;
@@ -30,7 +29,6 @@ final class OutgoingChannelImpl implements OutgoingChannel, FrameWriter.Source {
   private final ArrayDeque<Buffer> pending = new ArrayDeque<>();
   private final AtomicLong queuedBytes = new AtomicLong();
   private final AtomicLong bytesWritten = new AtomicLong();
-  private final CRC32C channelCrc = new CRC32C();
   private final Promise<Void> endPromise;
   private volatile int writeQueueMaxSize;
   private volatile boolean drainWanted;
@@ -38,6 +36,7 @@ final class OutgoingChannelImpl implements OutgoingChannel, FrameWriter.Source {
   private volatile UmsProtocolException failure;
   private State state = State.OPEN;
   private long credit;
+  private int channelCrc;
   private long bytesSent;
   private boolean closeSent;
   private Handler<Void> drainHandler;
@@ -117,7 +116,7 @@ final class OutgoingChannelImpl implements OutgoingChannel, FrameWriter.Source {
   }
 
   @Override
-  public boolean writeNext(FrameWriter writer) {
+  boolean writeNext(FrameWriter writer) {
     if (state != State.OPEN && state != State.CLOSING) {
       return false;
     }
@@ -125,7 +124,7 @@ final class OutgoingChannelImpl implements OutgoingChannel, FrameWriter.Source {
     if (head == null) {
       if (state == State.CLOSING && !closeSent) {
         closeSent = true;
-        writer.send(new Frame.Close(id, bytesSent, (int) channelCrc.getValue()));
+        writer.send(new Frame.Close(id, bytesSent, channelCrc));
       }
       return false;
     }
@@ -141,12 +140,13 @@ final class OutgoingChannelImpl implements OutgoingChannel, FrameWriter.Source {
       piece = head.slice(0, length);
       pending.addFirst(head.slice(length, head.length()));
     }
-    Crc32c.update(channelCrc, piece);
+    int pieceCrc = Crc32c.of(piece);
+    channelCrc = Crc32c.combine(channelCrc, pieceCrc, length);
     Buffer compressed = lz4 == null ? null : lz4.compressOrNull(piece);
     if (compressed != null) {
-      writer.write(FrameEncoder.data(id, true, Crc32c.of(compressed), length, compressed));
+      writer.writeData(FrameEncoder.dataHeader(id, true, Crc32c.of(compressed), length, compressed.length()), compressed);
     } else {
-      writer.write(FrameEncoder.data(id, false, Crc32c.of(piece), length, piece));
+      writer.writeData(FrameEncoder.dataHeader(id, false, pieceCrc, length, length), piece);
     }
     credit -= length;
     bytesSent += length;

@@ -34,6 +34,8 @@ import org.slf4j.LoggerFactory;
 public final class UmsConnectionImpl implements UmsConnection, FrameHandler, Handshake.HandshakeSink {
   private static final Logger LOG = LoggerFactory.getLogger(UmsConnectionImpl.class);
 
+  private static final int MAX_DATA_CHUNK = 64 * 1024;
+
   private enum Phase { HANDSHAKING, OPEN, CLOSED }
 
   private final ContextInternal context;
@@ -72,7 +74,7 @@ public final class UmsConnectionImpl implements UmsConnection, FrameHandler, Han
     this.client = client;
     this.nextLocalId = client ? 1 : 2;
     this.decoder = new FrameDecoder(options.getMaxFrameSize(), true, this);
-    this.writer = new FrameWriter(socket);
+    this.writer = new FrameWriter(socket, options.getSocketWriteQueueSize());
     this.handshake = handshakeFactory.apply(this);
     this.handshakeResult = context.promise();
     this.closed = context.promise();
@@ -97,7 +99,6 @@ public final class UmsConnectionImpl implements UmsConnection, FrameHandler, Han
   }
 
   private void start() {
-    socket.setWriteQueueMaxSize(options.getSocketWriteQueueSize());
     socket.handler(bytes -> {
       wireReceived += bytes.length();
       lastReceivedNanos = System.nanoTime();
@@ -357,7 +358,8 @@ public final class UmsConnectionImpl implements UmsConnection, FrameHandler, Han
     int id = nextLocalId;
     nextLocalId += 2;
     boolean lz4 = compress && negotiated.lz4();
-    int maxChunk = negotiated.peerMaxFrameSize() - FrameType.DATA_PREFIX_LZ4;
+    // 64 KiB payloads stay within Netty's pooled buffer sizes on their way to the socket
+    int maxChunk = Math.min(MAX_DATA_CHUNK, negotiated.peerMaxFrameSize() - FrameType.DATA_PREFIX_LZ4);
     OutgoingChannelImpl channel = new OutgoingChannelImpl(this, id, negotiated.peerInitialWindow(), maxChunk, lz4,
         options.getChannelWriteQueueSize());
     outgoing.put(id, channel);
