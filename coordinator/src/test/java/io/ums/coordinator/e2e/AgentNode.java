@@ -1,0 +1,79 @@
+package io.ums.coordinator.e2e;
+
+import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.coordinator.Defaults;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+
+/**
+ * A real UMS agent JVM (io.ums.agent.AgentMain from the agent module) running inside one testbed
+ * node's network namespace under {@code nsenter --net}, as a node agent would. Blocking, test set-up only.
+ */
+final class AgentNode implements AutoCloseable {
+  final NetworkTestbed.Node node;
+  final Path workDir;
+  final Path sessionRoot;
+  private final Path log;
+  private Process process;
+
+  AgentNode(NetworkTestbed.Node node, Path workDir) {
+    this.node = node;
+    this.workDir = workDir;
+    this.sessionRoot = workDir.resolve("sessions");
+    this.log = workDir.resolve("agent.log");
+  }
+
+  AgentNode start() throws IOException {
+    Files.createDirectories(workDir);
+    List<String> command = new ArrayList<>(List.of("nsenter", "--net=" + node.netnsPath(),
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx96m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        "-Dums.migration.sessionRoot=" + sessionRoot,
+        "-cp", System.getProperty("java.class.path"), "io.ums.agent.AgentMain",
+        "--node", node.name(),
+        "--control-port", Integer.toString(Defaults.AGENT_CONTROL_PORT),
+        "--data-port", Integer.toString(Defaults.AGENT_DATA_PORT),
+        "--work-dir", workDir.toString(),
+        "--bind", node.address(), "--advertise-host", node.address(),
+        "--grace-period", "10"));
+    process = new ProcessBuilder(command).directory(new File("/")).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+        .until(() -> io.ums.coordinator.testing.Http.get(url() + "/health").status() == 200);
+    return this;
+  }
+
+  String url() {
+    return "http://" + node.address() + ":" + Defaults.AGENT_CONTROL_PORT;
+  }
+
+  List<String> sessionFiles() throws IOException {
+    if (!Files.exists(sessionRoot)) {
+      return List.of();
+    }
+    try (var paths = Files.walk(sessionRoot)) {
+      return paths.filter(path -> !path.equals(sessionRoot)).map(Path::toString).toList();
+    }
+  }
+
+  String log() throws IOException {
+    return Files.exists(log) ? Files.readString(log) : "";
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (process != null && process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(20, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+}

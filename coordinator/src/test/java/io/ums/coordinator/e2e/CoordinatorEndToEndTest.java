@@ -1,0 +1,153 @@
+package io.ums.coordinator.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.testkit.MemService;
+import io.ums.agent.testkit.MemServiceClient;
+import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.coordinator.Coordinator;
+import io.ums.coordinator.cluster.AgentRef;
+import io.ums.coordinator.cluster.LocalCluster;
+import io.ums.coordinator.migration.MigrationSettings;
+import io.ums.coordinator.testing.Http;
+import io.ums.coordinator.testing.Http.Answer;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End to end in local mode, all real: two network-namespace nodes (the agent's NetworkTestbed, prefix
+ * "uco"), a real agent JVM in each, CRIU 4.2 underneath, the C memory service as the workload, and
+ * this coordinator in the root namespace driven only through its HTTP API.
+ */
+@Tag("slow")
+class CoordinatorEndToEndTest {
+  private static final int SERVICE_PORT = 17301;
+  private static final int MEMORY_MIB = 128;
+
+  @TempDir
+  Path dir;
+
+  private NetworkTestbed network;
+  private final List<AgentNode> agents = new ArrayList<>();
+  private final List<Long> workloadPids = new ArrayList<>();
+  private Vertx vertx;
+  private Coordinator coordinator;
+
+  @BeforeEach
+  void start() throws Exception {
+    NetworkTestbed.removeStale("uco");
+    network = NetworkTestbed.create("uco", 2);
+    for (NetworkTestbed.Node node : network.nodes()) {
+      agents.add(new AgentNode(node, dir.resolve(node.name())).start());
+    }
+    vertx = Vertx.vertx();
+    List<AgentRef> refs = agents.stream().map(a -> new AgentRef(a.node.name(), a.url())).toList();
+    coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
+        new MigrationSettings(Duration.ofMillis(50), Duration.ofSeconds(60))).await();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (coordinator != null) {
+      coordinator.close().await();
+    }
+    if (vertx != null) {
+      vertx.close().await();
+    }
+    for (AgentNode agent : agents) {
+      collectPids(agent);
+      agent.close();
+    }
+    for (long pid : workloadPids) {
+      ProcessTree.signalAll(pid, "KILL");
+    }
+    if (network != null) {
+      network.close();
+    }
+  }
+
+  private void collectPids(AgentNode agent) {
+    try {
+      Answer listed = Http.get(agent.url() + "/v1/workloads");
+      if (listed.status() == 200) {
+        for (Object w : new JsonArray(listed.body())) {
+          Long pid = ((JsonObject) w).getLong("pid");
+          if (pid != null && pid > 0) {
+            workloadPids.add(pid);
+          }
+        }
+      }
+    } catch (AssertionError agentGone) {
+      // nothing to collect
+    }
+  }
+
+  @Test
+  void migratesARealWorkloadThroughTheApiWithA409AndA400() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    Path binary = MemService.build(dir.resolve("bin"));
+    Answer launched = Http.post(source.url() + "/v1/workloads", new JsonObject().put("name", "memsvc")
+        .put("command", new JsonArray().add(binary.toString()).add(Integer.toString(SERVICE_PORT))
+            .add(Integer.toString(MEMORY_MIB))));
+    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
+    workloadPids.add(launched.json().getLong("pid"));
+    MemServiceClient.Answer before = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(source.node.address(), SERVICE_PORT, 5000), any -> true);
+
+    Answer bad = Http.post(coordinator.url() + "/migrate", "{\"name\": \"memsvc\", \"destinationUrl\": \""
+        + coordinator.url() + "\", \"keep\": \"maybe\"}");
+    assertThat(bad.status()).as(bad.body()).isEqualTo(400);
+    assertThat(bad.json().getString("message")).startsWith("keep:");
+
+    JsonObject request = new JsonObject().put("name", "memsvc").put("destinationUrl", coordinator.url())
+        .put("keep", "false");
+    CompletableFuture<Answer> first = CompletableFuture.supplyAsync(() -> Http.post(coordinator.url() + "/migrate", request));
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+        .until(() -> !Http.get(coordinator.url() + "/migrations").json().getJsonArray("migrations").isEmpty());
+    Answer second = Http.post(coordinator.url() + "/migrate", request);
+    assertThat(second.status()).as(second.body()).isEqualTo(409);
+    assertThat(second.json().getString("error")).isEqualTo("ALREADY_MIGRATING");
+
+    Answer done = first.get(120, TimeUnit.SECONDS);
+    assertThat(done.status()).as(done.body() + "\nsource agent log:\n" + source.log()).isEqualTo(200);
+    JsonObject body = done.json();
+    System.out.println("POST /migrate answered: " + body.encodePrettily());
+    assertThat(body.getString("interface")).isEqualTo("ff");
+    assertThat(body.getJsonObject("destination").getString("node")).isEqualTo(destination.node.name());
+    assertThat(body.getJsonObject("bytes").getLong("raw")).isGreaterThanOrEqualTo((long) MEMORY_MIB << 20);
+    assertThat(body.getJsonObject("overhead").getLong("total")).isPositive();
+
+    MemServiceClient.Answer after = MemServiceClient.verify(destination.node.address(), SERVICE_PORT, 5000);
+    assertThat(after.checksum()).as("memory survived").isEqualTo(before.checksum());
+    assertThat(after.counter()).as("counter continued").isGreaterThanOrEqualTo(before.counter());
+    assertThat(names(source)).doesNotContain("memsvc");
+    assertThat(names(destination)).contains("memsvc");
+    List<String> events = Http.events(coordinator.url() + "/migrations/" + body.getString("migrationId") + "/events")
+        .stream().map(e -> e.getString("type")).distinct().toList();
+    assertThat(events).containsExactly("RESERVED", "CHECKPOINTING", "TRANSFERRING", "RESTORING", "DONE");
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      assertThat(source.sessionFiles()).isEmpty();
+      assertThat(destination.sessionFiles()).isEmpty();
+    });
+  }
+
+  private static List<String> names(AgentNode agent) {
+    return new JsonArray(Http.get(agent.url() + "/v1/workloads").body()).stream()
+        .map(w -> ((JsonObject) w).getString("name")).toList();
+  }
+}
