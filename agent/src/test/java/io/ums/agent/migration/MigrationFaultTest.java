@@ -67,6 +67,21 @@ class MigrationFaultTest {
   }
 
   @Test
+  void abortRequestedMidTransfer() throws Exception {
+    bed = new MigrationTestBed(dir, List.of(), List.of(), 10);
+    Running running = startSlowMigration();
+    JsonObject answer = bed.a.post("/v1/migrations/" + running.migrationId + "/abort", new JsonObject(), 202);
+    assertThat(answer.getString("id")).isEqualTo(running.migrationId);
+
+    JsonObject status = bed.awaitFinal(bed.a, running.migrationId, Duration.ofSeconds(30));
+    assertRolledBack(status, running, "ABORTED");
+    JsonObject destination = bed.awaitFinal(bed.b, running.sessionId, Duration.ofSeconds(30));
+    assertThat(destination.getString("phase")).isEqualTo("FAILED");
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
+  @Test
   void corruptedDataFrame() throws Exception {
     // the source's data connection flips one bit 8 MB into its stream: inside the pages
     bed = new MigrationTestBed(dir, List.of("-Dums.test.corruptWireByteAt=" + (8L << 20)), List.of(), 10);
