@@ -9,7 +9,8 @@ CRIU_PREFIX=${UMS_CRIU_PREFIX:-/opt/ums/criu}
 CRIU_WRAPPER=/usr/local/sbin/criu
 DISTRO_PACKAGES=(runc iptables iproute2 gcc libc6-dev busybox-static util-linux procps
                  maven openjdk-17-jdk-headless rsync openssh-server openssh-client podman
-                 ca-certificates debian-archive-keyring curl skopeo attr)
+                 ca-certificates debian-archive-keyring curl skopeo attr
+                 fontconfig fonts-dejavu-core)
 REQUIRED_CRIU=4.2
 
 say()  { printf '[setup] %s\n' "$*"; }
