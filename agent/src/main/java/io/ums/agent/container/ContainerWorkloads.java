@@ -43,6 +43,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class ContainerWorkloads {
   public static final String RUNTIME_RUNC = "runc";
+  public static final String RUNTIME_PODMAN = "podman";
   private static final Logger LOG = LoggerFactory.getLogger(ContainerWorkloads.class);
   private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -57,6 +58,7 @@ public final class ContainerWorkloads {
   private final OciImageStore store;
   private final LayerCache layers;
   private final Runc runc;
+  private final Podman podman;
   private final Path containersRoot;
   private final Map<String, Entry> entries = new ConcurrentHashMap<>();
 
@@ -70,13 +72,18 @@ public final class ContainerWorkloads {
     this.store = store;
     this.layers = layers;
     this.runc = new Runc(workDir.resolve("runc"), netnsPath);
+    this.podman = new Podman(netnsPath);
     this.containersRoot = workDir.resolve("containers");
   }
 
-  /** True when this registry runs the spec (kind "container", runtime "runc" or unset). */
+  /** True when this registry runs the spec (kind "container", runtime "runc", "podman" or unset = runc). */
   public static boolean handles(WorkloadSpec spec) {
     return WorkloadSpec.KIND_CONTAINER.equals(spec.kind())
-        && (spec.runtime() == null || RUNTIME_RUNC.equals(spec.runtime()));
+        && (spec.runtime() == null || RUNTIME_RUNC.equals(spec.runtime()) || RUNTIME_PODMAN.equals(spec.runtime()));
+  }
+
+  static boolean isPodman(WorkloadSpec spec) {
+    return RUNTIME_PODMAN.equals(spec.runtime());
   }
 
   public Optional<Workload> find(String id) {
@@ -99,15 +106,21 @@ public final class ContainerWorkloads {
       Image image = store.get(spec.image());
       ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
       try {
-        prepareBundle(dir, spec, image, null);
-        long pid = runc.run(id, dir.bundle(), new OutputRelay(dir.log()));
+        long pid;
+        if (isPodman(spec)) {
+          dir.create();
+          pid = podman.run(id, podman.ensureImage(store, image), spec);
+        } else {
+          prepareBundle(dir, spec, image, null);
+          pid = runc.run(id, dir.bundle(), new OutputRelay(dir.log()));
+        }
         Entry entry = new Entry(id, spec, pid, Instant.now(), null, null);
         dir.writeRecord(id, spec, entry.createdAt(), null);
         entries.put(id, entry);
         LOG.info("container {} ({}) started from image {}, pid {}", id, spec.name(), spec.image(), pid);
         return toWorkload(entry);
       } catch (RuntimeException e) {
-        discard(id, dir);
+        discard(id, spec, dir);
         throw e;
       }
     });
@@ -138,7 +151,7 @@ public final class ContainerWorkloads {
       return Future.failedFuture(new NoSuchElementException("no workload " + id));
     }
     return blocking(() -> {
-      discard(id, new ContainerDir(containersRoot.resolve(id)));
+      discard(id, entry.spec(), new ContainerDir(containersRoot.resolve(id)));
       entries.remove(id);
       LOG.info("container {} removed", id);
       return null;
@@ -148,6 +161,9 @@ public final class ContainerWorkloads {
   public Future<String> logs(String id) {
     if (!entries.containsKey(id)) {
       return Future.failedFuture(new NoSuchElementException("no workload " + id));
+    }
+    if (isPodman(entries.get(id).spec())) {
+      return blocking(() -> podman.logs(id));
     }
     return blocking(() -> {
       Path log = new ContainerDir(containersRoot.resolve(id)).log();
@@ -233,7 +249,59 @@ public final class ContainerWorkloads {
         LOG.info("container {} ({}) restored by migration {}, pid {}", id, spec.name(), migrationId, pid);
         return toWorkload(entry);
       } catch (RuntimeException | IOException e) {
-        discard(id, dir);
+        discard(id, spec, dir);
+        throw e;
+      }
+    });
+  }
+
+  /** The container's runtime is podman (its migration streams podman's checkpoint archive). */
+  public boolean runsOnPodman(String id) {
+    return isPodman(entry(id).spec());
+  }
+
+  /**
+   * Checkpoints a podman container into {@code export} (a FIFO the caller reads). The container stops;
+   * {@link #podmanRollback} restores it from the checkpoint podman keeps locally.
+   */
+  public Future<Void> podmanCheckpoint(String id, Path export) {
+    return blocking(() -> {
+      podman.checkpoint(id, export);
+      return null;
+    });
+  }
+
+  /** Brings a podman container back after a failed migration; a no-op when it still runs. */
+  public Future<Void> podmanRollback(String id) {
+    return blocking(() -> {
+      if (!podman.running(id)) {
+        podman.restoreKept(id);
+      }
+      long pid = podman.pid(id).orElseThrow(() ->
+          new ContainerException(ContainerException.Code.RESTORE_FAILED, "container " + id + " did not resume"));
+      entries.computeIfPresent(id, (key, entry) -> new Entry(entry.id(), entry.spec(), pid, entry.createdAt(),
+          entry.restoredFrom(), entry.migrationId()));
+      return null;
+    });
+  }
+
+  /** Restores podman's exported checkpoint archive (a regular file) as a new container and registers it. */
+  public Future<Workload> podmanRestore(WorkloadSpec spec, Path archive, String migrationId) {
+    return blocking(() -> {
+      validate(spec);
+      String id = newId();
+      ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
+      try {
+        dir.create();
+        podman.ensureImage(store, store.get(spec.image()));
+        long pid = podman.restoreImport(id, archive);
+        Entry entry = new Entry(id, spec, pid, Instant.now(), migrationId, null);
+        dir.writeRecord(id, spec, entry.createdAt(), migrationId);
+        entries.put(id, entry);
+        LOG.info("podman container {} ({}) restored by migration {}, pid {}", id, spec.name(), migrationId, pid);
+        return toWorkload(entry);
+      } catch (RuntimeException e) {
+        discard(id, spec, dir);
         throw e;
       }
     });
@@ -259,12 +327,16 @@ public final class ContainerWorkloads {
           ContainerDir dir = new ContainerDir(path);
           JsonObject record = dir.readRecord();
           String id = path.getFileName().toString();
-          Optional<JsonObject> state = runc.state(id);
-          if (record == null || state.isEmpty() || "stopped".equals(state.get().getString("status"))) {
-            discard(id, dir);
+          WorkloadSpec spec = record == null ? null : specFrom(record);
+          Optional<Long> pid = spec == null ? Optional.empty() : isPodman(spec)
+              ? podman.pid(id).filter(ignored -> podman.running(id))
+              : runc.state(id).filter(state -> !"stopped".equals(state.getString("status")))
+                  .map(state -> state.getLong("pid"));
+          if (pid.isEmpty()) {
+            discard(id, spec, dir);
             continue;
           }
-          Entry entry = new Entry(id, specFrom(record), state.get().getLong("pid"),
+          Entry entry = new Entry(id, spec, pid.get(),
               Instant.parse(record.getString("createdAt")), record.getString("restoredFrom"), null);
           entries.put(id, entry);
           found.add(toWorkload(entry));
@@ -292,9 +364,13 @@ public final class ContainerWorkloads {
     return entries;
   }
 
-  private void discard(String id, ContainerDir dir) {
-    runc.destroy(id);
-    new OverlayRootfs(List.of(), dir.upper(), dir.work(), dir.rootfs()).unmount();
+  private void discard(String id, WorkloadSpec spec, ContainerDir dir) {
+    if (spec != null && isPodman(spec)) {
+      podman.remove(id);
+    } else {
+      runc.destroy(id);
+      new OverlayRootfs(List.of(), dir.upper(), dir.work(), dir.rootfs()).unmount();
+    }
     try {
       io.ums.agent.image.FileTrees.delete(dir.root());
     } catch (IOException e) {
@@ -334,7 +410,7 @@ public final class ContainerWorkloads {
 
   private void validate(WorkloadSpec spec) {
     if (!handles(spec)) {
-      throw new InvalidWorkloadSpecException("runtime", "must be \"runc\" for this launcher, got " + spec.runtime());
+      throw new InvalidWorkloadSpecException("runtime", "must be \"runc\" or \"podman\", got " + spec.runtime());
     }
     if (spec.image() == null || spec.image().isBlank()) {
       throw new InvalidWorkloadSpecException("image", "required for a container workload");

@@ -18,5 +18,8 @@ final class ContainerChannels {
   /** source -> destination: a runtime checkpoint file that is not a CRIU image (runc's descriptors.json). */
   static final String RUNTIME_FILE = "container-runtime-file";
 
+  /** source -> destination: podman's exported checkpoint archive, streamed as podman writes it. */
+  static final String CHECKPOINT_ARCHIVE = "container-checkpoint-archive";
+
   private ContainerChannels() {}
 }

@@ -52,6 +52,7 @@ final class ContainerReceiver {
   private final Handler<Throwable> failure;
   private final Promise<Void> layersDone = Promise.promise();
   private final Promise<Void> diffReceived = Promise.promise();
+  private final Promise<Void> archiveReceived = Promise.promise();
   private final List<Future<Void>> runtimeFiles = new ArrayList<>();
   private final Set<Digest> pending = new HashSet<>();
   private final Set<Digest> adopted = new HashSet<>();
@@ -87,6 +88,14 @@ final class ContainerReceiver {
                 new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true))
             .compose(channel::pipeTo)
             .onComplete(diffReceived)
+            .onFailure(failure);
+      }
+      case ContainerChannels.CHECKPOINT_ARCHIVE -> {
+        channel.pause();
+        vertx.fileSystem().open(dir.resolve("checkpoint.tar").toString(),
+                new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true))
+            .compose(channel::pipeTo)
+            .onComplete(archiveReceived)
             .onFailure(failure);
       }
       case ContainerChannels.RUNTIME_FILE -> {
@@ -167,6 +176,22 @@ final class ContainerReceiver {
       return Future.failedFuture(new MigrationFailure.Exception(Code.PROTOCOL_ERROR,
           "a container restore needs the image offer first"));
     }
+    if (ContainerWorkloads.RUNTIME_PODMAN.equals(spec.runtime())) {
+      return layersDone.future()
+          .compose(ignored -> archiveReceived.future())
+          .compose(ignored -> vertx.executeBlocking(this::registerImage, false))
+          .recover(cause -> Future.failedFuture(storeFailure(cause)))
+          .compose(image -> {
+            long started = System.nanoTime();
+            // podman restores an exported checkpoint only from a regular file (a FIFO hangs it): the archive
+            // was written to the session directory as it arrived
+            return containers.podmanRestore(spec, dir.resolve("checkpoint.tar"), migrationId)
+                .recover(cause -> Future.failedFuture(new MigrationFailure.Exception(Code.RESTORE_FAILED,
+                    cause.getMessage())))
+                .onSuccess(ignored -> status.timing("restoreMs",
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
+          });
+    }
     return layersDone.future()
         .compose(ignored -> diffReceived.future())
         .compose(ignored -> Future.all(runtimeFiles))
@@ -181,6 +206,12 @@ final class ContainerReceiver {
               .onSuccess(ignored -> status.timing("restoreMs",
                   TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
         });
+  }
+
+  /** Whether the runtime's checkpoint carries the memory pages itself (podman's archive), not CRIU's page server. */
+  static boolean bringsOwnPages(WorkloadSpec spec) {
+    return WorkloadSpec.KIND_CONTAINER.equals(spec.kind())
+        && ContainerWorkloads.RUNTIME_PODMAN.equals(spec.runtime());
   }
 
   private Image registerImage() {

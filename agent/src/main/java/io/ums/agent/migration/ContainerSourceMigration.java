@@ -1,6 +1,7 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.container.ContainerWorkloads;
+import io.ums.agent.container.FifoPump;
 import io.ums.agent.container.WorkloadsByKind;
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.image.Image;
@@ -125,9 +126,9 @@ final class ContainerSourceMigration implements OutgoingMigration {
           return containers.imageOf(workload.id());
         }, false))
         .compose(this::sendMissingLayers)
-        .compose(ignored -> DumpPageSocket.listen(vertx, deps.localHost()))
-        .compose(this::checkpoint)
-        .compose(ignored -> sendCheckpointFiles())
+        .compose(ignored -> containers.runsOnPodman(workload.id()) ? streamPodmanCheckpoint()
+            : DumpPageSocket.listen(vertx, deps.localHost()).compose(this::checkpoint)
+                .compose(dumped -> sendCheckpointFiles()))
         .onFailure(failure -> fail(Failures.classify(failure, Code.INTERNAL)));
   }
 
@@ -243,6 +244,53 @@ final class ContainerSourceMigration implements OutgoingMigration {
         });
   }
 
+  /**
+   * podman: its checkpoint archive (pages, CRIU images, writable layer) streams from a FIFO into one channel
+   * as podman writes it; podman stops the container and keeps the checkpoint locally for a rollback.
+   */
+  private Future<Void> streamPodmanCheckpoint() {
+    if (finishing) {
+      return Future.failedFuture(new MigrationFailure.Exception(Code.ABORTED, "migration already ended"));
+    }
+    status.phase(MigrationPhase.CHECKPOINTING);
+    LOG.info("migration {} CHECKPOINTING: podman checkpoint of container {}", id, workload.id());
+    Path fifo = scratch.resolve("checkpoint.fifo");
+    return vertx.executeBlocking(() -> {
+          FifoPump.create(fifo);
+          return null;
+        }, false)
+        .compose(ignored -> connection.openChannel(ContainerChannels.CHECKPOINT_ARCHIVE, new JsonObject()))
+        .compose(channel -> {
+          pagesChannel = channel;
+          freezeStartNanos = System.nanoTime();
+          pagesConnectedNanos = freezeStartNanos;
+          checkpointRun = containers.podmanCheckpoint(workload.id(), fifo);
+          checkpointRun.onFailure(failure -> vertx.executeBlocking(() -> {
+            FifoPump.release(fifo);
+            return null;
+          }, false));
+          Future<Long> pumped = FifoPump.pump(vertx, context, fifo, channel, () -> finishing);
+          return Future.all(checkpointRun, pumped)
+              .recover(failure -> Future.failedFuture(new MigrationFailure.Exception(Code.DUMP_FAILED,
+                  failure.getMessage())))
+              .compose(ignored -> {
+                status.timing("dumpMs", millis(freezeStartNanos, System.nanoTime()));
+                status.timing("freezeMs", 0);
+                return channel.end();
+              });
+        })
+        .compose(ignored -> {
+          countBytes();
+          status.timing("transferMs", millis(pagesConnectedNanos, System.nanoTime()));
+          return connection.openChannel(MigrationChannels.RESTORE, manifest());
+        })
+        .compose(OutgoingChannel::end)
+        .onSuccess(ignored -> {
+          status.phase(MigrationPhase.RESTORING);
+          LOG.info("migration {} RESTORING: podman checkpoint sent, waiting for the destination", id);
+        });
+  }
+
   private void relayPages(NetSocket socket) {
     pagesConnectedNanos = System.nanoTime();
     dumpSocket = socket;
@@ -350,9 +398,15 @@ final class ContainerSourceMigration implements OutgoingMigration {
     }
     // a checkpoint still running ends when its page stream breaks (it thaws the container itself when it
     // fails); one that completed left the container frozen
-    Future<Void> thawed = checkpointRun == null ? Future.succeededFuture()
-        : checkpointRun.transform(dumped -> dumped.succeeded() ? containers.thaw(workload.id())
-            : Future.succeededFuture());
+    Future<Void> thawed;
+    if (checkpointRun == null) {
+      thawed = Future.succeededFuture();
+    } else if (containers.runsOnPodman(workload.id())) {
+      thawed = checkpointRun.transform(dumped -> containers.podmanRollback(workload.id()));
+    } else {
+      thawed = checkpointRun.transform(dumped -> dumped.succeeded() ? containers.thaw(workload.id())
+          : Future.succeededFuture());
+    }
     thawed.onComplete(result -> {
       deps.workloads().endMigration(workload.id());
       if (result.failed()) {

@@ -167,7 +167,8 @@ final class DestinationSession {
     status.workloadId(manifest.getString("sourceWorkloadId"));
     Optional<Long> outputPipe = Optional.ofNullable(manifest.getLong("outputPipeInode"));
     String migrationId = manifest.getString("migrationId", id);
-    Future<Void> received = Future.all(images).compose(ignored -> pagesReceived.future())
+    Future<Void> received = ContainerReceiver.bringsOwnPages(spec) ? Future.all(images).mapEmpty()
+        : Future.all(images).compose(ignored -> pagesReceived.future())
         .compose(ignored -> pageServerExit.timeout(PAGE_SERVER_EXIT_MILLIS, TimeUnit.MILLISECONDS))
         .compose(code -> code == 0 ? Future.succeededFuture() : Future.failedFuture(
             new MigrationFailure.Exception(Code.PAGE_SERVER_FAILED, "criu page-server failed (exit " + code

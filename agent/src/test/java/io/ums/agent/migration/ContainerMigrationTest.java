@@ -165,13 +165,38 @@ class ContainerMigrationTest {
     assertNoSessionFiles();
   }
 
+  @Test
+  void migratesAPodmanContainerWithItsCheckpointArchiveStreamed() throws Exception {
+    JsonObject workload = launch(a, "memservice", 128, PORT, "podman");
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+
+    JsonObject status = migrate(a, b, workload.getString("id"));
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    MemServiceClient.Answer after = MemServiceClient.verify(b.node.address(), PORT, 10000);
+    assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    String restoredId = status.getString("destinationWorkloadId");
+    assertThat(HostCommand.check("podman", "exec", restoredId, "cat", "/data/kept.txt")).isEqualTo("kept-5");
+    assertThat(HostCommand.run("podman", "exec", restoredId, "ls", BusyboxImages.DELETABLE_FILE).ok()).isFalse();
+    assertThat(HostCommand.run("podman", "container", "exists", workload.getString("id")).ok()).isFalse();
+    assertThat(b.get("/v1/workloads/" + restoredId).getString("runtime")).isEqualTo("podman");
+    assertThat(status.getJsonObject("bytes").getLong("pages")).isGreaterThan(128L << 20);
+    System.out.printf("podman 128 MiB migration: timings %s bytes %s%n", status.getJsonObject("timings"),
+        status.getJsonObject("bytes"));
+    assertNoSessionFiles();
+  }
+
   private JsonObject launch(AgentProcess agent, String image, int mib) throws Exception {
     return launch(agent, image, mib, PORT);
   }
 
   private JsonObject launch(AgentProcess agent, String image, int mib, int port) throws Exception {
+    return launch(agent, image, mib, port, "runc");
+  }
+
+  private JsonObject launch(AgentProcess agent, String image, int mib, int port, String runtime) throws Exception {
     JsonObject workload = agent.post("/v1/workloads", new JsonObject().put("name", image).put("kind", "container")
-        .put("runtime", "runc").put("image", image)
+        .put("runtime", runtime).put("image", image)
         .put("command", new JsonArray(BusyboxImages.memServiceCommand(port, mib, 5))), 201);
     Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
         .until(() -> MemServiceClient.query(agent.node.address(), port, 1000), answer -> true);
@@ -219,6 +244,23 @@ class ContainerMigrationTest {
         if (!line.isBlank()) {
           HostCommand.run("runc", "--root", stateRoot.toString(), "delete", "--force", line.trim());
         }
+      }
+    }
+    Path containers = workDir.resolve("containers");
+    if (Files.isDirectory(containers)) {
+      try (var dirs = Files.list(containers)) {
+        dirs.forEach(container -> HostCommand.run("podman", "rm", "--force", "--ignore",
+            container.getFileName().toString()));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    // images podman pulled from this agent's store are tagged localhost/<store path>
+    for (String line : HostCommand.run("podman", "images", "--format", "{{.ID}} {{.Repository}}").output()
+        .split("\n")) {
+      String[] parts = line.trim().split(" ");
+      if (parts.length == 2 && parts[1].startsWith("localhost" + workDir)) {
+        HostCommand.run("podman", "rmi", "--force", parts[0]);
       }
     }
     for (String line : HostCommand.run("findmnt", "-rn", "-o", "TARGET").output().split("\n")) {
