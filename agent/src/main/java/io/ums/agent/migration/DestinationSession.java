@@ -43,6 +43,7 @@ final class DestinationSession {
   private static final Logger LOG = LoggerFactory.getLogger(DestinationSession.class);
   private static final long PAGE_SERVER_CONNECT_MILLIS = 10_000;
   private static final long PAGE_SERVER_EXIT_MILLIS = 30_000;
+  private static final int PAGE_SERVER_WRITE_QUEUE = 1024 * 1024;
 
   private final MigrationDeps deps;
   private final Vertx vertx;
@@ -146,6 +147,9 @@ final class DestinationSession {
     pageServerPort
         .compose(port -> PageServerConnector.connect(vertx, deps.localHost(), port, PAGE_SERVER_CONNECT_MILLIS))
         .onSuccess(socket -> {
+          // a roomier queue than the socket default (64 KiB) keeps the page stream from stalling on
+          // every few frames; still bounded, and credit stops the source when the page server is slow
+          socket.setWriteQueueMaxSize(PAGE_SERVER_WRITE_QUEUE);
           pages.pipeTo(socket).onComplete(pagesReceived);
           connection.openChannel(MigrationChannels.PAGES_REPLY, new JsonObject())
               .onSuccess(reply -> socket.pipeTo(reply))
