@@ -17,9 +17,9 @@ import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -108,7 +108,7 @@ public final class DemoCommand implements Callable<Integer> {
           .put("totalMs", round(seen.totalMs()))
           .put("checksumOk", seen.checksumOk())
           .put("counterContinued", seen.counterContinued())
-          .put("overhead", new JsonObject(Map.copyOf(seen.overhead())));
+          .put("overhead", new JsonObject(new LinkedHashMap<>(seen.overhead())));
     } catch (Exception e) {
       String message = e.getMessage() == null ? e.toString() : e.getMessage();
       System.err.println("demo FAILED: " + message);

@@ -5,9 +5,9 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /** results.csv and results.json: one row per method, size, link and run, failed rows with their error. */
 final class ResultFiles {
@@ -38,7 +38,7 @@ final class ResultFiles {
             .put("checksumOk", row.checksumOk())
             .put("counterContinued", row.counterContinued());
         if (!row.overhead().isEmpty()) {
-          json.put("overhead", new JsonObject(Map.copyOf(row.overhead())));
+          json.put("overhead", new JsonObject(new LinkedHashMap<>(row.overhead())));
         }
       }
       if (row.error() != null) {
