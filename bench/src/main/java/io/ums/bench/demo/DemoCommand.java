@@ -48,6 +48,10 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--port", hidden = true, defaultValue = "7000")
   int port;
 
+  @Option(names = "--scratch-parent", hidden = true, defaultValue = "/dev/shm",
+      description = "where the run's temporary directory goes (tmpfs)")
+  Path scratchParent;
+
   private final PrintStream out = System.out;
 
   @Override
@@ -67,7 +71,7 @@ public final class DemoCommand implements Callable<Integer> {
   }
 
   private JsonObject demo(Cleanup cleanup) {
-    Path scratch = Scratch.create(Path.of("/dev/shm"), "ums-demo-", cleanup);
+    Path scratch = Scratch.create(scratchParent, "ums-demo-", cleanup);
     Path logs = scratch.resolve("logs");
     try {
       step("building the test workload (C, gcc -static)");

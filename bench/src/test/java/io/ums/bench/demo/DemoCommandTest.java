@@ -6,7 +6,6 @@ import io.ums.bench.HostLeftovers;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,12 +18,14 @@ class DemoCommandTest {
 
   @Test
   void migratesTheServiceVerifiesItAndCleansUp(@TempDir Path dir) throws Exception {
-    List<Path> scratchBefore = HostLeftovers.scratchDirectories("ums-demo-");
     Path report = dir.resolve("demo.json");
+    // a scratch parent of its own: what this run leaves is told apart from any other demo on the machine
+    Path scratch = Files.createTempDirectory(Path.of("/dev/shm"), "umsdt-");
 
     // 64 MiB instead of the demo's 256 keeps CI short; the path is the same
     int exit = new CommandLine(new DemoCommand())
-        .execute("--json", report.toString(), "--size", "64", "--netns-prefix", PREFIX);
+        .execute("--json", report.toString(), "--size", "64", "--netns-prefix", PREFIX,
+            "--scratch-parent", scratch.toString());
 
     JsonObject json = new JsonObject(Files.readString(report));
     assertThat(json.getString("error")).as("demo error").isNull();
@@ -38,7 +39,13 @@ class DemoCommandTest {
 
     assertThat(HostLeftovers.namespaces(PREFIX)).isEmpty();
     assertThat(HostLeftovers.links(PREFIX)).isEmpty();
-    assertThat(HostLeftovers.processes("ums-demo-")).as("workload, agents left running").isEmpty();
-    assertThat(HostLeftovers.scratchDirectories("ums-demo-")).containsExactlyInAnyOrderElementsOf(scratchBefore);
+    try {
+      assertThat(HostLeftovers.processes(scratch.toString())).as("workload, agents left running").isEmpty();
+      try (var left = Files.list(scratch)) {
+        assertThat(left.toList()).as("files left in the scratch directory").isEmpty();
+      }
+    } finally {
+      Files.deleteIfExists(scratch);
+    }
   }
 }
