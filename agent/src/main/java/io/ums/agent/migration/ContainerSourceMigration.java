@@ -21,7 +21,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.file.OpenOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.NetSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,19 +59,17 @@ final class ContainerSourceMigration implements OutgoingMigration {
   private final MigrationStatus status;
   private final Promise<JsonObject> done = Promise.promise();
   private final Promise<JsonArray> layersWanted = Promise.promise();
-  private final Promise<Void> pagesSent = Promise.promise();
   private final long startNanos = System.nanoTime();
   private long freezeStartNanos = -1;
-  private long pagesConnectedNanos = -1;
   private long layerBytesSent;
   private long layerBytesSkipped;
   private long imageBytes;
   private Path scratch;
   private UmsConnection connection;
   private DumpPageSocket pageSocket;
-  private NetSocket dumpSocket;
-  private IncomingChannel pendingReply;
-  private OutgoingChannel pagesChannel;
+  private PageStreamRelay pages;
+  /** podman's checkpoint archive channel (it carries the pages). */
+  private OutgoingChannel archiveChannel;
   private OutgoingChannel layerChannel;
   /** The running (or finished) checkpoint; null before it started. Succeeded = the container is frozen. */
   private Future<Void> checkpointRun;
@@ -138,15 +135,10 @@ final class ContainerSourceMigration implements OutgoingMigration {
   }
 
   private Future<UmsConnection> connect() {
-    return deps.client().connect(destination.host(), destination.port(), destination.sessionId(), destination.token())
-        .recover(failure -> {
-          MigrationFailure classified = Failures.classify(failure, Code.DESTINATION_UNREACHABLE);
-          Code code = classified.code() == Code.AUTH_FAILED ? Code.AUTH_FAILED : Code.DESTINATION_UNREACHABLE;
-          return Future.failedFuture(new MigrationFailure.Exception(code, "cannot open the data connection to "
-              + destination.host() + ":" + destination.port() + ": " + classified.message()));
-        })
+    return destination.connect(deps.client(), destination.host(), destination.port())
         .onSuccess(opened -> {
           connection = opened;
+          pages = new PageStreamRelay(opened, workload.id());
           opened.channelHandler(this::onPeerChannel);
           opened.closeHandler(ignored -> fail(MigrationFailure.of(Code.CONNECTION_LOST,
               "the data connection to the destination closed")));
@@ -161,14 +153,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
         channel.handler(ignored -> { });
         channel.endHandler(ignored -> layersWanted.tryComplete(missing));
       }
-      case MigrationChannels.PAGES_REPLY -> {
-        if (dumpSocket != null) {
-          channel.pipeTo(dumpSocket);
-        } else {
-          channel.pause();
-          pendingReply = channel;
-        }
-      }
+      case MigrationChannels.PAGES_REPLY -> pages.replyChannel(channel);
       case MigrationChannels.RESULT -> {
         JsonObject result = channel.metadata();
         channel.handler(ignored -> { });
@@ -229,7 +214,8 @@ final class ContainerSourceMigration implements OutgoingMigration {
       return Future.failedFuture(new MigrationFailure.Exception(Code.ABORTED, "migration already ended"));
     }
     pageSocket = socket;
-    pageSocket.accepted().onSuccess(this::relayPages);
+    pageSocket.accepted().onSuccess(pages::dumpConnected);
+    pages.sent().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
     status.phase(MigrationPhase.CHECKPOINTING);
     LOG.info("migration {} CHECKPOINTING: runc checkpoint of container {}", id, workload.id());
     freezeStartNanos = System.nanoTime();
@@ -240,7 +226,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
             failure.getMessage())))
         .onSuccess(ignored -> {
           status.timing("dumpMs", millis(freezeStartNanos, System.nanoTime()));
-          status.timing("freezeMs", millis(freezeStartNanos, pagesConnectedNanos));
+          status.timing("freezeMs", millis(freezeStartNanos, pages.connectedNanos()));
         });
   }
 
@@ -261,9 +247,8 @@ final class ContainerSourceMigration implements OutgoingMigration {
         }, false)
         .compose(ignored -> connection.openChannel(ContainerChannels.CHECKPOINT_ARCHIVE, new JsonObject()))
         .compose(channel -> {
-          pagesChannel = channel;
+          archiveChannel = channel;
           freezeStartNanos = System.nanoTime();
-          pagesConnectedNanos = freezeStartNanos;
           checkpointRun = containers.podmanCheckpoint(workload.id(), fifo);
           checkpointRun.onFailure(failure -> vertx.executeBlocking(() -> {
             FifoPump.release(fifo);
@@ -281,7 +266,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
         })
         .compose(ignored -> {
           countBytes();
-          status.timing("transferMs", millis(pagesConnectedNanos, System.nanoTime()));
+          status.timing("transferMs", millis(freezeStartNanos, System.nanoTime()));
           return connection.openChannel(MigrationChannels.RESTORE, manifest());
         })
         .compose(OutgoingChannel::end)
@@ -291,27 +276,12 @@ final class ContainerSourceMigration implements OutgoingMigration {
         });
   }
 
-  private void relayPages(NetSocket socket) {
-    pagesConnectedNanos = System.nanoTime();
-    dumpSocket = socket;
-    if (pendingReply != null) {
-      pendingReply.pipeTo(socket);
-    }
-    connection.openChannel(MigrationChannels.PAGES, new JsonObject().put("workloadId", workload.id()))
-        .onSuccess(channel -> {
-          pagesChannel = channel;
-          socket.pipeTo(channel).onComplete(pagesSent);
-        })
-        .onFailure(pagesSent::tryFail);
-    pagesSent.future().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
-  }
-
   /** After the dump: CRIU's image files, runc's descriptors, the writable layer; then the restore request. */
   private Future<Void> sendCheckpointFiles() {
     status.phase(MigrationPhase.TRANSFERRING);
     Path images = scratch.resolve("images");
     Path diff = scratch.resolve("layer-diff.tar");
-    return pagesSent.future()
+    return pages.sent()
         .compose(ignored -> containers.writeLayerDiff(workload.id(), diff))
         .compose(ignored -> vertx.executeBlocking(() -> ImageFiles.list(images), false))
         .compose(files -> ImageFiles.send(vertx, connection, files))
@@ -322,7 +292,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
         .compose(ignored -> sendFile(ContainerChannels.LAYER_DIFF, diff, "layer-diff.tar"))
         .compose(ignored -> {
           countBytes();
-          status.timing("transferMs", millis(pagesConnectedNanos, System.nanoTime()));
+          status.timing("transferMs", millis(pages.connectedNanos(), System.nanoTime()));
           return connection.openChannel(MigrationChannels.RESTORE, manifest());
         })
         .compose(OutgoingChannel::end)
@@ -387,8 +357,11 @@ final class ContainerSourceMigration implements OutgoingMigration {
     if (layerChannel != null) {
       layerChannel.reset(ProtocolError.CANCELLED, failure.message());
     }
-    if (pagesChannel != null) {
-      pagesChannel.reset(ProtocolError.CANCELLED, failure.message());
+    if (pages != null) {
+      pages.reset(failure.message());
+    }
+    if (archiveChannel != null) {
+      archiveChannel.reset(ProtocolError.CANCELLED, failure.message());
     }
     if (pageSocket != null) {
       pageSocket.close();  // breaks a running dump's page stream, so that the checkpoint ends
@@ -418,10 +391,11 @@ final class ContainerSourceMigration implements OutgoingMigration {
   }
 
   private void countBytes() {
-    long pages = pagesChannel == null ? 0 : pagesChannel.bytesWritten();
-    status.bytes("pages", pages);
+    long pageBytes = (pages == null ? 0 : pages.bytesWritten())
+        + (archiveChannel == null ? 0 : archiveChannel.bytesWritten());
+    status.bytes("pages", pageBytes);
     status.bytes("images", imageBytes);
-    status.bytes("raw", pages + imageBytes + layerBytesSent);
+    status.bytes("raw", pageBytes + imageBytes + layerBytesSent);
     if (connection != null) {
       status.bytes("wire", connection.stats().wireBytesSent());
     }

@@ -11,6 +11,7 @@ import io.ums.agent.workload.Workload;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.ProtocolError;
+import io.ums.protocol.UmsClient;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -18,7 +19,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.NetSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -45,7 +45,21 @@ final class SourceMigration implements OutgoingMigration {
   /** How often the byte counts of a running migration are refreshed in its status. */
   private static final long PROGRESS_MILLIS = 250;
 
-  record Destination(String host, int port, String sessionId, Buffer token) {}
+  record Destination(String host, int port, String sessionId, Buffer token) {
+    /**
+     * Opens the data connection (to {@code host:port}: the destination, or a test proxy in front of it);
+     * a refusal fails with AUTH_FAILED, anything else with DESTINATION_UNREACHABLE.
+     */
+    Future<UmsConnection> connect(UmsClient client, String viaHost, int viaPort) {
+      return client.connect(viaHost, viaPort, sessionId, token)
+          .recover(failure -> {
+            MigrationFailure classified = Failures.classify(failure, Code.DESTINATION_UNREACHABLE);
+            Code code = classified.code() == Code.AUTH_FAILED ? Code.AUTH_FAILED : Code.DESTINATION_UNREACHABLE;
+            return Future.failedFuture(new MigrationFailure.Exception(code, "cannot open the data connection to "
+                + host + ":" + port + ": " + classified.message()));
+          });
+    }
+  }
 
   private final MigrationDeps deps;
   private final Vertx vertx;
@@ -56,10 +70,8 @@ final class SourceMigration implements OutgoingMigration {
   private final boolean keep;
   private final MigrationStatus status;
   private final Promise<JsonObject> done = Promise.promise();
-  private final Promise<Void> pagesSent = Promise.promise();
   private final long startNanos = System.nanoTime();
   private long freezeStartNanos = -1;
-  private long pagesConnectedNanos = -1;
 
   private Path scratch;
   private Optional<Long> outputPipe = Optional.empty();
@@ -68,9 +80,7 @@ final class SourceMigration implements OutgoingMigration {
   private UmsConnection connection;
   private PostDumpGate gate;
   private DumpPageSocket pageSocket;
-  private NetSocket dumpSocket;
-  private IncomingChannel pendingReply;
-  private OutgoingChannel pagesChannel;
+  private PageStreamRelay pages;
   private Process dumpProcess;
   private Future<Integer> dumpExit;
   private long imageBytes;
@@ -128,16 +138,10 @@ final class SourceMigration implements OutgoingMigration {
       });
     }
     Future<String> hostFuture = host;
-    return port.compose(actualPort -> deps.client().connect(hostFuture.result(), actualPort,
-            destination.sessionId(), destination.token()))
-        .recover(failure -> {
-          MigrationFailure classified = Failures.classify(failure, Code.DESTINATION_UNREACHABLE);
-          Code code = classified.code() == Code.AUTH_FAILED ? Code.AUTH_FAILED : Code.DESTINATION_UNREACHABLE;
-          return Future.failedFuture(new MigrationFailure.Exception(code, "cannot open the data connection to "
-              + destination.host() + ":" + destination.port() + ": " + classified.message()));
-        })
+    return port.compose(actualPort -> destination.connect(deps.client(), hostFuture.result(), actualPort))
         .onSuccess(opened -> {
           connection = opened;
+          pages = new PageStreamRelay(opened, workload.id());
           opened.channelHandler(this::onPeerChannel);
           opened.closeHandler(ignored -> fail(MigrationFailure.of(Code.CONNECTION_LOST,
               "the data connection to the destination closed")));
@@ -153,7 +157,8 @@ final class SourceMigration implements OutgoingMigration {
         })
         .compose(opened -> {
           pageSocket = opened;
-          pageSocket.accepted().onSuccess(this::relayPages);
+          pageSocket.accepted().onSuccess(pages::dumpConnected);
+          pages.sent().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
           return vertx.executeBlocking(() -> {
             scratch = Files.createDirectories(deps.settings().sessionRoot().resolve("send-" + id));
             Files.createDirectories(scratch.resolve("images"));
@@ -195,31 +200,9 @@ final class SourceMigration implements OutgoingMigration {
         pageSocket.port(), scratch.resolve("post-dump-gate.sh"), keep);
   }
 
-  private void relayPages(NetSocket socket) {
-    pagesConnectedNanos = System.nanoTime();
-    dumpSocket = socket;
-    if (pendingReply != null) {
-      pendingReply.pipeTo(socket);
-    }
-    connection.openChannel(MigrationChannels.PAGES, new JsonObject().put("workloadId", workload.id()))
-        .onSuccess(channel -> {
-          pagesChannel = channel;
-          socket.pipeTo(channel).onComplete(pagesSent);
-        })
-        .onFailure(pagesSent::tryFail);
-    pagesSent.future().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
-  }
-
   private void onPeerChannel(IncomingChannel channel) {
     switch (channel.kind()) {
-      case MigrationChannels.PAGES_REPLY -> {
-        if (dumpSocket != null) {
-          channel.pipeTo(dumpSocket);
-        } else {
-          channel.pause();
-          pendingReply = channel;
-        }
-      }
+      case MigrationChannels.PAGES_REPLY -> pages.replyChannel(channel);
       case MigrationChannels.RESULT -> {
         JsonObject result = channel.metadata();
         channel.handler(ignored -> { });
@@ -236,20 +219,20 @@ final class SourceMigration implements OutgoingMigration {
     }
     long now = System.nanoTime();
     status.timing("dumpMs", millis(freezeStartNanos, now));
-    status.timing("freezeMs", millis(freezeStartNanos, pagesConnectedNanos));
+    status.timing("freezeMs", millis(freezeStartNanos, pages.connectedNanos()));
     if (keep) {
       // a copy: CRIU resumes the source (--leave-running) as soon as the gate lets go
       gate.commit();
     }
     status.phase(MigrationPhase.TRANSFERRING);
     LOG.info("migration {} TRANSFERRING: dump complete after {} ms, sending images", id, status.timing("dumpMs"));
-    pagesSent.future()
+    pages.sent()
         .compose(ignored -> vertx.executeBlocking(() -> ImageFiles.list(scratch.resolve("images")), false))
         .compose(files -> ImageFiles.send(vertx, connection, files))
         .compose(bytes -> {
           imageBytes = bytes;
           countBytes();
-          status.timing("transferMs", millis(pagesConnectedNanos, System.nanoTime()));
+          status.timing("transferMs", millis(pages.connectedNanos(), System.nanoTime()));
           return connection.openChannel(MigrationChannels.RESTORE, manifest());
         })
         .compose(OutgoingChannel::end)
@@ -321,8 +304,8 @@ final class SourceMigration implements OutgoingMigration {
     if (pageSocket != null) {
       pageSocket.close();
     }
-    if (pagesChannel != null) {
-      pagesChannel.reset(ProtocolError.CANCELLED, failure.message());
+    if (pages != null) {
+      pages.reset(failure.message());
     }
     if (connection != null) {
       connection.close();
@@ -360,10 +343,10 @@ final class SourceMigration implements OutgoingMigration {
   }
 
   private void countBytes() {
-    long pages = pagesChannel == null ? 0 : pagesChannel.bytesWritten();
-    status.bytes("pages", pages);
+    long pageBytes = pages == null ? 0 : pages.bytesWritten();
+    status.bytes("pages", pageBytes);
     status.bytes("images", imageBytes);
-    status.bytes("raw", pages + imageBytes);
+    status.bytes("raw", pageBytes + imageBytes);
     if (connection != null) {
       status.bytes("wire", connection.stats().wireBytesSent());
     }
