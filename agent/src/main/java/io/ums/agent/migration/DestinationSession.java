@@ -60,6 +60,7 @@ final class DestinationSession {
   private Process pageServer;
   private Future<Integer> pageServerExit;
   private String restoredWorkloadId;
+  private IncomingChannel pagesChannel;
   private ContainerReceiver container;
   private boolean finishing;
   private boolean restoring;
@@ -143,6 +144,7 @@ final class DestinationSession {
   }
 
   private void relayPages(IncomingChannel pages) {
+    pagesChannel = pages;
     pages.pause();
     pageServerPort
         .compose(port -> PageServerConnector.connect(vertx, deps.localHost(), port, PAGE_SERVER_CONNECT_MILLIS))
@@ -273,6 +275,9 @@ final class DestinationSession {
     if (connection != null) {
       status.bytes("wire", connection.stats().wireBytesReceived());
       status.bytes("raw", connection.stats().payloadBytesReceived());
+    }
+    if (pagesChannel != null) {
+      status.bytes("pages", pagesChannel.bytesReceived());
     }
     status.phase(phase);
     LOG.info("session {} {}: timings {}", id, phase, status.toJson().getJsonObject("timings"));
