@@ -68,13 +68,14 @@ public final class CoordinatorMain implements Callable<Integer> {
         + (kubernetes ? " (kubernetes)" : " (local mode)"));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      coordinator.close().eventually(vertx::close).onComplete(ar -> stopped.countDown());
+      // on the hook's own thread: await() blocks here, never on an event loop
       try {
-        stopped.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+        coordinator.close().await();
+        vertx.close().await();
+      } finally {
+        stopped.countDown();
       }
-    }));
+    }, "coordinator-shutdown"));
     stopped.await();
     return 0;
   }

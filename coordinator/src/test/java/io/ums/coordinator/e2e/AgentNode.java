@@ -1,5 +1,6 @@
 package io.ums.coordinator.e2e;
 
+import io.ums.agent.testkit.HostCommand;
 import io.ums.agent.testkit.NetworkTestbed;
 import io.ums.coordinator.Defaults;
 import java.io.File;
@@ -65,6 +66,23 @@ final class AgentNode implements AutoCloseable {
 
   String log() throws IOException {
     return Files.exists(log) ? Files.readString(log) : "";
+  }
+
+  /** Containers outlive their agent by design; a test must not leave them (or their mounts) behind. */
+  void removeLeftoverContainers() {
+    Path stateRoot = workDir.resolve("runc");
+    if (Files.isDirectory(stateRoot)) {
+      for (String line : HostCommand.run("runc", "--root", stateRoot.toString(), "list", "-q").output().split("\n")) {
+        if (!line.isBlank()) {
+          HostCommand.run("runc", "--root", stateRoot.toString(), "delete", "--force", line.trim());
+        }
+      }
+    }
+    for (String line : HostCommand.run("findmnt", "-rn", "-o", "TARGET").output().split("\n")) {
+      if (line.startsWith(workDir.toString())) {
+        HostCommand.run("umount", "-l", line);
+      }
+    }
   }
 
   @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.testkit.BusyboxImages;
 import io.ums.agent.testkit.MemService;
 import io.ums.agent.testkit.MemServiceClient;
 import io.ums.agent.testkit.NetworkTestbed;
@@ -69,14 +70,29 @@ class CoordinatorEndToEndTest {
       vertx.close().await();
     }
     for (AgentNode agent : agents) {
+      removeWorkloads(agent);
       collectPids(agent);
       agent.close();
+      agent.removeLeftoverContainers();
     }
     for (long pid : workloadPids) {
       ProcessTree.signalAll(pid, "KILL");
     }
     if (network != null) {
       network.close();
+    }
+  }
+
+  private static void removeWorkloads(AgentNode agent) {
+    try {
+      Answer listed = Http.get(agent.url() + "/v1/workloads");
+      if (listed.status() == 200) {
+        for (Object w : new JsonArray(listed.body())) {
+          Http.delete(agent.url() + "/v1/workloads/" + ((JsonObject) w).getString("id"));
+        }
+      }
+    } catch (AssertionError agentGone) {
+      // the pids collected below are killed instead
     }
   }
 
@@ -144,6 +160,42 @@ class CoordinatorEndToEndTest {
       assertThat(source.sessionFiles()).isEmpty();
       assertThat(destination.sessionFiles()).isEmpty();
     });
+  }
+
+  @Test
+  void aRuncContainerMigratesWithTheContainerApproachChosenForIt() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    importImage(source, "busybox", BusyboxImages.baseLayer(dir), null);
+    importImage(source, "memservice", BusyboxImages.memServiceLayer(dir), "busybox");
+    int port = SERVICE_PORT + 1;
+    Answer launched = Http.post(source.url() + "/v1/workloads", new JsonObject().put("name", "boxed")
+        .put("kind", "container").put("runtime", "runc").put("image", "memservice")
+        .put("command", new JsonArray(BusyboxImages.memServiceCommand(port, 32, 7))));
+    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
+    MemServiceClient.Answer before = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(source.node.address(), port, 5000), any -> true);
+
+    Answer done = Http.post(coordinator.url() + "/migrate",
+        new JsonObject().put("name", "boxed").put("destinationUrl", coordinator.url()));
+
+    assertThat(done.status()).as(done.body() + "\nsource agent log:\n" + source.log()).isEqualTo(200);
+    System.out.println("container migration: " + done.json().getJsonObject("overhead"));
+    assertThat(done.json().getString("interface")).isEqualTo("runc");
+    MemServiceClient.Answer after = MemServiceClient.verify(destination.node.address(), port, 5000);
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
+    assertThat(names(source)).doesNotContain("boxed");
+    assertThat(names(destination)).contains("boxed");
+  }
+
+  private static void importImage(AgentNode agent, String name, Path tarball, String base) {
+    JsonObject body = new JsonObject().put("name", name).put("rootfs", tarball.toString());
+    if (base != null) {
+      body.put("base", base);
+    }
+    Answer imported = Http.post(agent.url() + "/v1/images", body);
+    assertThat(imported.status()).as(imported.body()).isEqualTo(201);
   }
 
   private static List<String> names(AgentNode agent) {

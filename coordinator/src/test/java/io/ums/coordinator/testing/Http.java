@@ -29,6 +29,10 @@ public final class Http {
     return send(HttpRequest.newBuilder(URI.create(url)).GET());
   }
 
+  public static Answer delete(String url) {
+    return send(HttpRequest.newBuilder(URI.create(url)).DELETE());
+  }
+
   public static Answer post(String url, String body) {
     return send(HttpRequest.newBuilder(URI.create(url))
         .header("Content-Type", "application/json")
