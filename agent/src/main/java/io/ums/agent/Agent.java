@@ -68,7 +68,7 @@ public final class Agent {
           .compose(ignored -> ContainerSupport.start(vertx, config.workDir(), workloads))
           .compose(containers -> migrationsFactory.start(vertx, config, containers.workloads(), criu)
           .compose(migrations -> {
-            NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), List.of("process", "runc"));
+            NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), List.of("process", "runc", "podman"));
             ControlApi api = new ControlApi(vertx, node, criu, containers.workloads(), migrations,
                 metrics.registry(), draining::get);
             Router router = api.router();

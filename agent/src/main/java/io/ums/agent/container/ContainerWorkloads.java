@@ -329,9 +329,9 @@ public final class ContainerWorkloads {
           String id = path.getFileName().toString();
           WorkloadSpec spec = record == null ? null : specFrom(record);
           Optional<Long> pid = spec == null ? Optional.empty() : isPodman(spec)
-              ? podman.pid(id).filter(ignored -> podman.running(id))
+              ? recoverPodman(id)
               : runc.state(id).filter(state -> !"stopped".equals(state.getString("status")))
-                  .map(state -> state.getLong("pid"));
+                  .map(state -> resumeIfFrozen(id, state));
           if (pid.isEmpty()) {
             discard(id, spec, dir);
             continue;
@@ -347,6 +347,28 @@ public final class ContainerWorkloads {
   }
 
   // --- internals ---
+
+  /** A podman container stopped by an unfinished migration's checkpoint comes back from its kept checkpoint. */
+  private Optional<Long> recoverPodman(String id) {
+    if (podman.exists(id) && !podman.running(id)) {
+      LOG.warn("podman container {} was left checkpointed by an unfinished migration; restoring it", id);
+      try {
+        podman.restoreKept(id);
+      } catch (ContainerException e) {
+        LOG.warn("podman container {} could not be restored: {}", id, e.getMessage());
+      }
+    }
+    return podman.running(id) ? podman.pid(id) : Optional.empty();
+  }
+
+  /** A container left frozen by a migration the previous agent run did not finish: it runs here again. */
+  private long resumeIfFrozen(String id, JsonObject state) {
+    if ("paused".equals(state.getString("status"))) {
+      LOG.warn("container {} was left frozen by an unfinished migration; resuming it", id);
+      runc.resume(id);
+    }
+    return state.getLong("pid");
+  }
 
   private void prepareBundle(ContainerDir dir, WorkloadSpec spec, Image image, Path criuConfig) {
     dir.create();

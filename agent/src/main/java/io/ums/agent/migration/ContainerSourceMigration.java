@@ -112,10 +112,6 @@ final class ContainerSourceMigration implements OutgoingMigration {
     timer = vertx.setTimer(deps.settings().migrationTimeout().toMillis(), ignored -> fail(MigrationFailure.of(
         Code.TIMEOUT, "not done within " + deps.settings().migrationTimeout().toSeconds() + " s")));
     progressTimer = vertx.setPeriodic(PROGRESS_MILLIS, ignored -> countBytes());
-    if (keep) {
-      fail(MigrationFailure.of(Code.INTERNAL, "keep=true is not supported for containers yet"));
-      return;
-    }
     connect()
         .compose(ignored -> vertx.executeBlocking(() -> {
           scratch = Files.createDirectories(deps.settings().sessionRoot().resolve("send-" + id));
@@ -334,16 +330,24 @@ final class ContainerSourceMigration implements OutgoingMigration {
     status.destinationWorkloadId(result.getString("workloadId"));
     finishing = true;
     vertx.cancelTimer(timer);
-    LOG.info("migration {}: destination runs container {}, removing the frozen source", id,
-        result.getString("workloadId"));
+    LOG.info("migration {}: destination runs container {}, {} the source", id, result.getString("workloadId"),
+        keep ? "resuming (keep)" : "removing");
     deps.workloads().endMigration(workload.id());
-    deps.workloads().remove(workload.id())
-        .onComplete(removed -> {
-          if (removed.failed()) {
-            LOG.warn("migration {}: removing the source container failed: {}", id, removed.cause().getMessage());
-          }
-          finish(MigrationPhase.DONE);
-        });
+    Future<Void> settled = keep ? resumeSource() : deps.workloads().remove(workload.id());
+    settled.onComplete(settledResult -> {
+      if (settledResult.failed()) {
+        LOG.warn("migration {}: settling the source container failed: {}", id, settledResult.cause().getMessage());
+      }
+      finish(MigrationPhase.DONE);
+    });
+  }
+
+  /** Brings the checkpointed source back: runc thaws it, podman restores its kept checkpoint. */
+  private Future<Void> resumeSource() {
+    if (containers.runsOnPodman(workload.id())) {
+      return containers.podmanRollback(workload.id());
+    }
+    return containers.thaw(workload.id());
   }
 
   private void fail(MigrationFailure failure) {
@@ -375,10 +379,9 @@ final class ContainerSourceMigration implements OutgoingMigration {
     if (checkpointRun == null) {
       thawed = Future.succeededFuture();
     } else if (containers.runsOnPodman(workload.id())) {
-      thawed = checkpointRun.transform(dumped -> containers.podmanRollback(workload.id()));
+      thawed = checkpointRun.transform(dumped -> resumeSource());
     } else {
-      thawed = checkpointRun.transform(dumped -> dumped.succeeded() ? containers.thaw(workload.id())
-          : Future.succeededFuture());
+      thawed = checkpointRun.transform(dumped -> dumped.succeeded() ? resumeSource() : Future.succeededFuture());
     }
     thawed.onComplete(result -> {
       deps.workloads().endMigration(workload.id());

@@ -108,6 +108,19 @@ class ContainerMigrationTest {
   }
 
   @Test
+  void keepLeavesTheSourceRunningBesideTheCopy() throws Exception {
+    JsonObject workload = launch(a, "memservice", 16);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    JsonObject status = a.post("/v1/send?wait=true", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("keep", true), 200);
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(MemServiceClient.verify(a.node.address(), PORT, 5000).checksum()).isEqualTo(before.checksum());
+    assertThat(MemServiceClient.verify(b.node.address(), PORT, 5000).checksum()).isEqualTo(before.checksum());
+    assertThat(a.get("/v1/workloads/" + workload.getString("id")).getString("status")).isEqualTo("RUNNING");
+  }
+
+  @Test
   void aCorruptedLayerIsRefusedAndTheSourceResumes() throws Exception {
     importImage(a, "corrupt", variantLayer("corrupt"), "busybox");
     JsonObject workload = launch(a, "corrupt", 32);
