@@ -112,6 +112,10 @@ final class AgentProcess implements AutoCloseable {
     return new JsonObject(send(HttpRequest.newBuilder(uri(path)).GET(), 200).body());
   }
 
+  String getText(String path) throws IOException, InterruptedException {
+    return send(HttpRequest.newBuilder(uri(path)).GET(), 200).body();
+  }
+
   JsonArray getArray(String path) throws IOException, InterruptedException {
     return new JsonArray(send(HttpRequest.newBuilder(uri(path)).GET(), 200).body());
   }

@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.testkit.MemServiceClient;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import org.awaitility.Awaitility;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -80,6 +83,39 @@ class CriuMigrationTest {
         status.getJsonObject("timings"), status.getJsonObject("bytes"), rssA, rssB);
     assertThat(rssA).isLessThan(128 * 1024);
     assertThat(rssB).isLessThan(128 * 1024);
+  }
+
+  @Test
+  void migratesAProcessTreeWhoseOutputGoesOnInTheDestinationLog() throws Exception {
+    bed = new MigrationTestBed(dir, List.of(), List.of(), 10);
+    // a shell that forks a child every tick: a tree of two processes, output on the relay pipe
+    JsonObject workload = bed.a.post("/v1/workloads", new JsonObject().put("name", "ticker").put("command",
+        new JsonArray().add("/bin/sh").add("-c").add("i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.05; done")),
+        201);
+    String id = workload.getString("id");
+    long before = Awaitility.await().atMost(Duration.ofSeconds(20))
+        .until(() -> lastTick(bed.a.getText("/v1/workloads/" + id + "/logs")), tick -> tick >= 5);
+
+    JsonObject status = bed.migrate(bed.a, bed.b, id);
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    String restored = status.getString("destinationWorkloadId");
+    long firstOnB = Awaitility.await().atMost(Duration.ofSeconds(20))
+        .until(() -> firstTick(bed.b.getText("/v1/workloads/" + restored + "/logs")), tick -> tick > 0);
+    assertThat(firstOnB).as("the count goes on, it does not restart").isGreaterThan(before);
+    Awaitility.await().atMost(Duration.ofSeconds(20))
+        .until(() -> lastTick(bed.b.getText("/v1/workloads/" + restored + "/logs")), tick -> tick > firstOnB + 5);
+    assertThat(ProcessTree.alive(workload.getLong("pid"))).isFalse();
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
+  private static long lastTick(String log) {
+    List<String> ticks = log.lines().filter(line -> line.startsWith("tick ")).toList();
+    return ticks.isEmpty() ? 0 : Long.parseLong(ticks.get(ticks.size() - 1).substring(5).trim());
+  }
+
+  private static long firstTick(String log) {
+    return log.lines().filter(line -> line.startsWith("tick ")).findFirst()
+        .map(line -> Long.parseLong(line.substring(5).trim())).orElse(0L);
   }
 
   private void assertDone(JsonObject status, JsonObject workload, MemServiceClient.Answer before,
