@@ -71,7 +71,8 @@ final class JsonFields {
     return flag;
   }
 
-  List<String> requiredStringArray(String field) {
+  /** A non-empty array of strings whose first element is non-empty (a program); later ones may be "". */
+  List<String> requiredCommand(String field) {
     Object value = json.getValue(field);
     if (!(value instanceof JsonArray array) || array.isEmpty()) {
       throw AgentException.badField(path(field), "required, a non-empty array of strings, got "
@@ -80,9 +81,10 @@ final class JsonFields {
     List<String> strings = new ArrayList<>(array.size());
     for (int i = 0; i < array.size(); i++) {
       Object element = array.getValue(i);
-      if (!(element instanceof String text) || text.isEmpty()) {
-        throw AgentException.badField(path(field) + "[" + i + "]", "must be a non-empty string, got "
-            + describe(element));
+      // real programs take empty arguments (redis-server --save ""), but not an empty program name
+      if (!(element instanceof String text) || (i == 0 && text.isEmpty())) {
+        throw AgentException.badField(path(field) + "[" + i + "]", "must be a " + (i == 0 ? "non-empty " : "")
+            + "string, got " + describe(element));
       }
       strings.add(text);
     }

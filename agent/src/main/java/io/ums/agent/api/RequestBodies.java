@@ -44,7 +44,7 @@ final class RequestBodies {
       throw AgentException.badField("name", "letters, digits, '.', '_' and '-' only, at most 253, got \""
           + name + "\"");
     }
-    List<String> command = fields.requiredStringArray("command");
+    List<String> command = fields.requiredCommand("command");
     if (command.size() > MAX_ARGUMENTS) {
       throw AgentException.badField("command", "at most " + MAX_ARGUMENTS + " elements");
     }

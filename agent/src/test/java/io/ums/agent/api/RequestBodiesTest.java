@@ -30,6 +30,12 @@ class RequestBodiesTest {
     assertThat(spec.env()).containsEntry("A", "1");
   }
 
+  @Test
+  void anEmptyArgumentIsKept() {
+    JsonObject body = validWorkload().put("command", new JsonArray().add("/usr/bin/redis-server").add("--save").add(""));
+    assertThat(RequestBodies.workloadSpec(body).command()).containsExactly("/usr/bin/redis-server", "--save", "");
+  }
+
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
       "name    | null          | name: required",
@@ -37,7 +43,8 @@ class RequestBodiesTest {
       "name    | '\"a/b\"'     | name: letters",
       "command | null          | command: required",
       "command | []            | command: required, a non-empty array of strings, got an empty array",
-      "command | '[\"/x\", 3]' | command[1]: must be a non-empty string",
+      "command | '[\"/x\", 3]' | command[1]: must be a string, got integer 3",
+      "command | '[\"\", \"x\"]' | command[0]: must be a non-empty string",
       "command | '\"/bin/x\"'  | command: required, a non-empty array",
       "env     | '[]'          | env: must be an object of strings",
       "env     | '{\"A\":1}'   | env.A: must be a string",
