@@ -3,6 +3,7 @@ package io.ums.agent.migration;
 import io.ums.agent.criu.CriuPageServer;
 import io.ums.agent.criu.CriuRestore;
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.criu.TcpConnections;
 import io.ums.agent.dataplane.PageServerConnector;
 import io.ums.agent.migration.MigrationFailure.Code;
 import io.ums.agent.workload.OutputRelay;
@@ -16,6 +17,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetSocket;
 import java.nio.file.Files;
@@ -191,7 +193,7 @@ final class DestinationSession {
             return containerReceiver().restore(spec, migrationId, status);
           }
           return deps.workloads().openRelay(spec.name())
-              .compose(relay -> runRestore(relay, outputPipe, manifest.getBoolean("tcpEstablished", false))
+              .compose(relay -> runRestore(relay, outputPipe, tcpLocalAddresses(manifest))
                   .compose(pid -> deps.workloads().adoptRestored(spec, pid, migrationId, relay.sink()))
                   .onFailure(failure -> vertx.executeBlocking(() -> {
                     relay.close();
@@ -206,11 +208,19 @@ final class DestinationSession {
         });
   }
 
-  private Future<Long> runRestore(OutputRelay relay, Optional<Long> outputPipe, boolean tcpEstablished) {
+  private static List<String> tcpLocalAddresses(JsonObject manifest) {
+    return manifest.getJsonArray("tcpLocalAddresses", new JsonArray()).stream().map(String::valueOf).toList();
+  }
+
+  private Future<Long> runRestore(OutputRelay relay, Optional<Long> outputPipe, List<String> tcpLocalAddresses) {
     long started = System.nanoTime();
-    CriuRestore.Options options = new CriuRestore.Options(dir.resolve("images"), dir, outputPipe,
-        relay.writeEnd(), tcpEstablished);
     return vertx.executeBlocking(() -> {
+      // see TcpConnections: connections go on only where their local addresses exist
+      boolean tcpEstablished = TcpConnections.allLocal(tcpLocalAddresses);
+      LOG.info("session {}: TCP connections with local addresses {} restored {}", id, tcpLocalAddresses,
+          tcpEstablished ? "established" : "closed (--tcp-close)");
+      CriuRestore.Options options = new CriuRestore.Options(dir.resolve("images"), dir, outputPipe,
+          relay.writeEnd(), tcpEstablished);
       long pid = CriuRestore.run(deps.criu(), options, deps.settings().restoreTimeout().toMillis());
       if (!ProcessTree.running(pid)) {
         throw new MigrationFailure.Exception(Code.RESTORE_FAILED, "restored pid " + pid + " is not running");

@@ -4,6 +4,7 @@ import io.ums.agent.criu.CriuDump;
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.PostDumpGate;
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.criu.TcpConnections;
 import io.ums.agent.dataplane.CorruptingProxy;
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.migration.MigrationFailure.Code;
@@ -18,6 +19,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,6 +78,7 @@ final class SourceMigration implements OutgoingMigration {
   private Path scratch;
   private Optional<Long> outputPipe = Optional.empty();
   private Set<String> lockRulesBefore = Set.of();
+  private Set<String> tcpLocalAddresses = Set.of();
   private CorruptingProxy proxy;
   private UmsConnection connection;
   private PostDumpGate gate;
@@ -163,6 +166,7 @@ final class SourceMigration implements OutgoingMigration {
             scratch = Files.createDirectories(deps.settings().sessionRoot().resolve("send-" + id));
             Files.createDirectories(scratch.resolve("images"));
             outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
+            tcpLocalAddresses = TcpConnections.localAddresses(ProcessTree.members(workload.pid()));
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
             gate.writeScript(scratch);
             return null;
@@ -249,7 +253,8 @@ final class SourceMigration implements OutgoingMigration {
         .put("sourceNode", deps.node())
         .put("sourceWorkloadId", workload.id())
         .put("spec", WorkloadSpecJson.encode(workload.spec()))
-        .put("tcpEstablished", false);
+        // the destination restores the connections established only if it has all these addresses
+        .put("tcpLocalAddresses", new JsonArray(List.copyOf(tcpLocalAddresses)));
     outputPipe.ifPresent(inode -> manifest.put("outputPipeInode", inode));
     return manifest;
   }
@@ -282,6 +287,7 @@ final class SourceMigration implements OutgoingMigration {
           deps.workloads().endMigration(workload.id());
           return keep ? Future.succeededFuture() : deps.workloads().remove(workload.id());
         })
+        .eventually(() -> vertx.executeBlocking(this::unlockConnections, false))
         .onComplete(removed -> {
           if (removed.failed()) {
             LOG.warn("migration {}: removing the source workload failed: {}", id, removed.cause().getMessage());
@@ -329,6 +335,20 @@ final class SourceMigration implements OutgoingMigration {
           }
           finish(resumed ? MigrationPhase.ROLLED_BACK : MigrationPhase.FAILED);
         });
+  }
+
+  /**
+   * A committed dump leaves the network locked (CRIU's DROP rules for every dumped connection, meant to
+   * hide the frozen sockets until a restore in this netns unlocks them). The workload now runs elsewhere,
+   * so the rules only keep its old peers hanging: without them, this node answers their next packet with a
+   * reset and they reconnect at once. Blocking.
+   */
+  private Void unlockConnections() {
+    int removed = new NetworkLockRules(deps.criu().wrapper()).removeAddedSince(lockRulesBefore);
+    if (removed > 0) {
+      LOG.info("migration {}: removed {} CRIU lock rule(s) of the moved connections", id, removed);
+    }
+    return null;
   }
 
   /** CRIU normally resumed the tree itself; if it could not, unlock and resume it here. Blocking. */
