@@ -16,9 +16,9 @@ import java.util.List;
 import org.awaitility.Awaitility;
 
 /**
- * Two real agents in two network namespaces of a {@link NetworkTestbed} (prefix "uam"), the C memory
- * service as the workload, and the calls a coordinator would make. Closing it kills what it started and
- * removes the namespaces, even after a failed test.
+ * Two real agents in two network namespaces of a {@link NetworkTestbed} (prefix "uam" unless given), the
+ * C memory service or any command as the workload, and the calls a coordinator would make. Closing it
+ * kills what it started and removes the namespaces, even after a failed test.
  */
 final class MigrationTestBed implements AutoCloseable {
   static final int SERVICE_PORT = 17001;
@@ -26,13 +26,19 @@ final class MigrationTestBed implements AutoCloseable {
   final NetworkTestbed network;
   final AgentProcess a;
   final AgentProcess b;
-  private final Path binary;
+  private final Path dir;
+  private Path memService;
   private final List<Long> servicePids = new ArrayList<>();
 
   MigrationTestBed(Path dir, List<String> sourceProperties, List<String> destinationProperties, int grace)
       throws Exception {
-    binary = MemService.build(dir.resolve("bin"));
-    network = NetworkTestbed.create("uam", 2);
+    this(dir, "uam", sourceProperties, destinationProperties, grace);
+  }
+
+  MigrationTestBed(Path dir, String netnsPrefix, List<String> sourceProperties,
+                   List<String> destinationProperties, int grace) throws Exception {
+    this.dir = dir;
+    network = NetworkTestbed.create(netnsPrefix, 2);
     try {
       a = new AgentProcess(network.node(0), dir.resolve("agent-a"), sourceProperties).start(grace);
       b = new AgentProcess(network.node(1), dir.resolve("agent-b"), destinationProperties).start(grace);
@@ -44,13 +50,31 @@ final class MigrationTestBed implements AutoCloseable {
 
   /** Launches the memory service on {@code agent}, waits until it answers; returns the workload JSON. */
   JsonObject launch(AgentProcess agent, int mib) throws Exception {
-    JsonObject workload = agent.post("/v1/workloads", new JsonObject().put("name", "memservice")
-        .put("command", new JsonArray().add(binary.toString()).add(Integer.toString(SERVICE_PORT))
-            .add(Integer.toString(mib))), 201);
-    servicePids.add(workload.getLong("pid"));
+    if (memService == null) {
+      memService = MemService.build(dir.resolve("bin"));
+    }
+    JsonObject workload = launch(agent, "memservice", List.of(memService.toString(),
+        Integer.toString(SERVICE_PORT), Integer.toString(mib)));
     Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
         .until(() -> MemServiceClient.query(agent.node.address(), SERVICE_PORT, 1000), answer -> true);
     return workload;
+  }
+
+  /** Launches {@code command} as workload {@code name} on {@code agent} (killed on close); its JSON. */
+  JsonObject launch(AgentProcess agent, String name, List<String> command) throws Exception {
+    JsonObject workload = agent.post("/v1/workloads", new JsonObject().put("name", name)
+        .put("command", new JsonArray(new ArrayList<>(command))), 201);
+    servicePids.add(workload.getLong("pid"));
+    return workload;
+  }
+
+  /** Deletes every workload both agents run, so that the next test of a shared bed starts clean. */
+  void removeAllWorkloads() throws Exception {
+    for (AgentProcess agent : new AgentProcess[] {a, b}) {
+      for (Object item : workloads(agent)) {
+        agent.delete("/v1/workloads/" + ((JsonObject) item).getString("id"));
+      }
+    }
   }
 
   /** Prepares a receive session on {@code to}. */

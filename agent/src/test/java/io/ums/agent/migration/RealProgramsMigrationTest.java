@@ -1,0 +1,294 @@
+package io.ums.agent.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.testkit.HostCommand;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Unmodified programs nobody here wrote, launched through POST /v1/workloads on node A, migrated to node B
+ * through POST /v1/receive + POST /v1/send, and checked on B's address: Debian's redis-server (several
+ * threads; in memory, then with a growing append-only file), busybox httpd, a Python program with 16
+ * threads, a ThreadingHTTPServer and a loopback TCP connection inside itself, and a redis with a live
+ * client connection from outside the node.
+ *
+ * <p>One pair of agents (two netns, real CRIU) serves the whole class; every test removes its workloads.
+ * Each workload holds a few MiB only, so a migration takes well under a second.
+ */
+@Tag("slow")
+class RealProgramsMigrationTest {
+  private static final String REDIS = "/usr/bin/redis-server";
+  private static final String REDIS_CLI = "/usr/bin/redis-cli";
+  private static final String BUSYBOX = "/bin/busybox";
+  private static final String PYTHON = "/usr/bin/python3";
+  private static final int REDIS_PORT = 16379;
+  private static final int HTTP_PORT = 18080;
+  private static final int KEYS = 10_000;
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  @TempDir
+  static Path dir;
+
+  private static MigrationTestBed bed;
+
+  @BeforeAll
+  static void startAgents() throws Exception {
+    bed = new MigrationTestBed(dir, "ugn", List.of(), List.of(), 10);
+  }
+
+  @AfterAll
+  static void stopAgents() throws Exception {
+    if (bed != null) {
+      bed.close();
+    }
+  }
+
+  @AfterEach
+  void removeWorkloads() throws Exception {
+    bed.removeAllWorkloads();
+  }
+
+  @Test
+  void redisInMemoryWithItsThreads() throws Exception {
+    JsonObject workload = bed.launch(bed.a, "redis", List.of(REDIS, "--port", Integer.toString(REDIS_PORT),
+        "--save", "", "--appendonly", "no", "--protected-mode", "no"));
+    awaitRedis(bed.a);
+    assertThat(threads(workload.getLong("pid"))).as("redis-server threads").isGreaterThan(1);
+    writeKeys(bed.a, "key");
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertMovedTo(bed.b, status, workload);
+    assertKeys(bed.b, "key");
+  }
+
+  /**
+   * The append-only file lives on the filesystem both nodes share here (in production: a shared volume);
+   * redis keeps it open and growing. CRIU records its size at dump and checks it at restore: the frozen
+   * source cannot grow it in between, so the sizes match, and the restored redis goes on appending.
+   */
+  @Test
+  void redisWithAnOpenGrowingAppendOnlyFile() throws Exception {
+    Path data = Files.createDirectories(dir.resolve("redis-aof"));
+    JsonObject workload = bed.launch(bed.a, "redis-aof", List.of(REDIS, "--port", Integer.toString(REDIS_PORT),
+        "--save", "", "--appendonly", "yes", "--dir", data.toString(), "--protected-mode", "no"));
+    awaitRedis(bed.a);
+    writeKeys(bed.a, "aof");
+    long aofBefore = appendOnlyBytes(data);
+    assertThat(aofBefore).as("append-only file size").isPositive();
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertMovedTo(bed.b, status, workload);
+    assertKeys(bed.b, "aof");
+    assertThat(redisCli(bed.b, "SET", "after-migration", "yes")).isEqualTo("OK");
+    Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> appendOnlyBytes(data) > aofBefore);
+  }
+
+  @Test
+  void busyboxHttpdServingAFile() throws Exception {
+    Path site = Files.createDirectories(dir.resolve("site"));
+    Files.writeString(site.resolve("index.html"), "hello from busybox\n");
+    JsonObject workload = bed.launch(bed.a, "httpd", List.of(BUSYBOX, "httpd", "-f", "-p",
+        Integer.toString(HTTP_PORT), "-h", site.toString()));
+    Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> httpGet(bed.a, "/index.html"), "hello from busybox\n"::equals);
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertMovedTo(bed.b, status, workload);
+    assertThat(httpGet(bed.b, "/index.html")).isEqualTo("hello from busybox\n");
+  }
+
+  /**
+   * 16 counting threads, a ThreadingHTTPServer, and an echo pair talking over a loopback TCP connection
+   * inside the process: both ends of that connection are in the dumped tree and its addresses (127.0.0.1)
+   * exist on every node, so it is restored established and keeps echoing.
+   */
+  @Test
+  void pythonWithSixteenThreadsAndALoopbackConnection() throws Exception {
+    Path script = dir.resolve("threads.py");
+    try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/threads.py"))) {
+      Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+    JsonObject workload = bed.launch(bed.a, "python-threads", List.of(PYTHON, script.toString(),
+        Integer.toString(HTTP_PORT), "16"));
+    PythonAnswer before = Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
+        .until(() -> PythonAnswer.parse(httpGet(bed.a, "/")), answer -> answer.echoes() > 10);
+    assertThat(before.threads()).as("python threads").isGreaterThanOrEqualTo(19);
+    assertThat(threads(workload.getLong("pid"))).isGreaterThanOrEqualTo(19);
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertMovedTo(bed.b, status, workload);
+    PythonAnswer after = Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
+        .until(() -> PythonAnswer.parse(httpGet(bed.b, "/")), answer -> answer.echoes() > before.echoes() + 10);
+    assertThat(after.ticks()).isGreaterThan(before.ticks());
+    assertThat(after.threads()).isEqualTo(before.threads());
+    assertThat(after.echoErrors()).isEqualTo("ok");
+  }
+
+  /**
+   * A client outside the workload (here: the test, in the root namespace) holds a connection to redis on
+   * A's address. That connection cannot follow the workload: its local address is A's and does not exist
+   * on B (nodes do not share addresses). So the destination restores such connections closed
+   * ({@code --tcp-close}) instead of failing the restore; the source node drops CRIU's lock rules once the
+   * source is gone, so the client is told at once (reset) rather than left hanging; it reconnects to B.
+   */
+  @Test
+  void redisWithALiveClientConnectionFromOutsideTheNode() throws Exception {
+    JsonObject workload = bed.launch(bed.a, "redis-client", List.of(REDIS, "--port", Integer.toString(REDIS_PORT),
+        "--save", "", "--appendonly", "no", "--protected-mode", "no"));
+    awaitRedis(bed.a);
+    writeKeys(bed.a, "live");
+    try (Socket client = new Socket()) {
+      client.connect(new InetSocketAddress(bed.a.node.address(), REDIS_PORT), 2000);
+      client.setSoTimeout(2000);
+      assertThat(resp(client, "PING")).isEqualTo("+PONG");
+
+      JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+      assertMovedTo(bed.b, status, workload);
+      assertKeys(bed.b, "live");
+      // restored closed, the connection reads end-of-file at once and redis frees the client
+      Awaitility.await().atMost(Duration.ofSeconds(2)).untilAsserted(() -> assertThat(redisCli(bed.b, "CLIENT",
+          "LIST")).as("clients of the restored redis").doesNotContain("laddr=" + bed.a.node.address()));
+      long started = System.nanoTime();
+      assertThat(answersOnOldConnection(client)).as("the old connection is dead").isFalse();
+      assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).as("ms until the client knew")
+          .isLessThan(2000);
+    }
+  }
+
+  private record PythonAnswer(long ticks, int threads, long echoes, String echoErrors) {
+    static PythonAnswer parse(String line) {
+      String[] parts = line.strip().split(" ", 4);
+      return new PythonAnswer(Long.parseLong(parts[0]), Integer.parseInt(parts[1]), Long.parseLong(parts[2]),
+          parts[3]);
+    }
+  }
+
+  private static void assertMovedTo(AgentProcess to, JsonObject status, JsonObject workload) throws Exception {
+    System.out.println(workload.getString("name") + " migrated: " + status.encode());
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(ProcessTree.alive(workload.getLong("pid"))).as("source process").isFalse();
+    JsonObject restored = to.get("/v1/workloads/" + status.getString("destinationWorkloadId"));
+    assertThat(restored.getString("status")).isEqualTo("RUNNING");
+    assertThat(bed.workloads(bed.a)).isEmpty();
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
+  private static long threads(long pid) throws IOException {
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+      return tasks.count();
+    }
+  }
+
+  private static void awaitRedis(AgentProcess agent) {
+    Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> redisCli(agent, "PING"), "PONG"::equals);
+  }
+
+  private static String redisCli(AgentProcess agent, String... command) {
+    List<String> args = new ArrayList<>(List.of(REDIS_CLI, "-h", agent.node.address(), "-p",
+        Integer.toString(REDIS_PORT)));
+    args.addAll(List.of(command));
+    HostCommand.Result result = HostCommand.run(args);
+    assertThat(result.ok()).as(result.output()).isTrue();
+    return result.output();
+  }
+
+  /** SETs {@code KEYS} keys through {@code redis-cli --pipe}. */
+  private static void writeKeys(AgentProcess agent, String prefix) throws Exception {
+    StringBuilder commands = new StringBuilder();
+    for (int i = 0; i < KEYS; i++) {
+      commands.append("SET ").append(prefix).append(':').append(i).append(" value-").append(i).append('\n');
+    }
+    Path input = dir.resolve(prefix + "-keys.txt");
+    Files.writeString(input, commands);
+    Process pipe = new ProcessBuilder(REDIS_CLI, "-h", agent.node.address(), "-p", Integer.toString(REDIS_PORT),
+        "--pipe").redirectInput(input.toFile()).redirectErrorStream(true).start();
+    String output = new String(pipe.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(pipe.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(output).contains("errors: 0, replies: " + KEYS);
+    assertThat(redisCli(agent, "DBSIZE")).isEqualTo(Integer.toString(KEYS));
+  }
+
+  private static void assertKeys(AgentProcess agent, String prefix) {
+    assertThat(redisCli(agent, "DBSIZE")).isEqualTo(Integer.toString(KEYS));
+    for (int i : new int[] {0, 1, 4999, KEYS - 1}) {
+      assertThat(redisCli(agent, "GET", prefix + ":" + i)).isEqualTo("value-" + i);
+    }
+  }
+
+  private static long appendOnlyBytes(Path data) throws IOException {
+    try (var files = Files.walk(data)) {
+      return files.filter(path -> path.getFileName().toString().endsWith(".aof")).mapToLong(path -> {
+        try {
+          return Files.size(path);
+        } catch (IOException e) {
+          return 0;
+        }
+      }).sum();
+    }
+  }
+
+  private static String httpGet(AgentProcess agent, String path) throws Exception {
+    HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create("http://" + agent.node.address()
+        + ":" + HTTP_PORT + path)).timeout(Duration.ofSeconds(3)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).isEqualTo(200);
+    return response.body();
+  }
+
+  /** One RESP command as an inline command; the first line of the reply. */
+  private static String resp(Socket socket, String command) throws IOException {
+    OutputStream out = socket.getOutputStream();
+    out.write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+    InputStream in = socket.getInputStream();
+    StringBuilder line = new StringBuilder();
+    for (int c = in.read(); c != '\n'; c = in.read()) {
+      if (c < 0) {
+        throw new IOException("connection closed");
+      }
+      if (c != '\r') {
+        line.append((char) c);
+      }
+    }
+    return line.toString();
+  }
+
+  private static boolean answersOnOldConnection(Socket client) {
+    try {
+      return resp(client, "PING").equals("+PONG");
+    } catch (IOException e) {
+      System.out.println("old connection after the migration: " + e);
+      return false;
+    }
+  }
+}
