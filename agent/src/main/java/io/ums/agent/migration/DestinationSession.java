@@ -300,6 +300,10 @@ final class DestinationSession {
           if (container != null && phase != MigrationPhase.DONE) {
             container.discard();
           }
+          if (phase != MigrationPhase.DONE) {
+            SessionDirs.keepLogs(dir, deps.settings().failureLogs(), id).ifPresent(kept ->
+                LOG.warn("session {}: CRIU logs kept in {}", id, kept));
+          }
           SessionDirs.delete(dir);
           return null;
         }, false))

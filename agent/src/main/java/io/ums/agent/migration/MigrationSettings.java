@@ -16,10 +16,13 @@ import java.util.Optional;
  * @param idleTimeout the data connection is declared dead after this long without a frame (a cut link)
  * @param dropImage test hook: the destination deletes this image file before restoring
  * @param corruptWireByteAt test hook: the source flips the byte at this offset of its data connection
+ * @param failureLogs where the CRIU logs of failed migrations are kept (session directories go in every
+ *     outcome)
  */
 public record MigrationSettings(Path sessionRoot, Duration migrationTimeout, Duration receiveSessionTtl,
                                 Duration idleTimeout, Duration pingInterval, Duration restoreTimeout,
-                                Optional<String> dropImage, Optional<Long> corruptWireByteAt) {
+                                Optional<String> dropImage, Optional<Long> corruptWireByteAt,
+                                Path failureLogs) {
   public static final Duration DEFAULT_MIGRATION_TIMEOUT = Duration.ofMinutes(10);
   public static final Duration DEFAULT_RECEIVE_SESSION_TTL = Duration.ofMinutes(5);
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(4);
@@ -41,7 +44,8 @@ public record MigrationSettings(Path sessionRoot, Duration migrationTimeout, Dur
         millis("ums.migration.pingIntervalMillis", DEFAULT_PING_INTERVAL),
         seconds("ums.migration.restoreTimeoutSeconds", DEFAULT_RESTORE_TIMEOUT),
         Optional.ofNullable(System.getProperty("ums.test.dropImage")),
-        Optional.ofNullable(System.getProperty("ums.test.corruptWireByteAt")).map(Long::parseLong));
+        Optional.ofNullable(System.getProperty("ums.test.corruptWireByteAt")).map(Long::parseLong),
+        Path.of(System.getProperty("ums.migration.failureLogs", workDir.resolve("failed-migrations").toString())));
   }
 
   private static Duration seconds(String property, Duration fallback) {

@@ -3,11 +3,17 @@ package io.ums.agent.migration;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /** Removes a migration's session directory (images, logs) in every outcome. Blocking. */
 final class SessionDirs {
+  /** How many failed migrations' CRIU logs an agent keeps. */
+  private static final int KEPT_FAILURES = 20;
+
   private SessionDirs() {}
 
   static void delete(Path dir) throws IOException {
@@ -18,6 +24,46 @@ final class SessionDirs {
       for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(path);
       }
+    }
+  }
+
+  /**
+   * Copies the CRIU logs and outputs of a failed session ({@code *.log}, {@code *.out}, {@code *.err}; not
+   * the images) to {@code keptRoot/<id>} before the session directory goes, so that the cause can be read
+   * after the status only says the last error lines; only the newest {@value #KEPT_FAILURES} are kept.
+   * Returns where they went, empty when there was nothing to keep.
+   */
+  static Optional<Path> keepLogs(Path dir, Path keptRoot, String id) throws IOException {
+    if (dir == null || !Files.isDirectory(dir)) {
+      return Optional.empty();
+    }
+    List<Path> logs;
+    try (Stream<Path> files = Files.list(dir)) {
+      logs = files.filter(Files::isRegularFile).filter(path -> path.getFileName().toString()
+          .matches(".*\\.(log|out|err)")).toList();
+    }
+    if (logs.isEmpty()) {
+      return Optional.empty();
+    }
+    Path kept = Files.createDirectories(keptRoot.resolve(id));
+    for (Path log : logs) {
+      Files.copy(log, kept.resolve(log.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+    }
+    try (Stream<Path> dirs = Files.list(keptRoot)) {
+      List<Path> oldestFirst = dirs.filter(Files::isDirectory)
+          .sorted(Comparator.comparing(SessionDirs::modified)).toList();
+      for (Path old : oldestFirst.subList(0, Math.max(0, oldestFirst.size() - KEPT_FAILURES))) {
+        delete(old);
+      }
+    }
+    return Optional.of(kept);
+  }
+
+  private static long modified(Path path) {
+    try {
+      return Files.getLastModifiedTime(path).toMillis();
+    } catch (IOException e) {
+      return 0;
     }
   }
 }

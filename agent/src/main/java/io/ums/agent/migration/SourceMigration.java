@@ -396,6 +396,10 @@ final class SourceMigration implements OutgoingMigration {
     Path dir = scratch;
     Future.join(closing)
         .eventually(() -> vertx.executeBlocking(() -> {
+          if (phase != MigrationPhase.DONE) {
+            SessionDirs.keepLogs(dir, deps.settings().failureLogs(), id).ifPresent(kept ->
+                LOG.warn("migration {}: CRIU logs kept in {}", id, kept));
+          }
           SessionDirs.delete(dir);
           return null;
         }, false))

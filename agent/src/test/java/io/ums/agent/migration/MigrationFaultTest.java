@@ -111,6 +111,8 @@ class MigrationFaultTest {
     bed.assertAnswersWithinASecond(bed.a, checksum);
     assertThat(bed.a.get("/v1/workloads/" + workload.getString("id")).getString("status")).isEqualTo("RUNNING");
     assertThat(bed.workloads(bed.b)).isEmpty();
+    // the status carries CRIU's last error lines; the whole restore log stays on the destination
+    assertThat(bed.b.workDir.resolve("failed-migrations")).isDirectoryRecursivelyContaining("glob:**/restore.log");
     bed.assertNothingLeftBehind(bed.a, bed.b);
   }
 
