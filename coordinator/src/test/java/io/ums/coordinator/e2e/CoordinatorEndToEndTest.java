@@ -38,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CoordinatorEndToEndTest {
   private static final int SERVICE_PORT = 17301;
   private static final int MEMORY_MIB = 128;
+  private static final int REDIS_PORT = 17379;
 
   @TempDir
   Path dir;
@@ -196,6 +197,49 @@ class CoordinatorEndToEndTest {
     }
     Answer imported = Http.post(agent.url() + "/v1/images", body);
     assertThat(imported.status()).as(imported.body()).isEqualTo(201);
+  }
+
+  /** An unmodified Debian redis-server, moved by name through POST /migrate, its data read on the destination. */
+  @Test
+  void migratesAnUnmodifiedRedisByName() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    Answer launched = Http.post(source.url() + "/v1/workloads", new JsonObject().put("name", "redis")
+        .put("command", new JsonArray().add("/usr/bin/redis-server").add("--port").add(Integer.toString(REDIS_PORT))
+            .add("--save").add("").add("--appendonly").add("no").add("--protected-mode").add("no")));
+    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
+    workloadPids.add(launched.json().getLong("pid"));
+    await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> redisCli(source, "PING"), "PONG"::equals);
+    Path input = dir.resolve("keys.txt");
+    StringBuilder commands = new StringBuilder();
+    for (int i = 0; i < 10_000; i++) {
+      commands.append("SET key:").append(i).append(" value-").append(i).append('\n');
+    }
+    java.nio.file.Files.writeString(input, commands);
+    Process pipe = new ProcessBuilder("/usr/bin/redis-cli", "-h", source.node.address(), "-p",
+        Integer.toString(REDIS_PORT), "--pipe").redirectInput(input.toFile()).redirectErrorStream(true).start();
+    assertThat(new String(pipe.getInputStream().readAllBytes())).contains("errors: 0, replies: 10000");
+
+    Answer done = Http.post(coordinator.url() + "/migrate", new JsonObject().put("name", "redis")
+        .put("destinationUrl", coordinator.url()));
+
+    assertThat(done.status()).as(done.body() + "\nsource agent log:\n" + source.log()).isEqualTo(200);
+    System.out.println("POST /migrate redis answered: " + done.json().encode());
+    assertThat(done.json().getJsonObject("destination").getString("node")).isEqualTo(destination.node.name());
+    assertThat(redisCli(destination, "DBSIZE")).isEqualTo("10000");
+    assertThat(redisCli(destination, "GET", "key:9999")).isEqualTo("value-9999");
+    assertThat(names(source)).doesNotContain("redis");
+    assertThat(names(destination)).contains("redis");
+  }
+
+  private static String redisCli(AgentNode agent, String... command) throws Exception {
+    List<String> args = new ArrayList<>(List.of("/usr/bin/redis-cli", "-h", agent.node.address(), "-p",
+        Integer.toString(REDIS_PORT)));
+    args.addAll(List.of(command));
+    Process process = new ProcessBuilder(args).redirectErrorStream(true).start();
+    String output = new String(process.getInputStream().readAllBytes()).strip();
+    assertThat(process.waitFor(10, TimeUnit.SECONDS) && process.exitValue() == 0).as(output).isTrue();
+    return output;
   }
 
   private static List<String> names(AgentNode agent) {
