@@ -29,7 +29,10 @@ public final class PageServerConnector {
                               Promise<NetSocket> promise) {
     client.connect(port, host).onComplete(result -> {
       if (result.succeeded()) {
-        promise.complete(result.result());
+        NetSocket socket = result.result();
+        // one client per page-server connection: it goes when the connection goes
+        socket.closeHandler(ignored -> client.close());
+        promise.complete(socket);
       } else if (System.nanoTime() > deadline) {
         client.close();
         promise.fail("criu page-server at " + host + ":" + port + " did not accept: " + result.cause().getMessage());
