@@ -9,6 +9,8 @@ import io.vertx.core.streams.ReadStream;
  * consumes bytes, so a paused channel holds at most its window. The end handler fires only
  * after CLOSE arrived and its length and CRC-32C matched; the exception handler receives
  * {@link UmsProtocolException}s (CHECKSUM_MISMATCH, CHANNEL_RESET, CONNECTION_LOST, ...).
+ * Bytes and the end wait until a handler or an end handler is set, so attaching late loses
+ * nothing; the sender's {@code end()} completes only after the end was delivered here.
  */
 public interface IncomingChannel extends ReadStream<Buffer> {
   int id();

@@ -32,6 +32,7 @@ final class FrameWriter {
   private final ChannelHandlerContext pipeline;
   private final ArrayDeque<Source> ready = new ArrayDeque<>();
   private boolean flushing;
+  private boolean batching;
   private boolean closed;
   private long wireBytesSent;
 
@@ -65,8 +66,22 @@ final class FrameWriter {
       return;
     }
     writeMessage(bytes);
-    if (!flushing) {
+    if (!flushing && !batching) {
       pipeline.flush();
+    }
+  }
+
+  /** Runs {@code action} (e.g. decoding one read) with one flush at its end for all it answered. */
+  void batch(Runnable action) {
+    boolean outer = !batching;
+    batching = true;
+    try {
+      action.run();
+    } finally {
+      if (outer) {
+        batching = false;
+        pipeline.flush();
+      }
     }
   }
 

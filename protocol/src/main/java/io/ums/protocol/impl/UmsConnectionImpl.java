@@ -102,7 +102,7 @@ public final class UmsConnectionImpl implements UmsConnection, FrameHandler, Han
     socket.handler(bytes -> {
       wireReceived += bytes.length();
       lastReceivedNanos = System.nanoTime();
-      decoder.handle(bytes);
+      writer.batch(() -> decoder.handle(bytes));
     });
     socket.closeHandler(v -> onSocketClosed());
     socket.exceptionHandler(e -> LOG.debug("UMS socket error on {}: {}", socket.remoteAddress(), e.toString()));
