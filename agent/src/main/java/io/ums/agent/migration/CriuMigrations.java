@@ -195,7 +195,16 @@ public final class CriuMigrations implements Migrations {
           return all;
         })
         .otherwiseEmpty()
-        .compose(ignored -> dataPlane == null ? Future.succeededFuture() : dataPlane.close());
+        .compose(ignored -> dataPlane == null ? Future.succeededFuture() : dataPlane.close())
+        .compose(ignored -> deps.vertx().executeBlocking(() -> {
+          // the agent's session directory goes with it when no session is left in it
+          try {
+            java.nio.file.Files.deleteIfExists(deps.settings().sessionRoot());
+          } catch (java.nio.file.DirectoryNotEmptyException e) {
+            LOG.warn("session directory {} not empty at shutdown", deps.settings().sessionRoot());
+          }
+          return null;
+        }, false));
   }
 
   @Override
