@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * The state of one CRIU baseline run: its directories, its workload, and, on close, everything removed
@@ -56,6 +57,18 @@ final class BaselineRun implements AutoCloseable {
 
   Path restoredPidFile() {
     return dir.resolve("restored.pid");
+  }
+
+  /**
+   * The last step of both CRIU baselines: {@code criu restore} in the destination node, timed into
+   * {@code phases} as "restore", and "total" since {@code startNanos}.
+   */
+  void restore(Map<String, Double> phases, long startNanos) {
+    long restoreStart = System.nanoTime();
+    context.progress().phase("restore (criu restore)");
+    Criu.restore(context.destination(), destinationImages(), restoredPidFile(), dir);
+    phases.put("restore", ProcessTrial.millisSince(restoreStart));
+    phases.put("total", ProcessTrial.millisSince(startNanos));
   }
 
   @Override

@@ -64,11 +64,7 @@ public final class CriuPageServerMethod implements MigrationMethod {
     }
     phases.put("transfer", ProcessTrial.millisSince(copyStart));
 
-    long restoreStart = System.nanoTime();
-    context.progress().phase("restore (criu restore)");
-    Criu.restore(context.destination(), run.destinationImages(), run.restoredPidFile(), run.dir());
-    phases.put("restore", ProcessTrial.millisSince(restoreStart));
-    phases.put("total", ProcessTrial.millisSince(start));
+    run.restore(phases, start);
     return phases;
   }
 

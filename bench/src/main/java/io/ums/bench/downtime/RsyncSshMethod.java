@@ -53,11 +53,7 @@ public final class RsyncSshMethod implements MigrationMethod {
         log, RSYNC_TIMEOUT);
     phases.put("transfer", ProcessTrial.millisSince(transferStart));
 
-    long restoreStart = System.nanoTime();
-    context.progress().phase("restore (criu restore)");
-    Criu.restore(context.destination(), run.destinationImages(), run.restoredPidFile(), run.dir());
-    phases.put("restore", ProcessTrial.millisSince(restoreStart));
-    phases.put("total", ProcessTrial.millisSince(start));
+    run.restore(phases, start);
     return phases;
   }
 }
