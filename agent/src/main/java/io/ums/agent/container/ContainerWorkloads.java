@@ -177,6 +177,16 @@ public final class ContainerWorkloads {
     return store;
   }
 
+  /** Unpacks the image's layers into the layer cache ahead of a restore (podman keeps its own copy). Blocking. */
+  public void prepareLayers(Image image) {
+    layers.lowerDirs(image);
+  }
+
+  /** Drops unpacked copies of layers whose blobs are gone (a failed migration's). Blocking. */
+  public void forgetLayers(java.util.Collection<io.ums.agent.image.Digest> digests) {
+    digests.forEach(layers::evict);
+  }
+
   /** The image the container runs from. */
   public Image imageOf(String id) {
     return store.get(entry(id).spec().image());

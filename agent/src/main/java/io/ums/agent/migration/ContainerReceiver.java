@@ -51,6 +51,8 @@ final class ContainerReceiver {
   private final OciImageStore store;
   private final Handler<Throwable> failure;
   private final Promise<Void> layersDone = Promise.promise();
+  /** The image registered and its layers unpacked, started as soon as the layers are in: before the freeze. */
+  private Future<Image> imageReady;
   private final Promise<Void> diffReceived = Promise.promise();
   private final Promise<Void> archiveReceived = Promise.promise();
   private final List<Future<Void>> runtimeFiles = new ArrayList<>();
@@ -136,6 +138,7 @@ final class ContainerReceiver {
       if (missing.isEmpty()) {
         layersDone.tryComplete();
       }
+      imageReady();
       return connection.openChannel(ContainerChannels.LAYERS_WANTED, new JsonObject().put("missing", missing));
     }).compose(OutgoingChannel::end).onFailure(failure);
   }
@@ -177,32 +180,27 @@ final class ContainerReceiver {
           "a container restore needs the image offer first"));
     }
     if (ContainerWorkloads.RUNTIME_PODMAN.equals(spec.runtime())) {
-      return layersDone.future()
-          .compose(ignored -> archiveReceived.future())
-          .compose(ignored -> vertx.executeBlocking(this::registerImage, false))
+      return imageReady()
+          .compose(image -> archiveReceived.future().map(image))
           .recover(cause -> Future.failedFuture(storeFailure(cause)))
           .compose(image -> {
             long started = System.nanoTime();
             // podman restores an exported checkpoint only from a regular file (a FIFO hangs it): the archive
             // was written to the session directory as it arrived
             return containers.podmanRestore(spec, dir.resolve("checkpoint.tar"), migrationId)
-                .recover(cause -> Future.failedFuture(new MigrationFailure.Exception(Code.RESTORE_FAILED,
-                    cause.getMessage())))
+                .recover(cause -> Future.failedFuture(restoreFailure(cause)))
                 .onSuccess(ignored -> status.timing("restoreMs",
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
           });
     }
-    return layersDone.future()
-        .compose(ignored -> diffReceived.future())
-        .compose(ignored -> Future.all(runtimeFiles))
-        .compose(ignored -> vertx.executeBlocking(this::registerImage, false))
+    return imageReady()
+        .compose(image -> diffReceived.future().compose(ignored -> Future.all(runtimeFiles)).map(image))
         .recover(cause -> Future.failedFuture(storeFailure(cause)))
         .compose(image -> {
           long started = System.nanoTime();
           return containers.restore(spec, dir.resolve("layer-diff.tar"), dir.resolve("images"),
                   dir.resolve("restore-work"), migrationId)
-              .recover(cause -> Future.failedFuture(new MigrationFailure.Exception(Code.RESTORE_FAILED,
-                  cause.getMessage())))
+              .recover(cause -> Future.failedFuture(restoreFailure(cause)))
               .onSuccess(ignored -> status.timing("restoreMs",
                   TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
         });
@@ -212,6 +210,21 @@ final class ContainerReceiver {
   static boolean bringsOwnPages(WorkloadSpec spec) {
     return WorkloadSpec.KIND_CONTAINER.equals(spec.kind())
         && ContainerWorkloads.RUNTIME_PODMAN.equals(spec.runtime());
+  }
+
+  /**
+   * Registers the image and unpacks its layers once every missing layer arrived: the source still runs then,
+   * so this work stays out of the downtime.
+   */
+  private Future<Image> imageReady() {
+    if (imageReady == null) {
+      imageReady = layersDone.future().compose(ignored -> vertx.executeBlocking(() -> {
+        Image image = registerImage();
+        containers.prepareLayers(image);
+        return image;
+      }, false));
+    }
+    return imageReady;
   }
 
   private Image registerImage() {
@@ -228,8 +241,8 @@ final class ContainerReceiver {
     if (store == null) {
       return;
     }
+    String name = offer == null ? null : offer.getString("image");
     try {
-      String name = offer == null ? null : offer.getString("image");
       if (imageRegisteredHere && name != null && !containers.usesImage(name)) {
         store.delete(name);
       }
@@ -237,6 +250,14 @@ final class ContainerReceiver {
     } catch (RuntimeException e) {
       LOG.warn("session {}: cleaning up received layers failed: {}", sessionId, e.getMessage());
     }
+    Set<Digest> gone = new HashSet<>(adopted);
+    gone.removeIf(store::hasBlob);
+    containers.forgetLayers(gone);
+  }
+
+  private static Throwable restoreFailure(Throwable cause) {
+    return cause instanceof ImageStoreException ? storeFailure(cause)
+        : new MigrationFailure.Exception(Code.RESTORE_FAILED, cause.getMessage());
   }
 
   private static Throwable storeFailure(Throwable cause) {

@@ -145,6 +145,9 @@ class ContainerMigrationTest {
     assertThat(b.getArray("/v1/workloads")).isEmpty();
     assertThat(b.getArray("/v1/images")).isEmpty();
     assertThat(Files.list(b.workDir.resolve("images/blobs/sha256")).toList()).isEmpty();
+    assertThat(b.workDir.resolve("layers")).satisfiesAnyOf(
+        layers -> assertThat(layers).doesNotExist(),
+        layers -> assertThat(layers).isEmptyDirectory());
     assertNoSessionFiles();
   }
 
@@ -172,9 +175,11 @@ class ContainerMigrationTest {
         .until(() -> MemServiceClient.verify(a.node.address(), PORT, 500), any -> true);
     assertThat(resumed.checksum()).isEqualTo(before.checksum());
     assertThat(b.getArray("/v1/workloads")).isEmpty();
-    assertThat(b.workDir.resolve("containers")).satisfiesAnyOf(
-        containers -> assertThat(containers).doesNotExist(),
-        containers -> assertThat(containers).isEmptyDirectory());
+    for (String leftover : List.of("containers", "layers")) {
+      assertThat(b.workDir.resolve(leftover)).as(leftover).satisfiesAnyOf(
+          path -> assertThat(path).doesNotExist(),
+          path -> assertThat(path).isEmptyDirectory());
+    }
     assertNoSessionFiles();
   }
 
