@@ -20,12 +20,12 @@ import java.util.function.Supplier;
 /**
  * {@code ./ums bench protocol}: the same bytes over loopback through one UMS channel, four in
  * parallel, one LZ4 channel (random data), a raw Vert.x NetSocket pipe and a blocking Java socket
- * copy, all in one run. Each is measured three times after a warm-up, in a rotating order; the
+ * copy, all in one run. Each is measured five times after a warm-up, in a rotating order; the
  * fastest run counts, since the machine is shared and noisy. Ratios are against the raw Vert.x pipe.
  */
 public final class ProtocolBench {
   public static final long DEFAULT_BYTES = 1L << 30;
-  private static final int ROUNDS = 3;
+  private static final int ROUNDS = 5;
 
   private ProtocolBench() {}
 
