@@ -152,7 +152,7 @@ final class MigrationRun {
     if (type != lastAnnounced) {
       catchUpTo(type, bytes);
       announce(type, new JsonObject().put("bytes", bytes));
-    } else if (type == EventType.TRANSFERRING
+    } else if (type != EventType.RESTORING // memory pages stream while CRIU dumps, the rest after it
         && System.nanoTime() - lastProgressEventNanos > PROGRESS_EVENT_INTERVAL_NANOS) {
       announce(type, new JsonObject().put("bytes", bytes).put("progress", true));
     }

@@ -68,6 +68,11 @@ final class AgentNode implements AutoCloseable {
     return Files.exists(log) ? Files.readString(log) : "";
   }
 
+  /** SIGKILL: the node's agent is gone at once (its workloads keep running). */
+  void kill() throws InterruptedException {
+    process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+  }
+
   /** Containers outlive their agent by design; a test must not leave them (or their mounts) behind. */
   void removeLeftoverContainers() {
     Path stateRoot = workDir.resolve("runc");

@@ -117,14 +117,7 @@ class CoordinatorEndToEndTest {
   void migratesARealWorkloadThroughTheApiWithA409AndA400() throws Exception {
     AgentNode source = agents.get(0);
     AgentNode destination = agents.get(1);
-    Path binary = MemService.build(dir.resolve("bin"));
-    Answer launched = Http.post(source.url() + "/v1/workloads", new JsonObject().put("name", "memsvc")
-        .put("command", new JsonArray().add(binary.toString()).add(Integer.toString(SERVICE_PORT))
-            .add(Integer.toString(MEMORY_MIB))));
-    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
-    workloadPids.add(launched.json().getLong("pid"));
-    MemServiceClient.Answer before = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
-        .until(() -> MemServiceClient.verify(source.node.address(), SERVICE_PORT, 5000), any -> true);
+    MemServiceClient.Answer before = launchMemService(source, "memsvc", SERVICE_PORT, MEMORY_MIB);
 
     Answer bad = Http.post(coordinator.url() + "/migrate", "{\"name\": \"memsvc\", \"destinationUrl\": \""
         + coordinator.url() + "\", \"keep\": \"maybe\"}");
@@ -188,6 +181,80 @@ class CoordinatorEndToEndTest {
     assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
     assertThat(names(source)).doesNotContain("boxed");
     assertThat(names(destination)).contains("boxed");
+  }
+
+  @Test
+  void crossClusterTheDestinationCoordinatorReservesOnItsOwnAgent() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    // two clusters of one node each: this coordinator knows only node-a, the other only node-b
+    Coordinator here = Coordinator.start(vertx, "127.0.0.1", 0,
+        http -> new LocalCluster(List.of(new AgentRef(source.node.name(), source.url())), http),
+        MigrationSettings.defaults()).await();
+    Coordinator there = Coordinator.start(vertx, "127.0.0.1", 0,
+        http -> new LocalCluster(List.of(new AgentRef(destination.node.name(), destination.url())), http),
+        MigrationSettings.defaults()).await();
+    try {
+      MemServiceClient.Answer before = launchMemService(source, "crosser", SERVICE_PORT + 2, 32);
+
+      Answer done = Http.post(here.url() + "/migrate",
+          new JsonObject().put("name", "crosser").put("destinationUrl", there.url()));
+
+      assertThat(done.status()).as(done.body()).isEqualTo(200);
+      assertThat(done.json().getJsonObject("destination").getString("clusterId")).isEqualTo(there.clusterId());
+      MemServiceClient.Answer after = MemServiceClient.verify(destination.node.address(), SERVICE_PORT + 2, 5000);
+      assertThat(after.checksum()).isEqualTo(before.checksum());
+      assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
+      assertThat(Http.get(there.url() + "/list").json().getJsonArray("workloads").stream()
+          .map(w -> ((JsonObject) w).getString("name")).toList()).contains("crosser");
+    } finally {
+      here.close().await();
+      there.close().await();
+    }
+  }
+
+  @Test
+  void aDestinationAgentKilledMidTransferIs502AndTheSourceRunsOn() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    MemServiceClient.Answer before = launchMemService(source, "victim", SERVICE_PORT + 3, MEMORY_MIB);
+    network.limitRate("200mbit"); // about 5 s for 128 MiB: time to cut it in the middle
+
+    Answer accepted = Http.post(coordinator.url() + "/migrations",
+        new JsonObject().put("name", "victim").put("destinationUrl", coordinator.url()));
+    assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
+    String status = coordinator.url() + "/migrations/" + accepted.json().getString("migrationId");
+    // pages stream while CRIU dumps: wait on the source agent until 16 MiB have left, then cut
+    String agentMigration = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
+        .until(() -> Http.get(status).json().getJsonArray("events").stream().map(JsonObject.class::cast)
+            .map(e -> e.getString("agentMigrationId")).filter(java.util.Objects::nonNull).findFirst().orElse(null),
+            java.util.Objects::nonNull);
+    await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> Http.get(source.url() + "/v1/migrations/" + agentMigration).json()
+            .getJsonObject("bytes").getLong("pages"), pages -> pages >= 16L << 20);
+    destination.kill();
+
+    JsonObject failed = await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(50))
+        .until(() -> Http.get(status).json(), s -> "ROLLED_BACK".equals(s.getString("state")));
+    network.limitRate("unlimited");
+    assertThat(failed.getJsonObject("error").getString("error")).isEqualTo("PEER_FAILED");
+    assertThat(failed.getJsonObject("error").getString("message")).contains("source agent ROLLED_BACK");
+    MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(source.node.address(), SERVICE_PORT + 3, 1000), any -> true);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(Http.get(coordinator.url() + "/list").json().getJsonArray("workloads").stream()
+        .map(JsonObject.class::cast).filter(w -> "victim".equals(w.getString("name"))).findFirst().orElseThrow()
+        .getBoolean("migratable")).as("lock released").isTrue();
+  }
+
+  private MemServiceClient.Answer launchMemService(AgentNode agent, String name, int port, int mib) {
+    Path binary = MemService.build(dir.resolve("bin"));
+    Answer launched = Http.post(agent.url() + "/v1/workloads", new JsonObject().put("name", name)
+        .put("command", new JsonArray().add(binary.toString()).add(Integer.toString(port)).add(Integer.toString(mib))));
+    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
+    workloadPids.add(launched.json().getLong("pid"));
+    return await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(agent.node.address(), port, 5000), any -> true);
   }
 
   private static void importImage(AgentNode agent, String name, Path tarball, String base) {
