@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.HexFormat;
 
 /**
@@ -101,20 +102,28 @@ public final class PostDumpGate {
     script.write(Buffer.buffer(word + "\n")).onComplete(ignored -> script.close());
   }
 
+  /** Stops listening and lets go of a waiting script (which then makes CRIU roll back, unless committed). */
   public Future<Void> close() {
     dumped.tryFail("the post-dump gate closed");
+    if (script != null) {
+      script.close();
+    }
     return server.close();
   }
 
-  /** Writes the action script CRIU runs (bash for /dev/tcp), returns its path. Blocking. */
-  public Path writeScript(Path dir) throws IOException {
+  /**
+   * Writes the action script CRIU runs (bash for /dev/tcp), returns its path. The script waits at most
+   * {@code maxWait} for the verdict, then fails (rollback): it must never hold a frozen workload forever,
+   * whatever happens to the agent or to the network path to it. Blocking.
+   */
+  public Path writeScript(Path dir, Duration maxWait) throws IOException {
     Path path = dir.resolve("post-dump-gate.sh");
     String text = "#!/bin/bash\n"
         + "# UMS: hold a finished dump until the destination runs it (see PostDumpGate)\n"
         + "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0\n"
         + "exec 3<>/dev/tcp/" + host + "/" + server.actualPort() + " || exit 10\n"
         + "printf 'dumped %s\\n' " + secret + " >&3 || exit 11\n"
-        + "read -r verdict <&3 || exit 12\n"
+        + "read -r -t " + Math.max(1, maxWait.toSeconds()) + " verdict <&3 || exit 12\n"
         + "[ \"$verdict\" = commit ] || exit 13\n";
     Files.writeString(path, text);
     Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rwx------"));

@@ -168,7 +168,7 @@ final class SourceMigration implements OutgoingMigration {
             outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
             tcpLocalAddresses = TcpConnections.localAddresses(ProcessTree.members(workload.pid()));
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
-            gate.writeScript(scratch);
+            gate.writeScript(scratch, deps.settings().migrationTimeout().plusMinutes(1));
             return null;
           }, false);
         });

@@ -49,6 +49,7 @@ class CriuRelayedMigrationTest {
   private Path sessionRoot;
   private final List<Process> relays = new ArrayList<>();
   private final List<Long> workloads = new ArrayList<>();
+  private final List<PostDumpGate> gates = new ArrayList<>();
 
   @BeforeEach
   void setUp() throws IOException {
@@ -59,6 +60,10 @@ class CriuRelayedMigrationTest {
 
   @AfterEach
   void tearDown() throws Exception {
+    // before the namespaces go: a waiting post-dump script must see its connection close
+    for (PostDumpGate gate : gates) {
+      join(gate.close());
+    }
     for (long pid : workloads) {
       ProcessTree.signalAll(pid, "KILL");
     }
@@ -171,7 +176,8 @@ class CriuRelayedMigrationTest {
       toPageServer.pipeTo(fromDump);
     });
     CriuDump.Options options = new CriuDump.Options(source, sourceImages, sourceWork, host, pageSocket.port(),
-        gate.writeScript(sourceWork), false);
+        gate.writeScript(sourceWork, Duration.ofMinutes(2)), false);
+    gates.add(gate);
     Process process = CriuDump.start(CriuRunner.local(CRIU).inNetns(a.netnsPath()), options);
     return new Dump(process, options, gate, pageServer, sourceImages, destinationImages, destinationWork);
   }
