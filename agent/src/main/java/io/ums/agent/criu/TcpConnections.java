@@ -26,12 +26,27 @@ import java.util.TreeSet;
  */
 public final class TcpConnections {
   /** /proc/net/tcp states that are neither LISTEN (0A) nor CLOSE (07): connections CRIU dumps. */
-  private static final Set<String> NOT_CONNECTIONS = Set.of("0A", "07");
+  private static final String LISTEN = "0A";
+  private static final Set<String> NOT_CONNECTIONS = Set.of(LISTEN, "07");
 
   private TcpConnections() {}
 
   /** The local addresses of the connected TCP sockets open in {@code pids} (all in one network namespace). */
   public static Set<String> localAddresses(List<Long> pids) {
+    return addresses(pids, false);
+  }
+
+  /**
+   * The addresses the listening TCP sockets open in {@code pids} are bound to, wildcards left out: a server
+   * bound to a node's own address cannot be restored on a node without it.
+   */
+  public static Set<String> listeningAddresses(List<Long> pids) {
+    Set<String> addresses = new TreeSet<>(addresses(pids, true));
+    addresses.removeIf(text -> text.equals("0.0.0.0") || text.equals("0:0:0:0:0:0:0:0"));
+    return addresses;
+  }
+
+  private static Set<String> addresses(List<Long> pids, boolean listening) {
     if (pids.isEmpty()) {
       return Set.of();
     }
@@ -47,7 +62,10 @@ public final class TcpConnections {
       }
       for (String line : lines.subList(Math.min(1, lines.size()), lines.size())) {
         String[] fields = line.trim().split("\\s+");
-        if (fields.length > 9 && !NOT_CONNECTIONS.contains(fields[3]) && inodes.contains(fields[9])) {
+        if (fields.length <= 9 || !inodes.contains(fields[9])) {
+          continue;
+        }
+        if (listening ? fields[3].equals(LISTEN) : !NOT_CONNECTIONS.contains(fields[3])) {
           addresses.add(address(fields[1].substring(0, fields[1].indexOf(':'))));
         }
       }

@@ -193,7 +193,8 @@ final class DestinationSession {
             return containerReceiver().restore(spec, migrationId, status);
           }
           return deps.workloads().openRelay(spec.name())
-              .compose(relay -> runRestore(relay, outputPipe, tcpLocalAddresses(manifest))
+              .compose(relay -> runRestore(relay, outputPipe, strings(manifest, "tcpLocalAddresses"),
+                strings(manifest, "tcpListenAddresses"))
                   .compose(pid -> deps.workloads().adoptRestored(spec, pid, migrationId, relay.sink()))
                   .onFailure(failure -> vertx.executeBlocking(() -> {
                     relay.close();
@@ -208,13 +209,22 @@ final class DestinationSession {
         });
   }
 
-  private static List<String> tcpLocalAddresses(JsonObject manifest) {
-    return manifest.getJsonArray("tcpLocalAddresses", new JsonArray()).stream().map(String::valueOf).toList();
+  private static List<String> strings(JsonObject manifest, String key) {
+    return manifest.getJsonArray(key, new JsonArray()).stream().map(String::valueOf).toList();
   }
 
-  private Future<Long> runRestore(OutputRelay relay, Optional<Long> outputPipe, List<String> tcpLocalAddresses) {
+  private Future<Long> runRestore(OutputRelay relay, Optional<Long> outputPipe, List<String> tcpLocalAddresses,
+                                  List<String> tcpListenAddresses) {
     long started = System.nanoTime();
     return vertx.executeBlocking(() -> {
+      // CRIU would fail with "Can't bind inet socket: Cannot assign requested address", naming no address
+      List<String> missing = tcpListenAddresses.stream().filter(address -> !TcpConnections.allLocal(List.of(address)))
+          .toList();
+      if (!missing.isEmpty()) {
+        throw new MigrationFailure.Exception(Code.RESTORE_FAILED, "the workload listens on " + String.join(", ",
+            missing) + ", which node " + deps.node() + " does not have; it can only move to a node with that"
+            + " address (or listen on 0.0.0.0 / ::)");
+      }
       // see TcpConnections: connections go on only where their local addresses exist
       boolean tcpEstablished = TcpConnections.allLocal(tcpLocalAddresses);
       LOG.info("session {}: TCP connections with local addresses {} restored {}", id, tcpLocalAddresses,

@@ -79,6 +79,7 @@ final class SourceMigration implements OutgoingMigration {
   private Optional<Long> outputPipe = Optional.empty();
   private Set<String> lockRulesBefore = Set.of();
   private Set<String> tcpLocalAddresses = Set.of();
+  private Set<String> tcpListenAddresses = Set.of();
   private CorruptingProxy proxy;
   private UmsConnection connection;
   private PostDumpGate gate;
@@ -166,7 +167,9 @@ final class SourceMigration implements OutgoingMigration {
             scratch = Files.createDirectories(deps.settings().sessionRoot().resolve("send-" + id));
             Files.createDirectories(scratch.resolve("images"));
             outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
-            tcpLocalAddresses = TcpConnections.localAddresses(ProcessTree.members(workload.pid()));
+            List<Long> tree = ProcessTree.members(workload.pid());
+            tcpLocalAddresses = TcpConnections.localAddresses(tree);
+            tcpListenAddresses = TcpConnections.listeningAddresses(tree);
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
             gate.writeScript(scratch, deps.settings().migrationTimeout().plusMinutes(1));
             return null;
@@ -254,7 +257,9 @@ final class SourceMigration implements OutgoingMigration {
         .put("sourceWorkloadId", workload.id())
         .put("spec", WorkloadSpecJson.encode(workload.spec()))
         // the destination restores the connections established only if it has all these addresses
-        .put("tcpLocalAddresses", new JsonArray(List.copyOf(tcpLocalAddresses)));
+        .put("tcpLocalAddresses", new JsonArray(List.copyOf(tcpLocalAddresses)))
+        // a listener bound to an address the destination lacks cannot be restored there
+        .put("tcpListenAddresses", new JsonArray(List.copyOf(tcpListenAddresses)));
     outputPipe.ifPresent(inode -> manifest.put("outputPipeInode", inode));
     return manifest;
   }

@@ -27,6 +27,14 @@ class TcpConnectionsTest {
   }
 
   @Test
+  void findsTheAddressAListenerIsBoundToButNotAWildcard() throws Exception {
+    try (ServerSocket bound = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+         ServerSocket wildcard = new ServerSocket(0)) {
+      assertThat(TcpConnections.listeningAddresses(List.of(ProcessHandle.current().pid()))).containsExactly("127.0.0.1");
+    }
+  }
+
+  @Test
   void loopbackIsLocalEverywhereAForeignAddressIsNot() {
     assertThat(TcpConnections.allLocal(List.of())).isTrue();
     assertThat(TcpConnections.allLocal(List.of("127.0.0.1", "::1"))).isTrue();
