@@ -185,6 +185,53 @@ class RealProgramsMigrationTest {
     }
   }
 
+  /** A JVM (the JDK running this test) with 16 worker threads and an HTTP server on a thread pool. */
+  @Test
+  void aJvmWithManyThreads() throws Exception {
+    Path source = dir.resolve("ThreadsServer.java");
+    try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/ThreadsServer.java"))) {
+      Files.copy(in, source, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    JsonObject workload = bed.launch(bed.a, "jvm-threads", List.of(java, "-Xmx32m", "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1", source.toString(), Integer.toString(HTTP_PORT), "16"));
+    String[] before = Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> httpGet(bed.a, "/").strip().split(" "), answer -> Long.parseLong(answer[0]) > 0);
+    assertThat(threads(workload.getLong("pid"))).as("JVM threads").isGreaterThan(20);
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertMovedTo(bed.b, status, workload);
+    String[] after = httpGet(bed.b, "/").strip().split(" ");
+    assertThat(Long.parseLong(after[0])).as("ticks go on").isGreaterThan(Long.parseLong(before[0]));
+    // the server's pool starts its threads on demand, so there may be a few more now
+    assertThat(Integer.parseInt(after[1])).as("live Java threads").isGreaterThanOrEqualTo(Integer.parseInt(before[1]));
+  }
+
+  /**
+   * A server told to listen on the source node's own address cannot move: that address does not exist on
+   * the destination. The destination refuses to restore it (CRIU would fail to bind, naming no address),
+   * the source resumes and answers again, and the status names the address.
+   */
+  @Test
+  void aServerBoundToTheSourceNodesAddressIsRolledBackWithTheReason() throws Exception {
+    JsonObject workload = bed.launch(bed.a, "redis-bound", List.of(REDIS, "--port", Integer.toString(REDIS_PORT),
+        "--bind", bed.a.node.address(), "--save", "", "--appendonly", "no", "--protected-mode", "no"));
+    awaitRedis(bed.a);
+    assertThat(redisCli(bed.a, "SET", "still", "here")).isEqualTo("OK");
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    System.out.println("redis-bound: " + status.encode());
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("error").getString("code")).isEqualTo("RESTORE_FAILED");
+    assertThat(status.getJsonObject("error").getString("message")).contains("listens on " + bed.a.node.address());
+    Awaitility.await().atMost(Duration.ofSeconds(2)).ignoreExceptions()
+        .until(() -> redisCli(bed.a, "GET", "still"), "here"::equals);
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
   private record PythonAnswer(long ticks, int threads, long echoes, String echoErrors) {
     static PythonAnswer parse(String line) {
       String[] parts = line.strip().split(" ", 4);
