@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * Where workloads and agents are. Two implementations: {@link LocalCluster} (a static list of
@@ -21,6 +22,13 @@ public interface Cluster {
 
   /** Workloads with "migratable" and "status", for GET /list. */
   Future<JsonArray> list(String namespace);
+
+  /**
+   * Tells the cluster which migration ids this coordinator is running, so that a lock left by a
+   * coordinator that died (an id nobody runs, on a workload its agent no longer migrates) can be
+   * taken over instead of refusing the workload forever.
+   */
+  default void activeMigrations(Predicate<String> isActive) {}
 
   /** Fails UNKNOWN_WORKLOAD (404) when there is no such workload. */
   Future<SourceWorkload> resolve(String namespace, String name);

@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,6 +42,9 @@ public final class KubernetesCluster implements Cluster {
   private final KubeCalls kube;
   private final PodLock lock;
   private final MigrationEvents events;
+  /** Locks found on pods whose migration nobody runs any more: resolve() saw them, lock() takes them over. */
+  private final Map<String, String> staleLocks = new HashMap<>();
+  private Predicate<String> activeMigration = id -> true;
 
   public KubernetesCluster(Vertx vertx, KubernetesClient client, String agentNamespace, PeerClient http) {
     this.client = client;
@@ -58,6 +62,11 @@ public final class KubernetesCluster implements Cluster {
 
   Set<KubePermission> permissionsUsed() {
     return kube.used();
+  }
+
+  @Override
+  public void activeMigrations(Predicate<String> isActive) {
+    this.activeMigration = isActive;
   }
 
   @Override
@@ -129,7 +138,7 @@ public final class KubernetesCluster implements Cluster {
         throw new MigrationException(Failure.UNKNOWN_WORKLOAD, "no pod " + namespace + "/" + name);
       }
       String holder = annotations(found).get(MigrationKeys.ANNOTATION_MIGRATION_ID);
-      if (holder != null) {
+      if (holder != null && activeMigration.test(holder)) {
         throw new MigrationException(Failure.ALREADY_MIGRATING,
             "pod " + namespace + "/" + name + " is already migrating (migration " + holder + ")");
       }
@@ -139,7 +148,7 @@ public final class KubernetesCluster implements Cluster {
         throw new MigrationException(Failure.NOT_MIGRATABLE,
             "pod " + namespace + "/" + name + " is " + phase + (node == null ? " and not scheduled" : ""));
       }
-      return agentOn(node).compose(agent -> agentWorkload(agent, found));
+      return agentOn(node).compose(agent -> agentWorkload(agent, found, holder));
     });
   }
 
@@ -151,7 +160,7 @@ public final class KubernetesCluster implements Cluster {
   }
 
   /** The agent knows the pod's process tree by the pod's name ("namespace/name" or plain "name"). */
-  private Future<SourceWorkload> agentWorkload(AgentRef agent, Pod pod) {
+  private Future<SourceWorkload> agentWorkload(AgentRef agent, Pod pod, String lockHolder) {
     String namespace = pod.getMetadata().getNamespace();
     String name = pod.getMetadata().getName();
     Set<String> names = Set.of(namespace + "/" + name, name);
@@ -161,6 +170,13 @@ public final class KubernetesCluster implements Cluster {
           .findFirst()
           .orElseThrow(() -> new MigrationException(Failure.NOT_MIGRATABLE,
               "the agent on node " + agent.node() + " has no workload for pod " + namespace + "/" + name));
+      if (lockHolder != null) {
+        if ("MIGRATING".equals(workload.getString("status"))) {
+          throw new MigrationException(Failure.ALREADY_MIGRATING, "pod " + namespace + "/" + name
+              + " is already migrating (migration " + lockHolder + ", the agent on " + agent.node() + " says so)");
+        }
+        staleLocks.put(namespace + "/" + name, lockHolder);
+      }
       JsonObject template = new JsonObject(client.getKubernetesSerialization().asJson(DestinationPods.template(pod)));
       return new SourceWorkload(namespace, name, agent, workload.getString("id"),
           workload.getString("kind", "process"), workload.getString("runtime"), Optional.of(template));
@@ -169,9 +185,15 @@ public final class KubernetesCluster implements Cluster {
 
   @Override
   public Future<Void> lock(SourceWorkload workload, String migrationId) {
-    return lock.acquire(workload.namespace(), workload.name(), migrationId)
-        .compose(locked -> events.record(workload, "MigrationStarted", "Normal",
-            "migration " + migrationId + " of " + workload.key() + " from node " + workload.node()));
+    String stale = staleLocks.remove(workload.key());
+    Future<Void> taken = lock.acquire(workload.namespace(), workload.name(), migrationId, stale);
+    if (stale != null) {
+      taken = taken.compose(locked -> events.record(workload, "StaleLockReclaimed", "Warning",
+          "migration " + stale + " left this pod locked and nobody runs it any more; migration " + migrationId
+              + " takes over"));
+    }
+    return taken.compose(locked -> events.record(workload, "MigrationStarted", "Normal",
+        "migration " + migrationId + " of " + workload.key() + " from node " + workload.node()));
   }
 
   @Override

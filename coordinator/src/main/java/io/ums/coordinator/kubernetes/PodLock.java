@@ -28,7 +28,8 @@ final class PodLock {
     this.kube = kube;
   }
 
-  Future<Void> acquire(String namespace, String name, String migrationId) {
+  /** Takes the lock; {@code staleHolder} (nullable) is a dead migration's lock that may be overwritten. */
+  Future<Void> acquire(String namespace, String name, String migrationId, String staleHolder) {
     return kube.call(KubePermission.PODS_GET, "get pod " + name, () ->
             client.pods().inNamespace(namespace).withName(name).get())
         .compose(pod -> {
@@ -36,7 +37,7 @@ final class PodLock {
             throw new MigrationException(Failure.UNKNOWN_WORKLOAD, "pod " + namespace + "/" + name + " is gone");
           }
           String holder = KubernetesCluster.annotations(pod).get(MigrationKeys.ANNOTATION_MIGRATION_ID);
-          if (holder != null) {
+          if (holder != null && !holder.equals(staleHolder)) {
             throw alreadyMigrating(namespace, name, holder);
           }
           Map<String, String> annotations = new HashMap<>(KubernetesCluster.annotations(pod));

@@ -42,6 +42,7 @@ public final class MigrationService {
     this.describer = describer;
     this.http = http;
     this.settings = settings;
+    cluster.activeMigrations(id -> find(id).map(m -> !m.finished()).orElse(false));
   }
 
   public Future<Migration> start(MigrationRequest request) {

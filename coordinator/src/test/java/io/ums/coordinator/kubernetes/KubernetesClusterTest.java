@@ -240,6 +240,30 @@ class KubernetesClusterTest {
   }
 
   @Test
+  void aLockLeftByADeadCoordinatorIsTakenOverUnlessTheAgentStillMigrates() {
+    client.pods().inNamespace("default").withName("web").edit(pod -> {
+      pod.getMetadata().getAnnotations().put(MigrationKeys.ANNOTATION_MIGRATION_ID, "crashed-coordinator-run");
+      pod.getMetadata().getAnnotations().put(MigrationKeys.ANNOTATION_MIGRATION_STEP, "TRANSFERRING");
+      return pod;
+    });
+    nodeA.markMigrating("web");
+    Answer refused = Http.post(coordinator.url() + "/migrate", request());
+    assertThat(refused.status()).as(refused.body()).isEqualTo(409);
+    assertThat(refused.json().getString("message")).contains("crashed-coordinator-run");
+
+    nodeA.close();
+    nodeA = FakeAgent.start(vertx, "node-a"); // the agent came back: it migrates nothing now
+    nodeA.addWorkload("web");
+    client.pods().inNamespace(AGENTS).withName("ums-agent-a").delete();
+    await().atMost(Duration.ofSeconds(10)).until(() -> client.pods().inNamespace(AGENTS).withName("ums-agent-a").get() == null);
+    agentPod("ums-agent-a", "node-a", nodeA);
+
+    Answer taken = Http.post(coordinator.url() + "/migrate", request());
+    assertThat(taken.status()).as(taken.body()).isEqualTo(200);
+    assertThat(eventReasons()).contains("StaleLockReclaimed", "Migrated");
+  }
+
+  @Test
   void anAgentFailureRemovesTheDestinationPodAndUnlocksTheSource() {
     nodeA.script(FakeAgent.Script.ROLL_BACK);
 

@@ -86,6 +86,11 @@ public final class FakeAgent {
     return workload;
   }
 
+  /** As if a migration of it were running on this agent (started by some other coordinator). */
+  public void markMigrating(String name) {
+    workloads.values().stream().filter(w -> name.equals(w.getString("name"))).forEach(w -> w.put("status", "MIGRATING"));
+  }
+
   public List<String> workloadNames() {
     return workloads.values().stream().map(w -> w.getString("name")).toList();
   }
