@@ -81,6 +81,28 @@ class ContainerApiTest {
   }
 
   @Test
+  void aRestartedAgentFindsItsRunningContainers() throws Exception {
+    String base = BusyboxImages.baseLayer(dir).toString();
+    assertThat(http.post("/v1/images", new JsonObject().put("name", "busybox").put("rootfs", base)).status())
+        .isEqualTo(201);
+    AgentHttp.Reply launched = http.post("/v1/workloads", new JsonObject().put("name", "sleeper")
+        .put("kind", "container").put("runtime", "runc").put("image", "busybox")
+        .put("command", new JsonArray().add("/bin/sleep").add("600")));
+    assertThat(launched.status()).as(launched.toString()).isEqualTo(201);
+    String id = launched.json().getString("id");
+
+    agent.shutdown().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    agent = Agent.start(AgentConfig.local("node-c", dir.resolve("work")), UnavailableMigrations::start)
+        .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    http = new AgentHttp(agent.controlPort());
+
+    JsonObject found = http.get("/v1/workloads/" + id).json();
+    assertThat(found.getString("status")).isEqualTo("RUNNING");
+    assertThat(found.getLong("pid")).isEqualTo(launched.json().getLong("pid"));
+    assertThat(http.delete("/v1/workloads/" + id).status()).isEqualTo(204);
+  }
+
+  @Test
   void badImageRequestsAnswer4xxNamingTheProblem() {
     AgentHttp.Reply noName = http.post("/v1/images", new JsonObject().put("rootfs", "/x.tar"));
     assertThat(noName.status()).isEqualTo(400);
