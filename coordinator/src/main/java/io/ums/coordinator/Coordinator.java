@@ -48,7 +48,7 @@ public final class Coordinator {
     String clusterId = UUID.randomUUID().toString();
     ClusterDescriber describer = new ClusterDescriber(clusterId, cluster, http);
     MigrationService migrations = new MigrationService(vertx, cluster, describer, http, settings);
-    ReservationService reservations = new ReservationService(cluster, describer);
+    ReservationService reservations = new ReservationService(vertx, cluster, describer, settings.phaseTimeout());
     CoordinatorRouter router = new CoordinatorRouter(migrations, reservations, describer, cluster);
     return vertx
         .createHttpServer()

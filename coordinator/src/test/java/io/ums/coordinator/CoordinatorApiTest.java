@@ -275,6 +275,26 @@ class CoordinatorApiTest {
   }
 
   @Test
+  void aReservationNobodySettlesIsReleasedAfterAPhaseTimeout() {
+    coordinator.close().await();
+    coordinator = startCoordinator(List.of(nodeA, nodeB), Duration.ofMillis(300));
+    JsonObject reservation = new JsonObject().put("migrationId", "m-orphan").put("workloadName", "memsvc")
+        .put("kind", "process").put("sourceClusterId", "a-dead-coordinator").put("sourceNode", "node-a")
+        .put("destinationNode", "node-b");
+
+    Answer reserved = Http.post(coordinator.url() + "/v1/reservations", reservation);
+
+    assertThat(reserved.status()).as(reserved.body()).isEqualTo(201);
+    String session = reserved.json().getString("sessionId");
+    await().atMost(Duration.ofSeconds(10)).until(() -> nodeB.abortedIds().contains(session));
+    Answer late = Http.delete(coordinator.url() + "/v1/reservations/" + reserved.json().getString("reservationId"));
+    assertThat(late.status()).as("already released").isEqualTo(404);
+    Answer badKind = Http.post(coordinator.url() + "/v1/reservations", reservation.copy().put("kind", "vm"));
+    assertThat(badKind.status()).isEqualTo(400);
+    assertThat(badKind.json().getString("message")).startsWith("kind:");
+  }
+
+  @Test
   void anUnreachableDestinationCoordinatorIs502() {
     Answer answer = Http.post(coordinator.url() + "/migrate", request("memsvc").put("destinationUrl", "http://127.0.0.1:1"));
     assertThat(answer.status()).as(answer.body()).isEqualTo(502);

@@ -4,7 +4,9 @@ import io.ums.coordinator.cluster.AgentRef;
 import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.DestinationRequest;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -25,13 +27,21 @@ public final class ReservationService {
   private record Reservation(
       String id, DestinationRequest request, AgentRef agent, String sessionId, Optional<String> destinationObject) {}
 
+  private final Vertx vertx;
   private final Cluster cluster;
   private final ClusterDescriber describer;
+  private final Duration checkInterval;
   private final Map<String, Reservation> reservations = new HashMap<>();
 
-  public ReservationService(Cluster cluster, ClusterDescriber describer) {
+  /**
+   * @param checkInterval how often an open reservation is checked against its agent session, so that
+   *     one whose source coordinator died is settled (kept if restored, removed otherwise)
+   */
+  public ReservationService(Vertx vertx, Cluster cluster, ClusterDescriber describer, Duration checkInterval) {
+    this.vertx = vertx;
     this.cluster = cluster;
     this.describer = describer;
+    this.checkInterval = checkInterval;
   }
 
   public Future<JsonObject> reserve(JsonObject body) {
@@ -68,6 +78,7 @@ public final class ReservationService {
               String id = UUID.randomUUID().toString();
               String sessionId = session.getString("sessionId");
               reservations.put(id, new Reservation(id, request, agent, sessionId, object));
+              watchOrphan(id);
               LOG.info(
                   "migration {}: reserved node {} for {}/{} (session {})",
                   request.migrationId(), agent.node(), request.namespace(), request.workloadName(), sessionId);
@@ -122,6 +133,42 @@ public final class ReservationService {
     }
     throw new MigrationException(
         Failure.INCOMPATIBLE_DESTINATION, "no destination node fits (" + String.join("; ", reasons) + ")");
+  }
+
+  /**
+   * A reservation the source coordinator neither commits nor releases (it died, or lost us) would
+   * keep a destination pod and a session forever. Each interval the destination agent's session
+   * says what happened: restored (DONE) settles it as committed; rolled back, gone, or still
+   * waiting for a source after a whole interval releases it; in flight waits another interval.
+   */
+  private void watchOrphan(String id) {
+    vertx.setTimer(checkInterval.toMillis(), timer -> {
+      Reservation reservation = reservations.get(id);
+      if (reservation == null) {
+        return;
+      }
+      describer.agent(reservation.agent()).migration(reservation.sessionId())
+          .map(status -> status.getString("phase", ""))
+          .otherwise(gone -> "GONE")
+          .onSuccess(phase -> {
+            if (!reservations.containsKey(id)) {
+              return;
+            }
+            switch (phase) {
+              case "DONE" -> {
+                LOG.warn("migration {}: nobody committed the restored destination; keeping it",
+                    reservation.request().migrationId());
+                commit(id);
+              }
+              case "TRANSFERRING", "RESTORING", "CHECKPOINTING" -> watchOrphan(id);
+              default -> {
+                LOG.warn("migration {}: destination session {} is {} and nobody settled it; releasing",
+                    reservation.request().migrationId(), reservation.sessionId(), phase);
+                release(id);
+              }
+            }
+          });
+    });
   }
 
   /** The migration succeeded: the reservation is spent, the destination object stays. */

@@ -239,6 +239,16 @@ public final class FakeAgent {
   }
 
   private void status(RoutingContext ctx) {
+    JsonObject session = sessions.get(ctx.pathParam("id"));
+    if (session != null) {
+      String phase = switch (session.getString("state")) {
+        case "RESTORED" -> "DONE";
+        case "ABORTED" -> "ROLLED_BACK";
+        default -> "PREPARING";
+      };
+      ctx.json(new JsonObject().put("id", ctx.pathParam("id")).put("role", "destination").put("phase", phase));
+      return;
+    }
     JsonObject status = migrations.get(ctx.pathParam("id"));
     if (status == null) {
       error(ctx, 404, "NOT_FOUND", "no migration " + ctx.pathParam("id"));
