@@ -56,6 +56,8 @@ final class ContainerReceiver {
   private final Promise<Void> diffReceived = Promise.promise();
   private final Promise<Void> archiveReceived = Promise.promise();
   private final List<Future<Void>> runtimeFiles = new ArrayList<>();
+  /** Every layer being received or adopted: a failed session waits for them before it cleans up. */
+  private final List<Future<Void>> layerWork = new ArrayList<>();
   private final Set<Digest> pending = new HashSet<>();
   private final Set<Digest> adopted = new HashSet<>();
   private JsonObject offer;
@@ -154,6 +156,8 @@ final class ContainerReceiver {
     }
     channel.pause();
     Path file = store.newScratchFile();
+    Promise<Void> settled = Promise.promise();
+    layerWork.add(settled.future());
     vertx.fileSystem().open(file.toString(), new OpenOptions().setWrite(true).setCreate(true))
         .compose(out -> channel.pipeTo(out))
         .compose(ignored -> vertx.executeBlocking(() -> {
@@ -170,7 +174,13 @@ final class ContainerReceiver {
         .onFailure(cause -> {
           vertx.executeBlocking(() -> Files.deleteIfExists(file), false);
           failure.handle(storeFailure(cause));
-        });
+        })
+        .onComplete(ignored -> settled.complete());
+  }
+
+  /** Completes when no layer is being received or adopted any more (whatever the outcome). */
+  Future<Void> quiesce() {
+    return Future.join(new ArrayList<>(layerWork)).timeout(30, TimeUnit.SECONDS).otherwiseEmpty().mapEmpty();
   }
 
   /** Waits for everything the container needs, then rebuilds its bundle and restores it. */

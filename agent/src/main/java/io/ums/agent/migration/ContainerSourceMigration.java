@@ -423,6 +423,10 @@ final class ContainerSourceMigration implements OutgoingMigration {
     Future.join(closing)
         .eventually(() -> vertx.executeBlocking(() -> {
           if (dir != null) {
+            if (phase != MigrationPhase.DONE) {
+              SessionDirs.keepLogs(dir.resolve("criu-work"), deps.settings().failureLogs(), id).ifPresent(kept ->
+                  LOG.warn("migration {}: runc/CRIU logs kept in {}", id, kept));
+            }
             SessionDirs.delete(dir);
           }
           return null;

@@ -303,6 +303,7 @@ final class DestinationSession {
     LOG.info("session {} {}: timings {}", id, phase, status.toJson().getJsonObject("timings"));
     Future<Void> closed = connection == null ? Future.succeededFuture() : connection.close();
     closed.otherwiseEmpty()
+        .compose(ignored -> container == null ? Future.succeededFuture() : container.quiesce())
         .compose(ignored -> vertx.executeBlocking(() -> {
           if (pageServer != null && pageServer.isAlive()) {
             pageServer.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
