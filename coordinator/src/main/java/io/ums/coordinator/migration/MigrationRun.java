@@ -214,7 +214,9 @@ final class MigrationRun {
             .put("restore", timings.getLong("restoreMs", 0L))
             .put("downtime", timings.getLong("downtimeMs", 0L))
             .put("agentTotal", timings.getLong("totalMs", 0L))
-            .put("total", totalMs);
+            .put("total", totalMs)
+            .put("layerBytesSent", bytes.getLong("layerBytesSent", 0L))
+            .put("layerBytesSkipped", bytes.getLong("layerBytesSkipped", 0L));
     JsonObject destinationJson =
         new JsonObject()
             .put("url", migration.request().destinationUrl())
@@ -232,7 +234,13 @@ final class MigrationRun {
             .put("destination", destinationJson)
             .put("keep", migration.request().keep())
             .put("overhead", overhead)
-            .put("bytes", new JsonObject().put("raw", bytes.getLong("raw", 0L)).put("wire", bytes.getLong("wire", 0L)))
+            .put(
+                "bytes",
+                new JsonObject()
+                    .put("raw", bytes.getLong("raw", 0L))
+                    .put("wire", bytes.getLong("wire", 0L))
+                    .put("layerBytesSent", bytes.getLong("layerBytesSent", 0L))
+                    .put("layerBytesSkipped", bytes.getLong("layerBytesSkipped", 0L)))
             .put("agentMigrationId", finalStatus.getString("id"));
     if (!warnings.isEmpty()) {
       body.put("warnings", new JsonArray(List.copyOf(warnings)));

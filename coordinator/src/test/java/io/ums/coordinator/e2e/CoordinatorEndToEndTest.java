@@ -17,6 +17,7 @@ import io.ums.coordinator.testing.Http.Answer;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -160,8 +161,10 @@ class CoordinatorEndToEndTest {
   void aRuncContainerMigratesWithTheContainerApproachChosenForIt() throws Exception {
     AgentNode source = agents.get(0);
     AgentNode destination = agents.get(1);
-    importImage(source, "busybox", BusyboxImages.baseLayer(dir), null);
-    importImage(source, "memservice", BusyboxImages.memServiceLayer(dir), "busybox");
+    Path baseLayer = BusyboxImages.baseLayer(dir);
+    Path memServiceLayer = BusyboxImages.memServiceLayer(dir);
+    importImage(source, "busybox", baseLayer, null);
+    importImage(source, "memservice", memServiceLayer, "busybox");
     int port = SERVICE_PORT + 1;
     Answer launched = Http.post(source.url() + "/v1/workloads", new JsonObject().put("name", "boxed")
         .put("kind", "container").put("runtime", "runc").put("image", "memservice")
@@ -176,6 +179,16 @@ class CoordinatorEndToEndTest {
     assertThat(done.status()).as(done.body() + "\nsource agent log:\n" + source.log()).isEqualTo(200);
     System.out.println("container migration: " + done.json().getJsonObject("overhead"));
     assertThat(done.json().getString("interface")).isEqualTo("runc");
+    // The destination held no layer: both went over the wire, and both the answer and the status say so.
+    long imageBytes = Files.size(baseLayer) + Files.size(memServiceLayer);
+    JsonObject status = Http.get(coordinator.url() + "/migrations/" + done.json().getString("migrationId"))
+        .json().getJsonObject("result");
+    for (JsonObject reported : List.of(done.json(), status)) {
+      for (String section : List.of("bytes", "overhead")) {
+        assertThat(reported.getJsonObject(section).getLong("layerBytesSent")).as(section).isEqualTo(imageBytes);
+        assertThat(reported.getJsonObject(section).getLong("layerBytesSkipped")).as(section).isZero();
+      }
+    }
     MemServiceClient.Answer after = MemServiceClient.verify(destination.node.address(), port, 5000);
     assertThat(after.checksum()).isEqualTo(before.checksum());
     assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
