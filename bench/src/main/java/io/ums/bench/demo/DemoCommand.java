@@ -20,7 +20,9 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -28,15 +30,25 @@ import picocli.CommandLine.Option;
 /**
  * {@code ./ums demo}: two network-namespace nodes, two agents and a coordinator from the built jars, the
  * memservice (256 MiB of random memory) launched on node A, moved with {@code POST /migrate}, verified on
- * node B (counter continued, memory checksum equal), the breakdown printed, everything removed.
+ * node B (counter continued, memory checksum equal), the breakdown printed, everything removed. With
+ * {@code --approach container} the service runs in a runc container from a busybox image, is moved with the
+ * coordinator's runc interface, and the container's writable layer and the layer bytes are checked too.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "A real two-node migration in local mode, printing downtime and phase breakdown.")
 public final class DemoCommand implements Callable<Integer> {
   private static final String WORKLOAD = "memservice";
 
+  /** What the demo moves: a plain process, or the same service inside a runc container. */
+  enum DemoApproach { process, container }
+
+  @Option(names = "--approach", defaultValue = "process", paramLabel = "APPROACH",
+      description = "process (default) or container (runc, image layers streamed by digest)")
+  DemoApproach approach;
+
   @Option(names = "--json", paramLabel = "FILE",
-      description = "also write {ok, downtimeMs, totalMs, checksumOk, counterContinued, overhead} to FILE")
+      description = "also write {ok, downtimeMs, totalMs, checksumOk, counterContinued, overhead} to FILE"
+          + " (container: plus fileKept, layerBytesSent, layerBytesSkipped)")
   Path json;
 
   @Option(names = "--size", hidden = true, defaultValue = "256", description = "workload memory in MiB")
@@ -94,25 +106,41 @@ public final class DemoCommand implements Callable<Integer> {
         }
       }));
       step("coordinator " + cluster.coordinatorUrl() + ", agents " + cluster.agentUrl(0) + " " + cluster.agentUrl(1));
-      step("launching " + WORKLOAD + " (" + sizeMiB + " MiB random memory) on " + a.name());
-      ums.launch(0, WORKLOAD, List.of(memservice.toString(), String.valueOf(port), String.valueOf(sizeMiB)));
+      boolean container = approach == DemoApproach.container;
+      if (container) {
+        step("importing the busybox base + memservice layer image on " + a.name() + ", launching " + WORKLOAD
+            + " (" + sizeMiB + " MiB random memory) in a runc container that first writes /data/kept.txt");
+        RuncDemoWorkload.launch(ums, 0, WORKLOAD, scratch.resolve("images"), port, sizeMiB);
+      } else {
+        step("launching " + WORKLOAD + " (" + sizeMiB + " MiB random memory) on " + a.name());
+        ums.launch(0, WORKLOAD, List.of(memservice.toString(), String.valueOf(port), String.valueOf(sizeMiB)));
+      }
+      Optional<String> forcedInterface = container ? Optional.of(RuncDemoWorkload.APPROACH) : Optional.empty();
+      AtomicReference<JsonObject> migrated = new AtomicReference<>(new JsonObject());
       MigrationObserver observer = new MigrationObserver(new InetSocketAddress(a.address(), port),
           new InetSocketAddress(b.address(), port), a.vethHost());
       MigrationObserver.Observation seen = observer.observe(() -> {
-        step("POST /migrate " + WORKLOAD + " -> " + b.name() + " (probing every millisecond)");
-        JsonObject answer = ums.migrate(WORKLOAD, 1);
+        step("POST /migrate " + WORKLOAD + " -> " + b.name() + forcedInterface.map(i -> " interface " + i).orElse("")
+            + " (probing every millisecond)");
+        JsonObject answer = ums.migrate(WORKLOAD, 1, forcedInterface);
+        migrated.set(answer);
         step("migration " + answer.getString("migrationId") + " via " + answer.getString("interface") + ": "
             + answer.getJsonObject("bytes", new JsonObject()).encode() + " bytes");
         return UmsApi.overhead(answer);
       }, this::step);
       printBreakdown(seen);
-      return new JsonObject()
+      JsonObject report = new JsonObject()
           .put("ok", seen.checksumOk())
           .put("downtimeMs", round(seen.downtimeMs()))
           .put("totalMs", round(seen.totalMs()))
           .put("checksumOk", seen.checksumOk())
           .put("counterContinued", seen.counterContinued())
           .put("overhead", new JsonObject(new LinkedHashMap<>(seen.overhead())));
+      if (container) {
+        addContainerChecks(report, cluster, migrated.get());
+      }
+      out.println(report.getBoolean("ok") ? "OK" : "FAILED");
+      return report;
     } catch (Exception e) {
       String message = e.getMessage() == null ? e.toString() : e.getMessage();
       System.err.println("demo FAILED: " + message);
@@ -124,7 +152,8 @@ public final class DemoCommand implements Callable<Integer> {
 
   private void printBreakdown(MigrationObserver.Observation seen) {
     out.println();
-    out.println("UMS demo: " + sizeMiB + " MiB service moved from node-a to node-b");
+    out.println("UMS demo: " + sizeMiB + " MiB service moved from node-a to node-b"
+        + (approach == DemoApproach.container ? " in a runc container" : ""));
     out.println("  overhead breakdown (POST /migrate answer):");
     seen.overhead().forEach((phase, ms) -> out.printf(Locale.ROOT, "    %-14s %9.1f ms%n", phase, ms));
     out.println("  seen by a client probing every millisecond:");
@@ -136,7 +165,22 @@ public final class DemoCommand implements Callable<Integer> {
         seen.wireBytes() / 1048576.0);
     out.println("  counter continued: " + yesNo(seen.counterContinued()) + ", memory checksum "
         + seen.checksumAfter() + (seen.checksumOk() ? " identical" : " DIFFERENT from " + seen.checksumBefore()));
-    out.println(seen.checksumOk() ? "OK" : "FAILED");
+  }
+
+  /** The container's own checks: its writable layer moved with it; what of the image went on the wire. */
+  private void addContainerChecks(JsonObject report, UmsCluster cluster, JsonObject answer) {
+    JsonObject bytes = answer.getJsonObject("bytes", new JsonObject());
+    long sent = bytes.getLong("layerBytesSent", 0L);
+    long skipped = bytes.getLong("layerBytesSkipped", 0L);
+    String destinationId = answer.getJsonObject("destination", new JsonObject()).getString("workloadId");
+    boolean fileKept = destinationId != null && RuncDemoWorkload.fileKept(cluster, 1, destinationId);
+    out.printf(Locale.ROOT, "    %-14s %9.1f MiB  (image layers node-b lacked)%n", "layers sent", sent / 1048576.0);
+    out.printf(Locale.ROOT, "    %-14s %9.1f MiB  (image layers node-b already held)%n", "layers skipped",
+        skipped / 1048576.0);
+    out.println("  /data/kept.txt written in the container on node-a, and the image file it deleted: "
+        + (fileKept ? "as left, on node-b" : "NOT as left on node-b"));
+    report.put("ok", report.getBoolean("ok") && fileKept).put("fileKept", fileKept)
+        .put("layerBytesSent", sent).put("layerBytesSkipped", skipped);
   }
 
   private void step(String message) {

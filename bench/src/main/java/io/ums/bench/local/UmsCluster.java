@@ -23,9 +23,11 @@ public final class UmsCluster {
   private final NetworkTestbed testbed;
   private final List<String> agentUrls;
   private final String coordinatorUrl;
+  private final Path workDir;
 
-  private UmsCluster(NetworkTestbed testbed, List<String> agentUrls, String coordinatorUrl) {
+  private UmsCluster(NetworkTestbed testbed, List<String> agentUrls, String coordinatorUrl, Path workDir) {
     this.testbed = testbed;
+    this.workDir = workDir;
     this.agentUrls = agentUrls;
     this.coordinatorUrl = coordinatorUrl;
   }
@@ -77,7 +79,7 @@ public final class UmsCluster {
         }
       });
     }
-    return new UmsCluster(testbed, List.copyOf(agentUrls), coordinatorUrl);
+    return new UmsCluster(testbed, List.copyOf(agentUrls), coordinatorUrl, workDir);
   }
 
   public NetworkTestbed testbed() {
@@ -86,6 +88,11 @@ public final class UmsCluster {
 
   public String agentUrl(int node) {
     return agentUrls.get(node);
+  }
+
+  /** The node's agent's --work-dir (its image store, containers and sessions). */
+  public Path agentWorkDir(int node) {
+    return workDir.resolve(testbed.node(node).name());
   }
 
   public String coordinatorUrl() {

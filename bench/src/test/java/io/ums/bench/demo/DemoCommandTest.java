@@ -6,6 +6,8 @@ import io.ums.bench.HostLeftovers;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,14 +20,31 @@ class DemoCommandTest {
 
   @Test
   void migratesTheServiceVerifiesItAndCleansUp(@TempDir Path dir) throws Exception {
+    // 64 MiB instead of the demo's 256 keeps CI short; the path is the same
+    runDemoAndCheck(dir, "--size", "64");
+  }
+
+  @Test
+  void migratesTheServiceInARuncContainerWithItsWritableLayerAndReportsTheLayerBytes(@TempDir Path dir)
+      throws Exception {
+    // 32 MiB: what this case adds (image import, runc, writable layer, layer bytes) does not depend on the size
+    JsonObject json = runDemoAndCheck(dir, "--size", "32", "--approach", "container");
+
+    assertThat(json.getBoolean("fileKept")).isTrue();
+    // node B held no image: the busybox base and the memservice layer both went on the wire
+    assertThat(json.getLong("layerBytesSent")).isGreaterThan(1L << 20);
+    assertThat(json.getLong("layerBytesSkipped")).isZero();
+  }
+
+  private static JsonObject runDemoAndCheck(Path dir, String... options) throws Exception {
     Path report = dir.resolve("demo.json");
     // a scratch parent of its own: what this run leaves is told apart from any other demo on the machine
     Path scratch = Files.createTempDirectory(Path.of("/dev/shm"), "umsdt-");
 
-    // 64 MiB instead of the demo's 256 keeps CI short; the path is the same
-    int exit = new CommandLine(new DemoCommand())
-        .execute("--json", report.toString(), "--size", "64", "--netns-prefix", PREFIX,
-            "--scratch-parent", scratch.toString());
+    List<String> arguments = new ArrayList<>(List.of("--json", report.toString(), "--netns-prefix", PREFIX,
+        "--scratch-parent", scratch.toString()));
+    arguments.addAll(List.of(options));
+    int exit = new CommandLine(new DemoCommand()).execute(arguments.toArray(String[]::new));
 
     JsonObject json = new JsonObject(Files.readString(report));
     assertThat(json.getString("error")).as("demo error").isNull();
@@ -47,5 +66,6 @@ class DemoCommandTest {
     } finally {
       Files.deleteIfExists(scratch);
     }
+    return json;
   }
 }
