@@ -2,6 +2,7 @@ package io.ums.bench.demo;
 
 import io.ums.agent.container.ContainerDir;
 import io.ums.agent.testkit.BusyboxImages;
+import io.ums.bench.local.MemServiceImage;
 import io.ums.bench.local.UmsApi;
 import io.ums.bench.local.UmsCluster;
 import java.io.IOException;
@@ -16,17 +17,14 @@ import java.nio.file.Path;
  */
 final class RuncDemoWorkload {
   static final String APPROACH = "runc";
-  private static final String BASE_IMAGE = "busybox";
-  private static final String IMAGE = "memservice";
   private static final long SEED = 7;
 
   private RuncDemoWorkload() {}
 
   /** Imports the two-layer image on the node and launches the container; returns its workload id. */
   static String launch(UmsApi ums, int node, String name, Path imageDir, int port, int sizeMiB) {
-    ums.importImage(node, BASE_IMAGE, BusyboxImages.baseLayer(imageDir), null);
-    ums.importImage(node, IMAGE, BusyboxImages.memServiceLayer(imageDir), BASE_IMAGE);
-    return ums.launchRuncContainer(node, name, IMAGE, BusyboxImages.memServiceCommand(port, sizeMiB, SEED));
+    MemServiceImage.importOn(ums, node, imageDir);
+    return ums.launchRuncContainer(node, name, MemServiceImage.NAME, BusyboxImages.memServiceCommand(port, sizeMiB, SEED));
   }
 
   /** Whether the container's writes (a new file, a deleted image file) are in its root filesystem on the node. */

@@ -86,14 +86,16 @@ public final class DowntimeBench {
 
   private List<MigrationMethod> methods(Cleanup cleanup, Path tmpfs) {
     List<MigrationMethod> methods = new ArrayList<>();
+    UmsNodes umsNodes = new UmsNodes(tmpfs.resolve("ums"), settings.out().resolve("logs"), cleanup);
     for (String name : settings.methods()) {
       methods.add(switch (name) {
-        case "ums" -> new UmsMethod(tmpfs.resolve("ums"), settings.out().resolve("logs"), cleanup);
+        case "ums" -> new UmsMethod(umsNodes, UmsMethod.Kind.PROCESS);
+        case "ums-runc" -> new UmsMethod(umsNodes, UmsMethod.Kind.RUNC);
         case "rsync-ssh" -> new RsyncSshMethod(cleanup);
         case "criu-page-server" -> new CriuPageServerMethod();
         case "wire" -> new WireMethod();
         default -> throw new IllegalArgumentException("unknown method " + name
-            + " (ums, rsync-ssh, criu-page-server, wire)");
+            + " (ums, ums-runc, rsync-ssh, criu-page-server, wire)");
       });
     }
     return methods;

@@ -1,6 +1,7 @@
 package io.ums.bench.downtime;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -8,10 +9,19 @@ import picocli.CommandLine.Option;
 
 /** {@code ./ums bench downtime}: the options of issue 6, then {@link DowntimeBench}. */
 @Command(name = "downtime", mixinStandardHelpOptions = true,
-    description = "Downtime and total migration time of ums vs rsync-ssh, criu-page-server and the wire, "
+    description = "Downtime and total migration time of ums (and ums-runc) vs rsync-ssh, criu-page-server and the wire, "
         + "on two network-namespace nodes; writes results.csv/json/md and PNG plots.")
 public final class DowntimeCommand implements Callable<Integer> {
   public static final List<String> METHODS = List.of("ums", "rsync-ssh", "criu-page-server", "wire");
+  /** The container method {@code --approach container} adds: the same memservice in a runc container. */
+  public static final String CONTAINER_METHOD = "ums-runc";
+
+  /** process: the methods above; container: they plus {@link #CONTAINER_METHOD}. */
+  enum Approach { process, container }
+
+  @Option(names = "--approach", defaultValue = "process", paramLabel = "APPROACH",
+      description = "process (default) or container: also measure ums-runc, the memservice in a runc container")
+  Approach approach;
 
   @Option(names = "--sizes", split = ",", defaultValue = "0,64,256,1024",
       description = "memory sizes in MiB (default: ${DEFAULT-VALUE})")
@@ -47,8 +57,8 @@ public final class DowntimeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     for (String method : methods) {
-      if (!METHODS.contains(method)) {
-        System.err.println("unknown method " + method + "; known: " + METHODS);
+      if (!METHODS.contains(method) && !method.equals(CONTAINER_METHOD)) {
+        System.err.println("unknown method " + method + "; known: " + METHODS + " and " + CONTAINER_METHOD);
         return 2;
       }
     }
@@ -63,9 +73,15 @@ public final class DowntimeCommand implements Callable<Integer> {
   DowntimeBench.Settings settings() {
     String command = "./ums bench downtime --sizes " + join(sizes) + " --link " + String.join(",", links)
         + " --runs " + runs + (compressible ? " --compressible" : "")
-        + (methods.equals(METHODS) ? "" : " --methods " + String.join(",", methods));
-    return new DowntimeBench.Settings(sizes, links, runs, out.toAbsolutePath(), compressible, methods,
-        netnsPrefix, port, command);
+        + (methods.equals(METHODS) ? "" : " --methods " + String.join(",", methods))
+        + (approach == Approach.container ? " --approach container" : "");
+    List<String> measured = new ArrayList<>(methods);
+    if (approach == Approach.container && !measured.contains(CONTAINER_METHOD)) {
+      // right after ums: the two rows to compare are measured back to back
+      measured.add(measured.contains("ums") ? measured.indexOf("ums") + 1 : 0, CONTAINER_METHOD);
+    }
+    return new DowntimeBench.Settings(sizes, links, runs, out.toAbsolutePath(), compressible,
+        List.copyOf(measured), netnsPrefix, port, command);
   }
 
   private static String join(List<Integer> values) {

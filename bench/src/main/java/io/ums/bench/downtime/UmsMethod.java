@@ -1,72 +1,85 @@
 package io.ums.bench.downtime;
 
-import io.ums.bench.local.Cleanup;
 import io.ums.bench.local.JsonHttp;
+import io.ums.bench.local.MemServiceImage;
 import io.ums.bench.local.NodeSweeper;
 import io.ums.bench.local.UmsApi;
-import io.ums.bench.local.UmsCluster;
-import io.ums.bench.local.UmsJars;
-import java.nio.file.Path;
+import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Our path: the workload launched through the source agent's API, moved with the coordinator's
- * {@code POST /migrate}. The agents and the coordinator start once, on first use, from the built jars; if
- * they cannot start, every ums row fails with that reason and the baselines still run.
+ * {@code POST /migrate}; as a plain process ({@code ums}) or inside a runc container from the busybox +
+ * memservice image ({@code ums-runc}, interface runc). Both share the {@link UmsNodes}; if those cannot
+ * start, every ums row fails with that reason and the baselines still run.
  */
 public final class UmsMethod implements MigrationMethod {
-  private final Path workDir;
-  private final Path logDir;
-  private final Cleanup cleanup;
-  private UmsApi api;
-  private RuntimeException startFailure;
+  /** What is moved: the memservice as a process, or the same memservice in a runc container. */
+  public enum Kind {
+    PROCESS("ums"),
+    RUNC("ums-runc");
 
-  public UmsMethod(Path workDir, Path logDir, Cleanup cleanup) {
-    this.workDir = workDir;
-    this.logDir = logDir;
-    this.cleanup = cleanup;
+    private final String methodName;
+
+    Kind(String methodName) {
+      this.methodName = methodName;
+    }
+  }
+
+  private final UmsNodes nodes;
+  private final Kind kind;
+  private boolean imageImported;
+
+  UmsMethod(UmsNodes nodes, Kind kind) {
+    this.nodes = nodes;
+    this.kind = kind;
   }
 
   @Override
   public String name() {
-    return "ums";
+    return kind.methodName;
   }
 
   @Override
   public ResultRow run(Scenario scenario, BenchContext context) throws Exception {
-    UmsApi ums = api(context);
+    UmsApi ums = nodes.api(context);
     String name = "memservice-" + scenario.sizeMiB() + "-" + scenario.run();
     try {
       context.progress().phase("launching the workload through the agent");
-      List<String> command = new ArrayList<>(List.of(context.memservice().toString(),
-          String.valueOf(context.workloadPort())));
-      command.addAll(scenario.workloadArgs());
-      ums.launch(0, name, command);
+      if (kind == Kind.PROCESS) {
+        ums.launch(0, name, memserviceCommand(context.memservice().toString(), scenario, context));
+        return ProcessTrial.measure(name(), scenario, context, () -> {
+          context.progress().phase("POST /migrate");
+          return UmsApi.overhead(ums.migrate(name, 1));
+        });
+      }
+      if (!imageImported) {
+        context.progress().phase("importing the busybox + memservice image on node A");
+        MemServiceImage.importOn(ums, 0, context.diskScratch().resolve("images"));
+        imageImported = true;
+      }
+      ums.launchRuncContainer(0, name, MemServiceImage.NAME,
+          memserviceCommand(MemServiceImage.BINARY, scenario, context));
       return ProcessTrial.measure(name(), scenario, context, () -> {
-        context.progress().phase("POST /migrate");
-        return UmsApi.overhead(ums.migrate(name, 1));
+        context.progress().phase("POST /migrate interface runc");
+        JsonObject answer = ums.migrate(name, 1, Optional.of("runc"));
+        JsonObject bytes = answer.getJsonObject("bytes", new JsonObject());
+        // the layers node B lacked; from the second run on it holds them all, so this shows the dedup
+        System.err.printf("%s %s: layerBytesSent %d, layerBytesSkipped %d%n", name(), scenario,
+            bytes.getLong("layerBytesSent", 0L), bytes.getLong("layerBytesSkipped", 0L));
+        return UmsApi.overhead(answer);
       });
     } finally {
       removeWorkloads(ums, context);
     }
   }
 
-  private UmsApi api(BenchContext context) {
-    if (startFailure != null) {
-      throw startFailure;
-    }
-    if (api == null) {
-      try {
-        context.progress().phase("starting two agents and a coordinator");
-        UmsCluster cluster = UmsCluster.start(context.testbed(), UmsJars.locate(), workDir, logDir, cleanup, context.http());
-        api = new UmsApi(cluster, context.http());
-      } catch (RuntimeException e) {
-        startFailure = new IllegalStateException("UMS agents/coordinator did not start: " + e.getMessage(), e);
-        throw startFailure;
-      }
-    }
-    return api;
+  private static List<String> memserviceCommand(String binary, Scenario scenario, BenchContext context) {
+    List<String> command = new ArrayList<>(List.of(binary, String.valueOf(context.workloadPort())));
+    command.addAll(scenario.workloadArgs());
+    return command;
   }
 
   private static void removeWorkloads(UmsApi ums, BenchContext context) {
