@@ -42,6 +42,7 @@ final class MarkdownReport {
         }
       }
       ratios(md, summary, link);
+      containerRatios(md, summary, link);
       phases(md, summary, link);
     }
     Map<Summary.Key, List<ResultRow>> failures = summary.failures();
@@ -66,6 +67,24 @@ final class MarkdownReport {
         if (!baseline.equals("wire")) {
           md.append(" | ").append(ratio(summary, link, size, baseline, ResultRow::downtimeMs));
         }
+      }
+      md.append(" |\n");
+    }
+  }
+
+  /** ums-runc against ums, same size and probe: what moving the service's container costs on top. */
+  private static void containerRatios(StringBuilder md, Summary summary, String link) {
+    if (!summary.methods().contains(DowntimeCommand.CONTAINER_METHOD)) {
+      return;
+    }
+    md.append("\nContainer against process, ratios of medians (target: downtime at most 1.2):\n\n");
+    md.append("| MiB | ums-runc/ums downtime | ums-runc/ums total |\n|---:|---:|---:|\n");
+    for (int size : summary.sizes()) {
+      md.append("| ").append(size);
+      for (Function<ResultRow, Double> metric : List.<Function<ResultRow, Double>>of(ResultRow::downtimeMs,
+          ResultRow::totalMs)) {
+        md.append(" | ").append(summary.ratio(link, size, DowntimeCommand.CONTAINER_METHOD, "ums", metric)
+            .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"));
       }
       md.append(" |\n");
     }

@@ -48,6 +48,20 @@ class ReportsTest {
   }
 
   @Test
+  void theMarkdownComparesUmsRuncWithUmsWhenTheContainerMethodRan() {
+    List<ResultRow> rows = rows();
+    for (int run = 1; run <= 3; run++) {
+      rows.add(row("ums-runc", 256, run, 110 + run, 1100 + 100 * run));
+    }
+
+    String markdown = MarkdownReport.render(new Summary(rows), "./ums bench downtime --approach container", "test");
+
+    // downtime medians 112 / 102, totals 1300 / 1200
+    assertThat(markdown).contains("| MiB | ums-runc/ums downtime | ums-runc/ums total |")
+        .contains("| 256 | 1.10 | 1.08 |");
+  }
+
+  @Test
   void filesCarryEveryRowAndTheMarkdownTheRatiosAndFailures(@TempDir Path dir) throws Exception {
     List<ResultRow> rows = rows();
     ResultFiles.write(dir, rows);
@@ -65,6 +79,8 @@ class ReportsTest {
         .contains("| 256 | ums | 102 (101-103) | 1200 (1100-1300) | 256 | ok | 3/4 |")
         .contains("| 256 | 1.50 | 0.30 | 0.26 | 0.60 | 1.13 |")
         .contains("ums 256 MiB 1gbit run 4: agent node-b: restore failed");
+
+    assertThat(markdown).doesNotContain("ums-runc/ums");
 
     List<Path> plots = Charts.write(dir, new Summary(rows));
     assertThat(plots).extracting(p -> p.getFileName().toString())
