@@ -33,9 +33,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The source side of one stop-and-copy migration. Runs on the event loop it was started on.
  *
- * <p>Order: connect to the destination's data port; start {@code criu dump} with its page server pointed
- * at a local {@link DumpPageSocket} whose bytes go straight into a "pages" channel; when CRIU reaches the
- * {@link PostDumpGate} (all pages sent, tasks still frozen) send the image files and the restore request;
+ * <p>Order: connect to the destination's data port while the local side is prepared; start
+ * {@code criu dump} with its page server pointed at a local {@link DumpPageSocket} whose bytes go straight
+ * into a "pages" channel; when CRIU reaches the {@link PostDumpGate} (all pages sent, tasks still frozen)
+ * send the image files and the restore request;
  * wait for the destination's result. Only a successful result commits: CRIU ends with the tasks stopped
  * and the agent kills them. Every failure before that tells the gate "rollback", and CRIU itself unlocks
  * the network and resumes the tasks; if CRIU cannot (it died), the agent removes the lock rules and sends
@@ -120,8 +121,45 @@ final class SourceMigration implements OutgoingMigration {
     timer = vertx.setTimer(deps.settings().migrationTimeout().toMillis(), ignored -> fail(MigrationFailure.of(
         Code.TIMEOUT, "not done within " + deps.settings().migrationTimeout().toSeconds() + " s")));
     progressTimer = vertx.setPeriodic(PROGRESS_MILLIS, ignored -> countBytes());
-    connect().compose(ignored -> prepare()).compose(ignored -> dump())
+    // the handshake with the destination and the local preparation (sockets, process tree, lock rules:
+    // a few process spawns) do not depend on each other: overlapping them shortens every migration
+    Future<UmsConnection> connected = connect();
+    Future<Void> prepared = prepare();
+    connected.onSuccess(opened -> {
+      if (finishing) {
+        opened.close();
+      }
+    });
+    prepared.onComplete(ignored -> {
+      if (finishing) {
+        releaseLatePreparation();
+      }
+    });
+    Future.all(connected, prepared).compose(ignored -> relayPages()).compose(ignored -> dump())
         .onFailure(failure -> fail(Failures.classify(failure, Code.INTERNAL)));
+  }
+
+  /** What a preparation that ended after the migration had already failed left open. */
+  private void releaseLatePreparation() {
+    if (gate != null) {
+      gate.close();
+    }
+    if (pageSocket != null) {
+      pageSocket.close();
+    }
+    Path dir = scratch;
+    if (dir != null) {
+      vertx.executeBlocking(() -> {
+        SessionDirs.delete(dir);
+        return null;
+      }, false);
+    }
+  }
+
+  private Future<Void> relayPages() {
+    pageSocket.accepted().onSuccess(pages::dumpConnected);
+    pages.sent().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+    return Future.succeededFuture();
   }
 
   @Override
@@ -161,8 +199,6 @@ final class SourceMigration implements OutgoingMigration {
         })
         .compose(opened -> {
           pageSocket = opened;
-          pageSocket.accepted().onSuccess(pages::dumpConnected);
-          pages.sent().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
           return vertx.executeBlocking(() -> {
             scratch = Files.createDirectories(deps.settings().sessionRoot().resolve("send-" + id));
             Files.createDirectories(scratch.resolve("images"));
