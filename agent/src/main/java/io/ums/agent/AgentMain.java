@@ -2,6 +2,7 @@ package io.ums.agent;
 
 import io.ums.agent.image.ImageCli;
 import io.ums.agent.migration.CriuMigrations;
+import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
@@ -112,6 +113,18 @@ public final class AgentMain implements Callable<Integer> {
   static String defaultAdvertiseHost(String bindHost) {
     if (!bindHost.equals("0.0.0.0") && !bindHost.equals("::")) {
       return bindHost;
+    }
+    // The address of the default route's interface is the one other nodes most likely reach: a host with
+    // bridges and veths (container runtimes, test namespaces) lists those first. Connecting a UDP socket
+    // only asks the kernel for a route; no packet is sent.
+    try (java.net.DatagramSocket probe = new java.net.DatagramSocket()) {
+      probe.connect(InetAddress.getByName("203.0.113.1"), 9);
+      InetAddress local = probe.getLocalAddress();
+      if (local instanceof Inet4Address && !local.isAnyLocalAddress() && !local.isLoopbackAddress()) {
+        return local.getHostAddress();
+      }
+    } catch (IOException | RuntimeException e) {
+      // no default route: fall back to the first address of an interface that is up
     }
     try {
       for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
