@@ -44,7 +44,7 @@ public final class UmsCluster {
     List<String> agentUrls = new ArrayList<>();
     for (NetworkTestbed.Node node : testbed.nodes()) {
       Path agentDir = workDir.resolve(node.name());
-      List<String> command = new ArrayList<>(UmsJars.javaJar(jars.agent()));
+      List<String> command = new ArrayList<>(UmsJars.agentJavaJar(jars.agent()));
       command.addAll(List.of("--node", node.name(),
           "--control-port", String.valueOf(AGENT_CONTROL_PORT),
           "--data-port", String.valueOf(AGENT_DATA_PORT),

@@ -36,6 +36,20 @@ public record UmsJars(Path home) {
     return jar;
   }
 
+  /**
+   * The agent exactly as {@code ./ums agent} runs it (its memory budget: small heap, C1, two malloc
+   * arenas), so that bench figures are those of the agent users run.
+   */
+  public static List<String> agentJavaJar(Path jar) {
+    List<String> command = new ArrayList<>(List.of("env"));
+    io.ums.agent.dataplane.AgentMemoryBudget.ENVIRONMENT.forEach((key, value) -> command.add(key + "=" + value));
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(io.ums.agent.dataplane.AgentMemoryBudget.JVM_OPTIONS);
+    command.add("-jar");
+    command.add(jar.toString());
+    return command;
+  }
+
   /** {@code java [opts] -jar jar}: the same JVM as the bench, with the launcher's small-footprint options. */
   public static List<String> javaJar(Path jar) {
     List<String> command = new ArrayList<>();
