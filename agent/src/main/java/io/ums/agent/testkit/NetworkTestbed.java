@@ -157,10 +157,30 @@ public final class NetworkTestbed implements AutoCloseable {
   @Override
   public void close() {
     for (Node node : nodes) {
+      killProcessesIn(node);
+    }
+    for (Node node : nodes) {
       HostCommand.run("ip", "netns", "del", node.netns());
       HostCommand.run("ip", "link", "del", node.vethHost());
     }
     HostCommand.run("ip", "link", "del", bridge);
+  }
+
+  /**
+   * Workloads restored into a node outlive the agents that started them (by design), and a deleted
+   * namespace stays alive while a process holds it: whatever still runs in a node when the testbed closes
+   * is killed, so no test or bench leaves a process behind.
+   */
+  private static void killProcessesIn(Node node) {
+    HostCommand.Result pids = HostCommand.run("ip", "netns", "pids", node.netns());
+    if (!pids.ok()) {
+      return;
+    }
+    for (String pid : pids.output().split("\\s+")) {
+      if (pid.matches("\\d+")) {
+        HostCommand.run("kill", "-KILL", pid);
+      }
+    }
   }
 
   /** Removes namespaces and links whose names start with {@code prefix}, left by a killed run. */

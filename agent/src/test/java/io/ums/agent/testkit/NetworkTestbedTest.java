@@ -48,10 +48,14 @@ class NetworkTestbedTest {
     testbed.limitRate("unlimited");
     assertThat(HostCommand.check("tc", "qdisc", "show", "dev", b.vethHost())).doesNotContain("tbf");
 
+    // a process left running inside a node (the nsenter'd service here) is killed by close()
     String id = testbed.id();
+    long servicePid = service.toHandle().descendants().map(ProcessHandle::pid).findFirst().orElse(service.pid());
+    testbed.close();
+    testbed = null;
+    await().atMost(Duration.ofSeconds(5)).until(() -> ProcessHandle.of(servicePid).map(h -> !h.isAlive()).orElse(true));
     service.destroyForcibly().waitFor();
     service = null;
-    testbed.close();
     testbed = null;
     assertThat(HostCommand.check("ip", "netns", "list")).doesNotContain(id);
     assertThat(HostCommand.check("ip", "-o", "link", "show")).doesNotContain(id);
