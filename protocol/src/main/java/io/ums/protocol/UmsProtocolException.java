@@ -9,6 +9,12 @@ public class UmsProtocolException extends RuntimeException {
     this.error = error;
   }
 
+  /** For a failure caused by an exception on this side, e.g. an application handler that threw. */
+  public UmsProtocolException(ProtocolError error, String message, Throwable cause) {
+    super(error + ": " + message, cause, false, false);
+    this.error = error;
+  }
+
   public ProtocolError error() {
     return error;
   }

@@ -66,6 +66,58 @@ class LifecycleTest {
   }
 
   @Test
+  void aReceiverHandlerThatThrowsFailsOnlyItsChannel(Vertx vertx, VertxTestContext test) {
+    Promise<Throwable> brokenChannelError = Promise.promise();
+    Promise<Long> goodChannelReceived = Promise.promise();
+    TestPeers.start(vertx, new UmsServerOptions(), new UmsClientOptions(), connection ->
+        connection.channelHandler(channel -> {
+          switch (channel.kind()) {
+            case "throws-on-open" -> throw new IllegalStateException("no consumer for " + channel.kind());
+            case "throws-on-data" -> {
+              channel.exceptionHandler(brokenChannelError::tryComplete);
+              channel.handler(bytes -> {
+                throw new IllegalStateException("disk gone");
+              });
+            }
+            default -> {
+              long[] count = {0};
+              channel.handler(bytes -> count[0] += bytes.length());
+              channel.endHandler(v -> goodChannelReceived.complete(count[0]));
+            }
+          }
+        }))
+        .compose(TestPeers::connect)
+        .compose(connection -> Future.all(
+                sendAndEnd(connection, "throws-on-open"),
+                sendAndEnd(connection, "throws-on-data"))
+            .transform(ignored -> connection.openChannel("good", new JsonObject()).compose(channel -> TestData.send(channel, 4 * MIB, false)))
+            .map(crc -> connection))
+        .compose(connection -> Future.all(brokenChannelError.future(), goodChannelReceived.future()).map(all -> {
+          Throwable serverSide = all.resultAt(0);
+          test.verify(() -> {
+            assertThat(((UmsProtocolException) serverSide).error()).isEqualTo(ProtocolError.INTERNAL);
+            assertThat(serverSide).hasRootCauseMessage("disk gone");
+            assertThat((Long) all.resultAt(1)).isEqualTo(4 * MIB);
+            assertThat(connection.stats().openChannels()).isZero();
+          });
+          return connection;
+        }))
+        .onComplete(test.succeedingThenComplete());
+  }
+
+  private static Future<Void> sendAndEnd(UmsConnection connection, String name) {
+    return connection.openChannel(name, new JsonObject()).compose(channel -> {
+      channel.write(Buffer.buffer("some bytes"));
+      return channel.end();
+    }).transform(ar -> {
+      assertThat(ar.failed()).as(name + " must fail").isTrue();
+      assertThat(((UmsProtocolException) ar.cause()).error()).isEqualTo(ProtocolError.INTERNAL);
+      assertThat(ar.cause()).hasMessageContaining("the receiving application failed");
+      return Future.succeededFuture();
+    });
+  }
+
+  @Test
   void connectionLossFailsBothEndsWithConnectionLost(Vertx vertx, VertxTestContext test) {
     Promise<Throwable> receiverError = Promise.promise();
     Promise<UmsConnection> serverConnection = Promise.promise();

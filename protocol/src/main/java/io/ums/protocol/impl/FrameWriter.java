@@ -52,6 +52,11 @@ final class FrameWriter {
     });
   }
 
+  /** False while the socket's outbound buffer is above its high-water mark. */
+  boolean writable() {
+    return pipeline.channel().isWritable();
+  }
+
   long wireBytesSent() {
     return wireBytesSent;
   }

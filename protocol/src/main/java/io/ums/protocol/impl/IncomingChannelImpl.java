@@ -186,7 +186,9 @@ final class IncomingChannelImpl implements IncomingChannel {
           demand--;
         }
         consumed(next.length());
-        handler.handle(next);
+        if (!handOver(handler, next)) {
+          return;
+        }
       }
       // wait for a consumer before ending: an empty channel may close before anyone listens
       boolean consumerAttached = handler != null || endHandler != null;
@@ -196,12 +198,34 @@ final class IncomingChannelImpl implements IncomingChannel {
         connection.channelFinished(id);
         Handler<Void> h = endHandler;
         if (h != null) {
-          h.handle(null);
+          handOver(h, null);
         }
       }
     } finally {
       delivering = false;
     }
+  }
+
+  /**
+   * Runs the application's handler. A handler that throws fails this channel only (the peer gets a
+   * RESET with the reason); the connection and its other channels carry on.
+   */
+  private <T> boolean handOver(Handler<T> target, T value) {
+    try {
+      target.handle(value);
+      return true;
+    } catch (RuntimeException e) {
+      applicationFailed(e);
+      return false;
+    }
+  }
+
+  void applicationFailed(RuntimeException cause) {
+    String reason = "the receiving application failed: " + cause;
+    if (state == State.OPEN || state == State.CLOSE_VERIFIED) {
+      connection.resetChannel(id, ProtocolError.INTERNAL, reason);
+    }
+    fail(new UmsProtocolException(ProtocolError.INTERNAL, "channel " + id + ": " + reason, cause));
   }
 
   private void consumed(int length) {

@@ -59,6 +59,8 @@ public final class UmsConnectionImpl implements UmsConnection, FrameHandler, Han
   private long timerId = -1;
   private long lastReceivedNanos = System.nanoTime();
   private long lastPingNanos = System.nanoTime();
+  /** The latest PING not yet answered because the socket was full; null when none waits. */
+  private Long unansweredPing;
   private long payloadSent;
   private long payloadReceived;
   private long wireReceived;
@@ -184,13 +186,26 @@ public final class UmsConnectionImpl implements UmsConnection, FrameHandler, Han
     } else if (frame instanceof Frame.Reset reset) {
       onReset(reset);
     } else if (frame instanceof Frame.Ping ping) {
-      writer.send(new Frame.Pong(ping.opaque()));
+      answerPing(ping.opaque());
     } else if (frame instanceof Frame.GoAway goAway) {
       LOG.info("UMS session {}: peer going away ({}: {})", sessionId(), goAway.code(), goAway.message());
       peerGoAway = true;
       closeIfDrained();
     }
     // PONG: receiving it already counted as life
+  }
+
+  /**
+   * A peer that keeps pinging but never reads would otherwise make us queue PONGs without limit:
+   * while the socket is full only the latest PING is remembered, and answered once it drains.
+   */
+  private void answerPing(long opaque) {
+    if (writer.writable()) {
+      unansweredPing = null;
+      writer.send(new Frame.Pong(opaque));
+    } else {
+      unansweredPing = opaque;
+    }
   }
 
   @Override
@@ -236,7 +251,11 @@ public final class UmsConnectionImpl implements UmsConnection, FrameHandler, Han
       IncomingChannelImpl channel = new IncomingChannelImpl(this, open, metadata, options.getInitialWindow(),
           options.getMaxFrameSize());
       incoming.put(id, channel);
-      channelHandler.handle(channel);
+      try {
+        channelHandler.handle(channel);
+      } catch (RuntimeException e) {
+        channel.applicationFailed(e);
+      }
     }
   }
 
@@ -435,7 +454,12 @@ public final class UmsConnectionImpl implements UmsConnection, FrameHandler, Han
       fail(ProtocolError.IDLE_TIMEOUT, "handshake not completed within " + options.getIdleTimeout());
     } else if (phase == Phase.OPEN && now - lastPingNanos >= options.getPingInterval().toNanos()) {
       lastPingNanos = now;
-      writer.send(new Frame.Ping(now));
+      if (writer.writable()) { // a full socket means the peer has our last PING still to read
+        writer.send(new Frame.Ping(now));
+      }
+    }
+    if (unansweredPing != null && writer.writable()) {
+      answerPing(unansweredPing);
     }
   }
 

@@ -55,6 +55,15 @@ final class RawPeer implements FrameHandler {
     });
   }
 
+  /** Stops reading: what the server writes piles up in its own buffers. */
+  void pauseReading() {
+    socket.pause();
+  }
+
+  void resumeReading() {
+    socket.resume();
+  }
+
   void send(Frame frame) {
     sendRaw(FrameEncoder.encode(frame));
   }

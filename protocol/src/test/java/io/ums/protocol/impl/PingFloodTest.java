@@ -1,0 +1,58 @@
+package io.ums.protocol.impl;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ums.protocol.TestPeers;
+import io.ums.protocol.UmsClientOptions;
+import io.ums.protocol.UmsConnection;
+import io.ums.protocol.UmsServerOptions;
+import io.ums.protocol.codec.Frame;
+import io.ums.protocol.codec.FrameEncoder;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** A peer that pings without end and never reads must not make the server queue answers without limit. */
+@ExtendWith(VertxExtension.class)
+class PingFloodTest {
+  private static final int PINGS = 2_000_000;
+  private static final int PINGS_PER_WRITE = 50_000;
+  private static final long LAST_OPAQUE = PINGS;
+
+  @Test
+  void pongsToAPeerThatDoesNotReadStayBoundedAndTheLatestIsAnsweredOnceItReads(Vertx vertx, VertxTestContext test) {
+    Promise<UmsConnection> serverConnection = Promise.promise();
+    Promise<Void> markerChannelOpened = Promise.promise();
+    TestPeers.start(vertx, new UmsServerOptions(), new UmsClientOptions(), connection -> {
+      serverConnection.tryComplete(connection);
+      connection.channelHandler(channel -> markerChannelOpened.tryComplete());
+    }).compose(peers -> RawPeer.connect(vertx, peers.port())).compose(peer ->
+        peer.handshake(TestPeers.SESSION, TestPeers.TOKEN, List.of()).compose(ready -> {
+          peer.pauseReading();
+          for (int sent = 0; sent < PINGS; sent += PINGS_PER_WRITE) {
+            Buffer batch = Buffer.buffer();
+            for (int i = 1; i <= PINGS_PER_WRITE; i++) {
+              batch.appendBuffer(FrameEncoder.encode(new Frame.Ping(sent + i)));
+            }
+            peer.sendRaw(batch);
+          }
+          // frames are handled in order: once this channel opens, every PING before it was handled
+          peer.send(new Frame.Open(1, false, "marker", Buffer.buffer("{}")));
+          return markerChannelOpened.future().compose(opened -> serverConnection.future()).compose(server -> {
+            long pongBytes = (long) PINGS * FrameEncoder.encode(new Frame.Pong(0)).length();
+            long queued = server.stats().wireBytesSent();
+            test.verify(() -> assertThat(queued)
+                .as("bytes the server handed to its socket for a peer that reads nothing")
+                .isLessThan(pongBytes / 4));
+            peer.resumeReading();
+            return peer.nextMatching(f -> f instanceof Frame.Pong pong && pong.opaque() == LAST_OPAQUE);
+          });
+        }))
+        .onComplete(test.succeedingThenComplete());
+  }
+}
