@@ -13,6 +13,8 @@ import java.util.List;
  */
 public final class CriuDump {
   public static final String LOG = "dump.log";
+  /** Largest deleted-but-open file carried; they land in the destination's image tmpfs. */
+  static final String GHOST_LIMIT = "256M";
 
   /**
    * @param leaveRunning true for a copy (keep=true): CRIU resumes the tasks once the gate lets it go
@@ -32,6 +34,9 @@ public final class CriuDump {
         "--tcp-established",
         // unix sockets whose peer is outside the tree (e.g. syslog) do not block the dump
         "--ext-unix-sk",
+        // an open file already unlinked (tempfile.TemporaryFile, JIT caches) travels inside the images;
+        // CRIU's default limit of 1 MiB refuses ordinary programs
+        "--ghost-limit", GHOST_LIMIT,
         "--action-script", options.actionScript().toString(),
         "--page-server", "--address", options.pageServerHost(),
         "--port", Integer.toString(options.pageServerPort())));
