@@ -28,12 +28,14 @@ public final class Coordinator {
   private final WebClient webClient;
   private final HttpServer server;
   private final String clusterId;
+  private final Cluster cluster;
 
-  private Coordinator(Vertx vertx, WebClient webClient, HttpServer server, String clusterId) {
+  private Coordinator(Vertx vertx, WebClient webClient, HttpServer server, String clusterId, Cluster cluster) {
     this.vertx = vertx;
     this.webClient = webClient;
     this.server = server;
     this.clusterId = clusterId;
+    this.cluster = cluster;
   }
 
   /**
@@ -54,7 +56,7 @@ public final class Coordinator {
         .createHttpServer()
         .requestHandler(router.create(vertx))
         .listen(port, host)
-        .map(server -> new Coordinator(vertx, webClient, server, clusterId));
+        .map(server -> new Coordinator(vertx, webClient, server, clusterId, cluster));
   }
 
   public int port() {
@@ -71,7 +73,7 @@ public final class Coordinator {
 
   public Future<Void> close() {
     webClient.close();
-    return server.close();
+    return server.close().eventually(cluster::close);
   }
 
   Vertx vertx() {

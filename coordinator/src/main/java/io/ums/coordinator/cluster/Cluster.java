@@ -53,4 +53,9 @@ public interface Cluster {
 
   /** Destination side: undo {@link #createDestination} after a failed migration. */
   Future<Void> removeDestination(String namespace, String destinationObject);
+
+  /** Lets go of what the cluster holds (Kubernetes: the pool its API calls run on). */
+  default Future<Void> close() {
+    return Future.succeededFuture();
+  }
 }

@@ -8,6 +8,8 @@ package io.ums.coordinator.kubernetes;
 public enum KubePermission {
   PODS_GET("", "pods", "get"),
   PODS_LIST("", "pods", "list"),
+  /** informers (informOnCondition: waiting for the destination pod to be Ready) list then watch */
+  PODS_WATCH("", "pods", "watch"),
   PODS_CREATE("", "pods", "create"),
   PODS_UPDATE("", "pods", "update"),
   PODS_PATCH("", "pods", "patch"),

@@ -252,6 +252,12 @@ public final class KubernetesCluster implements Cluster {
   }
 
   @Override
+  public Future<Void> close() {
+    kube.close();
+    return Future.succeededFuture();
+  }
+
+  @Override
   public Future<Void> removeDestination(String namespace, String destinationObject) {
     return kube.call(KubePermission.PODS_DELETE, "delete destination pod " + destinationObject, () -> {
       client.pods().inNamespace(namespace).withName(destinationObject).delete();
