@@ -1,5 +1,6 @@
 package io.ums.agent.container;
 
+import io.ums.agent.criu.CriuDump;
 import io.ums.agent.image.Image;
 import io.ums.agent.image.LayerCache;
 import io.ums.agent.image.LayerDiff;
@@ -111,7 +112,7 @@ public final class ContainerWorkloads {
           dir.create();
           pid = podman.run(id, podman.ensureImage(store, image), spec);
         } else {
-          prepareBundle(dir, spec, image, null);
+          prepareBundle(dir, spec, image, writeCriuConfig(dir, List.of()));
           pid = runc.run(id, dir.bundle(), new OutputRelay(dir.log()));
         }
         Entry entry = new Entry(id, spec, pid, Instant.now(), null, null);
@@ -249,8 +250,7 @@ public final class ContainerWorkloads {
           LayerDiff.apply(layerDiff, dir.upper());
         }
         // the source's live connections cannot come back here (its address is not this node's): close them
-        Path criuConfig = Files.writeString(dir.root().resolve("criu-restore.conf"), "tcp-close\n");
-        prepareBundle(dir, spec, image, criuConfig);
+        prepareBundle(dir, spec, image, writeCriuConfig(dir, List.of("tcp-close")));
         Files.createDirectories(criuWorkDir);
         long pid = runc.restore(id, dir.bundle(), imagesDir, criuWorkDir, new OutputRelay(dir.log()));
         Entry entry = new Entry(id, spec, pid, Instant.now(), migrationId, null);
@@ -378,6 +378,17 @@ public final class ContainerWorkloads {
       runc.resume(id);
     }
     return state.getLong("pid");
+  }
+
+  /**
+   * The CRIU configuration runc passes on for this container's checkpoints and restores: what any program
+   * needs from a dump, plus {@code restoreSettings} (a restore ignores the dump-only lines).
+   */
+  private static Path writeCriuConfig(ContainerDir dir, List<String> restoreSettings) throws IOException {
+    List<String> lines = new ArrayList<>(CriuDump.GENERAL_PROGRAM_SETTINGS);
+    lines.addAll(restoreSettings);
+    Files.createDirectories(dir.root());
+    return Files.write(dir.root().resolve("criu.conf"), lines);
   }
 
   private void prepareBundle(ContainerDir dir, WorkloadSpec spec, Image image, Path criuConfig) {

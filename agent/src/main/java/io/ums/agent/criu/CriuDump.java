@@ -13,8 +13,19 @@ import java.util.List;
  */
 public final class CriuDump {
   public static final String LOG = "dump.log";
-  /** Largest deleted-but-open file carried; they land in the destination's image tmpfs. */
-  static final String GHOST_LIMIT = "256M";
+  /**
+   * What any program, not only ours, needs from a dump; as CRIU configuration lines, so that runc (which
+   * has no flags for them) passes them to CRIU through a configuration file as well.
+   * <ul>
+   *   <li>skip-in-flight: connections the kernel completed but the program has not accepted yet (any
+   *       server under load) make CRIU refuse the listening socket; dropped, their clients connect again,
+   *       to the destination.
+   *   <li>ghost-limit: an open file already unlinked (tempfile.TemporaryFile, JIT caches) travels inside
+   *       the images, which land in the destination's tmpfs; CRIU's default of 1 MiB refuses ordinary
+   *       programs.
+   * </ul>
+   */
+  public static final List<String> GENERAL_PROGRAM_SETTINGS = List.of("skip-in-flight", "ghost-limit 256M");
 
   /**
    * @param leaveRunning true for a copy (keep=true): CRIU resumes the tasks once the gate lets it go
@@ -34,12 +45,16 @@ public final class CriuDump {
         "--tcp-established",
         // unix sockets whose peer is outside the tree (e.g. syslog) do not block the dump
         "--ext-unix-sk",
-        // an open file already unlinked (tempfile.TemporaryFile, JIT caches) travels inside the images;
-        // CRIU's default limit of 1 MiB refuses ordinary programs
-        "--ghost-limit", GHOST_LIMIT,
         "--action-script", options.actionScript().toString(),
         "--page-server", "--address", options.pageServerHost(),
         "--port", Integer.toString(options.pageServerPort())));
+    for (String setting : GENERAL_PROGRAM_SETTINGS) {
+      String[] nameAndValue = setting.split(" ", 2);
+      args.add("--" + nameAndValue[0]);
+      if (nameAndValue.length == 2) {
+        args.add(nameAndValue[1]);
+      }
+    }
     args.add(options.leaveRunning() ? "--leave-running" : "--leave-stopped");
     return args;
   }

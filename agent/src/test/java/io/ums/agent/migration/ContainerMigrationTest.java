@@ -107,6 +107,28 @@ class ContainerMigrationTest {
     MemServiceClient.verify(b.node.address(), PORT + 1, 10000);
   }
 
+  /**
+   * runc has no flags for CRIU's ghost-file limit: the container's CRIU configuration file carries it. The
+   * memory service here holds a 4 MiB file it already deleted (CRIU's default limit: 1 MiB).
+   */
+  @Test
+  void aContainerHoldingADeletedFileMoves() throws Exception {
+    JsonObject workload = a.post("/v1/workloads", new JsonObject().put("name", "ghost").put("kind", "container")
+        .put("runtime", "runc").put("image", "memservice")
+        .put("command", new JsonArray(List.of("/bin/sh", "-c", "dd if=/dev/urandom of=/data/scratch bs=1M count=4"
+            + " 2>/dev/null && exec 3</data/scratch && rm /data/scratch && exec /memservice " + PORT + " 16 7"))), 201);
+    MemServiceClient.Answer before = Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(a.node.address(), PORT, 1000), answer -> true);
+
+    JsonObject status = migrate(a, b, workload.getString("id"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(MemServiceClient.verify(b.node.address(), PORT, 5000).checksum()).isEqualTo(before.checksum());
+    long restoredPid = b.get("/v1/workloads/" + status.getString("destinationWorkloadId")).getLong("pid");
+    assertThat(HostCommand.run(List.of("readlink", "/proc/" + restoredPid + "/fd/3")).output())
+        .as("the restored memory service still holds the deleted file").endsWith("(deleted)");
+  }
+
   @Test
   void keepLeavesTheSourceRunningBesideTheCopy() throws Exception {
     JsonObject workload = launch(a, "memservice", 16);

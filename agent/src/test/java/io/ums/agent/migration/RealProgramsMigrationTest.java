@@ -215,6 +215,36 @@ class RealProgramsMigrationTest {
         .until(() -> Files.readAllLines(state.resolve("files.journal")).size() > journalLines);
   }
 
+  /**
+   * A server under load has connections the kernel completed but the program did not accept yet; CRIU
+   * refuses to dump such a listening socket unless told to drop them. The client of a dropped connection
+   * sees it reset and connects again, to the destination.
+   */
+  @Test
+  void aServerWithAConnectionNotYetAccepted() throws Exception {
+    String program = String.join("\n",
+        "import socket, time",
+        "s = socket.socket()",
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+        "s.bind(('0.0.0.0', " + HTTP_PORT + "))",
+        "s.listen(16)",
+        "time.sleep(3600)");
+    JsonObject workload = bed.launch(bed.a, "never-accepts", List.of(PYTHON, "-c", program));
+    try (Socket waiting = new Socket()) {
+      Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> {
+        waiting.connect(new InetSocketAddress(bed.a.node.address(), HTTP_PORT), 1000);
+        return true;
+      });
+
+      JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+      assertMovedTo(bed.b, status, workload);
+    }
+    try (Socket again = new Socket()) {
+      again.connect(new InetSocketAddress(bed.b.node.address(), HTTP_PORT), 2000);
+    }
+  }
+
   /** A JVM (the JDK running this test) with 16 worker threads and an HTTP server on a thread pool. */
   @Test
   void aJvmWithManyThreads() throws Exception {
