@@ -4,6 +4,7 @@ import io.ums.agent.api.ControlApi;
 import io.ums.agent.api.NodeInfo;
 import io.ums.agent.container.ContainerSupport;
 import io.ums.agent.criu.CriuInstallation;
+import io.ums.agent.migration.MeteredMigrations;
 import io.ums.agent.migration.Migrations;
 import io.ums.agent.workload.ProcessWorkloads;
 import io.ums.agent.workload.Workloads;
@@ -67,6 +68,7 @@ public final class Agent {
       return workloads.start()
           .compose(ignored -> ContainerSupport.start(vertx, config.workDir(), workloads))
           .compose(containers -> migrationsFactory.start(vertx, config, containers.workloads(), criu)
+          .<Migrations>map(started -> new MeteredMigrations(started, metrics.registry()))
           .compose(migrations -> {
             NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), List.of("process", "runc", "podman"));
             ControlApi api = new ControlApi(vertx, node, criu, containers.workloads(), migrations,

@@ -123,6 +123,13 @@ class RealProgramsMigrationTest {
 
     assertMovedTo(bed.b, status, workload);
     assertThat(httpGet(bed.b, "/index.html")).isEqualTo("hello from busybox\n");
+    // operators see it in the agents' metrics too (recorded as each side's migration ends)
+    Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(bed.a.getText("/metrics"))
+        .contains("ums_migrations_ended_total{outcome=\"DONE\",role=\"source\"}")
+        .contains("ums_migration_downtime_seconds_count").contains("ums_migrations_in_flight 0.0"));
+    Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(bed.b.getText("/metrics"))
+        .contains("ums_migrations_ended_total{outcome=\"DONE\",role=\"destination\"}")
+        .containsPattern("ums_migration_bytes_total\\{kind=\"raw\",role=\"destination\"} [1-9]"));
   }
 
   /**
