@@ -54,7 +54,8 @@ public final class CoordinatorRouter {
     router.get("/frontman/:namespace/:name").handler(this::frontman);
     router.post(CoordinatorClient.RESERVATIONS).handler(ctx -> json(ctx, 201, reservations.reserve(body(ctx))));
     router.post(CoordinatorClient.RESERVATIONS + "/:id/commit")
-        .handler(ctx -> json(ctx, 200, reservations.commit(ctx.pathParam("id"))));
+        .handler(ctx -> json(ctx, 200, reservations.commit(ctx.pathParam("id"),
+            ctx.body().length() == 0 ? new JsonObject() : body(ctx))));
     router.delete(CoordinatorClient.RESERVATIONS + "/:id")
         .handler(ctx -> reservations.release(ctx.pathParam("id"))
             .onSuccess(done -> ctx.response().setStatusCode(204).end())

@@ -1,8 +1,12 @@
 package io.ums.coordinator.cluster;
 
+import io.ums.coordinator.migration.Failure;
+import io.ums.coordinator.migration.MigrationException;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
 
@@ -50,6 +54,18 @@ public interface Cluster {
 
   /** Destination side: create what will host the restored workload; answers its name, if any. */
   Future<Optional<String>> createDestination(DestinationRequest request, AgentRef node);
+
+  /**
+   * Destination side, orchestrator level (kind checkpoint): create the pod from the checkpoint
+   * images the destination agent built (one per container), pinned to the node, and wait until it
+   * is Running and Ready; answers its name. On failure or timeout the pod is removed again and the
+   * future fails (PEER_FAILED, PHASE_TIMEOUT) with what the pod showed.
+   */
+  default Future<String> startRestoredPod(
+      DestinationRequest request, AgentRef node, Map<String, String> checkpointImages, Duration readyTimeout) {
+    return Future.failedFuture(new MigrationException(Failure.INCOMPATIBLE_DESTINATION,
+        "a " + mode() + " destination cannot start a pod from kubelet checkpoint images"));
+  }
 
   /** Destination side: undo {@link #createDestination} after a failed migration. */
   Future<Void> removeDestination(String namespace, String destinationObject);

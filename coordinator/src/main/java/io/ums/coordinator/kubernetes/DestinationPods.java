@@ -69,6 +69,23 @@ final class DestinationPods {
     return pod;
   }
 
+  /**
+   * Orchestrator level: the destination pod restored by the node's runtime (CRI-O, containerd >= 2)
+   * from each container's checkpoint image. The image exists only in that node's local store, so
+   * the pod is pinned there and never pulls.
+   */
+  static Pod restored(Pod template, String podName, String node, String migrationId, Map<String, String> images) {
+    Pod pod = destination(template, podName, node, migrationId);
+    pod.getSpec().getContainers().forEach(container -> {
+      String image = images.get(container.getName());
+      if (image != null) {
+        container.setImage(image);
+        container.setImagePullPolicy("Never");
+      }
+    });
+    return pod;
+  }
+
   /** name-m1a2b3c4: unique per migration, a valid DNS label (at most 63 characters). */
   static String name(String sourceName, String migrationId) {
     String suffix = "-m" + migrationId.replace("-", "").substring(0, 8).toLowerCase(Locale.ROOT);

@@ -17,6 +17,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +43,7 @@ public final class KubernetesCluster implements Cluster {
   private final KubeCalls kube;
   private final PodLock lock;
   private final MigrationEvents events;
+  private final PodReadiness readiness;
   /** Locks found on pods whose migration nobody runs any more: resolve() saw them, lock() takes them over. */
   private final Map<String, String> staleLocks = new HashMap<>();
   private Predicate<String> activeMigration = id -> true;
@@ -53,6 +55,7 @@ public final class KubernetesCluster implements Cluster {
     this.kube = new KubeCalls(vertx);
     this.lock = new PodLock(client, kube);
     this.events = new MigrationEvents(client, kube);
+    this.readiness = new PodReadiness(client, kube);
   }
 
   @Override
@@ -165,11 +168,19 @@ public final class KubernetesCluster implements Cluster {
     String name = pod.getMetadata().getName();
     Set<String> names = Set.of(namespace + "/" + name, name);
     return new AgentClient(http, agent.node(), agent.controlUrl()).workloads().map(workloads -> {
+      JsonObject template = new JsonObject(client.getKubernetesSerialization().asJson(DestinationPods.template(pod)));
       JsonObject workload = workloads.stream().map(JsonObject.class::cast)
           .filter(w -> names.contains(w.getString("name")))
           .findFirst()
-          .orElseThrow(() -> new MigrationException(Failure.NOT_MIGRATABLE,
-              "the agent on node " + agent.node() + " has no workload for pod " + namespace + "/" + name));
+          .orElse(null);
+      if (workload == null) {
+        // not a process tree the agent runs: only its kubelet can checkpoint it (interface kubelet);
+        // a lock on it is stale, the kubelet leaves the source running whatever happened
+        if (lockHolder != null) {
+          staleLocks.put(namespace + "/" + name, lockHolder);
+        }
+        return new SourceWorkload(namespace, name, agent, null, SourceWorkload.KIND_POD, null, Optional.of(template));
+      }
       if (lockHolder != null) {
         if ("MIGRATING".equals(workload.getString("status"))) {
           throw new MigrationException(Failure.ALREADY_MIGRATING, "pod " + namespace + "/" + name
@@ -177,7 +188,6 @@ public final class KubernetesCluster implements Cluster {
         }
         staleLocks.put(namespace + "/" + name, lockHolder);
       }
-      JsonObject template = new JsonObject(client.getKubernetesSerialization().asJson(DestinationPods.template(pod)));
       return new SourceWorkload(namespace, name, agent, workload.getString("id"),
           workload.getString("kind", "process"), workload.getString("runtime"), Optional.of(template));
     });
@@ -241,14 +251,40 @@ public final class KubernetesCluster implements Cluster {
 
   @Override
   public Future<Optional<String>> createDestination(DestinationRequest request, AgentRef node) {
-    JsonObject template = request.podTemplate().orElseThrow(() ->
-        MigrationException.badField("pod", "a Kubernetes destination needs the source pod's manifest"));
-    Pod source = client.getKubernetesSerialization().unmarshal(template.encode(), Pod.class);
+    Pod source;
+    try {
+      source = sourcePod(request);
+    } catch (MigrationException e) {
+      return Future.failedFuture(e);
+    }
     String podName = DestinationPods.name(request.workloadName(), request.migrationId());
     Pod pod = DestinationPods.destination(source, podName, node.node(), request.migrationId());
     return kube.call(KubePermission.PODS_CREATE, "create destination pod " + podName, () ->
         client.pods().inNamespace(request.namespace()).resource(pod).create())
         .map(created -> Optional.of(Objects.requireNonNull(created.getMetadata().getName())));
+  }
+
+  @Override
+  public Future<String> startRestoredPod(
+      DestinationRequest request, AgentRef node, Map<String, String> checkpointImages, Duration readyTimeout) {
+    Pod source = sourcePod(request);
+    String podName = DestinationPods.name(request.workloadName(), request.migrationId());
+    Pod pod = DestinationPods.restored(source, podName, node.node(), request.migrationId(), checkpointImages);
+    String namespace = request.namespace();
+    return kube.call(KubePermission.PODS_CREATE, "create restored pod " + podName, () ->
+            client.pods().inNamespace(namespace).resource(pod).create())
+        .compose(created -> readiness.awaitReady(namespace, podName, readyTimeout)
+            .recover(notReady -> {
+              LOG.warn("migration {}: {}; removing pod {}", request.migrationId(), notReady.getMessage(), podName);
+              return removeDestination(namespace, podName).transform(removed -> Future.failedFuture(notReady));
+            }))
+        .map(ready -> podName);
+  }
+
+  private Pod sourcePod(DestinationRequest request) {
+    JsonObject template = request.podTemplate().orElseThrow(() ->
+        MigrationException.badField("pod", "a Kubernetes destination needs the source pod's manifest"));
+    return client.getKubernetesSerialization().unmarshal(template.encode(), Pod.class);
   }
 
   @Override

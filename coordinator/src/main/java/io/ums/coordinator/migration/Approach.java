@@ -1,5 +1,6 @@
 package io.ums.coordinator.migration;
 
+import io.ums.coordinator.cluster.SourceWorkload;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -12,8 +13,8 @@ public enum Approach {
   RUNC("runc", "container"),
   /** container-level with a nested runtime (podman in the pod). */
   PIND("pind", "container"),
-  /** orchestrator-level: the kubelet checkpoint API. */
-  KUBELET("kubelet", "container");
+  /** orchestrator-level: the kubelet checkpoint API, one checkpoint archive per container of a pod. */
+  KUBELET("kubelet", "checkpoint");
 
   private final String wireName;
   private final String agentKind;
@@ -50,8 +51,14 @@ public enum Approach {
                         + Arrays.stream(values()).map(Approach::wireName).collect(Collectors.joining(", "))));
   }
 
-  /** The default for a workload the agent reports with this kind/runtime. */
+  /**
+   * The default for a workload the agent reports with this kind/runtime; a pod the node's agent
+   * does not run itself (kind "pod") can only move through its kubelet.
+   */
   public static Approach forWorkload(String kind, String runtime) {
+    if (SourceWorkload.KIND_POD.equals(kind)) {
+      return KUBELET;
+    }
     if ("container".equals(kind)) {
       return "podman".equals(runtime) ? PIND : RUNC;
     }

@@ -16,6 +16,15 @@ final class Compatibility {
 
   private Compatibility() {}
 
+  /** The source agent can do what the approach needs (NOT_MIGRATABLE otherwise). */
+  static void checkSource(JsonObject sourceInfo, Approach approach, String node) {
+    if (approach == Approach.KUBELET
+        && !sourceInfo.getJsonObject("kubelet", new JsonObject()).getBoolean("configured", false)) {
+      throw new MigrationException(Failure.NOT_MIGRATABLE, "interface kubelet: the agent on node " + node
+          + " has no kubelet configured (start it with --kubelet-url and a token allowed nodes/checkpoint)");
+    }
+  }
+
   /** Throws INCOMPATIBLE_DESTINATION / NO_DESTINATION; returns warnings worth showing. */
   static List<String> check(JsonObject sourceInfo, JsonObject destination, Approach approach) {
     if (approach == Approach.KUBELET && !"kubernetes".equals(destination.getString("mode"))) {

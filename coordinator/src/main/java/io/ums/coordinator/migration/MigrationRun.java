@@ -9,6 +9,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +23,8 @@ import org.slf4j.LoggerFactory;
 final class MigrationRun {
   private static final Logger LOG = LoggerFactory.getLogger(MigrationRun.class);
   private static final long PROGRESS_EVENT_INTERVAL_NANOS = 250_000_000L;
+  /** A kubelet commit answers after the pod got Ready (at most a phase timeout) plus its own API calls. */
+  private static final Duration COMMIT_ANSWER_SLACK = Duration.ofSeconds(30);
 
   private final Vertx vertx;
   private final Cluster cluster;
@@ -36,6 +39,8 @@ final class MigrationRun {
   private JsonObject reservation;
   private List<String> warnings = List.of();
   private EventType lastAnnounced;
+  /** Orchestrator level: the container whose checkpoint runs now (events name it). */
+  private String currentContainer;
   private long lastProgressEventNanos;
   /** Step records (pod annotations, Kubernetes Events) are written one after the other, in order. */
   private Future<Void> stepsRecorded = Future.succeededFuture();
@@ -67,8 +72,10 @@ final class MigrationRun {
     recordStep("STARTED", "migration to " + migration.request().destinationUrl());
     checkDestination()
         .compose(arch -> reserve(arch))
-        .compose(reserved -> startTransfer())
-        .compose(this::follow)
+        .compose(reserved -> approach == Approach.KUBELET
+            ? new KubeletTransfer(sourceAgent, workload, migration.request().keep(), reservation, this::startedKubelet,
+                this::follow).run()
+            : startTransfer().compose(this::follow))
         .compose(this::finish)
         .onSuccess(migration::succeed)
         .onFailure(this::rollBack);
@@ -79,6 +86,7 @@ final class MigrationRun {
         .map(
             both -> {
               JsonObject sourceInfo = both.resultAt(0);
+              Compatibility.checkSource(sourceInfo, approach, workload.node());
               warnings = Compatibility.check(sourceInfo, both.resultAt(1), approach);
               warnings.forEach(w -> LOG.info("migration {}: {}", migration.id(), w));
               return sourceInfo.getString("arch");
@@ -96,7 +104,8 @@ final class MigrationRun {
             workload.node(),
             arch,
             migration.request().destinationNode(),
-            workload.podTemplate());
+            workload.podTemplate(),
+            approach == Approach.KUBELET ? workload.containers() : List.of());
     return destination
         .reserve(ReservationService.requestBody(request))
         .map(
@@ -109,6 +118,11 @@ final class MigrationRun {
                       .put("sessionId", answer.getString("sessionId"))
                       .put("destinationClusterId", answer.getString("clusterId"))
                       .put("creationMs", answer.getLong("creationMs"));
+              if (answer.containsKey("sessions")) {
+                event.put("sessions", answer.getJsonArray("sessions").stream()
+                    .map(s -> ((JsonObject) s).copy().put("token", (String) null)).collect(JsonArray::new,
+                        JsonArray::add, JsonArray::addAll));
+              }
               announce(EventType.RESERVED, event);
               return answer;
             });
@@ -131,6 +145,12 @@ final class MigrationRun {
               announce(EventType.CHECKPOINTING, new JsonObject().put("agentMigrationId", agentMigrationId));
               return agentMigrationId;
             });
+  }
+
+  /** A container's kubelet checkpoint was accepted by the source agent (orchestrator level). */
+  private void startedKubelet(String container, String agentMigrationId) {
+    currentContainer = container;
+    announce(EventType.CHECKPOINTING, new JsonObject().put("agentMigrationId", agentMigrationId));
   }
 
   private Future<JsonObject> follow(String agentMigrationId) {
@@ -180,6 +200,9 @@ final class MigrationRun {
     }
     lastAnnounced = type;
     lastProgressEventNanos = System.nanoTime();
+    if (currentContainer != null) {
+      details.put("container", currentContainer);
+    }
     migration.emit(type, details);
   }
 
@@ -188,17 +211,42 @@ final class MigrationRun {
   }
 
   private Future<JsonObject> finish(JsonObject finalStatus) {
-    String destinationObject = reservation.getString("destinationObject");
     boolean sameCluster = describer.clusterId().equals(reservation.getString("clusterId"));
     return stepsRecorded
-        .compose(recorded -> destination.commit(reservation.getString("reservationId"), new JsonObject()))
+        .compose(recorded -> commit(finalStatus))
         .compose(
-            committed ->
-                migration.request().redirect().isPresent() && sameCluster && destinationObject != null
-                    ? cluster.redirectTo(workload, destinationObject)
-                    : Future.<Void>succeededFuture())
+            committed -> {
+              String destinationObject = committed.getString("destinationObject",
+                  reservation.getString("destinationObject"));
+              if (destinationObject != null) {
+                reservation.put("destinationObject", destinationObject);
+              }
+              reservation.put("podStartMs", committed.getLong("podStartMs", 0L));
+              return migration.request().redirect().isPresent() && sameCluster && destinationObject != null
+                  ? cluster.redirectTo(workload, destinationObject)
+                  : Future.<Void>succeededFuture();
+            })
         .compose(redirected -> cluster.finishSource(workload, migration.id(), migration.request().keep()))
         .map(done -> result(finalStatus));
+  }
+
+  /**
+   * Orchestrator level: the commit creates the destination pod from the checkpoint images and
+   * answers once it is Ready (or fails after the phase timeout, the pod removed again): the request
+   * may take that long.
+   */
+  private Future<JsonObject> commit(JsonObject finalStatus) {
+    String reservationId = reservation.getString("reservationId");
+    if (approach != Approach.KUBELET) {
+      return destination.commit(reservationId, new JsonObject());
+    }
+    currentContainer = null;
+    migration.emit(EventType.RESTORING, new JsonObject().put("pod", "starting from checkpoint images")
+        .put("checkpointImages", finalStatus.getJsonObject("checkpointImages")));
+    JsonObject body = new JsonObject()
+        .put("checkpointImages", finalStatus.getJsonObject("checkpointImages"))
+        .put("readyTimeoutMs", settings.phaseTimeout().toMillis());
+    return destination.commit(reservationId, body, settings.phaseTimeout().plus(COMMIT_ANSWER_SLACK));
   }
 
   private JsonObject result(JsonObject finalStatus) {
@@ -212,6 +260,7 @@ final class MigrationRun {
             .put("freeze", timings.getLong("freezeMs", 0L))
             .put("transfer", timings.getLong("transferMs", 0L))
             .put("restore", timings.getLong("restoreMs", 0L))
+            .put("podStart", reservation.getLong("podStartMs", 0L))
             .put("downtime", timings.getLong("downtimeMs", 0L))
             .put("agentTotal", timings.getLong("totalMs", 0L))
             .put("total", totalMs)
@@ -225,6 +274,9 @@ final class MigrationRun {
             .put("workloadId", finalStatus.getString("destinationWorkloadId"));
     if (reservation.getString("destinationObject") != null) {
       destinationJson.put("pod", reservation.getString("destinationObject"));
+    }
+    if (finalStatus.containsKey("containers")) {
+      destinationJson.put("containers", finalStatus.getJsonArray("containers"));
     }
     JsonObject body =
         new JsonObject()

@@ -68,7 +68,17 @@ public final class MigrationService {
   private static Approach chooseApproach(MigrationRequest request, SourceWorkload workload) {
     Approach approach = request.approach().orElse(Approach.forWorkload(workload.kind(), workload.runtime()));
     if (approach == Approach.KUBELET) {
-      throw MigrationException.badField("interface", "kubelet (orchestrator-level) is not implemented by the agents yet");
+      if (workload.podTemplate().isEmpty()) {
+        throw MigrationException.badField("interface",
+            "kubelet (orchestrator-level) checkpoints pods through their kubelet: it needs the coordinator in"
+                + " Kubernetes mode, '" + workload.name() + "' is a local " + workload.kind());
+      }
+      return approach;
+    }
+    if (SourceWorkload.KIND_POD.equals(workload.kind())) {
+      throw new MigrationException(Failure.NOT_MIGRATABLE, "the agent on node " + workload.node()
+          + " has no workload for pod " + workload.key() + ": interface " + approach.wireName()
+          + " needs one (only interface kubelet moves a pod the agent does not run)");
     }
     String needs = approach.agentKind();
     if (!needs.equals(workload.kind())) {

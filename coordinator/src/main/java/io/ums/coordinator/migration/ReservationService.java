@@ -5,13 +5,16 @@ import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.DestinationRequest;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,12 +23,18 @@ import org.slf4j.LoggerFactory;
  * The destination side of a migration (POST /v1/reservations and friends): picks a destination
  * node, creates the object that will host the workload (a pod in Kubernetes), opens a receive
  * session on that node's agent, and hands back {node, dataAddress, sessionId, token}.
+ *
+ * <p>Kind checkpoint (orchestrator level, the kubelet API) differs: one session per container,
+ * and no pod at reservation time. The pod can only be written once the destination agent has
+ * turned each kubelet archive into a checkpoint image, so the commit carries the images and the
+ * commit creates the pod from them and waits until it is Running and Ready.
  */
 public final class ReservationService {
   private static final Logger LOG = LoggerFactory.getLogger(ReservationService.class);
+  private static final Set<String> IN_FLIGHT = Set.of("CHECKPOINTING", "TRANSFERRING", "RESTORING");
+  private static final Set<String> ENDED_BADLY = Set.of("ROLLED_BACK", "FAILED", "GONE");
 
-  private record Reservation(
-      String id, DestinationRequest request, AgentRef agent, String sessionId, Optional<String> destinationObject) {}
+  private enum OrphanVerdict { COMMIT, WAIT, RELEASE }
 
   private final Vertx vertx;
   private final Cluster cluster;
@@ -34,8 +43,9 @@ public final class ReservationService {
   private final Map<String, Reservation> reservations = new HashMap<>();
 
   /**
-   * @param checkInterval how often an open reservation is checked against its agent session, so that
-   *     one whose source coordinator died is settled (kept if restored, removed otherwise)
+   * @param checkInterval the phase timeout: how often an open reservation is checked against its
+   *     agent sessions, so that one whose source coordinator died is settled (kept if restored,
+   *     removed otherwise); also the longest a kubelet-restored pod may take to become Ready
    */
   public ReservationService(Vertx vertx, Cluster cluster, ClusterDescriber describer, Duration checkInterval) {
     this.vertx = vertx;
@@ -53,47 +63,79 @@ public final class ReservationService {
     }
     long started = System.nanoTime();
     return pickNode(request)
-        .compose(
-            agent ->
-                cluster
-                    .createDestination(request, agent)
-                    .compose(
-                        object ->
-                            openSession(request, agent, object)
-                                .recover(
-                                    failure ->
-                                        object
-                                            .map(name -> cluster.removeDestination(request.namespace(), name))
-                                            .orElse(Future.succeededFuture())
-                                            .transform(ignored -> Future.failedFuture(failure)))))
+        .compose(agent -> request.checkpoint() ? openCheckpointSessions(request, agent) : createAndOpen(request, agent))
         .map(answer -> answer.put("creationMs", (System.nanoTime() - started) / 1_000_000));
   }
 
-  private Future<JsonObject> openSession(DestinationRequest request, AgentRef agent, Optional<String> object) {
-    return describer
-        .agent(agent)
-        .receive(request.workloadName(), request.kind())
-        .map(
-            session -> {
-              String id = UUID.randomUUID().toString();
-              String sessionId = session.getString("sessionId");
-              reservations.put(id, new Reservation(id, request, agent, sessionId, object));
-              watchOrphan(id);
-              LOG.info(
-                  "migration {}: reserved node {} for {}/{} (session {})",
-                  request.migrationId(), agent.node(), request.namespace(), request.workloadName(), sessionId);
-              JsonObject answer =
-                  new JsonObject()
-                      .put("reservationId", id)
-                      .put("clusterId", describer.clusterId())
-                      .put("node", agent.node())
-                      .put("dataAddress", session.getString("dataAddress"))
-                      .put("sessionId", sessionId)
-                      .put("token", session.getString("token"))
-                      .put("expiresAt", session.getValue("expiresAt"));
-              object.ifPresent(name -> answer.put("destinationObject", name));
-              return answer;
-            });
+  private Future<JsonObject> createAndOpen(DestinationRequest request, AgentRef agent) {
+    return cluster
+        .createDestination(request, agent)
+        .compose(
+            object ->
+                describer.agent(agent).receive(request.workloadName(), request.kind())
+                    .map(session -> {
+                      Reservation reservation = register(request, agent,
+                          List.of(new Reservation.Session(null, session.getString("sessionId"))), object);
+                      JsonObject answer = answer(reservation).mergeIn(sessionJson(session));
+                      object.ifPresent(name -> answer.put("destinationObject", name));
+                      return answer;
+                    })
+                    .recover(
+                        failure ->
+                            object
+                                .map(name -> cluster.removeDestination(request.namespace(), name))
+                                .orElse(Future.succeededFuture())
+                                .transform(ignored -> Future.failedFuture(failure))));
+  }
+
+  /** One receive session per container; if one cannot be opened, those that were are aborted. */
+  private Future<JsonObject> openCheckpointSessions(DestinationRequest request, AgentRef agent) {
+    List<Future<JsonObject>> opened = request.containers().stream()
+        .map(container -> describer.agent(agent).receive(
+            request.namespace() + "/" + request.workloadName() + "/" + container, request.kind()))
+        .toList();
+    return Future.join(opened).transform(all -> {
+      if (all.failed()) {
+        opened.stream().filter(Future::succeeded)
+            .forEach(session -> describer.agent(agent).abort(session.result().getString("sessionId")));
+        return Future.failedFuture(opened.stream().filter(Future::failed).findFirst().orElseThrow().cause());
+      }
+      List<Reservation.Session> sessions = new ArrayList<>();
+      JsonArray sessionsJson = new JsonArray();
+      for (int i = 0; i < opened.size(); i++) {
+        JsonObject session = opened.get(i).result();
+        String container = request.containers().get(i);
+        sessions.add(new Reservation.Session(container, session.getString("sessionId")));
+        sessionsJson.add(sessionJson(session).put("container", container));
+      }
+      Reservation reservation = register(request, agent, sessions, Optional.empty());
+      return Future.succeededFuture(answer(reservation).put("sessions", sessionsJson));
+    });
+  }
+
+  private Reservation register(
+      DestinationRequest request, AgentRef agent, List<Reservation.Session> sessions, Optional<String> object) {
+    Reservation reservation = new Reservation(UUID.randomUUID().toString(), request, agent, sessions, object);
+    reservations.put(reservation.id, reservation);
+    watchOrphan(reservation.id);
+    LOG.info("migration {}: reserved node {} for {}/{} (sessions {})", request.migrationId(), agent.node(),
+        request.namespace(), request.workloadName(), sessions.stream().map(Reservation.Session::sessionId).toList());
+    return reservation;
+  }
+
+  private JsonObject answer(Reservation reservation) {
+    return new JsonObject()
+        .put("reservationId", reservation.id)
+        .put("clusterId", describer.clusterId())
+        .put("node", reservation.agent.node());
+  }
+
+  private static JsonObject sessionJson(JsonObject session) {
+    return new JsonObject()
+        .put("dataAddress", session.getString("dataAddress"))
+        .put("sessionId", session.getString("sessionId"))
+        .put("token", session.getString("token"))
+        .put("expiresAt", session.getValue("expiresAt"));
   }
 
   private Future<AgentRef> pickNode(DestinationRequest request) {
@@ -137,9 +179,8 @@ public final class ReservationService {
 
   /**
    * A reservation the source coordinator neither commits nor releases (it died, or lost us) would
-   * keep a destination pod and a session forever. Each interval the destination agent's session
-   * says what happened: restored (DONE) settles it as committed; rolled back, gone, or still
-   * waiting for a source after a whole interval releases it; in flight waits another interval.
+   * keep a destination pod and sessions forever. Each interval the destination agent's sessions
+   * say what happened (see {@link #verdict}).
    */
   private void watchOrphan(String id) {
     vertx.setTimer(checkInterval.toMillis(), timer -> {
@@ -147,60 +188,164 @@ public final class ReservationService {
       if (reservation == null) {
         return;
       }
-      describer.agent(reservation.agent()).migration(reservation.sessionId())
-          .map(status -> status.getString("phase", ""))
-          .otherwise(gone -> "GONE")
-          .onSuccess(phase -> {
-            if (!reservations.containsKey(id)) {
-              return;
-            }
-            switch (phase) {
-              case "DONE" -> {
-                LOG.warn("migration {}: nobody committed the restored destination; keeping it",
-                    reservation.request().migrationId());
-                commit(id);
-              }
-              case "TRANSFERRING", "RESTORING", "CHECKPOINTING" -> watchOrphan(id);
-              default -> {
-                LOG.warn("migration {}: destination session {} is {} and nobody settled it; releasing",
-                    reservation.request().migrationId(), reservation.sessionId(), phase);
-                release(id);
-              }
-            }
-          });
+      List<Future<String>> phases = reservation.sessions.stream()
+          .map(session -> describer.agent(reservation.agent).migration(session.sessionId())
+              .map(status -> status.getString("phase", ""))
+              .otherwise(gone -> "GONE"))
+          .toList();
+      Future.all(phases).onSuccess(all -> {
+        if (reservations.get(id) != reservation) {
+          return;
+        }
+        List<String> seen = phases.stream().map(Future::result).toList();
+        switch (verdict(reservation, seen)) {
+          case COMMIT -> {
+            LOG.warn("migration {}: nobody committed the restored destination; keeping it", reservation.migrationId());
+            commit(id, new JsonObject());
+          }
+          case WAIT -> watchOrphan(id);
+          case RELEASE -> {
+            LOG.warn("migration {}: destination sessions are {} and nobody settled them; releasing",
+                reservation.migrationId(), seen);
+            release(id);
+          }
+        }
+      });
     });
   }
 
-  /** The migration succeeded: the reservation is spent, the destination object stays. */
-  public Future<JsonObject> commit(String id) {
-    Reservation reservation = reservations.remove(id);
+  /**
+   * One session (process, container): restored (DONE) settles it as committed; rolled back, gone,
+   * or still waiting for a source after a whole interval releases it; in flight waits.
+   *
+   * <p>Checkpoint sessions: the source coordinator checkpoints the containers one after the
+   * other and then commits, and until then the source containers still run, so releasing is
+   * always safe: release as soon as one session failed, or when nothing is in flight and nothing
+   * moved for a whole interval (the source coordinator is gone); never while a commit runs.
+   */
+  private static OrphanVerdict verdict(Reservation reservation, List<String> phases) {
+    boolean inFlight = phases.stream().anyMatch(IN_FLIGHT::contains);
+    if (!reservation.request.checkpoint()) {
+      return "DONE".equals(phases.get(0)) ? OrphanVerdict.COMMIT
+          : inFlight ? OrphanVerdict.WAIT : OrphanVerdict.RELEASE;
+    }
+    if (reservation.committing) {
+      return OrphanVerdict.WAIT;
+    }
+    if (phases.stream().anyMatch(ENDED_BADLY::contains)) {
+      return OrphanVerdict.RELEASE;
+    }
+    if (inFlight || !phases.equals(reservation.lastPhases)) {
+      reservation.lastPhases = phases;
+      return OrphanVerdict.WAIT;
+    }
+    return OrphanVerdict.RELEASE;
+  }
+
+  /**
+   * The migration succeeded: the reservation is spent, the destination object stays. For kind
+   * checkpoint the body names each container's checkpoint image ({"checkpointImages": {container:
+   * image}}); the pod is created from them here, and the answer waits until it is Ready (at most
+   * {"readyTimeoutMs"}, capped by this coordinator's phase timeout). A pod that does not get Ready is
+   * removed and the commit fails (504 / 502); the reservation stays open for the source to release.
+   */
+  public Future<JsonObject> commit(String id, JsonObject body) {
+    Reservation reservation = reservations.get(id);
     if (reservation == null) {
       return Future.failedFuture(new MigrationException(Failure.NOT_FOUND, "no reservation " + id));
     }
-    LOG.info("migration {}: destination committed on {}", reservation.request().migrationId(), reservation.agent().node());
-    JsonObject answer = new JsonObject().put("node", reservation.agent().node());
-    reservation.destinationObject().ifPresent(name -> answer.put("destinationObject", name));
-    return Future.succeededFuture(answer);
+    if (reservation.committing) {
+      return Future.failedFuture(new MigrationException(Failure.ALREADY_MIGRATING, "reservation " + id
+          + " is being committed"));
+    }
+    if (!reservation.request.checkpoint()) {
+      reservations.remove(id);
+      LOG.info("migration {}: destination committed on {}", reservation.migrationId(), reservation.agent.node());
+      return Future.succeededFuture(committed(reservation));
+    }
+    Map<String, String> images;
+    Duration readyTimeout;
+    try {
+      images = checkpointImages(body, reservation.request.containers());
+      readyTimeout = readyTimeout(body);
+    } catch (MigrationException e) {
+      return Future.failedFuture(e);
+    }
+    reservation.committing = true;
+    long started = System.nanoTime();
+    return cluster.startRestoredPod(reservation.request, reservation.agent, images, readyTimeout)
+        .eventually(() -> {
+          reservation.committing = false;
+          return Future.succeededFuture();
+        })
+        .compose(pod -> {
+          if (reservations.get(id) != reservation) { // released while the pod was starting: nobody wants it
+            return cluster.removeDestination(reservation.request.namespace(), pod).transform(ignored ->
+                Future.failedFuture(new MigrationException(Failure.NOT_FOUND,
+                    "reservation " + id + " was released while its pod " + pod + " started; pod removed")));
+          }
+          reservations.remove(id);
+          reservation.destinationObject = Optional.of(pod);
+          LOG.info("migration {}: pod {} restored from checkpoint images and Ready on {}",
+              reservation.migrationId(), pod, reservation.agent.node());
+          return Future.succeededFuture(committed(reservation)
+              .put("podStartMs", (System.nanoTime() - started) / 1_000_000));
+        });
   }
 
-  /** The migration failed: abort the receive session (best effort) and remove the destination object. */
+  private static JsonObject committed(Reservation reservation) {
+    JsonObject answer = new JsonObject().put("node", reservation.agent.node());
+    reservation.destinationObject.ifPresent(name -> answer.put("destinationObject", name));
+    return answer;
+  }
+
+  private static Map<String, String> checkpointImages(JsonObject body, List<String> containers) {
+    Object value = body == null ? null : body.getValue("checkpointImages");
+    if (!(value instanceof JsonObject images)) {
+      throw MigrationException.badField("checkpointImages", "a JSON object {container: image} is required"
+          + " to commit a checkpoint reservation");
+    }
+    Map<String, String> byContainer = new LinkedHashMap<>();
+    for (String container : containers) {
+      Object image = images.getValue(container);
+      if (!(image instanceof String name) || name.isBlank()) {
+        throw MigrationException.badField("checkpointImages." + container, "the checkpoint image of container "
+            + container + " is required");
+      }
+      byContainer.put(container, name);
+    }
+    return byContainer;
+  }
+
+  private Duration readyTimeout(JsonObject body) {
+    Object value = body.getValue("readyTimeoutMs");
+    if (value == null) {
+      return checkInterval;
+    }
+    if (!(value instanceof Number millis) || millis.longValue() <= 0) {
+      throw MigrationException.badField("readyTimeoutMs", "must be a positive number of milliseconds");
+    }
+    Duration asked = Duration.ofMillis(millis.longValue());
+    return asked.compareTo(checkInterval) < 0 ? asked : checkInterval;
+  }
+
+  /** The migration failed: abort the receive sessions (best effort) and remove the destination object. */
   public Future<Void> release(String id) {
     Reservation reservation = reservations.remove(id);
     if (reservation == null) {
       return Future.failedFuture(new MigrationException(Failure.NOT_FOUND, "no reservation " + id));
     }
-    LOG.info("migration {}: releasing destination on {}", reservation.request().migrationId(), reservation.agent().node());
-    Future<Void> aborted =
-        describer
-            .agent(reservation.agent())
-            .abort(reservation.sessionId())
+    LOG.info("migration {}: releasing destination on {}", reservation.migrationId(), reservation.agent.node());
+    List<Future<Void>> aborted = reservation.sessions.stream()
+        .map(session -> describer.agent(reservation.agent).abort(session.sessionId())
             .<Void>mapEmpty()
-            .otherwise(failure -> null); // the session may already be gone: that is the goal
-    return aborted.compose(
+            .otherwise(failure -> null)) // the session may already be gone: that is the goal
+        .toList();
+    return Future.join(aborted).transform(
         done ->
             reservation
-                .destinationObject()
-                .map(name -> cluster.removeDestination(reservation.request().namespace(), name))
+                .destinationObject
+                .map(name -> cluster.removeDestination(reservation.request.namespace(), name))
                 .orElse(Future.succeededFuture()));
   }
 
@@ -209,12 +354,17 @@ public final class ReservationService {
       throw MigrationException.badField("body", "expected a JSON object");
     }
     String kind = text(body, "kind", true);
-    if (!kind.equals("process") && !kind.equals("container")) {
-      throw MigrationException.badField("kind", "must be process or container");
+    if (!kind.equals("process") && !kind.equals("container") && !kind.equals(DestinationRequest.KIND_CHECKPOINT)) {
+      throw MigrationException.badField("kind", "must be process, container or checkpoint");
     }
     Object pod = body.getValue("pod");
     if (pod != null && !(pod instanceof JsonObject)) {
       throw MigrationException.badField("pod", "must be a JSON object (a pod manifest)");
+    }
+    List<String> containers = containers(body.getValue("containers"));
+    if (kind.equals(DestinationRequest.KIND_CHECKPOINT) && (pod == null || containers.isEmpty())) {
+      throw MigrationException.badField(pod == null ? "pod" : "containers",
+          "kind checkpoint needs the source pod's manifest and the names of its containers");
     }
     return new DestinationRequest(
         text(body, "migrationId", true),
@@ -225,7 +375,18 @@ public final class ReservationService {
         text(body, "sourceNode", false),
         text(body, "arch", false),
         Optional.ofNullable(text(body, "destinationNode", false)),
-        Optional.ofNullable((JsonObject) pod));
+        Optional.ofNullable((JsonObject) pod),
+        containers);
+  }
+
+  private static List<String> containers(Object value) {
+    if (value == null) {
+      return List.of();
+    }
+    if (!(value instanceof JsonArray list) || list.stream().anyMatch(c -> !(c instanceof String s) || s.isBlank())) {
+      throw MigrationException.badField("containers", "must be a list of container names");
+    }
+    return list.stream().map(String.class::cast).toList();
   }
 
   private static String text(JsonObject body, String field, boolean required) {
@@ -255,6 +416,9 @@ public final class ReservationService {
             .put("arch", request.arch());
     request.destinationNode().ifPresent(n -> body.put("destinationNode", n));
     request.podTemplate().ifPresent(p -> body.put("pod", p));
+    if (!request.containers().isEmpty()) {
+      body.put("containers", new JsonArray(request.containers()));
+    }
     return body;
   }
 }

@@ -56,6 +56,19 @@ public final class AgentClient {
         new JsonObject().put("workloadId", workloadId).put("destination", destination).put("keep", keep));
   }
 
+  /**
+   * Orchestrator level: the agent asks its kubelet to checkpoint one container of a pod and streams
+   * the archive to the destination session; the kubelet leaves the container running.
+   */
+  public Future<JsonObject> sendKubeletCheckpoint(
+      String namespace, String pod, String container, JsonObject destination, boolean keep) {
+    JsonObject kubelet = new JsonObject().put("namespace", namespace).put("pod", pod).put("container", container);
+    return http.post(
+        peer(),
+        baseUrl + "/v1/send",
+        new JsonObject().put("kubelet", kubelet).put("destination", destination).put("keep", keep));
+  }
+
   public Future<JsonObject> migration(String id) {
     return http.getObject(peer(), baseUrl + "/v1/migrations/" + id);
   }

@@ -2,6 +2,7 @@ package io.ums.coordinator.peer;
 
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
 
 /**
  * The destination coordinator as seen from the source coordinator: GET / (compatibility) and the
@@ -32,6 +33,11 @@ public final class CoordinatorClient {
 
   public Future<JsonObject> commit(String reservationId, JsonObject outcome) {
     return http.post(peer(), baseUrl + RESERVATIONS + "/" + reservationId + "/commit", outcome);
+  }
+
+  /** {@code timeout}: a kubelet commit answers only once the restored pod is Ready. */
+  public Future<JsonObject> commit(String reservationId, JsonObject outcome, Duration timeout) {
+    return http.post(peer(), baseUrl + RESERVATIONS + "/" + reservationId + "/commit", outcome, timeout);
   }
 
   public Future<Void> release(String reservationId) {

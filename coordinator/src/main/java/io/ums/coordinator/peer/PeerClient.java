@@ -37,7 +37,12 @@ public final class PeerClient {
   }
 
   public Future<JsonObject> post(String peer, String url, JsonObject body) {
-    return send(peer, HttpMethod.POST, url, body).map(PeerClient::asObject);
+    return post(peer, url, body, requestTimeout);
+  }
+
+  /** A POST whose answer may take longer than a single request usually does (it waits for something). */
+  public Future<JsonObject> post(String peer, String url, JsonObject body, Duration timeout) {
+    return send(peer, HttpMethod.POST, url, body, timeout).map(PeerClient::asObject);
   }
 
   public Future<Void> delete(String peer, String url) {
@@ -45,8 +50,12 @@ public final class PeerClient {
   }
 
   private Future<Buffer> send(String peer, HttpMethod method, String url, JsonObject body) {
+    return send(peer, method, url, body, requestTimeout);
+  }
+
+  private Future<Buffer> send(String peer, HttpMethod method, String url, JsonObject body, Duration timeout) {
     HttpRequest<Buffer> request =
-        client.requestAbs(method, url).timeout(requestTimeout.toMillis()).putHeader("Accept", "application/json");
+        client.requestAbs(method, url).timeout(timeout.toMillis()).putHeader("Accept", "application/json");
     Future<HttpResponse<Buffer>> response =
         body == null ? request.send() : request.sendJsonObject(body);
     return response.transform(

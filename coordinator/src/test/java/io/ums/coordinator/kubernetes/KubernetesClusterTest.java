@@ -87,16 +87,7 @@ class KubernetesClusterTest {
   }
 
   private void agentPod(String name, String node, FakeAgent agent) {
-    client.pods().inNamespace(AGENTS).resource(new PodBuilder()
-        .withNewMetadata().withName(name).withNamespace(AGENTS)
-          .withLabels(Map.of(Defaults.AGENT_LABEL_KEY, Defaults.AGENT_LABEL_VALUE)).endMetadata()
-        .withNewSpec().withNodeName(node)
-          .addNewContainer().withName("agent").withImage("ums-agent")
-            .addNewPort().withName(Defaults.AGENT_CONTROL_PORT_NAME).withContainerPort(agent.port()).endPort()
-          .endContainer()
-        .endSpec()
-        .withNewStatus().withPhase("Running").withPodIP("127.0.0.1").endStatus()
-        .build()).create();
+    MockCluster.agentPod(client, name, node, agent);
   }
 
   @AfterEach

@@ -38,6 +38,9 @@ public final class FakeAgent {
   private volatile Script script = Script.SUCCEED;
   private volatile boolean released;
   private volatile String rollBackMessage = "criu restore failed on the destination: exit code 1";
+  private volatile boolean kubeletConfigured = true;
+  private final List<String> kubeletCheckpoints = new CopyOnWriteArrayList<>();
+  private final List<String> failingContainers = new CopyOnWriteArrayList<>();
   private HttpServer server;
   private String dataAddress;
 
@@ -108,6 +111,26 @@ public final class FakeAgent {
     this.released = false;
   }
 
+  /** Whether /v1/info reports a kubelet (--kubelet-url) for interface kubelet. */
+  public void kubeletConfigured(boolean configured) {
+    this.kubeletConfigured = configured;
+  }
+
+  /** The kubelet checkpoints this agent was asked for, as "namespace/pod/container", in order. */
+  public List<String> kubeletCheckpoints() {
+    return List.copyOf(kubeletCheckpoints);
+  }
+
+  /** The kubelet refuses to checkpoint this container (as for a feature gate that is off): the send FAILs. */
+  public void kubeletFailsFor(String container) {
+    failingContainers.add(container);
+  }
+
+  /** The image name the destination agent reports for a container's checkpoint (agent-api.md). */
+  public static String checkpointImage(String pod, String container) {
+    return "localhost/ums-checkpoint/" + pod + "-" + container + ":fake";
+  }
+
   public void rollBackMessage(String message) {
     this.rollBackMessage = message;
   }
@@ -137,14 +160,18 @@ public final class FakeAgent {
     ctx.json(new JsonObject().put("node", node).put("arch", arch).put("kernel", "6.18.0")
         .put("criu", new JsonObject().put("version", "4.2.1").put("ok", true).put("lazyPages", true)
             .put("dirtyTracking", false))
-        .put("dataAddress", dataAddress).put("runtimes", new JsonArray().add("process")));
+        .put("dataAddress", dataAddress)
+        .put("runtimes", kubeletConfigured ? new JsonArray().add("process").add("kubelet") : new JsonArray().add("process"))
+        .put("kubelet", new JsonObject().put("configured", kubeletConfigured)
+            .put("url", kubeletConfigured ? "https://127.0.0.1:10250" : null))
+        .put("checkpointImages", "containers-storage"));
   }
 
   private void receive(RoutingContext ctx) {
     JsonObject body = ctx.body().asJsonObject();
     String kind = body.getString("kind", "process");
-    if (!kind.equals("process") && !kind.equals("container")) {
-      error(ctx, 400, "BAD_REQUEST", "kind: must be process or container");
+    if (!kind.equals("process") && !kind.equals("container") && !kind.equals("checkpoint")) {
+      error(ctx, 400, "BAD_REQUEST", "kind: must be process, container or checkpoint");
       return;
     }
     String sessionId = UUID.randomUUID().toString();
@@ -159,6 +186,10 @@ public final class FakeAgent {
     JsonObject destination = body.getJsonObject("destination");
     if (destination == null || destination.getString("address") == null || destination.getString("token") == null) {
       error(ctx, 400, "BAD_REQUEST", "destination: address, sessionId and token are required");
+      return;
+    }
+    if (body.getJsonObject("kubelet") != null) {
+      sendKubelet(ctx, body.getJsonObject("kubelet"), destination);
       return;
     }
     JsonObject workload = workloads.get(body.getString("workloadId", ""));
@@ -223,6 +254,67 @@ public final class FakeAgent {
     });
   }
 
+  /**
+   * Orchestrator level (agent-api.md "interface kubelet"): as if the kubelet checkpointed the
+   * container (it keeps running) and the destination built a checkpoint image from the archive.
+   */
+  private void sendKubelet(RoutingContext ctx, JsonObject kubelet, JsonObject destination) {
+    if (!kubeletConfigured) {
+      error(ctx, 503, "UNAVAILABLE", "no kubelet configured (--kubelet-url)");
+      return;
+    }
+    String pod = kubelet.getString("pod");
+    String container = kubelet.getString("container");
+    kubeletCheckpoints.add(kubelet.getString("namespace") + "/" + pod + "/" + container);
+    String id = UUID.randomUUID().toString();
+    JsonObject status = new JsonObject().put("id", id).put("role", "source").putNull("workloadId")
+        .put("phase", "PREPARING").putNull("error")
+        .put("bytes", new JsonObject().put("raw", 0L).put("wire", 0L))
+        .put("timings", new JsonObject());
+    migrations.put(id, status);
+    ctx.response().setStatusCode(202);
+    ctx.json(new JsonObject().put("migrationId", id));
+    Script current = failingContainers.contains(container) ? Script.ROLL_BACK : script;
+    step(20, () -> status.put("phase", "CHECKPOINTING"));
+    step(40, () -> status.put("phase", "TRANSFERRING").getJsonObject("bytes").put("raw", 8L << 20).put("wire", 8L << 20));
+    Runnable finishing = () -> {
+      if (!"TRANSFERRING".equals(status.getString("phase"))) {
+        return; // aborted meanwhile
+      }
+      status.put("phase", "RESTORING");
+      step(20, () -> {
+        FakeAgent target = BY_DATA_ADDRESS.get(destination.getString("address"));
+        JsonObject session = target == null ? null : target.sessions.get(destination.getString("sessionId"));
+        if (session == null) {
+          status.put("phase", "FAILED").put("error", new JsonObject().put("code", "PEER_FAILED")
+              .put("message", "destination session " + destination.getString("sessionId") + " is gone"));
+          return;
+        }
+        String image = checkpointImage(pod, container);
+        session.put("state", "RESTORED").put("checkpointImage", image);
+        status.put("phase", "DONE").put("checkpointImage", image)
+            .put("bytes", new JsonObject().put("raw", 32L << 20).put("wire", 32L << 20).put("images", 32L << 20))
+            .put("timings", new JsonObject().put("freezeMs", 150).put("dumpMs", 150).put("transferMs", 40)
+                .put("restoreMs", 300).put("totalMs", 500).put("downtimeMs", 0));
+      });
+    };
+    switch (current) {
+      case HANG_IN_TRANSFER -> { }
+      case ROLL_BACK -> step(60, () -> status.put("phase", "FAILED").put("error", new JsonObject()
+          .put("code", "KUBELET_CHECKPOINT_FAILED")
+          .put("message", "kubelet answered 404 for POST /checkpoint/" + kubelet.getString("namespace") + "/" + pod
+              + "/" + container + ": feature gate ContainerCheckpoint off?")));
+      case WAIT_FOR_RELEASE -> step(60, () -> {
+        if (released) {
+          finishing.run();
+        } else {
+          waiting.add(finishing);
+        }
+      });
+      case SUCCEED -> step(60, finishing);
+    }
+  }
+
   private String restore(String sessionId, String name, String migrationId) {
     JsonObject session = sessions.get(sessionId);
     if (session == null) {
@@ -246,7 +338,8 @@ public final class FakeAgent {
         case "ABORTED" -> "ROLLED_BACK";
         default -> "PREPARING";
       };
-      ctx.json(new JsonObject().put("id", ctx.pathParam("id")).put("role", "destination").put("phase", phase));
+      ctx.json(new JsonObject().put("id", ctx.pathParam("id")).put("role", "destination").put("phase", phase)
+          .put("checkpointImage", session.getString("checkpointImage")));
       return;
     }
     JsonObject status = migrations.get(ctx.pathParam("id"));

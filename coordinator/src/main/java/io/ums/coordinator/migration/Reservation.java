@@ -1,0 +1,39 @@
+package io.ums.coordinator.migration;
+
+import io.ums.coordinator.cluster.AgentRef;
+import io.ums.coordinator.cluster.DestinationRequest;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One open reservation on the destination side: the node, its receive sessions (one, or one per
+ * container for a kubelet checkpoint) and the object hosting the workload. Lives on the
+ * coordinator's event loop.
+ */
+final class Reservation {
+  /** A receive session on the destination agent; {@code container} is null unless kind checkpoint. */
+  record Session(String container, String sessionId) {}
+
+  final String id;
+  final DestinationRequest request;
+  final AgentRef agent;
+  final List<Session> sessions;
+  Optional<String> destinationObject;
+  /** A commit is creating the pod and waiting for it: the orphan check must not release it meanwhile. */
+  boolean committing;
+  /** The session phases the orphan check saw last time (kind checkpoint: unchanged and idle means abandoned). */
+  List<String> lastPhases = List.of();
+
+  Reservation(String id, DestinationRequest request, AgentRef agent, List<Session> sessions,
+      Optional<String> destinationObject) {
+    this.id = id;
+    this.request = request;
+    this.agent = agent;
+    this.sessions = List.copyOf(sessions);
+    this.destinationObject = destinationObject;
+  }
+
+  String migrationId() {
+    return request.migrationId();
+  }
+}

@@ -1,0 +1,255 @@
+package io.ums.coordinator.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.ums.coordinator.Coordinator;
+import io.ums.coordinator.cluster.MigrationKeys;
+import io.ums.coordinator.migration.MigrationSettings;
+import io.ums.coordinator.testing.FakeAgent;
+import io.ums.coordinator.testing.Http;
+import io.ums.coordinator.testing.Http.Answer;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Orchestrator level (interface kubelet) against fabric8's mock API server in CRUD mode: a real
+ * kube-apiserver, kubelet and CRI-O cannot run on these machines. The node agents are {@link
+ * FakeAgent}s speaking the kubelet part of agent-api.md; the test itself plays the destination
+ * node's kubelet/CRI-O by writing the restored pod's status (Running and Ready, or not).
+ */
+@EnableKubernetesMockClient(crud = true)
+class KubeletMigrationTest {
+  /** Short, so the "never Ready" case ends quickly; the fake agents' phases take tens of ms. */
+  private static final Duration PHASE_TIMEOUT = Duration.ofSeconds(2);
+
+  KubernetesClient client;
+
+  private Vertx vertx;
+  private FakeAgent nodeA;
+  private FakeAgent nodeB;
+  private Coordinator coordinator;
+
+  @BeforeEach
+  void start() {
+    vertx = Vertx.vertx();
+    nodeA = FakeAgent.start(vertx, "node-a");
+    nodeB = FakeAgent.start(vertx, "node-b");
+    MockCluster.agentPod(client, "ums-agent-a", "node-a", nodeA);
+    MockCluster.agentPod(client, "ums-agent-b", "node-b", nodeB);
+    coordinator = startCoordinator();
+  }
+
+  private Coordinator startCoordinator() {
+    return Coordinator.start(vertx, "127.0.0.1", 0, http -> new KubernetesCluster(vertx, client, MockCluster.AGENTS, http),
+        new MigrationSettings(Duration.ofMillis(10), PHASE_TIMEOUT)).await();
+  }
+
+  @AfterEach
+  void stop() {
+    coordinator.close().await();
+    nodeA.close();
+    nodeB.close();
+    vertx.close().await();
+  }
+
+  /** A pod the agent does not run itself (no agent workload): only its kubelet can checkpoint it. */
+  private void sourcePod(String... containers) {
+    PodBuilder pod = new PodBuilder()
+        .withNewMetadata().withName("api").withNamespace("default").withLabels(Map.of("app", "api")).endMetadata()
+        .withNewSpec().withNodeName("node-a").endSpec()
+        .withNewStatus().withPhase("Running").withPodIP("10.0.0.5").endStatus();
+    for (String container : containers) {
+      pod.editSpec().addNewContainer().withName(container).withImage("registry.local/" + container + ":3")
+          .withImagePullPolicy("Always").endContainer().endSpec();
+    }
+    client.pods().inNamespace("default").resource(pod.build()).create();
+  }
+
+  private JsonObject request() {
+    return new JsonObject().put("name", "api").put("destinationUrl", coordinator.url()).put("interface", "kubelet");
+  }
+
+  private CompletableFuture<Answer> migrate(JsonObject body) {
+    return CompletableFuture.supplyAsync(() -> Http.post(coordinator.url() + "/migrate", body));
+  }
+
+  private List<Pod> destinationPods() {
+    return client.pods().inNamespace("default").list().getItems().stream()
+        .filter(p -> p.getMetadata().getName().startsWith("api-m")).toList();
+  }
+
+  /** The restored pod as soon as the coordinator created it. */
+  private Pod awaitDestinationPod() {
+    await().atMost(Duration.ofSeconds(10)).until(() -> destinationPods().size() == 1);
+    return destinationPods().get(0);
+  }
+
+  private List<String> eventReasons() {
+    return client.v1().events().inNamespace("default").list().getItems().stream().map(Event::getReason).toList();
+  }
+
+  private void assertSourceRunsUnlocked() {
+    Pod source = MockCluster.get(client, "default", "api");
+    assertThat(source).as("the kubelet left the source running; it stays").isNotNull();
+    assertThat(KubernetesCluster.annotations(source))
+        .doesNotContainKeys(MigrationKeys.ANNOTATION_MIGRATION_ID, MigrationKeys.ANNOTATION_MIGRATION_STEP);
+  }
+
+  @Test
+  void thePodIsCreatedFromTheCheckpointImagePinnedToTheNodeOnceReadyTheSourceIsDeleted() throws Exception {
+    sourcePod("app");
+    CompletableFuture<Answer> answer = migrate(request());
+
+    Pod restored = awaitDestinationPod();
+    Container app = restored.getSpec().getContainers().get(0);
+    assertThat(app.getImage()).as("only known once the destination agent built it")
+        .isEqualTo(FakeAgent.checkpointImage("api", "app"));
+    assertThat(app.getImagePullPolicy()).isEqualTo("Never");
+    assertThat(restored.getSpec().getNodeName()).isEqualTo("node-b");
+    assertThat(nodeA.kubeletCheckpoints()).containsExactly("default/api/app");
+    assertThat(answer).as("answers only once the pod is Ready").isNotDone();
+    MockCluster.kubeletReportsReady(client, "default", restored.getMetadata().getName());
+
+    Answer done = answer.get();
+    assertThat(done.status()).as(done.body()).isEqualTo(200);
+    assertThat(done.json().getString("interface")).isEqualTo("kubelet");
+    assertThat(done.json().getJsonObject("destination").getString("pod")).isEqualTo(restored.getMetadata().getName());
+    assertThat(done.json().getJsonObject("destination").getJsonArray("containers")).hasSize(1);
+    assertThat(MockCluster.get(client, "default", "api")).as("source deleted").isNull();
+    assertThat(eventReasons()).contains("MigrationStarted", "Migrated");
+  }
+
+  @Test
+  void keepLeavesTheSourceRunningAndUnlocked() throws Exception {
+    sourcePod("app");
+    CompletableFuture<Answer> answer = migrate(request().put("keep", true));
+
+    MockCluster.kubeletReportsReady(client, "default", awaitDestinationPod().getMetadata().getName());
+
+    assertThat(answer.get().status()).as(answer.get().body()).isEqualTo(200);
+    assertSourceRunsUnlocked();
+    assertThat(destinationPods()).hasSize(1);
+  }
+
+  @Test
+  void aRestoredPodThatNeverGetsReadyIsRemovedAndTheMigrationIs504() throws Exception {
+    sourcePod("app");
+    CompletableFuture<Answer> answer = migrate(request());
+    awaitDestinationPod(); // and nobody reports it Ready
+
+    Answer timedOut = answer.get();
+    assertThat(timedOut.status()).as(timedOut.body()).isEqualTo(504);
+    assertThat(timedOut.json().getString("message")).contains("not Running and Ready within");
+    assertThat(destinationPods()).as("destination pod removed").isEmpty();
+    assertSourceRunsUnlocked();
+    assertThat(eventReasons()).contains("MigrationRolledBack");
+  }
+
+  @Test
+  void aPodThatCannotStartFailsAt502WithTheKubeletsReason() throws Exception {
+    sourcePod("app");
+    CompletableFuture<Answer> answer = migrate(request());
+    MockCluster.kubeletReportsImageMissing(client, "default", awaitDestinationPod().getMetadata().getName(), "app");
+
+    Answer failed = answer.get();
+    assertThat(failed.status()).as(failed.body()).isEqualTo(502);
+    assertThat(failed.json().getString("message")).contains("ErrImageNeverPull");
+    assertThat(destinationPods()).isEmpty();
+    assertSourceRunsUnlocked();
+  }
+
+  @Test
+  void anAgentFailureRollsBackBeforeAnyPodExists() {
+    sourcePod("app");
+    nodeA.script(FakeAgent.Script.ROLL_BACK);
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", request());
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(502);
+    assertThat(answer.json().getString("message")).contains("container app", "kubelet answered 404");
+    assertThat(destinationPods()).isEmpty();
+    assertSourceRunsUnlocked();
+    assertThat(nodeB.abortedIds()).hasSize(1);
+  }
+
+  @Test
+  void everyContainerIsCheckpointedAndTheRestoredPodUsesEachImage() throws Exception {
+    sourcePod("app", "sidecar");
+    CompletableFuture<Answer> answer = migrate(request());
+
+    Pod restored = awaitDestinationPod();
+    assertThat(nodeA.kubeletCheckpoints()).containsExactly("default/api/app", "default/api/sidecar");
+    assertThat(restored.getSpec().getContainers()).extracting(Container::getImage)
+        .containsExactly(FakeAgent.checkpointImage("api", "app"), FakeAgent.checkpointImage("api", "sidecar"));
+    assertThat(nodeB.sessions().values()).extracting(s -> s.getString("workloadName"))
+        .containsExactlyInAnyOrder("default/api/app", "default/api/sidecar");
+    MockCluster.kubeletReportsReady(client, "default", restored.getMetadata().getName());
+    assertThat(answer.get().status()).as(answer.get().body()).isEqualTo(200);
+
+    List<JsonObject> events = Http.events(coordinator.url() + "/migrations/"
+        + answer.get().json().getString("migrationId") + "/events");
+    assertThat(events).extracting(e -> e.getString("type")).startsWith("RESERVED").endsWith("DONE");
+    assertThat(events).filteredOn(e -> "CHECKPOINTING".equals(e.getString("type")) && !e.getBoolean("passed", false))
+        .extracting(e -> e.getString("container")).containsExactly("app", "sidecar");
+  }
+
+  @Test
+  void aFailingSecondContainerAbortsBothSessions() {
+    sourcePod("app", "sidecar");
+    nodeA.kubeletFailsFor("sidecar");
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", request());
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(502);
+    assertThat(answer.json().getString("message")).contains("container sidecar");
+    assertThat(nodeB.abortedIds()).hasSize(2);
+    assertThat(destinationPods()).isEmpty();
+    assertSourceRunsUnlocked();
+  }
+
+  @Test
+  void aDestinationCoordinatorOfAnotherClusterCreatesThePodOnCommit() throws Exception {
+    sourcePod("app");
+    Coordinator other = startCoordinator(); // another cluster id: the cross-cluster code path
+    try {
+      CompletableFuture<Answer> answer =
+          migrate(request().put("destinationUrl", other.url()).put("destinationNode", "node-b"));
+      MockCluster.kubeletReportsReady(client, "default", awaitDestinationPod().getMetadata().getName());
+
+      Answer done = answer.get();
+      assertThat(done.status()).as(done.body()).isEqualTo(200);
+      assertThat(done.json().getJsonObject("destination").getString("clusterId")).isEqualTo(other.clusterId());
+      assertThat(MockCluster.get(client, "default", "api")).isNull();
+    } finally {
+      other.close().await();
+    }
+  }
+
+  @Test
+  void aPodTheAgentDoesNotRunDefaultsToKubeletAndAnAgentWithoutAKubeletIs409() {
+    sourcePod("app");
+    nodeA.kubeletConfigured(false);
+    JsonObject noInterface = request();
+    noInterface.remove("interface");
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", noInterface);
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(409);
+    assertThat(answer.json().getString("message")).contains("--kubelet-url");
+    assertSourceRunsUnlocked();
+  }
+}
