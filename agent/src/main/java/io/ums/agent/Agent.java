@@ -70,7 +70,11 @@ public final class Agent {
           .compose(containers -> migrationsFactory.start(vertx, config, containers.workloads(), criu)
           .<Migrations>map(started -> new MeteredMigrations(started, metrics.registry()))
           .compose(migrations -> {
-            NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), List.of("process", "runc", "podman"));
+            List<String> runtimes = new java.util.ArrayList<>(List.of("process", "runc", "podman"));
+            if (config.kubelet().configured()) {
+              runtimes.add("kubelet");
+            }
+            NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), runtimes, config.kubelet());
             ControlApi api = new ControlApi(vertx, node, criu, containers.workloads(), migrations,
                 metrics.registry(), draining::get);
             Router router = api.router();

@@ -1,5 +1,6 @@
 package io.ums.agent;
 
+import io.ums.agent.kubelet.KubeletSettings;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -8,10 +9,12 @@ import java.util.Optional;
  * How one agent runs. {@code controlPort} or {@code dataPort} 0 picks a free port (tests).
  * {@code advertiseHost} is the address peers reach this node's data port at (the host part of
  * "dataAddress" in /v1/info). {@code tokenFile} holds the secret the data plane signs session tokens with,
- * when given. {@code criuPath} overrides the lookup of CRIU on PATH.
+ * when given. {@code criuPath} overrides the lookup of CRIU on PATH. {@code kubelet} configures the
+ * orchestrator-level approach (the node's kubelet checkpoint API) and where checkpoint images are imported.
  */
 public record AgentConfig(String node, String bindHost, String advertiseHost, int controlPort, int dataPort,
-                          Path workDir, Optional<Path> tokenFile, Optional<Path> criuPath, Duration gracePeriod) {
+                          Path workDir, Optional<Path> tokenFile, Optional<Path> criuPath, Duration gracePeriod,
+                          KubeletSettings kubelet) {
   public static final int DEFAULT_CONTROL_PORT = 7070;
   public static final int DEFAULT_DATA_PORT = 7071;
   public static final String DEFAULT_BIND_HOST = "0.0.0.0";
@@ -19,6 +22,13 @@ public record AgentConfig(String node, String bindHost, String advertiseHost, in
 
   public AgentConfig {
     workDir = workDir.toAbsolutePath();
+  }
+
+  /** Without the kubelet approach. */
+  public AgentConfig(String node, String bindHost, String advertiseHost, int controlPort, int dataPort, Path workDir,
+                     Optional<Path> tokenFile, Optional<Path> criuPath, Duration gracePeriod) {
+    this(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath, gracePeriod,
+        KubeletSettings.none());
   }
 
   /** A config for tests and embedding: loopback, free ports, default grace period. */
@@ -29,7 +39,12 @@ public record AgentConfig(String node, String bindHost, String advertiseHost, in
 
   public AgentConfig withGracePeriod(Duration grace) {
     return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
-        grace);
+        grace, kubelet);
+  }
+
+  public AgentConfig withKubelet(KubeletSettings settings) {
+    return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
+        gracePeriod, settings);
   }
 
   public String dataAddress() {

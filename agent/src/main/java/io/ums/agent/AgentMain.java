@@ -1,6 +1,8 @@
 package io.ums.agent;
 
+import io.ums.agent.image.CheckpointImages;
 import io.ums.agent.image.ImageCli;
+import io.ums.agent.kubelet.KubeletSettings;
 import io.ums.agent.migration.CriuMigrations;
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -10,6 +12,7 @@ import java.net.SocketException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collections;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -61,6 +64,36 @@ public final class AgentMain implements Callable<Integer> {
   @Option(names = "--criu", description = "CRIU binary (default: criu on PATH).")
   Path criuPath;
 
+  @Option(names = "--kubelet-url",
+      description = "The node's kubelet, e.g. https://$(NODE_IP):10250: enables the orchestrator-level approach"
+          + " (kubelet checkpoint API).")
+  java.net.URI kubeletUrl;
+
+  @Option(names = "--kubelet-token-file",
+      description = "Bearer token for the kubelet (the service account's token; re-read for every call).")
+  Path kubeletTokenFile;
+
+  @Option(names = "--kubelet-ca", description = "PEM of the CA that signed the kubelet's serving certificate.")
+  Path kubeletCa;
+
+  @Option(names = "--kubelet-insecure-tls",
+      description = "Do not verify the kubelet's certificate (test clusters only).")
+  boolean kubeletInsecureTls;
+
+  @Option(names = "--kubelet-checkpoint-dir", defaultValue = "/var/lib/kubelet/checkpoints",
+      description = "Where the kubelet's checkpoint archives appear on this agent's file system"
+          + " (default: ${DEFAULT-VALUE}).")
+  Path kubeletCheckpointDir;
+
+  @Option(names = "--kubelet-timeout", defaultValue = "300",
+      description = "Seconds one kubelet checkpoint call may take (default: ${DEFAULT-VALUE}).")
+  long kubeletTimeoutSeconds;
+
+  @Option(names = "--checkpoint-images", defaultValue = CheckpointImages.CONTAINERS_STORAGE,
+      description = "Where received checkpoints are imported as checkpoint images: containers-storage (what"
+          + " CRI-O and podman read) or oci:<dir> (default: ${DEFAULT-VALUE}).")
+  String checkpointImages;
+
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
@@ -83,7 +116,8 @@ public final class AgentMain implements Callable<Integer> {
     }
     AgentConfig config = new AgentConfig(node, bindHost, Optional.ofNullable(advertiseHost)
         .orElseGet(() -> defaultAdvertiseHost(bindHost)), controlPort, dataPort, workDir,
-        Optional.ofNullable(tokenFile), Optional.ofNullable(criuPath), Duration.ofSeconds(gracePeriodSeconds));
+        Optional.ofNullable(tokenFile), Optional.ofNullable(criuPath), Duration.ofSeconds(gracePeriodSeconds),
+        kubeletSettings());
     Agent agent;
     try {
       agent = Agent.start(config, MIGRATIONS).toCompletionStage().toCompletableFuture().get();
@@ -97,6 +131,29 @@ public final class AgentMain implements Callable<Integer> {
     // a moment for the last log lines; vert.x is closed already
     TimeUnit.MILLISECONDS.sleep(10);
     return 0;
+  }
+
+  private KubeletSettings kubeletSettings() {
+    CheckpointImages images;
+    try {
+      images = CheckpointImages.parse(checkpointImages);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--checkpoint-images: " + e.getMessage());
+    }
+    if (kubeletUrl != null && !List.of("http", "https").contains(String.valueOf(kubeletUrl.getScheme()))) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "--kubelet-url must be an http(s) URL, got " + kubeletUrl);
+    }
+    if (kubeletCa != null && kubeletInsecureTls) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "--kubelet-ca and --kubelet-insecure-tls exclude each other");
+    }
+    if (kubeletTimeoutSeconds <= 0) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--kubelet-timeout must be > 0");
+    }
+    return new KubeletSettings(Optional.ofNullable(kubeletUrl), Optional.ofNullable(kubeletTokenFile),
+        Optional.ofNullable(kubeletCa), kubeletInsecureTls, kubeletCheckpointDir, images,
+        Duration.ofSeconds(kubeletTimeoutSeconds));
   }
 
   // slf4j-simple reads these once, at the first logger: one line per event, with a timestamp.

@@ -2,6 +2,7 @@ package io.ums.agent.api;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.ums.agent.criu.CriuInstallation;
+import io.ums.agent.migration.CriuMigrations;
 import io.ums.agent.migration.Migrations;
 import io.ums.agent.workload.Workload;
 import io.ums.agent.workload.WorkloadStatus;
@@ -119,18 +120,24 @@ public final class ControlApi {
   private Future<Answer> receive(RoutingContext context) {
     refuseWhileDraining("open a receive session");
     JsonObject request = RequestBodies.receiveRequest(RequestBodies.jsonObject(context));
-    requireCriu();
+    if (!CriuMigrations.KIND_CHECKPOINT.equals(request.getString("kind"))) {
+      // a checkpoint archive becomes an image here; the node's runtime restores it, with its own CRIU
+      requireCriu();
+    }
     return migrations.prepareReceive(request).map(session -> new Answer(201, session));
   }
 
   private Future<Answer> send(RoutingContext context) {
     refuseWhileDraining("start a migration");
     JsonObject request = RequestBodies.sendRequest(RequestBodies.jsonObject(context));
-    Workload workload = workload(request.getString("workloadId"));
-    if (workload.status() == WorkloadStatus.MIGRATING) {
-      throw new AgentException(ApiError.CONFLICT, "workload " + workload.id() + " is already migrating");
+    if (request.getJsonObject("kubelet") == null) {
+      Workload workload = workload(request.getString("workloadId"));
+      if (workload.status() == WorkloadStatus.MIGRATING) {
+        throw new AgentException(ApiError.CONFLICT, "workload " + workload.id() + " is already migrating");
+      }
+      // the kubelet's runtime checkpoints with its own CRIU: this agent's is not needed for that
+      requireCriu();
     }
-    requireCriu();
     Future<String> started = migrations.startSend(request);
     if (!"true".equals(context.queryParams().get("wait"))) {
       return started.map(id -> new Answer(202, new JsonObject().put("migrationId", id)));

@@ -1,5 +1,6 @@
 package io.ums.agent.api;
 
+import io.ums.agent.migration.CriuMigrations;
 import io.ums.agent.workload.WorkloadSpec;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
@@ -13,6 +14,9 @@ import java.util.regex.Pattern;
 final class RequestBodies {
   static final Set<String> KINDS = Set.of(WorkloadSpec.KIND_PROCESS, WorkloadSpec.KIND_CONTAINER);
   static final Set<String> RUNTIMES = Set.of("runc", "podman");
+  /** What a receive session takes: a process tree, a container, or a kubelet checkpoint archive. */
+  static final Set<String> RECEIVE_KINDS = Set.of(WorkloadSpec.KIND_PROCESS, WorkloadSpec.KIND_CONTAINER,
+      CriuMigrations.KIND_CHECKPOINT);
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+]|[^:\\s\\[\\]]+):(\\d{1,5})");
   private static final int MAX_ARGUMENTS = 4096;
@@ -70,14 +74,27 @@ final class RequestBodies {
     if (workloadName != null) {
       request.put("workloadName", workloadName);
     }
-    request.put("kind", fields.optionalOneOf("kind", KINDS, WorkloadSpec.KIND_PROCESS));
+    request.put("kind", fields.optionalOneOf("kind", RECEIVE_KINDS, WorkloadSpec.KIND_PROCESS));
     return request;
   }
 
-  /** POST /v1/send: the body with its defaults filled in. */
+  /**
+   * POST /v1/send: the body with its defaults filled in. Either a local workload ({@code workloadId}) or a
+   * pod's container checkpointed by the kubelet ({@code kubelet: {namespace, pod, container}}), not both.
+   */
   static JsonObject sendRequest(JsonObject body) {
     JsonFields fields = JsonFields.of(body);
-    fields.requiredString("workloadId");
+    if (body.getValue("kubelet") != null) {
+      if (body.getValue("workloadId") != null) {
+        throw AgentException.badField("kubelet", "give either workloadId or kubelet, not both");
+      }
+      JsonFields kubelet = fields.requiredObject("kubelet");
+      kubelet.requiredString("namespace");
+      kubelet.requiredString("pod");
+      kubelet.requiredString("container");
+    } else {
+      fields.requiredString("workloadId");
+    }
     JsonFields destination = fields.requiredObject("destination");
     hostPort(destination, "address");
     destination.requiredString("sessionId");

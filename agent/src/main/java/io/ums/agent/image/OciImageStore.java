@@ -18,6 +18,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -105,7 +106,7 @@ public final class OciImageStore {
       long size = Files.size(temp);
       moveIntoBlobs(temp, digest);
       layers.add(new ImageLayer(digest, size));
-      return writeImage(name, layers);
+      return writeImage(name, layers, Map.of());
     } catch (IOException e) {
       throw new ImageStoreException(Code.IO, "import of " + tarball + " failed: " + e.getMessage(), e);
     } finally {
@@ -143,6 +144,28 @@ public final class OciImageStore {
     putBlob(manifestBytes);
     addToIndex(name, manifestDigest, manifestBytes.length);
     return new Image(name, manifestDigest, configDigest, layers);
+  }
+
+  /**
+   * Names {@code name} an image of one layer, {@code layer} itself (an uncompressed tar, moved into the blobs,
+   * not copied), whose manifest carries {@code annotations}: how a checkpoint archive becomes a checkpoint
+   * image. The file is gone afterwards, whatever the outcome.
+   */
+  public Image adoptLayerImage(String name, Path layer, Map<String, String> annotations) {
+    validateName(name);
+    try {
+      Digest digest;
+      try (InputStream in = Files.newInputStream(layer)) {
+        digest = copyHashing(in, null);
+      }
+      long size = Files.size(layer);
+      moveIntoBlobs(layer, digest);
+      return writeImage(name, List.of(new ImageLayer(digest, size)), annotations);
+    } catch (IOException e) {
+      throw new ImageStoreException(Code.IO, "cannot adopt " + layer + " as a layer: " + e.getMessage(), e);
+    } finally {
+      deleteQuietly(layer);
+    }
   }
 
   public List<Image> list() {
@@ -251,7 +274,7 @@ public final class OciImageStore {
 
   // --- internals ---
 
-  private Image writeImage(String name, List<ImageLayer> layers) {
+  private Image writeImage(String name, List<ImageLayer> layers, Map<String, String> annotations) {
     JsonArray diffIds = new JsonArray();
     JsonArray layerDescriptors = new JsonArray();
     for (ImageLayer layer : layers) {
@@ -272,6 +295,9 @@ public final class OciImageStore {
         .put("mediaType", MANIFEST_TYPE)
         .put("config", descriptor(CONFIG_TYPE, configDigest, configBytes.length))
         .put("layers", layerDescriptors);
+    if (!annotations.isEmpty()) {
+      manifest.put("annotations", new JsonObject(new java.util.TreeMap<String, Object>(annotations)));
+    }
     byte[] manifestBytes = manifest.encode().getBytes(StandardCharsets.UTF_8);
     Digest manifestDigest = putBlob(manifestBytes);
     addToIndex(name, manifestDigest, manifestBytes.length);

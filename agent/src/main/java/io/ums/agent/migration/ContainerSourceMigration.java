@@ -150,12 +150,8 @@ final class ContainerSourceMigration implements OutgoingMigration {
         channel.endHandler(ignored -> layersWanted.tryComplete(missing));
       }
       case MigrationChannels.PAGES_REPLY -> pages.replyChannel(channel);
-      case MigrationChannels.RESULT -> {
-        JsonObject result = channel.metadata();
-        channel.handler(ignored -> { });
-        channel.exceptionHandler(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
-        channel.endHandler(ignored -> onResult(result));
-      }
+      case MigrationChannels.RESULT -> ResultChannel.receive(channel, this::onResult,
+          failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
       default -> channel.reset(ProtocolError.CANCELLED, "unexpected channel " + channel.kind());
     }
   }

@@ -7,6 +7,7 @@ import io.ums.agent.criu.CriuInstallation;
 import io.ums.agent.criu.CriuRunner;
 import io.ums.agent.dataplane.DataPlane;
 import io.ums.agent.dataplane.ReceiveSessions;
+import io.ums.agent.kubelet.KubeletClient;
 import io.ums.agent.migration.MigrationFailure.Code;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsConnection;
@@ -36,20 +37,28 @@ public final class CriuMigrations implements Migrations {
   private static final Logger LOG = LoggerFactory.getLogger(CriuMigrations.class);
   private static final long EXPIRY_SWEEP_MILLIS = 10_000;
   private static final int KEPT_FINISHED = 200;
+  /** POST /v1/receive kind of a kubelet checkpoint archive, imported as a checkpoint image. */
+  public static final String KIND_CHECKPOINT = "checkpoint";
 
   private final MigrationDeps deps;
   private final ReceiveSessions sessions = new ReceiveSessions(Clock.systemUTC());
-  private final Map<String, DestinationSession> destinations = new ConcurrentHashMap<>();
+  private final Map<String, IncomingMigration> destinations = new ConcurrentHashMap<>();
   private final Map<String, OutgoingMigration> sources = new ConcurrentHashMap<>();
   private final Map<String, MigrationStatus> statuses = new ConcurrentHashMap<>();
   private final List<String> finishedOrder = new ArrayList<>();
   private final String advertiseHost;
+  /** The node's kubelet, when the orchestrator-level approach is configured. */
+  private final Optional<KubeletClient> kubelet;
+  /** The containers (namespace/pod/container) a kubelet migration is under way for. */
+  private final java.util.Set<String> kubeletTargets = ConcurrentHashMap.newKeySet();
   private DataPlane dataPlane;
   private volatile boolean draining;
 
   private CriuMigrations(MigrationDeps deps, String advertiseHost) {
     this.deps = deps;
     this.advertiseHost = advertiseHost;
+    this.kubelet = deps.kubelet().configured() ? Optional.of(KubeletClient.create(deps.vertx(), deps.kubelet()))
+        : Optional.empty();
   }
 
   /** A {@code MigrationsFactory}: starts the data plane on the configured data port. */
@@ -59,12 +68,13 @@ public final class CriuMigrations implements Migrations {
     CriuRunner runner = CriuRunner.local(criu.binary().orElse(Path.of("criu")));
     DataPlane.Limits limits = new DataPlane.Limits(settings.idleTimeout(), settings.pingInterval());
     MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, runner,
-        DataPlane.client(vertx, limits), settings, "127.0.0.1");
+        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet());
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost());
     return vertx.executeBlocking(() -> {
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
       // its gate rolled back when the gate's connection died)
       SessionDirs.delete(settings.sessionRoot());
+      SessionDirs.delete(config.workDir().resolve(CheckpointImageSession.SESSIONS_DIR));
       java.nio.file.Files.createDirectories(settings.sessionRoot());
       return null;
     }, false).compose(ignored -> DataPlane.start(vertx, config.bindHost(), config.dataPort(), limits, migrations.sessions::tokenFor,
@@ -83,7 +93,8 @@ public final class CriuMigrations implements Migrations {
       return Future.failedFuture(new AgentException(ApiError.DRAINING, "agent is shutting down"));
     }
     ReceiveSessions.Session session = sessions.open(deps.settings().receiveSessionTtl());
-    DestinationSession destination = new DestinationSession(deps, session.id());
+    IncomingMigration destination = KIND_CHECKPOINT.equals(request.getString("kind"))
+        ? new CheckpointImageSession(deps, session.id()) : new DestinationSession(deps, session.id());
     destinations.put(session.id(), destination);
     statuses.put(session.id(), destination.status());
     destination.completion().onComplete(ignored -> finished(session.id()));
@@ -97,7 +108,7 @@ public final class CriuMigrations implements Migrations {
 
   private void onConnection(UmsConnection connection) {
     Optional<ReceiveSessions.Session> claimed = sessions.claim(connection.sessionId());
-    DestinationSession destination = destinations.get(connection.sessionId());
+    IncomingMigration destination = destinations.get(connection.sessionId());
     if (claimed.isEmpty() || destination == null || draining) {
       LOG.info("session {}: connection refused (already claimed, expired or draining)", connection.sessionId());
       connection.close();
@@ -126,6 +137,10 @@ public final class CriuMigrations implements Migrations {
     SourceMigration.Destination destination = new SourceMigration.Destination(host, port,
         target.getString("sessionId"), token);
     boolean keep = request.getBoolean("keep", false);
+    JsonObject kubeletTarget = request.getJsonObject("kubelet");
+    if (kubeletTarget != null) {
+      return startKubeletSend(id, KubeletSourceMigration.Target.fromJson(kubeletTarget), destination, keep);
+    }
     return deps.workloads().beginMigration(request.getString("workloadId"), id).map(workload -> {
       OutgoingMigration migration = ContainerSourceMigration.handles(workload)
           ? new ContainerSourceMigration(deps, id, workload, destination, keep)
@@ -138,13 +153,34 @@ public final class CriuMigrations implements Migrations {
     });
   }
 
+  private Future<String> startKubeletSend(String id, KubeletSourceMigration.Target target,
+                                          SourceMigration.Destination destination, boolean keep) {
+    if (kubelet.isEmpty()) {
+      return Future.failedFuture(new AgentException(ApiError.UNAVAILABLE, "node " + deps.node()
+          + " has no kubelet configured (start the agent with --kubelet-url)"));
+    }
+    if (!kubeletTargets.add(target.toString())) {
+      return Future.failedFuture(new AgentException(ApiError.CONFLICT, "container " + target
+          + " is already migrating"));
+    }
+    OutgoingMigration migration = new KubeletSourceMigration(deps, id, target, destination, keep, kubelet.get());
+    sources.put(id, migration);
+    statuses.put(id, migration.status());
+    migration.completion().onComplete(ignored -> {
+      kubeletTargets.remove(target.toString());
+      finished(id);
+    });
+    migration.start();
+    return Future.succeededFuture(id);
+  }
+
   @Override
   public Future<JsonObject> awaitCompletion(String migrationId) {
     OutgoingMigration source = sources.get(migrationId);
     if (source != null) {
       return source.completion();
     }
-    DestinationSession destination = destinations.get(migrationId);
+    IncomingMigration destination = destinations.get(migrationId);
     if (destination != null) {
       return destination.completion();
     }
@@ -160,7 +196,7 @@ public final class CriuMigrations implements Migrations {
   @Override
   public Future<JsonObject> abort(String migrationId) {
     OutgoingMigration source = sources.get(migrationId);
-    DestinationSession destination = destinations.get(migrationId);
+    IncomingMigration destination = destinations.get(migrationId);
     if (source == null && destination == null) {
       return status(migrationId).map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
           new AgentException(ApiError.NOT_FOUND, "no migration " + migrationId)));
@@ -196,6 +232,7 @@ public final class CriuMigrations implements Migrations {
         })
         .otherwiseEmpty()
         .compose(ignored -> dataPlane == null ? Future.succeededFuture() : dataPlane.close())
+        .compose(ignored -> kubelet.map(KubeletClient::close).orElse(Future.succeededFuture()))
         .compose(ignored -> deps.vertx().executeBlocking(() -> {
           // the agent's session directory goes with it when no session is left in it
           try {
@@ -215,7 +252,7 @@ public final class CriuMigrations implements Migrations {
 
   private void expireSessions() {
     for (String id : sessions.expire()) {
-      DestinationSession destination = destinations.get(id);
+      IncomingMigration destination = destinations.get(id);
       if (destination != null) {
         destination.expire("no source connected before the session expired");
       }

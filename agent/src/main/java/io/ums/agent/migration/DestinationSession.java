@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * the source cannot take it (connection gone), the restored copy is killed again so that the workload
  * never runs twice.
  */
-final class DestinationSession {
+final class DestinationSession implements IncomingMigration {
   private static final Logger LOG = LoggerFactory.getLogger(DestinationSession.class);
   private static final long PAGE_SERVER_CONNECT_MILLIS = 10_000;
   private static final long PAGE_SERVER_EXIT_MILLIS = 30_000;
@@ -75,16 +75,18 @@ final class DestinationSession {
     this.dir = deps.settings().sessionRoot().resolve("recv-" + id);
   }
 
-  MigrationStatus status() {
+  @Override
+  public MigrationStatus status() {
     return status;
   }
 
-  Future<JsonObject> completion() {
+  @Override
+  public Future<JsonObject> completion() {
     return done.future();
   }
 
-  /** The source connected and proved the token. Called on the connection's event loop. */
-  void attach(UmsConnection opened) {
+  @Override
+  public void attach(UmsConnection opened) {
     context = vertx.getOrCreateContext();
     connection = opened;
     status.phase(MigrationPhase.TRANSFERRING);
@@ -105,7 +107,8 @@ final class DestinationSession {
   }
 
   /** Fails the session unless it is already restoring. Callable from any thread. */
-  void abort(Code code, String why) {
+  @Override
+  public void abort(Code code, String why) {
     Runnable action = () -> {
       if (!restoring) {
         fail(MigrationFailure.of(code, why));
@@ -252,9 +255,9 @@ final class DestinationSession {
   private Future<Void> report(Workload restored) {
     restoredWorkloadId = restored.id();
     status.destinationWorkloadId(restored.id());
-    JsonObject result = new JsonObject().put("ok", true).put("workloadId", restored.id())
+    JsonObject result = new JsonObject().put("workloadId", restored.id())
         .put("restoreMs", status.timing("restoreMs"));
-    return connection.openChannel(MigrationChannels.RESULT, result).compose(OutgoingChannel::end)
+    return ResultChannel.send(connection, result)
         .recover(failure -> {
           LOG.warn("session {}: the source did not take the result ({}); removing restored workload {}", id,
               failure.getMessage(), restored.id());
@@ -271,19 +274,11 @@ final class DestinationSession {
     finishing = true;
     status.error(failure);
     LOG.info("session {}: {} ({})", id, failure.code(), failure.message());
-    Future<Void> told = Future.succeededFuture();
-    if (connection != null) {
-      told = connection.openChannel(MigrationChannels.RESULT,
-              new JsonObject().put("ok", false).put("error", failure.toJson()))
-          .compose(OutgoingChannel::end)
-          .timeout(2, TimeUnit.SECONDS)
-          .otherwiseEmpty();
-    }
-    told.onComplete(ignored -> finish(MigrationPhase.FAILED));
+    ResultChannel.sendFailure(connection, failure).onComplete(ignored -> finish(MigrationPhase.FAILED));
   }
 
-  /** The session never got a source (expired) or the agent is draining. */
-  void expire(String why) {
+  @Override
+  public void expire(String why) {
     if (connection == null) {
       fail(MigrationFailure.of(Code.TIMEOUT, why));
     }

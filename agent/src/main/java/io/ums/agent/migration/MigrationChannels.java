@@ -14,7 +14,15 @@ final class MigrationChannels {
   static final String IMAGE = "criu-image";
   /** source -> destination: every image sent; metadata is the manifest; no body. */
   static final String RESTORE = "restore";
-  /** destination -> source: metadata {"ok", "workloadId", "restoreMs", "error"}; no body. */
+  /**
+   * source -> destination: a kubelet checkpoint archive, metadata {"name", "size"}; the destination turns it
+   * into a checkpoint image after the restore request.
+   */
+  static final String KUBELET_ARCHIVE = "kubelet-checkpoint-archive";
+  /**
+   * destination -> source: metadata {"ok", "workloadId", "restoreMs", "error"} (a kubelet migration:
+   * "checkpointImage" instead of "workloadId"); no body.
+   */
   static final String RESULT = "result";
 
   private MigrationChannels() {}

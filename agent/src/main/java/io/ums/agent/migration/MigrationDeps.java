@@ -1,10 +1,15 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.criu.CriuRunner;
+import io.ums.agent.kubelet.KubeletSettings;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsClient;
 import io.vertx.core.Vertx;
 
-/** What every migration of this agent uses. {@code localHost} is where CRIU reaches the agent (loopback). */
+/**
+ * What every migration of this agent uses. {@code localHost} is where CRIU reaches the agent (loopback);
+ * {@code workDir} holds what is too large for the tmpfs session root (kubelet checkpoint archives).
+ */
 record MigrationDeps(Vertx vertx, String node, Workloads workloads, CriuRunner criu, UmsClient client,
-                     MigrationSettings settings, String localHost) {}
+                     MigrationSettings settings, String localHost, java.nio.file.Path workDir,
+                     KubeletSettings kubelet) {}

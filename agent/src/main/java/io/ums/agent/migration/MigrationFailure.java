@@ -22,6 +22,14 @@ public record MigrationFailure(Code code, String message) {
     LAYER_DIGEST_MISMATCH,
     /** The destination's image store refused or lost what a container migration needs. */
     IMAGE_STORE_FAILED,
+    /** The kubelet's checkpoint API could not be reached (connection refused, TLS, timeout). */
+    KUBELET_UNREACHABLE,
+    /** The kubelet refused the agent's credentials (401/403): RBAC create on nodes/checkpoint is missing. */
+    KUBELET_FORBIDDEN,
+    /** The kubelet knows no such pod/container, or its ContainerCheckpoint feature gate is off (404). */
+    KUBELET_NOT_FOUND,
+    /** The kubelet (or the runtime under it) failed the checkpoint, or its archive is unusable. */
+    KUBELET_FAILED,
     INTERNAL
   }
 

@@ -15,6 +15,8 @@ public final class MigrationStatus {
   private volatile MigrationPhase phase = MigrationPhase.PREPARING;
   private volatile MigrationFailure error;
   private volatile String destinationWorkloadId;
+  /** A kubelet migration's result: the checkpoint image the destination imported. */
+  private volatile String checkpointImage;
   private final JsonObject bytes = new JsonObject().put("raw", 0L).put("wire", 0L).put("pages", 0L)
       .put("images", 0L).put("layerBytesSent", 0L).put("layerBytesSkipped", 0L);
   private final JsonObject timings = new JsonObject();
@@ -57,6 +59,10 @@ public final class MigrationStatus {
     destinationWorkloadId = id;
   }
 
+  public synchronized void checkpointImage(String image) {
+    checkpointImage = image;
+  }
+
   public synchronized void bytes(String name, long value) {
     bytes.put(name, value);
   }
@@ -73,7 +79,7 @@ public final class MigrationStatus {
   }
 
   public synchronized JsonObject toJson() {
-    return new JsonObject()
+    JsonObject json = new JsonObject()
         .put("id", id)
         .put("role", role.name().toLowerCase(java.util.Locale.ROOT))
         .put("workloadId", workloadId)
@@ -82,5 +88,9 @@ public final class MigrationStatus {
         .put("bytes", bytes.copy())
         .put("timings", timings.copy())
         .put("destinationWorkloadId", destinationWorkloadId);
+    if (checkpointImage != null) {
+      json.put("checkpointImage", checkpointImage);
+    }
+    return json;
   }
 }

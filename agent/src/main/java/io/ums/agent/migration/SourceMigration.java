@@ -246,12 +246,8 @@ final class SourceMigration implements OutgoingMigration {
   private void onPeerChannel(IncomingChannel channel) {
     switch (channel.kind()) {
       case MigrationChannels.PAGES_REPLY -> pages.replyChannel(channel);
-      case MigrationChannels.RESULT -> {
-        JsonObject result = channel.metadata();
-        channel.handler(ignored -> { });
-        channel.exceptionHandler(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
-        channel.endHandler(ignored -> onResult(result));
-      }
+      case MigrationChannels.RESULT -> ResultChannel.receive(channel, this::onResult,
+          failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
       default -> channel.reset(ProtocolError.CANCELLED, "unexpected channel " + channel.kind());
     }
   }

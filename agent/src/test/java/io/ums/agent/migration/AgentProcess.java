@@ -32,14 +32,21 @@ final class AgentProcess implements AutoCloseable {
   final Path workDir;
   final Path sessionRoot;
   private final List<String> properties;
+  private final List<String> arguments;
   private final Path log;
   private Process process;
 
   AgentProcess(NetworkTestbed.Node node, Path workDir, List<String> properties) {
+    this(node, workDir, properties, List.of());
+  }
+
+  /** {@code arguments}: more agent options (e.g. the --kubelet-* ones). */
+  AgentProcess(NetworkTestbed.Node node, Path workDir, List<String> properties, List<String> arguments) {
     this.node = node;
     this.workDir = workDir;
     this.sessionRoot = workDir.resolve("sessions");
     this.properties = List.copyOf(properties);
+    this.arguments = List.copyOf(arguments);
     this.log = workDir.resolve("agent.log");
   }
 
@@ -55,6 +62,7 @@ final class AgentProcess implements AutoCloseable {
         "--data-port", Integer.toString(DATA_PORT), "--work-dir", workDir.toString(),
         "--bind", node.address(), "--advertise-host", node.address(),
         "--grace-period", Integer.toString(gracePeriodSeconds)));
+    command.addAll(arguments);
     ProcessBuilder builder = new ProcessBuilder(command).directory(new File("/"))
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     builder.environment().putAll(AgentMemoryBudget.ENVIRONMENT);

@@ -1,0 +1,210 @@
+package io.ums.agent.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ums.agent.testkit.MemServiceClient;
+import io.ums.agent.testkit.NetworkTestbed;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The orchestrator-level approach end to end: two real agent JVMs in two network namespaces (prefix "kl"),
+ * real podman pods in those namespaces standing in for the nodes' pods, a real checkpoint by podman behind a
+ * MOCK kubelet endpoint (only the kubelet is mocked: it cannot run here), the archive over the real data plane,
+ * and the destination's checkpoint image imported into the real containers-storage. That image is then really
+ * restored with {@code podman container restore <image>} into a pod on the destination node: the stand-in for
+ * CRI-O restoring the destination pod whose container image is the checkpoint image.
+ */
+@Tag("slow")
+class KubeletMigrationTest {
+  private static final int PORT = 17031;
+  private static final String NAMESPACE = "default";
+  private static final String CONTAINER = "memservice";
+
+  @TempDir
+  Path dir;
+  private NetworkTestbed network;
+  private PodmanPods pods;
+  private MockKubelet kubelet;
+  private Path checkpointDir;
+  private AgentProcess a;
+  private AgentProcess b;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    network = NetworkTestbed.create("kl", 2);
+    pods = new PodmanPods(dir);
+    checkpointDir = Files.createDirectories(dir.resolve("kubelet-checkpoints"));
+    kubelet = MockKubelet.start(dir.resolve("kubelet"), network.hostAddress(), checkpointDir, pods);
+    Path token = dir.resolve("token");
+    Files.writeString(token, MockKubelet.TOKEN + "\n");
+    a = new AgentProcess(network.node(0), dir.resolve("agent-a"), List.of(), List.of(
+        "--kubelet-url", kubelet.url(), "--kubelet-token-file", token.toString(),
+        "--kubelet-ca", kubelet.caPem().toString(), "--kubelet-checkpoint-dir", checkpointDir.toString()))
+        .start(10);
+    b = new AgentProcess(network.node(1), dir.resolve("agent-b"), List.of()).start(10);
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (AutoCloseable closeable : new AutoCloseable[] {a, b, kubelet, pods}) {
+      if (closeable != null) {
+        try {
+          closeable.close();
+        } catch (Exception e) {
+          // the rest still gets cleaned up
+        }
+      }
+    }
+    if (network != null) {
+      network.close();
+    }
+  }
+
+  @Test
+  void movesAPodsContainerThroughTheKubeletAndTheCheckpointImageRestoresOnTheDestination() throws Exception {
+    String pod = pods.podName("web");
+    pods.createPod(network.node(0), pod);
+    pods.runMemService(pod, CONTAINER, PORT, 64, 11);
+    awaitAnswer(network.node(0));
+    assertThat(a.get("/v1/info").getJsonArray("runtimes").getList()).contains("kubelet");
+    assertThat(a.get("/v1/info").getJsonObject("kubelet").getBoolean("configured")).isTrue();
+    assertThat(b.get("/v1/info").getString("checkpointImages")).isEqualTo("containers-storage");
+    MemServiceClient.Answer before = MemServiceClient.verify(network.node(0).address(), PORT, 10_000);
+
+    JsonObject session = receive(pod);
+    JsonObject status = a.post("/v1/send?wait=true", sendBody(pod, session), 200);
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    String image = status.getString("checkpointImage");
+    pods.removeOnClose(image);
+    assertThat(image).startsWith("localhost/ums-checkpoint/" + pod + "-" + CONTAINER + ":");
+    assertThat(status.getJsonObject("bytes").getLong("images")).isGreaterThan(64L << 20);
+    assertThat(status.getJsonObject("timings").getLong("dumpMs")).isNotNull();
+    assertThat(status.getJsonObject("timings").getLong("restoreMs")).isNotNull();
+    System.out.printf("kubelet migration: archive %d bytes, kubelet checkpoint %d ms (podman %d ms), "
+        + "transfer %d ms, image import %d ms, total %d ms%n", status.getJsonObject("bytes").getLong("images"),
+        status.getJsonObject("timings").getLong("dumpMs"), kubelet.lastCheckpointMillis(),
+        status.getJsonObject("timings").getLong("transferMs"), status.getJsonObject("timings").getLong("restoreMs"),
+        status.getJsonObject("timings").getLong("totalMs"));
+    JsonObject destination = b.get("/v1/migrations/" + session.getString("sessionId"));
+    assertThat(destination.getString("phase")).isEqualTo("DONE");
+    assertThat(destination.getString("checkpointImage")).isEqualTo(image);
+    assertThat(PodmanPods.imageExists(image)).isTrue();
+    assertNoArchivesLeft();
+    // the kubelet leaves the source running; the coordinator deletes that pod, not the agent
+    assertThat(pods.running(pod, CONTAINER)).isTrue();
+
+    String restoredPod = pods.podName("web-restored");
+    pods.createPod(network.node(1), restoredPod);
+    pods.restoreFromImage(restoredPod, CONTAINER, image);
+    MemServiceClient.Answer after = awaitAnswer(network.node(1));
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
+  }
+
+  @Test
+  void kubeletRefusalsFailWithTheirReasonAndLeaveNothingBehind() throws Exception {
+    String pod = pods.podName("refused");
+    record Case(MockKubelet.Answer answer, String token, String code, String message) {}
+    for (Case refusal : List.of(
+        new Case(MockKubelet.Answer.FORBIDDEN, MockKubelet.TOKEN, "KUBELET_FORBIDDEN",
+            "needs create on nodes/checkpoint"),
+        new Case(MockKubelet.Answer.NOT_FOUND, MockKubelet.TOKEN, "KUBELET_NOT_FOUND",
+            "ContainerCheckpoint feature gate is off"),
+        new Case(MockKubelet.Answer.CHECKPOINT, "a-wrong-token", "KUBELET_FORBIDDEN", "401 Unauthorized"))) {
+      kubelet.answer(refusal.answer());
+      Files.writeString(dir.resolve("token"), refusal.token());
+      JsonObject session = receive(pod);
+      JsonObject status = a.post("/v1/send?wait=true", sendBody(pod, session), 200);
+
+      assertThat(status.getString("phase")).as(refusal.toString()).isEqualTo("FAILED");
+      assertThat(status.getJsonObject("error").getString("code")).isEqualTo(refusal.code());
+      assertThat(status.getJsonObject("error").getString("message")).contains(refusal.message());
+      JsonObject destination = awaitFinal(b, session.getString("sessionId"));
+      assertThat(destination.getString("phase")).as("destination of " + refusal).isEqualTo("FAILED");
+      assertThat(destination.containsKey("checkpointImage")).isFalse();
+      assertNoArchivesLeft();
+    }
+    assertThat(PodmanPods.imageExists("localhost/ums-checkpoint/" + pod + "-" + CONTAINER)).isFalse();
+  }
+
+  @Test
+  void aLinkCutMidTransferDeletesTheArchiveKeepsTheSourceRunningAndLeavesNoPartialFiles() throws Exception {
+    String pod = pods.podName("cut");
+    pods.createPod(network.node(0), pod);
+    pods.runMemService(pod, CONTAINER, PORT, 128, 12);
+    awaitAnswer(network.node(0));
+    network.limitRate("40mbit");
+
+    JsonObject session = receive(pod);
+    String migrationId = a.post("/v1/send", sendBody(pod, session), 202).getString("migrationId");
+    Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
+        .until(() -> a.get("/v1/migrations/" + migrationId).getJsonObject("bytes").getLong("images"),
+            sent -> sent > (8L << 20));
+    network.setLinkUp(network.node(1), false);
+
+    JsonObject status = awaitFinal(a, migrationId);
+    // the test reaches agent b's control API over the same link
+    network.setLinkUp(network.node(1), true);
+    JsonObject destination = awaitFinal(b, session.getString("sessionId"));
+    assertThat(status.getString("phase")).isEqualTo("FAILED");
+    assertThat(status.getJsonObject("error").getString("code")).isEqualTo("CONNECTION_LOST");
+    assertThat(destination.getString("phase")).isEqualTo("FAILED");
+    assertNoArchivesLeft();
+    assertThat(pods.running(pod, CONTAINER)).isTrue();
+    assertThat(MemServiceClient.query(network.node(0).address(), PORT, 5000).counter()).isPositive();
+    assertThat(PodmanPods.imageExists("localhost/ums-checkpoint/" + pod + "-" + CONTAINER)).isFalse();
+  }
+
+  private JsonObject receive(String pod) throws Exception {
+    return b.post("/v1/receive", new JsonObject().put("kind", "checkpoint")
+        .put("workloadName", NAMESPACE + "/" + pod + "/" + CONTAINER), 201);
+  }
+
+  private static JsonObject sendBody(String pod, JsonObject session) {
+    return new JsonObject()
+        .put("kubelet", new JsonObject().put("namespace", NAMESPACE).put("pod", pod).put("container", CONTAINER))
+        .put("destination", new JsonObject().put("address", session.getString("dataAddress"))
+            .put("sessionId", session.getString("sessionId")).put("token", session.getString("token")));
+  }
+
+  private static JsonObject awaitFinal(AgentProcess agent, String id) {
+    return Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
+        .until(() -> agent.get("/v1/migrations/" + id),
+            status -> List.of("DONE", "ROLLED_BACK", "FAILED").contains(status.getString("phase")));
+  }
+
+  private static MemServiceClient.Answer awaitAnswer(NetworkTestbed.Node node) {
+    return Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(node.address(), PORT, 10_000), answer -> true);
+  }
+
+  /** No archive in the kubelet's directory (source), no session files in the destination's work dir. */
+  private void assertNoArchivesLeft() throws Exception {
+    Awaitility.await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
+      assertThat(list(checkpointDir)).as("kubelet checkpoint dir").isEmpty();
+      assertThat(list(b.workDir.resolve(CheckpointImageSession.SESSIONS_DIR))).as("destination sessions")
+          .isEmpty();
+    });
+  }
+
+  private static List<Path> list(Path directory) throws Exception {
+    if (!Files.exists(directory)) {
+      return List.of();
+    }
+    try (Stream<Path> files = Files.walk(directory)) {
+      return files.filter(path -> !path.equals(directory)).toList();
+    }
+  }
+}

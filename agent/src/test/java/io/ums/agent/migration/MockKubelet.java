@@ -1,0 +1,118 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.testkit.HostCommand;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A MOCK of the kubelet's checkpoint API (a real kubelet cannot run on these machines): an HTTPS server with
+ * a self-signed certificate that checks the bearer token and, for {@code POST /checkpoint/{ns}/{pod}/{ctr}},
+ * runs a REAL checkpoint the way CRI-O would for the kubelet: {@code podman container checkpoint
+ * --leave-running --export} of the pod's container into the checkpoint directory (the container goes on
+ * running), then answers {@code {"items":["/var/lib/kubelet/checkpoints/<archive>"]}}, the path on the
+ * node as a kubelet reports it. {@link #answer} switches it to the refusals a real kubelet gives.
+ */
+final class MockKubelet implements AutoCloseable {
+  static final String TOKEN = "the-agents-service-account-token";
+  static final String KUBELET_DIR = "/var/lib/kubelet/checkpoints";
+
+  enum Answer { CHECKPOINT, FORBIDDEN, NOT_FOUND }
+
+  private final Vertx vertx = Vertx.vertx();
+  private final Path checkpointDir;
+  private final PodmanPods pods;
+  private final Path caPem;
+  private final String host;
+  private final HttpServer server;
+  private volatile Answer answer = Answer.CHECKPOINT;
+  private volatile long lastCheckpointMillis = -1;
+
+  private MockKubelet(Path dir, String host, Path checkpointDir, PodmanPods pods) throws Exception {
+    this.checkpointDir = checkpointDir;
+    this.pods = pods;
+    this.host = host;
+    Files.createDirectories(dir);
+    this.caPem = dir.resolve("kubelet.crt");
+    Path key = dir.resolve("kubelet.key");
+    HostCommand.check("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=mock-kubelet", "-addext", "subjectAltName=IP:" + host,
+        "-keyout", key.toString(), "-out", caPem.toString());
+    Router router = Router.router(vertx);
+    router.post("/checkpoint/:namespace/:pod/:container").handler(this::checkpoint);
+    server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(0).setSsl(true)
+            .setKeyCertOptions(new PemKeyCertOptions().setKeyPath(key.toString()).setCertPath(caPem.toString())))
+        .requestHandler(router).listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  /** Listens on {@code host} (the testbed's bridge address, which the nodes reach). */
+  static MockKubelet start(Path dir, String host, Path checkpointDir, PodmanPods pods) throws Exception {
+    return new MockKubelet(dir, host, checkpointDir, pods);
+  }
+
+  String url() {
+    return "https://" + host + ":" + server.actualPort();
+  }
+
+  /** The PEM a client verifies this kubelet's certificate with. */
+  Path caPem() {
+    return caPem;
+  }
+
+  void answer(Answer next) {
+    answer = next;
+  }
+
+  long lastCheckpointMillis() {
+    return lastCheckpointMillis;
+  }
+
+  private void checkpoint(RoutingContext context) {
+    if (!("Bearer " + TOKEN).equals(context.request().getHeader("Authorization"))) {
+      context.response().setStatusCode(401).end("Unauthorized");
+      return;
+    }
+    String namespace = context.pathParam("namespace");
+    String pod = context.pathParam("pod");
+    String container = context.pathParam("container");
+    switch (answer) {
+      case FORBIDDEN -> context.response().setStatusCode(403).end("Forbidden (user=system:serviceaccount:ums:"
+          + "ums-agent, verb=create, resource=nodes, subresource=checkpoint)");
+      case NOT_FOUND -> context.response().setStatusCode(404).end("404 page not found");
+      case CHECKPOINT -> {
+        String archive = "checkpoint-" + pod + "_" + namespace + "-" + container + "-"
+            + Instant.now().toString().replace(':', '-') + ".tar";
+        vertx.executeBlocking(() -> {
+          long started = System.nanoTime();
+          HostCommand.Result result = pods.checkpoint(pod, container, checkpointDir.resolve(archive));
+          lastCheckpointMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+          return result;
+        }, false).onComplete(done -> {
+          if (done.succeeded() && done.result().ok()) {
+            context.response().putHeader("content-type", "application/json").end(new JsonObject()
+                .put("items", new JsonArray(List.of(KUBELET_DIR + "/" + archive))).encode());
+          } else {
+            context.response().setStatusCode(500).end("checkpointing of " + namespace + "/" + pod + "/"
+                + container + " failed: " + (done.succeeded() ? done.result().output() : done.cause()));
+          }
+        });
+      }
+      default -> throw new IllegalStateException();
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+}
