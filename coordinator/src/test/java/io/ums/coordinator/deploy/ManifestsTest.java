@@ -80,7 +80,7 @@ class ManifestsTest {
       });
     }
     assertThat(load("daemonset.yml")).extracting(HasMetadata::getKind)
-        .containsExactlyInAnyOrder("ServiceAccount", "DaemonSet");
+        .containsExactlyInAnyOrder("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet");
     assertThat(load("coordinator.yml")).extracting(HasMetadata::getKind)
         .containsExactlyInAnyOrder("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment",
             "Service");
@@ -119,6 +119,48 @@ class ManifestsTest {
     assertThat(agent.getVolumeMounts()).allSatisfy(m -> assertThat(volumes).contains(m.getName()));
     ServiceAccount account = one(load("daemonset.yml"), ServiceAccount.class);
     assertThat(pod.getServiceAccountName()).isEqualTo(account.getMetadata().getName());
+  }
+
+  @Test
+  void theAgentMayOnlyAskItsKubeletForCheckpoints() {
+    List<HasMetadata> items = load("daemonset.yml");
+    ClusterRole role = one(items, ClusterRole.class);
+    ClusterRoleBinding binding = one(items, ClusterRoleBinding.class);
+    ServiceAccount account = one(items, ServiceAccount.class);
+    assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
+    assertThat(binding.getSubjects()).singleElement().satisfies(subject -> {
+      assertThat(subject.getName()).isEqualTo(account.getMetadata().getName());
+      assertThat(subject.getNamespace()).isEqualTo(account.getMetadata().getNamespace());
+    });
+    assertThat(role.getRules()).singleElement().satisfies(rule -> {
+      assertThat(rule.getApiGroups()).containsExactly("");
+      assertThat(rule.getResources()).containsExactly("nodes/checkpoint");
+      assertThat(rule.getVerbs()).containsExactly("create");
+      assertThat(rule.getResourceNames()).isNullOrEmpty();
+    });
+
+    PodSpec pod = one(items, DaemonSet.class).getSpec().getTemplate().getSpec();
+    Container agent = pod.getContainers().get(0);
+    assertThat(agent.getArgs()).contains("--kubelet-url=https://$(NODE_IP):10250",
+        "--kubelet-checkpoint-dir=/var/lib/kubelet/checkpoints");
+    assertThat(agent.getEnv()).anySatisfy(env -> {
+      assertThat(env.getName()).isEqualTo("NODE_IP");
+      assertThat(env.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("status.hostIP");
+    });
+    String tokenFile = agent.getArgs().stream().filter(arg -> arg.startsWith("--kubelet-token-file="))
+        .findFirst().orElseThrow().substring("--kubelet-token-file=".length());
+    assertThat(agent.getVolumeMounts()).anySatisfy(mount -> {
+      assertThat(tokenFile).startsWith(mount.getMountPath() + "/");
+      assertThat(pod.getVolumes()).anySatisfy(volume -> {
+        assertThat(volume.getName()).isEqualTo(mount.getName());
+        assertThat(volume.getProjected().getSources()).anySatisfy(source ->
+            assertThat(source.getServiceAccountToken().getPath()).isEqualTo(Path.of(tokenFile).getFileName()
+                .toString()));
+      });
+    });
+    Set<String> hostPaths = pod.getVolumes().stream().filter(v -> v.getHostPath() != null)
+        .map(v -> v.getHostPath().getPath()).collect(Collectors.toSet());
+    assertThat(hostPaths).contains("/var/lib/kubelet/checkpoints", "/var/lib/containers/storage");
   }
 
   @Test
@@ -168,7 +210,7 @@ class ManifestsTest {
   @Test
   void dockerfilesShipWhatTheAgentAndCoordinatorNeed() throws IOException {
     String agent = Files.readString(DEPLOY.resolve("Dockerfile.agent"));
-    assertThat(agent).contains("runc", "iptables", "criu", "agent/target/ums-agent-all.jar")
+    assertThat(agent).contains("runc", "iptables", "criu", "skopeo", "agent/target/ums-agent-all.jar")
         .contains("EXPOSE " + Defaults.AGENT_CONTROL_PORT + " " + Defaults.AGENT_DATA_PORT)
         .contains("4.2");
     String coordinator = Files.readString(DEPLOY.resolve("Dockerfile.coordinator"));
