@@ -43,8 +43,13 @@ public interface Cluster {
   /** Records a migration step on the workload (annotation, event); best effort. */
   Future<Void> recordStep(SourceWorkload workload, String migrationId, String step, String message);
 
-  /** After success: delete the source unless keep, release the lock. */
-  Future<Void> finishSource(SourceWorkload workload, String migrationId, boolean keep);
+  /**
+   * After success: delete the source unless keep, release the lock. {@code destinationObject}: the
+   * destination in this same cluster, which takes the source's place with its owner (Kubernetes:
+   * labels and ownerReferences); empty when the destination is elsewhere.
+   */
+  Future<Void> finishSource(
+      SourceWorkload workload, String migrationId, boolean keep, Optional<String> destinationObject);
 
   /** After failure: the source runs again (the agent resumed it); release the lock. */
   Future<Void> unlock(SourceWorkload workload, String migrationId, String reason);
@@ -69,6 +74,14 @@ public interface Cluster {
 
   /** Destination side: undo {@link #createDestination} after a failed migration. */
   Future<Void> removeDestination(String namespace, String destinationObject);
+
+  /**
+   * Destination side, at commit when the source is in another cluster and not kept: the
+   * destination object stops withholding what kept it apart from the source's owner (labels).
+   */
+  default Future<Void> restoreWithheldLabels(String namespace, String destinationObject) {
+    return Future.succeededFuture();
+  }
 
   /** Lets go of what the cluster holds (Kubernetes: the pool its API calls run on). */
   default Future<Void> close() {

@@ -158,7 +158,8 @@ public final class LocalCluster implements Cluster {
   }
 
   @Override
-  public Future<Void> finishSource(SourceWorkload workload, String migrationId, boolean keep) {
+  public Future<Void> finishSource(
+      SourceWorkload workload, String migrationId, boolean keep, Optional<String> destinationObject) {
     // the source agent already removed the source process (or kept it running when keep)
     migrationByWorkload.remove(workload.key(), migrationId);
     return Future.succeededFuture();

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.ums.coordinator.cluster.MigrationKeys;
+import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -26,15 +27,23 @@ final class DestinationPods {
 
   private DestinationPods() {}
 
-  /** The source pod reduced to what can be created again: no status, identity, node or injected parts. */
-  static Pod template(Pod live) {
+  /**
+   * The source pod reduced to what can be created again: no status, identity, owner, node or
+   * injected parts, and without the labels its owner selects by (see {@link PodOwner}).
+   */
+  static Pod template(Pod live, PodOwner.Withholding withholding) {
     Pod copy = new io.fabric8.kubernetes.api.model.PodBuilder(live).build();
     ObjectMeta source = copy.getMetadata();
     ObjectMeta meta = new ObjectMeta();
     meta.setName(source.getName());
     meta.setNamespace(source.getNamespace());
-    meta.setLabels(source.getLabels() == null ? new HashMap<>() : new HashMap<>(source.getLabels()));
     Map<String, String> annotations = new HashMap<>();
+    if (withholding.withheld().isEmpty()) {
+      meta.setLabels(source.getLabels() == null ? new HashMap<>() : new HashMap<>(source.getLabels()));
+    } else {
+      meta.setLabels(new HashMap<>(withholding.kept()));
+      annotations.put(PodOwner.WITHHELD_LABELS, new JsonObject(new HashMap<>(withholding.withheld())).encode());
+    }
     if (source.getAnnotations() != null) {
       source.getAnnotations().forEach((k, v) -> {
         if (!OUR_ANNOTATIONS.contains(k)) {
@@ -57,6 +66,16 @@ final class DestinationPods {
       spec.getInitContainers().forEach(c -> c.setVolumeMounts(withoutInjected(c.getVolumeMounts())));
     }
     return copy;
+  }
+
+  /** The labels a destination pod goes without until it is handed over (annotation {@link PodOwner#WITHHELD_LABELS}). */
+  static Map<String, String> withheldLabels(Map<String, String> annotations) {
+    String json = annotations == null ? null : annotations.get(PodOwner.WITHHELD_LABELS);
+    Map<String, String> labels = new HashMap<>();
+    if (json != null) {
+      new JsonObject(json).forEach(e -> labels.put(e.getKey(), String.valueOf(e.getValue())));
+    }
+    return labels;
   }
 
   /** The pod to create on the destination node; the restore entrypoint finds its migration by annotation. */

@@ -14,6 +14,9 @@ public enum KubePermission {
   PODS_UPDATE("", "pods", "update"),
   PODS_PATCH("", "pods", "patch"),
   PODS_DELETE("", "pods", "delete"),
+  /** the selector of a pod's ReplicaSet / ReplicationController, so the destination pod stays out of it */
+  REPLICASETS_GET("apps", "replicasets", "get"),
+  REPLICATIONCONTROLLERS_GET("", "replicationcontrollers", "get"),
   SERVICES_LIST("", "services", "list"),
   SERVICES_GET("", "services", "get"),
   SERVICES_PATCH("", "services", "patch"),

@@ -44,6 +44,8 @@ public final class KubernetesCluster implements Cluster {
   private final PodLock lock;
   private final MigrationEvents events;
   private final PodReadiness readiness;
+  private final PodOwner owner;
+  private final Handover handover;
   /** Locks found on pods whose migration nobody runs any more: resolve() saw them, lock() takes them over. */
   private final Map<String, String> staleLocks = new HashMap<>();
   private Predicate<String> activeMigration = id -> true;
@@ -56,6 +58,8 @@ public final class KubernetesCluster implements Cluster {
     this.lock = new PodLock(client, kube);
     this.events = new MigrationEvents(client, kube);
     this.readiness = new PodReadiness(client, kube);
+    this.owner = new PodOwner(client, kube);
+    this.handover = new Handover(client, kube);
   }
 
   @Override
@@ -151,7 +155,8 @@ public final class KubernetesCluster implements Cluster {
         throw new MigrationException(Failure.NOT_MIGRATABLE,
             "pod " + namespace + "/" + name + " is " + phase + (node == null ? " and not scheduled" : ""));
       }
-      return agentOn(node).compose(agent -> agentWorkload(agent, found, holder));
+      return owner.withholding(found)
+          .compose(withholding -> agentOn(node).compose(agent -> agentWorkload(agent, found, holder, withholding)));
     });
   }
 
@@ -163,12 +168,13 @@ public final class KubernetesCluster implements Cluster {
   }
 
   /** The agent knows the pod's process tree by the pod's name ("namespace/name" or plain "name"). */
-  private Future<SourceWorkload> agentWorkload(AgentRef agent, Pod pod, String lockHolder) {
+  private Future<SourceWorkload> agentWorkload(
+      AgentRef agent, Pod pod, String lockHolder, PodOwner.Withholding withholding) {
     String namespace = pod.getMetadata().getNamespace();
     String name = pod.getMetadata().getName();
     Set<String> names = Set.of(namespace + "/" + name, name);
     return new AgentClient(http, agent.node(), agent.controlUrl()).workloads().map(workloads -> {
-      JsonObject template = new JsonObject(client.getKubernetesSerialization().asJson(DestinationPods.template(pod)));
+      JsonObject template = new JsonObject(client.getKubernetesSerialization().asJson(DestinationPods.template(pod, withholding)));
       JsonObject workload = workloads.stream().map(JsonObject.class::cast)
           .filter(w -> names.contains(w.getString("name")))
           .findFirst()
@@ -216,15 +222,20 @@ public final class KubernetesCluster implements Cluster {
   }
 
   @Override
-  public Future<Void> finishSource(SourceWorkload workload, String migrationId, boolean keep) {
+  public Future<Void> finishSource(
+      SourceWorkload workload, String migrationId, boolean keep, Optional<String> destinationPod) {
+    // keep: the copy stays orphaned and out of the owner's selector (its withheld labels are in an annotation)
     Future<Void> done = keep
         ? lock.release(workload.namespace(), workload.name(), migrationId)
-        : kube.call(KubePermission.PODS_DELETE, "delete source pod", () -> {
-            client.pods().inNamespace(workload.namespace()).withName(workload.name()).delete();
-            return null;
-          });
+        : handover.replaceSource(workload.namespace(), workload.name(), destinationPod.orElse(null));
     return done.compose(ignored -> events.record(workload, "Migrated", "Normal",
-        "migration " + migrationId + " done" + (keep ? ", source kept" : ", source pod deleted")));
+        "migration " + migrationId + " done" + (keep ? ", source kept" : ", source pod deleted")
+            + destinationPod.map(pod -> keep ? "" : ", pod " + pod + " took its place").orElse("")));
+  }
+
+  @Override
+  public Future<Void> restoreWithheldLabels(String namespace, String destinationObject) {
+    return handover.handOver(namespace, destinationObject, List.of());
   }
 
   @Override
@@ -236,15 +247,15 @@ public final class KubernetesCluster implements Cluster {
 
   @Override
   public Future<Void> redirectTo(SourceWorkload workload, String destinationPod) {
-    Map<String, String> sourceLabels = workload.podTemplate()
-        .map(t -> t.getJsonObject("metadata", new JsonObject()).getJsonObject("labels", new JsonObject()))
-        .map(labels -> {
-          Map<String, String> m = new HashMap<>();
-          labels.forEach(e -> m.put(e.getKey(), String.valueOf(e.getValue())));
-          return m;
-        })
-        .orElse(Map.of());
-    return new ServiceRedirect(client, kube).pointAt(workload.namespace(), sourceLabels, destinationPod)
+    JsonObject metadata = workload.podTemplate()
+        .map(t -> t.getJsonObject("metadata", new JsonObject())).orElse(new JsonObject());
+    Map<String, String> sourceLabels = new HashMap<>();
+    metadata.getJsonObject("labels", new JsonObject()).forEach(e -> sourceLabels.put(e.getKey(), String.valueOf(e.getValue())));
+    Map<String, String> annotations = new HashMap<>();
+    metadata.getJsonObject("annotations", new JsonObject()).forEach(e -> annotations.put(e.getKey(), String.valueOf(e.getValue())));
+    Map<String, String> withheld = DestinationPods.withheldLabels(annotations);
+    sourceLabels.putAll(withheld);
+    return new ServiceRedirect(client, kube).pointAt(workload.namespace(), sourceLabels, withheld.keySet(), destinationPod)
         .compose(switched -> events.record(workload, "Redirected", "Normal",
             "services " + switched + " now select pod " + destinationPod));
   }

@@ -103,9 +103,14 @@ final class PodLock {
     });
   }
 
-  /** JSON pointer to an annotation: "/" in the key is escaped as "~1" (RFC 6901). */
+  /** JSON pointer to an annotation. */
   private static String annotationPath(String key) {
-    return "/metadata/annotations/" + key.replace("~", "~0").replace("/", "~1");
+    return jsonPointer("/metadata/annotations/", key);
+  }
+
+  /** JSON pointer to a key of a map (labels, annotations): "/" in the key is escaped as "~1" (RFC 6901). */
+  static String jsonPointer(String map, String key) {
+    return map + key.replace("~", "~0").replace("/", "~1");
   }
 
   private static MigrationException alreadyMigrating(String namespace, String name, String holder) {

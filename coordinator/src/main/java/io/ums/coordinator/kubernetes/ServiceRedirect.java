@@ -7,11 +7,13 @@ import io.vertx.core.Future;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Redirect inside a cluster: every Service whose selector picked the source pod gets the
  * destination pod's instance label added to its selector, so it selects exactly the new pod
- * (the source may still run when keep=true).
+ * (the source may still run when keep=true). Selector keys the destination pod withholds from
+ * its owner (see {@link PodOwner}) are dropped from the selector, or it would select nothing.
  */
 final class ServiceRedirect {
   private final KubernetesClient client;
@@ -23,7 +25,8 @@ final class ServiceRedirect {
   }
 
   /** Answers the names of the Services switched. */
-  Future<List<String>> pointAt(String namespace, Map<String, String> sourceLabels, String destinationPod) {
+  Future<List<String>> pointAt(
+      String namespace, Map<String, String> sourceLabels, Set<String> withheldKeys, String destinationPod) {
     return kube.call(KubePermission.SERVICES_LIST, "list services", () ->
             client.services().inNamespace(namespace).list().getItems().stream()
                 .filter(service -> selects(service, sourceLabels))
@@ -33,6 +36,7 @@ final class ServiceRedirect {
           for (String name : names) {
             client.services().inNamespace(namespace).withName(name).edit(service -> {
               Map<String, String> selector = new HashMap<>(service.getSpec().getSelector());
+              selector.keySet().removeAll(withheldKeys);
               selector.put(MigrationKeys.LABEL_INSTANCE, destinationPod);
               service.getSpec().setSelector(selector);
               return service;

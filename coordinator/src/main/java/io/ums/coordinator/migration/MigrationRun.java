@@ -11,6 +11,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -226,7 +227,8 @@ final class MigrationRun {
                   ? cluster.redirectTo(workload, destinationObject)
                   : Future.<Void>succeededFuture();
             })
-        .compose(redirected -> cluster.finishSource(workload, migration.id(), migration.request().keep()))
+        .compose(redirected -> cluster.finishSource(workload, migration.id(), migration.request().keep(),
+            Optional.ofNullable(sameCluster ? reservation.getString("destinationObject") : null)))
         .map(done -> result(finalStatus));
   }
 
@@ -238,12 +240,13 @@ final class MigrationRun {
   private Future<JsonObject> commit(JsonObject finalStatus) {
     String reservationId = reservation.getString("reservationId");
     if (approach != Approach.KUBELET) {
-      return destination.commit(reservationId, new JsonObject());
+      return destination.commit(reservationId, new JsonObject().put("keep", migration.request().keep()));
     }
     currentContainer = null;
     migration.emit(EventType.RESTORING, new JsonObject().put("pod", "starting from checkpoint images")
         .put("checkpointImages", finalStatus.getJsonObject("checkpointImages")));
     JsonObject body = new JsonObject()
+        .put("keep", migration.request().keep())
         .put("checkpointImages", finalStatus.getJsonObject("checkpointImages"))
         .put("readyTimeoutMs", settings.phaseTimeout().toMillis());
     return destination.commit(reservationId, body, settings.phaseTimeout().plus(COMMIT_ANSWER_SLACK));

@@ -261,7 +261,7 @@ public final class ReservationService {
     if (!reservation.request.checkpoint()) {
       reservations.remove(id);
       LOG.info("migration {}: destination committed on {}", reservation.migrationId(), reservation.agent.node());
-      return Future.succeededFuture(committed(reservation));
+      return restoreLabelsIfCrossCluster(reservation, body).map(done -> committed(reservation));
     }
     Map<String, String> images;
     Duration readyTimeout;
@@ -288,8 +288,27 @@ public final class ReservationService {
           reservation.destinationObject = Optional.of(pod);
           LOG.info("migration {}: pod {} restored from checkpoint images and Ready on {}",
               reservation.migrationId(), pod, reservation.agent.node());
-          return Future.succeededFuture(committed(reservation)
-              .put("podStartMs", (System.nanoTime() - started) / 1_000_000));
+          long podStartMs = (System.nanoTime() - started) / 1_000_000;
+          return restoreLabelsIfCrossCluster(reservation, body)
+              .map(done -> committed(reservation).put("podStartMs", podStartMs));
+        });
+  }
+
+  /**
+   * The destination pod withholds the labels its source's owner selects by. Inside one cluster the
+   * source coordinator hands it over (after deleting the source); in another cluster there is no
+   * owner to hand it to, so unless the source is kept it simply gets its labels back here.
+   */
+  private Future<Void> restoreLabelsIfCrossCluster(Reservation reservation, JsonObject body) {
+    boolean crossCluster = !describer.clusterId().equals(reservation.request.sourceClusterId());
+    if (!crossCluster || body.getBoolean("keep", false) || reservation.destinationObject.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    return cluster.restoreWithheldLabels(reservation.request.namespace(), reservation.destinationObject.get())
+        .recover(failure -> {
+          LOG.warn("migration {}: giving pod {} its labels back failed: {}", reservation.migrationId(),
+              reservation.destinationObject.get(), failure.getMessage());
+          return Future.succeededFuture();
         });
   }
 

@@ -27,7 +27,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.WebClient;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -171,31 +170,11 @@ class KubernetesClusterTest {
     Set<KubePermission> made = EnumSet.noneOf(KubePermission.class);
     RecordedRequest recorded;
     while ((recorded = server.takeRequest(10, TimeUnit.MILLISECONDS)) != null) {
-      made.add(permissionOf(recorded.getMethod(), recorded.getPath()));
+      made.add(MockCluster.permissionOf(recorded.getMethod(), recorded.getPath()));
     }
     assertThat(made).containsAll(cluster.permissionsUsed())
         .contains(KubePermission.PODS_UPDATE, KubePermission.PODS_PATCH, KubePermission.SERVICES_PATCH,
             KubePermission.EVENTS_CREATE, KubePermission.PODS_DELETE);
-  }
-
-  /** The RBAC (resource, verb) of a REST call, as the API server authorizes it. */
-  private static KubePermission permissionOf(String method, String path) {
-    String[] parts = path.replaceFirst("\\?.*$", "").split("/");
-    // /api/v1/namespaces/{ns}/{resource}[/{name}]
-    String resource = parts[5];
-    boolean named = parts.length > 6;
-    String verb = switch (method) {
-      case "GET" -> named ? "get" : "list";
-      case "POST" -> "create";
-      case "PUT" -> "update";
-      case "PATCH" -> "patch";
-      case "DELETE" -> "delete";
-      default -> throw new AssertionError(method + " " + path);
-    };
-    return Arrays.stream(KubePermission.values())
-        .filter(p -> p.resource().equals(resource) && p.verb().equals(verb))
-        .findFirst()
-        .orElseThrow(() -> new AssertionError("undeclared API call " + method + " " + path + " (" + resource + ":" + verb + ")"));
   }
 
   @Test

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.PodConditionBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.ums.coordinator.Defaults;
 import io.ums.coordinator.testing.FakeAgent;
+import java.util.Arrays;
 import java.util.Map;
 
 /**
@@ -49,6 +50,31 @@ final class MockCluster {
               .withMessage("Container image is not present with pull policy of Never").endWaiting().endState()
           .endContainerStatus()
         .endStatus().build());
+  }
+
+  /** The RBAC (API group, resource, verb) of a REST call, as the API server authorizes it. */
+  static KubePermission permissionOf(String method, String path) {
+    String[] query = path.split("\\?", 2);
+    String[] parts = query[0].split("/");
+    // /api/v1/namespaces/{ns}/{resource}[/{name}] or /apis/{group}/{version}/namespaces/{ns}/{resource}[/{name}]
+    String group = parts[1].equals("api") ? "" : parts[2];
+    int namespaces = Arrays.asList(parts).indexOf("namespaces");
+    String resource = parts[namespaces + 2];
+    boolean named = parts.length > namespaces + 3;
+    boolean watch = query.length > 1 && query[1].contains("watch=true");
+    String verb = switch (method) {
+      case "GET" -> watch ? "watch" : named ? "get" : "list";
+      case "POST" -> "create";
+      case "PUT" -> "update";
+      case "PATCH" -> "patch";
+      case "DELETE" -> "delete";
+      default -> throw new AssertionError(method + " " + path);
+    };
+    return Arrays.stream(KubePermission.values())
+        .filter(p -> p.apiGroup().equals(group) && p.resource().equals(resource) && p.verb().equals(verb))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("undeclared API call " + method + " " + path
+            + " (" + group + "/" + resource + ":" + verb + ")"));
   }
 
   static Pod get(KubernetesClient client, String namespace, String name) {
