@@ -20,6 +20,23 @@ class AgentMainTest {
     assertThat(main.bindHost).isEqualTo("0.0.0.0");
     assertThat(main.workDir).isEqualTo(Path.of("/tmp/w"));
     assertThat(main.tokenFile).isNull();
+    assertThat(main.kubeletUrl).isNull();
+    assertThat(main.kubeletCheckpointDir).isEqualTo(Path.of("/var/lib/kubelet/checkpoints"));
+    assertThat(main.checkpointImages).isEqualTo("containers-storage");
+  }
+
+  @Test
+  void badKubeletOptionsAreUsageErrors() {
+    for (String[] args : new String[][] {
+        {"--checkpoint-images", "docker"},
+        {"--kubelet-url", "ftp://node:10250"},
+        {"--kubelet-url", "https://node:10250", "--kubelet-ca", "/ca.pem", "--kubelet-insecure-tls"}}) {
+      StringWriter err = new StringWriter();
+      String[] full = java.util.stream.Stream.concat(java.util.stream.Stream.of("--node", "a", "--work-dir", "/tmp/w"),
+          java.util.Arrays.stream(args)).toArray(String[]::new);
+      assertThat(new CommandLine(new AgentMain()).setErr(new PrintWriter(err)).execute(full)).as(args[0]).isEqualTo(2);
+      assertThat(err.toString()).contains(args[0]);
+    }
   }
 
   @Test

@@ -86,21 +86,46 @@ public final class CheckpointImages {
     layout.adoptLayerImage(LAYOUT_REF, archive, annotations);
     try {
       ociDir.ifPresent(CheckpointImages::createDirectories);
-      skopeo(Code.IO, "copy", "--quiet", "oci:" + layoutDir + ":" + LAYOUT_REF, destination(imageName));
+      List<String> copy = new ArrayList<>(List.of("copy", "--quiet"));
+      if (ociDir.isPresent()) {
+        // the layer is mostly memory pages: compressing it would cost seconds per GiB and save little
+        copy.add("--dest-oci-accept-uncompressed-layers");
+      }
+      copy.addAll(List.of("oci:" + layoutDir + ":" + LAYOUT_REF, destination(imageName)));
+      skopeo(Code.IO, copy.toArray(String[]::new));
     } catch (RuntimeException e) {
       remove(imageName);
       throw e;
     }
   }
 
-  /** Removes {@code imageName} from the store; a missing image is fine (idempotent). */
+  /** Removes {@code imageName} from the store; a missing image is fine (idempotent). Never throws. */
   public void remove(String imageName) {
-    skopeoQuietly("delete", destination(imageName));
+    if (ociDir.isEmpty()) {
+      skopeoQuietly("delete", destination(imageName));
+      return;
+    }
+    // skopeo 1.9 cannot delete from an OCI layout: the layout is edited like the agent's own store
+    try {
+      OciImageStore layout = ociLayout();
+      if (layout.find(imageName).isPresent()) {
+        layout.delete(imageName);
+      }
+    } catch (ImageStoreException e) {
+      // nothing there to remove, or a layout we cannot edit: the caller logs the image it gave up on
+    }
   }
 
   /** Whether the store holds {@code imageName} (tests and the failure path check with it). */
   public boolean exists(String imageName) {
+    if (ociDir.isPresent()) {
+      return Files.exists(ociDir.get().resolve("index.json")) && ociLayout().find(imageName).isPresent();
+    }
     return skopeoQuietly("inspect", "--raw", destination(imageName));
+  }
+
+  private OciImageStore ociLayout() {
+    return OciImageStore.open(ociDir.orElseThrow(), ociDir.orElseThrow().resolve(".ums-scratch"));
   }
 
   private String destination(String imageName) {

@@ -108,4 +108,21 @@ class RequestBodiesTest {
         .hasMessageStartingWith("kind: must be one of");
     assertThat(RequestBodies.receiveRequest(new JsonObject()).getString("kind")).isEqualTo("process");
   }
+
+  @Test
+  void aKubeletSendNamesThePodsContainerInsteadOfAWorkload() {
+    JsonObject kubelet = new JsonObject().put("namespace", "default").put("pod", "web").put("container", "app");
+    JsonObject body = validSend();
+    body.remove("workloadId");
+    assertThat(RequestBodies.sendRequest(body.copy().put("kubelet", kubelet)).getJsonObject("kubelet"))
+        .isEqualTo(kubelet);
+    assertThatThrownBy(() -> RequestBodies.sendRequest(validSend().put("kubelet", kubelet)))
+        .hasMessageStartingWith("kubelet: give either workloadId or kubelet, not both");
+    assertThatThrownBy(() -> RequestBodies.sendRequest(body.copy().put("kubelet", kubelet.copy().put("pod", ""))))
+        .hasMessageStartingWith("kubelet.pod: must be a non-empty string");
+    assertThatThrownBy(() -> RequestBodies.sendRequest(body.copy().put("kubelet", "web")))
+        .hasMessageStartingWith("kubelet: required, an object");
+    assertThat(RequestBodies.receiveRequest(new JsonObject().put("kind", "checkpoint")).getString("kind"))
+        .isEqualTo("checkpoint");
+  }
 }

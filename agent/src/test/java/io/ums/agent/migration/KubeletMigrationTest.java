@@ -149,9 +149,7 @@ class KubeletMigrationTest {
 
     JsonObject session = receive(pod);
     String migrationId = a.post("/v1/send", sendBody(pod, session), 202).getString("migrationId");
-    Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
-        .until(() -> a.get("/v1/migrations/" + migrationId).getJsonObject("bytes").getLong("images"),
-            sent -> sent > (8L << 20));
+    awaitArchiveBytesSent(migrationId, 8L << 20);
     network.setLinkUp(network.node(1), false);
 
     JsonObject status = awaitFinal(a, migrationId);
@@ -165,6 +163,38 @@ class KubeletMigrationTest {
     assertThat(pods.running(pod, CONTAINER)).isTrue();
     assertThat(MemServiceClient.query(network.node(0).address(), PORT, 5000).counter()).isPositive();
     assertThat(PodmanPods.imageExists("localhost/ums-checkpoint/" + pod + "-" + CONTAINER)).isFalse();
+  }
+
+  @Test
+  void aDestinationKilledMidTransferLeavesTheSourceRunningAndNoFilesOnEitherSide() throws Exception {
+    String pod = pods.podName("killed");
+    pods.createPod(network.node(0), pod);
+    pods.runMemService(pod, CONTAINER, PORT, 128, 13);
+    awaitAnswer(network.node(0));
+    network.limitRate("40mbit");
+
+    JsonObject session = receive(pod);
+    String migrationId = a.post("/v1/send", sendBody(pod, session), 202).getString("migrationId");
+    awaitArchiveBytesSent(migrationId, 8L << 20);
+    b.kill();
+
+    JsonObject status = awaitFinal(a, migrationId);
+    assertThat(status.getString("phase")).isEqualTo("FAILED");
+    assertThat(status.getJsonObject("error").getString("code")).isIn("CONNECTION_LOST", "PROTOCOL_ERROR");
+    assertThat(pods.running(pod, CONTAINER)).isTrue();
+    assertThat(MemServiceClient.query(network.node(0).address(), PORT, 5000).counter()).isPositive();
+    // the killed agent could not clean up; the next one on the same work dir removes the partial archive
+    assertThat(list(b.workDir.resolve(CheckpointImageSession.SESSIONS_DIR))).as("partial archive of the killed agent")
+        .isNotEmpty();
+    b = new AgentProcess(network.node(1), dir.resolve("agent-b"), List.of()).start(10);
+    assertNoArchivesLeft();
+    assertThat(PodmanPods.imageExists("localhost/ums-checkpoint/" + pod + "-" + CONTAINER)).isFalse();
+  }
+
+  private void awaitArchiveBytesSent(String migrationId, long bytes) {
+    Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
+        .until(() -> a.get("/v1/migrations/" + migrationId).getJsonObject("bytes").getLong("images"),
+            sent -> sent > bytes);
   }
 
   private JsonObject receive(String pod) throws Exception {
