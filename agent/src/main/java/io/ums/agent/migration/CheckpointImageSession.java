@@ -73,10 +73,7 @@ final class CheckpointImageSession implements IncomingMigration {
     connection = opened;
     status.phase(MigrationPhase.TRANSFERRING);
     LOG.info("session {} TRANSFERRING: source connected (kubelet checkpoint archive)", id);
-    opened.channelHandler(this::onChannel);
-    opened.closeHandler(ignored -> fail(MigrationFailure.of(Code.SOURCE_GONE,
-        "the source closed the data connection")));
-    opened.exceptionHandler(failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+    MigrationEvents.routeFromSource(opened, this::onChannel, this::fail);
   }
 
   @Override
@@ -88,11 +85,7 @@ final class CheckpointImageSession implements IncomingMigration {
         fail(MigrationFailure.of(code, why));
       }
     };
-    if (context == null) {
-      action.run();
-    } else {
-      context.runOnContext(ignored -> action.run());
-    }
+    MigrationEvents.onContext(context, action);
   }
 
   @Override

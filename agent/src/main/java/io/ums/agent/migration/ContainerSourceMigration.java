@@ -109,8 +109,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
   public void start() {
     LOG.info("migration {} PREPARING: container {} ({}) to {}:{}", id, workload.id(), workload.spec().image(),
         destination.host(), destination.port());
-    timer = vertx.setTimer(deps.settings().migrationTimeout().toMillis(), ignored -> fail(MigrationFailure.of(
-        Code.TIMEOUT, "not done within " + deps.settings().migrationTimeout().toSeconds() + " s")));
+    timer = MigrationEvents.deadline(vertx, deps.settings(), this::fail);
     progressTimer = vertx.setPeriodic(PROGRESS_MILLIS, ignored -> countBytes());
     connect()
         .compose(ignored -> vertx.executeBlocking(() -> {
@@ -135,10 +134,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
         .onSuccess(opened -> {
           connection = opened;
           pages = new PageStreamRelay(opened, workload.id());
-          opened.channelHandler(this::onPeerChannel);
-          opened.closeHandler(ignored -> fail(MigrationFailure.of(Code.CONNECTION_LOST,
-              "the data connection to the destination closed")));
-          opened.exceptionHandler(failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+          MigrationEvents.routeToDestination(opened, this::onPeerChannel, this::fail);
         });
   }
 

@@ -91,10 +91,7 @@ final class DestinationSession implements IncomingMigration {
     connection = opened;
     status.phase(MigrationPhase.TRANSFERRING);
     LOG.info("session {} TRANSFERRING: source connected", id);
-    opened.channelHandler(this::onChannel);
-    opened.closeHandler(ignored -> fail(MigrationFailure.of(Code.SOURCE_GONE,
-        "the source closed the data connection")));
-    opened.exceptionHandler(failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+    MigrationEvents.routeFromSource(opened, this::onChannel, this::fail);
     pageServerPort = vertx.executeBlocking(() -> {
       Files.createDirectories(dir.resolve("images"));
       int port = CriuPageServer.freePort(deps.localHost());
@@ -114,11 +111,7 @@ final class DestinationSession implements IncomingMigration {
         fail(MigrationFailure.of(code, why));
       }
     };
-    if (context == null) {
-      action.run();
-    } else {
-      context.runOnContext(ignored -> action.run());
-    }
+    MigrationEvents.onContext(context, action);
   }
 
   private void onChannel(IncomingChannel channel) {

@@ -99,8 +99,7 @@ final class KubeletSourceMigration implements OutgoingMigration {
   public void start() {
     LOG.info("migration {} PREPARING: kubelet checkpoint of {} to {}:{}", id, target, destination.host(),
         destination.port());
-    timer = vertx.setTimer(deps.settings().migrationTimeout().toMillis(), ignored -> fail(MigrationFailure.of(
-        Code.TIMEOUT, "not done within " + deps.settings().migrationTimeout().toSeconds() + " s")));
+    timer = MigrationEvents.deadline(vertx, deps.settings(), this::fail);
     progressTimer = vertx.setPeriodic(PROGRESS_MILLIS, ignored -> countBytes());
     // the handshake and the kubelet's checkpoint do not depend on each other
     Future<UmsConnection> connected = connect();
@@ -123,10 +122,7 @@ final class KubeletSourceMigration implements OutgoingMigration {
     return destination.connect(deps.client(), destination.host(), destination.port())
         .onSuccess(opened -> {
           connection = opened;
-          opened.channelHandler(this::onPeerChannel);
-          opened.closeHandler(ignored -> fail(MigrationFailure.of(Code.CONNECTION_LOST,
-              "the data connection to the destination closed")));
-          opened.exceptionHandler(failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+          MigrationEvents.routeToDestination(opened, this::onPeerChannel, this::fail);
         });
   }
 

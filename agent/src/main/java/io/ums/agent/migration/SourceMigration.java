@@ -118,8 +118,7 @@ final class SourceMigration implements OutgoingMigration {
   public void start() {
     LOG.info("migration {} PREPARING: workload {} (pid {}) to {}:{}", id, workload.id(), workload.pid(),
         destination.host(), destination.port());
-    timer = vertx.setTimer(deps.settings().migrationTimeout().toMillis(), ignored -> fail(MigrationFailure.of(
-        Code.TIMEOUT, "not done within " + deps.settings().migrationTimeout().toSeconds() + " s")));
+    timer = MigrationEvents.deadline(vertx, deps.settings(), this::fail);
     progressTimer = vertx.setPeriodic(PROGRESS_MILLIS, ignored -> countBytes());
     // the handshake with the destination and the local preparation (sockets, process tree, lock rules:
     // a few process spawns) do not depend on each other: overlapping them shortens every migration
@@ -184,10 +183,7 @@ final class SourceMigration implements OutgoingMigration {
         .onSuccess(opened -> {
           connection = opened;
           pages = new PageStreamRelay(opened, workload.id());
-          opened.channelHandler(this::onPeerChannel);
-          opened.closeHandler(ignored -> fail(MigrationFailure.of(Code.CONNECTION_LOST,
-              "the data connection to the destination closed")));
-          opened.exceptionHandler(failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+          MigrationEvents.routeToDestination(opened, this::onPeerChannel, this::fail);
         });
   }
 

@@ -142,14 +142,8 @@ class KubeletMigrationTest {
   @Test
   void aLinkCutMidTransferDeletesTheArchiveKeepsTheSourceRunningAndLeavesNoPartialFiles() throws Exception {
     String pod = pods.podName("cut");
-    pods.createPod(network.node(0), pod);
-    pods.runMemService(pod, CONTAINER, PORT, 128, 12);
-    awaitAnswer(network.node(0));
-    network.limitRate("40mbit");
-
     JsonObject session = receive(pod);
-    String migrationId = a.post("/v1/send", sendBody(pod, session), 202).getString("migrationId");
-    awaitArchiveBytesSent(migrationId, 8L << 20);
+    String migrationId = startSlowMigrationAndAwaitMidTransfer(pod, session);
     network.setLinkUp(network.node(1), false);
 
     JsonObject status = awaitFinal(a, migrationId);
@@ -168,14 +162,7 @@ class KubeletMigrationTest {
   @Test
   void aDestinationKilledMidTransferLeavesTheSourceRunningAndNoFilesOnEitherSide() throws Exception {
     String pod = pods.podName("killed");
-    pods.createPod(network.node(0), pod);
-    pods.runMemService(pod, CONTAINER, PORT, 128, 13);
-    awaitAnswer(network.node(0));
-    network.limitRate("40mbit");
-
-    JsonObject session = receive(pod);
-    String migrationId = a.post("/v1/send", sendBody(pod, session), 202).getString("migrationId");
-    awaitArchiveBytesSent(migrationId, 8L << 20);
+    String migrationId = startSlowMigrationAndAwaitMidTransfer(pod, receive(pod));
     b.kill();
 
     JsonObject status = awaitFinal(a, migrationId);
@@ -191,10 +178,20 @@ class KubeletMigrationTest {
     assertThat(PodmanPods.imageExists("localhost/ums-checkpoint/" + pod + "-" + CONTAINER)).isFalse();
   }
 
-  private void awaitArchiveBytesSent(String migrationId, long bytes) {
+  /**
+   * A 128 MiB memory service in a pod on node A, the links limited to 40 mbit/s (its ~130 MB archive takes
+   * half a minute), a kubelet migration into {@code session} started and 8 MiB of the archive sent.
+   */
+  private String startSlowMigrationAndAwaitMidTransfer(String pod, JsonObject session) throws Exception {
+    pods.createPod(network.node(0), pod);
+    pods.runMemService(pod, CONTAINER, PORT, 128, 12);
+    awaitAnswer(network.node(0));
+    network.limitRate("40mbit");
+    String migrationId = a.post("/v1/send", sendBody(pod, session), 202).getString("migrationId");
     Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
         .until(() -> a.get("/v1/migrations/" + migrationId).getJsonObject("bytes").getLong("images"),
-            sent -> sent > bytes);
+            sent -> sent > (8L << 20));
+    return migrationId;
   }
 
   private JsonObject receive(String pod) throws Exception {
