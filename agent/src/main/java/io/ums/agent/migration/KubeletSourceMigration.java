@@ -34,6 +34,7 @@ final class KubeletSourceMigration implements OutgoingMigration {
   private static final Logger LOG = LoggerFactory.getLogger(KubeletSourceMigration.class);
   /** How often the byte counts of a running migration are refreshed in its status. */
   private static final long PROGRESS_MILLIS = 250;
+  private static final int ARCHIVE_READ_BYTES = 256 * 1024;
 
   /** A container of a pod, as the kubelet names it. */
   record Target(String namespace, String pod, String container) {
@@ -180,6 +181,8 @@ final class KubeletSourceMigration implements OutgoingMigration {
   }
 
   private Future<Void> send(AsyncFile in, JsonObject metadata) {
+    // AsyncFile reads 8 KiB at a time by default: one worker round trip and one frame each
+    in.setReadBufferSize(ARCHIVE_READ_BYTES);
     return connection.openChannel(MigrationChannels.KUBELET_ARCHIVE, metadata).compose(channel -> {
       archiveChannel = channel;
       return in.pipeTo(channel);

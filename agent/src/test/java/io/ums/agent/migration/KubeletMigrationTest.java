@@ -74,9 +74,7 @@ class KubeletMigrationTest {
   @Test
   void movesAPodsContainerThroughTheKubeletAndTheCheckpointImageRestoresOnTheDestination() throws Exception {
     String pod = pods.podName("web");
-    pods.createPod(network.node(0), pod);
-    pods.runMemService(pod, CONTAINER, PORT, 64, 11);
-    awaitAnswer(network.node(0));
+    startSourcePod(pod, 64);
     assertThat(a.get("/v1/info").getJsonArray("runtimes").getList()).contains("kubelet");
     assertThat(a.get("/v1/info").getJsonObject("kubelet").getBoolean("configured")).isTrue();
     assertThat(b.get("/v1/info").getString("checkpointImages")).isEqualTo("containers-storage");
@@ -160,6 +158,40 @@ class KubeletMigrationTest {
   }
 
   @Test
+  void anArchiveTheKubeletWritesAfterTheSourceGaveUpIsDeletedToo() throws Exception {
+    String pod = pods.podName("late");
+    startSourcePod(pod, 16);
+    kubelet.delay(3000);
+    JsonObject session = receive(pod);
+    String migrationId = a.post("/v1/send", sendBody(pod, session), 202).getString("migrationId");
+    a.post("/v1/migrations/" + migrationId + "/abort", new JsonObject(), 202);
+
+    JsonObject status = awaitFinal(a, migrationId);
+    assertThat(status.getString("phase")).isEqualTo("FAILED");
+    assertThat(status.getJsonObject("error").getString("code")).isEqualTo("ABORTED");
+    assertThat(awaitFinal(b, session.getString("sessionId")).getString("phase")).isEqualTo("FAILED");
+    Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> kubelet.checkpointsWritten() == 1);
+    assertNoArchivesLeft();
+  }
+
+  @Test
+  void anAbortOnTheDestinationMidTransferEndsBothSidesAndLeavesNothing() throws Exception {
+    String pod = pods.podName("aborted");
+    JsonObject session = receive(pod);
+    String migrationId = startSlowMigrationAndAwaitMidTransfer(pod, session);
+    b.post("/v1/migrations/" + session.getString("sessionId") + "/abort", new JsonObject(), 202);
+
+    JsonObject destination = awaitFinal(b, session.getString("sessionId"));
+    JsonObject status = awaitFinal(a, migrationId);
+    assertThat(destination.getString("phase")).isEqualTo("FAILED");
+    assertThat(destination.getJsonObject("error").getString("code")).isEqualTo("ABORTED");
+    assertThat(status.getString("phase")).isEqualTo("FAILED");
+    assertThat(status.getJsonObject("error").getString("message")).contains("aborted by request");
+    assertNoArchivesLeft();
+    assertThat(pods.running(pod, CONTAINER)).isTrue();
+  }
+
+  @Test
   void aDestinationKilledMidTransferLeavesTheSourceRunningAndNoFilesOnEitherSide() throws Exception {
     String pod = pods.podName("killed");
     String migrationId = startSlowMigrationAndAwaitMidTransfer(pod, receive(pod));
@@ -183,15 +215,20 @@ class KubeletMigrationTest {
    * half a minute), a kubelet migration into {@code session} started and 8 MiB of the archive sent.
    */
   private String startSlowMigrationAndAwaitMidTransfer(String pod, JsonObject session) throws Exception {
-    pods.createPod(network.node(0), pod);
-    pods.runMemService(pod, CONTAINER, PORT, 128, 12);
-    awaitAnswer(network.node(0));
+    startSourcePod(pod, 128);
     network.limitRate("40mbit");
     String migrationId = a.post("/v1/send", sendBody(pod, session), 202).getString("migrationId");
     Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
         .until(() -> a.get("/v1/migrations/" + migrationId).getJsonObject("bytes").getLong("images"),
             sent -> sent > (8L << 20));
     return migrationId;
+  }
+
+  /** Pod {@code pod} on node A with the memory service ({@code mib} of random memory) answering. */
+  private void startSourcePod(String pod, int mib) throws Exception {
+    pods.createPod(network.node(0), pod);
+    pods.runMemService(pod, CONTAINER, PORT, mib, mib + 7);
+    awaitAnswer(network.node(0));
   }
 
   private JsonObject receive(String pod) throws Exception {

@@ -37,6 +37,8 @@ final class MockKubelet implements AutoCloseable {
   private final HttpServer server;
   private volatile Answer answer = Answer.CHECKPOINT;
   private volatile long lastCheckpointMillis = -1;
+  private volatile long delayMillis;
+  private final java.util.concurrent.atomic.AtomicInteger checkpointsWritten = new java.util.concurrent.atomic.AtomicInteger();
 
   private MockKubelet(Path dir, String host, Path checkpointDir, PodmanPods pods) throws Exception {
     this.checkpointDir = checkpointDir;
@@ -73,6 +75,16 @@ final class MockKubelet implements AutoCloseable {
     answer = next;
   }
 
+  /** A slow kubelet: it waits this long before it checkpoints (a large container, a busy node). */
+  void delay(long millis) {
+    delayMillis = millis;
+  }
+
+  /** How many archives this kubelet has written and answered with. */
+  int checkpointsWritten() {
+    return checkpointsWritten.get();
+  }
+
   long lastCheckpointMillis() {
     return lastCheckpointMillis;
   }
@@ -93,12 +105,14 @@ final class MockKubelet implements AutoCloseable {
         String archive = "checkpoint-" + pod + "_" + namespace + "-" + container + "-"
             + Instant.now().toString().replace(':', '-') + ".tar";
         vertx.executeBlocking(() -> {
+          TimeUnit.MILLISECONDS.sleep(delayMillis);
           long started = System.nanoTime();
           HostCommand.Result result = pods.checkpoint(pod, container, checkpointDir.resolve(archive));
           lastCheckpointMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
           return result;
         }, false).onComplete(done -> {
           if (done.succeeded() && done.result().ok()) {
+            checkpointsWritten.incrementAndGet();
             context.response().putHeader("content-type", "application/json").end(new JsonObject()
                 .put("items", new JsonArray(List.of(KUBELET_DIR + "/" + archive))).encode());
           } else {
