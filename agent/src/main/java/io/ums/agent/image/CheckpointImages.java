@@ -17,10 +17,10 @@ import java.util.concurrent.TimeUnit;
  * Turns a container checkpoint archive into a checkpoint image and imports it where the node's runtime
  * looks: {@code containers-storage} (what CRI-O and podman read) or an OCI layout directory ({@code oci:<dir>}).
  * The image has one layer, the archive's contents, and its manifest names the checkpointed container with the
- * annotations CRI-O ({@code io.kubernetes.cri-o.annotations.checkpoint.*}) and podman
- * ({@code io.podman.annotations.checkpoint.*}) look for; CRI-O (or containerd >= 2.0) then restores a
- * container whose image is this one. The layout is built with {@link OciImageStore} and copied by
- * {@code skopeo}. Blocking: worker threads only.
+ * annotations CRI-O ({@code io.kubernetes.cri-o.annotations.checkpoint.*}), podman
+ * ({@code io.podman.annotations.checkpoint.*}) and containerd ({@code checkpointctl.annotation.checkpoint.*})
+ * look for; CRI-O (or containerd >= 2.0) then restores a container whose image is this one. The layout is
+ * built with {@link OciImageStore} and copied by {@code skopeo}. Blocking: worker threads only.
  */
 public final class CheckpointImages {
   public static final String CONTAINERS_STORAGE = "containers-storage";
@@ -30,6 +30,10 @@ public final class CheckpointImages {
   static final String PODMAN_ROOTFS_IMAGE_NAME = "io.podman.annotations.checkpoint.rootfsImageName";
   /** podman refuses to restore an image without it, and one naming another runtime than its own. */
   static final String PODMAN_RUNTIME_NAME = "io.podman.annotations.checkpoint.runtime.name";
+  /** containerd (>= 2.0) takes an image for a checkpoint when its manifest has this (checkpointctl's names). */
+  static final String CHECKPOINTCTL_NAME = "checkpointctl.annotation.checkpoint.name";
+  static final String CHECKPOINTCTL_ROOTFS_IMAGE_NAME = "checkpointctl.annotation.checkpoint.rootfsImageName";
+  static final String CHECKPOINTCTL_RUNTIME_NAME = "checkpointctl.annotation.checkpoint.runtime.name";
   private static final String LAYOUT_REF = "checkpoint";
   private static final long SKOPEO_TIMEOUT_SECONDS = 600;
 
@@ -76,11 +80,16 @@ public final class CheckpointImages {
     Map<String, String> annotations = new LinkedHashMap<>();
     annotations.put(CRIO_NAME, container);
     annotations.put(PODMAN_NAME, contents.name().orElse(container));
+    annotations.put(CHECKPOINTCTL_NAME, container);
     contents.rootfsImageName().ifPresent(image -> {
       annotations.put(CRIO_ROOTFS_IMAGE_NAME, image);
       annotations.put(PODMAN_ROOTFS_IMAGE_NAME, image);
+      annotations.put(CHECKPOINTCTL_ROOTFS_IMAGE_NAME, image);
     });
-    contents.runtime().ifPresent(runtime -> annotations.put(PODMAN_RUNTIME_NAME, runtime));
+    contents.runtime().ifPresent(runtime -> {
+      annotations.put(PODMAN_RUNTIME_NAME, runtime);
+      annotations.put(CHECKPOINTCTL_RUNTIME_NAME, runtime);
+    });
     Path layoutDir = scratch.resolve("layout");
     OciImageStore layout = OciImageStore.open(layoutDir, scratch.resolve("layout-scratch"));
     layout.adoptLayerImage(LAYOUT_REF, archive, annotations);
