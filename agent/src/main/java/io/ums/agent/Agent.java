@@ -79,14 +79,24 @@ public final class Agent {
                 metrics.registry(), draining::get);
             Router router = api.router();
             containers.mountRoutes(router);
-            return vertx.createHttpServer(new HttpServerOptions().setHost(config.bindHost())
-                    .setPort(config.controlPort()))
+            config.controlSecurity().guard(router);
+            return vertx.createHttpServer(config.controlSecurity().applyTo(new HttpServerOptions()
+                    .setHost(config.bindHost()).setPort(config.controlPort())))
                 .requestHandler(router).listen()
                 .map(server -> new Agent(config, vertx, criu, workloads, containers.workloads(), migrations, server,
                     draining));
           }));
-    }).onSuccess(agent -> LOG.info("agent {} up: control {}:{}, data {}, work dir {}", config.node(),
-            config.bindHost(), agent.controlPort(), config.dataAddress(), config.workDir()))
+    }).onSuccess(agent -> LOG.info("agent {} up: control {}://{}:{}{}, data {}, work dir {}", config.node(),
+            config.controlSecurity().scheme(), config.bindHost(), agent.controlPort(),
+            config.controlSecurity().token().isPresent() ? " (bearer token required)" : "", config.dataAddress(),
+            config.workDir()))
+        .onSuccess(agent -> {
+          if (config.controlSecurity().token().isEmpty()) {
+            LOG.warn("control API on port {} is OPEN: anyone who reaches it can checkpoint, start and remove"
+                + " processes on this node; give --control-token-file (development only without it)",
+                agent.controlPort());
+          }
+        })
         .onFailure(failure -> vertx.close());
   }
 

@@ -1,5 +1,6 @@
 package io.ums.agent;
 
+import io.ums.agent.api.ControlSecurity;
 import io.ums.agent.kubelet.KubeletSettings;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,10 +12,11 @@ import java.util.Optional;
  * "dataAddress" in /v1/info). {@code tokenFile} holds the secret the data plane signs session tokens with,
  * when given. {@code criuPath} overrides the lookup of CRIU on PATH. {@code kubelet} configures the
  * orchestrator-level approach (the node's kubelet checkpoint API) and where checkpoint images are imported.
+ * {@code controlSecurity} is who may call the control API (bearer token) and whether it speaks TLS.
  */
 public record AgentConfig(String node, String bindHost, String advertiseHost, int controlPort, int dataPort,
                           Path workDir, Optional<Path> tokenFile, Optional<Path> criuPath, Duration gracePeriod,
-                          KubeletSettings kubelet) {
+                          KubeletSettings kubelet, ControlSecurity controlSecurity) {
   public static final int DEFAULT_CONTROL_PORT = 7070;
   public static final int DEFAULT_DATA_PORT = 7071;
   public static final String DEFAULT_BIND_HOST = "0.0.0.0";
@@ -22,6 +24,13 @@ public record AgentConfig(String node, String bindHost, String advertiseHost, in
 
   public AgentConfig {
     workDir = workDir.toAbsolutePath();
+  }
+
+  /** With an open, plain-HTTP control API. */
+  public AgentConfig(String node, String bindHost, String advertiseHost, int controlPort, int dataPort, Path workDir,
+                     Optional<Path> tokenFile, Optional<Path> criuPath, Duration gracePeriod, KubeletSettings kubelet) {
+    this(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath, gracePeriod, kubelet,
+        ControlSecurity.open());
   }
 
   /** Without the kubelet approach. */
@@ -39,12 +48,17 @@ public record AgentConfig(String node, String bindHost, String advertiseHost, in
 
   public AgentConfig withGracePeriod(Duration grace) {
     return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
-        grace, kubelet);
+        grace, kubelet, controlSecurity);
   }
 
   public AgentConfig withKubelet(KubeletSettings settings) {
     return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
-        gracePeriod, settings);
+        gracePeriod, settings, controlSecurity);
+  }
+
+  public AgentConfig withControlSecurity(ControlSecurity security) {
+    return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
+        gracePeriod, kubelet, security);
   }
 
   public String dataAddress() {

@@ -1,9 +1,12 @@
 package io.ums.agent;
 
+import io.ums.agent.api.ControlSecurity;
 import io.ums.agent.image.CheckpointImages;
 import io.ums.agent.image.ImageCli;
 import io.ums.agent.kubelet.KubeletSettings;
 import io.ums.agent.migration.CriuMigrations;
+import io.ums.protocol.security.BearerToken;
+import io.ums.protocol.security.ServerTls;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -94,6 +97,17 @@ public final class AgentMain implements Callable<Integer> {
           + " CRI-O and podman read) or oci:<dir> (default: ${DEFAULT-VALUE}).")
   String checkpointImages;
 
+  @Option(names = "--control-token-file", defaultValue = "${env:UMS_CONTROL_TOKEN_FILE}",
+      description = "File holding the bearer token every control API call but GET /health and GET /metrics must"
+          + " carry (env UMS_CONTROL_TOKEN_FILE). Without it the control API is open to anyone who reaches it.")
+  Path controlTokenFile;
+
+  @Option(names = "--tls-cert", description = "PEM certificate chain of the control API: it then speaks HTTPS only.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", description = "PEM private key that goes with --tls-cert.")
+  Path tlsKey;
+
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
@@ -117,7 +131,7 @@ public final class AgentMain implements Callable<Integer> {
     AgentConfig config = new AgentConfig(node, bindHost, Optional.ofNullable(advertiseHost)
         .orElseGet(() -> defaultAdvertiseHost(bindHost)), controlPort, dataPort, workDir,
         Optional.ofNullable(tokenFile), Optional.ofNullable(criuPath), Duration.ofSeconds(gracePeriodSeconds),
-        kubeletSettings());
+        kubeletSettings()).withControlSecurity(controlSecurity());
     Agent agent;
     try {
       agent = Agent.start(config, MIGRATIONS).toCompletionStage().toCompletableFuture().get();
@@ -154,6 +168,18 @@ public final class AgentMain implements Callable<Integer> {
     return new KubeletSettings(Optional.ofNullable(kubeletUrl), Optional.ofNullable(kubeletTokenFile),
         Optional.ofNullable(kubeletCa), kubeletInsecureTls, kubeletCheckpointDir, images,
         Duration.ofSeconds(kubeletTimeoutSeconds));
+  }
+
+  // Blocking reads on the main thread, before anything listens; a bad file stops the start with its reason.
+  private ControlSecurity controlSecurity() {
+    try {
+      ControlSecurity security = controlTokenFile == null ? ControlSecurity.open()
+          : ControlSecurity.withToken(BearerToken.fromFile(controlTokenFile));
+      Optional<ServerTls> tls = ServerTls.fromFlags(tlsCert, tlsKey);
+      return tls.isPresent() ? security.withTls(tls.get().verified()) : security;
+    } catch (IOException | IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
   }
 
   // slf4j-simple reads these once, at the first logger: one line per event, with a timestamp.
