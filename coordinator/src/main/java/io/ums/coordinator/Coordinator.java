@@ -10,6 +10,7 @@ import io.ums.coordinator.peer.PeerClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Router;
 import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
 import java.time.Duration;
@@ -29,13 +30,16 @@ public final class Coordinator {
   private final HttpServer server;
   private final String clusterId;
   private final Cluster cluster;
+  private final String scheme;
 
-  private Coordinator(Vertx vertx, WebClient webClient, HttpServer server, String clusterId, Cluster cluster) {
+  private Coordinator(Vertx vertx, WebClient webClient, HttpServer server, String clusterId, Cluster cluster,
+                      String scheme) {
     this.vertx = vertx;
     this.webClient = webClient;
     this.server = server;
     this.clusterId = clusterId;
     this.cluster = cluster;
+    this.scheme = scheme;
   }
 
   /**
@@ -44,19 +48,27 @@ public final class Coordinator {
    */
   public static Future<Coordinator> start(
       Vertx vertx, String host, int port, Function<PeerClient, Cluster> clusterFactory, MigrationSettings settings) {
-    WebClient webClient = WebClient.create(vertx, new WebClientOptions().setKeepAlive(true));
-    PeerClient http = new PeerClient(webClient, PEER_REQUEST_TIMEOUT);
+    return start(vertx, host, port, clusterFactory, settings, CoordinatorSecurity.none());
+  }
+
+  /** As above, with tokens and TLS (files already read: nothing here blocks). */
+  public static Future<Coordinator> start(Vertx vertx, String host, int port,
+      Function<PeerClient, Cluster> clusterFactory, MigrationSettings settings, CoordinatorSecurity security) {
+    WebClient webClient = WebClient.create(vertx,
+        security.outgoing().trust().applyTo(new WebClientOptions().setKeepAlive(true)));
+    PeerClient http = new PeerClient(webClient, PEER_REQUEST_TIMEOUT, security.outgoing());
     Cluster cluster = clusterFactory.apply(http);
     String clusterId = UUID.randomUUID().toString();
     ClusterDescriber describer = new ClusterDescriber(clusterId, cluster, http);
     MigrationService migrations = new MigrationService(vertx, cluster, describer, http, settings);
     ReservationService reservations = new ReservationService(vertx, cluster, describer, settings.phaseTimeout());
-    CoordinatorRouter router = new CoordinatorRouter(migrations, reservations, describer, cluster);
+    Router router = new CoordinatorRouter(migrations, reservations, describer, cluster).create(vertx);
+    security.access().guard(router);
     return vertx
-        .createHttpServer()
-        .requestHandler(router.create(vertx))
+        .createHttpServer(security.serverOptions())
+        .requestHandler(router)
         .listen(port, host)
-        .map(server -> new Coordinator(vertx, webClient, server, clusterId, cluster));
+        .map(server -> new Coordinator(vertx, webClient, server, clusterId, cluster, security.scheme()));
   }
 
   public int port() {
@@ -64,7 +76,7 @@ public final class Coordinator {
   }
 
   public String url() {
-    return "http://127.0.0.1:" + port();
+    return scheme + "://127.0.0.1:" + port();
   }
 
   public String clusterId() {

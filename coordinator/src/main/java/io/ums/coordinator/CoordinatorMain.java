@@ -19,6 +19,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ./ums coordinator --port P [--agents n=url,…] [--agents-file F] [--kubernetes]}. */
@@ -48,6 +49,9 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(names = "--phase-timeout", description = "seconds a migration phase may go without progress (default ${DEFAULT-VALUE})")
   long phaseTimeoutSeconds = Defaults.PHASE_TIMEOUT.toSeconds();
 
+  @Mixin
+  SecurityFlags security = new SecurityFlags();
+
   public static void main(String[] args) {
     System.exit(new CommandLine(new CoordinatorMain()).execute(args));
   }
@@ -58,13 +62,20 @@ public final class CoordinatorMain implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "give either --kubernetes or --agents / --agents-file (local mode)");
     }
+    CoordinatorSecurity secured;
+    try {
+      secured = security.load();
+    } catch (java.io.IOException | IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+    }
     Vertx vertx = Vertx.vertx();
     Function<PeerClient, Cluster> cluster = kubernetes ? kubernetesCluster(vertx) : localCluster();
     MigrationSettings settings =
         new MigrationSettings(Defaults.STATUS_POLL_INTERVAL, Duration.ofSeconds(phaseTimeoutSeconds));
     Coordinator coordinator =
-        Coordinator.start(vertx, host, port, cluster, settings).toCompletionStage().toCompletableFuture().get();
-    System.out.println("coordinator listening on " + host + ":" + coordinator.port()
+        Coordinator.start(vertx, host, port, cluster, settings, secured).toCompletionStage().toCompletableFuture()
+            .get();
+    System.out.println("coordinator listening on " + secured.scheme() + "://" + host + ":" + coordinator.port()
         + (kubernetes ? " (kubernetes)" : " (local mode)"));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

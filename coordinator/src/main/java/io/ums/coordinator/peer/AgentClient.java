@@ -11,9 +11,9 @@ public final class AgentClient {
   private final String baseUrl;
 
   public AgentClient(PeerClient http, String node, String baseUrl) {
-    this.http = http;
+    this.http = http.toAgents();
     this.node = node;
-    this.baseUrl = baseUrl;
+    this.baseUrl = http.credentials().agentUrl(baseUrl);
   }
 
   public String node() {

@@ -15,7 +15,7 @@ public final class CoordinatorClient {
   private final String baseUrl;
 
   public CoordinatorClient(PeerClient http, String baseUrl) {
-    this.http = http;
+    this.http = http.toCoordinators();
     this.baseUrl = baseUrl;
   }
 

@@ -2,6 +2,8 @@ package io.ums.coordinator.peer;
 
 import io.ums.coordinator.migration.Failure;
 import io.ums.coordinator.migration.MigrationException;
+import io.ums.protocol.security.BearerToken;
+import io.ums.protocol.security.ClientTls;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
@@ -12,19 +14,49 @@ import io.vertx.ext.web.client.HttpRequest;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * JSON over HTTP to a peer (an agent or another coordinator). Every failure comes back as a
  * {@link MigrationException}: the peer's own error code when it is one we share (404, 409, 504),
- * otherwise PEER_FAILED (502) with the peer's message, prefixed by who the peer is.
+ * otherwise PEER_FAILED (502) with the peer's message, prefixed by who the peer is. {@link AgentClient} and
+ * {@link CoordinatorClient} each send their own kind of peer's bearer token ({@link #toAgents()},
+ * {@link #toCoordinators()}).
  */
 public final class PeerClient {
   private final WebClient client;
   private final Duration requestTimeout;
+  private final PeerCredentials credentials;
+  private final Optional<BearerToken> bearer;
 
   public PeerClient(WebClient client, Duration requestTimeout) {
+    this(client, requestTimeout, PeerCredentials.none());
+  }
+
+  public PeerClient(WebClient client, Duration requestTimeout, PeerCredentials credentials) {
+    this(client, requestTimeout, credentials, Optional.empty());
+  }
+
+  private PeerClient(WebClient client, Duration requestTimeout, PeerCredentials credentials,
+                     Optional<BearerToken> bearer) {
     this.client = client;
     this.requestTimeout = requestTimeout;
+    this.credentials = credentials;
+    this.bearer = bearer;
+  }
+
+  /** The same client, sending the agents' control token. */
+  PeerClient toAgents() {
+    return new PeerClient(client, requestTimeout, credentials, credentials.agentToken());
+  }
+
+  /** The same client, sending the token destination coordinators accept on /v1/reservations. */
+  PeerClient toCoordinators() {
+    return new PeerClient(client, requestTimeout, credentials, credentials.peerToken());
+  }
+
+  PeerCredentials credentials() {
+    return credentials;
   }
 
   public Future<JsonObject> getObject(String peer, String url) {
@@ -56,6 +88,7 @@ public final class PeerClient {
   private Future<Buffer> send(String peer, HttpMethod method, String url, JsonObject body, Duration timeout) {
     HttpRequest<Buffer> request =
         client.requestAbs(method, url).timeout(timeout.toMillis()).putHeader("Accept", "application/json");
+    bearer.ifPresent(token -> request.putHeader("Authorization", token.authorization()));
     Future<HttpResponse<Buffer>> response =
         body == null ? request.send() : request.sendJsonObject(body);
     return response.transform(
@@ -123,6 +156,10 @@ public final class PeerClient {
   }
 
   private static String describe(Throwable cause) {
+    Optional<String> tls = ClientTls.describeFailure(cause);
+    if (tls.isPresent()) {
+      return tls.get();
+    }
     String message = cause.getMessage();
     return message == null ? cause.getClass().getSimpleName() : message;
   }

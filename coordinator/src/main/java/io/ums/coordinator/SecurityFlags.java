@@ -1,0 +1,73 @@
+package io.ums.coordinator;
+
+import io.ums.coordinator.api.ApiAccess;
+import io.ums.coordinator.peer.PeerCredentials;
+import io.ums.protocol.security.BearerToken;
+import io.ums.protocol.security.ClientTls;
+import io.ums.protocol.security.ServerTls;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Option;
+
+/** The coordinator's token and TLS flags (a picocli mixin of {@link CoordinatorMain}). */
+final class SecurityFlags {
+  private static final Logger LOG = LoggerFactory.getLogger(SecurityFlags.class);
+
+  @Option(names = "--agent-token-file",
+      description = "file holding the agents' control token (their --control-token-file), sent to every agent")
+  Path agentTokenFile;
+
+  @Option(names = "--peer-token-file",
+      description = "file holding the token coordinators exchange: /v1/reservations here requires it, and it is"
+          + " sent to destination coordinators")
+  Path peerTokenFile;
+
+  @Option(names = "--api-token-file",
+      description = "file holding the token of the user API (/migrate, /migrations, /list, /demo);"
+          + " /healthcheck and /frontman stay open")
+  Path apiTokenFile;
+
+  @Option(names = "--tls-cert", description = "PEM certificate chain: the API then speaks HTTPS only")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", description = "PEM private key that goes with --tls-cert")
+  Path tlsKey;
+
+  @Option(names = "--ca", description = "PEM CA certificate(s) trusted for https:// agents and destination"
+      + " coordinators (default: the JVM's trust store); host names are always verified")
+  Path ca;
+
+  @Option(names = "--agent-tls", description = "reach agents over https (their --tls-cert); Kubernetes"
+      + " discovery then builds https:// URLs")
+  boolean agentTls;
+
+  /** Blocking: reads the files (start-up, before anything listens) and warns about what stays open. */
+  CoordinatorSecurity load() throws IOException {
+    Optional<BearerToken> api = read(apiTokenFile);
+    Optional<BearerToken> peer = read(peerTokenFile);
+    Optional<BearerToken> agent = read(agentTokenFile);
+    Optional<ServerTls> tls = ServerTls.fromFlags(tlsCert, tlsKey);
+    if (tls.isPresent()) {
+      tls.get().verified();
+    }
+    ClientTls trust = (ca == null ? ClientTls.jvmDefault() : ClientTls.trusting(ca)).verified();
+    if (peer.isEmpty()) {
+      LOG.warn("no --peer-token-file: anyone who reaches this port can reserve receive sessions on its agents"
+          + " (/v1/reservations)");
+    }
+    if (agent.isEmpty()) {
+      LOG.warn("no --agent-token-file: agents that require a control token will answer 401");
+    }
+    if (tls.isEmpty()) {
+      LOG.warn("no --tls-cert: the API and the reservations' data-plane tokens travel in clear text");
+    }
+    return new CoordinatorSecurity(new ApiAccess(api, peer), tls, new PeerCredentials(agent, peer, trust, agentTls));
+  }
+
+  private static Optional<BearerToken> read(Path file) throws IOException {
+    return file == null ? Optional.empty() : Optional.of(BearerToken.fromFile(file));
+  }
+}
