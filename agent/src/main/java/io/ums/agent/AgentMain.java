@@ -162,6 +162,12 @@ public final class AgentMain implements Callable<Integer> {
       throw new CommandLine.ParameterException(spec.commandLine(),
           "--kubelet-ca and --kubelet-insecure-tls exclude each other");
     }
+    for (Path file : new Path[] {kubeletCa, kubeletTokenFile}) {
+      if (file != null && !java.nio.file.Files.isReadable(file)) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "cannot read " + file
+            + (file == kubeletCa ? " (--kubelet-ca)" : " (--kubelet-token-file)"));
+      }
+    }
     if (kubeletTimeoutSeconds <= 0) {
       throw new CommandLine.ParameterException(spec.commandLine(), "--kubelet-timeout must be > 0");
     }

@@ -30,7 +30,8 @@ class AgentMainTest {
     for (String[] args : new String[][] {
         {"--checkpoint-images", "docker"},
         {"--kubelet-url", "ftp://node:10250"},
-        {"--kubelet-url", "https://node:10250", "--kubelet-ca", "/ca.pem", "--kubelet-insecure-tls"}}) {
+        {"--kubelet-url", "https://node:10250", "--kubelet-ca", "/ca.pem", "--kubelet-insecure-tls"},
+        {"--kubelet-token-file", "/nonexistent/token"}}) {
       StringWriter err = new StringWriter();
       String[] full = java.util.stream.Stream.concat(java.util.stream.Stream.of("--node", "a", "--work-dir", "/tmp/w"),
           java.util.Arrays.stream(args)).toArray(String[]::new);

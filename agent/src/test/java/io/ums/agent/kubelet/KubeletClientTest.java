@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.ums.agent.image.CheckpointImages;
 import io.ums.agent.migration.MigrationFailure;
 import io.vertx.core.Vertx;
+import io.ums.agent.testkit.HostCommand;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import java.net.URI;
@@ -62,6 +65,40 @@ class KubeletClientTest {
           MigrationFailure reason = ((MigrationFailure.Exception) failure).failure();
           assertThat(reason.code()).isEqualTo(MigrationFailure.Code.KUBELET_FAILED);
           assertThat(reason.message()).contains("(500", "CRIU support not enabled");
+          test.completeNow();
+        })));
+  }
+
+  @Test
+  void aKubeletCertificateIsVerifiedUnlessInsecureTlsIsAsked(Vertx vertx, VertxTestContext test) {
+    Path key = dir.resolve("kubelet.key");
+    Path cert = dir.resolve("kubelet.crt");
+    HostCommand.check("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+        "/CN=kubelet", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.toString(), "-out", cert.toString());
+    HttpServerOptions tls = new HttpServerOptions().setSsl(true)
+        .setKeyCertOptions(new PemKeyCertOptions().setKeyPath(key.toString()).setCertPath(cert.toString()));
+    vertx.createHttpServer(tls).requestHandler(request -> request.response().end("{\"items\":[\"/a/b.tar\"]}"))
+        .listen(0, "127.0.0.1")
+        .compose(server -> {
+          String url = "https://127.0.0.1:" + server.actualPort();
+          KubeletSettings verifying = settings(url, null);
+          KubeletSettings insecure = new KubeletSettings(verifying.url(), Optional.empty(), Optional.empty(), true,
+              dir, verifying.checkpointImages(), verifying.timeout());
+          KubeletSettings withCa = new KubeletSettings(verifying.url(), Optional.empty(), Optional.of(cert), false,
+              dir, verifying.checkpointImages(), verifying.timeout());
+          return KubeletClient.create(vertx, verifying).checkpoint("default", "web", "app")
+              .transform(unverified -> {
+                test.verify(() -> {
+                  assertThat(unverified.failed()).as("a certificate no trusted CA signed").isTrue();
+                  assertThat(((MigrationFailure.Exception) unverified.cause()).failure().code())
+                      .isEqualTo(MigrationFailure.Code.KUBELET_UNREACHABLE);
+                });
+                return KubeletClient.create(vertx, insecure).checkpoint("default", "web", "app");
+              })
+              .compose(path -> KubeletClient.create(vertx, withCa).checkpoint("default", "web", "app"));
+        })
+        .onComplete(test.succeeding(path -> test.verify(() -> {
+          assertThat(path).isEqualTo("/a/b.tar");
           test.completeNow();
         })));
   }
