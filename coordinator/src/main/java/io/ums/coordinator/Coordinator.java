@@ -64,10 +64,14 @@ public final class Coordinator {
     ReservationService reservations = new ReservationService(vertx, cluster, describer, settings.phaseTimeout());
     Router router = new CoordinatorRouter(migrations, reservations, describer, cluster).create(vertx);
     security.access().guard(router);
-    return vertx
-        .createHttpServer(security.serverOptions())
-        .requestHandler(router)
-        .listen(port, host)
+    // both sides' migrations are ours: a lock or destination pod of either is not left over
+    cluster.activeMigrations(id -> migrations.running(id) || reservations.holds(id));
+    return cluster
+        .recover(settings.phaseTimeout())
+        .compose(recovered -> vertx
+            .createHttpServer(security.serverOptions())
+            .requestHandler(router)
+            .listen(port, host))
         .map(server -> new Coordinator(vertx, webClient, server, clusterId, cluster, security.scheme()));
   }
 

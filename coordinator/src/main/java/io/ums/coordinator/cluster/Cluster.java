@@ -37,8 +37,8 @@ public interface Cluster {
   /** Fails UNKNOWN_WORKLOAD (404) when there is no such workload. */
   Future<SourceWorkload> resolve(String namespace, String name);
 
-  /** Marks the workload as migrating; fails ALREADY_MIGRATING (409) when it already is. */
-  Future<Void> lock(SourceWorkload workload, String migrationId);
+  /** Marks the workload as migrating (with the approach's wire name); fails ALREADY_MIGRATING (409) when it already is. */
+  Future<Void> lock(SourceWorkload workload, String migrationId, String approach);
 
   /** Records a migration step on the workload (annotation, event); best effort. */
   Future<Void> recordStep(SourceWorkload workload, String migrationId, String step, String message);
@@ -76,10 +76,20 @@ public interface Cluster {
   Future<Void> removeDestination(String namespace, String destinationObject);
 
   /**
-   * Destination side, at commit when the source is in another cluster and not kept: the
-   * destination object stops withholding what kept it apart from the source's owner (labels).
+   * Destination side, at commit: the agents finished. Inside one cluster the destination object is
+   * marked committed (the source side finishes it); when the source is in another cluster the
+   * migration is over here, and unless the source is kept the destination stops withholding what
+   * kept it apart from the source's owner (labels).
    */
-  default Future<Void> restoreWithheldLabels(String namespace, String destinationObject) {
+  default Future<Void> commitDestination(String namespace, String destinationObject, boolean sameCluster, boolean keep) {
+    return Future.succeededFuture();
+  }
+
+  /**
+   * Settles what migrations run by a previous instance of this coordinator left behind (locks,
+   * destination objects); answers once the first pass is done. Never fails.
+   */
+  default Future<Void> recover(Duration retry) {
     return Future.succeededFuture();
   }
 

@@ -141,7 +141,7 @@ public final class LocalCluster implements Cluster {
   }
 
   @Override
-  public Future<Void> lock(SourceWorkload workload, String migrationId) {
+  public Future<Void> lock(SourceWorkload workload, String migrationId, String approach) {
     String holder = migrationByWorkload.putIfAbsent(workload.key(), migrationId);
     if (holder != null) {
       return Future.failedFuture(

@@ -6,6 +6,8 @@ import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.ums.coordinator.cluster.MigrationKeys;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.List;
@@ -23,7 +25,8 @@ final class DestinationPods {
   /** Volumes the API server injects (service account token); copying them would be rejected or stale. */
   private static final String INJECTED_TOKEN_VOLUME_PREFIX = "kube-api-access-";
   private static final Set<String> OUR_ANNOTATIONS =
-      Set.of(MigrationKeys.ANNOTATION_MIGRATION_ID, MigrationKeys.ANNOTATION_MIGRATION_STEP, LAST_APPLIED);
+      Set.of(MigrationKeys.ANNOTATION_MIGRATION_ID, MigrationKeys.ANNOTATION_MIGRATION_STEP,
+          MigrationKeys.ANNOTATION_MIGRATION_INTERFACE, LAST_APPLIED);
 
   private DestinationPods() {}
 
@@ -43,6 +46,8 @@ final class DestinationPods {
     } else {
       meta.setLabels(new HashMap<>(withholding.kept()));
       annotations.put(PodOwner.WITHHELD_LABELS, new JsonObject(new HashMap<>(withholding.withheld())).encode());
+      // for a restarted coordinator that finds the source already deleted and must still hand this pod over
+      annotations.put(PodOwner.SOURCE_OWNERS, new JsonArray(Serialization.asJson(source.getOwnerReferences())).encode());
     }
     if (source.getAnnotations() != null) {
       source.getAnnotations().forEach((k, v) -> {
@@ -78,12 +83,20 @@ final class DestinationPods {
     return labels;
   }
 
-  /** The pod to create on the destination node; the restore entrypoint finds its migration by annotation. */
+  /**
+   * The pod to create on the destination node; the restore entrypoint finds its migration by
+   * annotation. Until the migration is settled it is marked (label with the migration id, step
+   * RESERVED) so that a restarted coordinator finds it.
+   */
   static Pod destination(Pod template, String podName, String node, String migrationId) {
     Pod pod = new io.fabric8.kubernetes.api.model.PodBuilder(template).build();
+    String sourcePod = template.getMetadata().getNamespace() + "/" + template.getMetadata().getName();
     pod.getMetadata().setName(podName);
     pod.getMetadata().getLabels().put(MigrationKeys.LABEL_INSTANCE, podName);
+    pod.getMetadata().getLabels().put(MigrationKeys.LABEL_DESTINATION_OF, migrationId);
     pod.getMetadata().getAnnotations().put(MigrationKeys.ANNOTATION_RESTORE_FROM, migrationId);
+    pod.getMetadata().getAnnotations().put(MigrationKeys.ANNOTATION_DESTINATION_STEP, MigrationKeys.STEP_RESERVED);
+    pod.getMetadata().getAnnotations().put(MigrationKeys.ANNOTATION_SOURCE_POD, sourcePod);
     pod.getSpec().setNodeName(node);
     return pod;
   }

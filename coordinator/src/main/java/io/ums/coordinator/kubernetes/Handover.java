@@ -5,10 +5,11 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.ums.coordinator.cluster.MigrationKeys;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -33,51 +34,89 @@ final class Handover {
     this.kube = kube;
   }
 
-  /** Deletes the source pod and, when there is one in this cluster, hands the destination pod to its owner. */
+  /**
+   * Deletes the source pod and hands the destination pod (if there is one in this cluster) to its
+   * owner: the source's ownerReferences, or those recorded on the destination when the source is
+   * already gone (a restarted coordinator finishing the job).
+   */
   Future<Void> replaceSource(String namespace, String sourcePod, String destinationPod) {
     return kube.call(KubePermission.PODS_GET, "get source pod " + sourcePod, () ->
             client.pods().inNamespace(namespace).withName(sourcePod).get())
-        .compose(source -> kube.call(KubePermission.PODS_DELETE, "delete source pod " + sourcePod, () -> {
-          client.pods().inNamespace(namespace).withName(sourcePod).delete();
-          return source;
-        }))
+        .compose(source -> source == null ? Future.succeededFuture((Pod) null)
+            : kube.call(KubePermission.PODS_DELETE, "delete source pod " + sourcePod, () -> {
+              client.pods().inNamespace(namespace).withName(sourcePod).delete();
+              return source;
+            }))
         .compose(source -> destinationPod == null ? Future.<Void>succeededFuture()
-            : handOver(namespace, destinationPod, source == null || source.getMetadata().getOwnerReferences() == null
-                ? List.of() : source.getMetadata().getOwnerReferences()));
+            : settle(namespace, destinationPod, true, source == null ? null : owners(source)));
   }
 
   /**
-   * Gives the destination pod back the labels it withheld and the given ownerReferences (none: the
-   * destination lives in another cluster than its source, only the labels come back).
+   * Ends a destination pod's migration: with {@code handOver} it gets back the labels it withheld
+   * and the owners ({@code owners} null: those recorded on it; empty: none, e.g. the source is in
+   * another cluster); without, it stays apart from the owner (a kept copy). Either way the
+   * migration markers go.
    */
-  Future<Void> handOver(String namespace, String destinationPod, List<OwnerReference> owners) {
-    return kube.call(KubePermission.PODS_PATCH, "hand pod " + destinationPod + " over to its owner", () -> {
+  Future<Void> settle(String namespace, String destinationPod, boolean handOver, List<OwnerReference> owners) {
+    return kube.call(KubePermission.PODS_PATCH, "settle pod " + destinationPod, () -> {
       var resource = client.pods().inNamespace(namespace).withName(destinationPod);
       Pod current = resource.get();
       if (current == null) {
         return null;
       }
-      Map<String, String> withheld = DestinationPods.withheldLabels(current.getMetadata().getAnnotations());
-      if (withheld.isEmpty() && owners.isEmpty()) {
-        return null;
-      }
+      Map<String, String> labels = current.getMetadata().getLabels() == null ? Map.of() : current.getMetadata().getLabels();
+      Map<String, String> annotations = KubernetesCluster.annotations(current);
       // a JSON patch (not a merge patch): explicit operations, the same on every API server
       JsonArray operations = new JsonArray();
-      if (current.getMetadata().getLabels() == null) {
-        operations.add(new JsonObject().put("op", "add").put("path", "/metadata/labels").put("value", new JsonObject()));
+      if (labels.containsKey(MigrationKeys.LABEL_DESTINATION_OF)) {
+        operations.add(remove("/metadata/labels/", MigrationKeys.LABEL_DESTINATION_OF));
       }
-      withheld.forEach((key, value) -> operations.add(new JsonObject().put("op", "add")
-          .put("path", PodLock.jsonPointer("/metadata/labels/", key)).put("value", value)));
-      if (!withheld.isEmpty()) {
-        operations.add(new JsonObject().put("op", "remove")
-            .put("path", PodLock.jsonPointer("/metadata/annotations/", PodOwner.WITHHELD_LABELS)));
+      List<String> markers = new ArrayList<>(List.of(MigrationKeys.ANNOTATION_DESTINATION_STEP, PodOwner.SOURCE_OWNERS));
+      if (handOver) {
+        Map<String, String> withheld = DestinationPods.withheldLabels(annotations);
+        if (labels.isEmpty() && !withheld.isEmpty()) {
+          operations.add(new JsonObject().put("op", "add").put("path", "/metadata/labels").put("value", new JsonObject()));
+        }
+        withheld.forEach((key, value) -> operations.add(new JsonObject().put("op", "add")
+            .put("path", PodLock.jsonPointer("/metadata/labels/", key)).put("value", value)));
+        markers.add(PodOwner.WITHHELD_LABELS);
+        List<OwnerReference> handedTo = owners != null ? owners : recordedOwners(annotations);
+        if (!handedTo.isEmpty()) {
+          operations.add(new JsonObject().put("op", "add").put("path", "/metadata/ownerReferences")
+              .put("value", new JsonArray(client.getKubernetesSerialization().asJson(handedTo))));
+        }
       }
-      if (!owners.isEmpty()) {
-        operations.add(new JsonObject().put("op", "add").put("path", "/metadata/ownerReferences")
-            .put("value", new JsonArray(client.getKubernetesSerialization().asJson(owners))));
+      markers.stream().filter(annotations::containsKey)
+          .forEach(key -> operations.add(remove("/metadata/annotations/", key)));
+      if (!operations.isEmpty()) {
+        resource.patch(PatchContext.of(PatchType.JSON), operations.encode());
       }
-      resource.patch(PatchContext.of(PatchType.JSON), operations.encode());
       return null;
     });
+  }
+
+  /** Inside one cluster: the agents finished, the source side still has to replace the source. */
+  Future<Void> markCommitted(String namespace, String destinationPod) {
+    return kube.call(KubePermission.PODS_PATCH, "mark pod " + destinationPod + " committed", () -> {
+      client.pods().inNamespace(namespace).withName(destinationPod).patch(PatchContext.of(PatchType.JSON),
+          new JsonArray().add(new JsonObject().put("op", "add")
+              .put("path", PodLock.jsonPointer("/metadata/annotations/", MigrationKeys.ANNOTATION_DESTINATION_STEP))
+              .put("value", MigrationKeys.STEP_COMMITTED)).encode());
+      return null;
+    });
+  }
+
+  private static JsonObject remove(String map, String key) {
+    return new JsonObject().put("op", "remove").put("path", PodLock.jsonPointer(map, key));
+  }
+
+  private static List<OwnerReference> owners(Pod pod) {
+    return pod.getMetadata().getOwnerReferences() == null ? List.of() : pod.getMetadata().getOwnerReferences();
+  }
+
+  private List<OwnerReference> recordedOwners(Map<String, String> annotations) {
+    String json = annotations.get(PodOwner.SOURCE_OWNERS);
+    return json == null ? List.of()
+        : List.of(client.getKubernetesSerialization().unmarshal(json, OwnerReference[].class));
   }
 }

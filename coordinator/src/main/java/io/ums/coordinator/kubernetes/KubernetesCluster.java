@@ -46,6 +46,7 @@ public final class KubernetesCluster implements Cluster {
   private final PodReadiness readiness;
   private final PodOwner owner;
   private final Handover handover;
+  private final Recovery recovery;
   /** Locks found on pods whose migration nobody runs any more: resolve() saw them, lock() takes them over. */
   private final Map<String, String> staleLocks = new HashMap<>();
   private Predicate<String> activeMigration = id -> true;
@@ -60,6 +61,8 @@ public final class KubernetesCluster implements Cluster {
     this.readiness = new PodReadiness(client, kube);
     this.owner = new PodOwner(client, kube);
     this.handover = new Handover(client, kube);
+    this.recovery = new Recovery(vertx, client, kube, lock, events, handover,
+        pod -> agentOn(pod.getSpec().getNodeName()).compose(agent -> agentWorkloadOf(agent, pod)));
   }
 
   @Override
@@ -168,17 +171,21 @@ public final class KubernetesCluster implements Cluster {
   }
 
   /** The agent knows the pod's process tree by the pod's name ("namespace/name" or plain "name"). */
+  private Future<Optional<JsonObject>> agentWorkloadOf(AgentRef agent, Pod pod) {
+    String namespace = pod.getMetadata().getNamespace();
+    String name = pod.getMetadata().getName();
+    Set<String> names = Set.of(namespace + "/" + name, name);
+    return new AgentClient(http, agent.node(), agent.controlUrl()).workloads().map(workloads ->
+        workloads.stream().map(JsonObject.class::cast).filter(w -> names.contains(w.getString("name"))).findFirst());
+  }
+
   private Future<SourceWorkload> agentWorkload(
       AgentRef agent, Pod pod, String lockHolder, PodOwner.Withholding withholding) {
     String namespace = pod.getMetadata().getNamespace();
     String name = pod.getMetadata().getName();
-    Set<String> names = Set.of(namespace + "/" + name, name);
-    return new AgentClient(http, agent.node(), agent.controlUrl()).workloads().map(workloads -> {
+    return agentWorkloadOf(agent, pod).map(found -> {
       JsonObject template = new JsonObject(client.getKubernetesSerialization().asJson(DestinationPods.template(pod, withholding)));
-      JsonObject workload = workloads.stream().map(JsonObject.class::cast)
-          .filter(w -> names.contains(w.getString("name")))
-          .findFirst()
-          .orElse(null);
+      JsonObject workload = found.orElse(null);
       if (workload == null) {
         // not a process tree the agent runs: only its kubelet can checkpoint it (interface kubelet);
         // a lock on it is stale, the kubelet leaves the source running whatever happened
@@ -200,16 +207,36 @@ public final class KubernetesCluster implements Cluster {
   }
 
   @Override
-  public Future<Void> lock(SourceWorkload workload, String migrationId) {
+  public Future<Void> lock(SourceWorkload workload, String migrationId, String approach) {
     String stale = staleLocks.remove(workload.key());
-    Future<Void> taken = lock.acquire(workload.namespace(), workload.name(), migrationId, stale);
-    if (stale != null) {
-      taken = taken.compose(locked -> events.record(workload, "StaleLockReclaimed", "Warning",
-          "migration " + stale + " left this pod locked and nobody runs it any more; migration " + migrationId
-              + " takes over"));
-    }
+    Future<Void> taken = stale == null
+        ? lock.acquire(workload.namespace(), workload.name(), migrationId, approach, null)
+        : takeOver(workload, migrationId, approach, stale);
     return taken.compose(locked -> events.record(workload, "MigrationStarted", "Normal",
         "migration " + migrationId + " of " + workload.key() + " from node " + workload.node()));
+  }
+
+  /**
+   * A lock left by a migration nobody runs: that migration is settled first (its destination pods
+   * removed, or, when the agents had already moved the workload, finished), then the lock is taken.
+   */
+  private Future<Void> takeOver(SourceWorkload workload, String migrationId, String approach, String stale) {
+    return recovery.settle(stale, workload.namespace(), workload.name())
+        .compose(outcome -> switch (outcome) {
+          case DEFERRED -> Future.failedFuture(new MigrationException(Failure.ALREADY_MIGRATING, "pod "
+              + workload.key() + " is already migrating (migration " + stale + ", its agent still moves it)"));
+          case FINISHED -> Future.failedFuture(new MigrationException(Failure.UNKNOWN_WORKLOAD, "pod "
+              + workload.key() + " had already moved: migration " + stale + " was finished instead"));
+          default -> lock.acquire(workload.namespace(), workload.name(), migrationId, approach, stale);
+        })
+        .compose(locked -> events.record(workload, "StaleLockReclaimed", "Warning",
+            "migration " + stale + " left this pod locked and nobody runs it any more; migration " + migrationId
+                + " takes over"));
+  }
+
+  @Override
+  public Future<Void> recover(Duration retry) {
+    return recovery.run(activeMigration, retry);
   }
 
   @Override
@@ -226,7 +253,8 @@ public final class KubernetesCluster implements Cluster {
       SourceWorkload workload, String migrationId, boolean keep, Optional<String> destinationPod) {
     // keep: the copy stays orphaned and out of the owner's selector (its withheld labels are in an annotation)
     Future<Void> done = keep
-        ? lock.release(workload.namespace(), workload.name(), migrationId)
+        ? lock.release(workload.namespace(), workload.name(), migrationId).compose(released -> destinationPod
+            .map(pod -> handover.settle(workload.namespace(), pod, false, List.of())).orElse(Future.succeededFuture()))
         : handover.replaceSource(workload.namespace(), workload.name(), destinationPod.orElse(null));
     return done.compose(ignored -> events.record(workload, "Migrated", "Normal",
         "migration " + migrationId + " done" + (keep ? ", source kept" : ", source pod deleted")
@@ -234,8 +262,10 @@ public final class KubernetesCluster implements Cluster {
   }
 
   @Override
-  public Future<Void> restoreWithheldLabels(String namespace, String destinationObject) {
-    return handover.handOver(namespace, destinationObject, List.of());
+  public Future<Void> commitDestination(String namespace, String destinationObject, boolean sameCluster, boolean keep) {
+    return sameCluster
+        ? handover.markCommitted(namespace, destinationObject)
+        : handover.settle(namespace, destinationObject, !keep, List.of());
   }
 
   @Override

@@ -24,14 +24,19 @@ final class MigrationEvents {
   }
 
   Future<Void> record(SourceWorkload workload, String reason, String type, String message) {
+    return record(workload.namespace(), workload.name(), reason, type, message);
+  }
+
+  /** An Event on pod namespace/name. */
+  Future<Void> record(String namespace, String pod, String reason, String type, String message) {
     String now = Instant.now().toString();
     Event event = new EventBuilder()
         .withNewMetadata()
-          .withName(workload.name() + "." + UUID.randomUUID().toString().replace("-", "").substring(0, 16))
-          .withNamespace(workload.namespace())
+          .withName(pod + "." + UUID.randomUUID().toString().replace("-", "").substring(0, 16))
+          .withNamespace(namespace)
         .endMetadata()
         .withNewInvolvedObject()
-          .withApiVersion("v1").withKind("Pod").withName(workload.name()).withNamespace(workload.namespace())
+          .withApiVersion("v1").withKind("Pod").withName(pod).withNamespace(namespace)
         .endInvolvedObject()
         .withReason(reason)
         .withType(type)
@@ -42,10 +47,10 @@ final class MigrationEvents {
         .withCount(1)
         .build();
     return kube.call(KubePermission.EVENTS_CREATE, "create event", () ->
-            client.v1().events().inNamespace(workload.namespace()).resource(event).create())
+            client.v1().events().inNamespace(namespace).resource(event).create())
         .<Void>mapEmpty()
         .recover(failure -> {
-          LOG.warn("event {} on {} not recorded: {}", reason, workload.key(), failure.getMessage());
+          LOG.warn("event {} on {} not recorded: {}", reason, namespace + "/" + pod, failure.getMessage());
           return Future.succeededFuture();
         });
   }

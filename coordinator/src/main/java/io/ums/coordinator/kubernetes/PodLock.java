@@ -29,7 +29,7 @@ final class PodLock {
   }
 
   /** Takes the lock; {@code staleHolder} (nullable) is a dead migration's lock that may be overwritten. */
-  Future<Void> acquire(String namespace, String name, String migrationId, String staleHolder) {
+  Future<Void> acquire(String namespace, String name, String migrationId, String approach, String staleHolder) {
     return kube.call(KubePermission.PODS_GET, "get pod " + name, () ->
             client.pods().inNamespace(namespace).withName(name).get())
         .compose(pod -> {
@@ -43,6 +43,7 @@ final class PodLock {
           Map<String, String> annotations = new HashMap<>(KubernetesCluster.annotations(pod));
           annotations.put(MigrationKeys.ANNOTATION_MIGRATION_ID, migrationId);
           annotations.put(MigrationKeys.ANNOTATION_MIGRATION_STEP, "LOCKED");
+          annotations.put(MigrationKeys.ANNOTATION_MIGRATION_INTERFACE, approach);
           pod.getMetadata().setAnnotations(annotations);
           return kube.call(KubePermission.PODS_UPDATE, "lock pod " + name, () -> {
             try {
@@ -68,6 +69,7 @@ final class PodLock {
     return edit(namespace, name, migrationId, annotations -> {
       annotations.remove(MigrationKeys.ANNOTATION_MIGRATION_ID);
       annotations.remove(MigrationKeys.ANNOTATION_MIGRATION_STEP);
+      annotations.remove(MigrationKeys.ANNOTATION_MIGRATION_INTERFACE);
     });
   }
 

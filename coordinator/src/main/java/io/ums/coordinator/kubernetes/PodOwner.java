@@ -37,6 +37,8 @@ import java.util.Set;
 final class PodOwner {
   /** On the destination pod: the labels withheld from it (JSON object), until it is handed to the owner. */
   static final String WITHHELD_LABELS = "ums.io/withheld-labels";
+  /** On the destination pod while migrating: the source's ownerReferences (JSON array), handed over at the end. */
+  static final String SOURCE_OWNERS = "ums.io/source-owners";
 
   /** The owner's selector split the pod's labels into those kept and those withheld on the destination. */
   record Withholding(Map<String, String> kept, Map<String, String> withheld) {

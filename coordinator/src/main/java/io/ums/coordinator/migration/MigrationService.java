@@ -42,7 +42,12 @@ public final class MigrationService {
     this.describer = describer;
     this.http = http;
     this.settings = settings;
-    cluster.activeMigrations(id -> find(id).map(m -> !m.finished()).orElse(false));
+    cluster.activeMigrations(this::running);
+  }
+
+  /** Whether this coordinator runs migration {@code id} now. */
+  public boolean running(String id) {
+    return find(id).map(m -> !m.finished()).orElse(false);
   }
 
   public Future<Migration> start(MigrationRequest request) {
@@ -52,7 +57,7 @@ public final class MigrationService {
         .compose(
             workload -> {
               Approach approach = chooseApproach(request, workload);
-              return cluster.lock(workload, id).map(locked -> launch(id, request, workload, approach));
+              return cluster.lock(workload, id, approach.wireName()).map(locked -> launch(id, request, workload, approach));
             });
   }
 

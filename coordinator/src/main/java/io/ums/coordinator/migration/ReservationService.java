@@ -54,6 +54,11 @@ public final class ReservationService {
     this.checkInterval = checkInterval;
   }
 
+  /** Whether an open reservation belongs to migration {@code migrationId} (of whichever source coordinator). */
+  public boolean holds(String migrationId) {
+    return reservations.values().stream().anyMatch(r -> r.migrationId().equals(migrationId));
+  }
+
   public Future<JsonObject> reserve(JsonObject body) {
     DestinationRequest request;
     try {
@@ -261,7 +266,7 @@ public final class ReservationService {
     if (!reservation.request.checkpoint()) {
       reservations.remove(id);
       LOG.info("migration {}: destination committed on {}", reservation.migrationId(), reservation.agent.node());
-      return restoreLabelsIfCrossCluster(reservation, body).map(done -> committed(reservation));
+      return markCommitted(reservation, body).map(done -> committed(reservation));
     }
     Map<String, String> images;
     Duration readyTimeout;
@@ -289,24 +294,27 @@ public final class ReservationService {
           LOG.info("migration {}: pod {} restored from checkpoint images and Ready on {}",
               reservation.migrationId(), pod, reservation.agent.node());
           long podStartMs = (System.nanoTime() - started) / 1_000_000;
-          return restoreLabelsIfCrossCluster(reservation, body)
+          return markCommitted(reservation, body)
               .map(done -> committed(reservation).put("podStartMs", podStartMs));
         });
   }
 
   /**
-   * The destination pod withholds the labels its source's owner selects by. Inside one cluster the
-   * source coordinator hands it over (after deleting the source); in another cluster there is no
-   * owner to hand it to, so unless the source is kept it simply gets its labels back here.
+   * The destination object records that the agents finished. It withholds the labels its source's
+   * owner selects by: inside one cluster the source coordinator hands it over (after deleting the
+   * source); in another cluster there is no owner to hand it to, so unless the source is kept it
+   * simply gets its labels back here.
    */
-  private Future<Void> restoreLabelsIfCrossCluster(Reservation reservation, JsonObject body) {
-    boolean crossCluster = !describer.clusterId().equals(reservation.request.sourceClusterId());
-    if (!crossCluster || body.getBoolean("keep", false) || reservation.destinationObject.isEmpty()) {
+  private Future<Void> markCommitted(Reservation reservation, JsonObject body) {
+    if (reservation.destinationObject.isEmpty()) {
       return Future.succeededFuture();
     }
-    return cluster.restoreWithheldLabels(reservation.request.namespace(), reservation.destinationObject.get())
+    boolean sameCluster = describer.clusterId().equals(reservation.request.sourceClusterId());
+    Object keep = body.getValue("keep");
+    return cluster.commitDestination(reservation.request.namespace(), reservation.destinationObject.get(), sameCluster,
+            Boolean.TRUE.equals(keep))
         .recover(failure -> {
-          LOG.warn("migration {}: giving pod {} its labels back failed: {}", reservation.migrationId(),
+          LOG.warn("migration {}: marking pod {} committed failed: {}", reservation.migrationId(),
               reservation.destinationObject.get(), failure.getMessage());
           return Future.succeededFuture();
         });

@@ -131,6 +131,9 @@ class KubeletMigrationTest {
     assertThat(done.json().getJsonObject("destination").getJsonArray("containers")).hasSize(1);
     assertThat(MockCluster.get(client, "default", "api")).as("source deleted").isNull();
     assertThat(eventReasons()).contains("MigrationStarted", "Migrated");
+    Pod settled = MockCluster.get(client, "default", restored.getMetadata().getName());
+    assertThat(settled.getMetadata().getLabels()).doesNotContainKey(MigrationKeys.LABEL_DESTINATION_OF);
+    assertThat(KubernetesCluster.annotations(settled)).doesNotContainKey(MigrationKeys.ANNOTATION_DESTINATION_STEP);
   }
 
   @Test
@@ -234,6 +237,8 @@ class KubeletMigrationTest {
       assertThat(done.status()).as(done.body()).isEqualTo(200);
       assertThat(done.json().getJsonObject("destination").getString("clusterId")).isEqualTo(other.clusterId());
       assertThat(MockCluster.get(client, "default", "api")).isNull();
+      assertThat(destinationPods()).singleElement().satisfies(pod ->
+          assertThat(pod.getMetadata().getLabels()).doesNotContainKey(MigrationKeys.LABEL_DESTINATION_OF));
     } finally {
       other.close().await();
     }

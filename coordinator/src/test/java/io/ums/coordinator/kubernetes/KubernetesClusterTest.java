@@ -148,7 +148,10 @@ class KubernetesClusterTest {
         .containsEntry(MigrationKeys.LABEL_INSTANCE, name);
     assertThat(destination.getMetadata().getAnnotations()).containsEntry("team", "blue")
         .containsEntry(MigrationKeys.ANNOTATION_RESTORE_FROM, answer.json().getString("migrationId"))
-        .doesNotContainKeys(DestinationPods.LAST_APPLIED, MigrationKeys.ANNOTATION_MIGRATION_ID);
+        .doesNotContainKeys(DestinationPods.LAST_APPLIED, MigrationKeys.ANNOTATION_MIGRATION_ID,
+            MigrationKeys.ANNOTATION_DESTINATION_STEP);
+    assertThat(destination.getMetadata().getLabels()).as("settled: nothing left for a restarted coordinator")
+        .doesNotContainKey(MigrationKeys.LABEL_DESTINATION_OF);
     assertThat(pod("web")).as("source deleted").isNull();
     assertThat(client.services().inNamespace("default").withName("web").get().getSpec().getSelector())
         .containsEntry("app", "web").containsEntry(MigrationKeys.LABEL_INSTANCE, name);
@@ -186,7 +189,8 @@ class KubernetesClusterTest {
     assertThat(source).isNotNull();
     assertThat(KubernetesCluster.annotations(source))
         .doesNotContainKeys(MigrationKeys.ANNOTATION_MIGRATION_ID, MigrationKeys.ANNOTATION_MIGRATION_STEP);
-    assertThat(destinationPods()).hasSize(1);
+    assertThat(destinationPods()).singleElement().satisfies(copy -> assertThat(copy.getMetadata().getLabels())
+        .doesNotContainKey(MigrationKeys.LABEL_DESTINATION_OF));
     assertThat(client.services().inNamespace("default").withName("web").get().getSpec().getSelector())
         .as("no redirect asked").doesNotContainKey(MigrationKeys.LABEL_INSTANCE);
   }

@@ -94,6 +94,11 @@ public final class FakeAgent {
     workloads.values().stream().filter(w -> name.equals(w.getString("name"))).forEach(w -> w.put("status", "MIGRATING"));
   }
 
+  /** As if a migration of it had finished elsewhere: the agent no longer runs it. */
+  public void removeWorkload(String name) {
+    workloads.values().removeIf(w -> name.equals(w.getString("name")));
+  }
+
   public List<String> workloadNames() {
     return workloads.values().stream().map(w -> w.getString("name")).toList();
   }
