@@ -158,9 +158,11 @@ class RecoveryTest {
     assertThat(KubernetesCluster.annotations(pod("web"))).containsEntry(MigrationKeys.ANNOTATION_MIGRATION_ID, DEAD);
 
     nodeA.removeWorkload("web"); // the agents finished: the workload left the source node
-    await().atMost(Duration.ofSeconds(10)).until(() -> pod("web") == null);
-    assertSettled(pod(destination));
-    assertThat(eventReasons()).contains("MigrationRecovered");
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      assertThat(pod("web")).as("source deleted").isNull();
+      assertSettled(pod(destination)); // after the source went
+      assertThat(eventReasons()).contains("MigrationRecovered");
+    });
   }
 
   @Test
