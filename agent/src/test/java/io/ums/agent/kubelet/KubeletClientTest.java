@@ -5,16 +5,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.ums.agent.image.CheckpointImages;
 import io.ums.agent.migration.MigrationFailure;
 import io.vertx.core.Vertx;
-import io.ums.agent.testkit.HostCommand;
+import io.ums.agent.testkit.TestCertificates;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -71,12 +71,9 @@ class KubeletClientTest {
 
   @Test
   void aKubeletCertificateIsVerifiedUnlessInsecureTlsIsAsked(Vertx vertx, VertxTestContext test) {
-    Path key = dir.resolve("kubelet.key");
-    Path cert = dir.resolve("kubelet.crt");
-    HostCommand.check("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-        "/CN=kubelet", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.toString(), "-out", cert.toString());
-    HttpServerOptions tls = new HttpServerOptions().setSsl(true)
-        .setKeyCertOptions(new PemKeyCertOptions().setKeyPath(key.toString()).setCertPath(cert.toString()));
+    TestCertificates clusterCa = TestCertificates.authority(dir.resolve("pki"), "cluster-ca");
+    Path cert = clusterCa.caCertificate();
+    HttpServerOptions tls = clusterCa.server("kubelet", List.of("127.0.0.1")).applyTo(new HttpServerOptions());
     vertx.createHttpServer(tls).requestHandler(request -> request.response().end("{\"items\":[\"/a/b.tar\"]}"))
         .listen(0, "127.0.0.1")
         .compose(server -> {

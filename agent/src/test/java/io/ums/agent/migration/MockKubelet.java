@@ -1,15 +1,14 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.testkit.HostCommand;
+import io.ums.agent.testkit.TestCertificates;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
@@ -17,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A MOCK of the kubelet's checkpoint API (a real kubelet cannot run on these machines): an HTTPS server with
- * a self-signed certificate that checks the bearer token and, for {@code POST /checkpoint/{ns}/{pod}/{ctr}},
+ * a certificate from a throw-away cluster CA that checks the bearer token and, for {@code POST /checkpoint/{ns}/{pod}/{ctr}},
  * runs a REAL checkpoint the way CRI-O would for the kubelet: {@code podman container checkpoint
  * --leave-running --export} of the pod's container into the checkpoint directory (the container goes on
  * running), then answers {@code {"items":["/var/lib/kubelet/checkpoints/<archive>"]}}, the path on the
@@ -44,16 +43,13 @@ final class MockKubelet implements AutoCloseable {
     this.checkpointDir = checkpointDir;
     this.pods = pods;
     this.host = host;
-    Files.createDirectories(dir);
-    this.caPem = dir.resolve("kubelet.crt");
-    Path key = dir.resolve("kubelet.key");
-    HostCommand.check("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        "-subj", "/CN=mock-kubelet", "-addext", "subjectAltName=IP:" + host,
-        "-keyout", key.toString(), "-out", caPem.toString());
+    // the cluster CA signs the kubelet's serving certificate (kubelets with serverTLSBootstrap)
+    TestCertificates clusterCa = TestCertificates.authority(dir, "mock-cluster-ca");
+    this.caPem = clusterCa.caCertificate();
     Router router = Router.router(vertx);
     router.post("/checkpoint/:namespace/:pod/:container").handler(this::checkpoint);
-    server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(0).setSsl(true)
-            .setKeyCertOptions(new PemKeyCertOptions().setKeyPath(key.toString()).setCertPath(caPem.toString())))
+    server = vertx.createHttpServer(clusterCa.server("kubelet", List.of(host))
+            .applyTo(new HttpServerOptions().setHost(host).setPort(0)))
         .requestHandler(router).listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
