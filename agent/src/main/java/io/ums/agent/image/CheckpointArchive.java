@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Optional;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarFile;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 
 /**
@@ -38,16 +38,18 @@ public record CheckpointArchive(Optional<String> name, Optional<String> rootfsIm
   public static CheckpointArchive read(Path archive) {
     try {
       decompressIfGzip(archive);
-      try (TarArchiveInputStream tar = new TarArchiveInputStream(new BufferedInputStream(
-          Files.newInputStream(archive)))) {
+      // TarFile seeks from header to header: the memory pages in between are never read here
+      try (TarFile tar = new TarFile(archive)) {
         JsonObject config = null;
-        for (TarArchiveEntry entry = tar.getNextEntry(); entry != null; entry = tar.getNextEntry()) {
+        for (TarArchiveEntry entry : tar.getEntries()) {
           String path = entry.getName();
           if (path.startsWith("/") || Path.of(path).normalize().startsWith("..")) {
             throw new ImageStoreException(Code.INVALID, "checkpoint archive entry escapes the root: " + path);
           }
           if (Path.of(path).normalize().toString().equals(CONFIG_DUMP) && entry.getSize() <= MAX_CONFIG_DUMP_BYTES) {
-            config = parseConfig(new String(tar.readAllBytes(), StandardCharsets.UTF_8));
+            try (InputStream in = tar.getInputStream(entry)) {
+              config = parseConfig(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            }
           }
         }
         if (config == null) {
