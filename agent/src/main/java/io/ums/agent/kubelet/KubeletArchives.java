@@ -16,9 +16,16 @@ import java.nio.file.Path;
  */
 public final class KubeletArchives {
   private final Path dir;
+  private final Path claims;
 
-  public KubeletArchives(Path dir) {
+  /**
+   * @param dir the agent's mount of the kubelet's checkpoint directory
+   * @param claims where the agent notes the archives it is sending (its work dir), so that an agent that died
+   *     mid-migration has them deleted by the next one ({@link #sweep}); other archives there are not its own
+   */
+  public KubeletArchives(Path dir, Path claims) {
     this.dir = dir.toAbsolutePath().normalize();
+    this.claims = claims;
   }
 
   public Path dir() {
@@ -55,14 +62,42 @@ public final class KubeletArchives {
     return local;
   }
 
-  /** Deletes the archive; a missing one is fine. Never throws: a leftover archive is logged by the caller. */
-  public boolean delete(Path archive) {
+  /** Notes that migration {@code id} sends (and must delete) {@code archive}. */
+  public void claim(String id, Path archive) throws IOException {
+    Files.createDirectories(claims);
+    Files.writeString(claims.resolve(id), archive.getFileName().toString());
+  }
+
+  /**
+   * Deletes the archive and the claim on it; a missing one is fine. Never throws: false when the archive is
+   * still there (the caller logs it).
+   */
+  public boolean delete(String id, Path archive) {
     try {
       Files.deleteIfExists(archive);
+      Files.deleteIfExists(claims.resolve(id));
       return true;
     } catch (IOException e) {
       return false;
     }
+  }
+
+  /** Deletes the archives an earlier agent claimed and did not get to delete; returns how many. */
+  public int sweep() throws IOException {
+    if (!Files.isDirectory(claims)) {
+      return 0;
+    }
+    int deleted = 0;
+    try (var claimed = Files.list(claims)) {
+      for (Path claim : claimed.toList()) {
+        Path archive = dir.resolve(Path.of(Files.readString(claim).strip()).getFileName()).normalize();
+        if (archive.getParent().equals(dir) && Files.deleteIfExists(archive)) {
+          deleted++;
+        }
+        Files.deleteIfExists(claim);
+      }
+    }
+    return deleted;
   }
 
   private static MigrationFailure.Exception refused(String reported, String why) {

@@ -75,6 +75,11 @@ public final class CriuMigrations implements Migrations {
       // its gate rolled back when the gate's connection died)
       SessionDirs.delete(settings.sessionRoot());
       SessionDirs.delete(config.workDir().resolve(CheckpointImageSession.SESSIONS_DIR));
+      // kubelet archives a previous run was sending hold containers' memory: they go too
+      int archives = KubeletSourceMigration.kubeletArchives(deps).sweep();
+      if (archives > 0) {
+        LOG.info("deleted {} kubelet checkpoint archive(s) a previous run of this agent was sending", archives);
+      }
       java.nio.file.Files.createDirectories(settings.sessionRoot());
       return null;
     }, false).compose(ignored -> DataPlane.start(vertx, config.bindHost(), config.dataPort(), limits, migrations.sessions::tokenFor,

@@ -35,6 +35,7 @@ final class KubeletSourceMigration implements OutgoingMigration {
   /** How often the byte counts of a running migration are refreshed in its status. */
   private static final long PROGRESS_MILLIS = 250;
   private static final int ARCHIVE_READ_BYTES = 256 * 1024;
+  private static final String ARCHIVE_CLAIMS = "kubelet-archives";
 
   /** A container of a pod, as the kubelet names it. */
   record Target(String namespace, String pod, String container) {
@@ -82,8 +83,13 @@ final class KubeletSourceMigration implements OutgoingMigration {
     this.destination = destination;
     this.keep = keep;
     this.kubelet = kubelet;
-    this.archives = new KubeletArchives(deps.kubelet().checkpointDir());
+    this.archives = kubeletArchives(deps);
     this.status = new MigrationStatus(id, MigrationStatus.Role.SOURCE, target.toString());
+  }
+
+  /** The kubelet's archives as this agent handles them (claims in the work dir). */
+  static KubeletArchives kubeletArchives(MigrationDeps deps) {
+    return new KubeletArchives(deps.kubelet().checkpointDir(), deps.workDir().resolve(ARCHIVE_CLAIMS));
   }
 
   @Override
@@ -141,7 +147,11 @@ final class KubeletSourceMigration implements OutgoingMigration {
     LOG.info("migration {} CHECKPOINTING: POST /checkpoint/{} on the kubelet", id, target);
     long started = System.nanoTime();
     return kubelet.checkpoint(target.namespace(), target.pod(), target.container())
-        .compose(reported -> vertx.executeBlocking(() -> archives.locate(reported), false))
+        .compose(reported -> vertx.executeBlocking(() -> {
+          Path local = archives.locate(reported);
+          archives.claim(id, local);
+          return local;
+        }, false))
         .onSuccess(local -> {
           archive = local;
           // the kubelet's runtime froze the container at most this long; it runs on afterwards
@@ -254,7 +264,7 @@ final class KubeletSourceMigration implements OutgoingMigration {
       return Future.succeededFuture();
     }
     return vertx.executeBlocking(() -> {
-      if (!archives.delete(file)) {
+      if (!archives.delete(id, file)) {
         LOG.warn("migration {}: could not delete the checkpoint archive {}", id, file);
       }
       return null;

@@ -17,13 +17,28 @@ class KubeletArchivesTest {
   void findsTheKubeletsArchiveByItsFileNameInTheAgentsMount() throws Exception {
     Path mount = Files.createDirectories(dir.resolve("checkpoints"));
     Path archive = Files.writeString(mount.resolve("checkpoint-web_default-app-2026-11-26T17:00:00Z.tar"), "x");
-    KubeletArchives archives = new KubeletArchives(mount);
+    KubeletArchives archives = new KubeletArchives(mount, dir.resolve("claims"));
 
     assertThat(archives.locate("/var/lib/kubelet/checkpoints/checkpoint-web_default-app-2026-11-26T17:00:00Z.tar"))
         .isEqualTo(archive);
-    assertThat(archives.delete(archive)).isTrue();
+    archives.claim("m-1", archive);
+    assertThat(archives.delete("m-1", archive)).isTrue();
     assertThat(archive).doesNotExist();
-    assertThat(archives.delete(archive)).as("idempotent").isTrue();
+    assertThat(dir.resolve("claims/m-1")).doesNotExist();
+    assertThat(archives.delete("m-1", archive)).as("idempotent").isTrue();
+  }
+
+  @Test
+  void theNextAgentDeletesTheArchivesADeadOneWasSendingAndNoOthers() throws Exception {
+    Path mount = Files.createDirectories(dir.resolve("checkpoints"));
+    Path ours = Files.writeString(mount.resolve("checkpoint-a.tar"), "x");
+    Path someoneElses = Files.writeString(mount.resolve("checkpoint-b.tar"), "y");
+    new KubeletArchives(mount, dir.resolve("claims")).claim("m-2", ours);
+
+    assertThat(new KubeletArchives(mount, dir.resolve("claims")).sweep()).isEqualTo(1);
+    assertThat(ours).doesNotExist();
+    assertThat(someoneElses).exists();
+    assertThat(dir.resolve("claims")).isEmptyDirectory();
   }
 
   @Test
@@ -32,7 +47,7 @@ class KubeletArchivesTest {
     Path secret = Files.writeString(dir.resolve("secret.tar"), "not an archive of the kubelet");
     Files.createSymbolicLink(mount.resolve("link.tar"), secret);
     Files.createDirectories(mount.resolve("sub.tar"));
-    KubeletArchives archives = new KubeletArchives(mount);
+    KubeletArchives archives = new KubeletArchives(mount, dir.resolve("claims"));
 
     for (String reported : new String[] {"/var/lib/kubelet/checkpoints/..", "/", "..", "/x/link.tar",
         "/var/lib/kubelet/checkpoints/sub.tar", "/var/lib/kubelet/checkpoints/missing.tar", "bad\0name"}) {

@@ -46,13 +46,17 @@ class KubeletMigrationTest {
     pods = new PodmanPods(dir);
     checkpointDir = Files.createDirectories(dir.resolve("kubelet-checkpoints"));
     kubelet = MockKubelet.start(dir.resolve("kubelet"), network.hostAddress(), checkpointDir, pods);
-    Path token = dir.resolve("token");
-    Files.writeString(token, MockKubelet.TOKEN + "\n");
-    a = new AgentProcess(network.node(0), dir.resolve("agent-a"), List.of(), List.of(
-        "--kubelet-url", kubelet.url(), "--kubelet-token-file", token.toString(),
+    Files.writeString(dir.resolve("token"), MockKubelet.TOKEN + "\n");
+    a = startSourceAgent();
+    b = new AgentProcess(network.node(1), dir.resolve("agent-b"), List.of()).start(10);
+  }
+
+  /** Agent A with the kubelet approach: the mock kubelet's URL and CA, a token, the checkpoint directory. */
+  private AgentProcess startSourceAgent() throws Exception {
+    return new AgentProcess(network.node(0), dir.resolve("agent-a"), List.of(), List.of(
+        "--kubelet-url", kubelet.url(), "--kubelet-token-file", dir.resolve("token").toString(),
         "--kubelet-ca", kubelet.caPem().toString(), "--kubelet-checkpoint-dir", checkpointDir.toString()))
         .start(10);
-    b = new AgentProcess(network.node(1), dir.resolve("agent-b"), List.of()).start(10);
   }
 
   @AfterEach
@@ -229,6 +233,20 @@ class KubeletMigrationTest {
     pods.createPod(network.node(0), pod);
     pods.runMemService(pod, CONTAINER, PORT, mib, mib + 7);
     awaitAnswer(network.node(0));
+  }
+
+  @Test
+  void aSourceAgentKilledMidTransferHasItsArchiveDeletedByTheNextOne() throws Exception {
+    String pod = pods.podName("orphan");
+    JsonObject session = receive(pod);
+    startSlowMigrationAndAwaitMidTransfer(pod, session);
+    a.kill();
+    assertThat(list(checkpointDir)).as("the archive the killed agent was sending").hasSize(1);
+
+    a = startSourceAgent();
+    assertNoArchivesLeft();
+    assertThat(pods.running(pod, CONTAINER)).isTrue();
+    assertThat(awaitFinal(b, session.getString("sessionId")).getString("phase")).isEqualTo("FAILED");
   }
 
   private JsonObject receive(String pod) throws Exception {
