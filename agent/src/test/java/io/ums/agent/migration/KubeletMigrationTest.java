@@ -168,6 +168,9 @@ class KubeletMigrationTest {
     kubelet.delay(3000);
     JsonObject session = receive(pod);
     String migrationId = a.post("/v1/send", sendBody(pod, session), 202).getString("migrationId");
+    JsonObject second = receive(pod);
+    assertThat(a.post("/v1/send", sendBody(pod, second), 409).getString("message")).contains("already migrating");
+    b.post("/v1/migrations/" + second.getString("sessionId") + "/abort", new JsonObject(), 202);
     a.post("/v1/migrations/" + migrationId + "/abort", new JsonObject(), 202);
 
     JsonObject status = awaitFinal(a, migrationId);
