@@ -138,9 +138,17 @@ final class CheckpointImageSession implements IncomingMigration {
     String image = CheckpointImages.imageName(target.pod(), target.container(),
         migrationId.substring(0, Math.min(8, migrationId.length())));
     status.workloadId(target.toString());
-    importing = true;
+    if (archiveChannel == null) {
+      fail(MigrationFailure.of(Code.PROTOCOL_ERROR, "the source asked for the image before sending an archive"));
+      return;
+    }
     archiveReceived.future()
         .compose(ignored -> {
+          if (finishing) {
+            return Future.failedFuture(new MigrationFailure.Exception(Code.ABORTED, "the session has ended"));
+          }
+          // from here an abort waits for the import to end, then removes the image
+          importing = true;
           status.phase(MigrationPhase.RESTORING);
           LOG.info("session {} RESTORING: importing {} into {}", id, image, images);
           long started = System.nanoTime();
