@@ -11,11 +11,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.ums.coordinator.Coordinator;
 import io.ums.coordinator.cluster.MigrationKeys;
-import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.testing.FakeAgent;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.List;
@@ -38,32 +36,22 @@ class KubeletMigrationTest {
 
   KubernetesClient client;
 
-  private Vertx vertx;
+  private KubeTestbed testbed;
   private FakeAgent nodeA;
   private FakeAgent nodeB;
   private Coordinator coordinator;
 
   @BeforeEach
   void start() {
-    vertx = Vertx.vertx();
-    nodeA = FakeAgent.start(vertx, "node-a");
-    nodeB = FakeAgent.start(vertx, "node-b");
-    MockCluster.agentPod(client, "ums-agent-a", "node-a", nodeA);
-    MockCluster.agentPod(client, "ums-agent-b", "node-b", nodeB);
-    coordinator = startCoordinator();
-  }
-
-  private Coordinator startCoordinator() {
-    return Coordinator.start(vertx, "127.0.0.1", 0, http -> new KubernetesCluster(vertx, client, MockCluster.AGENTS, http),
-        new MigrationSettings(Duration.ofMillis(10), PHASE_TIMEOUT)).await();
+    testbed = new KubeTestbed(client);
+    nodeA = testbed.nodeA();
+    nodeB = testbed.nodeB();
+    coordinator = testbed.coordinator(PHASE_TIMEOUT);
   }
 
   @AfterEach
   void stop() {
-    coordinator.close().await();
-    nodeA.close();
-    nodeB.close();
-    vertx.close().await();
+    testbed.close();
   }
 
   /** A pod the agent does not run itself (no agent workload): only its kubelet can checkpoint it. */
@@ -227,21 +215,17 @@ class KubeletMigrationTest {
   @Test
   void aDestinationCoordinatorOfAnotherClusterCreatesThePodOnCommit() throws Exception {
     sourcePod("app");
-    Coordinator other = startCoordinator(); // another cluster id: the cross-cluster code path
-    try {
-      CompletableFuture<Answer> answer =
-          migrate(request().put("destinationUrl", other.url()).put("destinationNode", "node-b"));
-      MockCluster.kubeletReportsReady(client, "default", awaitDestinationPod().getMetadata().getName());
+    Coordinator other = testbed.coordinator(PHASE_TIMEOUT); // another cluster id: the cross-cluster code path
+    CompletableFuture<Answer> answer =
+        migrate(request().put("destinationUrl", other.url()).put("destinationNode", "node-b"));
+    MockCluster.kubeletReportsReady(client, "default", awaitDestinationPod().getMetadata().getName());
 
-      Answer done = answer.get();
-      assertThat(done.status()).as(done.body()).isEqualTo(200);
-      assertThat(done.json().getJsonObject("destination").getString("clusterId")).isEqualTo(other.clusterId());
-      assertThat(MockCluster.get(client, "default", "api")).isNull();
-      assertThat(destinationPods()).singleElement().satisfies(pod ->
-          assertThat(pod.getMetadata().getLabels()).doesNotContainKey(MigrationKeys.LABEL_DESTINATION_OF));
-    } finally {
-      other.close().await();
-    }
+    Answer done = answer.get();
+    assertThat(done.status()).as(done.body()).isEqualTo(200);
+    assertThat(done.json().getJsonObject("destination").getString("clusterId")).isEqualTo(other.clusterId());
+    assertThat(MockCluster.get(client, "default", "api")).isNull();
+    assertThat(destinationPods()).singleElement().satisfies(pod ->
+        assertThat(pod.getMetadata().getLabels()).doesNotContainKey(MigrationKeys.LABEL_DESTINATION_OF));
   }
 
   @Test

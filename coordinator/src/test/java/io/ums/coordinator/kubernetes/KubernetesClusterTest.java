@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -15,10 +14,8 @@ import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import io.ums.coordinator.Coordinator;
-import io.ums.coordinator.Defaults;
 import io.ums.coordinator.cluster.MigrationKeys;
 import io.ums.coordinator.cluster.SourceWorkload;
-import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.peer.PeerClient;
 import io.ums.coordinator.testing.FakeAgent;
 import io.ums.coordinator.testing.Http;
@@ -46,20 +43,19 @@ class KubernetesClusterTest {
   KubernetesClient client;
   KubernetesMockServer server;
 
+  private KubeTestbed testbed;
   private Vertx vertx;
   private FakeAgent nodeA;
   private FakeAgent nodeB;
   private Coordinator coordinator;
-  private KubernetesCluster cluster;
 
   @BeforeEach
   void start() {
-    vertx = Vertx.vertx();
-    nodeA = FakeAgent.start(vertx, "node-a");
-    nodeB = FakeAgent.start(vertx, "node-b");
+    testbed = new KubeTestbed(client);
+    vertx = testbed.vertx;
+    nodeA = testbed.nodeA();
+    nodeB = testbed.nodeB();
     nodeA.addWorkload("web");
-    agentPod("ums-agent-a", "node-a", nodeA);
-    agentPod("ums-agent-b", "node-b", nodeB);
     client.pods().inNamespace("default").resource(new PodBuilder()
         .withNewMetadata().withName("web").withNamespace("default")
           .withLabels(Map.of("app", "web"))
@@ -75,26 +71,13 @@ class KubernetesClusterTest {
         .endSpec()
         .withNewStatus().withPhase("Running").withPodIP("10.0.0.9").endStatus()
         .build()).create();
-    client.services().inNamespace("default").resource(new ServiceBuilder()
-        .withNewMetadata().withName("web").withNamespace("default").endMetadata()
-        .withNewSpec().withSelector(Map.of("app", "web")).addNewPort().withPort(80).endPort().endSpec()
-        .build()).create();
-    coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> {
-      cluster = new KubernetesCluster(vertx, client, AGENTS, http);
-      return cluster;
-    }, new MigrationSettings(Duration.ofMillis(10), Duration.ofSeconds(10))).await();
-  }
-
-  private void agentPod(String name, String node, FakeAgent agent) {
-    MockCluster.agentPod(client, name, node, agent);
+    MockCluster.service(client, "web", Map.of("app", "web"));
+    coordinator = testbed.coordinator(Duration.ofSeconds(10));
   }
 
   @AfterEach
   void stop() {
-    coordinator.close().await();
-    nodeA.close();
-    nodeB.close();
-    vertx.close().await();
+    testbed.close();
   }
 
   private JsonObject request() {
@@ -175,7 +158,7 @@ class KubernetesClusterTest {
     while ((recorded = server.takeRequest(10, TimeUnit.MILLISECONDS)) != null) {
       made.add(MockCluster.permissionOf(recorded.getMethod(), recorded.getPath()));
     }
-    assertThat(made).containsAll(cluster.permissionsUsed())
+    assertThat(made).containsAll(testbed.cluster().permissionsUsed())
         .contains(KubePermission.PODS_UPDATE, KubePermission.PODS_PATCH, KubePermission.SERVICES_PATCH,
             KubePermission.EVENTS_CREATE, KubePermission.PODS_DELETE);
   }
@@ -225,12 +208,8 @@ class KubernetesClusterTest {
     assertThat(refused.status()).as(refused.body()).isEqualTo(409);
     assertThat(refused.json().getString("message")).contains("crashed-coordinator-run");
 
-    nodeA.close();
-    nodeA = FakeAgent.start(vertx, "node-a"); // the agent came back: it migrates nothing now
+    nodeA = testbed.restartNodeA(); // the agent came back: it migrates nothing now
     nodeA.addWorkload("web");
-    client.pods().inNamespace(AGENTS).withName("ums-agent-a").delete();
-    await().atMost(Duration.ofSeconds(10)).until(() -> client.pods().inNamespace(AGENTS).withName("ums-agent-a").get() == null);
-    agentPod("ums-agent-a", "node-a", nodeA);
 
     Answer taken = Http.post(coordinator.url() + "/migrate", request());
     assertThat(taken.status()).as(taken.body()).isEqualTo(200);

@@ -3,6 +3,7 @@ package io.ums.coordinator.kubernetes;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.ums.coordinator.Defaults;
 import io.ums.coordinator.testing.FakeAgent;
@@ -30,6 +31,14 @@ final class MockCluster {
           .endContainer()
         .endSpec()
         .withNewStatus().withPhase("Running").withPodIP("127.0.0.1").endStatus()
+        .build()).create();
+  }
+
+  /** A Service in namespace default selecting pods by these labels. */
+  static void service(KubernetesClient client, String name, Map<String, String> selector) {
+    client.services().inNamespace("default").resource(new ServiceBuilder()
+        .withNewMetadata().withName(name).withNamespace("default").endMetadata()
+        .withNewSpec().withSelector(selector).addNewPort().withPort(80).endPort().endSpec()
         .build()).create();
   }
 

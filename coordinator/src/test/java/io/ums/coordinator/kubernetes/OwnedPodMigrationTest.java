@@ -8,7 +8,6 @@ import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.apps.ReplicaSet;
 import io.fabric8.kubernetes.api.model.apps.ReplicaSetBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -18,11 +17,9 @@ import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.ums.coordinator.Coordinator;
 import io.ums.coordinator.cluster.MigrationKeys;
 import io.ums.coordinator.migration.MigrationException;
-import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.testing.FakeAgent;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -47,7 +44,7 @@ class OwnedPodMigrationTest {
   KubernetesClient client;
   KubernetesMockServer server;
 
-  private Vertx vertx;
+  private KubeTestbed testbed;
   private FakeAgent nodeA;
   private FakeAgent nodeB;
   private Coordinator coordinator;
@@ -55,12 +52,10 @@ class OwnedPodMigrationTest {
 
   @BeforeEach
   void start() {
-    vertx = Vertx.vertx();
-    nodeA = FakeAgent.start(vertx, "node-a");
-    nodeB = FakeAgent.start(vertx, "node-b");
+    testbed = new KubeTestbed(client);
+    nodeA = testbed.nodeA();
+    nodeB = testbed.nodeB();
     nodeA.addWorkload(POD);
-    MockCluster.agentPod(client, "ums-agent-a", "node-a", nodeA);
-    MockCluster.agentPod(client, "ums-agent-b", "node-b", nodeB);
     replicaSet = client.apps().replicaSets().inNamespace("default").resource(new ReplicaSetBuilder()
         .withNewMetadata().withName("web-5d8f").withNamespace("default").withUid("rs-uid-1").endMetadata()
         .withNewSpec().withReplicas(1).withSelector(new LabelSelectorBuilder().withMatchLabels(SELECTOR).build())
@@ -68,21 +63,13 @@ class OwnedPodMigrationTest {
             .withNewSpec().addNewContainer().withName("web").withImage("web:1").endContainer().endSpec()
           .endTemplate()
         .endSpec().build()).create();
-    client.services().inNamespace("default").resource(new ServiceBuilder()
-        .withNewMetadata().withName("web").withNamespace("default").endMetadata()
-        .withNewSpec().withSelector(Map.of("app", "web")).addNewPort().withPort(80).endPort().endSpec()
-        .build()).create();
-    coordinator = Coordinator.start(vertx, "127.0.0.1", 0,
-        http -> new KubernetesCluster(vertx, client, MockCluster.AGENTS, http),
-        new MigrationSettings(Duration.ofMillis(10), Duration.ofSeconds(10))).await();
+    MockCluster.service(client, "web", Map.of("app", "web"));
+    coordinator = testbed.coordinator(Duration.ofSeconds(10));
   }
 
   @AfterEach
   void stop() {
-    coordinator.close().await();
-    nodeA.close();
-    nodeB.close();
-    vertx.close().await();
+    testbed.close();
   }
 
   private void ownedPod(String kind, String owner) {
@@ -184,22 +171,16 @@ class OwnedPodMigrationTest {
   @Test
   void inAnotherClusterTheDestinationGetsItsLabelsBackButNoOwner() {
     ownedPod("ReplicaSet", "web-5d8f");
-    Coordinator other = Coordinator.start(vertx, "127.0.0.1", 0,
-        http -> new KubernetesCluster(vertx, client, MockCluster.AGENTS, http),
-        new MigrationSettings(Duration.ofMillis(10), Duration.ofSeconds(10))).await();
-    try {
-      Answer answer = Http.post(coordinator.url() + "/migrate",
-          request().put("destinationUrl", other.url()).put("destinationNode", "node-b"));
+    Coordinator other = testbed.coordinator(Duration.ofSeconds(10)); // another cluster id
+    Answer answer = Http.post(coordinator.url() + "/migrate",
+        request().put("destinationUrl", other.url()).put("destinationNode", "node-b"));
 
-      assertThat(answer.status()).as(answer.body()).isEqualTo(200);
-      Pod moved = destinationPods().get(0);
-      assertThat(moved.getMetadata().getLabels()).containsAllEntriesOf(SELECTOR).containsEntry("tier", "front");
-      assertThat(moved.getMetadata().getOwnerReferences()).as("the source cluster's ReplicaSet is not here").isNullOrEmpty();
-      assertThat(moved.getMetadata().getAnnotations()).doesNotContainKey(PodOwner.WITHHELD_LABELS);
-      assertThat(MockCluster.get(client, "default", POD)).isNull();
-    } finally {
-      other.close().await();
-    }
+    assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+    Pod moved = destinationPods().get(0);
+    assertThat(moved.getMetadata().getLabels()).containsAllEntriesOf(SELECTOR).containsEntry("tier", "front");
+    assertThat(moved.getMetadata().getOwnerReferences()).as("the source cluster's ReplicaSet is not here").isNullOrEmpty();
+    assertThat(moved.getMetadata().getAnnotations()).doesNotContainKey(PodOwner.WITHHELD_LABELS);
+    assertThat(MockCluster.get(client, "default", POD)).isNull();
   }
 
   @Test

@@ -12,11 +12,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.ums.coordinator.Coordinator;
 import io.ums.coordinator.cluster.MigrationKeys;
-import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.testing.FakeAgent;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.HashMap;
@@ -39,34 +37,24 @@ class RecoveryTest {
 
   KubernetesClient client;
 
-  private Vertx vertx;
+  private KubeTestbed testbed;
   private FakeAgent nodeA;
-  private FakeAgent nodeB;
   private Coordinator coordinator;
 
   @BeforeEach
   void agents() {
-    vertx = Vertx.vertx();
-    nodeA = FakeAgent.start(vertx, "node-a");
-    nodeB = FakeAgent.start(vertx, "node-b");
-    MockCluster.agentPod(client, "ums-agent-a", "node-a", nodeA);
-    MockCluster.agentPod(client, "ums-agent-b", "node-b", nodeB);
+    testbed = new KubeTestbed(client);
+    nodeA = testbed.nodeA();
   }
 
   @AfterEach
   void stop() {
-    if (coordinator != null) {
-      coordinator.close().await();
-    }
-    nodeA.close();
-    nodeB.close();
-    vertx.close().await();
+    testbed.close();
   }
 
+  /** The coordinator that stopped left the pods as they are; a new one starts on them. */
   private void restartCoordinator() {
-    coordinator = Coordinator.start(vertx, "127.0.0.1", 0,
-        http -> new KubernetesCluster(vertx, client, MockCluster.AGENTS, http),
-        new MigrationSettings(Duration.ofMillis(10), PHASE_TIMEOUT)).await();
+    coordinator = testbed.coordinator(PHASE_TIMEOUT);
   }
 
   /** The source pod "web" on node-a, locked by the dead coordinator's migration with this interface. */
