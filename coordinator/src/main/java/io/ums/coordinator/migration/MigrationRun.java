@@ -108,7 +108,7 @@ final class MigrationRun {
             workload.podTemplate(),
             approach == Approach.KUBELET ? workload.containers() : List.of());
     return destination
-        .reserve(ReservationService.requestBody(request))
+        .reserve(ReservationBodies.requestBody(request))
         .map(
             answer -> {
               reservation = answer;
