@@ -180,7 +180,7 @@ public final class AgentMain implements Callable<Integer> {
   private ControlSecurity controlSecurity() {
     try {
       ControlSecurity security = controlTokenFile == null ? ControlSecurity.open()
-          : ControlSecurity.withToken(BearerToken.fromFile(controlTokenFile));
+          : ControlSecurity.withToken(BearerToken.fromFile("--control-token-file", controlTokenFile));
       Optional<ServerTls> tls = ServerTls.fromFlags(tlsCert, tlsKey);
       return tls.isPresent() ? security.withTls(tls.get().verified()) : security;
     } catch (IOException | IllegalArgumentException e) {

@@ -41,6 +41,25 @@ class AgentMainTest {
   }
 
   @Test
+  void unreadableTokenOrHalfATlsPairStopsTheStartNamingTheFlag(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    Path empty = java.nio.file.Files.writeString(dir.resolve("empty.token"), "\n");
+    for (String[] args : new String[][] {
+        {"--control-token-file", dir.resolve("missing.token").toString()},
+        {"--control-token-file", empty.toString()},
+        {"--tls-cert", empty.toString()},
+        {"--tls-cert", empty.toString(), "--tls-key", empty.toString()}}) {
+      StringWriter err = new StringWriter();
+      String[] full = java.util.stream.Stream.concat(java.util.stream.Stream.of("--node", "a", "--work-dir",
+          dir.resolve("w").toString()), java.util.Arrays.stream(args)).toArray(String[]::new);
+      assertThat(new CommandLine(new AgentMain()).setErr(new PrintWriter(err)).execute(full))
+          .as(String.join(" ", args)).isEqualTo(2);
+      assertThat(err.toString()).as(String.join(" ", args)).contains(args[args.length - 2].equals("--tls-key")
+          ? "--tls-cert" : args[0]);
+    }
+  }
+
+  @Test
   void missingRequiredOptionsAreUsageErrors() {
     StringWriter err = new StringWriter();
     assertThat(new CommandLine(new AgentMain()).setErr(new PrintWriter(err)).execute("--node", "a")).isEqualTo(2);

@@ -46,9 +46,9 @@ final class SecurityFlags {
 
   /** Blocking: reads the files (start-up, before anything listens) and warns about what stays open. */
   CoordinatorSecurity load() throws IOException {
-    Optional<BearerToken> api = read(apiTokenFile);
-    Optional<BearerToken> peer = read(peerTokenFile);
-    Optional<BearerToken> agent = read(agentTokenFile);
+    Optional<BearerToken> api = read("--api-token-file", apiTokenFile);
+    Optional<BearerToken> peer = read("--peer-token-file", peerTokenFile);
+    Optional<BearerToken> agent = read("--agent-token-file", agentTokenFile);
     Optional<ServerTls> tls = ServerTls.fromFlags(tlsCert, tlsKey);
     if (tls.isPresent()) {
       tls.get().verified();
@@ -67,7 +67,7 @@ final class SecurityFlags {
     return new CoordinatorSecurity(new ApiAccess(api, peer), tls, new PeerCredentials(agent, peer, trust, agentTls));
   }
 
-  private static Optional<BearerToken> read(Path file) throws IOException {
-    return file == null ? Optional.empty() : Optional.of(BearerToken.fromFile(file));
+  private static Optional<BearerToken> read(String flag, Path file) throws IOException {
+    return file == null ? Optional.empty() : Optional.of(BearerToken.fromFile(flag, file));
   }
 }

@@ -35,13 +35,21 @@ public final class BearerToken {
     return new BearerToken(value.strip());
   }
 
-  /** Blocking: read at start-up, before any server listens. The message names the file, never its content. */
-  public static BearerToken fromFile(Path file) throws IOException {
-    String content = Files.readString(file, StandardCharsets.US_ASCII).strip();
+  /**
+   * Blocking: read at start-up, before any server listens. The message names the flag and the file, never
+   * the content.
+   */
+  public static BearerToken fromFile(String flag, Path file) throws IOException {
+    String content;
+    try {
+      content = Files.readString(file, StandardCharsets.US_ASCII).strip();
+    } catch (IOException e) {
+      throw new IOException(flag + " " + file + " cannot be read: " + e.getClass().getSimpleName(), e);
+    }
     try {
       return new BearerToken(content);
     } catch (IllegalArgumentException e) {
-      throw new IOException("token file " + file + ": " + e.getMessage());
+      throw new IOException(flag + " " + file + ": " + e.getMessage());
     }
   }
 
