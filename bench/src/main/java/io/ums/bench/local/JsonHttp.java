@@ -1,5 +1,6 @@
 package io.ums.bench.local;
 
+import io.ums.protocol.security.BearerToken;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import java.io.IOException;
@@ -12,9 +13,12 @@ import java.time.Duration;
 /**
  * A small blocking JSON-over-HTTP client for the bench's own control calls (agents and coordinator). The
  * bench is a command-line harness with no event loop of its own, so plain blocking calls are the simple fit.
+ * It holds this run's bearer token (random, made here): {@link UmsCluster} starts the agents and the
+ * coordinator with it, and every call here carries it, so local runs go through the authenticated path.
  */
 public final class JsonHttp {
   private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final BearerToken token = BearerToken.random();
 
   public record Reply(int status, String body) {
     public boolean ok() {
@@ -38,18 +42,27 @@ public final class JsonHttp {
     }
   }
 
+  /** This run's token, for the agents' --control-token-file and the coordinator's token files. */
+  public BearerToken token() {
+    return token;
+  }
+
   public Reply get(String url, Duration timeout) {
-    return send(HttpRequest.newBuilder(URI.create(url)).timeout(timeout).GET().build());
+    return send(request(url, timeout).GET().build());
   }
 
   public Reply post(String url, Object body, Duration timeout) {
-    return send(HttpRequest.newBuilder(URI.create(url)).timeout(timeout)
+    return send(request(url, timeout)
         .header("content-type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(Json.encode(body))).build());
   }
 
   public Reply delete(String url, Duration timeout) {
-    return send(HttpRequest.newBuilder(URI.create(url)).timeout(timeout).DELETE().build());
+    return send(request(url, timeout).DELETE().build());
+  }
+
+  private HttpRequest.Builder request(String url, Duration timeout) {
+    return HttpRequest.newBuilder(URI.create(url)).timeout(timeout).header("Authorization", token.authorization());
   }
 
   /** Like {@link #post} but a non-2xx answer throws with the status and the peer's message. */

@@ -13,7 +13,9 @@ import java.util.stream.Collectors;
 
 /**
  * UMS in local mode on a testbed: one real agent per node, started from the shaded jar inside the node's
- * network namespace ({@code nsenter --net}), and one coordinator in the root namespace that knows them.
+ * network namespace ({@code nsenter --net}), and one coordinator in the root namespace that knows them. All of
+ * them require the run's bearer token ({@link JsonHttp#token()}): the agents on their control API, the
+ * coordinator on its user API and on /v1/reservations (which it calls on itself).
  */
 public final class UmsCluster {
   public static final int AGENT_CONTROL_PORT = 7070;
@@ -41,6 +43,7 @@ public final class UmsCluster {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    Path tokenFile = writeToken(http, workDir);
     List<String> agentUrls = new ArrayList<>();
     for (NetworkTestbed.Node node : testbed.nodes()) {
       Path agentDir = workDir.resolve(node.name());
@@ -49,6 +52,7 @@ public final class UmsCluster {
           "--control-port", String.valueOf(AGENT_CONTROL_PORT),
           "--data-port", String.valueOf(AGENT_DATA_PORT),
           "--work-dir", agentDir.toString(),
+          "--control-token-file", tokenFile.toString(),
           "--advertise-host", node.address()));
       ChildProcess agent = ChildProcess.start("agent " + node.name(), node.inNode(command),
           logDir.resolve(node.name() + "-agent.log"));
@@ -60,7 +64,9 @@ public final class UmsCluster {
         .map(node -> node.name() + "=" + agentUrls.get(testbed.nodes().indexOf(node)))
         .collect(Collectors.joining(","));
     List<String> command = new ArrayList<>(UmsJars.javaJar(jars.coordinator()));
-    command.addAll(List.of("--host", "127.0.0.1", "--port", String.valueOf(coordinatorPort), "--agents", agents));
+    command.addAll(List.of("--host", "127.0.0.1", "--port", String.valueOf(coordinatorPort), "--agents", agents,
+        "--agent-token-file", tokenFile.toString(), "--peer-token-file", tokenFile.toString(),
+        "--api-token-file", tokenFile.toString()));
     ChildProcess coordinator = ChildProcess.start("coordinator", command, logDir.resolve("coordinator.log"));
     cleanup.push(coordinator.name(), coordinator::close);
     String coordinatorUrl = "http://127.0.0.1:" + coordinatorPort;
@@ -97,6 +103,14 @@ public final class UmsCluster {
 
   public String coordinatorUrl() {
     return coordinatorUrl;
+  }
+
+  private static Path writeToken(JsonHttp http, Path workDir) {
+    try {
+      return http.token().writeTo(workDir.resolve("local.token"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   private static int freePort() {

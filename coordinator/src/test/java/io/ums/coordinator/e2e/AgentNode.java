@@ -3,6 +3,9 @@ package io.ums.coordinator.e2e;
 import io.ums.agent.testkit.HostCommand;
 import io.ums.agent.testkit.NetworkTestbed;
 import io.ums.coordinator.Defaults;
+import io.ums.coordinator.testing.Http;
+import io.ums.protocol.security.BearerToken;
+import io.ums.protocol.security.ServerTls;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -10,25 +13,44 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 
 /**
  * A real UMS agent JVM (io.ums.agent.AgentMain from the agent module) running inside one testbed
- * node's network namespace under {@code nsenter --net}, as a node agent would. Blocking, test set-up only.
+ * node's network namespace under {@code nsenter --net}, as a node agent would, with a control token (the
+ * test run's) and, when asked, TLS on its control port. Blocking, test set-up only.
  */
 final class AgentNode implements AutoCloseable {
   final NetworkTestbed.Node node;
   final Path workDir;
   final Path sessionRoot;
   private final Path log;
+  private final BearerToken token;
+  private Optional<ServerTls> tls = Optional.empty();
+  private Http.Client http;
   private Process process;
 
-  AgentNode(NetworkTestbed.Node node, Path workDir) {
+  AgentNode(NetworkTestbed.Node node, Path workDir, BearerToken token) {
     this.node = node;
     this.workDir = workDir;
     this.sessionRoot = workDir.resolve("sessions");
     this.log = workDir.resolve("agent.log");
+    this.token = token;
+    this.http = Http.as(Optional.of(token), Optional.empty());
+  }
+
+  /** Serve the control API over HTTPS with this certificate (made for the node's address). */
+  AgentNode withTls(ServerTls files, Path caFile) {
+    this.tls = Optional.of(files);
+    this.http = Http.as(Optional.of(token), Optional.of(caFile));
+    return this;
+  }
+
+  /** A client of this agent's control API, with the token (and the CA when TLS). */
+  Http.Client http() {
+    return http;
   }
 
   AgentNode start() throws IOException {
@@ -43,16 +65,19 @@ final class AgentNode implements AutoCloseable {
         "--data-port", Integer.toString(Defaults.AGENT_DATA_PORT),
         "--work-dir", workDir.toString(),
         "--bind", node.address(), "--advertise-host", node.address(),
-        "--grace-period", "10"));
+        "--grace-period", "10",
+        "--control-token-file", token.writeTo(workDir.resolve("control.token")).toString()));
+    tls.ifPresent(files -> command.addAll(List.of("--tls-cert", files.certificate().toString(),
+        "--tls-key", files.privateKey().toString())));
     process = new ProcessBuilder(command).directory(new File("/")).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
     Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
-        .until(() -> io.ums.coordinator.testing.Http.get(url() + "/health").status() == 200);
+        .until(() -> http.get(url() + "/health").status() == 200);
     return this;
   }
 
   String url() {
-    return "http://" + node.address() + ":" + Defaults.AGENT_CONTROL_PORT;
+    return (tls.isPresent() ? "https://" : "http://") + node.address() + ":" + Defaults.AGENT_CONTROL_PORT;
   }
 
   List<String> sessionFiles() throws IOException {

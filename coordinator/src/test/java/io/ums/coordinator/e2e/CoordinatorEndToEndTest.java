@@ -9,11 +9,16 @@ import io.ums.agent.testkit.MemService;
 import io.ums.agent.testkit.MemServiceClient;
 import io.ums.agent.testkit.NetworkTestbed;
 import io.ums.coordinator.Coordinator;
+import io.ums.coordinator.CoordinatorSecurity;
+import io.ums.coordinator.api.ApiAccess;
 import io.ums.coordinator.cluster.AgentRef;
 import io.ums.coordinator.cluster.LocalCluster;
 import io.ums.coordinator.migration.MigrationSettings;
+import io.ums.coordinator.peer.PeerCredentials;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;
+import io.ums.protocol.security.BearerToken;
+import io.ums.protocol.security.ClientTls;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -22,6 +27,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -37,6 +43,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("slow")
 class CoordinatorEndToEndTest {
+  /** This run's token: the agents' control token, and the coordinator's agent, peer and API token. */
+  private static final BearerToken TOKEN = BearerToken.random();
+  private static final Http.Client HTTP = Http.as(Optional.of(TOKEN), Optional.empty());
   private static final int SERVICE_PORT = 17301;
   private static final int MEMORY_MIB = 128;
   private static final int REDIS_PORT = 17379;
@@ -55,12 +64,17 @@ class CoordinatorEndToEndTest {
     NetworkTestbed.removeStale("uco");
     network = NetworkTestbed.create("uco", 2);
     for (NetworkTestbed.Node node : network.nodes()) {
-      agents.add(new AgentNode(node, dir.resolve(node.name())).start());
+      agents.add(new AgentNode(node, dir.resolve(node.name()), TOKEN).start());
     }
     vertx = Vertx.vertx();
     List<AgentRef> refs = agents.stream().map(a -> new AgentRef(a.node.name(), a.url())).toList();
     coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
-        new MigrationSettings(Duration.ofMillis(50), Duration.ofSeconds(60))).await();
+        new MigrationSettings(Duration.ofMillis(50), Duration.ofSeconds(60)), withTokens()).await();
+  }
+
+  static CoordinatorSecurity withTokens() {
+    return new CoordinatorSecurity(new ApiAccess(Optional.of(TOKEN), Optional.of(TOKEN)), Optional.empty(),
+        new PeerCredentials(Optional.of(TOKEN), Optional.of(TOKEN), ClientTls.jvmDefault(), false));
   }
 
   @AfterEach
@@ -87,10 +101,10 @@ class CoordinatorEndToEndTest {
 
   private static void removeWorkloads(AgentNode agent) {
     try {
-      Answer listed = Http.get(agent.url() + "/v1/workloads");
+      Answer listed = HTTP.get(agent.url() + "/v1/workloads");
       if (listed.status() == 200) {
         for (Object w : new JsonArray(listed.body())) {
-          Http.delete(agent.url() + "/v1/workloads/" + ((JsonObject) w).getString("id"));
+          HTTP.delete(agent.url() + "/v1/workloads/" + ((JsonObject) w).getString("id"));
         }
       }
     } catch (AssertionError agentGone) {
@@ -100,7 +114,7 @@ class CoordinatorEndToEndTest {
 
   private void collectPids(AgentNode agent) {
     try {
-      Answer listed = Http.get(agent.url() + "/v1/workloads");
+      Answer listed = HTTP.get(agent.url() + "/v1/workloads");
       if (listed.status() == 200) {
         for (Object w : new JsonArray(listed.body())) {
           Long pid = ((JsonObject) w).getLong("pid");
@@ -120,17 +134,17 @@ class CoordinatorEndToEndTest {
     AgentNode destination = agents.get(1);
     MemServiceClient.Answer before = launchMemService(source, "memsvc", SERVICE_PORT, MEMORY_MIB);
 
-    Answer bad = Http.post(coordinator.url() + "/migrate", "{\"name\": \"memsvc\", \"destinationUrl\": \""
+    Answer bad = HTTP.post(coordinator.url() + "/migrate", "{\"name\": \"memsvc\", \"destinationUrl\": \""
         + coordinator.url() + "\", \"keep\": \"maybe\"}");
     assertThat(bad.status()).as(bad.body()).isEqualTo(400);
     assertThat(bad.json().getString("message")).startsWith("keep:");
 
     JsonObject request = new JsonObject().put("name", "memsvc").put("destinationUrl", coordinator.url())
         .put("keep", "false");
-    CompletableFuture<Answer> first = CompletableFuture.supplyAsync(() -> Http.post(coordinator.url() + "/migrate", request));
+    CompletableFuture<Answer> first = CompletableFuture.supplyAsync(() -> HTTP.post(coordinator.url() + "/migrate", request));
     await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
-        .until(() -> !Http.get(coordinator.url() + "/migrations").json().getJsonArray("migrations").isEmpty());
-    Answer second = Http.post(coordinator.url() + "/migrate", request);
+        .until(() -> !HTTP.get(coordinator.url() + "/migrations").json().getJsonArray("migrations").isEmpty());
+    Answer second = HTTP.post(coordinator.url() + "/migrate", request);
     assertThat(second.status()).as(second.body()).isEqualTo(409);
     assertThat(second.json().getString("error")).isEqualTo("ALREADY_MIGRATING");
 
@@ -148,7 +162,7 @@ class CoordinatorEndToEndTest {
     assertThat(after.counter()).as("counter continued").isGreaterThanOrEqualTo(before.counter());
     assertThat(names(source)).doesNotContain("memsvc");
     assertThat(names(destination)).contains("memsvc");
-    List<String> events = Http.events(coordinator.url() + "/migrations/" + body.getString("migrationId") + "/events")
+    List<String> events = HTTP.events(coordinator.url() + "/migrations/" + body.getString("migrationId") + "/events")
         .stream().map(e -> e.getString("type")).distinct().toList();
     assertThat(events).containsExactly("RESERVED", "CHECKPOINTING", "TRANSFERRING", "RESTORING", "DONE");
     await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
@@ -166,14 +180,14 @@ class CoordinatorEndToEndTest {
     importImage(source, "busybox", baseLayer, null);
     importImage(source, "memservice", memServiceLayer, "busybox");
     int port = SERVICE_PORT + 1;
-    Answer launched = Http.post(source.url() + "/v1/workloads", new JsonObject().put("name", "boxed")
+    Answer launched = HTTP.post(source.url() + "/v1/workloads", new JsonObject().put("name", "boxed")
         .put("kind", "container").put("runtime", "runc").put("image", "memservice")
         .put("command", new JsonArray(BusyboxImages.memServiceCommand(port, 32, 7))));
     assertThat(launched.status()).as(launched.body()).isEqualTo(201);
     MemServiceClient.Answer before = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
         .until(() -> MemServiceClient.verify(source.node.address(), port, 5000), any -> true);
 
-    Answer done = Http.post(coordinator.url() + "/migrate",
+    Answer done = HTTP.post(coordinator.url() + "/migrate",
         new JsonObject().put("name", "boxed").put("destinationUrl", coordinator.url()));
 
     assertThat(done.status()).as(done.body() + "\nsource agent log:\n" + source.log()).isEqualTo(200);
@@ -181,7 +195,7 @@ class CoordinatorEndToEndTest {
     assertThat(done.json().getString("interface")).isEqualTo("runc");
     // The destination held no layer: both went over the wire, and both the answer and the status say so.
     long imageBytes = Files.size(baseLayer) + Files.size(memServiceLayer);
-    JsonObject status = Http.get(coordinator.url() + "/migrations/" + done.json().getString("migrationId"))
+    JsonObject status = HTTP.get(coordinator.url() + "/migrations/" + done.json().getString("migrationId"))
         .json().getJsonObject("result");
     for (JsonObject reported : List.of(done.json(), status)) {
       for (String section : List.of("bytes", "overhead")) {
@@ -203,14 +217,14 @@ class CoordinatorEndToEndTest {
     // two clusters of one node each: this coordinator knows only node-a, the other only node-b
     Coordinator here = Coordinator.start(vertx, "127.0.0.1", 0,
         http -> new LocalCluster(List.of(new AgentRef(source.node.name(), source.url())), http),
-        MigrationSettings.defaults()).await();
+        MigrationSettings.defaults(), withTokens()).await();
     Coordinator there = Coordinator.start(vertx, "127.0.0.1", 0,
         http -> new LocalCluster(List.of(new AgentRef(destination.node.name(), destination.url())), http),
-        MigrationSettings.defaults()).await();
+        MigrationSettings.defaults(), withTokens()).await();
     try {
       MemServiceClient.Answer before = launchMemService(source, "crosser", SERVICE_PORT + 2, 32);
 
-      Answer done = Http.post(here.url() + "/migrate",
+      Answer done = HTTP.post(here.url() + "/migrate",
           new JsonObject().put("name", "crosser").put("destinationUrl", there.url()));
 
       assertThat(done.status()).as(done.body()).isEqualTo(200);
@@ -218,7 +232,7 @@ class CoordinatorEndToEndTest {
       MemServiceClient.Answer after = MemServiceClient.verify(destination.node.address(), SERVICE_PORT + 2, 5000);
       assertThat(after.checksum()).isEqualTo(before.checksum());
       assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
-      assertThat(Http.get(there.url() + "/list").json().getJsonArray("workloads").stream()
+      assertThat(HTTP.get(there.url() + "/list").json().getJsonArray("workloads").stream()
           .map(w -> ((JsonObject) w).getString("name")).toList()).contains("crosser");
     } finally {
       here.close().await();
@@ -233,36 +247,36 @@ class CoordinatorEndToEndTest {
     MemServiceClient.Answer before = launchMemService(source, "victim", SERVICE_PORT + 3, MEMORY_MIB);
     network.limitRate("200mbit"); // about 5 s for 128 MiB: time to cut it in the middle
 
-    Answer accepted = Http.post(coordinator.url() + "/migrations",
+    Answer accepted = HTTP.post(coordinator.url() + "/migrations",
         new JsonObject().put("name", "victim").put("destinationUrl", coordinator.url()));
     assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
     String status = coordinator.url() + "/migrations/" + accepted.json().getString("migrationId");
     // pages stream while CRIU dumps: wait on the source agent until 16 MiB have left, then cut
     String agentMigration = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
-        .until(() -> Http.get(status).json().getJsonArray("events").stream().map(JsonObject.class::cast)
+        .until(() -> HTTP.get(status).json().getJsonArray("events").stream().map(JsonObject.class::cast)
             .map(e -> e.getString("agentMigrationId")).filter(java.util.Objects::nonNull).findFirst().orElse(null),
             java.util.Objects::nonNull);
     await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
-        .until(() -> Http.get(source.url() + "/v1/migrations/" + agentMigration).json()
+        .until(() -> HTTP.get(source.url() + "/v1/migrations/" + agentMigration).json()
             .getJsonObject("bytes").getLong("pages"), pages -> pages >= 16L << 20);
     destination.kill();
 
     JsonObject failed = await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(50))
-        .until(() -> Http.get(status).json(), s -> "ROLLED_BACK".equals(s.getString("state")));
+        .until(() -> HTTP.get(status).json(), s -> "ROLLED_BACK".equals(s.getString("state")));
     network.limitRate("unlimited");
     assertThat(failed.getJsonObject("error").getString("error")).isEqualTo("PEER_FAILED");
     assertThat(failed.getJsonObject("error").getString("message")).contains("source agent ROLLED_BACK");
     MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
         .until(() -> MemServiceClient.verify(source.node.address(), SERVICE_PORT + 3, 1000), any -> true);
     assertThat(resumed.checksum()).isEqualTo(before.checksum());
-    assertThat(Http.get(coordinator.url() + "/list").json().getJsonArray("workloads").stream()
+    assertThat(HTTP.get(coordinator.url() + "/list").json().getJsonArray("workloads").stream()
         .map(JsonObject.class::cast).filter(w -> "victim".equals(w.getString("name"))).findFirst().orElseThrow()
         .getBoolean("migratable")).as("lock released").isTrue();
   }
 
   private MemServiceClient.Answer launchMemService(AgentNode agent, String name, int port, int mib) {
     Path binary = MemService.build(dir.resolve("bin"));
-    Answer launched = Http.post(agent.url() + "/v1/workloads", new JsonObject().put("name", name)
+    Answer launched = HTTP.post(agent.url() + "/v1/workloads", new JsonObject().put("name", name)
         .put("command", new JsonArray().add(binary.toString()).add(Integer.toString(port)).add(Integer.toString(mib))));
     assertThat(launched.status()).as(launched.body()).isEqualTo(201);
     workloadPids.add(launched.json().getLong("pid"));
@@ -275,7 +289,7 @@ class CoordinatorEndToEndTest {
     if (base != null) {
       body.put("base", base);
     }
-    Answer imported = Http.post(agent.url() + "/v1/images", body);
+    Answer imported = HTTP.post(agent.url() + "/v1/images", body);
     assertThat(imported.status()).as(imported.body()).isEqualTo(201);
   }
 
@@ -284,7 +298,7 @@ class CoordinatorEndToEndTest {
   void migratesAnUnmodifiedRedisByName() throws Exception {
     AgentNode source = agents.get(0);
     AgentNode destination = agents.get(1);
-    Answer launched = Http.post(source.url() + "/v1/workloads", new JsonObject().put("name", "redis")
+    Answer launched = HTTP.post(source.url() + "/v1/workloads", new JsonObject().put("name", "redis")
         .put("command", new JsonArray().add("/usr/bin/redis-server").add("--port").add(Integer.toString(REDIS_PORT))
             .add("--save").add("").add("--appendonly").add("no").add("--protected-mode").add("no")));
     assertThat(launched.status()).as(launched.body()).isEqualTo(201);
@@ -300,7 +314,7 @@ class CoordinatorEndToEndTest {
         Integer.toString(REDIS_PORT), "--pipe").redirectInput(input.toFile()).redirectErrorStream(true).start();
     assertThat(new String(pipe.getInputStream().readAllBytes())).contains("errors: 0, replies: 10000");
 
-    Answer done = Http.post(coordinator.url() + "/migrate", new JsonObject().put("name", "redis")
+    Answer done = HTTP.post(coordinator.url() + "/migrate", new JsonObject().put("name", "redis")
         .put("destinationUrl", coordinator.url()));
 
     assertThat(done.status()).as(done.body() + "\nsource agent log:\n" + source.log()).isEqualTo(200);
@@ -323,7 +337,7 @@ class CoordinatorEndToEndTest {
   }
 
   private static List<String> names(AgentNode agent) {
-    return new JsonArray(Http.get(agent.url() + "/v1/workloads").body()).stream()
+    return new JsonArray(HTTP.get(agent.url() + "/v1/workloads").body()).stream()
         .map(w -> ((JsonObject) w).getString("name")).toList();
   }
 }
