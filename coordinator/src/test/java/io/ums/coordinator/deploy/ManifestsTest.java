@@ -218,6 +218,47 @@ class ManifestsTest {
         .contains("EXPOSE " + Defaults.COORDINATOR_PORT);
   }
 
+  @Test
+  void theTokenFilesAreMountedFromTheSecretWhereTheFlagsPoint() {
+    PodSpec agentPod = one(load("daemonset.yml"), DaemonSet.class).getSpec().getTemplate().getSpec();
+    PodSpec coordinatorPod = one(load("coordinator.yml"), Deployment.class).getSpec().getTemplate().getSpec();
+
+    assertThat(secretKeyBehind(agentPod, "--control-token-file")).isEqualTo("control-token");
+    assertThat(secretKeyBehind(coordinatorPod, "--agent-token-file")).as("the agents' token")
+        .isEqualTo("control-token");
+    assertThat(secretKeyBehind(coordinatorPod, "--peer-token-file")).isEqualTo("peer-token");
+    assertThat(secretKeyBehind(coordinatorPod, "--api-token-file")).isEqualTo("api-token");
+    // the agents see their own token only, not the coordinator's peer and API tokens
+    assertThat(agentPod.getVolumes()).filteredOn(volume -> volume.getSecret() != null)
+        .flatExtracting(volume -> volume.getSecret().getItems()).extracting(item -> item.getKey())
+        .containsExactly("control-token");
+    // the coordinator runs as a non-root user: it can read the files through its group
+    assertThat(coordinatorPod.getSecurityContext().getFsGroup())
+        .isEqualTo(coordinatorPod.getSecurityContext().getRunAsUser());
+    // token values never live in the repository: the operator creates the Secret (see coordinator.yml)
+    assertThat(Stream.of("daemonset.yml", "coordinator.yml").flatMap(file -> load(file).stream()))
+        .extracting(HasMetadata::getKind).doesNotContain("Secret");
+  }
+
+  /** The key of Secret ums-tokens that ends up in the file the container's {@code flag=} names. */
+  private static String secretKeyBehind(PodSpec pod, String flag) {
+    Container container = pod.getContainers().get(0);
+    Path file = Path.of(container.getArgs().stream().filter(arg -> arg.startsWith(flag + "="))
+        .findFirst().orElseThrow(() -> new AssertionError(flag + " missing")).substring(flag.length() + 1));
+    var mount = container.getVolumeMounts().stream()
+        .filter(m -> file.getParent().equals(Path.of(m.getMountPath()))).findFirst()
+        .orElseThrow(() -> new AssertionError("nothing mounted at " + file.getParent() + " for " + flag));
+    assertThat(mount.getReadOnly()).as(flag + " mount read-only").isTrue();
+    var secret = pod.getVolumes().stream().filter(v -> v.getName().equals(mount.getName())).findFirst()
+        .orElseThrow().getSecret();
+    assertThat(secret).as(mount.getName() + " is a Secret volume").isNotNull();
+    assertThat(secret.getSecretName()).isEqualTo("ums-tokens");
+    assertThat(secret.getDefaultMode()).as("not world-readable").isIn(0400, 0440);
+    return secret.getItems().stream().filter(item -> item.getPath().equals(file.getFileName().toString()))
+        .findFirst().orElseThrow(() -> new AssertionError(file + " is not an item of " + mount.getName()))
+        .getKey();
+  }
+
   private static Map<String, Integer> ports(Container container) {
     return container.getPorts().stream().collect(Collectors.toMap(ContainerPort::getName, ContainerPort::getContainerPort));
   }
