@@ -1,11 +1,14 @@
 package io.ums.coordinator.e2e;
 
+import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.testkit.HostCommand;
 import io.ums.agent.testkit.NetworkTestbed;
 import io.ums.coordinator.Defaults;
 import io.ums.coordinator.testing.Http;
 import io.ums.protocol.security.BearerToken;
 import io.ums.protocol.security.ServerTls;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -78,6 +81,51 @@ final class AgentNode implements AutoCloseable {
 
   String url() {
     return (tls.isPresent() ? "https://" : "http://") + node.address() + ":" + Defaults.AGENT_CONTROL_PORT;
+  }
+
+  /**
+   * A test's teardown of its nodes, even after a failure: workloads removed through each agent, agents
+   * stopped, leftover containers removed, every workload pid the test or the agents knew killed, the
+   * testbed's namespaces deleted.
+   */
+  static void stopAll(List<AgentNode> agents, List<Long> workloadPids, NetworkTestbed network)
+      throws InterruptedException {
+    List<Long> pids = new ArrayList<>(workloadPids);
+    for (AgentNode agent : agents) {
+      pids.addAll(agent.removeWorkloads());
+      agent.close();
+      agent.removeLeftoverContainers();
+    }
+    for (long pid : pids) {
+      ProcessTree.signalAll(pid, "KILL");
+    }
+    if (network != null) {
+      network.close();
+    }
+  }
+
+  /**
+   * Removes every workload the agent lists; answers their pids, for killing what the agent could not remove
+   * (or all of them when the agent is gone already).
+   */
+  List<Long> removeWorkloads() {
+    List<Long> pids = new ArrayList<>();
+    try {
+      Http.Answer listed = http.get(url() + "/v1/workloads");
+      if (listed.status() == 200) {
+        for (Object listedWorkload : new JsonArray(listed.body())) {
+          JsonObject workload = (JsonObject) listedWorkload;
+          Long pid = workload.getLong("pid");
+          if (pid != null && pid > 0) {
+            pids.add(pid);
+          }
+          http.delete(url() + "/v1/workloads/" + workload.getString("id"));
+        }
+      }
+    } catch (AssertionError agentGone) {
+      // the caller kills the pids it collected at launch
+    }
+    return pids;
   }
 
   List<String> sessionFiles() throws IOException {

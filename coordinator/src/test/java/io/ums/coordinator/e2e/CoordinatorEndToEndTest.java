@@ -3,7 +3,6 @@ package io.ums.coordinator.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.testkit.BusyboxImages;
 import io.ums.agent.testkit.MemService;
 import io.ums.agent.testkit.MemServiceClient;
@@ -85,47 +84,7 @@ class CoordinatorEndToEndTest {
     if (vertx != null) {
       vertx.close().await();
     }
-    for (AgentNode agent : agents) {
-      removeWorkloads(agent);
-      collectPids(agent);
-      agent.close();
-      agent.removeLeftoverContainers();
-    }
-    for (long pid : workloadPids) {
-      ProcessTree.signalAll(pid, "KILL");
-    }
-    if (network != null) {
-      network.close();
-    }
-  }
-
-  private static void removeWorkloads(AgentNode agent) {
-    try {
-      Answer listed = HTTP.get(agent.url() + "/v1/workloads");
-      if (listed.status() == 200) {
-        for (Object w : new JsonArray(listed.body())) {
-          HTTP.delete(agent.url() + "/v1/workloads/" + ((JsonObject) w).getString("id"));
-        }
-      }
-    } catch (AssertionError agentGone) {
-      // the pids collected below are killed instead
-    }
-  }
-
-  private void collectPids(AgentNode agent) {
-    try {
-      Answer listed = HTTP.get(agent.url() + "/v1/workloads");
-      if (listed.status() == 200) {
-        for (Object w : new JsonArray(listed.body())) {
-          Long pid = ((JsonObject) w).getLong("pid");
-          if (pid != null && pid > 0) {
-            workloadPids.add(pid);
-          }
-        }
-      }
-    } catch (AssertionError agentGone) {
-      // nothing to collect
-    }
+    AgentNode.stopAll(agents, workloadPids, network);
   }
 
   @Test

@@ -3,7 +3,6 @@ package io.ums.coordinator.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.testkit.MemService;
 import io.ums.agent.testkit.MemServiceClient;
 import io.ums.agent.testkit.NetworkTestbed;
@@ -86,27 +85,7 @@ class SecureEndToEndTest {
     if (vertx != null) {
       vertx.close().await();
     }
-    for (AgentNode agent : agents) {
-      try {
-        Answer listed = agent.http().get(agent.url() + "/v1/workloads");
-        for (Object w : new JsonArray(listed.body())) {
-          Long pid = ((JsonObject) w).getLong("pid");
-          if (pid != null && pid > 0) {
-            workloadPids.add(pid);
-          }
-          agent.http().delete(agent.url() + "/v1/workloads/" + ((JsonObject) w).getString("id"));
-        }
-      } catch (AssertionError | RuntimeException agentGone) {
-        // the pids collected at launch are killed below
-      }
-      agent.close();
-    }
-    for (long pid : workloadPids) {
-      ProcessTree.signalAll(pid, "KILL");
-    }
-    if (network != null) {
-      network.close();
-    }
+    AgentNode.stopAll(agents, workloadPids, network);
   }
 
   @Test
