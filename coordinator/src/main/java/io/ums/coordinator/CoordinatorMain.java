@@ -52,6 +52,9 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Mixin
   SecurityFlags security = new SecurityFlags();
 
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
   public static void main(String[] args) {
     System.exit(new CommandLine(new CoordinatorMain()).execute(args));
   }
@@ -66,7 +69,7 @@ public final class CoordinatorMain implements Callable<Integer> {
     try {
       secured = security.load();
     } catch (java.io.IOException | IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
     Vertx vertx = Vertx.vertx();
     Function<PeerClient, Cluster> cluster = kubernetes ? kubernetesCluster(vertx) : localCluster();

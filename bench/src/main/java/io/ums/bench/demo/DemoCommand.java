@@ -93,7 +93,8 @@ public final class DemoCommand implements Callable<Integer> {
       NetworkTestbed.Node b = testbed.node(1);
       step("nodes: " + a.name() + " " + a.address() + " (netns " + a.netns() + "), " + b.name() + " "
           + b.address() + " (netns " + b.netns() + ")");
-      step("starting two agents and a coordinator");
+      step("starting two agents and a coordinator (one random bearer token for this run: agents' control API,"
+          + " coordinator API and reservations)");
       JsonHttp http = new JsonHttp();
       UmsCluster cluster = UmsCluster.start(testbed, UmsJars.locate(), scratch.resolve("work"), logs, cleanup,
           http);
