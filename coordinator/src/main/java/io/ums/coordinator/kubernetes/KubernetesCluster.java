@@ -292,28 +292,23 @@ public final class KubernetesCluster implements Cluster {
 
   @Override
   public Future<Optional<String>> createDestination(DestinationRequest request, AgentRef node) {
-    Pod source;
-    try {
-      source = sourcePod(request);
-    } catch (MigrationException e) {
-      return Future.failedFuture(e);
-    }
     String podName = DestinationPods.name(request.workloadName(), request.migrationId());
-    Pod pod = DestinationPods.destination(source, podName, node.node(), request.migrationId());
-    return kube.call(KubePermission.PODS_CREATE, "create destination pod " + podName, () ->
-        client.pods().inNamespace(request.namespace()).resource(pod).create())
+    return sourcePod(request)
+        .map(source -> DestinationPods.destination(source, podName, node.node(), request.migrationId()))
+        .compose(pod -> kube.call(KubePermission.PODS_CREATE, "create destination pod " + podName, () ->
+            client.pods().inNamespace(request.namespace()).resource(pod).create()))
         .map(created -> Optional.of(Objects.requireNonNull(created.getMetadata().getName())));
   }
 
   @Override
   public Future<String> startRestoredPod(
       DestinationRequest request, AgentRef node, Map<String, String> checkpointImages, Duration readyTimeout) {
-    Pod source = sourcePod(request);
     String podName = DestinationPods.name(request.workloadName(), request.migrationId());
-    Pod pod = DestinationPods.restored(source, podName, node.node(), request.migrationId(), checkpointImages);
     String namespace = request.namespace();
-    return kube.call(KubePermission.PODS_CREATE, "create restored pod " + podName, () ->
-            client.pods().inNamespace(namespace).resource(pod).create())
+    return sourcePod(request)
+        .map(source -> DestinationPods.restored(source, podName, node.node(), request.migrationId(), checkpointImages))
+        .compose(pod -> kube.call(KubePermission.PODS_CREATE, "create restored pod " + podName, () ->
+            client.pods().inNamespace(namespace).resource(pod).create()))
         .compose(created -> readiness.awaitReady(namespace, podName, readyTimeout)
             .recover(notReady -> {
               LOG.warn("migration {}: {}; removing pod {}", request.migrationId(), notReady.getMessage(), podName);
@@ -322,10 +317,18 @@ public final class KubernetesCluster implements Cluster {
         .map(ready -> podName);
   }
 
-  private Pod sourcePod(DestinationRequest request) {
-    JsonObject template = request.podTemplate().orElseThrow(() ->
-        MigrationException.badField("pod", "a Kubernetes destination needs the source pod's manifest"));
-    return client.getKubernetesSerialization().unmarshal(template.encode(), Pod.class);
+  /** The source pod's manifest the reservation carries; a body that is not one is a bad "pod" field. */
+  private Future<Pod> sourcePod(DestinationRequest request) {
+    if (request.podTemplate().isEmpty()) {
+      return Future.failedFuture(
+          MigrationException.badField("pod", "a Kubernetes destination needs the source pod's manifest"));
+    }
+    try {
+      return Future.succeededFuture(
+          client.getKubernetesSerialization().unmarshal(request.podTemplate().get().encode(), Pod.class));
+    } catch (RuntimeException notAPod) {
+      return Future.failedFuture(MigrationException.badField("pod", "not a pod manifest: " + notAPod.getMessage()));
+    }
   }
 
   @Override
