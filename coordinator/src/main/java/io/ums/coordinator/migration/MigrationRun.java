@@ -10,6 +10,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -38,7 +39,7 @@ final class MigrationRun {
   private final AgentClient sourceAgent;
   private final long startedNanos = System.nanoTime();
   private JsonObject reservation;
-  private List<String> warnings = List.of();
+  private final List<String> warnings = new ArrayList<>();
   private EventType lastAnnounced;
   /** Orchestrator level: the container whose checkpoint runs now (events name it). */
   private String currentContainer;
@@ -88,7 +89,7 @@ final class MigrationRun {
             both -> {
               JsonObject sourceInfo = both.resultAt(0);
               Compatibility.checkSource(sourceInfo, approach, workload.node());
-              warnings = Compatibility.check(sourceInfo, both.resultAt(1), approach);
+              warnings.addAll(Compatibility.check(sourceInfo, both.resultAt(1), approach));
               warnings.forEach(w -> LOG.info("migration {}: {}", migration.id(), w));
               return sourceInfo.getString("arch");
             });
@@ -211,6 +212,11 @@ final class MigrationRun {
     stepsRecorded = stepsRecorded.eventually(() -> cluster.recordStep(workload, migration.id(), step, message));
   }
 
+  /**
+   * Once the destination committed, the workload lives there: nothing after that is rolled back.
+   * A redirect or source clean-up that fails is reported as a warning of the successful migration
+   * (in Kubernetes the pods keep their markers, and a restarted coordinator finishes the job).
+   */
   private Future<JsonObject> finish(JsonObject finalStatus) {
     boolean sameCluster = describer.clusterId().equals(reservation.getString("clusterId"));
     return stepsRecorded
@@ -223,13 +229,24 @@ final class MigrationRun {
                 reservation.put("destinationObject", destinationObject);
               }
               reservation.put("podStartMs", committed.getLong("podStartMs", 0L));
-              return migration.request().redirect().isPresent() && sameCluster && destinationObject != null
-                  ? cluster.redirectTo(workload, destinationObject)
-                  : Future.<Void>succeededFuture();
+              Future<Void> redirected = migration.request().redirect().isPresent() && sameCluster && destinationObject != null
+                  ? afterCommit("redirecting to " + destinationObject, cluster.redirectTo(workload, destinationObject))
+                  : Future.succeededFuture();
+              return redirected.compose(done -> afterCommit(
+                  migration.request().keep() ? "unlocking the kept source" : "deleting the source",
+                  cluster.finishSource(workload, migration.id(), migration.request().keep(),
+                      Optional.ofNullable(sameCluster ? destinationObject : null))));
             })
-        .compose(redirected -> cluster.finishSource(workload, migration.id(), migration.request().keep(),
-            Optional.ofNullable(sameCluster ? reservation.getString("destinationObject") : null)))
         .map(done -> result(finalStatus));
+  }
+
+  private Future<Void> afterCommit(String step, Future<Void> done) {
+    return done.recover(failure -> {
+      String warning = "the workload runs at the destination, but " + step + " failed: " + failure.getMessage();
+      LOG.warn("migration {}: {}", migration.id(), warning);
+      warnings.add(warning);
+      return Future.succeededFuture();
+    });
   }
 
   /**

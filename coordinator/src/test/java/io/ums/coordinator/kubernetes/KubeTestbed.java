@@ -2,12 +2,14 @@ package io.ums.coordinator.kubernetes;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.ums.coordinator.Coordinator;
+import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.testing.FakeAgent;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * Two nodes, node-a and node-b, whose agents are {@link FakeAgent}s behind agent pods in fabric8's
@@ -43,9 +45,14 @@ final class KubeTestbed implements AutoCloseable {
 
   /** A coordinator in Kubernetes mode on the mock API server, started (recovery included). */
   Coordinator coordinator(Duration phaseTimeout) {
+    return coordinator(phaseTimeout, cluster -> cluster);
+  }
+
+  /** The same, its cluster seen through {@code wrap} (a test's way to make one step fail). */
+  Coordinator coordinator(Duration phaseTimeout, UnaryOperator<Cluster> wrap) {
     Coordinator started = Coordinator.start(vertx, "127.0.0.1", 0, http -> {
       lastCluster = new KubernetesCluster(vertx, client, MockCluster.AGENTS, http);
-      return lastCluster;
+      return wrap.apply(lastCluster);
     }, new MigrationSettings(POLL, phaseTimeout)).await();
     coordinators.add(started);
     return started;

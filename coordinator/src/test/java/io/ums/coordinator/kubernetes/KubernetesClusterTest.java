@@ -14,6 +14,11 @@ import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import io.ums.coordinator.Coordinator;
+import io.ums.coordinator.cluster.Cluster;
+import io.ums.coordinator.migration.Failure;
+import io.ums.coordinator.migration.MigrationException;
+import io.vertx.core.Future;
+import java.lang.reflect.Proxy;
 import io.ums.coordinator.cluster.MigrationKeys;
 import io.ums.coordinator.cluster.SourceWorkload;
 import io.ums.coordinator.peer.PeerClient;
@@ -214,6 +219,32 @@ class KubernetesClusterTest {
     Answer taken = Http.post(coordinator.url() + "/migrate", request());
     assertThat(taken.status()).as(taken.body()).isEqualTo(200);
     assertThat(eventReasons()).contains("StaleLockReclaimed", "Migrated");
+  }
+
+  @Test
+  void afterTheCommitAFailingSourceCleanUpIsAWarningAndTheNextAttemptFinishesTheMigration() {
+    coordinator = testbed.coordinator(Duration.ofSeconds(10), real -> (Cluster) Proxy.newProxyInstance(
+        Cluster.class.getClassLoader(), new Class<?>[] {Cluster.class}, (proxy, method, args) ->
+            method.getName().equals("finishSource")
+                ? Future.failedFuture(new MigrationException(Failure.PEER_FAILED, "API server unreachable"))
+                : method.invoke(real, args)));
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", request());
+
+    assertThat(answer.status()).as("the workload runs at the destination: no rollback").isEqualTo(200);
+    assertThat(answer.json().getJsonArray("warnings").encode()).contains("deleting the source failed",
+        "API server unreachable");
+    Pod destination = destinationPods().get(0);
+    assertThat(KubernetesCluster.annotations(destination))
+        .containsEntry(MigrationKeys.ANNOTATION_DESTINATION_STEP, MigrationKeys.STEP_COMMITTED);
+    assertThat(KubernetesCluster.annotations(pod("web"))).as("still locked").containsKey(MigrationKeys.ANNOTATION_MIGRATION_ID);
+
+    Answer again = Http.post(coordinator.url() + "/migrate", request());
+    assertThat(again.status()).as(again.body()).isEqualTo(404);
+    assertThat(again.json().getString("message")).contains("had already moved");
+    assertThat(pod("web")).as("the stale migration was finished: source deleted").isNull();
+    assertThat(pod(destination.getMetadata().getName()).getMetadata().getLabels())
+        .doesNotContainKey(MigrationKeys.LABEL_DESTINATION_OF);
   }
 
   @Test
