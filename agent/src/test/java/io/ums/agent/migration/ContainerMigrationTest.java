@@ -129,6 +129,42 @@ class ContainerMigrationTest {
         .as("the restored memory service still holds the deleted file").endsWith("(deleted)");
   }
 
+  /**
+   * A client holds a connection to the container on A's address. It cannot follow (the destination
+   * restores it closed); what matters is that the client learns so at once rather than hanging on CRIU's
+   * lock rules, and that no lock rule stays on A.
+   */
+  @Test
+  void aClientConnectionToTheMovedContainerEndsAtOnceAndNoLockRuleStays() throws Exception {
+    JsonObject workload = launch(a, "memservice", 16);
+    try (java.net.Socket client = new java.net.Socket()) {
+      client.connect(new java.net.InetSocketAddress(a.node.address(), PORT), 2000);
+      client.setSoTimeout(3000);
+      java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(client.getInputStream(),
+          java.nio.charset.StandardCharsets.US_ASCII));
+      client.getOutputStream().write("c\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      assertThat(in.readLine()).as("answer before the migration").isNotNull();
+
+      JsonObject status = migrate(a, b, workload.getString("id"));
+
+      assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+      assertThat(HostCommand.run(a.node.inNode(List.of("iptables", "-S"))).output())
+          .as("CRIU lock rules left on the source node").doesNotContain("0xc114");
+      long started = System.nanoTime();
+      boolean answered;
+      try {
+        client.getOutputStream().write("c\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        answered = in.readLine() != null;
+      } catch (java.io.IOException ended) {
+        answered = false;
+      }
+      assertThat(answered).as("the old connection answers").isFalse();
+      assertThat(Duration.ofNanos(System.nanoTime() - started)).as("until the client knew")
+          .isLessThan(Duration.ofSeconds(2));
+    }
+    assertThat(MemServiceClient.query(b.node.address(), PORT, 5000)).isNotNull();
+  }
+
   @Test
   void keepLeavesTheSourceRunningBesideTheCopy() throws Exception {
     JsonObject workload = launch(a, "memservice", 16);
