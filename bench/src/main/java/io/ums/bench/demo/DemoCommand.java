@@ -2,6 +2,7 @@ package io.ums.bench.demo;
 
 import io.ums.agent.testkit.MemService;
 import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.agent.testkit.TestCertificates;
 import io.ums.bench.local.Cleanup;
 import io.ums.bench.local.Commands;
 import io.ums.bench.local.JsonHttp;
@@ -51,6 +52,10 @@ public final class DemoCommand implements Callable<Integer> {
           + " (container: plus fileKept, layerBytesSent, layerBytesSkipped)")
   Path json;
 
+  @Option(names = "--tls",
+      description = "agents' control API and coordinator over HTTPS, certificates from a throw-away CA (openssl)")
+  boolean tls;
+
   @Option(names = "--size", hidden = true, defaultValue = "256", description = "workload memory in MiB")
   int sizeMiB;
 
@@ -95,9 +100,11 @@ public final class DemoCommand implements Callable<Integer> {
           + b.address() + " (netns " + b.netns() + ")");
       step("starting two agents and a coordinator (one random bearer token for this run: agents' control API,"
           + " coordinator API and reservations)");
-      JsonHttp http = new JsonHttp();
+      Optional<TestCertificates> pki = tls
+          ? Optional.of(TestCertificates.authority(scratch.resolve("pki"), "ums-demo-ca")) : Optional.empty();
+      JsonHttp http = pki.map(ca -> JsonHttp.trusting(ca.caCertificate())).orElseGet(JsonHttp::new);
       UmsCluster cluster = UmsCluster.start(testbed, UmsJars.locate(), scratch.resolve("work"), logs, cleanup,
-          http);
+          http, pki);
       UmsApi ums = new UmsApi(cluster, http);
       cleanup.push("remove workloads", () -> List.of(0, 1).forEach(node -> {
         try {

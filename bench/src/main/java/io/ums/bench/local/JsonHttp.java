@@ -1,14 +1,18 @@
 package io.ums.bench.local;
 
 import io.ums.protocol.security.BearerToken;
+import io.ums.protocol.security.ClientTls;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.time.Duration;
+import javax.net.ssl.SSLContext;
 
 /**
  * A small blocking JSON-over-HTTP client for the bench's own control calls (agents and coordinator). The
@@ -17,8 +21,25 @@ import java.time.Duration;
  * coordinator with it, and every call here carries it, so local runs go through the authenticated path.
  */
 public final class JsonHttp {
-  private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient client;
   private final BearerToken token = BearerToken.random();
+
+  public JsonHttp() {
+    this.client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  }
+
+  private JsonHttp(SSLContext tls) {
+    this.client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).sslContext(tls).build();
+  }
+
+  /** A client that trusts the CA in {@code caFile} for https:// URLs (host names verified). Blocking. */
+  public static JsonHttp trusting(Path caFile) {
+    try {
+      return new JsonHttp(ClientTls.trusting(caFile).verified().sslContext());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
 
   public record Reply(int status, String body) {
     public boolean ok() {

@@ -1,6 +1,8 @@
 package io.ums.bench.local;
 
 import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.agent.testkit.TestCertificates;
+import io.ums.protocol.security.ServerTls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -9,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -37,6 +40,17 @@ public final class UmsCluster {
   /** Starts the agents and the coordinator, waits until all answer /health; their stop goes to cleanup. */
   public static UmsCluster start(NetworkTestbed testbed, UmsJars jars, Path workDir, Path logDir, Cleanup cleanup,
       JsonHttp http) {
+    return start(testbed, jars, workDir, logDir, cleanup, http, Optional.empty());
+  }
+
+  /**
+   * As above; with a CA, the agents' control API and the coordinator serve HTTPS with certificates it signs
+   * (for each node's address, and 127.0.0.1), the coordinator trusts only that CA, and {@code http} must too
+   * ({@link JsonHttp#trusting}).
+   */
+  public static UmsCluster start(NetworkTestbed testbed, UmsJars jars, Path workDir, Path logDir, Cleanup cleanup,
+      JsonHttp http, Optional<TestCertificates> tls) {
+    String scheme = tls.isPresent() ? "https://" : "http://";
     try {
       Files.createDirectories(workDir);
       Files.createDirectories(logDir);
@@ -54,10 +68,11 @@ public final class UmsCluster {
           "--work-dir", agentDir.toString(),
           "--control-token-file", tokenFile.toString(),
           "--advertise-host", node.address()));
+      tls.ifPresent(ca -> command.addAll(certificateFlags(ca.server(node.name(), List.of(node.address())))));
       ChildProcess agent = ChildProcess.start("agent " + node.name(), node.inNode(command),
           logDir.resolve(node.name() + "-agent.log"));
       cleanup.push(agent.name(), agent::close);
-      agentUrls.add("http://" + node.address() + ":" + AGENT_CONTROL_PORT);
+      agentUrls.add(scheme + node.address() + ":" + AGENT_CONTROL_PORT);
     }
     int coordinatorPort = freePort();
     String agents = testbed.nodes().stream()
@@ -67,9 +82,13 @@ public final class UmsCluster {
     command.addAll(List.of("--host", "127.0.0.1", "--port", String.valueOf(coordinatorPort), "--agents", agents,
         "--agent-token-file", tokenFile.toString(), "--peer-token-file", tokenFile.toString(),
         "--api-token-file", tokenFile.toString()));
+    tls.ifPresent(ca -> {
+      command.addAll(certificateFlags(ca.server("coordinator", List.of("127.0.0.1"))));
+      command.addAll(List.of("--ca", ca.caCertificate().toString()));
+    });
     ChildProcess coordinator = ChildProcess.start("coordinator", command, logDir.resolve("coordinator.log"));
     cleanup.push(coordinator.name(), coordinator::close);
-    String coordinatorUrl = "http://127.0.0.1:" + coordinatorPort;
+    String coordinatorUrl = scheme + "127.0.0.1:" + coordinatorPort;
 
     List<String> health = new ArrayList<>(agentUrls.stream().map(u -> u + "/health").toList());
     health.add(coordinatorUrl + "/healthcheck");
@@ -103,6 +122,10 @@ public final class UmsCluster {
 
   public String coordinatorUrl() {
     return coordinatorUrl;
+  }
+
+  private static List<String> certificateFlags(ServerTls files) {
+    return List.of("--tls-cert", files.certificate().toString(), "--tls-key", files.privateKey().toString());
   }
 
   private static Path writeToken(JsonHttp http, Path workDir) {

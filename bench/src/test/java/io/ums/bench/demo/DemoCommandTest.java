@@ -25,6 +25,12 @@ class DemoCommandTest {
   }
 
   @Test
+  void migratesOverHttpsWithCertificatesFromAThrowAwayCa(@TempDir Path dir) throws Exception {
+    // agents and coordinator serve HTTPS (the demo's JsonHttp trusts only that CA), tokens on as always
+    runDemoAndCheck(dir, "--size", "32", "--tls");
+  }
+
+  @Test
   void migratesTheServiceInARuncContainerWithItsWritableLayerAndReportsTheLayerBytes(@TempDir Path dir)
       throws Exception {
     // 32 MiB: what this case adds (image import, runc, writable layer, layer bytes) does not depend on the size
