@@ -125,6 +125,12 @@ class CoordinatorSecurityTest {
     JsonObject agentSeen = described.getJsonArray("agents").getJsonObject(0);
     assertThat(agentSeen.getBoolean("ready")).isFalse();
     assertThat(agentSeen.getString("problem")).contains("agent node-a", "bearer token not accepted");
+
+    // a migration request must not answer 404 "no such workload" when the agent that has it refused us
+    Answer migrate = Http.as(Optional.of(API), Optional.empty()).post(coordinator.url() + "/migrate",
+        new JsonObject().put("name", "w").put("destinationUrl", coordinator.url()));
+    assertThat(migrate.status()).as(migrate.body()).isEqualTo(502);
+    assertThat(migrate.json().getString("message")).contains("node-a did not", "bearer token not accepted");
   }
 
   @Test

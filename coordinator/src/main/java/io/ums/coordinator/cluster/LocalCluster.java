@@ -45,8 +45,12 @@ public final class LocalCluster implements Cluster {
     return new AgentClient(http, agent.node(), agent.controlUrl());
   }
 
-  /** Every reachable agent's workloads, each tagged with its node; unreachable agents are logged and skipped. */
-  private Future<List<JsonObject>> allWorkloads() {
+  /** The workloads of the agents that answered, and why the others did not (node -> reason). */
+  private record Survey(List<JsonObject> workloads, Map<String, String> unreachable) {}
+
+  /** Every reachable agent's workloads, each tagged with its node; unreachable agents are logged and noted. */
+  private Future<Survey> allWorkloads() {
+    Map<String, String> unreachable = new java.util.concurrent.ConcurrentHashMap<>();
     List<Future<JsonArray>> perAgent =
         agents.stream()
             .map(
@@ -57,16 +61,19 @@ public final class LocalCluster implements Cluster {
                         .otherwise(
                             failure -> {
                               LOG.warn("agent {} not answering: {}", agent.node(), failure.getMessage());
+                              unreachable.put(agent.node(), String.valueOf(failure.getMessage()));
                               return new JsonArray();
                             }))
             .toList();
     return Future.join(perAgent)
         .map(
             all ->
-                perAgent.stream()
-                    .flatMap(f -> f.result().stream())
-                    .map(JsonObject.class::cast)
-                    .toList());
+                new Survey(
+                    perAgent.stream()
+                        .flatMap(f -> f.result().stream())
+                        .map(JsonObject.class::cast)
+                        .toList(),
+                    Map.copyOf(unreachable)));
   }
 
   private static JsonArray tagNode(JsonArray workloads, AgentRef agent) {
@@ -81,9 +88,9 @@ public final class LocalCluster implements Cluster {
   public Future<JsonArray> list(String namespace) {
     return allWorkloads()
         .map(
-            workloads -> {
+            survey -> {
               JsonArray out = new JsonArray();
-              for (JsonObject w : workloads) {
+              for (JsonObject w : survey.workloads()) {
                 String key = MigrationKeys.key(namespace, w.getString("name"));
                 JsonObject row = w.copy().put("namespace", namespace);
                 String migration = migrationByWorkload.get(key);
@@ -100,11 +107,21 @@ public final class LocalCluster implements Cluster {
   public Future<SourceWorkload> resolve(String namespace, String name) {
     return allWorkloads()
         .map(
-            workloads -> {
+            survey -> {
               List<JsonObject> named =
-                  workloads.stream()
+                  survey.workloads().stream()
                       .filter(w -> name.equals(w.getString("name")) || name.equals(w.getString("id")))
                       .toList();
+              if (named.isEmpty() && !survey.unreachable().isEmpty()) {
+                // the workload may well run on an agent that did not answer: a 404 would mislead
+                throw new MigrationException(
+                    Failure.PEER_FAILED,
+                    "no workload named '" + name + "' on the agents that answered, and "
+                        + survey.unreachable().entrySet().stream()
+                            .map(e -> e.getKey() + " did not: " + e.getValue())
+                            .sorted()
+                            .collect(java.util.stream.Collectors.joining("; ")));
+              }
               if (named.isEmpty()) {
                 throw new MigrationException(
                     Failure.UNKNOWN_WORKLOAD, "no workload named '" + name + "' on any of " + nodes());
