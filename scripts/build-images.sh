@@ -102,6 +102,9 @@ build_image() {
     fail "podman build -f $dockerfile failed (whole log: $log)"
   fi
   rm -f "$log"
+  # the image this name pointed at before (older jars) is now untagged: drop it, and only UMS's own
+  local title=${image%%:*}
+  podman image prune --force --filter "label=org.opencontainers.image.title=$title" >/dev/null || true
   say "built $image in $(( $(date +%s) - started )) s ($(podman image inspect --format '{{.Size}}' "$image" | numfmt --to=iec))"
 }
 
