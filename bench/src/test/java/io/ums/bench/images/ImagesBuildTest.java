@@ -60,6 +60,8 @@ class ImagesBuildTest {
 
   @AfterEach
   void removeContainers() {
+    // what the containers said, for a failed test; then none of them stays
+    Podman.printLogTails();
     Podman.removeAll();
   }
 
@@ -98,47 +100,99 @@ class ImagesBuildTest {
 
   @Test
   void agentImageRunsAsTheDaemonSetRunsItLaunchesAWorkloadAndStopsOnSigterm(@TempDir Path dir) throws IOException {
-    Path workDir = Files.createDirectories(dir.resolve("work"));
     Path tokenFile = http.token().writeTo(dir.resolve("control-token"));
-    int controlPort = Podman.freePort();
-    String agent = Podman.uniqueName("agent");
-    // the DaemonSet's privileges and namespaces; bound to loopback since the host network is shared here
-    Podman.check("run", "--detach", "--name", agent, "--privileged", "--pid=host", "--network=host",
-        "--volume", workDir + ":/var/lib/ums", "--volume", tokenFile + ":/var/run/ums/control/token:ro",
-        AGENT_IMAGE, "--node=image-node", "--bind=127.0.0.1", "--control-port=" + controlPort,
-        "--data-port=" + Podman.freePort(), "--work-dir=/var/lib/ums", "--grace-period=5",
-        "--control-token-file=/var/run/ums/control/token");
-    String control = "http://127.0.0.1:" + controlPort;
+    RunningAgent agent = startAgent("image-node", dir, tokenFile);
 
-    await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
-        .until(() -> http.get(control + "/health", CALL).status() == 200);
-    JsonObject criu = ((JsonObject) http.getOk(control + "/v1/info", CALL).json()).getJsonObject("criu");
+    JsonObject criu = ((JsonObject) http.getOk(agent.control() + "/v1/info", CALL).json()).getJsonObject("criu");
     assertThat(criu.getBoolean("ok")).as("criu in the image: %s", criu).isTrue();
     assertThat(Runtime.Version.parse(criu.getString("version"))).as("criu version")
         .isGreaterThanOrEqualTo(Runtime.Version.parse("4.2"));
 
-    JsonObject workload = (JsonObject) http.postOk(control + "/v1/workloads", Map.of("name", "ticker",
-        "kind", "process", "command", List.of("sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done")),
-        CALL).json();
+    JsonObject workload = launchTicker(agent);
     String id = workload.getString("id");
-    // host PID namespace: the agent's pid is the host's, as CRIU on a real node needs
+    // host PID namespace: the agent's pids are the host's, as CRIU on a real node needs
     assertThat(Path.of("/proc", Long.toString(workload.getLong("pid")))).exists();
-    await().atMost(Duration.ofSeconds(30))
-        .until(() -> http.getOk(control + "/v1/workloads/" + id + "/logs", CALL).body(), logs -> logs.contains("tick 5"));
-    JsonArray listed = (JsonArray) http.getOk(control + "/v1/workloads", CALL).json();
+    awaitTick(agent, id, 5);
+    JsonArray listed = (JsonArray) http.getOk(agent.control() + "/v1/workloads", CALL).json();
     assertThat(listed.getJsonObject(0).getString("status")).isEqualTo("RUNNING");
-    http.delete(control + "/v1/workloads/" + id, CALL);
+    http.delete(agent.control() + "/v1/workloads/" + id, CALL);
 
     long stopping = System.nanoTime();
     // podman stop sends the image's stop signal (SIGTERM) and kills only after the grace period
-    Podman.check("stop", "--time", Integer.toString(DAEMONSET_GRACE_SECONDS), agent);
+    Podman.check("stop", "--time", Integer.toString(DAEMONSET_GRACE_SECONDS), agent.container());
     Duration stopped = Duration.ofNanos(System.nanoTime() - stopping);
 
-    JsonObject state = Podman.inspectState(agent);
+    JsonObject state = Podman.inspectState(agent.container());
     assertThat(state.getInteger("ExitCode")).as("exit code after SIGTERM (137 = killed)").isZero();
     assertThat(stopped).isLessThan(Duration.ofSeconds(DAEMONSET_GRACE_SECONDS));
-    assertThat(Podman.check("logs", agent)).contains("DRAINING");
+    assertThat(Podman.check("logs", agent.container())).contains("DRAINING");
     assertThat(Path.of("/proc", Long.toString(workload.getLong("pid")))).doesNotExist();
+  }
+
+  @Test
+  void coordinatorImageMigratesAWorkloadBetweenTwoAgentContainers(@TempDir Path dir) throws IOException {
+    Path tokenFile = http.token().writeTo(dir.resolve("control-token"));
+    RunningAgent source = startAgent("image-a", dir, tokenFile);
+    RunningAgent destination = startAgent("image-b", dir, tokenFile);
+    // the coordinator image runs as uid 10001 (in Kubernetes the Secret volume's fsGroup gives it the file)
+    Path coordinatorToken = Files.copy(tokenFile, dir.resolve("coordinator-token"));
+    Files.setAttribute(coordinatorToken, "unix:uid", 10001);
+    int port = Podman.freePort();
+    // host network like the agents: it reaches them on loopback, the test reaches it there too
+    Podman.check("run", "--detach", "--name", Podman.uniqueName("coordinator"), "--network=host",
+        "--volume", coordinatorToken + ":/var/run/ums/token:ro", COORDINATOR_IMAGE, "--host=127.0.0.1", "--port=" + port,
+        "--agents", "image-a=" + source.control() + ",image-b=" + destination.control(),
+        "--agent-token-file=/var/run/ums/token", "--peer-token-file=/var/run/ums/token",
+        "--api-token-file=/var/run/ums/token");
+    String coordinator = "http://127.0.0.1:" + port;
+    await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> http.get(coordinator + "/healthcheck", CALL).status() == 200);
+    awaitTick(source, launchTicker(source).getString("id"), 5);
+
+    JsonObject done = (JsonObject) http.postOk(coordinator + "/migrate",
+        Map.of("name", "ticker", "destinationUrl", coordinator), Duration.ofMinutes(2)).json();
+
+    assertThat(done.getJsonObject("destination").getString("node")).isEqualTo("image-b");
+    String moved = done.getJsonObject("destination").getString("workloadId");
+    String logs = awaitTick(destination, moved, 1);
+    // restored, not restarted: the counter goes on from where the source left it
+    assertThat(logs.lines().findFirst().orElseThrow()).isNotEqualTo("tick 1");
+    assertThat((JsonArray) http.getOk(source.control() + "/v1/workloads", CALL).json()).isEmpty();
+    http.delete(destination.control() + "/v1/workloads/" + moved, CALL);
+  }
+
+  private record RunningAgent(String container, String control) {}
+
+  /**
+   * An agent container the way deploy/daemonset.yml runs it: privileged, host PID namespace, host network, the
+   * work dir and the control token as volumes, a memory-backed /run/ums for checkpoint sessions (the
+   * DaemonSet's emptyDir, which is not mounted noexec). Bound to loopback, since the host network is shared.
+   */
+  private RunningAgent startAgent(String node, Path dir, Path tokenFile) throws IOException {
+    Path workDir = Files.createDirectories(dir.resolve(node));
+    int controlPort = Podman.freePort();
+    String container = Podman.uniqueName(node);
+    Podman.check("run", "--detach", "--name", container, "--privileged", "--pid=host", "--network=host",
+        "--volume", workDir + ":/var/lib/ums", "--volume", tokenFile + ":/var/run/ums/control/token:ro",
+        "--tmpfs", "/run/ums:rw,exec,mode=755", AGENT_IMAGE, "--node=" + node, "--bind=127.0.0.1",
+        "--control-port=" + controlPort, "--data-port=" + Podman.freePort(), "--work-dir=/var/lib/ums",
+        "--grace-period=5", "--control-token-file=/var/run/ums/control/token");
+    RunningAgent agent = new RunningAgent(container, "http://127.0.0.1:" + controlPort);
+    await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> http.get(agent.control() + "/health", CALL).status() == 200);
+    return agent;
+  }
+
+  private JsonObject launchTicker(RunningAgent agent) {
+    return (JsonObject) http.postOk(agent.control() + "/v1/workloads", Map.of("name", "ticker", "kind", "process",
+        "command", List.of("sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done")), CALL).json();
+  }
+
+  /** The workload's output once it has printed {@code ticks} more lines. */
+  private String awaitTick(RunningAgent agent, String workload, int ticks) {
+    return await().atMost(Duration.ofSeconds(30))
+        .until(() -> http.getOk(agent.control() + "/v1/workloads/" + workload + "/logs", CALL).body(),
+            logs -> logs.lines().filter(line -> line.startsWith("tick ")).count() >= ticks);
   }
 
   private static Path repositoryRoot() {

@@ -75,6 +75,12 @@ final class Podman {
     return found;
   }
 
+  static void printLogTails() {
+    check("ps", "-a", "--format", "{{.Names}}").lines().filter(n -> n.startsWith(PREFIX)).forEach(container ->
+        System.out.println("[" + container + "] " + run(List.of("logs", "--tail", "15", container)).output()
+            .replace("\n", "\n[" + container + "] ")));
+  }
+
   static void removeAll() {
     check("ps", "-a", "--format", "{{.Names}}").lines().filter(n -> n.startsWith(PREFIX))
         .forEach(container -> run(List.of("rm", "--force", "--time", "5", container)));
