@@ -63,18 +63,16 @@ public final class Agent {
       Files.createDirectories(config.workDir());
       return CriuInstallation.probe(config.criuPath());
     });
-    return criuProbe.compose(criu -> {
+    Future<List<String>> runtimesFound = vertx.executeBlocking(() -> installedRuntimes(config.kubelet().configured()));
+    return Future.all(criuProbe, runtimesFound).map(probed -> criuProbe.result()).compose(criu -> {
       logCriu(criu);
       return workloads.start()
           .compose(ignored -> ContainerSupport.start(vertx, config.workDir(), workloads))
           .compose(containers -> migrationsFactory.start(vertx, config, containers.workloads(), criu)
           .<Migrations>map(started -> new MeteredMigrations(started, metrics.registry()))
           .compose(migrations -> {
-            List<String> runtimes = new java.util.ArrayList<>(List.of("process", "runc", "podman"));
-            if (config.kubelet().configured()) {
-              runtimes.add("kubelet");
-            }
-            NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), runtimes, config.kubelet());
+            NodeInfo node = NodeInfo.local(config.node(), config.dataAddress(), runtimesFound.result(),
+                config.kubelet());
             ControlApi api = new ControlApi(vertx, node, criu, containers.workloads(), migrations,
                 metrics.registry(), draining::get);
             Router router = api.router();
@@ -98,6 +96,26 @@ public final class Agent {
           }
         })
         .onFailure(failure -> vertx.close());
+  }
+
+  /**
+   * What this node can run and checkpoint, as GET /v1/info reports it: processes always, runc and podman
+   * only when installed (the agent image, for one, has runc but no podman), the kubelet when configured.
+   * Blocking.
+   */
+  static List<String> installedRuntimes(boolean kubeletConfigured) {
+    List<String> runtimes = new java.util.ArrayList<>(List.of("process"));
+    String path = System.getenv().getOrDefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (String runtime : List.of("runc", "podman")) {
+      if (java.util.Arrays.stream(path.split(":")).anyMatch(dir -> !dir.isEmpty()
+          && Files.isExecutable(java.nio.file.Path.of(dir, runtime)))) {
+        runtimes.add(runtime);
+      }
+    }
+    if (kubeletConfigured) {
+      runtimes.add("kubelet");
+    }
+    return runtimes;
   }
 
   private static void logCriu(CriuInstallation criu) {
