@@ -27,7 +27,6 @@ import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -213,8 +212,8 @@ final class ContainerSourceMigration implements OutgoingMigration {
         .recover(failure -> Future.failedFuture(new MigrationFailure.Exception(Code.DUMP_FAILED,
             failure.getMessage())))
         .onSuccess(ignored -> {
-          status.timing("dumpMs", millis(freezeStartNanos, System.nanoTime()));
-          status.timing("freezeMs", millis(freezeStartNanos, pages.connectedNanos()));
+          status.timing("dumpMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
+          status.timing("freezeMs", MigrationEvents.millis(freezeStartNanos, pages.connectedNanos()));
         });
   }
 
@@ -247,14 +246,14 @@ final class ContainerSourceMigration implements OutgoingMigration {
               .recover(failure -> Future.failedFuture(new MigrationFailure.Exception(Code.DUMP_FAILED,
                   failure.getMessage())))
               .compose(ignored -> {
-                status.timing("dumpMs", millis(freezeStartNanos, System.nanoTime()));
+                status.timing("dumpMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
                 status.timing("freezeMs", 0);
                 return channel.end();
               });
         })
         .compose(ignored -> {
           countBytes();
-          status.timing("transferMs", millis(freezeStartNanos, System.nanoTime()));
+          status.timing("transferMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
           return connection.openChannel(MigrationChannels.RESTORE, manifest());
         })
         .compose(OutgoingChannel::end)
@@ -280,7 +279,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
         .compose(ignored -> sendFile(ContainerChannels.LAYER_DIFF, diff, "layer-diff.tar"))
         .compose(ignored -> {
           countBytes();
-          status.timing("transferMs", millis(pages.connectedNanos(), System.nanoTime()));
+          status.timing("transferMs", MigrationEvents.millis(pages.connectedNanos(), System.nanoTime()));
           return connection.openChannel(MigrationChannels.RESTORE, manifest());
         })
         .compose(OutgoingChannel::end)
@@ -318,7 +317,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
       return;
     }
     status.timing("restoreMs", result.getLong("restoreMs", -1L));
-    status.timing("downtimeMs", millis(freezeStartNanos, System.nanoTime()));
+    status.timing("downtimeMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
     status.destinationWorkloadId(result.getString("workloadId"));
     finishing = true;
     vertx.cancelTimer(timer);
@@ -399,11 +398,7 @@ final class ContainerSourceMigration implements OutgoingMigration {
   private void finish(MigrationPhase phase) {
     vertx.cancelTimer(progressTimer);
     countBytes();
-    status.timing("totalMs", millis(startNanos, System.nanoTime()));
-    status.phase(phase);
-    JsonObject json = status.toJson();
-    LOG.info("migration {} {}: timings {} bytes {}", id, phase, json.getJsonObject("timings"),
-        json.getJsonObject("bytes"));
+    MigrationEvents.conclude(status, phase, startNanos);
     List<Future<?>> closing = new java.util.ArrayList<>();
     if (pageSocket != null) {
       closing.add(pageSocket.close());
@@ -426,8 +421,5 @@ final class ContainerSourceMigration implements OutgoingMigration {
         .onComplete(ignored -> done.complete(status.toJson()));
   }
 
-  private static long millis(long fromNanos, long toNanos) {
-    return fromNanos < 0 || toNanos < 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(toNanos - fromNanos);
-  }
 
 }

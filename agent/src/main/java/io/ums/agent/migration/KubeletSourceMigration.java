@@ -15,7 +15,6 @@ import io.vertx.core.file.AsyncFile;
 import io.vertx.core.file.OpenOptions;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -155,7 +154,7 @@ final class KubeletSourceMigration implements OutgoingMigration {
         .onSuccess(local -> {
           archive = local;
           // the kubelet's runtime froze the container at most this long; it runs on afterwards
-          status.timing("dumpMs", millis(started, System.nanoTime()));
+          status.timing("dumpMs", MigrationEvents.millis(started, System.nanoTime()));
           status.timing("freezeMs", status.timing("dumpMs"));
           if (finishing) {
             deleteArchive();
@@ -180,7 +179,7 @@ final class KubeletSourceMigration implements OutgoingMigration {
         })
         .compose(ignored -> {
           countBytes();
-          status.timing("transferMs", millis(transferStartNanos, System.nanoTime()));
+          status.timing("transferMs", MigrationEvents.millis(transferStartNanos, System.nanoTime()));
           return connection.openChannel(MigrationChannels.RESTORE, manifest());
         })
         .compose(OutgoingChannel::end)
@@ -248,11 +247,7 @@ final class KubeletSourceMigration implements OutgoingMigration {
     vertx.cancelTimer(timer);
     vertx.cancelTimer(progressTimer);
     countBytes();
-    status.timing("totalMs", millis(startNanos, System.nanoTime()));
-    status.phase(phase);
-    JsonObject json = status.toJson();
-    LOG.info("migration {} {}: timings {} bytes {}", id, phase, json.getJsonObject("timings"),
-        json.getJsonObject("bytes"));
+    MigrationEvents.conclude(status, phase, startNanos);
     Future<Void> closed = connection == null ? Future.succeededFuture() : connection.close();
     closed.otherwiseEmpty().compose(ignored -> deleteArchive())
         .onComplete(ignored -> done.complete(status.toJson()));
@@ -271,7 +266,4 @@ final class KubeletSourceMigration implements OutgoingMigration {
     }, false);
   }
 
-  private static long millis(long fromNanos, long toNanos) {
-    return fromNanos < 0 || toNanos < 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(toNanos - fromNanos);
-  }
 }

@@ -6,10 +6,34 @@ import io.ums.protocol.UmsConnection;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** The wiring every migration, either role, gives its data connection and its deadline. */
 final class MigrationEvents {
+  private static final Logger LOG = LoggerFactory.getLogger(MigrationEvents.class);
+
   private MigrationEvents() {}
+
+  /**
+   * How every migration ends its status: the total time since {@code startNanos}, the final phase, and one
+   * log line with the timings and bytes. Returns the final status.
+   */
+  static JsonObject conclude(MigrationStatus status, MigrationPhase phase, long startNanos) {
+    status.timing("totalMs", millis(startNanos, System.nanoTime()));
+    status.phase(phase);
+    JsonObject json = status.toJson();
+    LOG.info("migration {} {}: timings {} bytes {}", status.id(), phase, json.getJsonObject("timings"),
+        json.getJsonObject("bytes"));
+    return json;
+  }
+
+  /** Milliseconds between two System.nanoTime() readings; -1 when either was never taken (negative). */
+  static long millis(long fromNanos, long toNanos) {
+    return fromNanos < 0 || toNanos < 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(toNanos - fromNanos);
+  }
 
   /**
    * Routes the connection's channels to {@code channels}, its close to {@code fail} with {@code closed}, and a

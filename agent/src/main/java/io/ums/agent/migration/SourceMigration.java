@@ -253,8 +253,8 @@ final class SourceMigration implements OutgoingMigration {
       return;
     }
     long now = System.nanoTime();
-    status.timing("dumpMs", millis(freezeStartNanos, now));
-    status.timing("freezeMs", millis(freezeStartNanos, pages.connectedNanos()));
+    status.timing("dumpMs", MigrationEvents.millis(freezeStartNanos, now));
+    status.timing("freezeMs", MigrationEvents.millis(freezeStartNanos, pages.connectedNanos()));
     if (keep) {
       // a copy: CRIU resumes the source (--leave-running) as soon as the gate lets go
       gate.commit();
@@ -267,7 +267,7 @@ final class SourceMigration implements OutgoingMigration {
         .compose(bytes -> {
           imageBytes = bytes;
           countBytes();
-          status.timing("transferMs", millis(pages.connectedNanos(), System.nanoTime()));
+          status.timing("transferMs", MigrationEvents.millis(pages.connectedNanos(), System.nanoTime()));
           return connection.openChannel(MigrationChannels.RESTORE, manifest());
         })
         .compose(OutgoingChannel::end)
@@ -301,7 +301,7 @@ final class SourceMigration implements OutgoingMigration {
       return;
     }
     status.timing("restoreMs", result.getLong("restoreMs", -1L));
-    status.timing("downtimeMs", millis(freezeStartNanos, System.nanoTime()));
+    status.timing("downtimeMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
     status.destinationWorkloadId(result.getString("workloadId"));
     commit();
   }
@@ -408,11 +408,7 @@ final class SourceMigration implements OutgoingMigration {
   private void finish(MigrationPhase phase) {
     vertx.cancelTimer(progressTimer);
     countBytes();
-    status.timing("totalMs", millis(startNanos, System.nanoTime()));
-    status.phase(phase);
-    JsonObject json = status.toJson();
-    LOG.info("migration {} {}: timings {} bytes {}", id, phase, json.getJsonObject("timings"),
-        json.getJsonObject("bytes"));
+    MigrationEvents.conclude(status, phase, startNanos);
     List<Future<?>> closing = new java.util.ArrayList<>();
     if (gate != null) {
       closing.add(gate.close());
@@ -439,7 +435,4 @@ final class SourceMigration implements OutgoingMigration {
         .onComplete(ignored -> done.complete(status.toJson()));
   }
 
-  private static long millis(long fromNanos, long toNanos) {
-    return fromNanos < 0 || toNanos < 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(toNanos - fromNanos);
-  }
 }
