@@ -410,11 +410,9 @@ final class ContainerSourceMigration implements OutgoingMigration {
     Future.join(closing)
         .eventually(() -> vertx.executeBlocking(() -> {
           if (dir != null) {
-            if (phase != MigrationPhase.DONE) {
-              SessionDirs.keepLogs(dir.resolve("criu-work"), deps.settings().failureLogs(), id).ifPresent(kept ->
-                  LOG.warn("migration {}: runc/CRIU logs kept in {}", id, kept));
-            }
-            SessionDirs.delete(dir);
+            SessionDirs.settle(dir, dir.resolve("criu-work"), phase != MigrationPhase.DONE,
+                deps.settings().failureLogs(), id)
+                .ifPresent(kept -> LOG.warn("migration {}: runc/CRIU logs kept in {}", id, kept));
           }
           return null;
         }, false))

@@ -299,11 +299,8 @@ final class DestinationSession implements IncomingMigration {
           if (container != null && phase != MigrationPhase.DONE) {
             container.discard();
           }
-          if (phase != MigrationPhase.DONE) {
-            SessionDirs.keepLogs(dir, deps.settings().failureLogs(), id).ifPresent(kept ->
-                LOG.warn("session {}: CRIU logs kept in {}", id, kept));
-          }
-          SessionDirs.delete(dir);
+          SessionDirs.settle(dir, dir, phase != MigrationPhase.DONE, deps.settings().failureLogs(), id)
+              .ifPresent(kept -> LOG.warn("session {}: CRIU logs kept in {}", id, kept));
           return null;
         }, false))
         .onComplete(ignored -> done.complete(status.toJson()));

@@ -28,6 +28,16 @@ final class SessionDirs {
   }
 
   /**
+   * How every session directory ends: for a failed session its logs (found in {@code logs}) are kept first
+   * (see {@link #keepLogs}), then the directory goes. Returns where the logs went, if anywhere.
+   */
+  static Optional<Path> settle(Path dir, Path logs, boolean failed, Path keptRoot, String id) throws IOException {
+    Optional<Path> kept = failed ? keepLogs(logs, keptRoot, id) : Optional.empty();
+    delete(dir);
+    return kept;
+  }
+
+  /**
    * Copies the CRIU logs and outputs of a failed session ({@code *.log}, {@code *.out}, {@code *.err}; not
    * the images) to {@code keptRoot/<id>} before the session directory goes, so that the cause can be read
    * after the status only says the last error lines; only the newest {@value #KEPT_FAILURES} are kept.

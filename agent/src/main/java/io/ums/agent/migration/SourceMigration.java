@@ -425,11 +425,8 @@ final class SourceMigration implements OutgoingMigration {
     Path dir = scratch;
     Future.join(closing)
         .eventually(() -> vertx.executeBlocking(() -> {
-          if (phase != MigrationPhase.DONE) {
-            SessionDirs.keepLogs(dir, deps.settings().failureLogs(), id).ifPresent(kept ->
-                LOG.warn("migration {}: CRIU logs kept in {}", id, kept));
-          }
-          SessionDirs.delete(dir);
+          SessionDirs.settle(dir, dir, phase != MigrationPhase.DONE, deps.settings().failureLogs(), id)
+              .ifPresent(kept -> LOG.warn("migration {}: CRIU logs kept in {}", id, kept));
           return null;
         }, false))
         .onComplete(ignored -> done.complete(status.toJson()));

@@ -19,14 +19,24 @@ class SessionDirsTest {
     Files.writeString(session.resolve("restore.log"), "Error (criu/files-reg.c): File has bad size");
     Files.writeString(session.resolve("restore.err"), "");
 
-    Path kept = SessionDirs.keepLogs(session, dir.resolve("failed"), "s-1").orElseThrow();
-    SessionDirs.delete(session);
+    Path kept = SessionDirs.settle(session, session, true, dir.resolve("failed"), "s-1").orElseThrow();
 
     assertThat(kept).isEqualTo(dir.resolve("failed/s-1"));
     assertThat(kept.resolve("restore.log")).hasContent("Error (criu/files-reg.c): File has bad size");
     assertThat(kept.resolve("restore.err")).exists();
     assertThat(kept.resolve("images")).doesNotExist();
     assertThat(session).doesNotExist();
+  }
+
+  @Test
+  void aSessionThatSucceededKeepsNothing() throws Exception {
+    Path session = Files.createDirectories(dir.resolve("sessions/send-1/criu-work"));
+    Files.writeString(session.resolve("dump.log"), "ok");
+
+    assertThat(SessionDirs.settle(session.getParent(), session, false, dir.resolve("failed"), "s-2")).isEmpty();
+
+    assertThat(session.getParent()).doesNotExist();
+    assertThat(dir.resolve("failed")).doesNotExist();
   }
 
   @Test
