@@ -111,9 +111,27 @@ public final class AgentMain implements Callable<Integer> {
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
+  private final MigrationsFactory migrationsFactory;
+
+  public AgentMain() {
+    this(MIGRATIONS);
+  }
+
+  private AgentMain(MigrationsFactory migrationsFactory) {
+    this.migrationsFactory = migrationsFactory;
+  }
+
   public static void main(String[] args) {
+    System.exit(run(args, MIGRATIONS));
+  }
+
+  /**
+   * Runs the agent command with {@code migrationsFactory} as its engine: {@link #main} with the production
+   * one, a test's own main class with an engine that has fault hooks installed. Returns the exit code.
+   */
+  public static int run(String[] args, MigrationsFactory migrationsFactory) {
     configureLogging();
-    System.exit(new CommandLine(new AgentMain()).execute(args));
+    return new CommandLine(new AgentMain(migrationsFactory)).execute(args);
   }
 
   @Override
@@ -134,7 +152,7 @@ public final class AgentMain implements Callable<Integer> {
         kubeletSettings()).withControlSecurity(controlSecurity());
     Agent agent;
     try {
-      agent = Agent.start(config, MIGRATIONS).toCompletionStage().toCompletableFuture().get();
+      agent = Agent.start(config, migrationsFactory).toCompletionStage().toCompletableFuture().get();
     } catch (java.util.concurrent.ExecutionException e) {
       System.err.println("agent " + node + " failed to start: " + e.getCause().getMessage());
       return 1;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.ums.agent.api.ControlSecurity;
 import io.ums.agent.api.UnavailableMigrations;
-import io.ums.agent.testkit.TestCertificates;
+import io.ums.testkit.TestCertificates;
 import io.ums.protocol.security.BearerToken;
 import io.ums.protocol.security.ClientTls;
 import io.vertx.core.json.JsonObject;

@@ -6,7 +6,7 @@ import io.ums.agent.Agent;
 import io.ums.agent.AgentConfig;
 import io.ums.agent.api.ControlSecurity;
 import io.ums.agent.api.UnavailableMigrations;
-import io.ums.agent.testkit.TestCertificates;
+import io.ums.testkit.TestCertificates;
 import io.ums.coordinator.api.ApiAccess;
 import io.ums.coordinator.cluster.AgentRef;
 import io.ums.coordinator.cluster.LocalCluster;

@@ -64,11 +64,17 @@ public final class CriuMigrations implements Migrations {
   /** A {@code MigrationsFactory}: starts the data plane on the configured data port. */
   public static Future<Migrations> start(Vertx vertx, AgentConfig config, Workloads workloads,
                                          CriuInstallation criu) {
+    return start(vertx, config, workloads, criu, MigrationHooks.NONE);
+  }
+
+  /** The same engine with a test's {@link MigrationHooks} installed. */
+  public static Future<Migrations> start(Vertx vertx, AgentConfig config, Workloads workloads,
+                                         CriuInstallation criu, MigrationHooks hooks) {
     MigrationSettings settings = MigrationSettings.forNode(config.node(), config.workDir());
     CriuRunner runner = CriuRunner.local(criu.binary().orElse(Path.of("criu")));
     DataPlane.Limits limits = new DataPlane.Limits(settings.idleTimeout(), settings.pingInterval());
     MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, runner,
-        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet());
+        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks);
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost());
     return vertx.executeBlocking(() -> {
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at

@@ -179,7 +179,7 @@ final class DestinationSession implements IncomingMigration {
                 + "): " + CriuPageServer.errors(dir))));
     received
         .compose(ignored -> vertx.executeBlocking(() -> {
-          dropImageForTest();
+          deps.hooks().beforeRestore().accept(dir.resolve("images"));
           return null;
         }, false))
         .compose(ignored -> {
@@ -234,14 +234,6 @@ final class DestinationSession implements IncomingMigration {
       status.timing("restoreMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
       return pid;
     }, false);
-  }
-
-  private void dropImageForTest() throws java.io.IOException {
-    Optional<String> drop = deps.settings().dropImage();
-    if (drop.isPresent()) {
-      LOG.warn("session {}: test hook ums.test.dropImage removes {} before the restore", id, drop.get());
-      Files.deleteIfExists(dir.resolve("images").resolve(drop.get()));
-    }
   }
 
   /** Tells the source the workload runs here; if the source cannot hear it, undo the restore. */

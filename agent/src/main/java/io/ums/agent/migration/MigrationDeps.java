@@ -12,4 +12,4 @@ import io.vertx.core.Vertx;
  */
 record MigrationDeps(Vertx vertx, String node, Workloads workloads, CriuRunner criu, UmsClient client,
                      MigrationSettings settings, String localHost, java.nio.file.Path workDir,
-                     KubeletSettings kubelet) {}
+                     KubeletSettings kubelet, MigrationHooks hooks) {}

@@ -5,7 +5,6 @@ import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.PostDumpGate;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.criu.TcpConnections;
-import io.ums.agent.dataplane.CorruptingProxy;
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.migration.MigrationFailure.Code;
 import io.ums.agent.workload.Workload;
@@ -81,7 +80,7 @@ final class SourceMigration implements OutgoingMigration {
   private Set<String> lockRulesBefore = Set.of();
   private Set<String> tcpLocalAddresses = Set.of();
   private Set<String> tcpListenAddresses = Set.of();
-  private CorruptingProxy proxy;
+  private MigrationHooks.Hop hop;
   private UmsConnection connection;
   private PostDumpGate gate;
   private DumpPageSocket pageSocket;
@@ -167,19 +166,11 @@ final class SourceMigration implements OutgoingMigration {
   }
 
   private Future<UmsConnection> connect() {
-    Future<String> host = Future.succeededFuture(destination.host());
-    Future<Integer> port = Future.succeededFuture(destination.port());
-    if (deps.settings().corruptWireByteAt().isPresent()) {
-      Future<CorruptingProxy> started = CorruptingProxy.start(vertx, destination.host(), destination.port(),
-          deps.settings().corruptWireByteAt().get());
-      host = started.map("127.0.0.1");
-      port = started.map(started0 -> {
-        proxy = started0;
-        return started0.port();
-      });
-    }
-    Future<String> hostFuture = host;
-    return port.compose(actualPort -> destination.connect(deps.client(), hostFuture.result(), actualPort))
+    return deps.hooks().route().open(vertx, destination.host(), destination.port())
+        .compose(opened -> {
+          hop = opened;
+          return destination.connect(deps.client(), opened.host(), opened.port());
+        })
         .onSuccess(opened -> {
           connection = opened;
           pages = new PageStreamRelay(opened, workload.id());
@@ -416,8 +407,8 @@ final class SourceMigration implements OutgoingMigration {
     if (pageSocket != null) {
       closing.add(pageSocket.close());
     }
-    if (proxy != null) {
-      closing.add(proxy.close());
+    if (hop != null) {
+      closing.add(hop.close().get());
     }
     if (connection != null) {
       closing.add(connection.close());

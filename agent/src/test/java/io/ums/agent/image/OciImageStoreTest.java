@@ -3,8 +3,8 @@ package io.ums.agent.image;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.ums.agent.testkit.BusyboxImages;
-import io.ums.agent.testkit.HostCommand;
+import io.ums.testkit.BusyboxImages;
+import io.ums.host.HostCommand;
 import io.vertx.core.json.JsonObject;
 import java.io.InputStream;
 import java.nio.file.Files;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.ums.agent.image.CheckpointImages;
 import io.ums.agent.migration.MigrationFailure;
 import io.vertx.core.Vertx;
-import io.ums.agent.testkit.TestCertificates;
+import io.ums.testkit.TestCertificates;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.junit5.VertxExtension;

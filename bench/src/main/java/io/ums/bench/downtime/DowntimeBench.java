@@ -1,7 +1,7 @@
 package io.ums.bench.downtime;
 
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.testkit.MemService;
+import io.ums.testkit.NetworkTestbed;
 import io.ums.bench.local.Cleanup;
 import io.ums.bench.local.JsonHttp;
 import io.ums.bench.local.Machine;

@@ -1,8 +1,8 @@
 package io.ums.coordinator.e2e;
 
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.host.HostCommand;
+import io.ums.testkit.NetworkTestbed;
 import io.ums.coordinator.Defaults;
 import io.ums.coordinator.testing.Http;
 import io.ums.protocol.security.BearerToken;

@@ -1,5 +1,6 @@
-package io.ums.agent.testkit;
+package io.ums.testkit;
 
+import io.ums.host.HostCommand;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

@@ -1,5 +1,6 @@
-package io.ums.agent.testkit;
+package io.ums.testkit;
 
+import io.ums.host.HostCommand;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,6 @@
-package io.ums.agent.testkit;
+package io.ums.testkit;
 
+import io.ums.host.HostCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -27,7 +28,7 @@ public final class MemService {
       Path source = dir.resolve("memservice.c");
       try (InputStream in = MemService.class.getResourceAsStream(SOURCE_RESOURCE)) {
         if (in == null) {
-          throw new IllegalStateException("resource " + SOURCE_RESOURCE + " missing from the agent jar");
+          throw new IllegalStateException("resource " + SOURCE_RESOURCE + " missing from the test kit jar");
         }
         Files.copy(in, source, StandardCopyOption.REPLACE_EXISTING);
       }

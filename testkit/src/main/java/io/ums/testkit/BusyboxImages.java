@@ -1,5 +1,6 @@
-package io.ums.agent.testkit;
+package io.ums.testkit;
 
+import io.ums.host.HostCommand;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.ums.agent.testkit;
+package io.ums.host;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

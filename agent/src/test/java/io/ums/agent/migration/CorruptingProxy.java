@@ -1,4 +1,4 @@
-package io.ums.agent.dataplane;
+package io.ums.agent.migration;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -10,19 +10,19 @@ import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
 
 /**
- * Test hook ({@code -Dums.test.corruptWireByteAt=N}): a local TCP proxy in front of the destination's data
- * port that flips one bit of byte N of the source's outgoing stream, deep inside a DATA frame of the page
- * stream, as a damaged link would. The receiver must catch it (CRC-32C) and the source must roll back.
- * Never on in production: the engine only creates one when the property is set.
+ * A data route for fault tests ({@link FaultInjectingAgentMain}): a local TCP proxy in front of the
+ * destination's data port that flips one bit of byte N of the source's outgoing stream, deep inside a DATA
+ * frame of the page stream, as a damaged link would. The receiver must catch it (CRC-32C) and the source must
+ * roll back.
  */
-public final class CorruptingProxy {
+final class CorruptingProxy {
   private final NetServer server;
 
   private CorruptingProxy(NetServer server) {
     this.server = server;
   }
 
-  public static Future<CorruptingProxy> start(Vertx vertx, String targetHost, int targetPort, long offset) {
+  static Future<CorruptingProxy> start(Vertx vertx, String targetHost, int targetPort, long offset) {
     NetClient client = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true));
     NetServer server = vertx.createNetServer(new NetServerOptions().setHost("127.0.0.1").setPort(0));
     server.connectHandler(inbound -> {
@@ -58,11 +58,11 @@ public final class CorruptingProxy {
     return server.listen().map(ignored -> new CorruptingProxy(server));
   }
 
-  public int port() {
+  int port() {
     return server.actualPort();
   }
 
-  public Future<Void> close() {
+  Future<Void> close() {
     return server.close();
   }
 }

@@ -1,4 +1,4 @@
-package io.ums.agent.testkit;
+package io.ums.testkit;
 
 import java.io.BufferedReader;
 import java.io.IOException;
