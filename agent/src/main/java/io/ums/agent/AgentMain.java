@@ -5,6 +5,7 @@ import io.ums.agent.image.CheckpointImages;
 import io.ums.agent.image.ImageCli;
 import io.ums.agent.kubelet.KubeletSettings;
 import io.ums.agent.migration.CriuMigrations;
+import io.ums.agent.migration.MigrationHooks;
 import io.ums.protocol.security.BearerToken;
 import io.ums.protocol.security.ServerTls;
 import java.io.IOException;
@@ -32,7 +33,8 @@ import picocli.CommandLine.Option;
     description = "Runs a UMS node agent: control API, data plane, workload launcher.")
 public final class AgentMain implements Callable<Integer> {
   /** The migration engine this agent runs: CRIU stop-and-copy over the UMS data plane. */
-  static final MigrationsFactory MIGRATIONS = CriuMigrations::start;
+  static final MigrationsFactory MIGRATIONS = (vertx, config, workloads, criu) ->
+      CriuMigrations.start(vertx, config.engine(), workloads, criu, MigrationHooks.NONE);
 
   // --node and --work-dir are checked in call(), not by picocli, so that "image" runs without them.
   @Option(names = "--node", description = "This node's name (required).")

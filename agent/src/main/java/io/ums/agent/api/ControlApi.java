@@ -2,6 +2,9 @@ package io.ums.agent.api;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.ums.agent.criu.CriuInstallation;
+import io.ums.agent.error.AgentException;
+import io.ums.agent.error.ApiError;
+import io.ums.agent.error.ErrorResponses;
 import io.ums.agent.migration.CriuMigrations;
 import io.ums.agent.migration.Migrations;
 import io.ums.agent.workload.Workload;

@@ -1,5 +1,6 @@
 package io.ums.agent.api;
 
+import io.ums.agent.error.AgentException;
 import io.ums.agent.migration.CriuMigrations;
 import io.ums.agent.workload.WorkloadSpec;
 import io.vertx.core.buffer.Buffer;

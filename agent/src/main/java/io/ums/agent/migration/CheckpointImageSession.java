@@ -1,7 +1,8 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.error.MigrationFailure;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.image.CheckpointImages;
-import io.ums.agent.migration.MigrationFailure.Code;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.ProtocolError;
 import io.ums.protocol.UmsConnection;

@@ -1,14 +1,13 @@
 package io.ums.agent.migration;
 
-import io.ums.agent.AgentConfig;
-import io.ums.agent.api.AgentException;
-import io.ums.agent.api.ApiError;
 import io.ums.agent.criu.CriuInstallation;
 import io.ums.agent.criu.CriuRunner;
 import io.ums.agent.dataplane.DataPlane;
 import io.ums.agent.dataplane.ReceiveSessions;
+import io.ums.agent.error.AgentException;
+import io.ums.agent.error.ApiError;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.kubelet.KubeletClient;
-import io.ums.agent.migration.MigrationFailure.Code;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
@@ -61,14 +60,11 @@ public final class CriuMigrations implements Migrations {
         : Optional.empty();
   }
 
-  /** A {@code MigrationsFactory}: starts the data plane on the configured data port. */
-  public static Future<Migrations> start(Vertx vertx, AgentConfig config, Workloads workloads,
-                                         CriuInstallation criu) {
-    return start(vertx, config, workloads, criu, MigrationHooks.NONE);
-  }
-
-  /** The same engine with a test's {@link MigrationHooks} installed. */
-  public static Future<Migrations> start(Vertx vertx, AgentConfig config, Workloads workloads,
+  /**
+   * Starts the engine and its data plane on the configured data port; {@code hooks} are {@link
+   * MigrationHooks#NONE} but in fault tests.
+   */
+  public static Future<Migrations> start(Vertx vertx, EngineConfig config, Workloads workloads,
                                          CriuInstallation criu, MigrationHooks hooks) {
     MigrationSettings settings = MigrationSettings.forNode(config.node(), config.workDir());
     CriuRunner runner = CriuRunner.local(criu.binary().orElse(Path.of("criu")));

@@ -1,8 +1,9 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.error.MigrationFailure;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.kubelet.KubeletArchives;
 import io.ums.agent.kubelet.KubeletClient;
-import io.ums.agent.migration.MigrationFailure.Code;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.ProtocolError;

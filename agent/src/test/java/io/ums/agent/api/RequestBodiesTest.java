@@ -3,6 +3,8 @@ package io.ums.agent.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.ums.agent.error.AgentException;
+import io.ums.agent.error.ApiError;
 import io.ums.agent.workload.WorkloadSpec;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.ums.agent.Agent;
 import io.ums.agent.AgentConfig;
 import io.ums.agent.AgentHttp;
-import io.ums.agent.api.UnavailableMigrations;
+import io.ums.agent.UnavailableMigrations;
 import io.ums.testkit.BusyboxImages;
 import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonArray;

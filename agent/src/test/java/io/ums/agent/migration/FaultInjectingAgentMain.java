@@ -22,7 +22,7 @@ public final class FaultInjectingAgentMain {
   public static void main(String[] args) {
     MigrationHooks hooks = new MigrationHooks(route(), beforeRestore());
     System.exit(AgentMain.run(args, (vertx, config, workloads, criu) ->
-        CriuMigrations.start(vertx, config, workloads, criu, hooks)));
+        CriuMigrations.start(vertx, config.engine(), workloads, criu, hooks)));
   }
 
   private static MigrationHooks.DataRoute route() {

@@ -1,5 +1,6 @@
 package io.ums.coordinator.migration;
 
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.util.Map;

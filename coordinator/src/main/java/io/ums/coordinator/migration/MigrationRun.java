@@ -3,6 +3,8 @@ package io.ums.coordinator.migration;
 import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.DestinationRequest;
 import io.ums.coordinator.cluster.SourceWorkload;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.ums.coordinator.peer.AgentClient;
 import io.ums.coordinator.peer.CoordinatorClient;
 import io.vertx.core.Future;

@@ -1,6 +1,7 @@
 package io.ums.coordinator.migration;
 
 import io.ums.coordinator.cluster.DestinationRequest;
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;

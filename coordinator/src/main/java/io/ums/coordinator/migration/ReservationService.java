@@ -3,6 +3,8 @@ package io.ums.coordinator.migration;
 import io.ums.coordinator.cluster.AgentRef;
 import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.DestinationRequest;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;

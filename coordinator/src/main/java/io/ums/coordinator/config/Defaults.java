@@ -1,4 +1,4 @@
-package io.ums.coordinator;
+package io.ums.coordinator.config;
 
 import java.time.Duration;
 

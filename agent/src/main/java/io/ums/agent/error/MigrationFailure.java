@@ -1,4 +1,4 @@
-package io.ums.agent.migration;
+package io.ums.agent.error;
 
 import io.vertx.core.json.JsonObject;
 

@@ -1,4 +1,4 @@
-package io.ums.agent.api;
+package io.ums.agent.error;
 
 import io.ums.agent.workload.InvalidWorkloadSpecException;
 import io.ums.agent.workload.WorkloadBusyException;

@@ -1,4 +1,4 @@
-package io.ums.coordinator.migration;
+package io.ums.coordinator.error;
 
 /** Why a request or a migration failed; each code has exactly one HTTP status (mapped in HttpErrors). */
 public enum Failure {

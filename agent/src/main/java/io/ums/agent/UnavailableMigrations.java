@@ -1,11 +1,12 @@
-package io.ums.agent.api;
+package io.ums.agent;
 
-import io.ums.agent.AgentConfig;
 import io.ums.agent.criu.CriuInstallation;
+import io.ums.agent.error.AgentException;
+import io.ums.agent.error.ApiError;
 import io.ums.agent.migration.Migrations;
 import io.ums.agent.workload.Workloads;
-import io.vertx.core.Vertx;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.Optional;

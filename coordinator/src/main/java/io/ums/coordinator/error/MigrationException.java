@@ -1,4 +1,4 @@
-package io.ums.coordinator.migration;
+package io.ums.coordinator.error;
 
 import io.vertx.core.json.JsonObject;
 

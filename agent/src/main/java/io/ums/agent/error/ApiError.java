@@ -1,4 +1,4 @@
-package io.ums.agent.api;
+package io.ums.agent.error;
 
 /**
  * The error codes of the control API and the HTTP status each one answers with. The {@code error} field of

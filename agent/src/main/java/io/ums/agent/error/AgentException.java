@@ -1,4 +1,4 @@
-package io.ums.agent.api;
+package io.ums.agent.error;
 
 /**
  * An expected failure with an API error code and a human message: the control API answers
