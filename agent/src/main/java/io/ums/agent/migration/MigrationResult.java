@@ -1,0 +1,48 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.error.MigrationFailure;
+import io.vertx.core.json.JsonObject;
+import java.util.Optional;
+
+/**
+ * The destination's verdict ({@link Channels#RESULT}'s metadata): the workload it runs (or, for a kubelet
+ * migration, the checkpoint image it imported) and how long the restore took; or why it failed.
+ */
+record MigrationResult(boolean ok, Optional<String> workloadId, Optional<String> checkpointImage, Long restoreMs,
+                       Optional<MigrationFailure> error) {
+
+  static MigrationResult restored(String workloadId, Long restoreMs) {
+    return new MigrationResult(true, Optional.of(workloadId), Optional.empty(), restoreMs, Optional.empty());
+  }
+
+  static MigrationResult imported(String checkpointImage, Long restoreMs) {
+    return new MigrationResult(true, Optional.empty(), Optional.of(checkpointImage), restoreMs, Optional.empty());
+  }
+
+  static MigrationResult failed(MigrationFailure failure) {
+    return new MigrationResult(false, Optional.empty(), Optional.empty(), null, Optional.of(failure));
+  }
+
+  /** The failure the source reports: the destination's own, or an unknown one when it gave none. */
+  MigrationFailure failure() {
+    return error.orElseGet(() -> MigrationFailure.fromJson(new JsonObject()));
+  }
+
+  JsonObject toJson() {
+    JsonObject json = new JsonObject();
+    workloadId.ifPresent(id -> json.put("workloadId", id));
+    checkpointImage.ifPresent(image -> json.put("checkpointImage", image));
+    if (ok) {
+      json.put("restoreMs", restoreMs);
+    }
+    error.ifPresent(failure -> json.put("error", failure.toJson()));
+    return json.put("ok", ok);
+  }
+
+  static MigrationResult fromJson(JsonObject json) {
+    boolean ok = json.getBoolean("ok", false);
+    return new MigrationResult(ok, Optional.ofNullable(json.getString("workloadId")),
+        Optional.ofNullable(json.getString("checkpointImage")), json.getLong("restoreMs", -1L),
+        ok ? Optional.empty() : Optional.of(MigrationFailure.fromJson(json.getJsonObject("error", new JsonObject()))));
+  }
+}
