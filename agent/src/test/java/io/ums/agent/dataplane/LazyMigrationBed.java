@@ -61,7 +61,8 @@ final class LazyMigrationBed implements AutoCloseable {
   private final List<Process> relays = new ArrayList<>();
   final List<Long> workloads = new ArrayList<>();
 
-  LazyMigrationBed(Path tmp) throws Exception {
+  /** @param throughCuttableLink join the endpoints through a {@link CuttableLink} (two more hops) */
+  LazyMigrationBed(Path tmp, boolean throughCuttableLink) throws Exception {
     this.tmp = tmp;
     this.testbed = NetworkTestbed.create("ulz", 2);
     this.a = testbed.node(0);
@@ -76,10 +77,10 @@ final class LazyMigrationBed implements AutoCloseable {
     server.authenticator(id -> id.equals(session) ? Optional.of(token) : Optional.empty())
         .connectHandler(accepted::tryComplete);
     int port = join(server.listen(0, testbed.hostAddress()));
-    link = join(CuttableLink.start(vertx, testbed.hostAddress(), port));
+    link = throughCuttableLink ? join(CuttableLink.start(vertx, testbed.hostAddress(), port)) : null;
     client = UmsClient.create(vertx, new UmsClientOptions()
         .setIdleTimeout(Duration.ofSeconds(3)).setPingInterval(Duration.ofMillis(500)));
-    sourceEnd = join(client.connect(testbed.hostAddress(), link.port(), session, token));
+    sourceEnd = join(client.connect(testbed.hostAddress(), link == null ? port : link.port(), session, token));
     destinationEnd = join(accepted.future());
     sourceEnd.channelHandler(channel -> route(atSource, channel));
     destinationEnd.channelHandler(channel -> route(atDestination, channel));
@@ -254,7 +255,9 @@ final class LazyMigrationBed implements AutoCloseable {
     }
     relays.forEach(Process::destroyForcibly);
     try {
-      link.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      if (link != null) {
+        link.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      }
       client.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
       server.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     } finally {

@@ -24,7 +24,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,18 +43,16 @@ class LazyMigrationTest {
   private LazyMigrationBed bed;
   private int runs;
 
-  @BeforeEach
-  void setUp() throws Exception {
-    bed = new LazyMigrationBed(tmp);
-  }
-
   @AfterEach
   void tearDown() throws Exception {
-    bed.close();
+    if (bed != null) {
+      bed.close();
+    }
   }
 
   @Test
   void postCopyRunsTheServiceAtOnceAndItsPagesFollow() throws Exception {
+    bed = new LazyMigrationBed(tmp, false);
     long source = bed.launchMemService(bed.a, 256);
     MemServiceClient.Answer before = MemServiceClient.verify(bed.a.address(), PORT, 10_000);
     try (MemServiceProbe probe = new MemServiceProbe(bed.a.address(), PORT, 250)) {
@@ -78,6 +75,7 @@ class LazyMigrationTest {
 
   @Test
   void downtimeAgainstStopAndCopyOfTheSameSize() throws Exception {
+    bed = new LazyMigrationBed(tmp, false);
     List<String> table = new ArrayList<>();
     for (String size : System.getProperty("ums.lazy.sizes", "256").split(",")) {
       int mib = Integer.parseInt(size.trim());
@@ -103,6 +101,7 @@ class LazyMigrationTest {
 
   @Test
   void aLinkCutDuringPostCopyKillsTheDestinationCopyAndTheSourceResumesFromTheFreeze() throws Exception {
+    bed = new LazyMigrationBed(tmp, true);
     long source = bed.launchMemService(bed.a, 512);
     MemServiceClient.Answer before = MemServiceClient.verify(bed.a.address(), PORT, 10_000);
     Run run = startPostCopy(source, 512, null);
@@ -129,6 +128,7 @@ class LazyMigrationTest {
 
   @Test
   void theSourcesCriuDyingDuringPostCopyKillsTheDestinationCopyAndTheSourceResumes() throws Exception {
+    bed = new LazyMigrationBed(tmp, false);
     long source = bed.launchMemService(bed.a, 512);
     MemServiceClient.Answer before = MemServiceClient.verify(bed.a.address(), PORT, 10_000);
     Run run = startPostCopy(source, 512, null);
@@ -151,6 +151,7 @@ class LazyMigrationTest {
 
   @Test
   void aRestoreThatFailsRollsTheFrozenSourceBackThroughTheGate() throws Exception {
+    bed = new LazyMigrationBed(tmp, false);
     long source = bed.launchMemService(bed.a, 64);
     MemServiceClient.Answer before = MemServiceClient.verify(bed.a.address(), PORT, 10_000);
     // the service's port is taken on node B: criu restore cannot bind its listener there
