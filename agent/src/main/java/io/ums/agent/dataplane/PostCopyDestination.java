@@ -4,6 +4,7 @@ import io.ums.agent.criu.CriuLazyPages;
 import io.ums.agent.criu.CriuLazyRestore;
 import io.ums.agent.criu.CriuRestore;
 import io.ums.agent.criu.CriuRunner;
+import io.ums.agent.criu.LazyPagesGuard;
 import io.ums.agent.criu.LazyPagesLog;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.protocol.IncomingChannel;
@@ -65,6 +66,7 @@ public final class PostCopyDestination {
   private final LazyPagesDaemonSocket socket;
   private final Promise<Completion> completion = Promise.promise();
   private Process daemon;
+  private volatile LazyPagesGuard guard;
   private volatile long restoredPid = -1;
   private long restoredNanos = -1;
   private boolean ended;
@@ -99,8 +101,11 @@ public final class PostCopyDestination {
   /** Starts the daemon and restores the tree, which runs on return; completes with its root's PID. */
   public Future<Long> restore() {
     return vertx.executeBlocking(() -> {
+      // the daemon's page-server connection goes through a guard that outlives this agent (see LazyPagesGuard)
+      guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(),
+          settings.restore().workDir().resolve("restored.pid"));
       daemon = CriuLazyPages.start(settings.criu(), settings.imagesDir(), settings.workDir(),
-          settings.relayHost(), socket.port(), 10_000);
+          settings.relayHost(), guard.port(), 10_000);
       long pid = CriuLazyRestore.run(settings.criu(), settings.restore(), settings.restoreTimeoutMillis());
       restoredNanos = System.nanoTime();
       return pid;
@@ -125,6 +130,7 @@ public final class PostCopyDestination {
     if (socket.allPagesIn().succeeded()) {
       vertx.executeBlocking(this::waitDaemon, false).onComplete(stats -> {
         socket.close();
+        closeGuard();
         completion.tryComplete(new Completion(restoredNanos, socket.allPagesInNanos(), socket.pagesBytes(),
             socket.requestsSent(), stats.succeeded() ? stats.result() : new LazyPagesLog.Stats(-1, -1, -1)));
       });
@@ -132,9 +138,24 @@ public final class PostCopyDestination {
       String why = socket.allPagesIn().cause().getMessage();
       vertx.executeBlocking(() -> fence(), false).onComplete(ranMillis -> {
         socket.close();
+        closeGuard();
         completion.tryFail(new Fenced(why, ranMillis.succeeded() ? ranMillis.result() : -1));
       });
     }
+  }
+
+  private void closeGuard() {
+    vertx.executeBlocking(() -> {
+      if (guard != null) {
+        guard.close();
+      }
+      return null;
+    }, false);
+  }
+
+  /** The guard between the daemon and this agent, once the restore started (tests play the agent's death). */
+  public LazyPagesGuard guard() {
+    return guard;
   }
 
   /** Kills the restored tree and waits until it is gone; returns how long it ran. Blocking. */
@@ -150,6 +171,7 @@ public final class PostCopyDestination {
   }
 
   private LazyPagesLog.Stats waitDaemon() throws Exception {
+    guard.done();
     if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
       daemon.destroyForcibly();
     }
@@ -176,6 +198,9 @@ public final class PostCopyDestination {
     Future<Long> killed = restoredPid > 0 && !completion.future().succeeded()
         ? vertx.executeBlocking(this::fence, false) : Future.succeededFuture(0L);
     return killed.transform(ignored -> socket.close()).transform(ignored -> vertx.executeBlocking(() -> {
+      if (guard != null) {
+        guard.close();
+      }
       if (daemon != null && daemon.isAlive()) {
         daemon.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
       }

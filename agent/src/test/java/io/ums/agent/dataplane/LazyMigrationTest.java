@@ -150,6 +150,34 @@ class LazyMigrationTest {
   }
 
   @Test
+  void theDestinationAgentDyingDuringPostCopyHasItsCopyKilledBeforeTheDaemonLetsGo() throws Exception {
+    bed = new LazyMigrationBed(tmp, false);
+    long source = bed.launchMemService(bed.a, 512);
+    MemServiceClient.Answer before = MemServiceClient.verify(bed.a.address(), PORT, 10_000);
+    Run run = startPostCopy(source, 512, null);
+    await().atMost(Duration.ofSeconds(60)).until(() -> run.destination.restoredPid() > 0
+        && run.destinationSocketBytes() > 8L << 20);
+    long restored = run.destination.restoredPid();
+    // what the agent's death does to the guard: its control pipe ends (the relay connection follows)
+    run.destination.guard().process().getOutputStream().close();
+
+    assertThat(run.destination.guard().process().waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(ProcessTree.alive(restored)).isFalse();
+    String guardLog = Files.readString(run.dirs()[2].resolve(io.ums.agent.criu.LazyPagesGuard.LOG));
+    assertThat(guardLog).contains("the agent went away: killed restored tree " + restored + " (gone)");
+    assertThat(guardLog.indexOf("(gone)")).isLessThan(guardLog.indexOf("closing the daemon's connection"));
+    assertThatThrownBy(() -> join(run.destination.completion()))
+        .hasCauseInstanceOf(PostCopyDestination.Fenced.class);
+    assertThat(join(run.source.resume("the destination agent died"))).isTrue();
+    MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(bed.a.address(), PORT, 5000), answer -> true);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+    join(run.destination.discard());
+    assertNothingLeft();
+  }
+
+  @Test
   void aRestoreThatFailsRollsTheFrozenSourceBackThroughTheGate() throws Exception {
     bed = new LazyMigrationBed(tmp, false);
     long source = bed.launchMemService(bed.a, 64);
@@ -217,7 +245,7 @@ class LazyMigrationTest {
     io.vertx.core.Future<Long> restored = destination.restore()
         .compose(root -> bed.destinationEnd.openChannel("result", new JsonObject().put("ok", true))
             .compose(channel -> channel.end()).map(root));
-    return new Run(source, destination, restored, start, new Path[] {srcImages, dstImages});
+    return new Run(source, destination, restored, start, new Path[] {srcImages, dstImages, dstWork});
   }
 
   private Figures postCopy(long pid, int mib, MemServiceProbe probe) throws Exception {
