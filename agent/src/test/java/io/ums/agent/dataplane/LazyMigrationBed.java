@@ -193,14 +193,15 @@ final class LazyMigrationBed implements AutoCloseable {
     return Future.all(sent).map(ignored -> files.size());
   }
 
-  /** CRIU processes whose command line mentions this bed's session directory. */
+  /** CRIU (and lazy-pages guard) processes whose command line mentions this bed's session directory. */
   List<String> criuProcessesLeft() {
     List<String> left = new ArrayList<>();
     try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
       for (Path proc : procs.filter(path -> path.getFileName().toString().matches("\\d+")).toList()) {
         try {
           String cmdline = Files.readString(proc.resolve("cmdline")).replace('\0', ' ');
-          if (cmdline.contains("criu") && cmdline.contains(sessionRoot.toString())) {
+          if ((cmdline.contains("criu") || cmdline.contains("lazy-pages-guard"))
+              && cmdline.contains(sessionRoot.toString())) {
             left.add(proc.getFileName() + ": " + cmdline);
           }
         } catch (IOException e) {
