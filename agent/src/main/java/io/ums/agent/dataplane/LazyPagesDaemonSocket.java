@@ -7,6 +7,7 @@ import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
@@ -24,6 +25,7 @@ import io.vertx.core.net.NetSocket;
  * {@link #close()}s. Lives on the event loop that created it.
  */
 public final class LazyPagesDaemonSocket {
+  private static final int CLOSE_STATUS_BYTES = 4;
   private final NetServer server;
   private final Promise<NetSocket> accepted = Promise.promise();
   private final Promise<Void> allPagesIn = Promise.promise();
@@ -38,6 +40,11 @@ public final class LazyPagesDaemonSocket {
     this.server = server;
     requests.closeHandler(() -> {
       allPagesInNanos = System.nanoTime();
+      // Every reply is in (the daemon closes only with no request outstanding); all it waits for now is
+      // the page server's 4-byte status. Answer it here: CRIU sends that status on a corked socket, where
+      // it was once seen stuck for 30 s, and the daemon (so the whole post-copy) waited for it. The
+      // source's own status is dropped when it comes.
+      daemon.write(Buffer.buffer(new byte[CLOSE_STATUS_BYTES]));
       allPagesIn.tryComplete();
     });
   }
@@ -106,6 +113,9 @@ public final class LazyPagesDaemonSocket {
       }
     });
     channel.handler(buffer -> {
+      if (requests.closed()) {
+        return;
+      }
       pagesBytes += buffer.length();
       daemon.write(buffer);
       if (daemon.writeQueueFull()) {
