@@ -93,8 +93,9 @@ public final class PostCopySource {
   public Future<Void> dumped() {
     Promise<Void> dumped = Promise.promise();
     gate.dumped().onComplete(dumped);
-    dumpExit.onComplete(exit -> dumped.tryFail(new CriuException("dump", "criu dump --lazy-pages exited ("
-        + (exit.succeeded() ? exit.result() : exit.cause()) + ") before the gate: " + errors())));
+    dumpExit.onComplete(exit -> vertx.executeBlocking(this::errors, false).onComplete(log -> dumped.tryFail(
+        new CriuException("dump", "criu dump --lazy-pages exited (" + (exit.succeeded() ? exit.result()
+            : exit.cause()) + ") before the gate: " + (log.succeeded() ? log.result() : "")))));
     return dumped.future();
   }
 
@@ -204,6 +205,7 @@ public final class PostCopySource {
     return dump;
   }
 
+  /** The tail of CRIU's dump log. Blocking. */
   public String errors() {
     return CriuLazyDump.errors(new CriuLazyDump.Options(settings.pid(), settings.imagesDir(), settings.workDir(),
         settings.pageServerHost(), pageServerPort, settings.workDir()));

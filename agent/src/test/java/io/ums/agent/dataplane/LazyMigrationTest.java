@@ -210,7 +210,7 @@ class LazyMigrationTest {
 
   /** One post-copy migration in flight: both halves and the future of the restore. */
   record Run(PostCopySource source, PostCopyDestination destination, io.vertx.core.Future<Long> restored,
-             long startNanos, Path[] dirs) {
+             long startNanos, long dumpedNanos, Path[] dirs) {
     long destinationSocketBytes() {
       return destination.pagesBytes();
     }
@@ -238,6 +238,7 @@ class LazyMigrationTest {
     bed.onSourceClosed(() -> { });
 
     join(source.dumped());
+    long dumped = System.nanoTime();
     join(bed.sendImages(srcImages, dstImages));
     if (probe != null) {
       probe.target(bed.b.address());
@@ -245,7 +246,7 @@ class LazyMigrationTest {
     io.vertx.core.Future<Long> restored = destination.restore()
         .compose(root -> bed.destinationEnd.openChannel("result", new JsonObject().put("ok", true))
             .compose(channel -> channel.end()).map(root));
-    return new Run(source, destination, restored, start, new Path[] {srcImages, dstImages, dstWork});
+    return new Run(source, destination, restored, start, dumped, new Path[] {srcImages, dstImages, dstWork});
   }
 
   private Figures postCopy(long pid, int mib, MemServiceProbe probe) throws Exception {
@@ -260,7 +261,8 @@ class LazyMigrationTest {
     assertThat(firstAtDestination).as("the destination answered").isNotNull();
     List<Long> beforeMicros = probe.answerMicros(bed.a.address(), 0, run.startNanos());
     List<Long> duringMicros = probe.answerMicros(bed.b.address(), done.restoredNanos(), done.lastPageNanos());
-    return new Figures(mib, restored,
+    return new Figures(mib, restored, ms(run.dumpedNanos() - served.frozenNanos()),
+        ms(done.restoredNanos() - served.frozenNanos()),
         ms(firstAtDestination.endNanos() - served.frozenNanos()),
         ms(firstAtDestination.endNanos() - lastAtSource.endNanos()),
         ms(end - run.startNanos()), done.postCopyMillis(),
@@ -314,6 +316,7 @@ class LazyMigrationTest {
     Process dump = CriuDump.start(bed.criuIn(bed.a), options);
     try {
       join(gate.dumped());
+      long dumped = System.nanoTime();
       assertThat(pageServer.waitFor(60, TimeUnit.SECONDS)).isTrue();
       assertThat(pageServer.exitValue()).as(CriuPageServer.errors(dstWork)).isZero();
       join(bed.sendImages(srcImages, dstImages));
@@ -332,7 +335,8 @@ class LazyMigrationTest {
       MemServiceProbe.Sample firstAtDestination = probe.firstOk(bed.b.address());
       List<Long> beforeMicros = probe.answerMicros(bed.a.address(), 0, start);
       List<Long> afterMicros = probe.answerMicros(bed.b.address(), restoredNanos, Long.MAX_VALUE);
-      return new Figures(mib, restored, ms(firstAtDestination.endNanos() - frozen),
+      return new Figures(mib, restored, ms(dumped - frozen), ms(restoredNanos - frozen),
+          ms(firstAtDestination.endNanos() - frozen),
           ms(firstAtDestination.endNanos() - lastAtSource.endNanos()), ms(end - start), 0, 0, 0, 0, 0, 0,
           MemServiceProbe.percentile(beforeMicros, 50), MemServiceProbe.percentile(beforeMicros, 99),
           MemServiceProbe.percentile(afterMicros, 50), MemServiceProbe.percentile(afterMicros, 99),
@@ -346,10 +350,12 @@ class LazyMigrationTest {
   }
 
   /**
+   * @param freezeToDumpedMs from the start of the dump to the post-dump gate (stop-and-copy: every page sent)
+   * @param freezeToRestoredMs from the start of the dump to {@code criu restore} returning
    * @param freezeToFirstAnswerMs from the start of the dump to the first answer at the destination
    * @param probeGapMs from the probe's last answer at the source to its first at the destination
    */
-  record Figures(int mib, long restoredPid, long freezeToFirstAnswerMs, long probeGapMs, long totalMs,
+  record Figures(int mib, long restoredPid, long freezeToDumpedMs, long freezeToRestoredMs, long freezeToFirstAnswerMs, long probeGapMs, long totalMs,
                  long postCopyMs, long faults, long pushedPages, long copiedPages, long totalPages, long pageBytes,
                  long p50BeforeMicros, long p99BeforeMicros, long p50DuringMicros, long p99DuringMicros,
                  long answersDuringPostCopy, long failuresDuringPostCopy) {}
