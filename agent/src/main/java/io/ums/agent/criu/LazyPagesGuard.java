@@ -65,10 +65,17 @@ public final class LazyPagesGuard implements AutoCloseable {
     return port;
   }
 
-  /** Every page is in: from now on the agent's side may end without the tree being killed. */
-  public void done() throws IOException {
-    control.write("done\n".getBytes(StandardCharsets.US_ASCII));
-    control.flush();
+  /**
+   * Every page is in: from now on the agent's side may end without the tree being killed. The guard may
+   * already have exited (the daemon finished and closed first), which is just as good.
+   */
+  public void done() {
+    try {
+      control.write("done\n".getBytes(StandardCharsets.US_ASCII));
+      control.flush();
+    } catch (IOException e) {
+      // already gone: it exits by itself once the daemon closed its connection
+    }
   }
 
   public Process process() {
