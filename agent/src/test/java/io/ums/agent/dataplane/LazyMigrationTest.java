@@ -196,6 +196,9 @@ class LazyMigrationTest {
       assertThat(resumed.checksum()).isEqualTo(before.checksum());
       assertThat(resumed.counter()).isGreaterThan(before.counter());
       assertThat(run.source.dumpProcess().exitValue()).as("CRIU rolled back: the gate said no").isNotZero();
+      // CRIU finished its rollback by itself (it was not left in accept() to be killed by the bound)
+      assertThat(Files.readString(run.dirs()[3].resolve(io.ums.agent.criu.CriuLazyDump.LOG)))
+          .contains("Dumping FAILED");
       String rules = String.join("\n", io.ums.agent.testkit.HostCommand.run(
           bed.a.inNode(List.of("iptables", "-S")).toArray(String[]::new)).output());
       assertThat(rules).doesNotContain("0xc114");
@@ -246,7 +249,7 @@ class LazyMigrationTest {
     io.vertx.core.Future<Long> restored = destination.restore()
         .compose(root -> bed.destinationEnd.openChannel("result", new JsonObject().put("ok", true))
             .compose(channel -> channel.end()).map(root));
-    return new Run(source, destination, restored, start, dumped, new Path[] {srcImages, dstImages, dstWork});
+    return new Run(source, destination, restored, start, dumped, new Path[] {srcImages, dstImages, dstWork, srcWork});
   }
 
   private Figures postCopy(long pid, int mib, MemServiceProbe probe) throws Exception {
