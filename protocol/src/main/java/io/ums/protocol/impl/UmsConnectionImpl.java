@@ -72,20 +72,23 @@ public final class UmsConnectionImpl implements UmsConnection, Handshake.Handsha
     this.closed = context.promise();
   }
 
-  /** Starts the client side on a freshly connected socket; completes after the handshake. */
+  /**
+   * Starts the client side on a freshly connected socket (under TLS when {@code tlsBinding}, the hash of
+   * the server's certificate, is not empty); completes after the handshake.
+   */
   public static Future<UmsConnection> connectClient(ContextInternal context, NetSocket socket,
-      UmsEndpointOptions<?> options, String sessionId, Buffer token) {
+      UmsEndpointOptions<?> options, String sessionId, Buffer token, Buffer tlsBinding) {
     UmsConnectionImpl connection = new UmsConnectionImpl(context, socket, options, true,
-        sink -> new ClientHandshake(options, sessionId, token, sink));
+        sink -> new ClientHandshake(options, sessionId, token, tlsBinding, sink));
     connection.start();
     return connection.handshakeResult.future();
   }
 
-  /** Starts the server side on an accepted socket; completes after the handshake. */
+  /** Starts the server side on an accepted socket (as for the client, {@code tlsBinding}); completes after the handshake. */
   public static Future<UmsConnection> acceptServer(ContextInternal context, NetSocket socket,
-      UmsEndpointOptions<?> options, SessionAuthenticator authenticator) {
+      UmsEndpointOptions<?> options, SessionAuthenticator authenticator, Buffer tlsBinding) {
     UmsConnectionImpl connection = new UmsConnectionImpl(context, socket, options, false,
-        sink -> new ServerHandshake(options, authenticator, sink));
+        sink -> new ServerHandshake(options, authenticator, tlsBinding, sink));
     connection.start();
     return connection.handshakeResult.future();
   }
