@@ -42,7 +42,8 @@ public final class SelfSignedCertificates {
       generator.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
       KeyPair keys = generator.generateKeyPair();
       byte[] algorithm = sequence(oid(ECDSA_WITH_SHA256));
-      byte[] name = sequence(tlv(0x31, sequence(oid(COMMON_NAME), tlv(0x0C, commonName.getBytes(StandardCharsets.UTF_8)))));
+      byte[] cn = tlv(0x0C, commonName.getBytes(StandardCharsets.UTF_8));
+      byte[] name = sequence(tlv(0x31, sequence(oid(COMMON_NAME), cn)));
       ZonedDateTime now = ZonedDateTime.now(ZoneOffset.UTC);
       byte[] validity = sequence(utcTime(now.minusHours(1)), utcTime(now.plusYears(10)));
       byte[] serial = new byte[16];

@@ -34,7 +34,8 @@ public final class UmsClientImpl implements UmsClient {
           : context.succeededFuture(Buffer.buffer());
       return binding
           .onFailure(failure -> socket.close())
-          .compose(tlsBinding -> UmsConnectionImpl.connectClient(context, socket, options, sessionId, token, tlsBinding));
+          .compose(tlsBinding ->
+              UmsConnectionImpl.connectClient(context, socket, options, sessionId, token, tlsBinding));
     });
   }
 

@@ -84,7 +84,7 @@ public final class UmsConnectionImpl implements UmsConnection, Handshake.Handsha
     return connection.handshakeResult.future();
   }
 
-  /** Starts the server side on an accepted socket (as for the client, {@code tlsBinding}); completes after the handshake. */
+  /** Starts the server side on an accepted socket (TLS as for the client); completes after the handshake. */
   public static Future<UmsConnection> acceptServer(ContextInternal context, NetSocket socket,
       UmsEndpointOptions<?> options, SessionAuthenticator authenticator, Buffer tlsBinding) {
     UmsConnectionImpl connection = new UmsConnectionImpl(context, socket, options, false,
