@@ -20,6 +20,8 @@ import java.security.MessageDigest;
 import java.security.cert.Certificate;
 import java.util.function.Consumer;
 import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * TLS 1.3 under the UMS frames (PROTOCOL.md 2.4). The server presents a self-signed certificate made
@@ -30,6 +32,7 @@ import javax.net.ssl.SSLException;
  * (BoringSSL) is used when netty-tcnative is on the class path, else the JDK's TLS.
  */
 public final class DataPlaneTls {
+  private static final Logger LOG = LoggerFactory.getLogger(DataPlaneTls.class);
   static final String HANDLER = "ums-tls";
   private static final SslContext CLIENT = clientContext();
 
@@ -122,6 +125,8 @@ public final class DataPlaneTls {
     Promise<Buffer> bound = context.promise();
     handler.handshakeFuture().addListener(done -> {
       if (done.isSuccess()) {
+        LOG.debug("TLS to {}:{}: {} {} ({})", host, port, handler.engine().getSession().getProtocol(),
+            handler.engine().getSession().getCipherSuite(), providerName());
         bound.tryComplete(binding(handler.engine().getSession().getPeerCertificates()[0]));
       } else {
         bound.tryFail(done.cause());
