@@ -1,5 +1,6 @@
 package io.ums.protocol.impl;
 
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.OpenSsl;
@@ -33,7 +34,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class DataPlaneTls {
   private static final Logger LOG = LoggerFactory.getLogger(DataPlaneTls.class);
-  static final String HANDLER = "ums-tls";
+  private static final String HANDLER = "ums-tls";
   private static final SslContext CLIENT = clientContext();
 
   private final SslContext server;
@@ -111,7 +112,7 @@ public final class DataPlaneTls {
       }
 
       @Override
-      protected io.netty.channel.ChannelHandler newNonSslHandler(ChannelHandlerContext ctx) {
+      protected ChannelHandler newNonSslHandler(ChannelHandlerContext ctx) {
         start.accept(Buffer.buffer());
         return null;
       }
