@@ -18,6 +18,7 @@ import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -120,6 +121,22 @@ class EncryptionTest {
           assertThat(((UmsProtocolException) failure).error()).isEqualTo(ProtocolError.AUTH_FAILED);
           test.completeNow();
         })));
+  }
+
+  @Test
+  @Timeout(value = 30, timeUnit = TimeUnit.SECONDS)
+  void aPeerThatSendsNothingIsDroppedAfterTheIdleTimeoutBeforeTlsOrPlainIsKnown(Vertx vertx,
+      VertxTestContext test) {
+    UmsServerOptions options = new UmsServerOptions().setTls(true).setIdleTimeout(Duration.ofMillis(300));
+    Promise<Void> closed = Promise.promise();
+    TestPeers.start(vertx, options, new UmsClientOptions(), connection -> { })
+        .compose(server -> vertx.createNetClient().connect(server.port(), "127.0.0.1"))
+        .compose(silent -> {
+          silent.closeHandler(v -> closed.tryComplete());
+          silent.write(Buffer.buffer("UM")); // fewer bytes than it takes to tell TLS from plain
+          return closed.future();
+        })
+        .onComplete(test.succeedingThenComplete());
   }
 
   @Test
