@@ -99,7 +99,7 @@ node_start() {
   nd=$(node_dir "$i")
   holder=$(holder_pid "$i")
   # shellcheck disable=SC2016
-  setsid sh -c 'for h in "$0"/*/; do [ -f "$h/cgroup.procs" ] && [ "${h%/}" != "$0/unified" ] && echo $$ > "$h$1/cgroup.procs"; done; shift 2; exec "$@"' \
+  setsid sh -c 'for h in "$0"/*/; do [ -f "$h/cgroup.procs" ] && [ "${h%/}" != "$0/unified" ] && echo $$ > "$h$1/cgroup.procs"; done; shift; exec "$@"' \
     "$CGROUP_V1" "/ums-k8s-$(node_name "$i")/daemons" nsenter --target "$holder" --mount --net -- "$@" \
     </dev/null >>"$nd/logs/$name.log" 2>&1 &
   echo $! > "$nd/$name.pid"

@@ -187,9 +187,11 @@ up() {
   wait_until etcd curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
 
   # With nodes, the API server listens on the node bridge too (kubelets and pods reach it at $NODE_NET.1).
-  local bind=127.0.0.1 advertise=127.0.0.1
-  if [ "$NODES" -gt 0 ]; then bind=0.0.0.0 advertise=$NODE_NET.1; fi
+  # Without nodes it stays on loopback, which the "kubernetes" Service's endpoints may not hold: no reconciler.
+  local bind=127.0.0.1 advertise=127.0.0.1 reconciler=none
+  if [ "$NODES" -gt 0 ]; then bind=0.0.0.0 advertise=$NODE_NET.1 reconciler=lease; fi
   start kube-apiserver --advertise-address="$advertise" --bind-address="$bind" --secure-port="$API_PORT" \
+    --endpoint-reconciler-type="$reconciler" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" --client-ca-file="$pki/ca.crt" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \

@@ -164,10 +164,10 @@ build_crictl() {
 started=$(date +%s)
 say "building into $PREFIX ($PINS); work dir $WORK"
 build_etcd
+build_kubernetes
 build_cni
 build_containerd
 build_crictl
-build_kubernetes
 rm -rf "$PREFIX/bin"
 mv "$PREFIX/bin.new" "$PREFIX/bin"
 printf '%s\n' "$PINS" > "$STAMP"
