@@ -13,7 +13,7 @@ IMAGE_CACHE=${UMS_K8S_IMAGE_CACHE:-/var/cache/ums/k8s-images}
 
 NODE_LETTERS=(- a b c d e f g h)
 node_name() { printf 'node-%s' "${NODE_LETTERS[$1]}"; }
-node_index() { local i; for i in "${!NODE_LETTERS[@]}"; do [ "node-${NODE_LETTERS[$i]}" = "$1" ] && echo "$i"; done; }
+node_index() { local i; for i in "${!NODE_LETTERS[@]}"; do [ "node-${NODE_LETTERS[$i]}" = "$1" ] && echo "$i"; done; return 0; }
 node_ip() { printf '%s.%d' "$NODE_NET" $((10 + $1)); }
 node_dir() { printf '%s/nodes/%s' "$DIR" "$(node_name "$1")"; }
 
@@ -53,12 +53,12 @@ cgroup_pids() {
   done < <(cgroup_hierarchies) | sort -u
 }
 
+# Removes cgroup $1 everywhere, the cgroup2 mount of the hybrid layout included (runc mirrors v1 cgroups there).
 remove_cgroup() {
   local h
-  while read -r h; do
-    [ -d "$h$1" ] && find "$h$1" -depth -type d -exec rmdir {} + 2>/dev/null
-  done < <(cgroup_hierarchies)
-  true
+  for h in $(cgroup_hierarchies) "$CGROUP_V1/unified"; do
+    if [ -d "$h$1" ]; then find "$h$1" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
+  done
 }
 
 # The pause image (the pod sandbox): a static binary that sleeps until signalled, built with the host's
@@ -159,6 +159,9 @@ state = "/run/containerd"
 [plugins."io.containerd.cri.v1.runtime"]
   enable_selinux = false
   netns_mounts_under_state_dir = true
+  # this sandbox's capability bounding set has no CAP_SYS_RESOURCE: an oom_score_adj below the current one
+  # (the pod sandbox's -998) fails with EPERM in runc init; keep every container at or above containerd's
+  restrict_oom_score_adj = true
   [plugins."io.containerd.cri.v1.runtime".containerd]
     default_runtime_name = "runc"
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
@@ -192,6 +195,7 @@ cgroupsPerQOS: true
 failSwapOn: false
 failCgroupV1: false
 resolvConf: /etc/resolv.conf
+podLogsDir: $nd/pod-logs
 clusterDomain: cluster.local
 podCIDR: $POD_NET.$i.0/24
 maxPods: 40
@@ -199,6 +203,8 @@ serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
 featureGates: {ContainerCheckpoint: true}
+# the default -999 needs CAP_SYS_RESOURCE, which this sandbox does not grant
+oomScoreAdj: 0
 EOF
 }
 
@@ -206,7 +212,7 @@ node_up() {
   local i=$1 nd name ns
   nd=$(node_dir "$i"); name=$(node_name "$i"); ns=ums-k8s-$name
   if [ -n "$(holder_pid "$i")" ] && [ -d "/proc/$(holder_pid "$i")" ]; then say "$name already runs"; return; fi
-  mkdir -p "$nd/logs" "$nd/cni" "$nd/cni-ipam" "$nd/containerd" "$nd/opt" "$nd/kubelet"
+  mkdir -p "$nd/logs" "$nd/pod-logs" "$nd/cni" "$nd/cni-ipam" "$nd/containerd" "$nd/opt" "$nd/kubelet"
   node_pki "$i"
   node_network "$i"
   node_configs "$i"
@@ -225,7 +231,7 @@ node_up() {
     --root-dir="$nd/kubelet" --hostname-override="$name" --node-ip="$(node_ip "$i")" --v=1
   node_start "$i" kube-proxy "$K8S_BIN/kube-proxy" --kubeconfig="$nd/kube-proxy.kubeconfig" \
     --hostname-override="$name" --cluster-cidr="$POD_NET.0.0/16" --proxy-mode=iptables \
-    --conntrack-max-per-core=0 --metrics-bind-address=127.0.0.1:10249 --v=1
+    --conntrack-max-per-core=0 --oom-score-adj=0 --metrics-bind-address=127.0.0.1:10249 --v=1
 }
 
 node_ready() {

@@ -31,7 +31,8 @@ NODE_BRIDGE=umsk8s0
 NODE_NET=172.31.240            # .1 = the control plane on the bridge, .11, .12, ... = the nodes
 POD_NET=10.245                 # node i's pods: 10.245.i.0/24
 
-RUNC=${UMS_RUNC:-$(command -v runc || echo /usr/sbin/runc)}
+# the runc scripts/k8s-build.sh builds (bookworm's 1.1.5 cannot start containerd 2.2's sandboxes)
+RUNC=${UMS_RUNC:-$K8S_BIN/runc}
 
 say()  { printf '[cluster] %s\n' "$*"; }
 fail() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -48,8 +49,10 @@ running_pid() {
   [ -r "/proc/$pid/stat" ] || return 1
   state=$(sed 's/^.*) \(.\).*/\1/' "/proc/$pid/stat")
   [ "$state" != Z ] || return 1
-  # the pid may have been reused by something else: it must be our binary
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$K8S_BIN/$1" ] || return 1
+  # the pid may have been reused by something else: it must be our binary (or the one a rebuild replaced)
+  local exe
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [ "${exe% (deleted)}" = "$K8S_BIN/$1" ] || return 1
   printf '%s' "$pid"
 }
 

@@ -9,6 +9,7 @@
 #   containerd containerd-shim-runc-v2 ctr                   github.com/containerd/containerd/v2
 #   bridge host-local loopback (under cni/)                  github.com/containernetworking/plugins
 #   crictl                                                   sigs.k8s.io/cri-tools
+#   runc                                                     github.com/opencontainers/runc (cgo, libseccomp-dev)
 #
 # `go install` refuses modules whose go.mod has replace directives (k8s.io/kubernetes, etcd), so each group
 # is built from a small generated module that requires the component at its pin and, for Kubernetes, pins
@@ -21,10 +22,13 @@ ETCD_VERSION=${UMS_ETCD_VERSION:-v3.6.16}
 CONTAINERD_VERSION=${UMS_CONTAINERD_VERSION:-v2.2.9}
 CNI_PLUGINS_VERSION=${UMS_CNI_PLUGINS_VERSION:-v1.9.0}
 CRI_TOOLS_VERSION=${UMS_CRI_TOOLS_VERSION:-v1.34.0}
+# Debian bookworm's runc 1.1.5 cannot start containerd 2.2's pod sandboxes ("runc create failed: unable to
+# start container process: can't get final child's PID from pipe: EOF"); the nodes use this one.
+RUNC_VERSION=${UMS_RUNC_VERSION:-v1.4.4}
 PREFIX=${UMS_K8S_PREFIX:-/opt/ums/k8s}
 WORK=${UMS_K8S_BUILD_DIR:-/var/cache/ums/k8s-build}
 STAMP=$PREFIX/.built
-PINS="k8s=$K8S_VERSION etcd=$ETCD_VERSION containerd=$CONTAINERD_VERSION cni=$CNI_PLUGINS_VERSION cri-tools=$CRI_TOOLS_VERSION"
+PINS="k8s=$K8S_VERSION etcd=$ETCD_VERSION containerd=$CONTAINERD_VERSION cni=$CNI_PLUGINS_VERSION cri-tools=$CRI_TOOLS_VERSION runc=$RUNC_VERSION"
 
 say()  { printf '[k8s-build] %s\n' "$*"; }
 fail() { printf '[k8s-build] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -161,6 +165,18 @@ build_crictl() {
   CGO_ENABLED=0 build "$dir" "$PREFIX/bin.new" "-X $m/pkg/version.Version=$CRI_TOOLS_VERSION" "" "$m/cmd/crictl"
 }
 
+build_runc() {
+  local dir=$WORK/runc m=github.com/opencontainers/runc
+  [ -f /usr/include/seccomp.h ] || fail "libseccomp-dev missing (runc is built with seccomp): run ./ums setup"
+  new_module "$dir" ums.local/runc-build
+  printf '\nrequire %s %s\n' "$m" "$RUNC_VERSION" >> "$dir/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$m" > "$dir/tools.go"
+  tidy "$dir"
+  say "building runc $RUNC_VERSION"
+  CGO_ENABLED=1 build "$dir" "$PREFIX/bin.new" "-X main.version=${RUNC_VERSION#v} -X main.gitCommit=ums-build" \
+    "seccomp urfave_cli_no_docs" "$m"
+}
+
 started=$(date +%s)
 say "building into $PREFIX ($PINS); work dir $WORK"
 build_etcd
@@ -168,6 +184,7 @@ build_kubernetes
 build_cni
 build_containerd
 build_crictl
+build_runc
 rm -rf "$PREFIX/bin"
 mv "$PREFIX/bin.new" "$PREFIX/bin"
 printf '%s\n' "$PINS" > "$STAMP"

@@ -10,7 +10,8 @@ CRIU_WRAPPER=/usr/local/sbin/criu
 DISTRO_PACKAGES=(runc iptables iproute2 gcc libc6-dev busybox-static util-linux procps
                  maven openjdk-17-jdk-headless rsync openssh-server openssh-client podman
                  ca-certificates debian-archive-keyring curl skopeo attr
-                 fontconfig fonts-dejavu-core redis-server redis-tools python3 openssl mmdebstrap)
+                 fontconfig fonts-dejavu-core redis-server redis-tools python3 openssl mmdebstrap
+                 libseccomp-dev)
 REQUIRED_CRIU=4.2
 
 say()  { printf '[setup] %s\n' "$*"; }

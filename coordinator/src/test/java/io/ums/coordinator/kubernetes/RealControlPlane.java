@@ -49,7 +49,7 @@ final class RealControlPlane implements AutoCloseable {
     Path script = repositoryRoot().resolve("scripts/cluster.sh");
     Path dir = Files.createTempDirectory("ums-cluster-test-");
     Files.delete(dir); // cluster.sh makes it, and removes it on down
-    Map<String, String> environment = Map.of("UMS_CLUSTER_DIR", dir.toString(),
+    Map<String, String> environment = Map.of("UMS_CLUSTER_DIR", dir.toString(), "UMS_CLUSTER_NODES", "0",
         "UMS_CLUSTER_PORT_BASE", Integer.toString(freePortBase()));
     try {
       run(script, environment, "up");
