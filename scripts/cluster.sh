@@ -56,6 +56,11 @@ running_pid() {
   printf '%s' "$pid"
 }
 
+# whether a pid runs (right after start it may still be setsid, before the exec of the component)
+alive() {
+  [ -r "/proc/$1/stat" ] && [ "$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat")" != Z ]
+}
+
 # start <name> <args...>: a daemon in its own session, logging to $DIR/logs/<name>.log
 start() {
   local name=$1; shift
@@ -158,7 +163,7 @@ wait_until() {
     [ "$(date +%s)" -lt "$deadline" ] || fail "$what not ready after ${READY_TIMEOUT}s (logs: $DIR/logs)"
     local c
     for c in "${COMPONENTS[@]}"; do
-      if [ -f "$DIR/run/$c.pid" ] && ! running_pid "$c" >/dev/null; then
+      if [ -f "$DIR/run/$c.pid" ] && ! alive "$(cat "$DIR/run/$c.pid")"; then
         tail -n 20 "$DIR/logs/$c.log" >&2 || true
         fail "$c exited while waiting for $what (log: $DIR/logs/$c.log)"
       fi
