@@ -234,6 +234,19 @@ node_up() {
     --conntrack-max-per-core=0 --oom-score-adj=0 --metrics-bind-address=127.0.0.1:10249 --v=1
 }
 
+# Imports an OCI archive (podman save --format oci-archive) into every node's containerd (namespace k8s.io),
+# for pods with imagePullPolicy Never: there is no registry here.
+nodes_import() {
+  local archive=$1 d
+  [ -f "$archive" ] || fail "no such archive: $archive"
+  for d in "$DIR"/nodes/node-*; do
+    [ -S "$d/containerd.sock" ] || continue
+    "$K8S_BIN/ctr" --address "$d/containerd.sock" -n k8s.io images import "$archive" >/dev/null \
+      || fail "importing $archive into ${d##*/} failed"
+    say "imported $archive into ${d##*/}"
+  done
+}
+
 node_ready() {
   kubectl_admin get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' | grep -qx True
 }
@@ -241,7 +254,12 @@ node_ready() {
 nodes_up() {
   [ "$NODES" -gt 0 ] || return 0
   [ -x "$RUNC" ] || fail "runc not found at $RUNC (./ums setup installs it)"
+  mkdir -p "$DIR/nodes"
+  if ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && [ ! -f "$DIR/nodes/bridge" ]; then
+    fail "bridge $NODE_BRIDGE exists but is not this cluster's: another cluster with nodes runs (./ums cluster down there, or UMS_CLUSTER_NODES=0)"
+  fi
   if ! ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
+    touch "$DIR/nodes/bridge"
     ip link add "$NODE_BRIDGE" type bridge
     ip addr add "$NODE_NET.1/24" dev "$NODE_BRIDGE"
     ip link set "$NODE_BRIDGE" up
@@ -281,5 +299,5 @@ nodes_down() {
     i=$(node_index "${d##*/}")
     [ -n "$i" ] && node_down "$i"
   done
-  ip link delete "$NODE_BRIDGE" 2>/dev/null || true
+  if [ -f "$DIR/nodes/bridge" ]; then ip link delete "$NODE_BRIDGE" 2>/dev/null || true; fi
 }

@@ -6,6 +6,7 @@
 #                          waits until ready
 #   ./ums cluster status   what runs, and the API server's /version and /readyz
 #   ./ums cluster down     stops every process it started and removes every file it made
+#   ./ums cluster import <oci-archive>   loads an image into every node's containerd (pods: imagePullPolicy Never)
 #
 # Everything lives under $UMS_CLUSTER_DIR (default /var/lib/ums/cluster): certificates, etcd's data, logs,
 # pid files and admin.kubeconfig (KUBECONFIG=$UMS_CLUSTER_DIR/admin.kubeconfig kubectl ...). Ports derive from
@@ -280,5 +281,6 @@ case "${1:-}" in
   up)     up ;;
   down)   down ;;
   status) status ;;
-  *)      echo "usage: ./ums cluster up|down|status" >&2; exit 2 ;;
+  import) [ $# -eq 2 ] || { echo "usage: ./ums cluster import <oci-archive>" >&2; exit 2; }; nodes_import "$2" ;;
+  *)      echo "usage: ./ums cluster up|down|status|import <oci-archive>" >&2; exit 2 ;;
 esac
