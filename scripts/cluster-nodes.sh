@@ -90,6 +90,73 @@ C
   printf '%s' "$out"
 }
 
+# A busybox image (the host's busybox-static), for the node check's pods.
+busybox_image() {
+  local out=$IMAGE_CACHE/busybox.oci.tar
+  if [ -f "$out" ]; then printf '%s' "$out"; return; fi
+  mkdir -p "$IMAGE_CACHE"
+  local tmp applet
+  tmp=$(mktemp -d /tmp/ums-busybox.XXXXXX)
+  mkdir -p "$tmp/rootfs/bin" "$tmp/rootfs/tmp"
+  cp /bin/busybox "$tmp/rootfs/bin/busybox" || fail "/bin/busybox missing (busybox-static; ./ums setup installs it)"
+  for applet in sh cat echo sleep nc; do ln -s busybox "$tmp/rootfs/bin/$applet"; done
+  printf 'FROM scratch\nCOPY rootfs/ /\nENTRYPOINT ["/bin/sh"]\n' > "$tmp/Containerfile"
+  podman build -q -t localhost/ums-busybox:check -f "$tmp/Containerfile" "$tmp" >/dev/null || fail "podman build of the busybox image failed"
+  podman save -q --format oci-archive -o "$out.tmp" localhost/ums-busybox:check >/dev/null 2>&1 || fail "podman save failed"
+  podman rmi -f localhost/ums-busybox:check >/dev/null 2>&1 || true
+  mv "$out.tmp" "$out"
+  rm -rf "$tmp"
+  printf '%s' "$out"
+}
+
+# ./ums cluster check: what the nodes must do for UMS, checked on the running cluster: a pod on node-a reaches
+# a pod on node-b and the API server through the "kubernetes" Service, and node-a's kubelet checkpoints a
+# running container through its checkpoint API.
+nodes_check() {
+  [ -S "$(node_dir 1)/containerd.sock" ] && [ -S "$(node_dir 2)/containerd.sock" ] \
+    || fail "the check needs two nodes: ./ums cluster up"
+  nodes_import "$(busybox_image)" >/dev/null
+  local n
+  for n in a b; do
+    kubectl_admin delete pod "ums-check-$n" --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
+    kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: ums-check-$n, namespace: default}
+spec:
+  nodeName: node-$n
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: localhost/ums-busybox:check
+    imagePullPolicy: Never
+    command: ["/bin/sh", "-c", "i=0; while true; do i=\$((i+1)); echo \$i > /tmp/count; echo pong | nc -l -p 8080 -w 1; done"]
+EOF
+  done
+  kubectl_admin wait --for=condition=Ready pod/ums-check-a pod/ums-check-b --timeout=120s >/dev/null \
+    || fail "check pods not Ready (kubectl describe pod ums-check-a)"
+  say "pods Running: ums-check-a on node-a, ums-check-b on node-b"
+  local ip_b answer
+  ip_b=$(kubectl_admin get pod ums-check-b -o 'jsonpath={.status.podIP}')
+  answer=$(kubectl_admin exec ums-check-a -- sh -c "echo ping | nc -w 3 $ip_b 8080" 2>&1) || true
+  [ "$answer" = pong ] || fail "pod on node-a could not reach the pod on node-b at $ip_b:8080 ($answer)"
+  say "pod to pod across nodes: ok ($ip_b:8080)"
+  kubectl_admin exec ums-check-a -- sh -c "echo | nc -w 3 $SERVICE_IP 443 >/dev/null" \
+    || fail "pod on node-a could not reach the API server through the kubernetes Service ($SERVICE_IP:443)"
+  say "pod to API server through Service $SERVICE_IP: ok"
+  local pki=$DIR/pki started archive
+  started=$(date +%s%N)
+  archive=$(curl -sS -X POST --max-time 120 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" -k \
+    "https://$(node_ip 1):10250/checkpoint/default/ums-check-a/c") || fail "kubelet checkpoint API call failed"
+  printf '%s' "$archive" | grep -q '"items"' || fail "kubelet checkpoint API answered: $archive"
+  say "kubelet checkpoint API on node-a: $(( ($(date +%s%N) - started) / 1000000 )) ms, $archive"
+  kubectl_admin exec ums-check-a -- cat /tmp/count >/dev/null || fail "container not running after its checkpoint"
+  say "container still runs after the checkpoint"
+  rm -f "$(node_dir 1)"/kubelet/checkpoints/checkpoint-ums-check-a_*
+  kubectl_admin delete pod ums-check-a ums-check-b --grace-period=0 --force >/dev/null 2>&1 || true
+  say "check passed"
+}
+
 holder_pid() { cat "$(node_dir "$1")/holder.pid" 2>/dev/null; }
 
 # node_start <i> <name> <args...>: a node daemon in the node's network and mount namespace and daemons cgroup

@@ -6,6 +6,7 @@
 #                          waits until ready
 #   ./ums cluster status   what runs, and the API server's /version and /readyz
 #   ./ums cluster down     stops every process it started and removes every file it made
+#   ./ums cluster check    pod to pod across nodes, pod to API server (Service), the kubelet checkpoint API
 #   ./ums cluster import <oci-archive>   loads an image into every node's containerd (pods: imagePullPolicy Never)
 #
 # Everything lives under $UMS_CLUSTER_DIR (default /var/lib/ums/cluster): certificates, etcd's data, logs,
@@ -281,6 +282,7 @@ case "${1:-}" in
   up)     up ;;
   down)   down ;;
   status) status ;;
+  check)  nodes_check ;;
   import) [ $# -eq 2 ] || { echo "usage: ./ums cluster import <oci-archive>" >&2; exit 2; }; nodes_import "$2" ;;
-  *)      echo "usage: ./ums cluster up|down|status|import <oci-archive>" >&2; exit 2 ;;
+  *)      echo "usage: ./ums cluster up|down|status|check|import <oci-archive>" >&2; exit 2 ;;
 esac
