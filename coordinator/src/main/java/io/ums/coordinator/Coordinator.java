@@ -62,8 +62,7 @@ public final class Coordinator {
     ClusterDescriber describer = new ClusterDescriber(clusterId, cluster, http);
     MigrationService migrations = new MigrationService(vertx, cluster, describer, http, settings);
     ReservationService reservations = new ReservationService(vertx, cluster, describer, settings.phaseTimeout());
-    Router router = new CoordinatorRouter(migrations, reservations, describer, cluster).create(vertx);
-    security.access().guard(router);
+    Router router = new CoordinatorRouter(migrations, reservations, describer, cluster, security.access()).create(vertx);
     // both sides' migrations are ours: a lock or destination pod of either is not left over
     cluster.activeMigrations(id -> migrations.running(id) || reservations.holds(id));
     return cluster

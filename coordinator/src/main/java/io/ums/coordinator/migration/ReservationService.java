@@ -182,6 +182,28 @@ public final class ReservationService {
   }
 
   /**
+   * GET /v1/reservations/{id}: what the destination agent says of each receive session (phase, error),
+   * for a source coordinator that lost its source agent and must learn whether the workload was restored
+   * here. A session the agent does not answer for is UNKNOWN, with why.
+   */
+  public Future<JsonObject> state(String id) {
+    Reservation reservation = reservations.get(id);
+    if (reservation == null) {
+      return Future.failedFuture(new MigrationException(Failure.NOT_FOUND, "no reservation " + id));
+    }
+    List<Future<JsonObject>> sessions = reservation.sessions.stream()
+        .map(session -> describer.agent(reservation.agent).migration(session.sessionId())
+            .map(status -> new JsonObject().put("sessionId", session.sessionId())
+                .put("phase", status.getString("phase", "UNKNOWN")).put("error", status.getJsonObject("error")))
+            .otherwise(failure -> new JsonObject().put("sessionId", session.sessionId()).put("phase", "UNKNOWN")
+                .put("error", new JsonObject().put("message", failure.getMessage()))))
+        .toList();
+    return Future.all(sessions).map(all -> new JsonObject().put("reservationId", id)
+        .put("node", reservation.agent.node())
+        .put("sessions", new JsonArray(sessions.stream().map(Future::result).toList())));
+  }
+
+  /**
    * A reservation the source coordinator neither commits nor releases (it died, or lost us) would
    * keep a destination pod and sessions forever. Each interval the destination agent's sessions
    * say what happened (see {@link #verdict}).
