@@ -3,7 +3,9 @@ package io.ums.coordinator.migration;
 import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.SourceWorkload;
 import io.ums.coordinator.peer.CoordinatorClient;
+import io.ums.coordinator.peer.DestinationPolicy;
 import io.ums.coordinator.peer.PeerClient;
+import io.ums.protocol.security.BearerToken;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -26,6 +28,7 @@ public final class MigrationService {
   private final ClusterDescriber describer;
   private final PeerClient http;
   private final MigrationSettings settings;
+  private final DestinationPolicy destinations;
   private final Map<String, Migration> byId =
       new LinkedHashMap<>() {
         @Override
@@ -35,8 +38,9 @@ public final class MigrationService {
       };
   private final Map<String, Migration> latestByWorkload = new LinkedHashMap<>();
 
-  public MigrationService(
-      Vertx vertx, Cluster cluster, ClusterDescriber describer, PeerClient http, MigrationSettings settings) {
+  public MigrationService(Vertx vertx, Cluster cluster, ClusterDescriber describer, PeerClient http,
+                          MigrationSettings settings, DestinationPolicy destinations) {
+    this.destinations = destinations;
     this.vertx = vertx;
     this.cluster = cluster;
     this.describer = describer;
@@ -52,20 +56,27 @@ public final class MigrationService {
 
   public Future<Migration> start(MigrationRequest request) {
     String id = UUID.randomUUID().toString();
+    Optional<BearerToken> destinationToken;
+    try {
+      destinationToken = destinations.tokenFor(request.destinationUrl());
+    } catch (MigrationException notAllowed) {
+      return Future.failedFuture(notAllowed);
+    }
     return cluster
         .resolve(request.namespace(), request.name())
         .compose(
             workload -> {
               Approach approach = chooseApproach(request, workload);
-              return cluster.lock(workload, id, approach.wireName()).map(locked -> launch(id, request, workload, approach));
+              return cluster.lock(workload, id, approach.wireName()).map(locked -> launch(id, request, workload, approach, destinationToken));
             });
   }
 
-  private Migration launch(String id, MigrationRequest request, SourceWorkload workload, Approach approach) {
+  private Migration launch(String id, MigrationRequest request, SourceWorkload workload, Approach approach,
+                           Optional<BearerToken> destinationToken) {
     Migration migration = new Migration(id, request, System.currentTimeMillis());
     byId.put(id, migration);
     latestByWorkload.put(request.workloadKey(), migration);
-    CoordinatorClient destination = new CoordinatorClient(http, request.destinationUrl());
+    CoordinatorClient destination = new CoordinatorClient(http, request.destinationUrl(), destinationToken);
     new MigrationRun(vertx, cluster, describer, destination, settings, migration, workload, approach).start();
     return migration;
   }

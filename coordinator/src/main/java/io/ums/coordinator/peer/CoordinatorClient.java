@@ -1,8 +1,10 @@
 package io.ums.coordinator.peer;
 
+import io.ums.protocol.security.BearerToken;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * The destination coordinator as seen from the source coordinator: GET / (compatibility) and the
@@ -14,8 +16,9 @@ public final class CoordinatorClient {
   private final PeerClient http;
   private final String baseUrl;
 
-  public CoordinatorClient(PeerClient http, String baseUrl) {
-    this.http = http.toCoordinators();
+  /** {@code token}: what {@link DestinationPolicy#tokenFor} allows for this destination. */
+  public CoordinatorClient(PeerClient http, String baseUrl, Optional<BearerToken> token) {
+    this.http = http.toCoordinator(token);
     this.baseUrl = baseUrl;
   }
 
