@@ -135,6 +135,52 @@ class CoordinatorApiTest {
   }
 
   @Test
+  void anUnknownNamespaceIs404AndMovesNothing() {
+    Answer migrate = Http.post(coordinator.url() + "/migrate", request("memsvc").put("namespace", "nope"));
+    Answer list = Http.get(coordinator.url() + "/list?namespace=nope");
+
+    assertThat(migrate.status()).as(migrate.body()).isEqualTo(404);
+    assertThat(migrate.json().getString("error")).isEqualTo("UNKNOWN_WORKLOAD");
+    assertThat(migrate.json().getString("message")).contains("namespace 'nope'", "default");
+    assertThat(list.status()).as(list.body()).isEqualTo(404);
+    assertThat(nodeA.workloadNames()).containsExactly("memsvc");
+    assertThat(nodeB.sessions()).isEmpty();
+    Answer explicit = Http.post(coordinator.url() + "/migrate", request("memsvc").put("namespace", "default"));
+    assertThat(explicit.status()).as(explicit.body()).isEqualTo(200);
+  }
+
+  @Test
+  void theLockHoldsWhateverTheWorkloadIsCalledBy() throws Exception {
+    nodeA.script(FakeAgent.Script.WAIT_FOR_RELEASE);
+    String id = nodeA.workloadId("memsvc");
+    CompletableFuture<Answer> first =
+        CompletableFuture.supplyAsync(() -> Http.post(coordinator.url() + "/migrate", request("memsvc")));
+    await().atMost(Duration.ofSeconds(10)).until(() -> !nodeB.sessions().isEmpty());
+    nodeA.markRunning("memsvc"); // only the coordinator's own lock is left to refuse
+
+    Answer byNamespace = Http.post(coordinator.url() + "/migrate", request("memsvc").put("namespace", "default"));
+    Answer byId = Http.post(coordinator.url() + "/migrate", request(id));
+
+    assertThat(byNamespace.status()).as(byNamespace.body()).isEqualTo(409);
+    assertThat(byNamespace.json().getString("error")).isEqualTo("ALREADY_MIGRATING");
+    assertThat(byId.status()).as(byId.body()).isEqualTo(409);
+    nodeA.release();
+    assertThat(first.get().status()).isEqualTo(200);
+  }
+
+  @Test
+  void migratingToTheNodeItRunsOnIs409BeforeAnythingMoves() {
+    Answer answer = Http.post(coordinator.url() + "/migrate", request("memsvc").put("destinationNode", "node-a"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(409);
+    assertThat(answer.json().getString("message")).contains("node-a", "already runs");
+    assertThat(nodeA.sessions()).as("no receive session").isEmpty();
+    assertThat(nodeA.workloadNames()).containsExactly("memsvc");
+    assertThat(Http.get(coordinator.url() + "/list").json().getJsonArray("workloads").getJsonObject(0)
+        .getBoolean("migratable")).as("unlocked").isTrue();
+  }
+
+  @Test
   void anAgentRollbackIs502WithItsReasonAndReleasesEverything() {
     nodeA.script(FakeAgent.Script.ROLL_BACK);
     nodeA.rollBackMessage("restore failed: image pages-1.img missing");

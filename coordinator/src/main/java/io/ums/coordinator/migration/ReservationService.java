@@ -144,6 +144,11 @@ public final class ReservationService {
 
   private Future<AgentRef> pickNode(DestinationRequest request) {
     boolean sameCluster = describer.clusterId().equals(request.sourceClusterId());
+    if (sameCluster && request.destinationNode().filter(request.sourceNode()::equals).isPresent()) {
+      return Future.failedFuture(new MigrationException(Failure.NO_DESTINATION, request.namespace() + "/"
+          + request.workloadName() + " already runs on node " + request.sourceNode()
+          + ": a migration there would stop it for nothing"));
+    }
     return cluster
         .agents()
         .compose(

@@ -120,6 +120,18 @@ class KubernetesClusterTest {
   }
 
   @Test
+  void migratingAPodToTheNodeItRunsOnIs409AndLeavesItAlone() {
+    Answer answer = Http.post(coordinator.url() + "/migrate", request().put("destinationNode", "node-a"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(409);
+    assertThat(answer.json().getString("message")).contains("default/web", "already runs on node node-a");
+    assertThat(destinationPods()).isEmpty();
+    assertThat(nodeA.sessions()).isEmpty();
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pod("web").getMetadata().getAnnotations())
+        .doesNotContainKey(MigrationKeys.ANNOTATION_MIGRATION_ID));
+  }
+
+  @Test
   void migrationCreatesThePinnedDestinationPodDeletesTheSourceAndSwitchesTheService() {
     Answer answer = Http.post(coordinator.url() + "/migrate", request().put("redirect", "http://web.other/"));
 

@@ -94,6 +94,16 @@ public final class FakeAgent {
     workloads.values().stream().filter(w -> name.equals(w.getString("name"))).forEach(w -> w.put("status", "MIGRATING"));
   }
 
+  /** As if this agent had forgotten it migrates it: only the coordinator's own lock is left to refuse. */
+  public void markRunning(String name) {
+    workloads.values().stream().filter(w -> name.equals(w.getString("name"))).forEach(w -> w.put("status", "RUNNING"));
+  }
+
+  public String workloadId(String name) {
+    return workloads.values().stream().filter(w -> name.equals(w.getString("name"))).findFirst().orElseThrow()
+        .getString("id");
+  }
+
   /** As if a migration of it had finished elsewhere: the agent no longer runs it. */
   public void removeWorkload(String name) {
     workloads.values().removeIf(w -> name.equals(w.getString("name")));
