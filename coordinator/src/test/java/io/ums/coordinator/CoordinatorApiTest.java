@@ -101,6 +101,13 @@ class CoordinatorApiTest {
     assertBadRequest(request("memsvc").put("interface", "teleport").encode(), "interface");
     assertBadRequest(request("memsvc").put("interface", "runc").encode(), "interface");
     assertBadRequest(request("memsvc").put("redirect", "not a url").encode(), "redirect");
+    assertBadRequest(request("mem\u0000svc").encode(), "name");
+    assertBadRequest(request("memsvc").put("namespace", "default\u0000").encode(), "namespace");
+    assertBadRequest(request("memsvc").put("destinationNode", "node-b\u0000x").encode(), "destinationNode");
+    assertBadRequest(request("memsvc").put("destinationUrl", coordinator.url() + "/\u0000").encode(), "destinationUrl");
+    Answer list = Http.get(coordinator.url() + "/list?namespace=de%00fault");
+    assertThat(list.status()).as(list.body()).isEqualTo(400);
+    assertThat(list.json().getString("message")).startsWith("namespace:").contains("NUL");
   }
 
   private void assertBadRequest(String body, String field) {

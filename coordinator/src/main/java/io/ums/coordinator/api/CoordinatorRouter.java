@@ -82,7 +82,8 @@ public final class CoordinatorRouter {
 
   private void list(RoutingContext ctx) {
     String namespace = ctx.queryParams().get("namespace");
-    json(ctx, 200, cluster.list(namespace == null ? MigrationRequest.DEFAULT_NAMESPACE : namespace)
+    json(ctx, 200, cluster.list(namespace == null ? MigrationRequest.DEFAULT_NAMESPACE
+            : MigrationException.checkedText("namespace", namespace))
         .map(workloads -> new JsonObject().put("workloads", workloads)));
   }
 

@@ -324,12 +324,7 @@ final class MigrationRun {
 
   private void rollBack(Throwable cause) {
     MigrationException failure =
-        cause instanceof MigrationException expected
-            ? expected
-            : new MigrationException(Failure.INTERNAL, "internal error: " + cause);
-    if (!(cause instanceof MigrationException)) {
-      LOG.error("migration {}: bug", migration.id(), cause);
-    }
+        cause instanceof MigrationException expected ? expected : MigrationException.internal(cause);
     LOG.info("migration {}: ROLLED_BACK: {}", migration.id(), failure.getMessage());
     Future<Void> released =
         reservation == null

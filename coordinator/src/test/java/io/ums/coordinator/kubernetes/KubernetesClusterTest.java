@@ -120,6 +120,18 @@ class KubernetesClusterTest {
   }
 
   @Test
+  void aNulByteInANameOrNamespaceIs400NamingTheField() {
+    Answer name = Http.post(coordinator.url() + "/migrate", request().put("name", "we\u0000b"));
+    Answer namespace = Http.post(coordinator.url() + "/migrate", request().put("namespace", "default\u0000"));
+
+    assertThat(name.status()).as(name.body()).isEqualTo(400);
+    assertThat(name.json().getString("message")).startsWith("name:").contains("NUL");
+    assertThat(namespace.status()).as(namespace.body()).isEqualTo(400);
+    assertThat(namespace.json().getString("message")).startsWith("namespace:");
+    assertThat(name.body() + namespace.body()).doesNotContain("Exception", "\tat ");
+  }
+
+  @Test
   void migratingAPodToTheNodeItRunsOnIs409AndLeavesItAlone() {
     Answer answer = Http.post(coordinator.url() + "/migrate", request().put("destinationNode", "node-a"));
 
