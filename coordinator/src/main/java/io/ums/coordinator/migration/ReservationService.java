@@ -199,7 +199,8 @@ public final class ReservationService {
     List<Future<JsonObject>> sessions = reservation.sessions.stream()
         .map(session -> describer.agent(reservation.agent).migration(session.sessionId())
             .map(status -> new JsonObject().put("sessionId", session.sessionId())
-                .put("phase", status.getString("phase", "UNKNOWN")).put("error", status.getJsonObject("error")))
+                .put("phase", status.getString("phase", "UNKNOWN")).put("error", status.getJsonObject("error"))
+                .put("destinationWorkloadId", status.getString("destinationWorkloadId")))
             .otherwise(failure -> new JsonObject().put("sessionId", session.sessionId()).put("phase", "UNKNOWN")
                 .put("error", new JsonObject().put("message", failure.getMessage()))))
         .toList();

@@ -43,6 +43,11 @@ public final class CoordinatorClient {
     return http.post(peer(), baseUrl + RESERVATIONS + "/" + reservationId + "/commit", outcome, timeout);
   }
 
+  /** GET /v1/reservations/{id}: each receive session's phase on the destination agent. */
+  public Future<JsonObject> reservation(String reservationId) {
+    return http.getObject(peer(), baseUrl + RESERVATIONS + "/" + reservationId);
+  }
+
   public Future<Void> release(String reservationId) {
     return http.delete(peer(), baseUrl + RESERVATIONS + "/" + reservationId);
   }

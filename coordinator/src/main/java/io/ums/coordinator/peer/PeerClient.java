@@ -63,6 +63,11 @@ public final class PeerClient {
     return send(peer, HttpMethod.GET, url, null).map(PeerClient::asObject);
   }
 
+  /** A GET that must answer within {@code timeout} (a status poll that tells a lost peer). */
+  public Future<JsonObject> getObject(String peer, String url, Duration timeout) {
+    return send(peer, HttpMethod.GET, url, null, timeout).map(PeerClient::asObject);
+  }
+
   public Future<JsonArray> getArray(String peer, String url) {
     return send(peer, HttpMethod.GET, url, null)
         .map(buffer -> buffer == null || buffer.length() == 0 ? new JsonArray() : buffer.toJsonArray());

@@ -146,6 +146,15 @@ final class AgentNode implements AutoCloseable {
     process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
   }
 
+  /** SIGTERM, without waiting: the agent drains (in-flight migrations get --grace-period) and exits. */
+  void terminate() {
+    process.destroy();
+  }
+
+  boolean exited(Duration within) throws InterruptedException {
+    return process.waitFor(within.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
   /** Containers outlive their agent by design; a test must not leave them (or their mounts) behind. */
   void removeLeftoverContainers() {
     Path stateRoot = workDir.resolve("runc");
