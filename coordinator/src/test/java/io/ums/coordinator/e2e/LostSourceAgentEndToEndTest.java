@@ -43,6 +43,11 @@ class LostSourceAgentEndToEndTest {
   private static final Http.Client HTTP = Http.as(Optional.of(TOKEN), Optional.empty());
   private static final int SERVICE_PORT = 17331;
   private static final int MEMORY_MIB = 128;
+  /**
+   * Status polls once a second: a drained agent exits within milliseconds of its migration's end, so the
+   * coordinator then learns the outcome from its loss, not from a last poll that happened to catch DONE.
+   */
+  private static final Duration POLL_INTERVAL = Duration.ofSeconds(1);
   /** The phase timeout: a coordinator that only noticed the loss through it would answer after this. */
   private static final Duration PHASE_TIMEOUT = Duration.ofSeconds(90);
 
@@ -65,7 +70,7 @@ class LostSourceAgentEndToEndTest {
     vertx = Vertx.vertx();
     List<AgentRef> refs = agents.stream().map(a -> new AgentRef(a.node.name(), a.url())).toList();
     coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
-        new MigrationSettings(Duration.ofMillis(50), PHASE_TIMEOUT).withAgentLossTimeout(Duration.ofSeconds(3)),
+        new MigrationSettings(POLL_INTERVAL, PHASE_TIMEOUT).withAgentLossTimeout(Duration.ofSeconds(3)),
         new CoordinatorSecurity(new ApiAccess(Optional.of(TOKEN), Optional.of(TOKEN)), Optional.empty(),
             new PeerCredentials(Optional.of(TOKEN), Optional.of(TOKEN), ClientTls.jvmDefault(), false))).await();
   }
