@@ -174,12 +174,17 @@ class CoordinatorEndToEndTest {
     AgentNode source = agents.get(0);
     AgentNode destination = agents.get(1);
     // two clusters of one node each: this coordinator knows only node-a, the other only node-b
-    Coordinator here = Coordinator.start(vertx, "127.0.0.1", 0,
-        http -> new LocalCluster(List.of(new AgentRef(source.node.name(), source.url())), http),
-        MigrationSettings.defaults(), withTokens()).await();
     Coordinator there = Coordinator.start(vertx, "127.0.0.1", 0,
         http -> new LocalCluster(List.of(new AgentRef(destination.node.name(), destination.url())), http),
         MigrationSettings.defaults(), withTokens()).await();
+    // the destination is a configured peer of the source: only then does the peer token go there
+    CoordinatorSecurity toThere = withTokens();
+    toThere = new CoordinatorSecurity(toThere.access(), toThere.tls(),
+        toThere.outgoing().withPeers(java.util.Map.of(there.url(), Optional.empty())));
+    CoordinatorSecurity security = toThere;
+    Coordinator here = Coordinator.start(vertx, "127.0.0.1", 0,
+        http -> new LocalCluster(List.of(new AgentRef(source.node.name(), source.url())), http),
+        MigrationSettings.defaults(), security).await();
     try {
       MemServiceClient.Answer before = launchMemService(source, "crosser", SERVICE_PORT + 2, 32);
 
