@@ -178,13 +178,11 @@ class CoordinatorEndToEndTest {
         http -> new LocalCluster(List.of(new AgentRef(destination.node.name(), destination.url())), http),
         MigrationSettings.defaults(), withTokens()).await();
     // the destination is a configured peer of the source: only then does the peer token go there
-    CoordinatorSecurity toThere = withTokens();
-    toThere = new CoordinatorSecurity(toThere.access(), toThere.tls(),
-        toThere.outgoing().withPeers(java.util.Map.of(there.url(), Optional.empty())));
-    CoordinatorSecurity security = toThere;
+    CoordinatorSecurity tokens = withTokens();
     Coordinator here = Coordinator.start(vertx, "127.0.0.1", 0,
         http -> new LocalCluster(List.of(new AgentRef(source.node.name(), source.url())), http),
-        MigrationSettings.defaults(), security).await();
+        MigrationSettings.defaults(), new CoordinatorSecurity(tokens.access(), tokens.tls(),
+            tokens.outgoing().withPeers(java.util.Map.of(there.url(), Optional.empty())))).await();
     try {
       MemServiceClient.Answer before = launchMemService(source, "crosser", SERVICE_PORT + 2, 32);
 
