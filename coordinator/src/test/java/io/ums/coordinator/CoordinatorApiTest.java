@@ -188,6 +188,34 @@ class CoordinatorApiTest {
   }
 
   @Test
+  void aSourceAgentThatRestartedAfterTheRestoreIsReportedDoneAsTheDestinationSays() {
+    nodeA.script(FakeAgent.Script.RESTART_AFTER_RESTORE);
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", request("memsvc"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+    assertThat(answer.json().getJsonObject("destination").getString("node")).isEqualTo("node-b");
+    assertThat(answer.json().getJsonArray("warnings").getString(0))
+        .contains("lost the source agent on node node-a", "does not know migration", "restored");
+    assertThat(nodeB.workloadNames()).containsExactly("memsvc");
+  }
+
+  @Test
+  void aSourceAgentThatRestartedMidTransferIs502StatingWhereTheWorkloadRuns() {
+    nodeA.script(FakeAgent.Script.RESTART_IN_TRANSFER);
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", request("memsvc"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(502);
+    assertThat(answer.json().getString("message")).contains("lost the source agent on node node-a",
+        "did not restore default/memsvc", "nothing runs there", "lists default/memsvc as RUNNING");
+    String session = nodeB.sessions().keySet().iterator().next();
+    assertThat(nodeB.abortedIds()).as("the destination released").containsExactly(session);
+    assertThat(Http.get(coordinator.url() + "/list").json().getJsonArray("workloads").getJsonObject(0)
+        .getBoolean("migratable")).as("unlocked").isTrue();
+  }
+
+  @Test
   void anAgentRollbackIs502WithItsReasonAndReleasesEverything() {
     nodeA.script(FakeAgent.Script.ROLL_BACK);
     nodeA.rollBackMessage("restore failed: image pages-1.img missing");
