@@ -67,7 +67,8 @@ public final class Coordinator {
     }
     MigrationService migrations = new MigrationService(vertx, cluster, describer, http, settings, destinations);
     ReservationService reservations = new ReservationService(vertx, cluster, describer, settings.phaseTimeout());
-    Router router = new CoordinatorRouter(migrations, reservations, describer, cluster, security.access()).create(vertx);
+    Router router =
+        new CoordinatorRouter(migrations, reservations, describer, cluster, security.access()).create(vertx);
     // both sides' migrations are ours: a lock or destination pod of either is not left over
     cluster.activeMigrations(id -> migrations.running(id) || reservations.holds(id));
     return cluster

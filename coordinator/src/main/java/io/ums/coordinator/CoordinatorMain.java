@@ -53,7 +53,8 @@ public final class CoordinatorMain implements Callable<Integer> {
       + " migration before it counts as lost and the destination is asked what happened (default ${DEFAULT-VALUE})")
   long agentLossTimeoutSeconds = Defaults.AGENT_LOSS_TIMEOUT.toSeconds();
 
-  @Option(names = "--keep-finished", description = "finished migrations GET /migrations keeps (default ${DEFAULT-VALUE})")
+  @Option(names = "--keep-finished",
+      description = "finished migrations GET /migrations keeps (default ${DEFAULT-VALUE})")
   int finishedKept = Defaults.FINISHED_MIGRATIONS_KEPT;
 
   @Option(names = "--keep-finished-for", description = "seconds a finished migration is kept at most"

@@ -51,7 +51,8 @@ public final class CoordinatorRouter {
     on(router.post("/migrations"), Need.API_TOKEN, this::migrateAsync);
     on(router.get("/migrations"), Need.API_TOKEN, ctx -> json(ctx, 200, Future.succeededFuture(
         new JsonObject().put("migrations", migrations.summaries()))));
-    on(router.get("/migrations/:id"), Need.API_TOKEN, ctx -> json(ctx, 200, Future.succeededFuture(find(ctx).toJson())));
+    on(router.get("/migrations/:id"), Need.API_TOKEN,
+        ctx -> json(ctx, 200, Future.succeededFuture(find(ctx).toJson())));
     on(router.get("/migrations/:id/events"), Need.API_TOKEN, ctx -> stream(ctx, find(ctx)));
     on(router.get("/demo"), Need.API_TOKEN, this::demo);
     on(router.get("/frontman/:namespace/:name"), Need.NOTHING, this::frontman);

@@ -37,8 +37,8 @@ public final class MigrationException extends RuntimeException {
     for (int i = 0; i < text.length(); i++) {
       char c = text.charAt(i);
       if (c < 0x20 || c == 0x7f) {
-        throw badField(field, "must not contain control characters (" + (c == 0 ? "NUL" : String.format("U+%04X", (int) c))
-            + " at index " + i + ")");
+        String which = c == 0 ? "NUL" : String.format("U+%04X", (int) c);
+        throw badField(field, "must not contain control characters (" + which + " at index " + i + ")");
       }
     }
     return text;

@@ -27,7 +27,6 @@ import java.util.UUID;
  * number of requests served. What is forgotten answers 404 (and the frontman forgets the workload).
  */
 public final class MigrationService {
-
   private final Vertx vertx;
   private final Cluster cluster;
   private final ClusterDescriber describer;
@@ -67,7 +66,8 @@ public final class MigrationService {
         .compose(
             workload -> {
               Approach approach = chooseApproach(request, workload);
-              return cluster.lock(workload, id, approach.wireName()).map(locked -> launch(id, request, workload, approach, destinationToken));
+              return cluster.lock(workload, id, approach.wireName())
+                  .map(locked -> launch(id, request, workload, approach, destinationToken));
             });
   }
 

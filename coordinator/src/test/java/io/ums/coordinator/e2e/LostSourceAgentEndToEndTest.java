@@ -65,7 +65,8 @@ class LostSourceAgentEndToEndTest {
     NetworkTestbed.removeStale("ulost");
     network = NetworkTestbed.create("ulost", 2);
     for (NetworkTestbed.Node node : network.nodes()) {
-      agents.add(new AgentNode(node, dir.resolve(node.name()), TOKEN).start());
+      // a drain long enough for the transfer to finish on a busy machine
+      agents.add(new AgentNode(node, dir.resolve(node.name()), TOKEN).withGracePeriod(90).start());
     }
     vertx = Vertx.vertx();
     List<AgentRef> refs = agents.stream().map(a -> new AgentRef(a.node.name(), a.url())).toList();
@@ -122,7 +123,7 @@ class LostSourceAgentEndToEndTest {
 
     source.terminate();
 
-    assertThat(source.exited(Duration.ofSeconds(60))).as("the agent drained and exited").isTrue();
+    assertThat(source.exited(Duration.ofSeconds(120))).as("the agent drained and exited").isTrue();
     JsonObject finished = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50))
         .until(() -> HTTP.get(status).json(), s -> List.of("DONE", "ROLLED_BACK").contains(s.getString("state")));
     network.limitRate("unlimited");
