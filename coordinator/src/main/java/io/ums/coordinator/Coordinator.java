@@ -66,7 +66,7 @@ public final class Coordinator {
       destinations.listeningOn(security.scheme(), host, port);
     }
     MigrationService migrations = new MigrationService(vertx, cluster, describer, http, settings, destinations);
-    ReservationService reservations = new ReservationService(vertx, cluster, describer, settings.phaseTimeout());
+    ReservationService reservations = new ReservationService(vertx, cluster, describer, settings);
     Router router =
         new CoordinatorRouter(migrations, reservations, describer, cluster, security.access()).create(vertx);
     // both sides' migrations are ours: a lock or destination pod of either is not left over

@@ -61,6 +61,10 @@ public final class CoordinatorMain implements Callable<Integer> {
       + " (default ${DEFAULT-VALUE})")
   long finishedTtlSeconds = Defaults.FINISHED_MIGRATIONS_TTL.toSeconds();
 
+  @Option(names = "--encrypt-data-plane",
+      description = "encrypt pages (TLS 1.3) between nodes of this cluster too; between clusters always")
+  boolean encryptInCluster;
+
   @Mixin
   SecurityFlags security = new SecurityFlags();
 
@@ -91,7 +95,7 @@ public final class CoordinatorMain implements Callable<Integer> {
     }
     MigrationSettings settings = new MigrationSettings(Defaults.STATUS_POLL_INTERVAL,
         Duration.ofSeconds(phaseTimeoutSeconds), Duration.ofSeconds(agentLossTimeoutSeconds), finishedKept,
-        Duration.ofSeconds(finishedTtlSeconds));
+        Duration.ofSeconds(finishedTtlSeconds), encryptInCluster);
     Coordinator coordinator =
         Coordinator.start(vertx, host, port, cluster, settings, secured).toCompletionStage().toCompletableFuture()
             .get();

@@ -12,12 +12,14 @@ import java.time.Duration;
  *     what became of the workload (see {@link LostSourceAgent})
  * @param finishedKept how many finished migrations GET /migrations still shows (the oldest go first)
  * @param finishedTtl how long a finished migration is kept at most
+ * @param encryptInCluster whether pages moved between two nodes of this cluster go under TLS too
+ *     ({@code --encrypt-data-plane}); between clusters they always do
  */
 public record MigrationSettings(Duration pollInterval, Duration phaseTimeout, Duration agentLossTimeout,
-                                int finishedKept, Duration finishedTtl) {
+                                int finishedKept, Duration finishedTtl, boolean encryptInCluster) {
   public MigrationSettings(Duration pollInterval, Duration phaseTimeout) {
     this(pollInterval, phaseTimeout, Defaults.AGENT_LOSS_TIMEOUT, Defaults.FINISHED_MIGRATIONS_KEPT,
-        Defaults.FINISHED_MIGRATIONS_TTL);
+        Defaults.FINISHED_MIGRATIONS_TTL, false);
   }
 
   public static MigrationSettings defaults() {
@@ -25,10 +27,19 @@ public record MigrationSettings(Duration pollInterval, Duration phaseTimeout, Du
   }
 
   public MigrationSettings withAgentLossTimeout(Duration timeout) {
-    return new MigrationSettings(pollInterval, phaseTimeout, timeout, finishedKept, finishedTtl);
+    return new MigrationSettings(pollInterval, phaseTimeout, timeout, finishedKept, finishedTtl, encryptInCluster);
   }
 
   public MigrationSettings withHistory(int kept, Duration ttl) {
-    return new MigrationSettings(pollInterval, phaseTimeout, agentLossTimeout, kept, ttl);
+    return new MigrationSettings(pollInterval, phaseTimeout, agentLossTimeout, kept, ttl, encryptInCluster);
+  }
+
+  public MigrationSettings withEncryptInCluster(boolean encrypt) {
+    return new MigrationSettings(pollInterval, phaseTimeout, agentLossTimeout, finishedKept, finishedTtl, encrypt);
+  }
+
+  /** Whether the data connection of a migration is encrypted (PROTOCOL.md 2.4). */
+  public boolean encrypts(boolean sameCluster) {
+    return !sameCluster || encryptInCluster;
   }
 }
