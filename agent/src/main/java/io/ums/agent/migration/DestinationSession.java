@@ -118,7 +118,7 @@ final class DestinationSession implements IncomingMigration {
     switch (channel.kind()) {
       case MigrationChannels.PAGES -> relayPages(channel);
       case MigrationChannels.IMAGE -> images.add(ImageFiles.receive(vertx, channel, dir.resolve("images"))
-          .onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST))));
+          .onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST)));
       case MigrationChannels.RESTORE -> {
         JsonObject manifest = channel.metadata();
         channel.handler(ignored -> { });
@@ -159,7 +159,7 @@ final class DestinationSession implements IncomingMigration {
           pages.reset(ProtocolError.CANCELLED, "page server unavailable");
           pagesReceived.tryFail(new MigrationFailure.Exception(Code.PAGE_SERVER_FAILED, failure.getMessage()));
         });
-    pagesReceived.future().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+    pagesReceived.future().onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST));
   }
 
   private void restore(JsonObject manifest) {
@@ -201,7 +201,7 @@ final class DestinationSession implements IncomingMigration {
         .onSuccess(ignored -> finish(MigrationPhase.DONE))
         .onFailure(failure -> {
           restoring = false;
-          fail(Failures.classify(failure, Code.RESTORE_FAILED));
+          failExplained(failure, Code.RESTORE_FAILED);
         });
   }
 
@@ -258,6 +258,12 @@ final class DestinationSession implements IncomingMigration {
               new MigrationFailure.Exception(Code.SOURCE_GONE, "the source did not acknowledge the restore: "
                   + failure.getMessage())));
         });
+  }
+
+  /** Fails the session, saying so when the cause is a full session directory rather than what broke next. */
+  private void failExplained(Throwable failure, Code fallback) {
+    DestinationDisk.explain(deps, dir, failure).onComplete(explained -> fail(Failures.classify(explained.result(),
+        fallback)));
   }
 
   private void fail(MigrationFailure failure) {

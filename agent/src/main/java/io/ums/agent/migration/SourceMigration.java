@@ -73,6 +73,7 @@ final class SourceMigration implements OutgoingMigration {
   private final boolean keep;
   private final MigrationStatus status;
   private final Promise<JsonObject> done = Promise.promise();
+  private final DestinationVerdict verdict = new DestinationVerdict();
   private final long startNanos = System.nanoTime();
   private long freezeStartNanos = -1;
 
@@ -293,6 +294,9 @@ final class SourceMigration implements OutgoingMigration {
   }
 
   private void onResult(JsonObject result) {
+    if (!result.getBoolean("ok", false)) {
+      verdict.heard(MigrationFailure.fromJson(result.getJsonObject("error", new JsonObject())));
+    }
     if (finishing) {
       return;
     }
@@ -346,9 +350,7 @@ final class SourceMigration implements OutgoingMigration {
     if (pages != null) {
       pages.reset(failure.message());
     }
-    if (connection != null) {
-      connection.close();
-    }
+    // the connection stays open until finish(): the destination's reason may still be on its way
     Future<Integer> exited = dumpExit == null ? Future.succeededFuture(0) : dumpExit
         .timeout(DUMP_EXIT_WAIT_MILLIS, TimeUnit.MILLISECONDS)
         .recover(timeout -> vertx.executeBlocking(() -> {
@@ -363,10 +365,12 @@ final class SourceMigration implements OutgoingMigration {
         .onComplete(running -> {
           deps.workloads().endMigration(workload.id());
           boolean resumed = running.succeeded() && running.result();
-          if (!resumed) {
-            status.error(MigrationFailure.of(Code.ROLLBACK_FAILED, "the source did not resume"));
-          }
-          finish(resumed ? MigrationPhase.ROLLED_BACK : MigrationPhase.FAILED);
+          Future<MigrationFailure> reason = resumed ? verdict.explain(failure)
+              : Future.succeededFuture(MigrationFailure.of(Code.ROLLBACK_FAILED, "the source did not resume"));
+          reason.onComplete(explained -> {
+            status.error(explained.result());
+            finish(resumed ? MigrationPhase.ROLLED_BACK : MigrationPhase.FAILED);
+          });
         });
   }
 
