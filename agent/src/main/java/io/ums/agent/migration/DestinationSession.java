@@ -3,6 +3,7 @@ package io.ums.agent.migration;
 import io.ums.agent.criu.CriuPageServer;
 import io.ums.agent.criu.CriuRestore;
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.criu.RestoreGuard;
 import io.ums.agent.criu.TcpConnections;
 import io.ums.agent.dataplane.PageServerConnector;
 import io.ums.agent.migration.MigrationFailure.Code;
@@ -66,6 +67,8 @@ final class DestinationSession implements IncomingMigration {
   private ContainerReceiver container;
   private boolean finishing;
   private boolean restoring;
+  /** Kills the restored tree if this agent dies before the source heard that it runs; disarmed in finish. */
+  private RestoreGuard restoreGuard;
 
   DestinationSession(MigrationDeps deps, String id) {
     this.deps = deps;
@@ -227,6 +230,7 @@ final class DestinationSession implements IncomingMigration {
           tcpEstablished ? "established" : "closed (--tcp-close)");
       CriuRestore.Options options = new CriuRestore.Options(dir.resolve("images"), dir, outputPipe,
           relay.writeEnd(), tcpEstablished);
+      restoreGuard = RestoreGuard.arm(CriuRestore.pidFile(dir));
       long pid = CriuRestore.run(deps.criu(), options, deps.settings().restoreTimeout().toMillis());
       if (!ProcessTree.running(pid)) {
         throw new MigrationFailure.Exception(Code.RESTORE_FAILED, "restored pid " + pid + " is not running");
@@ -299,6 +303,9 @@ final class DestinationSession implements IncomingMigration {
     closed.otherwiseEmpty()
         .compose(ignored -> container == null ? Future.succeededFuture() : container.quiesce())
         .compose(ignored -> vertx.executeBlocking(() -> {
+          if (restoreGuard != null) {
+            restoreGuard.disarm(); // handed over, or removed by this agent itself
+          }
           if (pageServer != null && pageServer.isAlive()) {
             pageServer.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
           }
