@@ -32,6 +32,8 @@ public record MigrationFailure(Code code, String message) {
     KUBELET_FAILED,
     /** The destination's session directory (tmpfs) is full: the checkpoint does not fit there. */
     DESTINATION_NO_SPACE,
+    /** The workload holds something that cannot move (a terminal, a FIFO): refused before the freeze. */
+    UNMOVABLE_RESOURCE,
     INTERNAL
   }
 

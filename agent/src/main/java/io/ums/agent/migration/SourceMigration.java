@@ -5,6 +5,7 @@ import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.PostDumpGate;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.criu.TcpConnections;
+import io.ums.agent.criu.UnmovableFiles;
 import io.ums.agent.dataplane.CorruptingProxy;
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.migration.MigrationFailure.Code;
@@ -201,6 +202,10 @@ final class SourceMigration implements OutgoingMigration {
             Files.createDirectories(scratch.resolve("images"));
             outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
             List<Long> tree = ProcessTree.members(workload.pid());
+            UnmovableFiles.find(tree).ifPresent(why -> {
+              throw new MigrationFailure.Exception(Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
+                  + " cannot move: " + why);
+            });
             tcpLocalAddresses = TcpConnections.localAddresses(tree);
             tcpListenAddresses = TcpConnections.listeningAddresses(tree);
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();

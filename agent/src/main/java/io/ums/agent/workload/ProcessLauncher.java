@@ -10,9 +10,11 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Starts a process workload as the init of its own PID namespace ({@code unshare --pid --fork}, no
- * {@code --mount-proc}, no new mount namespace: see criu-install.md), its stdout and stderr on the pipe of
- * a fresh {@link OutputRelay}, stdin on /dev/null, working directory "/" (a directory that exists on every
+ * Starts a process workload as the init of its own PID and IPC namespaces ({@code unshare --pid --ipc
+ * --fork}; no {@code --mount-proc}, no new mount namespace: see criu-install.md). Its own IPC namespace is
+ * what lets CRIU dump System V shared memory, semaphores and message queues (it refuses IPC objects of the
+ * host's namespace: "doesn't live in IPC ns"), and they come back in a fresh one on the destination. Its
+ * stdout and stderr go to the pipe of a fresh {@link OutputRelay}, stdin is /dev/null, working directory "/" (a directory that exists on every
  * destination, since CRIU restores the cwd). {@code unshare} runs in a session of its own, so the agent's
  * death or its process group's signals never reach the workload. It returns once the workload's own program
  * runs (its argv and environment readable in /proc), not while the init is still on its way there.
@@ -37,7 +39,7 @@ final class ProcessLauncher {
     try {
       // The inner setsid makes the namespace init lead its own session and process group: CRIU refuses a
       // tree whose session leader is outside its PID namespace.
-      List<String> command = new ArrayList<>(List.of("setsid", "unshare", "--pid", "--fork", "--", "setsid",
+      List<String> command = new ArrayList<>(List.of("setsid", "unshare", "--pid", "--ipc", "--fork", "--", "setsid",
           "--"));
       command.addAll(spec.command());
       ProcessBuilder builder = new ProcessBuilder(command)
