@@ -69,6 +69,8 @@ final class DestinationSession implements IncomingMigration {
   private boolean restoring;
   /** Kills the restored tree if this agent dies before the source heard that it runs; disarmed in finish. */
   private RestoreGuard restoreGuard;
+  /** Whether the restore kept the TCP connections live (the source resets them otherwise). */
+  private boolean tcpEstablished;
 
   DestinationSession(MigrationDeps deps, String id) {
     this.deps = deps;
@@ -225,7 +227,7 @@ final class DestinationSession implements IncomingMigration {
             + " address (or listen on 0.0.0.0 / ::)");
       }
       // see TcpConnections: connections go on only where their local addresses exist
-      boolean tcpEstablished = TcpConnections.allLocal(tcpLocalAddresses);
+      tcpEstablished = TcpConnections.allLocal(tcpLocalAddresses);
       LOG.info("session {}: TCP connections with local addresses {} restored {}", id, tcpLocalAddresses,
           tcpEstablished ? "established" : "closed (--tcp-close)");
       CriuRestore.Options options = new CriuRestore.Options(dir.resolve("images"), dir, outputPipe,
@@ -253,7 +255,8 @@ final class DestinationSession implements IncomingMigration {
     restoredWorkloadId = restored.id();
     status.destinationWorkloadId(restored.id());
     JsonObject result = new JsonObject().put("workloadId", restored.id())
-        .put("restoreMs", status.timing("restoreMs"));
+        .put("restoreMs", status.timing("restoreMs"))
+        .put("tcpConnections", tcpEstablished ? "established" : "closed");
     return ResultChannel.send(connection, result)
         .recover(failure -> {
           LOG.warn("session {}: the source did not take the result ({}); removing restored workload {}", id,

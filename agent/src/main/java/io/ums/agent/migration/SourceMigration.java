@@ -1,5 +1,6 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.criu.ClientConnections;
 import io.ums.agent.criu.CriuDump;
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.PostDumpGate;
@@ -83,6 +84,9 @@ final class SourceMigration implements OutgoingMigration {
   private Set<String> lockRulesBefore = Set.of();
   private Set<String> tcpLocalAddresses = Set.of();
   private Set<String> tcpListenAddresses = Set.of();
+  private List<ClientConnections.Connection> connections = List.of();
+  /** What the destination did with the TCP connections: "established" (live there) or "closed". */
+  private String connectionsRestored = "closed";
   private CorruptingProxy proxy;
   private UmsConnection connection;
   private PostDumpGate gate;
@@ -208,6 +212,7 @@ final class SourceMigration implements OutgoingMigration {
             });
             tcpLocalAddresses = TcpConnections.localAddresses(tree);
             tcpListenAddresses = TcpConnections.listeningAddresses(tree);
+            connections = ClientConnections.of(tree);
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
             gate.writeScript(scratch, deps.settings().migrationTimeout().plusMinutes(1));
             return null;
@@ -312,6 +317,7 @@ final class SourceMigration implements OutgoingMigration {
     status.timing("restoreMs", result.getLong("restoreMs", -1L));
     status.timing("downtimeMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
     status.destinationWorkloadId(result.getString("workloadId"));
+    connectionsRestored = result.getString("tcpConnections", "closed");
     commit();
   }
 
@@ -327,7 +333,8 @@ final class SourceMigration implements OutgoingMigration {
         .recover(failure -> Future.succeededFuture(-1))
         .compose(code -> {
           deps.workloads().endMigration(workload.id());
-          return keep ? Future.succeededFuture() : deps.workloads().remove(workload.id());
+          return keep ? Future.succeededFuture() : vertx.executeBlocking(this::resetClosedConnections, false)
+              .otherwiseEmpty().compose(ignored -> deps.workloads().remove(workload.id()));
         })
         .eventually(() -> vertx.executeBlocking(this::unlockConnections, false))
         .onComplete(removed -> {
@@ -390,6 +397,21 @@ final class SourceMigration implements OutgoingMigration {
     if (removed > 0) {
       LOG.info("migration {}: removed {} CRIU lock rule(s) of the moved connections", id, removed);
     }
+    return null;
+  }
+
+  /**
+   * The destination restored the connections closed: their peers get a reset now, from the sockets the
+   * frozen source still holds (see ClientConnections), once CRIU's lock rules no longer drop it. Blocking.
+   */
+  private Void resetClosedConnections() {
+    if (connections.isEmpty() || connectionsRestored.equals("established")) {
+      return null;
+    }
+    unlockConnections();
+    int reset = ClientConnections.reset(deps.criu().wrapper(), connections);
+    LOG.info("migration {}: reset {} of {} connection(s) restored closed on the destination", id, reset,
+        connections.size());
     return null;
   }
 
