@@ -14,10 +14,10 @@ import org.slf4j.LoggerFactory;
  * listed by no agent.
  *
  * <p>The guard is a small shell in a session of its own that blocks reading a pipe from the agent. The
- * kernel closes the agent's end when the agent dies, however it dies: the guard then waits for the
- * {@code criu restore} of this session (found by its unique {@code --pidfile}) to end, and sends SIGKILL to
- * the restored root named in the pid file. The root is the init of the restored PID namespace, so the whole
- * tree goes. {@link #disarm()} tells it the copy is handed over: it exits and leaves the tree alone.
+ * kernel closes the agent's end when the agent dies, however it dies: the guard then sends SIGKILL to the
+ * {@code criu restore} of this session (found by its unique {@code --pidfile}) and to the root it forked,
+ * or, when the restore is over, to the restored root named in the pid file. The root is the init of the
+ * restored PID namespace, so the whole tree goes. {@link #disarm()} tells it the copy is handed over: it exits and leaves the tree alone.
  * Blocking (starts a process): call on a worker.
  */
 public final class RestoreGuard implements AutoCloseable {
@@ -25,7 +25,10 @@ public final class RestoreGuard implements AutoCloseable {
   private static final String SCRIPT = """
       read -r verdict
       [ "$verdict" = disarm ] && exit 0
-      while pgrep -f -- "--pidfile $0" >/dev/null; do sleep 0.05; done
+      for criu in $(pgrep -f -- "--pidfile $0"); do
+        for child in $(cat /proc/"$criu"/task/*/children 2>/dev/null); do kill -KILL "$child" 2>/dev/null; done
+        kill -KILL "$criu" 2>/dev/null
+      done
       pid=$(cat "$0" 2>/dev/null) || exit 0
       [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
       exit 0

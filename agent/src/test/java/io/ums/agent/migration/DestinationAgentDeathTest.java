@@ -36,17 +36,36 @@ class DestinationAgentDeathTest {
     }
   }
 
+  /** Killed once criu restore has the copy running (its pid file), before the agent handed it over. */
   @Test
-  void killingTheDestinationAgentWhileItRestoresLeavesOneCopyOnTheSource() throws Exception {
+  void killingTheDestinationAgentOnceTheCopyRunsLeavesOneCopyOnTheSource() throws Exception {
+    killDestinationAgentAndCheck(session -> {
+      Path pidFile = bed.b.sessionRoot.resolve("recv-" + session.getString("sessionId")).resolve("restored.pid");
+      Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(1))
+          .until(() -> Files.exists(pidFile));
+    });
+  }
+
+  /** Killed as soon as the destination says RESTORING: criu restore is still at work. */
+  @Test
+  void killingTheDestinationAgentWhileCriuRestoresLeavesOneCopyOnTheSource() throws Exception {
+    killDestinationAgentAndCheck(session -> Awaitility.await().atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(5)).ignoreExceptions()
+        .until(() -> bed.b.get("/v1/migrations/" + session.getString("sessionId")).getString("phase"),
+            "RESTORING"::equals));
+  }
+
+  private interface Moment {
+    void await(JsonObject session) throws Exception;
+  }
+
+  private void killDestinationAgentAndCheck(Moment moment) throws Exception {
     bed = new MigrationTestBed(dir, "uak", List.of(), List.of(), 10);
     JsonObject workload = bed.launch(bed.a, MIB);
     String checksum = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 10_000).checksum();
     JsonObject session = bed.receive(bed.b);
     String migrationId = bed.send(bed.a, workload.getString("id"), session);
-    // the moment criu restore has the copy running (its pid file), before the agent hands it over
-    Path pidFile = bed.b.sessionRoot.resolve("recv-" + session.getString("sessionId")).resolve("restored.pid");
-    Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(1))
-        .until(() -> Files.exists(pidFile));
+    moment.await(session);
     bed.b.kill();
 
     JsonObject status = bed.awaitFinal(bed.a, migrationId, Duration.ofSeconds(60));
