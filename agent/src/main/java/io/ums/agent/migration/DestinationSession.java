@@ -141,7 +141,7 @@ final class DestinationSession implements IncomingMigration {
   private ContainerReceiver containerReceiver() {
     if (container == null) {
       container = new ContainerReceiver(deps, id, connection, dir,
-          failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+          failure -> failExplained(failure, Code.PROTOCOL_ERROR));
     }
     return container;
   }

@@ -75,7 +75,7 @@ final class SourceMigration implements OutgoingMigration {
   private final boolean keep;
   private final MigrationStatus status;
   private final Promise<JsonObject> done = Promise.promise();
-  private final DestinationVerdict verdict = new DestinationVerdict();
+  private final DestinationVerdict verdict;
   private final long startNanos = System.nanoTime();
   private long freezeStartNanos = -1;
 
@@ -108,6 +108,7 @@ final class SourceMigration implements OutgoingMigration {
     this.destination = destination;
     this.keep = keep;
     this.status = new MigrationStatus(id, MigrationStatus.Role.SOURCE, workload.id());
+    this.verdict = new DestinationVerdict(vertx);
   }
 
   @Override
@@ -163,7 +164,7 @@ final class SourceMigration implements OutgoingMigration {
 
   private Future<Void> relayPages() {
     pageSocket.accepted().onSuccess(pages::dumpConnected);
-    pages.sent().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+    pages.sent().onFailure(failure -> failFromPeer(Failures.classify(failure, Code.CONNECTION_LOST)));
     return Future.succeededFuture();
   }
 
@@ -189,7 +190,7 @@ final class SourceMigration implements OutgoingMigration {
         .onSuccess(opened -> {
           connection = opened;
           pages = new PageStreamRelay(opened, workload.id());
-          MigrationEvents.routeToDestination(opened, this::onPeerChannel, this::fail);
+          MigrationEvents.routeToDestination(opened, this::onPeerChannel, this::failFromPeer);
         });
   }
 
@@ -286,7 +287,7 @@ final class SourceMigration implements OutgoingMigration {
           status.phase(MigrationPhase.RESTORING);
           LOG.info("migration {} RESTORING: images sent, waiting for the destination", id);
         })
-        .onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+        .onFailure(failure -> failFromPeer(Failures.classify(failure, Code.CONNECTION_LOST)));
   }
 
   private JsonObject manifest() {
@@ -345,6 +346,12 @@ final class SourceMigration implements OutgoingMigration {
         });
   }
 
+  /** A failure the data connection reported: it may explain a failure already seen here. */
+  private void failFromPeer(MigrationFailure failure) {
+    verdict.heard(failure);
+    fail(failure);
+  }
+
   private void fail(MigrationFailure failure) {
     if (finishing) {
       return;
@@ -377,11 +384,18 @@ final class SourceMigration implements OutgoingMigration {
         .onComplete(running -> {
           deps.workloads().endMigration(workload.id());
           boolean resumed = running.succeeded() && running.result();
-          Future<MigrationFailure> reason = resumed ? verdict.explain(failure)
-              : Future.succeededFuture(MigrationFailure.of(Code.ROLLBACK_FAILED, "the source did not resume"));
-          reason.onComplete(explained -> {
-            status.error(explained.result());
-            finish(resumed ? MigrationPhase.ROLLED_BACK : MigrationPhase.FAILED);
+          if (!resumed) {
+            status.error(MigrationFailure.of(Code.ROLLBACK_FAILED, "the source did not resume"));
+            finish(MigrationPhase.FAILED);
+            return;
+          }
+          verdict.explain(failure).onComplete(explained -> {
+            if (explained.result() != failure) {
+              LOG.info("migration {}: the destination explains it: {} ({})", id, explained.result().code(),
+                  explained.result().message());
+              status.explainError(explained.result());
+            }
+            finish(MigrationPhase.ROLLED_BACK);
           });
         });
   }
