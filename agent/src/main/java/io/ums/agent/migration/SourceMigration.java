@@ -85,9 +85,7 @@ final class SourceMigration implements OutgoingMigration {
   private Set<String> lockRulesBefore = Set.of();
   private Set<String> tcpLocalAddresses = Set.of();
   private Set<String> tcpListenAddresses = Set.of();
-  private List<ClientConnections.Connection> connections = List.of();
-  /** What the destination did with the TCP connections: "established" (live there) or "closed". */
-  private String connectionsRestored = "closed";
+  private MovedConnections connections = MovedConnections.none();
   private CorruptingProxy proxy;
   private UmsConnection connection;
   private PostDumpGate gate;
@@ -214,7 +212,7 @@ final class SourceMigration implements OutgoingMigration {
             });
             tcpLocalAddresses = TcpConnections.localAddresses(tree);
             tcpListenAddresses = TcpConnections.listeningAddresses(tree);
-            connections = ClientConnections.of(tree);
+            connections = new MovedConnections(ClientConnections.of(tree));
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
             gate.writeScript(scratch, deps.settings().migrationTimeout().plusMinutes(1));
             return null;
@@ -319,7 +317,7 @@ final class SourceMigration implements OutgoingMigration {
     status.timing("restoreMs", result.getLong("restoreMs", -1L));
     status.timing("downtimeMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
     status.destinationWorkloadId(result.getString("workloadId"));
-    connectionsRestored = result.getString("tcpConnections", "closed");
+    connections.restoredAs(result);
     commit();
   }
 
@@ -415,18 +413,13 @@ final class SourceMigration implements OutgoingMigration {
     return null;
   }
 
-  /**
-   * The destination restored the connections closed: their peers get a reset now, from the sockets the
-   * frozen source still holds (see ClientConnections), once CRIU's lock rules no longer drop it. Blocking.
-   */
+  /** Peers of connections restored closed get a reset now, from the sockets the frozen source holds. */
   private Void resetClosedConnections() {
-    if (connections.isEmpty() || connectionsRestored.equals("established")) {
-      return null;
+    int reset = connections.resetIfClosed(deps.criu().wrapper(), this::unlockConnections);
+    if (reset > 0) {
+      LOG.info("migration {}: reset {} of {} connection(s) restored closed on the destination", id, reset,
+          connections.size());
     }
-    unlockConnections();
-    int reset = ClientConnections.reset(deps.criu().wrapper(), connections);
-    LOG.info("migration {}: reset {} of {} connection(s) restored closed on the destination", id, reset,
-        connections.size());
     return null;
   }
 
