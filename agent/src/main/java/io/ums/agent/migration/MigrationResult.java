@@ -6,21 +6,31 @@ import java.util.Optional;
 
 /**
  * The destination's verdict ({@link Channels#RESULT}'s metadata): the workload it runs (or, for a kubelet
- * migration, the checkpoint image it imported) and how long the restore took; or why it failed.
+ * migration, the checkpoint image it imported), how long the restore took and, for a process tree, whether
+ * its TCP connections were restored live; or why it failed.
  */
 record MigrationResult(boolean ok, Optional<String> workloadId, Optional<String> checkpointImage, Long restoreMs,
-                       Optional<MigrationFailure> error) {
+                       Optional<String> tcpConnections, Optional<MigrationFailure> error) {
 
   static MigrationResult restored(String workloadId, Long restoreMs) {
-    return new MigrationResult(true, Optional.of(workloadId), Optional.empty(), restoreMs, Optional.empty());
+    return new MigrationResult(true, Optional.of(workloadId), Optional.empty(), restoreMs, Optional.empty(),
+        Optional.empty());
+  }
+
+  /** A restored process tree, and whether its TCP connections are live ("established") or "closed". */
+  static MigrationResult restored(String workloadId, Long restoreMs, boolean tcpEstablished) {
+    return new MigrationResult(true, Optional.of(workloadId), Optional.empty(), restoreMs,
+        Optional.of(tcpEstablished ? "established" : "closed"), Optional.empty());
   }
 
   static MigrationResult imported(String checkpointImage, Long restoreMs) {
-    return new MigrationResult(true, Optional.empty(), Optional.of(checkpointImage), restoreMs, Optional.empty());
+    return new MigrationResult(true, Optional.empty(), Optional.of(checkpointImage), restoreMs, Optional.empty(),
+        Optional.empty());
   }
 
   static MigrationResult failed(MigrationFailure failure) {
-    return new MigrationResult(false, Optional.empty(), Optional.empty(), null, Optional.of(failure));
+    return new MigrationResult(false, Optional.empty(), Optional.empty(), null, Optional.empty(),
+        Optional.of(failure));
   }
 
   /** The failure the source reports: the destination's own, or an unknown one when it gave none. */
@@ -35,6 +45,7 @@ record MigrationResult(boolean ok, Optional<String> workloadId, Optional<String>
     if (ok) {
       json.put("restoreMs", restoreMs);
     }
+    tcpConnections.ifPresent(how -> json.put("tcpConnections", how));
     error.ifPresent(failure -> json.put("error", failure.toJson()));
     return json.put("ok", ok);
   }
@@ -43,6 +54,7 @@ record MigrationResult(boolean ok, Optional<String> workloadId, Optional<String>
     boolean ok = json.getBoolean("ok", false);
     return new MigrationResult(ok, Optional.ofNullable(json.getString("workloadId")),
         Optional.ofNullable(json.getString("checkpointImage")), json.getLong("restoreMs", -1L),
+        Optional.ofNullable(json.getString("tcpConnections")),
         ok ? Optional.empty() : Optional.of(MigrationFailure.fromJson(json.getJsonObject("error", new JsonObject()))));
   }
 }
