@@ -91,7 +91,7 @@ class ContainerdCheckpointRestoreTest {
   void aKubeletCheckpointBecomesAnImageThatContainerdRestoresOnTheOtherNode() throws Exception {
     apply(pod(source, "node-a", "localhost/ums-busybox:check",
         "command: [\"/bin/sh\", \"-c\", \"i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 1; done\"]"));
-    kubectlCheck("wait", "--for=condition=Ready", "pod/" + source, "--timeout=120s");
+    awaitReady(source);
     await().atMost(WAIT).pollInterval(Duration.ofMillis(200)).until(() -> count(source) >= 3);
 
     long before = count(source);
@@ -111,7 +111,7 @@ class ContainerdCheckpointRestoreTest {
     check(Duration.ofSeconds(120), ctr("node-b", "images", "import", layoutTar.toString()));
 
     apply(pod(restored, "node-b", image, ""));
-    kubectlCheck("wait", "--for=condition=Ready", "pod/" + restored, "--timeout=120s");
+    awaitReady(restored);
     long first = count(restored);
     assertThat(first).as("counter continues from the checkpoint (%d..%d before/after it), not from 1", before,
         after).isGreaterThanOrEqualTo(before);
@@ -124,6 +124,14 @@ class ContainerdCheckpointRestoreTest {
     return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: default}\nspec:\n"
         + "  nodeName: " + node + "\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: c\n"
         + "    image: " + image + "\n    imagePullPolicy: Never\n" + (command.isEmpty() ? "" : "    " + command + "\n");
+  }
+
+  /** On failure says why the container is not running (a plain image here: "no command specified"). */
+  private static void awaitReady(String pod) {
+    if (kubectl(WAIT.plusSeconds(30), "wait", "--for=condition=Ready", "pod/" + pod, "--timeout=120s").exitCode != 0) {
+      throw new IllegalStateException("pod " + pod + " not Ready: " + kubectl(Duration.ofSeconds(30), "get", "pod",
+          pod, "-o", "jsonpath={.status.containerStatuses[0].state}").output);
+    }
   }
 
   private void apply(String manifest) throws IOException {
