@@ -79,16 +79,24 @@ public final class DataPathWarmup {
       return Future.succeededFuture();
     }
     long started = System.nanoTime();
-    DataPathWarmup warmup = new DataPathWarmup(vertx, mib << 20, workDir.resolve("warmup-" + UUID.randomUUID()));
-    return warmup.pushOnce()
-        .timeout(TIME_LIMIT.toMillis(), TimeUnit.MILLISECONDS)
-        .eventually(warmup::release)
+    return attempt(vertx, workDir, mib << 20)
         .onSuccess(ignored -> log().info("data path warm-up done: {} MiB through a loopback UMS connection in {} ms",
             mib, (System.nanoTime() - started) / 1_000_000))
         .recover(failure -> {
           log().warn("data path warm-up incomplete, the first migration may be slower: {}", failure.toString());
           return Future.succeededFuture();
         });
+  }
+
+  /**
+   * One pass with {@code bytes} page bytes; fails unless the page server stand-in read exactly them and the
+   * dump had its answer within {@link #TIME_LIMIT}. Everything it opened is closed and deleted either way.
+   */
+  static Future<Void> attempt(Vertx vertx, Path workDir, long bytes) {
+    DataPathWarmup warmup = new DataPathWarmup(vertx, bytes, workDir.resolve("warmup-" + UUID.randomUUID()));
+    return warmup.pushOnce()
+        .timeout(TIME_LIMIT.toMillis(), TimeUnit.MILLISECONDS)
+        .eventually(warmup::release);
   }
 
   // Not a static field: AgentMain names this class in a static initializer, before main() configures logging.
