@@ -26,6 +26,11 @@ public final class FirstMigrationCommand implements Callable<Integer> {
       description = "rounds, each with freshly started agents and coordinator (default: ${DEFAULT-VALUE})")
   int rounds;
 
+  @Option(names = "--warm-up-mib", paramLabel = "MIB",
+      description = "MiB each agent pushes through its data path before it reports ready (default: the agent's,"
+          + " 64; 0 measures agents without the warm-up)")
+  Integer warmUpMib;
+
   @Option(names = "--out", defaultValue = "bench-results/first-migration",
       description = "output directory (default: ${DEFAULT-VALUE})")
   Path out;
@@ -42,8 +47,12 @@ public final class FirstMigrationCommand implements Callable<Integer> {
       System.err.println("need --migrations >= 2, --rounds >= 1 and --size >= 0");
       return 2;
     }
+    if (warmUpMib != null) {
+      // read by UmsJars when it starts the agents
+      System.setProperty(io.ums.agent.DataPathWarmup.MIB_PROPERTY, String.valueOf(warmUpMib));
+    }
     String command = "./ums bench first-migration --size " + sizeMiB + " --link " + link + " --migrations "
-        + migrations + " --rounds " + rounds;
+        + migrations + " --rounds " + rounds + (warmUpMib == null ? "" : " --warm-up-mib " + warmUpMib);
     FirstMigrationBench.Outcome outcome = new FirstMigrationBench(new FirstMigrationBench.Settings(sizeMiB, link,
         migrations, rounds, out.toAbsolutePath(), netnsPrefix, port, command), System.err).run();
     outcome.files().forEach(f -> System.err.println("wrote " + f));
