@@ -31,10 +31,10 @@ import org.slf4j.LoggerFactory;
  * it (README, Performance). A stand-in for {@code criu dump} writes {@link #MIB_PROPERTY} MiB into a
  * {@link DumpPageSocket}; as in a migration, that socket is piped into a channel of a real UMS connection
  * (handshake, frames, credit, CRC-32C) whose receiving end is piped into a {@link PageServerConnector}
- * socket, where a stand-in for {@code criu page-server} reads it and answers on a reply channel, and a small
- * image file crosses on its own channel from and to files. Bounded: the bytes are generated and dropped
- * (credit caps what is buffered), the file is small and deleted, and after {@link #TIME_LIMIT} the agent
- * starts anyway. A failure is logged, never fatal.
+ * socket, where a stand-in for {@code criu page-server} reads it and answers on a reply channel; two dozen
+ * small image files cross on channels of their own, from and to files. Bounded: the bytes are generated and
+ * dropped (credit caps what is buffered), the files are small and deleted, and after {@link #TIME_LIMIT} the
+ * agent starts anyway. A failure is logged, never fatal.
  */
 public final class DataPathWarmup {
   /** System property: MiB pushed through the page path (0 turns the warm-up off). */
@@ -42,7 +42,13 @@ public final class DataPathWarmup {
   static final int DEFAULT_MIB = 64;
   static final Duration TIME_LIMIT = Duration.ofSeconds(15);
   private static final String HOST = "127.0.0.1";
-  private static final int IMAGE_FILE_BYTES = 256 * 1024;
+  /**
+   * A dump's image files besides the pages: a couple of dozen, mostly a few KiB. Each crosses on its own
+   * channel, so the per-file path (open, channel with metadata, CLOSE and its ack) runs as often as in a
+   * migration; one file warmed too little of it (the first migration still spent ~0.2 s more sending them).
+   */
+  private static final int IMAGE_FILES = 24;
+  private static final int IMAGE_FILE_BYTES = 4 * 1024;
   /** As the destination's page-server socket: roomier than the socket default, still bounded. */
   private static final int PAGE_SERVER_WRITE_QUEUE = 1024 * 1024;
   private static final String PAGES = "pages";
@@ -163,27 +169,33 @@ public final class DataPathWarmup {
   }
 
   private Future<Void> toFile(IncomingChannel image) {
-    return vertx.fileSystem().open(scratch.resolve("in.img").toString(),
+    String name = image.metadata().getString("name", "");
+    return vertx.fileSystem().open(scratch.resolve("in-" + name).toString(),
             new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true))
         .compose(image::pipeTo);
   }
 
-  /** The source's side: an image file on its channel, then the dump's page stream, its replies back. */
+  /** The source's side: the image files one channel each, then the dump's page stream, its replies back. */
   private Future<Void> send(UmsConnection source) {
     source.channelHandler(reply -> {
       reply.pause();
       dumpSocket.future().onSuccess(reply::pipeTo);
     });
-    return vertx.executeBlocking(() -> {
-          Files.createDirectories(scratch);
-          byte[] image = new byte[IMAGE_FILE_BYTES];
-          new SecureRandom().nextBytes(image);
-          return Files.write(scratch.resolve("out.img"), image);
-        }, false)
-        .compose(file -> vertx.fileSystem().open(file.toString(), new OpenOptions().setRead(true).setWrite(false)))
-        .compose(in -> source.openChannel(IMAGE, new JsonObject().put("name", "out.img"))
-            .compose(in::pipeTo)
-            .eventually(in::close))
+    Future<Void> images = vertx.executeBlocking(() -> {
+      Files.createDirectories(scratch);
+      byte[] image = new byte[IMAGE_FILE_BYTES];
+      new SecureRandom().nextBytes(image);
+      for (int i = 0; i < IMAGE_FILES; i++) {
+        // sizes from a few hundred bytes to the full buffer, as CRIU's images vary
+        Files.write(scratch.resolve(imageName(i)), java.util.Arrays.copyOf(image, IMAGE_FILE_BYTES >> (i % 5)));
+      }
+      return null;
+    }, false);
+    for (int i = 0; i < IMAGE_FILES; i++) {
+      String name = imageName(i);
+      images = images.compose(ignored -> sendImage(source, name));
+    }
+    return images
         .compose(ignored -> DumpPageSocket.listen(vertx, HOST))
         .compose(listening -> {
           pageSocket = listening;
@@ -196,6 +208,17 @@ public final class DataPathWarmup {
               });
           return Future.all(dumped, relayed).mapEmpty();
         });
+  }
+
+  private Future<Void> sendImage(UmsConnection source, String name) {
+    return vertx.fileSystem().open(scratch.resolve(name).toString(), new OpenOptions().setRead(true).setWrite(false))
+        .compose(in -> source.openChannel(IMAGE, new JsonObject().put("name", name))
+            .compose(in::pipeTo)
+            .eventually(in::close));
+  }
+
+  private static String imageName(int index) {
+    return "image-" + index + ".img";
   }
 
   /**
