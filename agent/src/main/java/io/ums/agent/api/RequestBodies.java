@@ -99,6 +99,7 @@ final class RequestBodies {
     hostPort(destination, "address");
     destination.requiredString("sessionId");
     destination.requiredString("token");
+    destination.optionalBoolean("encrypt", false);
     return body.copy().put("keep", fields.optionalBoolean("keep", false));
   }
 

@@ -140,7 +140,7 @@ public final class CriuMigrations implements Migrations {
     }
     String id = UUID.randomUUID().toString();
     SourceMigration.Destination destination = new SourceMigration.Destination(host, port,
-        target.getString("sessionId"), token);
+        target.getString("sessionId"), token, target.getBoolean("encrypt", false));
     boolean keep = request.getBoolean("keep", false);
     JsonObject kubeletTarget = request.getJsonObject("kubelet");
     if (kubeletTarget != null) {
