@@ -10,7 +10,8 @@ CRIU_WRAPPER=/usr/local/sbin/criu
 DISTRO_PACKAGES=(runc iptables iproute2 gcc libc6-dev busybox-static util-linux procps
                  maven openjdk-17-jdk-headless rsync openssh-server openssh-client podman
                  ca-certificates debian-archive-keyring curl skopeo attr
-                 fontconfig fonts-dejavu-core redis-server redis-tools python3 openssl mmdebstrap)
+                 fontconfig fonts-dejavu-core redis-server redis-tools python3 openssl mmdebstrap
+                 libseccomp-dev)
 REQUIRED_CRIU=4.2
 
 say()  { printf '[setup] %s\n' "$*"; }
@@ -126,6 +127,17 @@ check_criu() {
   say "criu features: lazy-pages(uffd)=$lazy"
 }
 
+build_cluster_components() {
+  # kube-apiserver, etcd, containerd ... for ./ums cluster and the real-cluster tests: built from their Go
+  # modules once, then reused (scripts/k8s-build.sh rebuilds only when its pinned versions change)
+  if [ "${UMS_SKIP_K8S:-0}" = 1 ]; then say "cluster components: skipped (UMS_SKIP_K8S=1)"; return; fi
+  if ! command -v go >/dev/null; then
+    say "warning: go not found, the Kubernetes cluster components are not built (./ums cluster will not work)"
+    return
+  fi
+  "$UMS_HOME/scripts/k8s-build.sh" || fail "building the Kubernetes cluster components failed (scripts/k8s-build.sh)"
+}
+
 build_jars() {
   if [ "${UMS_SKIP_BUILD:-0}" = 1 ]; then return; fi
   say "building jars (mvn -B -q -DskipTests package)"
@@ -138,6 +150,7 @@ install_criu
 configure_podman
 configure_kernel
 check_criu
+build_cluster_components
 build_jars
 mkdir -p /var/lib/ums
 touch /var/lib/ums/.setup-done

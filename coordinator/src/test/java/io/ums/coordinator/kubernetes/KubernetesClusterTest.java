@@ -37,8 +37,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Kubernetes path against fabric8's mock API server in CRUD mode: a real kube-apiserver
- * cannot run on these machines. The node agents are {@link FakeAgent}s (the agent contract
+ * The Kubernetes path against fabric8's mock API server in CRUD mode (fast, many cases; the same
+ * calls against the real API server with RBAC: ApiServerMigrationTest). The node agents are {@link FakeAgent}s (the agent contract
  * without CRIU), reachable at the pod IP and "control" port the agent pods declare.
  */
 @EnableKubernetesMockClient(crud = true)
@@ -117,6 +117,30 @@ class KubernetesClusterTest {
         .isFalse();
     Answer unknown = Http.post(coordinator.url() + "/migrate", request().put("name", "nope"));
     assertThat(unknown.status()).isEqualTo(404);
+  }
+
+  @Test
+  void aNulByteInANameOrNamespaceIs400NamingTheField() {
+    Answer name = Http.post(coordinator.url() + "/migrate", request().put("name", "we\u0000b"));
+    Answer namespace = Http.post(coordinator.url() + "/migrate", request().put("namespace", "default\u0000"));
+
+    assertThat(name.status()).as(name.body()).isEqualTo(400);
+    assertThat(name.json().getString("message")).startsWith("name:").contains("NUL");
+    assertThat(namespace.status()).as(namespace.body()).isEqualTo(400);
+    assertThat(namespace.json().getString("message")).startsWith("namespace:");
+    assertThat(name.body() + namespace.body()).doesNotContain("Exception", "\tat ");
+  }
+
+  @Test
+  void migratingAPodToTheNodeItRunsOnIs409AndLeavesItAlone() {
+    Answer answer = Http.post(coordinator.url() + "/migrate", request().put("destinationNode", "node-a"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(409);
+    assertThat(answer.json().getString("message")).contains("default/web", "already runs on node node-a");
+    assertThat(destinationPods()).isEmpty();
+    assertThat(nodeA.sessions()).isEmpty();
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pod("web").getMetadata().getAnnotations())
+        .doesNotContainKey(MigrationKeys.ANNOTATION_MIGRATION_ID));
   }
 
   @Test
