@@ -31,8 +31,8 @@ import picocli.CommandLine.Option;
 @Command(name = "ums agent", mixinStandardHelpOptions = true, subcommands = {ImageCli.class},
     description = "Runs a UMS node agent: control API, data plane, workload launcher.")
 public final class AgentMain implements Callable<Integer> {
-  /** The migration engine this agent runs: CRIU stop-and-copy over the UMS data plane. */
-  static final MigrationsFactory MIGRATIONS = CriuMigrations::start;
+  /** The migration engine this agent runs: CRIU stop-and-copy over the UMS data plane, warmed before ready. */
+  static final MigrationsFactory MIGRATIONS = DataPathWarmup.after(CriuMigrations::start);
 
   // --node and --work-dir are checked in call(), not by picocli, so that "image" runs without them.
   @Option(names = "--node", description = "This node's name (required).")
