@@ -1,6 +1,7 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.AgentMain;
+import io.ums.agent.DataPathWarmup;
 import java.nio.file.Files;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -21,8 +22,8 @@ public final class FaultInjectingAgentMain {
 
   public static void main(String[] args) {
     MigrationHooks hooks = new MigrationHooks(route(), beforeRestore());
-    System.exit(AgentMain.run(args, (vertx, config, workloads, criu) ->
-        CriuMigrations.start(vertx, config.engine(), workloads, criu, hooks)));
+    System.exit(AgentMain.run(args, DataPathWarmup.after((vertx, config, workloads, criu) ->
+        CriuMigrations.start(vertx, config.engine(), workloads, criu, hooks))));
   }
 
   private static MigrationHooks.DataRoute route() {
