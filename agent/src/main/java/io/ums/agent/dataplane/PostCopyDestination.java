@@ -1,0 +1,210 @@
+package io.ums.agent.dataplane;
+
+import io.ums.agent.criu.CriuLazyPages;
+import io.ums.agent.criu.CriuLazyRestore;
+import io.ums.agent.criu.CriuRestore;
+import io.ums.agent.criu.CriuRunner;
+import io.ums.agent.criu.LazyPagesGuard;
+import io.ums.agent.criu.LazyPagesLog;
+import io.ums.agent.criu.ProcessTree;
+import io.ums.protocol.IncomingChannel;
+import io.ums.protocol.UmsConnection;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The destination half of a post-copy migration of a process tree, as one backend: {@link #accept} the
+ * page channels, {@link #restore()} once the image files are in ({@code criu lazy-pages} daemon, then
+ * {@code criu restore --lazy-pages}: the tree runs at once), then {@link #completion()}: the last page
+ * arrived, with what it took.
+ *
+ * <p>Fencing: if the page stream breaks before the last page (link cut, source gone, connection lost),
+ * the restored tree is killed at once, and only then is the daemon let go (see
+ * {@link LazyPagesDaemonSocket}): a tree with missing pages never runs on, and the source may resume
+ * from its freeze point. Lives on the event loop that created it; blocking steps run on workers.
+ */
+public final class PostCopyDestination {
+  /**
+   * @param relayHost where the daemon's page-server socket listens (reachable from the daemon's netns)
+   */
+  public record Settings(CriuRunner criu, Path imagesDir, Path workDir, String relayHost,
+                         CriuRestore.Options restore, long restoreTimeoutMillis) {}
+
+  /**
+   * @param restoredNanos when {@code criu restore} returned (the tree runs)
+   * @param lastPageNanos when the daemon said it had every page
+   */
+  public record Completion(long restoredNanos, long lastPageNanos, long bytes, long requests,
+                           LazyPagesLog.Stats stats) {
+    public long postCopyMillis() {
+      return TimeUnit.NANOSECONDS.toMillis(lastPageNanos - restoredNanos);
+    }
+  }
+
+  /** The page stream broke before the last page; the restored tree was killed. */
+  public static final class Fenced extends RuntimeException {
+    private final long ranMillis;
+
+    Fenced(String why, long ranMillis) {
+      super("post-copy broke before the last page (" + why + "); the destination's copy was killed after "
+          + ranMillis + " ms");
+      this.ranMillis = ranMillis;
+    }
+
+    /** How long the destination's copy ran: the work lost when the source resumes. */
+    public long ranMillis() {
+      return ranMillis;
+    }
+  }
+
+  private final Vertx vertx;
+  private final Settings settings;
+  private final LazyPagesDaemonSocket socket;
+  private final Promise<Completion> completion = Promise.promise();
+  private Process daemon;
+  private volatile LazyPagesGuard guard;
+  private volatile long restoredPid = -1;
+  private long restoredNanos = -1;
+  private boolean ended;
+
+  private PostCopyDestination(Vertx vertx, Settings settings, LazyPagesDaemonSocket socket) {
+    this.vertx = vertx;
+    this.settings = settings;
+    this.socket = socket;
+  }
+
+  /** Listens for the daemon and relays it over {@code connection} once it connects. */
+  public static Future<PostCopyDestination> accept(Vertx vertx, Settings settings, UmsConnection connection,
+                                                   JsonObject metadata) {
+    return LazyPagesDaemonSocket.listen(vertx, settings.relayHost()).map(socket -> {
+      socket.relay(connection, metadata);
+      PostCopyDestination destination = new PostCopyDestination(vertx, settings, socket);
+      socket.allPagesIn().onComplete(ignored -> destination.pagesEnded());
+      return destination;
+    });
+  }
+
+  /** The source's {@link LazyPageChannels#PAGES} channel. */
+  public void pagesChannel(IncomingChannel channel) {
+    socket.pagesChannel(channel);
+  }
+
+  /** The migration connection is gone: fences the tree unless every page is already in. */
+  public void connectionLost(String why) {
+    socket.connectionLost(why);
+  }
+
+  /** Starts the daemon and restores the tree, which runs on return; completes with its root's PID. */
+  public Future<Long> restore() {
+    return vertx.executeBlocking(() -> {
+      // the daemon's page-server connection goes through a guard that outlives this agent (see LazyPagesGuard)
+      guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(),
+          settings.restore().workDir().resolve("restored.pid"));
+      daemon = CriuLazyPages.start(settings.criu(), settings.imagesDir(), settings.workDir(),
+          settings.relayHost(), guard.port(), 10_000);
+      long pid = CriuLazyRestore.run(settings.criu(), settings.restore(), settings.restoreTimeoutMillis());
+      restoredNanos = System.nanoTime();
+      return pid;
+    }, false).onComplete(result -> {
+      if (result.succeeded()) {
+        restoredPid = result.result();
+        if (ended) {
+          pagesEnded();
+        }
+      } else {
+        completion.tryFail(result.cause());
+        discard();
+      }
+    });
+  }
+
+  private void pagesEnded() {
+    ended = true;
+    if (restoredPid < 0) {
+      return;
+    }
+    if (socket.allPagesIn().succeeded()) {
+      vertx.executeBlocking(this::waitDaemon, false).onComplete(stats -> {
+        socket.close();
+        closeGuard();
+        completion.tryComplete(new Completion(restoredNanos, socket.allPagesInNanos(), socket.pagesBytes(),
+            socket.requestsSent(), stats.succeeded() ? stats.result() : new LazyPagesLog.Stats(-1, -1, -1)));
+      });
+    } else {
+      String why = socket.allPagesIn().cause().getMessage();
+      vertx.executeBlocking(() -> fence(), false).onComplete(ranMillis -> {
+        socket.close();
+        closeGuard();
+        completion.tryFail(new Fenced(why, ranMillis.succeeded() ? ranMillis.result() : -1));
+      });
+    }
+  }
+
+  private void closeGuard() {
+    vertx.executeBlocking(() -> {
+      if (guard != null) {
+        guard.close();
+      }
+      return null;
+    }, false);
+  }
+
+  /** The guard between the daemon and this agent, once the restore started (tests play the agent's death). */
+  public LazyPagesGuard guard() {
+    return guard;
+  }
+
+  /** Kills the restored tree and waits until it is gone; returns how long it ran. Blocking. */
+  private long fence() throws InterruptedException {
+    long ranMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - restoredNanos);
+    // the root is the init of its own PID namespace: killing it takes the whole namespace with it
+    ProcessTree.signalAll(restoredPid, "KILL");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (ProcessTree.alive(restoredPid) && System.nanoTime() < deadline) {
+      Thread.sleep(2);
+    }
+    return ranMillis;
+  }
+
+  private LazyPagesLog.Stats waitDaemon() throws Exception {
+    guard.done();
+    if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
+      daemon.destroyForcibly();
+    }
+    return LazyPagesLog.read(settings.workDir().resolve(CriuLazyPages.LOG));
+  }
+
+  /** Completes when the last page arrived; fails with {@link Fenced} when the stream broke first. */
+  public Future<Completion> completion() {
+    return completion.future();
+  }
+
+  /** Bytes of pages that reached the daemon so far. */
+  public long pagesBytes() {
+    return socket.pagesBytes();
+  }
+
+  /** The restored tree's root, or -1 before the restore returned. */
+  public long restoredPid() {
+    return restoredPid;
+  }
+
+  /** Drops everything: the tree (if restored) is killed before the daemon goes. Blocking-safe, idempotent. */
+  public Future<Void> discard() {
+    Future<Long> killed = restoredPid > 0 && !completion.future().succeeded()
+        ? vertx.executeBlocking(this::fence, false) : Future.succeededFuture(0L);
+    return killed.transform(ignored -> socket.close()).transform(ignored -> vertx.executeBlocking(() -> {
+      if (guard != null) {
+        guard.close();
+      }
+      if (daemon != null && daemon.isAlive()) {
+        daemon.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+      }
+      return null;
+    }, false));
+  }
+}

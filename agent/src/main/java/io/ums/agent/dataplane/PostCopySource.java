@@ -1,0 +1,213 @@
+package io.ums.agent.dataplane;
+
+import io.ums.agent.criu.CriuException;
+import io.ums.agent.criu.CriuLazyDump;
+import io.ums.agent.criu.CriuPageServer;
+import io.ums.agent.criu.CriuRunner;
+import io.ums.agent.criu.NetworkLockRules;
+import io.ums.agent.criu.PostDumpGate;
+import io.ums.agent.criu.ProcessTree;
+import io.ums.protocol.IncomingChannel;
+import io.ums.protocol.UmsConnection;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The source half of a post-copy migration of a process tree, as one backend: prepare + checkpoint
+ * ({@link #checkpoint}: {@code criu dump --lazy-pages}, tree frozen, small images in {@code imagesDir}),
+ * then {@link #serve} the destination's page requests (which commits),
+ * and {@link #finish()} once the last page arrived; or {@link #rollback()} before the commit and
+ * {@link #resume()} after a post-copy that broke (only once the destination's copy is known dead).
+ *
+ * <p>The frozen tree is the only complete copy until the destination has every page; nothing here kills
+ * it before {@link #lastPageDelivered()}. Lives on the event loop that created it; blocking steps run on
+ * workers.
+ */
+public final class PostCopySource {
+  /**
+   * @param gateHost where the post-dump gate listens; CRIU's network namespace must reach it
+   * @param pageServerHost where CRIU's lazy page server listens (in CRIU's network namespace); this agent
+   *     connects to it
+   */
+  public record Settings(CriuRunner criu, long pid, Path imagesDir, Path workDir, String gateHost,
+                         String pageServerHost, Duration gateMaxWait, long connectTimeoutMillis) {}
+
+  /** What the source saw: bytes and requests it served, when it froze and when the last page left. */
+  public record Served(long bytes, long requests, long frozenNanos, long lastPageNanos) {}
+
+  private final Vertx vertx;
+  private final Settings settings;
+  private final PostDumpGate gate;
+  private final Set<String> lockRulesBefore;
+  private final int pageServerPort;
+  private final Promise<Void> committed = Promise.promise();
+  private final Promise<Void> lastPageDelivered = Promise.promise();
+  private Process dump;
+  private Future<Integer> dumpExit;
+  private LazyPageServerRelay relay;
+  private long frozenNanos;
+  private long lastPageNanos = -1;
+
+  private PostCopySource(Vertx vertx, Settings settings, PostDumpGate gate, Set<String> lockRulesBefore,
+                         int pageServerPort) {
+    this.vertx = vertx;
+    this.settings = settings;
+    this.gate = gate;
+    this.lockRulesBefore = lockRulesBefore;
+    this.pageServerPort = pageServerPort;
+  }
+
+  /** Starts the lazy dump; completes once CRIU runs (wait for {@link #dumped()} before sending images). */
+  public static Future<PostCopySource> checkpoint(Vertx vertx, Settings settings) {
+    return PostDumpGate.listen(vertx, settings.gateHost()).compose(gate -> vertx.executeBlocking(() -> {
+      Set<String> before = new NetworkLockRules(settings.criu().wrapper()).snapshot();
+      PostCopySource source = new PostCopySource(vertx, settings, gate, before, pickPort(settings.pageServerHost()));
+      Path script = gate.writeScript(settings.workDir(), settings.gateMaxWait());
+      source.frozenNanos = System.nanoTime();
+      source.dump = CriuLazyDump.start(settings.criu(), new CriuLazyDump.Options(settings.pid(),
+          settings.imagesDir(), settings.workDir(), settings.pageServerHost(), source.pageServerPort, script));
+      return source;
+    }, false).onFailure(e -> gate.close())).map(source -> {
+      source.dumpExit = vertx.executeBlocking(() -> source.dump.waitFor(), false);
+      return source;
+    });
+  }
+
+  /** A port free on {@code host} now when this agent can bind there; otherwise (another netns) a random one. */
+  private static int pickPort(String host) {
+    try {
+      return CriuPageServer.freePort(host);
+    } catch (IOException e) {
+      return 20000 + ThreadLocalRandom.current().nextInt(20000);
+    }
+  }
+
+  /** Completes when the tree is frozen and every image file is written; fails when the dump failed. */
+  public Future<Void> dumped() {
+    Promise<Void> dumped = Promise.promise();
+    gate.dumped().onComplete(dumped);
+    dumpExit.onComplete(exit -> vertx.executeBlocking(this::errors, false).onComplete(log -> dumped.tryFail(
+        new CriuException("dump", "criu dump --lazy-pages exited (" + (exit.succeeded() ? exit.result()
+            : exit.cause()) + ") before the gate: " + (log.succeeded() ? log.result() : "")))));
+    return dumped.future();
+  }
+
+  /**
+   * Lets CRIU past the gate: it keeps the network locked and starts serving pages. {@link #serve} calls it:
+   * {@code criu restore --lazy-pages} itself faults pages in before it returns, so the source cannot wait
+   * for the restore's end; the destination daemon's first connection means the restore has reached the
+   * tree's memory, after every file and socket was restored (where restores fail: a port taken, a file
+   * missing). Until then a failed restore still rolls back through the gate ({@link #rollback()}).
+   */
+  public void commit() {
+    gate.commit();
+    committed.tryComplete();
+  }
+
+  /** Commits and relays the destination daemon's page requests to CRIU. */
+  public Future<LazyPageServerRelay> serve(UmsConnection connection, IncomingChannel requests) {
+    requests.pause();
+    commit();
+    return LazyPageServerRelay.start(vertx, connection, requests, settings.pageServerHost(), pageServerPort,
+            settings.connectTimeoutMillis())
+        .onSuccess(started -> {
+          relay = started;
+          started.lastPageDelivered()
+              .onSuccess(ignored -> {
+                lastPageNanos = System.nanoTime();
+                lastPageDelivered.tryComplete();
+              })
+              .onFailure(lastPageDelivered::tryFail);
+        })
+        .onFailure(lastPageDelivered::tryFail);
+  }
+
+  /** Completes when the destination has every page; fails when the page stream broke first. */
+  public Future<Void> lastPageDelivered() {
+    return lastPageDelivered.future();
+  }
+
+  /**
+   * After the last page: CRIU ends its session with the tree stopped; the frozen copy is killed and the
+   * lock rules of its moved connections removed (their peers get resets, not silence).
+   */
+  public Future<Served> finish() {
+    return lastPageDelivered.future()
+        .compose(ignored -> awaitDumpExit(Duration.ofSeconds(30)))
+        .compose(exit -> vertx.executeBlocking(() -> {
+          ProcessTree.signalAll(settings.pid(), "KILL");
+          new NetworkLockRules(settings.criu().wrapper()).removeAddedSince(lockRulesBefore);
+          return served();
+        }, false))
+        .eventually(gate::close);
+  }
+
+  /** Before the commit (the destination could not restore): CRIU unlocks the network and resumes the tree. */
+  public Future<Boolean> rollback() {
+    gate.rollback();
+    return awaitDumpExit(Duration.ofSeconds(30))
+        .transform(ignored -> vertx.executeBlocking(this::ensureRunning, false))
+        .eventually(gate::close);
+  }
+
+  /**
+   * After a broken post-copy, once the destination's copy is dead: the tree resumes from the freeze point.
+   * CRIU may have resumed it itself (a broken session) or left it stopped (a clean end); either way its
+   * lock rules are removed and a stopped tree is continued. Connections that were open at the freeze stay
+   * stuck in TCP repair mode (only CRIU could release them); new connections work.
+   */
+  public Future<Boolean> resume(String why) {
+    if (relay != null) {
+      relay.abort(why);
+    }
+    committed.tryFail(why);
+    lastPageDelivered.tryFail(why);
+    return awaitDumpExit(Duration.ofSeconds(10))
+        .transform(ignored -> vertx.executeBlocking(() -> {
+          new NetworkLockRules(settings.criu().wrapper()).removeAddedSince(lockRulesBefore);
+          return ensureRunning();
+        }, false))
+        .eventually(gate::close);
+  }
+
+  private Future<Integer> awaitDumpExit(Duration timeout) {
+    return vertx.executeBlocking(() -> {
+      if (!dump.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        dump.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+      }
+      return dump.exitValue();
+    }, false);
+  }
+
+  private boolean ensureRunning() {
+    long pid = settings.pid();
+    if (ProcessTree.alive(pid) && !ProcessTree.running(pid)) {
+      new NetworkLockRules(settings.criu().wrapper()).removeAddedSince(lockRulesBefore);
+      ProcessTree.signalAll(pid, "CONT");
+    }
+    return ProcessTree.running(pid);
+  }
+
+  public Served served() {
+    return new Served(relay == null ? 0 : relay.bytesServed(), relay == null ? 0 : relay.requestsServed(),
+        frozenNanos, lastPageNanos);
+  }
+
+  /** The dump process, for its exit code and for tests that kill it. */
+  public Process dumpProcess() {
+    return dump;
+  }
+
+  /** The tail of CRIU's dump log. Blocking. */
+  public String errors() {
+    return CriuLazyDump.errors(new CriuLazyDump.Options(settings.pid(), settings.imagesDir(), settings.workDir(),
+        settings.pageServerHost(), pageServerPort, settings.workDir()));
+  }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/perl
+# UMS lazy-pages guard (see LazyPagesGuard.java). Sits between the destination's `criu lazy-pages`
+# daemon and the destination agent's relay, and outlives the agent: when the agent goes (its control
+# pipe on stdin ends, or its relay connection ends) before it said "done", the restored tree is killed
+# first and the daemon's connection closed only afterwards. A daemon that lost its page server would
+# close the userfaultfds and the kernel would fill the missing pages with zeros under a running tree.
+# usage: lazy-pages-guard.pl HOST AGENT_PORT RESTORED_PID_FILE ; prints "port N" once listening.
+use strict;
+use warnings;
+use IO::Socket::INET;
+use IO::Select;
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use Time::HiRes qw(sleep);
+
+$SIG{PIPE} = 'IGNORE';
+my ($host, $agent_port, $pid_file) = @ARGV;
+my $listener = IO::Socket::INET->new(LocalAddr => $host, LocalPort => 0, Listen => 1, ReuseAddr => 1, Proto => 'tcp')
+  or die "guard: cannot listen on $host: $!\n";
+$| = 1;
+print "port ", $listener->sockport, "\n";
+
+my $done = 0;
+my ($daemon, $agent);
+my $select = IO::Select->new(\*STDIN, $listener);
+
+sub note { print STDERR scalar(localtime), " guard: @_\n"; }
+
+sub alive {
+  my ($pid) = @_;
+  open(my $stat, '<', "/proc/$pid/stat") or return 0;
+  my $text = <$stat>;
+  close $stat;
+  return 0 unless defined $text && $text =~ /\)\s+(\S)/;
+  return $1 ne 'Z' && $1 ne 'X';
+}
+
+sub fence_and_exit {
+  my ($why) = @_;
+  my $tree = 0;
+  if (open(my $file, '<', $pid_file)) {
+    my $line = <$file>;
+    close $file;
+    $tree = $1 if defined $line && $line =~ /(\d+)/;
+  }
+  if ($tree > 0) {
+    # the tree's root is the init of its own PID namespace: killing it ends every process in it
+    kill 'KILL', $tree;
+    for (1 .. 5000) {
+      last unless alive($tree);
+      sleep 0.002;
+    }
+    note("$why: killed restored tree $tree (" . (alive($tree) ? "still alive" : "gone") . ")");
+  } else {
+    note("$why: no restored tree yet");
+  }
+  note("closing the daemon's connection");
+  exit 3;
+}
+
+sub write_all {
+  my ($to, $data) = @_;
+  my $offset = 0;
+  while ($offset < length $data) {
+    my $written = syswrite($to, $data, length($data) - $offset, $offset);
+    return 0 unless defined $written;
+    $offset += $written;
+  }
+  return 1;
+}
+
+my $buffer;
+while (1) {
+  for my $ready ($select->can_read()) {
+    if ($ready == $listener) {
+      $daemon = $listener->accept() or next;
+      $agent = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $agent_port, Proto => 'tcp')
+        or fence_and_exit("cannot reach the agent's relay: $!");
+      setsockopt($_, IPPROTO_TCP, TCP_NODELAY, 1) for ($daemon, $agent);
+      $select->remove($listener);
+      $select->add($daemon, $agent);
+    } elsif ($ready == \*STDIN || (fileno($ready) // -1) == 0) {
+      my $line = <STDIN>;
+      if (!defined $line) {
+        fence_and_exit("the agent went away") unless $done;
+        $select->remove(\*STDIN);
+        next;
+      }
+      $done = 1 if $line =~ /^done/;
+    } elsif (defined $daemon && $ready == $daemon) {
+      my $read = sysread($daemon, $buffer, 1 << 20);
+      if (!$read) {
+        note("the daemon closed its connection" . ($done ? "" : " before the last page"));
+        shutdown($agent, 1);
+        exit 0;
+      }
+      write_all($agent, $buffer) or fence_and_exit("the agent's relay failed: $!");
+    } elsif (defined $agent && $ready == $agent) {
+      my $read = sysread($agent, $buffer, 1 << 20);
+      if (!$read) {
+        fence_and_exit("the agent's relay ended") unless $done;
+        $select->remove($agent);
+        next;
+      }
+      write_all($daemon, $buffer) or fence_and_exit("the daemon's connection failed: $!");
+    }
+  }
+}
