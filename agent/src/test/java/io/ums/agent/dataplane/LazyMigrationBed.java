@@ -4,10 +4,10 @@ import static org.awaitility.Awaitility.await;
 
 import io.ums.agent.criu.CriuRunner;
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.MemServiceClient;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.host.HostCommand;
+import io.ums.testkit.MemService;
+import io.ums.testkit.MemServiceClient;
+import io.ums.testkit.NetworkTestbed;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.UmsClient;
 import io.ums.protocol.UmsClientOptions;
