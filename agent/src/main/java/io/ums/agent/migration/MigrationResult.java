@@ -9,18 +9,26 @@ import java.util.Optional;
  * migration, the checkpoint image it imported) and how long the restore took; or why it failed.
  */
 record MigrationResult(boolean ok, Optional<String> workloadId, Optional<String> checkpointImage, Long restoreMs,
-                       Optional<MigrationFailure> error) {
+                       Optional<MigrationFailure> error, Optional<JsonObject> postCopy) {
 
   static MigrationResult restored(String workloadId, Long restoreMs) {
-    return new MigrationResult(true, Optional.of(workloadId), Optional.empty(), restoreMs, Optional.empty());
+    return new MigrationResult(true, Optional.of(workloadId), Optional.empty(), restoreMs, Optional.empty(),
+        Optional.empty());
   }
 
   static MigrationResult imported(String checkpointImage, Long restoreMs) {
-    return new MigrationResult(true, Optional.empty(), Optional.of(checkpointImage), restoreMs, Optional.empty());
+    return new MigrationResult(true, Optional.empty(), Optional.of(checkpointImage), restoreMs, Optional.empty(),
+        Optional.empty());
   }
 
   static MigrationResult failed(MigrationFailure failure) {
-    return new MigrationResult(false, Optional.empty(), Optional.empty(), null, Optional.of(failure));
+    return new MigrationResult(false, Optional.empty(), Optional.empty(), null, Optional.of(failure),
+        Optional.empty());
+  }
+
+  /** A post-copy result: what the last page took ({@code postCopyMs}, pages on demand and pushed). */
+  MigrationResult withPostCopy(JsonObject figures) {
+    return new MigrationResult(ok, workloadId, checkpointImage, restoreMs, error, Optional.of(figures.copy()));
   }
 
   /** The failure the source reports: the destination's own, or an unknown one when it gave none. */
@@ -36,6 +44,7 @@ record MigrationResult(boolean ok, Optional<String> workloadId, Optional<String>
       json.put("restoreMs", restoreMs);
     }
     error.ifPresent(failure -> json.put("error", failure.toJson()));
+    postCopy.ifPresent(figures -> json.put("postCopy", figures));
     return json.put("ok", ok);
   }
 
@@ -43,6 +52,7 @@ record MigrationResult(boolean ok, Optional<String> workloadId, Optional<String>
     boolean ok = json.getBoolean("ok", false);
     return new MigrationResult(ok, Optional.ofNullable(json.getString("workloadId")),
         Optional.ofNullable(json.getString("checkpointImage")), json.getLong("restoreMs", -1L),
-        ok ? Optional.empty() : Optional.of(MigrationFailure.fromJson(json.getJsonObject("error", new JsonObject()))));
+        ok ? Optional.empty() : Optional.of(MigrationFailure.fromJson(json.getJsonObject("error", new JsonObject()))),
+        Optional.ofNullable(json.getJsonObject("postCopy")));
   }
 }
