@@ -37,9 +37,14 @@ final class MigrationRun {
   private final MigrationSettings settings;
   private final Migration migration;
   private final SourceWorkload workload;
+  /** Above this resident memory "auto" picks post-copy: stop-and-copy moves ~256 MiB per second of downtime. */
+  static final long AUTO_POST_COPY_ABOVE_BYTES = 256L << 20;
+
   private final Approach approach;
   private final AgentClient sourceAgent;
   private final long startedNanos = System.nanoTime();
+  /** The mode used: the request's, or what "auto" chose (see {@link #chooseMode}). */
+  private String mode = MigrationRequest.STOP_AND_COPY;
   private JsonObject reservation;
   private final List<String> warnings = new ArrayList<>();
   private EventType lastAnnounced;
@@ -75,7 +80,7 @@ final class MigrationRun {
         migration.id(), workload.key(), workload.node(), migration.request().destinationUrl(), approach.wireName());
     recordStep("STARTED", "migration to " + migration.request().destinationUrl());
     checkDestination()
-        .compose(arch -> reserve(arch))
+        .compose(arch -> chooseMode().compose(chosen -> reserve(arch)))
         .compose(reserved -> approach == Approach.KUBELET
             ? new KubeletTransfer(sourceAgent, workload, migration.request().keep(), reservation, this::startedKubelet,
                 this::follow).run()
@@ -83,6 +88,29 @@ final class MigrationRun {
         .compose(this::finish)
         .onSuccess(migration::succeed)
         .onFailure(this::rollBack);
+  }
+
+  /**
+   * "auto": post-copy for a process tree (interface ff) whose resident memory exceeds {@link
+   * #AUTO_POST_COPY_ABOVE_BYTES}, where stop-and-copy's downtime would exceed about a second; else
+   * stop-and-copy. Post-copy moves process trees only.
+   */
+  private Future<Void> chooseMode() {
+    String requested = migration.request().mode();
+    if (approach != Approach.FF) {
+      return requested.equals(MigrationRequest.POST_COPY) ? Future.failedFuture(MigrationException.badField("mode",
+          "post-copy moves process trees only (interface ff), not " + approach.wireName())) : Future.succeededFuture();
+    }
+    if (!requested.equals(MigrationRequest.AUTO)) {
+      mode = requested;
+      return Future.succeededFuture();
+    }
+    return sourceAgent.workload(workload.agentWorkloadId()).map(json -> {
+      long rss = json.getLong("rssBytes", 0L);
+      mode = rss > AUTO_POST_COPY_ABOVE_BYTES ? MigrationRequest.POST_COPY : MigrationRequest.STOP_AND_COPY;
+      LOG.info("migration {}: mode auto chose {} (rss {} MiB)", migration.id(), mode, rss >> 20);
+      return null;
+    });
   }
 
   private Future<String> checkDestination() {
@@ -109,7 +137,8 @@ final class MigrationRun {
             arch,
             migration.request().destinationNode(),
             workload.podTemplate(),
-            approach == Approach.KUBELET ? workload.containers() : List.of());
+            approach == Approach.KUBELET ? workload.containers() : List.of(),
+            mode);
     return destination
         .reserve(ReservationBodies.requestBody(request))
         .map(
@@ -121,7 +150,8 @@ final class MigrationRun {
                       .put("dataAddress", answer.getString("dataAddress"))
                       .put("sessionId", answer.getString("sessionId"))
                       .put("destinationClusterId", answer.getString("clusterId"))
-                      .put("creationMs", answer.getLong("creationMs"));
+                      .put("creationMs", answer.getLong("creationMs"))
+                      .put("mode", mode);
               if (answer.containsKey("sessions")) {
                 event.put("sessions", answer.getJsonArray("sessions").stream()
                     .map(s -> ((JsonObject) s).copy().put("token", (String) null)).collect(JsonArray::new,
@@ -139,7 +169,7 @@ final class MigrationRun {
             .put("sessionId", reservation.getString("sessionId"))
             .put("token", reservation.getString("token"));
     return sourceAgent
-        .send(workload.agentWorkloadId(), target, migration.request().keep())
+        .send(workload.agentWorkloadId(), target, migration.request().keep(), mode)
         .map(
             accepted -> {
               String agentMigrationId = accepted.getString("migrationId");
@@ -304,6 +334,7 @@ final class MigrationRun {
         new JsonObject()
             .put("migrationId", migration.id())
             .put("interface", approach.wireName())
+            .put("mode", mode)
             .put("source", new JsonObject().put("node", workload.node()).put("workloadId", workload.agentWorkloadId()))
             .put("destination", destinationJson)
             .put("keep", migration.request().keep())
@@ -316,6 +347,11 @@ final class MigrationRun {
                     .put("layerBytesSent", bytes.getLong("layerBytesSent", 0L))
                     .put("layerBytesSkipped", bytes.getLong("layerBytesSkipped", 0L)))
             .put("agentMigrationId", finalStatus.getString("id"));
+    if (mode.equals(MigrationRequest.POST_COPY)) {
+      overhead.put("postCopy", timings.getLong("postCopyMs", 0L));
+      body.put("postCopyMs", timings.getLong("postCopyMs", 0L))
+          .put("postCopy", finalStatus.getJsonObject("postCopy", new JsonObject()));
+    }
     if (!warnings.isEmpty()) {
       body.put("warnings", new JsonArray(List.copyOf(warnings)));
     }
