@@ -101,6 +101,8 @@ class CoordinatorApiTest {
     assertBadRequest(request("memsvc").put("interface", "teleport").encode(), "interface");
     assertBadRequest(request("memsvc").put("interface", "runc").encode(), "interface");
     assertBadRequest(request("memsvc").put("redirect", "not a url").encode(), "redirect");
+    assertBadRequest(request("memsvc").put("mode", "pre-copy").encode(), "mode");
+    assertBadRequest(request("memsvc").put("mode", "post-copy").put("keep", true).encode(), "mode");
   }
 
   private void assertBadRequest(String body, String field) {

@@ -131,6 +131,37 @@ class CoordinatorEndToEndTest {
   }
 
   @Test
+  void migratesARealWorkloadPostCopy() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    MemServiceClient.Answer before = launchMemService(source, "memsvc", SERVICE_PORT, MEMORY_MIB);
+
+    Answer bad = HTTP.post(coordinator.url() + "/migrate", new JsonObject().put("name", "memsvc")
+        .put("destinationUrl", coordinator.url()).put("mode", "pre-copy"));
+    assertThat(bad.status()).as(bad.body()).isEqualTo(400);
+    assertThat(bad.json().getString("message")).startsWith("mode:");
+
+    Answer done = HTTP.post(coordinator.url() + "/migrate", new JsonObject().put("name", "memsvc")
+        .put("destinationUrl", coordinator.url()).put("mode", "post-copy"));
+    assertThat(done.status()).as(done.body() + "\nsource agent log:\n" + source.log()).isEqualTo(200);
+    JsonObject body = done.json();
+    System.out.println("POST /migrate mode post-copy answered: " + body.encodePrettily());
+    assertThat(body.getString("mode")).isEqualTo("post-copy");
+    assertThat(body.getLong("postCopyMs")).isNotNull().isGreaterThanOrEqualTo(0);
+    assertThat(body.getJsonObject("postCopy").getLong("pagesPushed")).isPositive();
+    assertThat(body.getJsonObject("postCopy").getLong("pagesOnDemand")).isNotNull();
+
+    MemServiceClient.Answer after = MemServiceClient.verify(destination.node.address(), SERVICE_PORT, 5000);
+    assertThat(after.checksum()).as("memory survived").isEqualTo(before.checksum());
+    assertThat(after.counter()).as("counter continued").isGreaterThan(before.counter());
+    assertThat(names(source)).doesNotContain("memsvc");
+    assertThat(names(destination)).contains("memsvc");
+    List<JsonObject> events = HTTP.events(coordinator.url() + "/migrations/" + body.getString("migrationId") + "/events");
+    assertThat(events.get(0).getString("type")).isEqualTo("RESERVED");
+    assertThat(events.toString()).contains("post-copy");
+  }
+
+  @Test
   void aRuncContainerMigratesWithTheContainerApproachChosenForIt() throws Exception {
     AgentNode source = agents.get(0);
     AgentNode destination = agents.get(1);
