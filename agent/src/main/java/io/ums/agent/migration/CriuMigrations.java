@@ -107,8 +107,10 @@ public final class CriuMigrations implements Migrations {
       return Future.failedFuture(new AgentException(ApiError.DRAINING, "agent is shutting down"));
     }
     ReceiveSessions.Session session = sessions.open(deps.settings().receiveSessionTtl());
+    MigrationMode mode = MigrationMode.fromWire(request.getString("mode"));
     IncomingMigration destination = new DestinationDriver(deps, session.id(),
-        Backends.destination(request.getString("kind"), MigrationMode.fromWire(request.getString("mode"))));
+        Backends.destination(request.getString("kind"), mode));
+    destination.status().mode(mode.wireName());
     destinations.put(session.id(), destination);
     statuses.put(session.id(), destination.status());
     destination.completion().onComplete(ignored -> finished(session.id()));
@@ -167,6 +169,7 @@ public final class CriuMigrations implements Migrations {
           : "workload " + workload.id() + " (pid " + workload.pid() + ")";
       OutgoingMigration migration = new SourceDriver(deps, id, workload.id(), what, destination,
           Backends.source(workload, keep, mode, deps));
+      migration.status().mode(mode.wireName());
       sources.put(id, migration);
       statuses.put(id, migration.status());
       migration.completion().onComplete(ignored -> finished(id));

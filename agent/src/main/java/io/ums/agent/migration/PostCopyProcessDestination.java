@@ -45,7 +45,6 @@ final class PostCopyProcessDestination implements DestinationBackend {
     this.deps = session.deps();
     this.vertx = deps.vertx();
     this.dir = deps.settings().sessionRoot().resolve("recv-" + session.id());
-    session.status().mode(MigrationMode.POST_COPY.wireName());
   }
 
   @Override

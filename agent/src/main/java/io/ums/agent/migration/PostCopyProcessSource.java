@@ -55,7 +55,6 @@ final class PostCopyProcessSource implements SourceBackend {
     this.deps = session.deps();
     this.vertx = deps.vertx();
     this.workload = workload;
-    session.status().mode(MigrationMode.POST_COPY.wireName());
   }
 
   @Override
