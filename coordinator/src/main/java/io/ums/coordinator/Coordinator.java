@@ -61,7 +61,7 @@ public final class Coordinator {
     String clusterId = UUID.randomUUID().toString();
     ClusterDescriber describer = new ClusterDescriber(clusterId, cluster, http);
     MigrationService migrations = new MigrationService(vertx, cluster, describer, http, settings);
-    ReservationService reservations = new ReservationService(vertx, cluster, describer, settings.phaseTimeout());
+    ReservationService reservations = new ReservationService(vertx, cluster, describer, settings);
     Router router = new CoordinatorRouter(migrations, reservations, describer, cluster).create(vertx);
     security.access().guard(router);
     // both sides' migrations are ours: a lock or destination pod of either is not left over

@@ -50,6 +50,10 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(names = "--phase-timeout", description = "seconds a migration phase may go without progress (default ${DEFAULT-VALUE})")
   long phaseTimeoutSeconds = Defaults.PHASE_TIMEOUT.toSeconds();
 
+  @Option(names = "--encrypt-data-plane",
+      description = "encrypt pages (TLS 1.3) between nodes of this cluster too; between clusters always")
+  boolean encryptInCluster;
+
   @Mixin
   SecurityFlags security = new SecurityFlags();
 
@@ -75,7 +79,7 @@ public final class CoordinatorMain implements Callable<Integer> {
     Vertx vertx = Vertx.vertx();
     Function<PeerClient, Cluster> cluster = kubernetes ? kubernetesCluster(vertx) : localCluster();
     MigrationSettings settings =
-        new MigrationSettings(Defaults.STATUS_POLL_INTERVAL, Duration.ofSeconds(phaseTimeoutSeconds));
+        new MigrationSettings(Defaults.STATUS_POLL_INTERVAL, Duration.ofSeconds(phaseTimeoutSeconds), encryptInCluster);
     Coordinator coordinator =
         Coordinator.start(vertx, host, port, cluster, settings, secured).toCompletionStage().toCompletableFuture()
             .get();

@@ -17,5 +17,11 @@ public interface UmsClient {
    */
   Future<UmsConnection> connect(String host, int port, String sessionId, Buffer token);
 
+  /**
+   * As above; with {@code encrypt}, under TLS 1.3 (PROTOCOL.md 2.4), the handshake's proofs bound to the
+   * server's certificate. The server must have TLS on ({@link UmsServerOptions#setTls}).
+   */
+  Future<UmsConnection> connect(String host, int port, String sessionId, Buffer token, boolean encrypt);
+
   Future<Void> close();
 }

@@ -108,6 +108,7 @@ final class RequestBodies {
     hostPort(destination, "address");
     destination.requiredString("sessionId");
     destination.requiredString("token");
+    destination.optionalBoolean("encrypt", false);
     boolean keep = fields.optionalBoolean("keep", false);
     String mode = mode(fields);
     if (MigrationMode.fromWire(mode) == MigrationMode.POST_COPY) {

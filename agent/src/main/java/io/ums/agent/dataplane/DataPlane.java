@@ -14,7 +14,9 @@ import java.time.Duration;
 /**
  * The agent's side of the UMS protocol: the data server peers connect to (authenticated with one-time
  * session tokens) and the client this agent connects to peers with. Short idle timeouts with frequent
- * pings: a cut link must fail a migration within seconds, since the source stays frozen meanwhile.
+ * pings: a cut link must fail a migration within seconds, since the source stays frozen meanwhile. The
+ * server accepts plain and TLS 1.3 connections alike (PROTOCOL.md 2.4): whether pages are encrypted is
+ * the sending side's choice, made by the coordinator in the send request.
  */
 public final class DataPlane {
   public record Limits(Duration idleTimeout, Duration pingInterval) {}
@@ -29,10 +31,13 @@ public final class DataPlane {
 
   public static Future<DataPlane> start(Vertx vertx, String host, int port, Limits limits,
                                         SessionAuthenticator authenticator, Handler<UmsConnection> sessions) {
-    UmsServer server = UmsServer.create(vertx, new UmsServerOptions()
-        .setIdleTimeout(limits.idleTimeout()).setPingInterval(limits.pingInterval()));
-    server.authenticator(authenticator).connectHandler(sessions);
-    return server.listen(port, host).map(actual -> new DataPlane(server, actual));
+    // the server makes its TLS key and certificate: milliseconds of CPU, off the event loop all the same
+    return vertx.executeBlocking(() -> UmsServer.create(vertx, new UmsServerOptions().setTls(true)
+            .setIdleTimeout(limits.idleTimeout()).setPingInterval(limits.pingInterval())))
+        .compose(server -> {
+          server.authenticator(authenticator).connectHandler(sessions);
+          return server.listen(port, host).map(actual -> new DataPlane(server, actual));
+        });
   }
 
   public static UmsClient client(Vertx vertx, Limits limits) {

@@ -151,7 +151,7 @@ public final class CriuMigrations implements Migrations {
     }
     String id = UUID.randomUUID().toString();
     SourceDriver.Destination destination = new SourceDriver.Destination(host, port,
-        target.getString("sessionId"), token);
+        target.getString("sessionId"), token, target.getBoolean("encrypt", false));
     boolean keep = request.getBoolean("keep", false);
     JsonObject kubeletTarget = request.getJsonObject("kubelet");
     if (kubeletTarget != null) {

@@ -35,14 +35,17 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
   /** How often the byte counts of a running migration are refreshed in its status. */
   private static final long PROGRESS_MILLIS = 250;
 
-  /** The destination's data port and the one-time session it prepared. */
-  record Destination(String host, int port, String sessionId, Buffer token) {
+  /**
+   * The destination's data port and the one-time session it prepared, and whether to send under TLS
+   * ({@code encrypt}: the send request's destination.encrypt).
+   */
+  record Destination(String host, int port, String sessionId, Buffer token, boolean encrypt) {
     /**
      * Opens the data connection (to {@code host:port}: the destination, or a test proxy in front of it);
      * a refusal fails with AUTH_FAILED, anything else with DESTINATION_UNREACHABLE.
      */
     Future<UmsConnection> connect(UmsClient client, String viaHost, int viaPort) {
-      return client.connect(viaHost, viaPort, sessionId, token)
+      return client.connect(viaHost, viaPort, sessionId, token, encrypt)
           .recover(failure -> {
             MigrationFailure classified = Failures.classify(failure, Code.DESTINATION_UNREACHABLE);
             Code code = classified.code() == Code.AUTH_FAILED ? Code.AUTH_FAILED : Code.DESTINATION_UNREACHABLE;

@@ -1,6 +1,7 @@
 package io.ums.bench.protocol;
 
 import io.ums.protocol.UmsVertx;
+import io.ums.protocol.impl.DataPlaneTls;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -19,8 +20,8 @@ import java.util.function.Supplier;
 
 /**
  * {@code ./ums bench protocol}: the same bytes over loopback through one UMS channel, four in
- * parallel, one LZ4 channel (random data), a raw Vert.x NetSocket pipe and a blocking Java socket
- * copy, all in one run. Each is measured five times after a warm-up, in a rotating order; the
+ * parallel, one LZ4 channel (random data), one and four channels under TLS 1.3, a raw Vert.x NetSocket
+ * pipe and a blocking Java socket copy, all in one run. Each is measured five times after a warm-up, in a rotating order; the
  * fastest run counts, since the machine is shared and noisy. Ratios are against the raw Vert.x pipe.
  */
 public final class ProtocolBench {
@@ -44,7 +45,7 @@ public final class ProtocolBench {
         }
       }
       List<BenchResult> results = new ArrayList<>(best.values());
-      JsonObject report = report(results, peakHeapMiB());
+      JsonObject report = report(results, peakHeapMiB()).put("tlsProvider", DataPlaneTls.providerName());
       print(results, report);
       if (jsonOut != null) {
         Files.writeString(jsonOut, report.encodePrettily());
@@ -66,6 +67,8 @@ public final class ProtocolBench {
         () -> UmsTransfer.run(vertx, "ums-1-channel", bytes, 1, false),
         () -> UmsTransfer.run(vertx, "ums-4-channels", bytes, 4, false),
         () -> UmsTransfer.run(vertx, "ums-lz4-random", bytes, 1, true),
+        () -> UmsTransfer.run(vertx, "ums-1-channel-tls", bytes, 1, false, true),
+        () -> UmsTransfer.run(vertx, "ums-4-channels-tls", bytes, 4, false, true),
         () -> vertx.executeBlocking(() -> BlockingSocketCopy.run(bytes)));
     List<BenchResult> results = new ArrayList<>();
     for (int i = 0; i < runs.size(); i++) {
@@ -96,7 +99,10 @@ public final class ProtocolBench {
     JsonObject ratios = new JsonObject()
         .put("oneChannelVsRaw", byName.get("ums-1-channel").mbPerSec() / raw)
         .put("fourChannelsVsRaw", byName.get("ums-4-channels").mbPerSec() / raw)
-        .put("lz4VsRaw", byName.get("ums-lz4-random").mbPerSec() / raw);
+        .put("lz4VsRaw", byName.get("ums-lz4-random").mbPerSec() / raw)
+        .put("tlsOneChannelVsRaw", byName.get("ums-1-channel-tls").mbPerSec() / raw)
+        .put("tlsFourChannelsVsRaw", byName.get("ums-4-channels-tls").mbPerSec() / raw)
+        .put("tlsOneChannelVsPlain", byName.get("ums-1-channel-tls").mbPerSec() / byName.get("ums-1-channel").mbPerSec());
     return new JsonObject().put("results", array).put("ratios", ratios).put("peakHeapMiB", peakHeapMiB);
   }
 
@@ -110,6 +116,9 @@ public final class ProtocolBench {
     System.out.printf("ratios vs raw Vert.x pipe: 1 channel %.2f (target >= 0.9), 4 channels %.2f (>= 0.9), "
             + "lz4 random %.2f (>= 0.8)%n", ratios.getDouble("oneChannelVsRaw"), ratios.getDouble("fourChannelsVsRaw"),
         ratios.getDouble("lz4VsRaw"));
+    System.out.printf("TLS 1.3 (%s): 1 channel %.2f of raw (target >= 0.7), 4 channels %.2f; "
+            + "1 channel TLS/plain %.2f%n", DataPlaneTls.providerName(), ratios.getDouble("tlsOneChannelVsRaw"),
+        ratios.getDouble("tlsFourChannelsVsRaw"), ratios.getDouble("tlsOneChannelVsPlain"));
     System.out.printf("peak heap used: %d MiB (target < 256)%n", report.getLong("peakHeapMiB"));
   }
 

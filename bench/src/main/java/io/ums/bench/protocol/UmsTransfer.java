@@ -25,14 +25,20 @@ final class UmsTransfer {
   private UmsTransfer() {}
 
   static Future<BenchResult> run(Vertx vertx, String name, long total, int channels, boolean compress) {
+    return run(vertx, name, total, channels, compress, false);
+  }
+
+  /** With {@code encrypt}, over TLS 1.3 (the server accepts both, as the agents' data servers do). */
+  static Future<BenchResult> run(Vertx vertx, String name, long total, int channels, boolean compress,
+      boolean encrypt) {
     LoopbackPair loops = LoopbackPair.create(vertx);
-    UmsServer server = UmsServer.create(vertx, new UmsServerOptions())
+    UmsServer server = UmsServer.create(vertx, new UmsServerOptions().setTls(encrypt))
         .authenticator(id -> SESSION.equals(id) ? Optional.of(TOKEN) : Optional.empty())
         .connectHandler(connection -> connection.channelHandler(channel -> channel.handler(bytes -> { })
             .endHandler(v -> { })));
     UmsClient client = UmsClient.create(vertx, new UmsClientOptions());
     return LoopbackPair.on(loops.server(), () -> server.listen(0, "127.0.0.1"))
-        .compose(port -> LoopbackPair.on(loops.client(), () -> client.connect("127.0.0.1", port, SESSION, TOKEN)))
+        .compose(port -> LoopbackPair.on(loops.client(), () -> client.connect("127.0.0.1", port, SESSION, TOKEN, encrypt)))
         .compose(connection -> LoopbackPair.on(loops.client(), () -> {
           long start = System.nanoTime();
           return sendAll(vertx, connection, total, channels, compress)

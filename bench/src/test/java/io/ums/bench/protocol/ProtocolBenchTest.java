@@ -23,7 +23,7 @@ class ProtocolBenchTest {
 
     JsonObject report = new JsonObject(Files.readString(json));
     JsonArray results = report.getJsonArray("results");
-    assertThat(results).hasSize(5);
+    assertThat(results).hasSize(7);
     for (int i = 0; i < results.size(); i++) {
       JsonObject result = results.getJsonObject(i);
       assertThat(result.fieldNames()).contains("name", "bytes", "seconds", "mbPerSec");
@@ -32,8 +32,10 @@ class ProtocolBenchTest {
     }
     assertThat(results.stream().map(r -> ((JsonObject) r).getString("name")))
         .containsExactly("raw-vertx-netsocket", "ums-1-channel", "ums-4-channels", "ums-lz4-random",
-            "blocking-java-socket");
+            "ums-1-channel-tls", "ums-4-channels-tls", "blocking-java-socket");
     assertThat(report.getJsonObject("ratios").fieldNames())
-        .containsExactlyInAnyOrder("oneChannelVsRaw", "fourChannelsVsRaw", "lz4VsRaw");
+        .containsExactlyInAnyOrder("oneChannelVsRaw", "fourChannelsVsRaw", "lz4VsRaw", "tlsOneChannelVsRaw",
+            "tlsFourChannelsVsRaw", "tlsOneChannelVsPlain");
+    assertThat(report.getString("tlsProvider")).isNotBlank();
   }
 }

@@ -63,7 +63,8 @@ final class KubeletTransfer {
     JsonObject target = new JsonObject()
         .put("address", session.getString("dataAddress"))
         .put("sessionId", session.getString("sessionId"))
-        .put("token", session.getString("token"));
+        .put("token", session.getString("token"))
+        .put("encrypt", reservation.getBoolean("encrypt", false));
     return sourceAgent.sendKubeletCheckpoint(workload.namespace(), workload.name(), container, target, keep)
         .compose(accepted -> {
           String agentMigrationId = accepted.getString("migrationId");

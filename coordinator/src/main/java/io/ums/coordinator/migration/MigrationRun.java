@@ -143,7 +143,10 @@ final class MigrationRun {
         .reserve(ReservationBodies.requestBody(request))
         .map(
             answer -> {
-              reservation = answer;
+              boolean sameCluster = describer.clusterId().equals(answer.getString("clusterId"));
+              // the destination cluster may ask for encryption; this side's own rule applies all the same
+              reservation = answer.put("encrypt",
+                  answer.getBoolean("encrypt", false) || settings.encrypts(sameCluster));
               JsonObject event =
                   new JsonObject()
                       .put("node", answer.getString("node"))
@@ -167,7 +170,8 @@ final class MigrationRun {
         new JsonObject()
             .put("address", reservation.getString("dataAddress"))
             .put("sessionId", reservation.getString("sessionId"))
-            .put("token", reservation.getString("token"));
+            .put("token", reservation.getString("token"))
+            .put("encrypt", reservation.getBoolean("encrypt"));
     return sourceAgent
         .send(workload.agentWorkloadId(), target, migration.request().keep(), mode)
         .map(

@@ -41,6 +41,7 @@ public final class ReservationService {
   private final Cluster cluster;
   private final ClusterDescriber describer;
   private final Duration checkInterval;
+  private final MigrationSettings settings;
   private final Map<String, Reservation> reservations = new HashMap<>();
 
   /**
@@ -49,10 +50,16 @@ public final class ReservationService {
    *     removed otherwise); also the longest a kubelet-restored pod may take to become Ready
    */
   public ReservationService(Vertx vertx, Cluster cluster, ClusterDescriber describer, Duration checkInterval) {
+    this(vertx, cluster, describer, new MigrationSettings(checkInterval, checkInterval));
+  }
+
+  /** As above, the check interval being the phase timeout; the settings also say when pages must be encrypted. */
+  public ReservationService(Vertx vertx, Cluster cluster, ClusterDescriber describer, MigrationSettings settings) {
     this.vertx = vertx;
     this.cluster = cluster;
     this.describer = describer;
-    this.checkInterval = checkInterval;
+    this.checkInterval = settings.phaseTimeout();
+    this.settings = settings;
   }
 
   /** Whether an open reservation belongs to migration {@code migrationId} (of whichever source coordinator). */
@@ -70,7 +77,9 @@ public final class ReservationService {
     long started = System.nanoTime();
     return pickNode(request)
         .compose(agent -> request.checkpoint() ? openCheckpointSessions(request, agent) : createAndOpen(request, agent))
-        .map(answer -> answer.put("creationMs", (System.nanoTime() - started) / 1_000_000));
+        .map(answer -> answer.put("creationMs", (System.nanoTime() - started) / 1_000_000)
+            // this cluster's wish; the source coordinator may still encrypt when this says no
+            .put("encrypt", settings.encrypts(describer.clusterId().equals(request.sourceClusterId()))));
   }
 
   private Future<JsonObject> createAndOpen(DestinationRequest request, AgentRef agent) {

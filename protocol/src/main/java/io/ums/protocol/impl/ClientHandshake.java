@@ -15,15 +15,18 @@ final class ClientHandshake implements Handshake {
   private final String sessionId;
   private final Buffer token;
   private final HandshakeSink sink;
+  private final Buffer binding;
   private final Buffer clientNonce = HandshakeProofs.nonce();
   private Step step = Step.AWAIT_CHALLENGE;
   private Buffer serverNonce;
   private List<String> codecs;
 
-  ClientHandshake(UmsEndpointOptions<?> options, String sessionId, Buffer token, HandshakeSink sink) {
+  /** @param binding the SHA-256 of the server's TLS certificate, empty on a plain connection */
+  ClientHandshake(UmsEndpointOptions<?> options, String sessionId, Buffer token, Buffer binding, HandshakeSink sink) {
     this.options = options;
     this.sessionId = sessionId;
     this.token = token;
+    this.binding = binding;
     this.sink = sink;
   }
 
@@ -60,11 +63,11 @@ final class ClientHandshake implements Handshake {
     serverNonce = c.serverNonce();
     codecs = c.codecs();
     step = Step.AWAIT_ACCEPT;
-    sink.send(new Frame.Auth(HandshakeProofs.clientProof(token, sessionId, clientNonce, serverNonce)));
+    sink.send(new Frame.Auth(HandshakeProofs.clientProof(token, sessionId, clientNonce, serverNonce, binding)));
   }
 
   private void onAccept(Frame.Accept a) {
-    Buffer expected = HandshakeProofs.serverProof(token, sessionId, clientNonce, serverNonce);
+    Buffer expected = HandshakeProofs.serverProof(token, sessionId, clientNonce, serverNonce, binding);
     if (!HandshakeProofs.matches(expected, a.serverProof())) {
       sink.handshakeFailed(ProtocolError.AUTH_FAILED, "server could not prove it holds the session token");
       return;

@@ -23,18 +23,28 @@ final class HandshakeProofs {
   }
 
   static Buffer clientProof(Buffer token, String sessionId, Buffer clientNonce, Buffer serverNonce) {
-    return hmac(token, CLIENT_LABEL, sessionId, clientNonce, serverNonce);
+    return clientProof(token, sessionId, clientNonce, serverNonce, Buffer.buffer());
   }
 
   static Buffer serverProof(Buffer token, String sessionId, Buffer clientNonce, Buffer serverNonce) {
-    return hmac(token, SERVER_LABEL, sessionId, clientNonce, serverNonce);
+    return serverProof(token, sessionId, clientNonce, serverNonce, Buffer.buffer());
+  }
+
+  /** With {@code binding}: the SHA-256 of the server's TLS certificate, empty on a plain connection. */
+  static Buffer clientProof(Buffer token, String sessionId, Buffer clientNonce, Buffer serverNonce, Buffer binding) {
+    return hmac(token, CLIENT_LABEL, sessionId, clientNonce, serverNonce, binding);
+  }
+
+  static Buffer serverProof(Buffer token, String sessionId, Buffer clientNonce, Buffer serverNonce, Buffer binding) {
+    return hmac(token, SERVER_LABEL, sessionId, clientNonce, serverNonce, binding);
   }
 
   static boolean matches(Buffer expected, Buffer actual) {
     return MessageDigest.isEqual(expected.getBytes(), actual.getBytes());
   }
 
-  private static Buffer hmac(Buffer token, byte[] label, String sessionId, Buffer clientNonce, Buffer serverNonce) {
+  private static Buffer hmac(Buffer token, byte[] label, String sessionId, Buffer clientNonce, Buffer serverNonce,
+      Buffer binding) {
     try {
       Mac mac = Mac.getInstance("HmacSHA256");
       byte[] key = token.getBytes();
@@ -43,6 +53,7 @@ final class HandshakeProofs {
       mac.update(sessionId.getBytes(StandardCharsets.UTF_8));
       mac.update(clientNonce.getBytes());
       mac.update(serverNonce.getBytes());
+      mac.update(binding.getBytes());
       return Buffer.buffer(mac.doFinal());
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 unavailable", e);

@@ -8,47 +8,40 @@ import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.json.JsonObject;
-import java.util.ArrayDeque;
 
 /**
- * Receiver end of a channel: verifies each DATA frame, buffers it until the handler wants it, and
- * returns credit only for bytes delivered to the handler, in batches of half the window
- * (PROTOCOL.md 2.2). Bytes held here never exceed the window, whatever the consumer does.
+ * Receiver end of a channel: verifies each DATA frame (credit, CRC-32C, LZ4) and the CLOSE, and hands
+ * the bytes to the handler as its {@link ReceiveWindow} releases them (PROTOCOL.md 2.2); the window
+ * returns credit only for bytes delivered, so what is held here never exceeds it.
  */
 final class IncomingChannelImpl implements IncomingChannel {
   private enum State { OPEN, CLOSE_VERIFIED, CLOSED, FAILED }
 
-  private final UmsConnectionImpl connection;
+  private final ChannelRegistry registry;
   private final ContextInternal context;
   private final int id;
   private final String kind;
   private final JsonObject metadata;
   private final boolean compressed;
-  private final int window;
   private final int maxUncompressed;
-  private final ArrayDeque<Buffer> buffered = new ArrayDeque<>();
+  private final ReceiveWindow window;
   private State state = State.OPEN;
-  private long creditLeft;
   private int channelCrc;
-  private long consumedNotGranted;
-  private long bufferedBytes;
   private long received;
-  private long demand = Long.MAX_VALUE;
   private boolean delivering;
   private Handler<Buffer> handler;
   private Handler<Void> endHandler;
   private Handler<Throwable> exceptionHandler;
 
-  IncomingChannelImpl(UmsConnectionImpl connection, Frame.Open open, JsonObject metadata, int window,
+  IncomingChannelImpl(ChannelRegistry registry, Frame.Open open, JsonObject metadata, int window,
       int maxUncompressed) {
-    this.connection = connection;
-    this.context = connection.context();
+    this.registry = registry;
+    this.context = registry.context();
     this.id = open.channel();
     this.kind = open.kind();
     this.metadata = metadata;
     this.compressed = open.compressed();
-    this.window = window;
-    this.creditLeft = window;
+    this.window = new ReceiveWindow(window, increment -> registry.grantCredit(id, increment));
     this.maxUncompressed = maxUncompressed;
   }
 
@@ -79,7 +72,7 @@ final class IncomingChannelImpl implements IncomingChannel {
 
   /** Bytes received and not yet handed to the handler; never above the window. */
   long bufferedBytes() {
-    return bufferedBytes;
+    return window.bufferedBytes();
   }
 
   void onData(Frame.Data data) {
@@ -88,9 +81,9 @@ final class IncomingChannelImpl implements IncomingChannel {
       return;
     }
     int length = data.uncompressedLength();
-    if (length > creditLeft) {
+    if (!window.admits(length)) {
       protocolReset(ProtocolError.FLOW_CONTROL_VIOLATION,
-          length + " bytes sent with only " + creditLeft + " bytes of credit left");
+          length + " bytes sent with only " + window.creditLeft() + " bytes of credit left");
       return;
     }
     if (Crc32c.of(data.payload()) != data.crc()) {
@@ -113,12 +106,10 @@ final class IncomingChannelImpl implements IncomingChannel {
         return;
       }
     }
-    creditLeft -= length;
     received += length;
-    connection.countPayloadReceived(length);
+    registry.countPayloadReceived(length);
     channelCrc = Crc32c.combine(channelCrc, bytesCrc, length);
-    buffered.add(bytes);
-    bufferedBytes += length;
+    window.receive(bytes);
     deliver();
   }
 
@@ -137,6 +128,7 @@ final class IncomingChannelImpl implements IncomingChannel {
       return;
     }
     state = State.CLOSE_VERIFIED;
+    window.stopGranting();
     deliver();
   }
 
@@ -148,14 +140,14 @@ final class IncomingChannelImpl implements IncomingChannel {
   public void reset(ProtocolError code, String message) {
     onContext(() -> {
       if (state == State.OPEN || state == State.CLOSE_VERIFIED) {
-        connection.resetChannel(id, code, message);
+        registry.resetChannel(id, code, message);
         fail(new UmsProtocolException(code, "channel " + id + " reset locally: " + message));
       }
     });
   }
 
   private void protocolReset(ProtocolError code, String message) {
-    connection.resetChannel(id, code, message);
+    registry.resetChannel(id, code, message);
     fail(new UmsProtocolException(code, "channel " + id + ": " + message));
   }
 
@@ -164,9 +156,8 @@ final class IncomingChannelImpl implements IncomingChannel {
       return;
     }
     state = State.FAILED;
-    buffered.clear();
-    bufferedBytes = 0;
-    connection.channelFinished(id);
+    window.discard();
+    registry.channelFinished(id);
     Handler<Throwable> h = exceptionHandler;
     if (h != null) {
       h.handle(cause);
@@ -179,23 +170,18 @@ final class IncomingChannelImpl implements IncomingChannel {
     }
     delivering = true;
     try {
-      while (demand > 0 && handler != null && !buffered.isEmpty() && state != State.FAILED) {
-        Buffer next = buffered.poll();
-        bufferedBytes -= next.length();
-        if (demand != Long.MAX_VALUE) {
-          demand--;
-        }
-        consumed(next.length());
+      Buffer next;
+      while (handler != null && state != State.FAILED && (next = window.poll()) != null) {
         if (!handOver(handler, next)) {
           return;
         }
       }
       // wait for a consumer before ending: an empty channel may close before anyone listens
       boolean consumerAttached = handler != null || endHandler != null;
-      if (state == State.CLOSE_VERIFIED && buffered.isEmpty() && consumerAttached) {
+      if (state == State.CLOSE_VERIFIED && window.isEmpty() && consumerAttached) {
         state = State.CLOSED;
-        connection.sendCloseAck(id);
-        connection.channelFinished(id);
+        registry.sendCloseAck(id);
+        registry.channelFinished(id);
         Handler<Void> h = endHandler;
         if (h != null) {
           handOver(h, null);
@@ -223,18 +209,9 @@ final class IncomingChannelImpl implements IncomingChannel {
   void applicationFailed(RuntimeException cause) {
     String reason = "the receiving application failed: " + cause;
     if (state == State.OPEN || state == State.CLOSE_VERIFIED) {
-      connection.resetChannel(id, ProtocolError.INTERNAL, reason);
+      registry.resetChannel(id, ProtocolError.INTERNAL, reason);
     }
     fail(new UmsProtocolException(ProtocolError.INTERNAL, "channel " + id + ": " + reason, cause));
-  }
-
-  private void consumed(int length) {
-    consumedNotGranted += length;
-    if (consumedNotGranted >= window / 2 && state == State.OPEN) {
-      connection.grantCredit(id, (int) consumedNotGranted);
-      creditLeft += consumedNotGranted;
-      consumedNotGranted = 0;
-    }
   }
 
   @Override
@@ -254,7 +231,7 @@ final class IncomingChannelImpl implements IncomingChannel {
 
   @Override
   public IncomingChannel pause() {
-    demand = 0;
+    window.pause();
     return this;
   }
 
@@ -266,7 +243,7 @@ final class IncomingChannelImpl implements IncomingChannel {
   @Override
   public IncomingChannel fetch(long amount) {
     onContext(() -> {
-      demand = amount == Long.MAX_VALUE || demand + amount < 0 ? Long.MAX_VALUE : demand + amount;
+      window.fetch(amount);
       deliver();
     });
     return this;

@@ -15,13 +15,14 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Sender end of a channel: queues written buffers, and when the connection's writer asks, turns
- * them into DATA frames within the peer's credit (PROTOCOL.md 2.2). The queue counter is atomic
- * so that {@link #writeQueueFull()} is right even for a pipe running on another event loop.
+ * them into DATA frames within the peer's credit, counted by its {@link SendWindow} (PROTOCOL.md 2.2).
+ * The queue counter is atomic so that {@link #writeQueueFull()} is right even for a pipe running on
+ * another event loop.
  */
 final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingChannel {
   private enum State { OPEN, CLOSING, CLOSED, FAILED }
 
-  private final UmsConnectionImpl connection;
+  private final ChannelRegistry registry;
   private final ContextInternal context;
   private final int id;
   private final int maxChunk;
@@ -35,19 +36,19 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
   private volatile boolean endRequested;
   private volatile UmsProtocolException failure;
   private State state = State.OPEN;
-  private long credit;
+  private final SendWindow window;
   private int channelCrc;
   private long bytesSent;
   private boolean closeSent;
   private Handler<Void> drainHandler;
   private Handler<Throwable> exceptionHandler;
 
-  OutgoingChannelImpl(UmsConnectionImpl connection, int id, long initialCredit, int maxChunk, boolean compress,
+  OutgoingChannelImpl(ChannelRegistry registry, int id, long initialCredit, int maxChunk, boolean compress,
       int writeQueueMaxSize) {
-    this.connection = connection;
-    this.context = connection.context();
+    this.registry = registry;
+    this.context = registry.context();
     this.id = id;
-    this.credit = initialCredit;
+    this.window = new SendWindow(initialCredit);
     this.maxChunk = maxChunk;
     this.lz4 = compress ? new Lz4Block() : null;
     this.writeQueueMaxSize = writeQueueMaxSize;
@@ -94,8 +95,8 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
       return;
     }
     pending.add(data);
-    if (credit > 0) {
-      connection.writer().schedule(this);
+    if (window.hasCredit()) {
+      registry.writer().schedule(this);
     }
   }
 
@@ -109,7 +110,7 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
     onContext(() -> {
       if (state == State.OPEN) {
         state = State.CLOSING;
-        connection.writer().schedule(this);
+        registry.writer().schedule(this);
       }
     });
     return endPromise.future();
@@ -128,10 +129,10 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
       }
       return false;
     }
-    if (credit <= 0) {
+    if (!window.hasCredit()) {
       return false;
     }
-    int length = (int) Math.min(Math.min(head.length(), credit), maxChunk);
+    int length = window.sendable(head.length(), maxChunk);
     Buffer piece;
     pending.poll();
     if (length == head.length()) {
@@ -148,40 +149,39 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
     } else {
       writer.writeData(FrameEncoder.dataHeader(id, false, pieceCrc, length, length), piece);
     }
-    credit -= length;
+    window.spend(length);
     bytesSent += length;
-    connection.countPayloadSent(length);
+    registry.countPayloadSent(length);
     long queued = queuedBytes.addAndGet(-length);
     if (drainWanted && queued < writeQueueMaxSize / 2 && drainHandler != null) {
       drainWanted = false;
       drainHandler.handle(null);
     }
-    return pending.isEmpty() ? state == State.CLOSING : credit > 0;
+    return pending.isEmpty() ? state == State.CLOSING : window.hasCredit();
   }
 
   void onCredit(int increment) {
     if (state != State.OPEN && state != State.CLOSING) {
       return;
     }
-    credit += increment;
-    if (credit > Integer.MAX_VALUE) {
-      connection.resetChannel(id, ProtocolError.FLOW_CONTROL_VIOLATION, "credit above 2^31-1");
+    if (!window.grant(increment)) {
+      registry.resetChannel(id, ProtocolError.FLOW_CONTROL_VIOLATION, "credit above 2^31-1");
       fail(new UmsProtocolException(ProtocolError.FLOW_CONTROL_VIOLATION, "peer granted credit above 2^31-1 on channel " + id));
       return;
     }
     if (!pending.isEmpty()) {
-      connection.writer().schedule(this);
+      registry.writer().schedule(this);
     }
   }
 
   void onCloseAck() {
     if (!closeSent || state != State.CLOSING) {
-      connection.resetChannel(id, ProtocolError.MALFORMED_FRAME, "CLOSE_ACK before CLOSE");
+      registry.resetChannel(id, ProtocolError.MALFORMED_FRAME, "CLOSE_ACK before CLOSE");
       fail(new UmsProtocolException(ProtocolError.MALFORMED_FRAME, "peer acknowledged channel " + id + " before its CLOSE"));
       return;
     }
     state = State.CLOSED;
-    connection.channelFinished(id);
+    registry.channelFinished(id);
     endPromise.tryComplete();
   }
 
@@ -193,7 +193,7 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
   public void reset(ProtocolError code, String message) {
     onContext(() -> {
       if (state == State.OPEN || state == State.CLOSING) {
-        connection.resetChannel(id, code, message);
+        registry.resetChannel(id, code, message);
         fail(new UmsProtocolException(code, "channel " + id + " reset locally: " + message));
       }
     });
@@ -207,7 +207,7 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
     failure = cause;
     pending.clear();
     queuedBytes.set(0);
-    connection.channelFinished(id);
+    registry.channelFinished(id);
     endPromise.tryFail(cause);
     Handler<Throwable> handler = exceptionHandler;
     if (handler != null) {

@@ -16,15 +16,19 @@ final class ServerHandshake implements Handshake {
   private final UmsEndpointOptions<?> options;
   private final SessionAuthenticator authenticator;
   private final HandshakeSink sink;
+  private final Buffer binding;
   private Step step = Step.AWAIT_HELLO;
   private Frame.Hello hello;
   private Buffer token;
   private Buffer serverNonce;
   private List<String> codecs;
 
-  ServerHandshake(UmsEndpointOptions<?> options, SessionAuthenticator authenticator, HandshakeSink sink) {
+  /** @param binding the SHA-256 of this server's TLS certificate, empty on a plain connection */
+  ServerHandshake(UmsEndpointOptions<?> options, SessionAuthenticator authenticator, Buffer binding,
+      HandshakeSink sink) {
     this.options = options;
     this.authenticator = authenticator;
+    this.binding = binding;
     this.sink = sink;
   }
 
@@ -75,13 +79,15 @@ final class ServerHandshake implements Handshake {
   }
 
   private void onAuth(Frame.Auth a) {
-    Buffer expected = HandshakeProofs.clientProof(token, hello.sessionId(), hello.clientNonce(), serverNonce);
+    Buffer expected =
+        HandshakeProofs.clientProof(token, hello.sessionId(), hello.clientNonce(), serverNonce, binding);
     if (!HandshakeProofs.matches(expected, a.clientProof())) {
       sink.handshakeFailed(ProtocolError.AUTH_FAILED, "authentication failed");
       return;
     }
     step = Step.DONE;
-    Buffer serverProof = HandshakeProofs.serverProof(token, hello.sessionId(), hello.clientNonce(), serverNonce);
+    Buffer serverProof =
+        HandshakeProofs.serverProof(token, hello.sessionId(), hello.clientNonce(), serverNonce, binding);
     sink.send(new Frame.Accept(options.getMaxFrameSize(), options.getInitialWindow(), serverProof));
     sink.handshakeDone(new Negotiated(hello.sessionId(), hello.maxFrameSize(), hello.initialWindow(),
         codecs.contains(Lz4Block.CODEC)));

@@ -9,7 +9,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 
-/** Vert.x NetClient that runs the client handshake on each new socket. */
+/** Vert.x NetClient that runs the client handshake on each new socket, under TLS when asked. */
 public final class UmsClientImpl implements UmsClient {
   private final UmsClientOptions options;
   private final NetClient netClient;
@@ -23,9 +23,19 @@ public final class UmsClientImpl implements UmsClient {
 
   @Override
   public Future<UmsConnection> connect(String host, int port, String sessionId, Buffer token) {
+    return connect(host, port, sessionId, token, false);
+  }
+
+  @Override
+  public Future<UmsConnection> connect(String host, int port, String sessionId, Buffer token, boolean encrypt) {
     return netClient.connect(port, host).compose(socket -> {
       var context = SocketContext.of(socket);
-      return UmsConnectionImpl.connectClient(context, socket, options, sessionId, token);
+      Future<Buffer> binding = encrypt ? DataPlaneTls.secure(context, socket, host, port)
+          : context.succeededFuture(Buffer.buffer());
+      return binding
+          .onFailure(failure -> socket.close())
+          .compose(tlsBinding ->
+              UmsConnectionImpl.connectClient(context, socket, options, sessionId, token, tlsBinding));
     });
   }
 

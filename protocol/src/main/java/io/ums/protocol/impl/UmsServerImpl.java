@@ -7,26 +7,50 @@ import io.ums.protocol.UmsServerOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
 
-/** Vert.x NetServer that runs the server handshake on each accepted socket. */
+/**
+ * Vert.x NetServer that runs the server handshake on each accepted socket; with TLS on, first tells a
+ * TLS connection from a plain one and runs TLS under the first.
+ */
 public final class UmsServerImpl implements UmsServer {
+  private final Vertx vertx;
   private final UmsServerOptions options;
   private final NetServer netServer;
+  private final DataPlaneTls tls;
   private volatile SessionAuthenticator authenticator;
   private volatile Handler<UmsConnection> connectHandler;
 
   public UmsServerImpl(Vertx vertx, UmsServerOptions options) {
+    this.vertx = vertx;
     this.options = options;
+    this.tls = options.isTls() ? DataPlaneTls.ephemeral() : null;
     this.netServer = vertx.createNetServer(new NetServerOptions().setTcpNoDelay(true));
     this.netServer.connectHandler(this::accept);
   }
 
   private void accept(NetSocket socket) {
+    if (tls == null) {
+      start(socket, Buffer.buffer());
+      return;
+    }
+    // a peer that never sends its first bytes holds no connection for longer than the handshake may last
+    long timer = vertx.setTimer(options.getIdleTimeout().toMillis(), id -> socket.close());
+    tls.detect(socket, binding -> {
+      vertx.cancelTimer(timer);
+      start(socket, binding);
+    }, () -> {
+      vertx.cancelTimer(timer);
+      socket.close();
+    });
+  }
+
+  private void start(NetSocket socket, Buffer tlsBinding) {
     var context = SocketContext.of(socket);
-    UmsConnectionImpl.acceptServer(context, socket, options, authenticator).onSuccess(connection -> {
+    UmsConnectionImpl.acceptServer(context, socket, options, authenticator, tlsBinding).onSuccess(connection -> {
       Handler<UmsConnection> handler = connectHandler;
       if (handler != null) {
         handler.handle(connection);
