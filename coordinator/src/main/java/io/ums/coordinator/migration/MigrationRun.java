@@ -37,13 +37,10 @@ final class MigrationRun {
   private final MigrationSettings settings;
   private final Migration migration;
   private final SourceWorkload workload;
-  /** Above this resident memory "auto" picks post-copy: stop-and-copy moves ~256 MiB per second of downtime. */
-  static final long AUTO_POST_COPY_ABOVE_BYTES = 256L << 20;
-
   private final Approach approach;
   private final AgentClient sourceAgent;
   private final long startedNanos = System.nanoTime();
-  /** The mode used: the request's, or what "auto" chose (see {@link #chooseMode}). */
+  /** The mode used: the request's, or what "auto" chose (see {@link ModeChoice}). */
   private String mode = MigrationRequest.STOP_AND_COPY;
   private JsonObject reservation;
   private final List<String> warnings = new ArrayList<>();
@@ -80,7 +77,11 @@ final class MigrationRun {
         migration.id(), workload.key(), workload.node(), migration.request().destinationUrl(), approach.wireName());
     recordStep("STARTED", "migration to " + migration.request().destinationUrl());
     checkDestination()
-        .compose(arch -> chooseMode().compose(chosen -> reserve(arch)))
+        .compose(arch -> ModeChoice.choose(migration, approach, sourceAgent, workload.agentWorkloadId())
+            .compose(chosen -> {
+              mode = chosen;
+              return reserve(arch);
+            }))
         .compose(reserved -> approach == Approach.KUBELET
             ? new KubeletTransfer(sourceAgent, workload, migration.request().keep(), reservation, this::startedKubelet,
                 this::follow).run()
@@ -88,29 +89,6 @@ final class MigrationRun {
         .compose(this::finish)
         .onSuccess(migration::succeed)
         .onFailure(this::rollBack);
-  }
-
-  /**
-   * "auto": post-copy for a process tree (interface ff) whose resident memory exceeds {@link
-   * #AUTO_POST_COPY_ABOVE_BYTES}, where stop-and-copy's downtime would exceed about a second; else
-   * stop-and-copy. Post-copy moves process trees only.
-   */
-  private Future<Void> chooseMode() {
-    String requested = migration.request().mode();
-    if (approach != Approach.FF) {
-      return requested.equals(MigrationRequest.POST_COPY) ? Future.failedFuture(MigrationException.badField("mode",
-          "post-copy moves process trees only (interface ff), not " + approach.wireName())) : Future.succeededFuture();
-    }
-    if (!requested.equals(MigrationRequest.AUTO)) {
-      mode = requested;
-      return Future.succeededFuture();
-    }
-    return sourceAgent.workload(workload.agentWorkloadId()).map(json -> {
-      long rss = json.getLong("rssBytes", 0L);
-      mode = rss > AUTO_POST_COPY_ABOVE_BYTES ? MigrationRequest.POST_COPY : MigrationRequest.STOP_AND_COPY;
-      LOG.info("migration {}: mode auto chose {} (rss {} MiB)", migration.id(), mode, rss >> 20);
-      return null;
-    });
   }
 
   private Future<String> checkDestination() {
