@@ -66,6 +66,11 @@ public final class AgentMain implements Callable<Integer> {
       description = "Seconds in-flight migrations get to finish or roll back on SIGTERM (default: ${DEFAULT-VALUE}).")
   long gracePeriodSeconds;
 
+  @Option(names = "--max-receive-sessions", defaultValue = "" + AgentConfig.DEFAULT_MAX_RECEIVE_SESSIONS,
+      description = "Receive sessions open at once (prepared or under way); more answer 429"
+          + " (default: ${DEFAULT-VALUE}).")
+  int maxReceiveSessions;
+
   @Option(names = "--criu", description = "CRIU binary (default: criu on PATH).")
   Path criuPath;
 
@@ -148,10 +153,13 @@ public final class AgentMain implements Callable<Integer> {
     if (gracePeriodSeconds < 0) {
       throw new CommandLine.ParameterException(spec.commandLine(), "--grace-period must be >= 0");
     }
+    if (maxReceiveSessions < 1) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--max-receive-sessions must be >= 1");
+    }
     AgentConfig config = new AgentConfig(node, bindHost, Optional.ofNullable(advertiseHost)
         .orElseGet(() -> defaultAdvertiseHost(bindHost)), controlPort, dataPort, workDir,
         Optional.ofNullable(tokenFile), Optional.ofNullable(criuPath), Duration.ofSeconds(gracePeriodSeconds),
-        kubeletSettings()).withControlSecurity(controlSecurity());
+        kubeletSettings()).withControlSecurity(controlSecurity()).withMaxReceiveSessions(maxReceiveSessions);
     Agent agent;
     try {
       agent = Agent.start(config, migrationsFactory).toCompletionStage().toCompletableFuture().get();

@@ -35,6 +35,10 @@ public record MigrationFailure(Code code, String message) {
      * was killed and the source resumed from its freeze point; the status's postCopy.outcome says so.
      */
     POST_COPY_BROKEN,
+    /** The destination's session directory (tmpfs) is full: the checkpoint does not fit there. */
+    DESTINATION_NO_SPACE,
+    /** The workload holds something that cannot move (a terminal, a FIFO): refused before the freeze. */
+    UNMOVABLE_RESOURCE,
     INTERNAL
   }
 

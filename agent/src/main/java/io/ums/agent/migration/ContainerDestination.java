@@ -27,7 +27,7 @@ final class ContainerDestination extends CriuDestination {
   public void attached() {
     super.attached();
     receiver = new ContainerReceiver(deps, session.id(), session.connection(), dir,
-        failure -> session.fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+        failure -> failExplained(failure, Code.PROTOCOL_ERROR));
   }
 
   @Override

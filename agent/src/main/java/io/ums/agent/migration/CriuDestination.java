@@ -68,7 +68,7 @@ abstract class CriuDestination implements DestinationBackend {
     switch (channel.kind()) {
       case Channels.PAGES -> relayPages(channel);
       case Channels.IMAGE -> images.add(ImageFiles.receive(vertx, channel, dir.resolve("images"))
-          .onFailure(failure -> session.fail(Failures.classify(failure, Code.CONNECTION_LOST))));
+          .onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST)));
       default -> {
         return false;
       }
@@ -94,7 +94,18 @@ abstract class CriuDestination implements DestinationBackend {
           pages.reset(ProtocolError.CANCELLED, "page server unavailable");
           pagesReceived.tryFail(new MigrationFailure.Exception(Code.PAGE_SERVER_FAILED, failure.getMessage()));
         });
-    pagesReceived.future().onFailure(failure -> session.fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+    pagesReceived.future().onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST));
+  }
+
+  /** A full session directory explains a failure better than what broke next (see {@link DestinationDisk}). */
+  @Override
+  public Future<Throwable> explain(Throwable failure) {
+    return DestinationDisk.explain(deps, dir, failure);
+  }
+
+  /** Fails the session, saying so when the cause is a full session directory. */
+  protected void failExplained(Throwable failure, Code fallback) {
+    explain(failure).onComplete(explained -> session.fail(Failures.classify(explained.result(), fallback)));
   }
 
   /** The restore begins: the status names the source's workload; returns the migration's id. */

@@ -44,6 +44,14 @@ interface DestinationBackend {
     return false;
   }
 
+  /**
+   * A better account of {@code failure} where this backend has one (a full session directory rather than
+   * what broke next); never fails.
+   */
+  default Future<Throwable> explain(Throwable failure) {
+    return Future.succeededFuture(failure);
+  }
+
   /** Completes when nothing is written into the session any more (whatever the outcome). */
   default Future<Void> quiesce() {
     return Future.succeededFuture();

@@ -107,7 +107,8 @@ final class DestinationDriver extends MigrationDriver implements IncomingMigrati
         .onSuccess(ignored -> finish(MigrationPhase.DONE))
         .onFailure(failure -> {
           restoring = false;
-          fail(Failures.classify(failure, Code.RESTORE_FAILED));
+          backend.explain(failure).onComplete(explained -> fail(Failures.classify(explained.result(),
+              Code.RESTORE_FAILED)));
         });
   }
 

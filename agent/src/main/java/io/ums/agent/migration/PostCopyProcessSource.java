@@ -157,6 +157,10 @@ final class PostCopyProcessSource implements SourceBackend {
       }
       long lease = failure.code() == Code.POST_COPY_BROKEN ? 0
           : deps.settings().idleTimeout().toMillis() + FENCE_MARGIN_MILLIS;
+      if (lease > 0 && session.connection() != null) {
+        // a failure seen here only (abort, deadline): the destination fences as soon as its connection goes
+        session.connection().close();
+      }
       LOG.warn("migration {}: post-copy broke ({}); resuming the frozen source copy in {} ms", session.id(),
           failure.message(), lease);
       Promise<Void> leaseOver = Promise.promise();

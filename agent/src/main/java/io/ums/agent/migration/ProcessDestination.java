@@ -2,6 +2,7 @@ package io.ums.agent.migration;
 
 import io.ums.agent.criu.CriuRestore;
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.criu.RestoreGuard;
 import io.ums.agent.criu.TcpConnections;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
@@ -20,6 +21,11 @@ import org.slf4j.LoggerFactory;
  */
 final class ProcessDestination extends CriuDestination {
   private static final Logger LOG = LoggerFactory.getLogger(ProcessDestination.class);
+
+  /** Kills the restored tree if this agent dies before the source heard that it runs; disarmed in release. */
+  private RestoreGuard restoreGuard;
+  /** Whether the restore kept the TCP connections live (the source resets them otherwise). */
+  private boolean tcpEstablished;
 
   ProcessDestination(ReceiveSession session) {
     super(session);
@@ -42,7 +48,8 @@ final class ProcessDestination extends CriuDestination {
                     return null;
                   }, false)));
         })
-        .map(this::restored);
+        .map(restored -> MigrationResult.restored(restored.id(), session.status().timing("restoreMs"),
+            tcpEstablished));
   }
 
   private Future<Long> runRestore(OutputRelay relay, RestoreManifest manifest) {
@@ -57,11 +64,12 @@ final class ProcessDestination extends CriuDestination {
             + " address (or listen on 0.0.0.0 / ::)");
       }
       // see TcpConnections: connections go on only where their local addresses exist
-      boolean tcpEstablished = TcpConnections.allLocal(manifest.tcpLocalAddresses());
+      tcpEstablished = TcpConnections.allLocal(manifest.tcpLocalAddresses());
       LOG.info("session {}: TCP connections with local addresses {} restored {}", session.id(),
           manifest.tcpLocalAddresses(), tcpEstablished ? "established" : "closed (--tcp-close)");
       CriuRestore.Options options = new CriuRestore.Options(dir.resolve("images"), dir, manifest.outputPipeInode(),
           relay.writeEnd(), tcpEstablished);
+      restoreGuard = RestoreGuard.arm(CriuRestore.pidFile(dir));
       long pid = CriuRestore.run(deps.criu(), options, deps.settings().restoreTimeout().toMillis());
       if (!ProcessTree.running(pid)) {
         throw new MigrationFailure.Exception(Code.RESTORE_FAILED, "restored pid " + pid + " is not running");
@@ -69,5 +77,13 @@ final class ProcessDestination extends CriuDestination {
       session.status().timing("restoreMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
       return pid;
     }, false);
+  }
+
+  @Override
+  public void release(boolean failed) {
+    if (restoreGuard != null) {
+      restoreGuard.disarm(); // handed over, or removed by this agent itself
+    }
+    super.release(failed);
   }
 }

@@ -1,10 +1,12 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.criu.ClientConnections;
 import io.ums.agent.criu.CriuDump;
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.PostDumpGate;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.criu.TcpConnections;
+import io.ums.agent.criu.UnmovableFiles;
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
@@ -43,6 +45,7 @@ final class ProcessSource implements SourceBackend {
   private Set<String> lockRulesBefore = Set.of();
   private Set<String> tcpLocalAddresses = Set.of();
   private Set<String> tcpListenAddresses = Set.of();
+  private MovedConnections connections = MovedConnections.none();
   private PostDumpGate gate;
   private DumpPageSocket pageSocket;
   private PageStreamRelay pages;
@@ -74,8 +77,13 @@ final class ProcessSource implements SourceBackend {
             Files.createDirectories(session.dir().resolve("images"));
             outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
             List<Long> tree = ProcessTree.members(workload.pid());
+            UnmovableFiles.find(tree).ifPresent(why -> {
+              throw new MigrationFailure.Exception(Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
+                  + " cannot move: " + why);
+            });
             tcpLocalAddresses = TcpConnections.localAddresses(tree);
             tcpListenAddresses = TcpConnections.listeningAddresses(tree);
+            connections = new MovedConnections(ClientConnections.of(tree));
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
             gate.writeScript(session.dir(), deps.settings().migrationTimeout().plusMinutes(1));
             return null;
@@ -88,7 +96,7 @@ final class ProcessSource implements SourceBackend {
   public Future<Void> checkpoint() {
     pages = new PageStreamRelay(session.connection(), workload.id());
     pageSocket.accepted().onSuccess(pages::dumpConnected);
-    pages.sent().onFailure(failure -> session.fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+    pages.sent().onFailure(failure -> session.failFromPeer(Failures.classify(failure, Code.CONNECTION_LOST)));
     session.status().phase(MigrationPhase.CHECKPOINTING);
     CriuDump.Options options = new CriuDump.Options(workload.pid(), session.dir().resolve("images"), session.dir(),
         deps.localHost(), pageSocket.port(), session.dir().resolve("post-dump-gate.sh"), keep);
@@ -142,7 +150,11 @@ final class ProcessSource implements SourceBackend {
           return RestoreManifest.forProcess(session.id(), deps.node(), workload.id(), workload.spec(),
               List.copyOf(tcpLocalAddresses), List.copyOf(tcpListenAddresses), outputPipe);
         })
-        .recover(failure -> Future.failedFuture(new MigrationFailure.Exception(Failures.classify(failure, Code.CONNECTION_LOST))));
+        .recover(failure -> {
+          MigrationFailure lost = Failures.classify(failure, Code.CONNECTION_LOST);
+          session.failFromPeer(lost);
+          return Future.failedFuture(new MigrationFailure.Exception(lost));
+        });
   }
 
   @Override
@@ -150,6 +162,7 @@ final class ProcessSource implements SourceBackend {
     MigrationStatus status = session.status();
     status.timing("downtimeMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
     status.destinationWorkloadId(result.workloadId().orElse(null));
+    connections.restoredAs(result);
     LOG.info("migration {}: destination runs workload {}, committing", session.id(), result.workloadId().orElse(null));
     if (!keep) {
       gate.commit();
@@ -158,7 +171,8 @@ final class ProcessSource implements SourceBackend {
         .recover(failure -> Future.succeededFuture(-1))
         .compose(code -> {
           deps.workloads().endMigration(workload.id());
-          return keep ? Future.<Void>succeededFuture() : deps.workloads().remove(workload.id());
+          return keep ? Future.<Void>succeededFuture() : vertx.executeBlocking(this::resetClosedConnections, false)
+              .otherwiseEmpty().compose(ignored -> deps.workloads().remove(workload.id()));
         })
         .eventually(() -> vertx.executeBlocking(this::unlockConnections, false));
   }
@@ -202,6 +216,16 @@ final class ProcessSource implements SourceBackend {
     int removed = new NetworkLockRules(deps.criu().wrapper()).removeAddedSince(lockRulesBefore);
     if (removed > 0) {
       LOG.info("migration {}: removed {} CRIU lock rule(s) of the moved connections", session.id(), removed);
+    }
+    return null;
+  }
+
+  /** Peers of connections restored closed get a reset now, from the sockets the frozen source holds. */
+  private Void resetClosedConnections() {
+    int reset = connections.resetIfClosed(deps.criu().wrapper(), this::unlockConnections);
+    if (reset > 0) {
+      LOG.info("migration {}: reset {} of {} connection(s) restored closed on the destination", session.id(), reset,
+          connections.size());
     }
     return null;
   }

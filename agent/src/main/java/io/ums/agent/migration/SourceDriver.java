@@ -60,6 +60,7 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
   private final Destination destination;
   private final SourceBackend backend;
   private final List<Supplier<Future<?>>> closing = new ArrayList<>();
+  private final DestinationVerdict verdict;
   private UmsConnection connection;
   private MigrationHooks.Hop hop;
   private Path dir;
@@ -78,6 +79,7 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
     this.context = vertx.getOrCreateContext();
     this.what = what;
     this.destination = destination;
+    this.verdict = new DestinationVerdict(vertx);
     this.backend = backend.apply(this);
   }
 
@@ -169,7 +171,7 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
         })
         .onSuccess(opened -> {
           connection = opened;
-          MigrationEvents.routeToDestination(opened, this::onPeerChannel, this::fail);
+          MigrationEvents.routeToDestination(opened, this::onPeerChannel, this::failFromPeer);
         });
   }
 
@@ -183,6 +185,9 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
   }
 
   private void onResult(MigrationResult result) {
+    if (!result.ok()) {
+      verdict.heard(result.failure());
+    }
     if (finishing) {
       return;
     }
@@ -202,6 +207,12 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
   }
 
   @Override
+  public void failFromPeer(MigrationFailure failure) {
+    verdict.heard(failure);
+    fail(failure);
+  }
+
+  @Override
   public void fail(MigrationFailure failure) {
     if (finishing) {
       return;
@@ -210,14 +221,24 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
     vertx.cancelTimer(timer);
     status.error(failure);
     LOG.info("migration {}: {} ({}), rolling back", id, failure.code(), failure.message());
-    Future<MigrationPhase> rolledBack = backend.rollBack(failure);
-    if (connection != null) {
-      connection.close();
-    }
-    rolledBack.recover(cause -> {
-      status.error(Failures.classify(cause, Code.ROLLBACK_FAILED));
-      return Future.succeededFuture(MigrationPhase.FAILED);
-    }).onSuccess(this::finish);
+    // the connection stays open until finish(): the destination's reason may still be on its way
+    backend.rollBack(failure).onComplete(rolledBack -> {
+      if (rolledBack.failed()) {
+        status.error(Failures.classify(rolledBack.cause(), Code.ROLLBACK_FAILED));
+        finish(MigrationPhase.FAILED);
+      } else if (rolledBack.result() != MigrationPhase.ROLLED_BACK) {
+        finish(rolledBack.result());
+      } else {
+        verdict.explain(failure).onComplete(explained -> {
+          if (explained.result() != failure) {
+            LOG.info("migration {}: the destination explains it: {} ({})", id, explained.result().code(),
+                explained.result().message());
+            status.explainError(explained.result());
+          }
+          finish(MigrationPhase.ROLLED_BACK);
+        });
+      }
+    });
   }
 
   private void countBytes() {

@@ -29,6 +29,9 @@ interface SourceSession {
   /** Fails the migration (and rolls it back) unless it has already ended. */
   void fail(MigrationFailure failure);
 
+  /** A failure the data connection reported: it fails the migration and may explain one already seen. */
+  void failFromPeer(MigrationFailure failure);
+
   /** Closes {@code resource} when the migration ends, or right away if it already has. */
   void closeOnFinish(Supplier<Future<?>> resource);
 }

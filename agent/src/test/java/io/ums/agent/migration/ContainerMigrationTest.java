@@ -2,8 +2,8 @@ package io.ums.agent.migration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ums.testkit.BusyboxImages;
 import io.ums.host.HostCommand;
+import io.ums.testkit.BusyboxImages;
 import io.ums.testkit.MemServiceClient;
 import io.ums.testkit.NetworkTestbed;
 import io.vertx.core.json.JsonArray;

@@ -1,7 +1,7 @@
 package io.ums.agent.migration;
 
-import io.ums.testkit.BusyboxImages;
 import io.ums.host.HostCommand;
+import io.ums.testkit.BusyboxImages;
 import io.ums.testkit.NetworkTestbed;
 import java.nio.file.Files;
 import java.nio.file.Path;
