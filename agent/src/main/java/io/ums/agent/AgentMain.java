@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
 @Command(name = "ums agent", mixinStandardHelpOptions = true, subcommands = {ImageCli.class},
     description = "Runs a UMS node agent: control API, data plane, workload launcher.")
 public final class AgentMain implements Callable<Integer> {
-  /** The migration engine this agent runs: CRIU stop-and-copy over the UMS data plane, warmed before ready. */
+  /** The migration engine this agent runs: CRIU over the UMS data plane, warmed before ready. */
   static final MigrationsFactory MIGRATIONS = DataPathWarmup.after((vertx, config, workloads, criu) ->
       CriuMigrations.start(vertx, config.engine(), workloads, criu, MigrationHooks.NONE));
 

@@ -104,8 +104,15 @@ public final class ControlApi {
     return list;
   }
 
+  /** One workload, with its resident memory (what the coordinator's mode "auto" decides on). */
   private Future<Answer> findWorkload(RoutingContext context) {
-    return Future.succeededFuture(new Answer(200, WorkloadJson.of(workload(context.pathParam("id")), node.node())));
+    var workload = workload(context.pathParam("id"));
+    JsonObject json = WorkloadJson.of(workload, node.node());
+    if (workload.pid() <= 0) {
+      return Future.succeededFuture(new Answer(200, json));
+    }
+    return vertx.executeBlocking(() -> io.ums.agent.criu.ProcessTree.residentBytes(workload.pid()), false)
+        .map(rss -> new Answer(200, json.put("rssBytes", rss)));
   }
 
   private void logs(RoutingContext context) {

@@ -30,6 +30,11 @@ public record MigrationFailure(Code code, String message) {
     KUBELET_NOT_FOUND,
     /** The kubelet (or the runtime under it) failed the checkpoint, or its archive is unusable. */
     KUBELET_FAILED,
+    /**
+     * Post-copy broke before the last page arrived (link, source or destination lost): the destination's copy
+     * was killed and the source resumed from its freeze point; the status's postCopy.outcome says so.
+     */
+    POST_COPY_BROKEN,
     /** The destination's session directory (tmpfs) is full: the checkpoint does not fit there. */
     DESTINATION_NO_SPACE,
     /** The workload holds something that cannot move (a terminal, a FIFO): refused before the freeze. */

@@ -17,9 +17,11 @@ final class Backends {
   private Backends() {}
 
   /** The source backend for a workload this agent runs. */
-  static Function<SourceSession, SourceBackend> source(Workload workload, boolean keep, MigrationDeps deps) {
+  static Function<SourceSession, SourceBackend> source(Workload workload, boolean keep, MigrationMode mode,
+                                                      MigrationDeps deps) {
     if (!WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())) {
-      return session -> new ProcessSource(session, workload, keep);
+      return mode == MigrationMode.POST_COPY ? session -> new PostCopyProcessSource(session, workload)
+          : session -> new ProcessSource(session, workload, keep);
     }
     ContainerWorkloads containers = deps.containers().orElseThrow(() -> new MigrationFailure.Exception(
         Code.INTERNAL, "container " + workload.id() + " without container support"));
@@ -29,11 +31,14 @@ final class Backends {
   }
 
   /** The destination backend for a receive session of {@code kind} (POST /v1/receive). */
-  static Function<ReceiveSession, DestinationBackend> destination(String kind) {
+  static Function<ReceiveSession, DestinationBackend> destination(String kind, MigrationMode mode) {
     if (CriuMigrations.KIND_CHECKPOINT.equals(kind)) {
       return KubeletDestination::new;
     }
-    return WorkloadSpec.KIND_CONTAINER.equals(kind) ? ContainerDestination::new : ProcessDestination::new;
+    if (WorkloadSpec.KIND_CONTAINER.equals(kind)) {
+      return ContainerDestination::new;
+    }
+    return mode == MigrationMode.POST_COPY ? PostCopyProcessDestination::new : ProcessDestination::new;
   }
 
   /** The source backend for a pod's container the node's kubelet checkpoints. */

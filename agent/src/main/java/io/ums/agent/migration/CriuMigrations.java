@@ -115,8 +115,10 @@ public final class CriuMigrations implements Migrations {
           + " s)"));
     }
     ReceiveSessions.Session session = sessions.open(deps.settings().receiveSessionTtl());
+    MigrationMode mode = MigrationMode.fromWire(request.getString("mode"));
     IncomingMigration destination = new DestinationDriver(deps, session.id(),
-        Backends.destination(request.getString("kind")));
+        Backends.destination(request.getString("kind"), mode));
+    destination.status().mode(mode.wireName());
     destinations.put(session.id(), destination);
     statuses.put(session.id(), destination.status());
     destination.completion().onComplete(ignored -> finished(session.id()));
@@ -163,12 +165,19 @@ public final class CriuMigrations implements Migrations {
     if (kubeletTarget != null) {
       return startKubeletSend(id, KubeletTarget.fromJson(kubeletTarget), destination, keep);
     }
+    MigrationMode mode = MigrationMode.fromWire(request.getString("mode"));
     return deps.workloads().beginMigration(request.getString("workloadId"), id).map(workload -> {
+      if (mode == MigrationMode.POST_COPY && WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())) {
+        deps.workloads().endMigration(workload.id());
+        throw AgentException.badField("mode", "post-copy moves process workloads only; " + workload.id()
+            + " is a container");
+      }
       String what = WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())
           ? "container " + workload.id() + " (" + workload.spec().image() + ")"
           : "workload " + workload.id() + " (pid " + workload.pid() + ")";
       OutgoingMigration migration = new SourceDriver(deps, id, workload.id(), what, destination,
-          Backends.source(workload, keep, deps));
+          Backends.source(workload, keep, mode, deps));
+      migration.status().mode(mode.wireName());
       sources.put(id, migration);
       statuses.put(id, migration.status());
       migration.completion().onComplete(ignored -> finished(id));

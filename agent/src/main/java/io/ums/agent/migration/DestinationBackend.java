@@ -18,6 +18,12 @@ interface DestinationBackend {
   /** The source connected: start what must run before its first bytes arrive (a page server). */
   default void attached() {}
 
+  /**
+   * The data connection closed or broke (the driver may be restoring and ignore it): a backend whose restored
+   * workload depends on the source still (post-copy) fences it.
+   */
+  default void connectionLost(String why) {}
+
   /** Takes a channel the source opened (not the restore request); false for a kind it does not expect. */
   boolean accept(IncomingChannel channel);
 

@@ -60,7 +60,10 @@ final class DestinationDriver extends MigrationDriver implements IncomingMigrati
     connection = opened;
     status.phase(MigrationPhase.TRANSFERRING);
     LOG.info("session {} TRANSFERRING: source connected", id);
-    MigrationEvents.routeFromSource(opened, this::onChannel, this::fail);
+    MigrationEvents.routeFromSource(opened, this::onChannel, failure -> {
+      backend.connectionLost(failure.message());
+      fail(failure);
+    });
     backend.attached();
   }
 

@@ -87,7 +87,7 @@ public final class ReservationService {
         .createDestination(request, agent)
         .compose(
             object ->
-                describer.agent(agent).receive(request.workloadName(), request.kind())
+                describer.agent(agent).receive(request.workloadName(), request.kind(), request.mode())
                     .map(session -> {
                       Reservation reservation = register(request, agent,
                           List.of(new Reservation.Session(null, session.getString("sessionId"))), object);
@@ -107,7 +107,8 @@ public final class ReservationService {
   private Future<JsonObject> openCheckpointSessions(DestinationRequest request, AgentRef agent) {
     List<Future<JsonObject>> opened = request.containers().stream()
         .map(container -> describer.agent(agent).receive(
-            request.namespace() + "/" + request.workloadName() + "/" + container, request.kind()))
+            request.namespace() + "/" + request.workloadName() + "/" + container, request.kind(),
+            MigrationRequest.STOP_AND_COPY))
         .toList();
     return Future.join(opened).transform(all -> {
       if (all.failed()) {
