@@ -9,10 +9,8 @@ import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.ProtocolError;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -22,15 +20,11 @@ import java.util.concurrent.TimeUnit;
  * page-server}, started as soon as the source connects, writing into the session's tmpfs directory, fed
  * by the "pages" channel (its answers go back on a channel of our own), and one channel per image file.
  */
-abstract class CriuDestination implements DestinationBackend {
+abstract class CriuDestination extends SessionDestination {
   private static final long PAGE_SERVER_CONNECT_MILLIS = 10_000;
   private static final long PAGE_SERVER_EXIT_MILLIS = 30_000;
   private static final int PAGE_SERVER_WRITE_QUEUE = 1024 * 1024;
 
-  protected final ReceiveSession session;
-  protected final MigrationDeps deps;
-  protected final Vertx vertx;
-  protected final Path dir;
   private final Promise<Void> pagesReceived = Promise.promise();
   private final List<Future<Void>> images = new ArrayList<>();
   private Future<Integer> pageServerPort;
@@ -39,15 +33,7 @@ abstract class CriuDestination implements DestinationBackend {
   private IncomingChannel pagesChannel;
 
   CriuDestination(ReceiveSession session) {
-    this.session = session;
-    this.deps = session.deps();
-    this.vertx = deps.vertx();
-    this.dir = deps.settings().sessionRoot().resolve("recv-" + session.id());
-  }
-
-  @Override
-  public Path dir() {
-    return dir;
+    super(session);
   }
 
   @Override
@@ -108,22 +94,9 @@ abstract class CriuDestination implements DestinationBackend {
     explain(failure).onComplete(explained -> session.fail(Failures.classify(explained.result(), fallback)));
   }
 
-  /** The restore begins: the status names the source's workload; returns the migration's id. */
-  protected String beginRestore(RestoreManifest manifest) {
-    session.beginRestore();
-    session.status().workloadId(manifest.sourceWorkloadId().orElse(null));
-    return manifest.migrationIdOr(session.id());
-  }
-
   /** The result naming the workload restored here. */
   protected MigrationResult restored(Workload workload) {
     return MigrationResult.restored(workload.id(), session.status().timing("restoreMs"));
-  }
-
-  /** The restored workload is removed again. */
-  @Override
-  public Future<Void> undo(MigrationResult result) {
-    return deps.workloads().remove(result.workloadId().orElseThrow());
   }
 
   /** Every image file arrived. */
@@ -138,14 +111,6 @@ abstract class CriuDestination implements DestinationBackend {
         .compose(code -> code == 0 ? Future.succeededFuture() : Future.failedFuture(
             new MigrationFailure.Exception(Code.PAGE_SERVER_FAILED, "criu page-server failed (exit " + code
                 + "): " + CriuPageServer.errors(dir))));
-  }
-
-  /** The fault hook's look at the received images, just before the restore. */
-  protected Future<Void> beforeRestore() {
-    return vertx.executeBlocking(() -> {
-      deps.hooks().beforeRestore().accept(dir.resolve("images"));
-      return null;
-    }, false);
   }
 
   @Override

@@ -11,10 +11,8 @@ import io.ums.agent.workload.Workload;
 import io.ums.agent.workload.WorkloadSpec;
 import io.ums.protocol.IncomingChannel;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -29,27 +27,15 @@ import org.slf4j.LoggerFactory;
  * {@code postCopyMs} and the pages served on demand and pushed. A page stream that breaks first fences the
  * tree (killed before the daemon is let go) and the session fails with POST_COPY_BROKEN.
  */
-final class PostCopyProcessDestination implements DestinationBackend {
+final class PostCopyProcessDestination extends SessionDestination {
   private static final Logger LOG = LoggerFactory.getLogger(PostCopyProcessDestination.class);
 
-  private final ReceiveSession session;
-  private final MigrationDeps deps;
-  private final Vertx vertx;
-  private final Path dir;
   private final List<Future<Void>> images = new ArrayList<>();
   private Future<PostCopyDestination> accepted;
   private PostCopyDestination postCopy;
 
   PostCopyProcessDestination(ReceiveSession session) {
-    this.session = session;
-    this.deps = session.deps();
-    this.vertx = deps.vertx();
-    this.dir = deps.settings().sessionRoot().resolve("recv-" + session.id());
-  }
-
-  @Override
-  public Path dir() {
-    return dir;
+    super(session);
   }
 
   /** The daemon's page-server socket listens before the restore: its relay needs the connection. */
@@ -90,26 +76,15 @@ final class PostCopyProcessDestination implements DestinationBackend {
 
   @Override
   public Future<MigrationResult> restore(RestoreManifest manifest) {
-    session.beginRestore();
-    session.status().workloadId(manifest.sourceWorkloadId().orElse(null));
-    String migrationId = manifest.migrationIdOr(session.id());
+    String migrationId = beginRestore(manifest);
     WorkloadSpec spec = manifest.specOrEmpty();
     return Future.all(images)
-        .compose(ignored -> vertx.executeBlocking(() -> {
-          deps.hooks().beforeRestore().accept(dir.resolve("images"));
-          return null;
-        }, false))
+        .compose(ignored -> beforeRestore())
         .compose(ignored -> accepted)
         .compose(ignored -> {
           session.status().phase(MigrationPhase.RESTORING);
           LOG.info("session {} RESTORING (post-copy): {} of migration {}", session.id(), spec.name(), migrationId);
-          return deps.workloads().openRelay(spec.name())
-              .compose(relay -> runRestore(relay, manifest)
-                  .compose(pid -> deps.workloads().adoptRestored(spec, pid, migrationId, relay.sink()))
-                  .onFailure(failure -> vertx.executeBlocking(() -> {
-                    relay.close();
-                    return null;
-                  }, false)));
+          return restoreWorkload(spec, migrationId, relay -> runRestore(relay, manifest));
         })
         .compose(this::awaitLastPage);
   }
@@ -117,12 +92,7 @@ final class PostCopyProcessDestination implements DestinationBackend {
   private Future<Long> runRestore(OutputRelay relay, RestoreManifest manifest) {
     long started = System.nanoTime();
     return vertx.executeBlocking(() -> {
-      List<String> missing = manifest.tcpListenAddresses().stream()
-          .filter(address -> !TcpConnections.allLocal(List.of(address))).toList();
-      if (!missing.isEmpty()) {
-        throw new MigrationFailure.Exception(Code.RESTORE_FAILED, "the workload listens on " + String.join(", ",
-            missing) + ", which node " + deps.node() + " does not have");
-      }
+      requireListenAddresses(manifest);
       return new CriuRestore.Options(dir.resolve("images"), dir, manifest.outputPipeInode(), relay.writeEnd(),
           TcpConnections.allLocal(manifest.tcpLocalAddresses()));
     }, false).compose(options -> postCopy.restore(options)).map(pid -> {
@@ -150,11 +120,6 @@ final class PostCopyProcessDestination implements DestinationBackend {
       return deps.workloads().remove(workload.id()).otherwiseEmpty().compose(removed -> Future.failedFuture(
           new MigrationFailure.Exception(Code.POST_COPY_BROKEN, why)));
     });
-  }
-
-  @Override
-  public Future<Void> undo(MigrationResult result) {
-    return deps.workloads().remove(result.workloadId().orElseThrow());
   }
 
   /** A session that ended before the daemon finished: the tree (if restored) is killed before the daemon. */

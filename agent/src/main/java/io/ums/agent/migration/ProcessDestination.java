@@ -9,7 +9,6 @@ import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.workload.OutputRelay;
 import io.ums.agent.workload.WorkloadSpec;
 import io.vertx.core.Future;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,13 +39,7 @@ final class ProcessDestination extends CriuDestination {
         .compose(ignored -> {
           session.status().phase(MigrationPhase.RESTORING);
           LOG.info("session {} RESTORING: {} of migration {}", session.id(), spec.name(), migrationId);
-          return deps.workloads().openRelay(spec.name())
-              .compose(relay -> runRestore(relay, manifest)
-                  .compose(pid -> deps.workloads().adoptRestored(spec, pid, migrationId, relay.sink()))
-                  .onFailure(failure -> vertx.executeBlocking(() -> {
-                    relay.close();
-                    return null;
-                  }, false)));
+          return restoreWorkload(spec, migrationId, relay -> runRestore(relay, manifest));
         })
         .map(restored -> MigrationResult.restored(restored.id(), session.status().timing("restoreMs"),
             tcpEstablished));
@@ -55,14 +48,7 @@ final class ProcessDestination extends CriuDestination {
   private Future<Long> runRestore(OutputRelay relay, RestoreManifest manifest) {
     long started = System.nanoTime();
     return vertx.executeBlocking(() -> {
-      // CRIU would fail with "Can't bind inet socket: Cannot assign requested address", naming no address
-      List<String> missing = manifest.tcpListenAddresses().stream()
-          .filter(address -> !TcpConnections.allLocal(List.of(address))).toList();
-      if (!missing.isEmpty()) {
-        throw new MigrationFailure.Exception(Code.RESTORE_FAILED, "the workload listens on " + String.join(", ",
-            missing) + ", which node " + deps.node() + " does not have; it can only move to a node with that"
-            + " address (or listen on 0.0.0.0 / ::)");
-      }
+      requireListenAddresses(manifest);
       // see TcpConnections: connections go on only where their local addresses exist
       tcpEstablished = TcpConnections.allLocal(manifest.tcpLocalAddresses());
       LOG.info("session {}: TCP connections with local addresses {} restored {}", session.id(),
