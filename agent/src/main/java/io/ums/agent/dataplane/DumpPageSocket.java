@@ -1,10 +1,7 @@
 package io.ums.agent.dataplane;
 
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.net.NetServer;
-import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
 
 /**
@@ -13,40 +10,28 @@ import io.vertx.core.net.NetSocket;
  * connection is refused. Lives on the event loop that created it.
  */
 public final class DumpPageSocket {
-  private final NetServer server;
-  private final Promise<NetSocket> accepted = Promise.promise();
+  private final SingleConnectionPort port;
 
-  private DumpPageSocket(NetServer server) {
-    this.server = server;
+  private DumpPageSocket(SingleConnectionPort port) {
+    this.port = port;
   }
 
   public static Future<DumpPageSocket> listen(Vertx vertx, String host) {
-    NetServer server = vertx.createNetServer(new NetServerOptions().setHost(host).setPort(0).setTcpNoDelay(true));
-    DumpPageSocket pageSocket = new DumpPageSocket(server);
-    server.connectHandler(pageSocket::handle);
-    return server.listen().map(ignored -> pageSocket);
-  }
-
-  private void handle(NetSocket socket) {
-    socket.pause();
-    if (!accepted.tryComplete(socket)) {
-      socket.close();
-    }
+    return SingleConnectionPort.listen(vertx, host).map(DumpPageSocket::new);
   }
 
   public int port() {
-    return server.actualPort();
+    return port.port();
   }
 
   /** The dump's connection, paused until the relay pipes it. */
   public Future<NetSocket> accepted() {
-    return accepted.future();
+    return port.accepted();
   }
 
   /** Stops listening and closes the dump's connection when there is one (which fails a running dump). */
   public Future<Void> close() {
-    accepted.tryFail("page socket closed before the dump connected");
-    accepted.future().onSuccess(NetSocket::close);
-    return server.close();
+    port.accepted().onSuccess(NetSocket::close);
+    return port.close("page socket closed before the dump connected");
   }
 }

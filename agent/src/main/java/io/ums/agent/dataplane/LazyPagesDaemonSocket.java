@@ -9,8 +9,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.NetServer;
-import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
 
 /**
@@ -26,8 +24,7 @@ import io.vertx.core.net.NetSocket;
  */
 public final class LazyPagesDaemonSocket {
   private static final int CLOSE_STATUS_BYTES = 4;
-  private final NetServer server;
-  private final Promise<NetSocket> accepted = Promise.promise();
+  private final SingleConnectionPort port;
   private final Promise<Void> allPagesIn = Promise.promise();
   private final LazyPageRequests requests = new LazyPageRequests();
   private NetSocket daemon;
@@ -36,8 +33,8 @@ public final class LazyPagesDaemonSocket {
   private volatile long pagesBytes;
   private long allPagesInNanos = -1;
 
-  private LazyPagesDaemonSocket(NetServer server) {
-    this.server = server;
+  private LazyPagesDaemonSocket(SingleConnectionPort port) {
+    this.port = port;
     requests.closeHandler(() -> {
       allPagesInNanos = System.nanoTime();
       // Every reply is in (the daemon closes only with no request outstanding); all it waits for now is
@@ -50,26 +47,16 @@ public final class LazyPagesDaemonSocket {
   }
 
   public static Future<LazyPagesDaemonSocket> listen(Vertx vertx, String host) {
-    NetServer server = vertx.createNetServer(new NetServerOptions().setHost(host).setPort(0).setTcpNoDelay(true));
-    LazyPagesDaemonSocket socket = new LazyPagesDaemonSocket(server);
-    server.connectHandler(socket::handle);
-    return server.listen().map(ignored -> socket);
-  }
-
-  private void handle(NetSocket socket) {
-    socket.pause();
-    if (!accepted.tryComplete(socket)) {
-      socket.close();
-    }
+    return SingleConnectionPort.listen(vertx, host).map(LazyPagesDaemonSocket::new);
   }
 
   public int port() {
-    return server.actualPort();
+    return port.port();
   }
 
   /** Relays the daemon's connection over {@code connection} as soon as the daemon connects. */
   public void relay(UmsConnection connection, JsonObject metadata) {
-    accepted.future().onSuccess(socket -> {
+    port.accepted().onSuccess(socket -> {
       daemon = socket;
       connection.openChannel(LazyPageChannels.REQUESTS, metadata).onComplete(opened -> {
         if (opened.failed()) {
@@ -171,7 +158,6 @@ public final class LazyPagesDaemonSocket {
    * or after the restored tree is dead (see the class comment).
    */
   public Future<Void> close() {
-    accepted.tryFail("closed before criu lazy-pages connected");
     allPagesIn.tryFail("closed");
     if (requestChannel != null && !requests.closed()) {
       requestChannel.reset(ProtocolError.CANCELLED, "post-copy abandoned at the destination");
@@ -179,6 +165,6 @@ public final class LazyPagesDaemonSocket {
     if (daemon != null) {
       daemon.close();
     }
-    return server.close();
+    return port.close("closed before criu lazy-pages connected");
   }
 }
