@@ -1,13 +1,7 @@
 package io.ums.agent.criu;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The TCP connections a source tree holds, and their reset once the workload runs elsewhere with them
@@ -25,33 +19,17 @@ public final class ClientConnections {
     }
   }
 
-  private static final Set<String> NOT_CONNECTIONS = Set.of("0A", "07");
-
   private ClientConnections() {}
 
   /** The connected TCP sockets open in {@code pids} (all in one network namespace). */
   public static List<Connection> of(List<Long> pids) {
     List<Connection> connections = new ArrayList<>();
-    if (pids.isEmpty()) {
-      return connections;
-    }
-    Set<String> inodes = TcpConnections.socketInodes(pids);
-    Path net = Path.of("/proc", Long.toString(pids.get(0)), "net");
-    for (String table : List.of("tcp", "tcp6")) {
-      List<String> lines;
-      try {
-        lines = Files.readAllLines(net.resolve(table));
-      } catch (IOException e) {
-        continue;
-      }
-      for (String line : lines.subList(Math.min(1, lines.size()), lines.size())) {
-        String[] fields = line.trim().split("\\s+");
-        if (fields.length > 9 && inodes.contains(fields[9]) && !NOT_CONNECTIONS.contains(fields[3])) {
-          String[] local = fields[1].split(":");
-          String[] remote = fields[2].split(":");
-          connections.add(new Connection(address(table, local[0]), Integer.parseInt(local[1], 16),
-              address(table, remote[0]), Integer.parseInt(remote[1], 16)));
-        }
+    for (TcpConnections.SocketRow row : TcpConnections.socketRows(pids)) {
+      if (row.connected()) {
+        String[] local = row.fields()[1].split(":");
+        String[] remote = row.fields()[2].split(":");
+        connections.add(new Connection(address(row.table(), local[0]), Integer.parseInt(local[1], 16),
+            address(row.table(), remote[0]), Integer.parseInt(remote[1], 16)));
       }
     }
     return connections;
@@ -71,24 +49,10 @@ public final class ClientConnections {
       command.addAll(List.of("ss", "-K", "-t", "-n", "-H", "state", "connected",
           "src", connection.endpoint(connection.local(), connection.localPort()),
           "dst", connection.endpoint(connection.remote(), connection.remotePort())));
-      if (!run(command).isBlank()) {
+      if (!CommandOutput.of(command).isBlank()) {
         destroyed++;
       }
     }
     return destroyed;
-  }
-
-  private static String run(List<String> command) {
-    try {
-      Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-      String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      process.waitFor(10, TimeUnit.SECONDS);
-      return output;
-    } catch (IOException e) {
-      return "";
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return "";
-    }
   }
 }

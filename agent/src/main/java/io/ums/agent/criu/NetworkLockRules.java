@@ -1,12 +1,9 @@
 package io.ums.agent.criu;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The iptables rules {@code criu dump --tcp-established} adds to lock the dumped connections (DROP unless
@@ -54,16 +51,6 @@ public final class NetworkLockRules {
   private String run(List<String> command) {
     List<String> full = new ArrayList<>(wrapper);
     full.addAll(command);
-    try {
-      Process process = new ProcessBuilder(full).redirectErrorStream(true).start();
-      String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      process.waitFor(10, TimeUnit.SECONDS);
-      return output;
-    } catch (IOException e) {
-      return "";
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return "";
-    }
+    return CommandOutput.of(full);
   }
 }

@@ -8,6 +8,7 @@ import java.net.UnknownHostException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -50,8 +51,35 @@ public final class TcpConnections {
     if (pids.isEmpty()) {
       return Set.of();
     }
-    Set<String> inodes = socketInodes(pids);
     Set<String> addresses = new TreeSet<>();
+    for (SocketRow row : socketRows(pids)) {
+      if (listening ? row.state().equals(LISTEN) : row.connected()) {
+        String local = row.fields()[1];
+        addresses.add(address(local.substring(0, local.indexOf(':'))));
+      }
+    }
+    return addresses;
+  }
+
+  /** A line of /proc/net/{@code table} (tcp or tcp6) for a socket open in the tree, split into its fields. */
+  record SocketRow(String table, String[] fields) {
+    String state() {
+      return fields[3];
+    }
+
+    /** Neither listening nor closed: a connection CRIU dumps. */
+    boolean connected() {
+      return !NOT_CONNECTIONS.contains(state());
+    }
+  }
+
+  /** The /proc/net/tcp{,6} lines of the TCP sockets open in {@code pids} (all in one network namespace). */
+  static List<SocketRow> socketRows(List<Long> pids) {
+    List<SocketRow> rows = new ArrayList<>();
+    if (pids.isEmpty()) {
+      return rows;
+    }
+    Set<String> inodes = socketInodes(pids);
     Path net = Path.of("/proc", Long.toString(pids.get(0)), "net");
     for (String table : List.of("tcp", "tcp6")) {
       List<String> lines;
@@ -62,15 +90,12 @@ public final class TcpConnections {
       }
       for (String line : lines.subList(Math.min(1, lines.size()), lines.size())) {
         String[] fields = line.trim().split("\\s+");
-        if (fields.length <= 9 || !inodes.contains(fields[9])) {
-          continue;
-        }
-        if (listening ? fields[3].equals(LISTEN) : !NOT_CONNECTIONS.contains(fields[3])) {
-          addresses.add(address(fields[1].substring(0, fields[1].indexOf(':'))));
+        if (fields.length > 9 && inodes.contains(fields[9])) {
+          rows.add(new SocketRow(table, fields));
         }
       }
     }
-    return addresses;
+    return rows;
   }
 
   /** True when every address is loopback or assigned to an interface of this network namespace. */
