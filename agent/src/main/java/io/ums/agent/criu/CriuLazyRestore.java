@@ -1,11 +1,8 @@
 package io.ums.agent.criu;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code criu restore -d --lazy-pages}: {@link CriuRestore} with the anonymous memory left out. The restored
@@ -13,8 +10,6 @@ import java.util.concurrent.TimeUnit;
  * which must already listen in the same work directory.
  */
 public final class CriuLazyRestore {
-  private static final String PID_FILE = "restored.pid";
-
   private CriuLazyRestore() {}
 
   public static List<String> arguments(CriuRestore.Options options) {
@@ -25,26 +20,6 @@ public final class CriuLazyRestore {
 
   /** Runs the restore to completion and returns the restored root's host PID. Blocking. */
   public static long run(CriuRunner runner, CriuRestore.Options options, long timeoutMillis) throws IOException {
-    Files.deleteIfExists(options.workDir().resolve(PID_FILE));
-    Process process = runner.builder("restore", arguments(options))
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(options.output().toFile()))
-        .redirectError(ProcessBuilder.Redirect.appendTo(options.workDir().resolve("restore.err").toFile()))
-        .start();
-    try {
-      if (!process.waitFor(timeoutMillis, TimeUnit.MILLISECONDS)) {
-        process.destroyForcibly();
-        throw new CriuException("restore", "criu restore --lazy-pages did not finish within " + timeoutMillis
-            + " ms");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      process.destroyForcibly();
-      throw new CriuException("restore", "interrupted");
-    }
-    if (process.exitValue() != 0) {
-      throw new CriuException("restore", "criu restore --lazy-pages failed (exit " + process.exitValue() + "): "
-          + CriuLog.errors(options.workDir().resolve(CriuRestore.LOG)));
-    }
-    return Long.parseLong(Files.readString(options.workDir().resolve(PID_FILE)).trim());
+    return CriuRestore.run(runner, options, arguments(options), "criu restore --lazy-pages", timeoutMillis);
   }
 }

@@ -51,15 +51,21 @@ public final class CriuRestore {
 
   /** Runs the restore to completion and returns the restored root's host PID. Blocking. */
   public static long run(CriuRunner runner, Options options, long timeoutMillis) throws IOException {
+    return run(runner, options, arguments(options), "criu restore", timeoutMillis);
+  }
+
+  /** Runs {@code criu restore} with {@code args} (made from {@code options}), named {@code what} in errors. */
+  static long run(CriuRunner runner, Options options, List<String> args, String what, long timeoutMillis)
+      throws IOException {
     Files.deleteIfExists(options.workDir().resolve(PID_FILE));
-    Process process = runner.builder("restore", arguments(options))
+    Process process = runner.builder("restore", args)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(options.output().toFile()))
         .redirectError(ProcessBuilder.Redirect.appendTo(options.workDir().resolve("restore.err").toFile()))
         .start();
     try {
       if (!process.waitFor(timeoutMillis, TimeUnit.MILLISECONDS)) {
         process.destroyForcibly();
-        throw new CriuException("restore", "criu restore did not finish within " + timeoutMillis + " ms");
+        throw new CriuException("restore", what + " did not finish within " + timeoutMillis + " ms");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -67,7 +73,7 @@ public final class CriuRestore {
       throw new CriuException("restore", "interrupted");
     }
     if (process.exitValue() != 0) {
-      throw new CriuException("restore", "criu restore failed (exit " + process.exitValue() + "): "
+      throw new CriuException("restore", what + " failed (exit " + process.exitValue() + "): "
           + CriuLog.errors(options.workDir().resolve(LOG)));
     }
     String pid = Files.readString(options.workDir().resolve(PID_FILE)).trim();
