@@ -6,14 +6,11 @@ import io.ums.agent.criu.ProcessTree;
 import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Live migration end to end: two agent JVMs in two network namespaces, real CRIU, the C memory service,
@@ -21,19 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
  * remote {@code criu page-server}).
  */
 @Tag("slow")
-class CriuMigrationTest {
-  @TempDir
-  Path dir;
-
-  private MigrationTestBed bed;
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (bed != null) {
-      bed.close();
-    }
-  }
-
+class CriuMigrationTest extends MigrationBedTest {
   @Test
   void migratesThereAndBackWithCounterAndMemoryIntact() throws Exception {
     bed = new MigrationTestBed(dir, List.of(), List.of(), 10);

@@ -11,10 +11,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Kill -9 of the destination agent while it restores (issue 15, item 1), with two real agents and real
@@ -22,19 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * agent, without waiting for a restarted one, so that exactly one copy runs, on the source.
  */
 @Tag("slow")
-class DestinationAgentDeathTest {
+class DestinationAgentDeathTest extends MigrationBedTest {
   private static final int MIB = 256;
-
-  @TempDir
-  Path dir;
-  private MigrationTestBed bed;
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (bed != null) {
-      bed.close();
-    }
-  }
 
   /** Killed once criu restore has the copy running (its pid file), before the agent handed it over. */
   @Test

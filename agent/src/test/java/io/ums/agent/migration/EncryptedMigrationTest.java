@@ -11,15 +11,12 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Pages under TLS between two real agents (PROTOCOL.md 2.4): two agent JVMs in two network namespaces,
@@ -28,19 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * crosses the wire, with {@code encrypt: true} it does not, and the migration succeeds either way.
  */
 @Tag("slow")
-class EncryptedMigrationTest {
-  @TempDir
-  Path dir;
-
-  private MigrationTestBed bed;
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (bed != null) {
-      bed.close();
-    }
-  }
-
+class EncryptedMigrationTest extends MigrationBedTest {
   @Test
   void aSecretInTheProcessCrossesTheWireInClearButNotEncrypted() throws Exception {
     bed = new MigrationTestBed(dir, List.of(), List.of(), 10);

@@ -5,15 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonObject;
-import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Faults during a real migration (two agent JVMs, two netns, real CRIU): in every case the source
@@ -21,21 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
  * rules are left. Mid-transfer faults rate-limit the link so that the page stream is still flowing.
  */
 @Tag("slow")
-class MigrationFaultTest {
+class MigrationFaultTest extends MigrationBedTest {
   private static final int MIB = 128;
   private static final long MID_TRANSFER = 16L << 20;
-
-  @TempDir
-  Path dir;
-
-  private MigrationTestBed bed;
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (bed != null) {
-      bed.close();
-    }
-  }
 
   @Test
   void destinationAgentKilledMidTransfer() throws Exception {

@@ -15,10 +15,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A client outside the node (this test, in the root network namespace) waits for the answer to a request
@@ -28,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * real CRIU between.
  */
 @Tag("slow")
-class OutsideClientResetTest {
+class OutsideClientResetTest extends MigrationBedTest {
   private static final int PORT = 17301;
   /** Answers "pong" to "ping" at once, and "slow" a minute later: a request in flight across the freeze. */
   private static final String SERVER = """
@@ -45,17 +43,6 @@ class OutsideClientResetTest {
       """.formatted(PORT);
   /** Far longer than a reset takes to arrive, far shorter than the server's minute. */
   private static final int READ_TIMEOUT_MILLIS = 20_000;
-
-  @TempDir
-  Path dir;
-  private MigrationTestBed bed;
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (bed != null) {
-      bed.close();
-    }
-  }
 
   @Test
   void aClientWaitingForAnAnswerAcrossTheFreezeIsResetWhenTheSourceGoes() throws Exception {

@@ -5,33 +5,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonObject;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Post-copy as a mode of the agent's migration engine (mode "post-copy" on /v1/receive and /v1/send): two
  * real agent JVMs in two network namespaces, real CRIU lazy pages, the C memory service as the workload.
  */
 @Tag("slow")
-class PostCopyMigrationTest {
-  @TempDir
-  Path dir;
-
-  private MigrationTestBed bed;
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (bed != null) {
-      bed.close();
-    }
-  }
-
+class PostCopyMigrationTest extends MigrationBedTest {
   @Test
   void movesAMemServicePostCopy() throws Exception {
     bed = new MigrationTestBed(dir, "upc", List.of(), List.of(), 10);
