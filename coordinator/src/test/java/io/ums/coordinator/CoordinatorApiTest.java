@@ -9,12 +9,10 @@ import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.testing.FakeAgent;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -24,17 +22,9 @@ import org.junit.jupiter.api.Test;
  * coordinator's own logic (status codes, events, rollback, reservations) quickly and
  * deterministically. Real agents, CRIU and netns are exercised by CoordinatorEndToEndTest.
  */
-class CoordinatorApiTest {
-  private Vertx vertx;
-  private FakeAgent nodeA;
-  private FakeAgent nodeB;
-  private Coordinator coordinator;
-
+class CoordinatorApiTest extends FakeAgentPairTest {
   @BeforeEach
   void start() {
-    vertx = Vertx.vertx();
-    nodeA = FakeAgent.start(vertx, "node-a");
-    nodeB = FakeAgent.start(vertx, "node-b");
     nodeA.addWorkload("memsvc");
     coordinator = startCoordinator(List.of(nodeA, nodeB), Duration.ofSeconds(10));
   }
@@ -43,14 +33,6 @@ class CoordinatorApiTest {
     List<AgentRef> refs = agents.stream().map(a -> new AgentRef(a.node(), a.url())).toList();
     return Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
         new MigrationSettings(Duration.ofMillis(10), phaseTimeout)).await();
-  }
-
-  @AfterEach
-  void stop() {
-    coordinator.close().await();
-    nodeA.close();
-    nodeB.close();
-    vertx.close().await();
   }
 
   private JsonObject request(String name) {

@@ -10,7 +10,6 @@ import io.ums.coordinator.peer.PeerCredentials;
 import io.ums.coordinator.testing.FakeAgent;
 import io.ums.protocol.security.BearerToken;
 import io.ums.protocol.security.ClientTls;
-import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -18,7 +17,6 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -29,34 +27,18 @@ import org.junit.jupiter.params.provider.ValueSource;
  * need the token of the route they reach. Sent over a raw socket: HTTP clients normalize paths themselves.
  * The agent is a {@link FakeAgent} (a workload named "memsvc"), the coordinator real, with all tokens on.
  */
-class DotSegmentAccessTest {
+class DotSegmentAccessTest extends FakeAgentPairTest {
   private static final BearerToken PEER = BearerToken.random();
   private static final BearerToken API = BearerToken.random();
 
-  private Vertx vertx;
-  private FakeAgent nodeA;
-  private FakeAgent nodeB;
-  private Coordinator coordinator;
-
   @BeforeEach
   void start() {
-    vertx = Vertx.vertx();
-    nodeA = FakeAgent.start(vertx, "node-a");
-    nodeB = FakeAgent.start(vertx, "node-b");
     nodeA.addWorkload("memsvc");
     List<AgentRef> refs = List.of(new AgentRef("node-a", nodeA.url()), new AgentRef("node-b", nodeB.url()));
     CoordinatorSecurity security = new CoordinatorSecurity(new ApiAccess(Optional.of(API), Optional.of(PEER)),
         Optional.empty(), new PeerCredentials(Optional.empty(), Optional.of(PEER), ClientTls.jvmDefault(), false));
     coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
         MigrationSettings.defaults(), security).await();
-  }
-
-  @AfterEach
-  void stop() {
-    coordinator.close().await();
-    nodeA.close();
-    nodeB.close();
-    vertx.close().await();
   }
 
   @ParameterizedTest

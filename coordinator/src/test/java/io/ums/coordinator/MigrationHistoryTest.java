@@ -12,43 +12,18 @@ import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.testing.FakeAgent;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * The coordinator forgets finished migrations beyond a count and after a time, so its memory does not grow
  * with the requests it served (issue 15: RSS 111 to 235 MiB after 2,200). Agents are {@link FakeAgent}s.
  */
-class MigrationHistoryTest {
-  private Vertx vertx;
-  private FakeAgent nodeA;
-  private FakeAgent nodeB;
-  private Coordinator coordinator;
-
-  @BeforeEach
-  void start() {
-    vertx = Vertx.vertx();
-    nodeA = FakeAgent.start(vertx, "node-a");
-    nodeB = FakeAgent.start(vertx, "node-b");
-  }
-
-  @AfterEach
-  void stop() {
-    if (coordinator != null) {
-      coordinator.close().await();
-    }
-    nodeA.close();
-    nodeB.close();
-    vertx.close().await();
-  }
-
+class MigrationHistoryTest extends FakeAgentPairTest {
   private void startCoordinator(int kept, Duration ttl) {
     List<AgentRef> refs = List.of(new AgentRef("node-a", nodeA.url()), new AgentRef("node-b", nodeB.url()));
     coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
