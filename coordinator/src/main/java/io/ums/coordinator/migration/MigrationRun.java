@@ -44,6 +44,8 @@ final class MigrationRun {
   /** Orchestrator level: the container whose checkpoint runs now (events name it). */
   private String currentContainer;
   private long lastProgressEventNanos;
+  /** The timer that tells the destination this run still works on its reservation; -1 before it is held. */
+  private long heartbeat = -1;
   /** Step records (pod annotations, Kubernetes Events) are written one after the other, in order. */
   private Future<Void> stepsRecorded = Future.succeededFuture();
 
@@ -79,6 +81,7 @@ final class MigrationRun {
                 this::follow).run()
             : startTransfer().compose(this::follow))
         .compose(this::finish)
+        .onComplete(ended -> vertx.cancelTimer(heartbeat))
         .onSuccess(migration::succeed)
         .onFailure(this::rollBack);
   }
@@ -129,8 +132,19 @@ final class MigrationRun {
                         JsonArray::add, JsonArray::addAll));
               }
               announce(EventType.RESERVED, event);
+              keepReservation(answer.getString("reservationId"));
               return answer;
             });
+  }
+
+  /**
+   * The destination settles a reservation nobody works on for a phase timeout (its source coordinator
+   * died); this run may spend longer than that between reserving and committing (a slow start of the
+   * source agent, a loaded machine), so it says it is alive a few times per phase timeout.
+   */
+  private void keepReservation(String reservationId) {
+    heartbeat = vertx.setPeriodic(Math.max(1, settings.phaseTimeout().toMillis() / 4),
+        timer -> destination.reservation(reservationId)); // one missed is no loss
   }
 
   private Future<String> startTransfer() {
