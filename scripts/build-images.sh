@@ -22,21 +22,15 @@ LOCK=/var/lib/ums/.images.lock
 
 say()  { printf '[images] %s\n' "$*"; }
 fail() { printf '[images] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/fetch-common.sh
+. "$UMS_HOME/scripts/fetch-common.sh"
 
 [ "$(id -u)" = 0 ] || fail "must run as root (podman's root storage, as the agent's DaemonSet needs); try: sudo $0"
 command -v podman >/dev/null || fail "podman not found: run ./ums setup first"
 
-# The machine's own Debian mirrors (deb822 "URIs:" or one-line "deb" entries), as scripts/setup.sh finds them.
-host_mirror() {
-  local want=$1 found
-  found=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-          | grep -E '^(URIs:|deb )' | grep -oE 'https?://[^ ]+' | grep -E "$want" | head -n1 || true)
-  printf '%s' "${found%/}"
-}
-MIRROR=${UMS_DEBIAN_MIRROR:-$(host_mirror '/debian$|/debian/$')}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-SECURITY_MIRROR=${UMS_DEBIAN_SECURITY_MIRROR:-$(host_mirror 'security')}
-SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# The machine's own Debian mirrors (apt's sources, or UMS_DEBIAN_MIRROR / UMS_DEBIAN_SECURITY_MIRROR).
+MIRROR=$(debian_mirror main) || exit 1
+SECURITY_MIRROR=$(debian_mirror security) || exit 1
 
 # Reference name of a Docker Hub library image, as podman stores it (FROM debian:x resolves to it offline).
 hub_name() { printf 'docker.io/library/%s' "$1"; }
@@ -53,7 +47,7 @@ ensure_base_image() {
   fi
   command -v mmdebstrap >/dev/null || fail "mmdebstrap not found (needed to bootstrap $name offline): run ./ums setup"
   say "base image $name: not in podman's storage, bootstrapping a stand-in from $MIRROR ($suite, minbase)"
-  local apt_options=() option
+  local apt_options=(--aptopt='Acquire::Retries "3"') option
   # A mirror that serves frozen snapshots has expired Release files; the host's apt is told to accept
   # them, and the stand-in inherits exactly those settings so `apt-get update` in a Dockerfile works too.
   for option in Check-Valid-Until Check-Date; do
@@ -66,7 +60,7 @@ ensure_base_image() {
   # shellcheck disable=SC2064
   trap "rm -f '$tarball'" RETURN
   # the dpkg excludes of Docker Hub's -slim images (no man pages, docs, locales)
-  mmdebstrap --quiet --variant=minbase --format=tar "${apt_options[@]}" \
+  retry "mmdebstrap $suite from $MIRROR" mmdebstrap --quiet --variant=minbase --format=tar "${apt_options[@]}" \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/info/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/groff/*' \
@@ -88,6 +82,10 @@ ensure_jars() {
   (cd "$UMS_HOME" && mvn -B -q -DskipTests package) || fail "maven build failed"
 }
 
+podman_build() {
+  (cd "$UMS_HOME" && podman build --pull=never --network=host --layers -f "$1" -t "$2" .) >"$3" 2>&1
+}
+
 build_image() {
   local dockerfile=$1 image=$2 started
   started=$(date +%s)
@@ -96,8 +94,8 @@ build_image() {
   # --network=host: RUN steps reach the Debian mirror the host reaches, without a bridge and NAT rules.
   local log
   log=$(mktemp /var/tmp/ums-image-build-XXXXXX.log)
-  if ! (cd "$UMS_HOME" && podman build --pull=never --network=host --layers -f "$dockerfile" -t "$image" .) \
-      >"$log" 2>&1; then
+  # RUN steps fetch packages from the mirror: a failed build is retried (the layers already built are reused)
+  if ! retry "podman build -f $dockerfile" podman_build "$dockerfile" "$image" "$log"; then
     tail -n 40 "$log" >&2
     fail "podman build -f $dockerfile failed (whole log: $log)"
   fi

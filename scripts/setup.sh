@@ -10,11 +10,14 @@ CRIU_WRAPPER=/usr/local/sbin/criu
 DISTRO_PACKAGES=(runc iptables iproute2 gcc libc6-dev busybox-static util-linux procps
                  maven openjdk-17-jdk-headless rsync openssh-server openssh-client podman
                  ca-certificates debian-archive-keyring curl skopeo attr
-                 fontconfig fonts-dejavu-core redis-server redis-tools python3 openssl mmdebstrap)
+                 fontconfig fonts-dejavu-core redis-server redis-tools python3 openssl mmdebstrap
+                 libseccomp-dev)
 REQUIRED_CRIU=4.2
 
 say()  { printf '[setup] %s\n' "$*"; }
 fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/fetch-common.sh
+. "$UMS_HOME/scripts/fetch-common.sh"
 
 [ "$(id -u)" = 0 ] || fail "must run as root (CRIU, network namespaces and runc need it); try: sudo ./ums setup"
 command -v apt-get >/dev/null || fail "apt-get not found: UMS setup supports Debian (bookworm) only"
@@ -31,9 +34,9 @@ install_distro_packages() {
     return
   fi
   say "installing distro packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
-    || fail "apt-get install ${missing[*]} failed"
+  retry "apt-get update" apt-get "${APT_RETRIES[@]}" update -qq || fail "apt-get update failed: see apt's messages above"
+  retry "apt-get install ${missing[*]}" env DEBIAN_FRONTEND=noninteractive apt-get "${APT_RETRIES[@]}" install -y -qq \
+    --no-install-recommends "${missing[@]}" || fail "apt-get install ${missing[*]} failed: see apt's messages above"
   say "installed: ${missing[*]}"
 }
 
@@ -51,21 +54,20 @@ install_criu() {
   fi
   say "installing CRIU >= $REQUIRED_CRIU from Debian testing into $CRIU_PREFIX (bookworm's 3.17 fails on this kernel)"
   local mirror tmp
-  # The machine's own bookworm mirror (deb822 "URIs:" or one-line "deb" entries; comments skipped).
-  mirror=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-           | grep -E '^(URIs:|deb )' | grep -oE 'https?://[^ ]+' | grep -v security | head -n1 || true)
-  mirror=${mirror:-http://deb.debian.org/debian}
+  mirror=$(debian_mirror main) || exit 1
   tmp=$(mktemp -d /tmp/ums-criu.XXXXXX)
   trap 'rm -rf "$tmp"' RETURN
   mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror%/} forky main" > "$tmp/sources.list"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror forky main" > "$tmp/sources.list"
   local opts=(-o Dir::Etc::SourceList="$tmp/sources.list" -o Dir::Etc::SourceParts=/nonexistent
               -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache"
               -o Dir::State::Status=/dev/null -o Debug::NoLocking=1 -o APT::Sandbox::User=root
-              -o APT::Install-Recommends=false)
-  apt-get "${opts[@]}" update -qq || fail "could not read Debian testing's package index from $mirror"
+              -o APT::Install-Recommends=false "${APT_RETRIES[@]}")
+  retry "reading Debian testing's package index from $mirror" apt-get "${opts[@]}" update -qq \
+    || fail "could not read Debian testing's package index from $mirror"
   # With an empty package status apt resolves criu's whole runtime closure (libc included).
-  apt-get "${opts[@]}" install --download-only -y -qq criu >/dev/null || fail "could not download criu from Debian testing"
+  retry "downloading criu from $mirror (forky)" apt-get "${opts[@]}" install --download-only -y -qq criu \
+    || fail "could not download criu from Debian testing ($mirror)"
   rm -rf "$CRIU_PREFIX.new"
   mkdir -p "$CRIU_PREFIX.new"
   for deb in "$tmp"/cache/archives/*.deb; do dpkg -x "$deb" "$CRIU_PREFIX.new"; done
@@ -126,6 +128,17 @@ check_criu() {
   say "criu features: lazy-pages(uffd)=$lazy"
 }
 
+build_cluster_components() {
+  # kube-apiserver, etcd, containerd ... for ./ums cluster and the real-cluster tests: built from their Go
+  # modules once, then reused (scripts/k8s-build.sh rebuilds only when its pinned versions change)
+  if [ "${UMS_SKIP_K8S:-0}" = 1 ]; then say "cluster components: skipped (UMS_SKIP_K8S=1)"; return; fi
+  if ! command -v go >/dev/null; then
+    say "warning: go not found, the Kubernetes cluster components are not built (./ums cluster will not work)"
+    return
+  fi
+  "$UMS_HOME/scripts/k8s-build.sh" || fail "building the Kubernetes cluster components failed (scripts/k8s-build.sh)"
+}
+
 build_jars() {
   if [ "${UMS_SKIP_BUILD:-0}" = 1 ]; then return; fi
   say "building jars (mvn -B -q -DskipTests package)"
@@ -138,6 +151,7 @@ install_criu
 configure_podman
 configure_kernel
 check_criu
+build_cluster_components
 build_jars
 mkdir -p /var/lib/ums
 touch /var/lib/ums/.setup-done

@@ -13,14 +13,17 @@ import java.util.Optional;
  * when given. {@code criuPath} overrides the lookup of CRIU on PATH. {@code kubelet} configures the
  * orchestrator-level approach (the node's kubelet checkpoint API) and where checkpoint images are imported.
  * {@code controlSecurity} is who may call the control API (bearer token) and whether it speaks TLS.
+ * {@code maxReceiveSessions} caps the receive sessions open at once (prepared or under way): each holds a
+ * checkpoint in memory-backed storage, so a flood of them would exhaust the node.
  */
 public record AgentConfig(String node, String bindHost, String advertiseHost, int controlPort, int dataPort,
                           Path workDir, Optional<Path> tokenFile, Optional<Path> criuPath, Duration gracePeriod,
-                          KubeletSettings kubelet, ControlSecurity controlSecurity) {
+                          KubeletSettings kubelet, ControlSecurity controlSecurity, int maxReceiveSessions) {
   public static final int DEFAULT_CONTROL_PORT = 7070;
   public static final int DEFAULT_DATA_PORT = 7071;
   public static final String DEFAULT_BIND_HOST = "0.0.0.0";
   public static final Duration DEFAULT_GRACE_PERIOD = Duration.ofSeconds(30);
+  public static final int DEFAULT_MAX_RECEIVE_SESSIONS = 16;
 
   public AgentConfig {
     workDir = workDir.toAbsolutePath();
@@ -30,7 +33,7 @@ public record AgentConfig(String node, String bindHost, String advertiseHost, in
   public AgentConfig(String node, String bindHost, String advertiseHost, int controlPort, int dataPort, Path workDir,
                      Optional<Path> tokenFile, Optional<Path> criuPath, Duration gracePeriod, KubeletSettings kubelet) {
     this(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath, gracePeriod, kubelet,
-        ControlSecurity.open());
+        ControlSecurity.open(), DEFAULT_MAX_RECEIVE_SESSIONS);
   }
 
   /** Without the kubelet approach. */
@@ -48,17 +51,22 @@ public record AgentConfig(String node, String bindHost, String advertiseHost, in
 
   public AgentConfig withGracePeriod(Duration grace) {
     return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
-        grace, kubelet, controlSecurity);
+        grace, kubelet, controlSecurity, maxReceiveSessions);
   }
 
   public AgentConfig withKubelet(KubeletSettings settings) {
     return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
-        gracePeriod, settings, controlSecurity);
+        gracePeriod, settings, controlSecurity, maxReceiveSessions);
   }
 
   public AgentConfig withControlSecurity(ControlSecurity security) {
     return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
-        gracePeriod, kubelet, security);
+        gracePeriod, kubelet, security, maxReceiveSessions);
+  }
+
+  public AgentConfig withMaxReceiveSessions(int max) {
+    return new AgentConfig(node, bindHost, advertiseHost, controlPort, dataPort, workDir, tokenFile, criuPath,
+        gracePeriod, kubelet, controlSecurity, max);
   }
 
   public String dataAddress() {

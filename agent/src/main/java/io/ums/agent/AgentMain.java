@@ -31,8 +31,8 @@ import picocli.CommandLine.Option;
 @Command(name = "ums agent", mixinStandardHelpOptions = true, subcommands = {ImageCli.class},
     description = "Runs a UMS node agent: control API, data plane, workload launcher.")
 public final class AgentMain implements Callable<Integer> {
-  /** The migration engine this agent runs: CRIU stop-and-copy over the UMS data plane. */
-  static final MigrationsFactory MIGRATIONS = CriuMigrations::start;
+  /** The migration engine this agent runs: CRIU stop-and-copy over the UMS data plane, warmed before ready. */
+  static final MigrationsFactory MIGRATIONS = DataPathWarmup.after(CriuMigrations::start);
 
   // --node and --work-dir are checked in call(), not by picocli, so that "image" runs without them.
   @Option(names = "--node", description = "This node's name (required).")
@@ -63,6 +63,11 @@ public final class AgentMain implements Callable<Integer> {
   @Option(names = "--grace-period", defaultValue = "30",
       description = "Seconds in-flight migrations get to finish or roll back on SIGTERM (default: ${DEFAULT-VALUE}).")
   long gracePeriodSeconds;
+
+  @Option(names = "--max-receive-sessions", defaultValue = "" + AgentConfig.DEFAULT_MAX_RECEIVE_SESSIONS,
+      description = "Receive sessions open at once (prepared or under way); more answer 429"
+          + " (default: ${DEFAULT-VALUE}).")
+  int maxReceiveSessions;
 
   @Option(names = "--criu", description = "CRIU binary (default: criu on PATH).")
   Path criuPath;
@@ -128,10 +133,13 @@ public final class AgentMain implements Callable<Integer> {
     if (gracePeriodSeconds < 0) {
       throw new CommandLine.ParameterException(spec.commandLine(), "--grace-period must be >= 0");
     }
+    if (maxReceiveSessions < 1) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--max-receive-sessions must be >= 1");
+    }
     AgentConfig config = new AgentConfig(node, bindHost, Optional.ofNullable(advertiseHost)
         .orElseGet(() -> defaultAdvertiseHost(bindHost)), controlPort, dataPort, workDir,
         Optional.ofNullable(tokenFile), Optional.ofNullable(criuPath), Duration.ofSeconds(gracePeriodSeconds),
-        kubeletSettings()).withControlSecurity(controlSecurity());
+        kubeletSettings()).withControlSecurity(controlSecurity()).withMaxReceiveSessions(maxReceiveSessions);
     Agent agent;
     try {
       agent = Agent.start(config, MIGRATIONS).toCompletionStage().toCompletableFuture().get();

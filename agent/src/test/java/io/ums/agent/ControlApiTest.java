@@ -85,6 +85,20 @@ class ControlApiTest {
     assertThat(http.get("/v1/workloads").array()).isEmpty();
   }
 
+  /** A NUL byte answered 500 with the JVM's exception text (issue 15, item 9). */
+  @Test
+  void aNulByteInCommandOrEnvAnswers400NamingTheField() {
+    assertError(http.post("/v1/workloads", AgentHttp.workload("w", "/bin/echo", "a\0b")), 400, "BAD_REQUEST",
+        "command[1]: must not contain a NUL byte");
+    assertError(http.post("/v1/workloads", AgentHttp.workload("w", "/bin/echo\0x")), 400, "BAD_REQUEST",
+        "command[0]: must not contain a NUL byte");
+    assertError(http.post("/v1/workloads", AgentHttp.workload("w", "/bin/true").put("env", new JsonObject()
+        .put("GREETING", "h\0i"))), 400, "BAD_REQUEST", "env.GREETING: must not contain a NUL byte");
+    assertError(http.post("/v1/workloads", AgentHttp.workload("w", "/bin/true").put("env", new JsonObject()
+        .put("GREE\0TING", "hi"))), 400, "BAD_REQUEST", "env: a variable name must not contain a NUL byte");
+    assertThat(http.get("/v1/workloads").array()).isEmpty();
+  }
+
   @Test
   void unknownIdsAnswer404() {
     assertError(http.get("/v1/workloads/w-none"), 404, "NOT_FOUND", "w-none");

@@ -2,6 +2,7 @@ package io.ums.bench;
 
 import io.ums.bench.demo.DemoCommand;
 import io.ums.bench.downtime.DowntimeCommand;
+import io.ums.bench.downtime.FirstMigrationCommand;
 import io.ums.bench.wire.WireCommand;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -17,7 +18,7 @@ public final class BenchMain {
 
   @Command(name = "bench", mixinStandardHelpOptions = true,
       description = "Measurements against baselines in the same run.",
-      subcommands = {Bench.Protocol.class, DowntimeCommand.class})
+      subcommands = {Bench.Protocol.class, DowntimeCommand.class, FirstMigrationCommand.class})
   static final class Bench implements Callable<Integer> {
     @Override
     public Integer call() {

@@ -8,6 +8,8 @@ public enum ApiError {
   BAD_REQUEST(400),
   NOT_FOUND(404),
   CONFLICT(409),
+  /** The node holds as many receive sessions as it is configured to (--max-receive-sessions). */
+  TOO_MANY_SESSIONS(429),
   /** The agent is shutting down: no new sessions. */
   DRAINING(503),
   /** CRIU is missing or too old: no migrations. */

@@ -46,7 +46,7 @@ final class JsonFields {
     if (!(value instanceof String text) || text.isBlank()) {
       throw AgentException.badField(path(field), "must be a non-empty string, got " + describe(value));
     }
-    return text;
+    return withoutNul(path(field), text);
   }
 
   String optionalOneOf(String field, Set<String> allowed, String fallback) {
@@ -86,7 +86,7 @@ final class JsonFields {
         throw AgentException.badField(path(field) + "[" + i + "]", "must be a " + (i == 0 ? "non-empty " : "")
             + "string, got " + describe(element));
       }
-      strings.add(text);
+      strings.add(withoutNul(path(field) + "[" + i + "]", text));
     }
     return strings;
   }
@@ -101,16 +101,30 @@ final class JsonFields {
       throw AgentException.badField(path(field), "must be an object of strings, got " + describe(value));
     }
     for (Map.Entry<String, Object> entry : object) {
-      if (entry.getKey().isEmpty() || entry.getKey().contains("=") || entry.getKey().indexOf('\0') >= 0) {
+      if (entry.getKey().indexOf('\0') >= 0) {
+        throw AgentException.badField(path(field), "a variable name must not contain a NUL byte");
+      }
+      if (entry.getKey().isEmpty() || entry.getKey().contains("=")) {
         throw AgentException.badField(path(field), "invalid variable name \"" + entry.getKey() + "\"");
       }
       if (!(entry.getValue() instanceof String text)) {
         throw AgentException.badField(path(field) + "." + entry.getKey(), "must be a string, got "
             + describe(entry.getValue()));
       }
-      map.put(entry.getKey(), text);
+      map.put(entry.getKey(), withoutNul(path(field) + "." + entry.getKey(), text));
     }
     return map;
+  }
+
+  /**
+   * Arguments, environment and names reach execve and the file system as C strings, which end at the first
+   * NUL: a value carrying one cannot be passed on (the JVM refuses it with an exception).
+   */
+  private static String withoutNul(String path, String text) {
+    if (text.indexOf('\0') >= 0) {
+      throw AgentException.badField(path, "must not contain a NUL byte (at index " + text.indexOf('\0') + ")");
+    }
+    return text;
   }
 
   JsonFields requiredObject(String field) {

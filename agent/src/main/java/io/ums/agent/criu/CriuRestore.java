@@ -28,6 +28,11 @@ public final class CriuRestore {
 
   private CriuRestore() {}
 
+  /** Where the restore of a session with work dir {@code workDir} writes the restored root's PID. */
+  public static Path pidFile(Path workDir) {
+    return workDir.resolve(PID_FILE);
+  }
+
   public static List<String> arguments(Options options) {
     List<String> args = new ArrayList<>(List.of(
         "--restore-detached",

@@ -88,7 +88,7 @@ public final class TcpConnections {
     return true;
   }
 
-  private static Set<String> socketInodes(List<Long> pids) {
+  static Set<String> socketInodes(List<Long> pids) {
     Set<String> inodes = new HashSet<>();
     for (long pid : pids) {
       try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "fd"))) {

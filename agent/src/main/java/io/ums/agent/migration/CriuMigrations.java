@@ -47,6 +47,7 @@ public final class CriuMigrations implements Migrations {
   private final Map<String, MigrationStatus> statuses = new ConcurrentHashMap<>();
   private final List<String> finishedOrder = new ArrayList<>();
   private final String advertiseHost;
+  private final int maxReceiveSessions;
   /** The node's kubelet, when the orchestrator-level approach is configured. */
   private final Optional<KubeletClient> kubelet;
   /** The containers (namespace/pod/container) a kubelet migration is under way for. */
@@ -54,9 +55,10 @@ public final class CriuMigrations implements Migrations {
   private DataPlane dataPlane;
   private volatile boolean draining;
 
-  private CriuMigrations(MigrationDeps deps, String advertiseHost) {
+  private CriuMigrations(MigrationDeps deps, String advertiseHost, int maxReceiveSessions) {
     this.deps = deps;
     this.advertiseHost = advertiseHost;
+    this.maxReceiveSessions = maxReceiveSessions;
     this.kubelet = deps.kubelet().configured() ? Optional.of(KubeletClient.create(deps.vertx(), deps.kubelet()))
         : Optional.empty();
   }
@@ -69,7 +71,7 @@ public final class CriuMigrations implements Migrations {
     DataPlane.Limits limits = new DataPlane.Limits(settings.idleTimeout(), settings.pingInterval());
     MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, runner,
         DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet());
-    CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost());
+    CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
       // its gate rolled back when the gate's connection died)
@@ -96,6 +98,12 @@ public final class CriuMigrations implements Migrations {
   public Future<JsonObject> prepareReceive(JsonObject request) {
     if (draining) {
       return Future.failedFuture(new AgentException(ApiError.DRAINING, "agent is shutting down"));
+    }
+    if (destinations.size() >= maxReceiveSessions) {
+      return Future.failedFuture(new AgentException(ApiError.TOO_MANY_SESSIONS, "node " + deps.node() + " already"
+          + " holds " + destinations.size() + " receive sessions, its limit (--max-receive-sessions " + maxReceiveSessions
+          + "); retry when one ends (unclaimed ones expire after " + deps.settings().receiveSessionTtl().toSeconds()
+          + " s)"));
     }
     ReceiveSessions.Session session = sessions.open(deps.settings().receiveSessionTtl());
     IncomingMigration destination = KIND_CHECKPOINT.equals(request.getString("kind"))

@@ -3,6 +3,7 @@ package io.ums.agent.migration;
 import io.ums.agent.criu.CriuPageServer;
 import io.ums.agent.criu.CriuRestore;
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.criu.RestoreGuard;
 import io.ums.agent.criu.TcpConnections;
 import io.ums.agent.dataplane.PageServerConnector;
 import io.ums.agent.migration.MigrationFailure.Code;
@@ -66,6 +67,10 @@ final class DestinationSession implements IncomingMigration {
   private ContainerReceiver container;
   private boolean finishing;
   private boolean restoring;
+  /** Kills the restored tree if this agent dies before the source heard that it runs; disarmed in finish. */
+  private RestoreGuard restoreGuard;
+  /** Whether the restore kept the TCP connections live (the source resets them otherwise). */
+  private boolean tcpEstablished;
 
   DestinationSession(MigrationDeps deps, String id) {
     this.deps = deps;
@@ -118,7 +123,7 @@ final class DestinationSession implements IncomingMigration {
     switch (channel.kind()) {
       case MigrationChannels.PAGES -> relayPages(channel);
       case MigrationChannels.IMAGE -> images.add(ImageFiles.receive(vertx, channel, dir.resolve("images"))
-          .onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST))));
+          .onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST)));
       case MigrationChannels.RESTORE -> {
         JsonObject manifest = channel.metadata();
         channel.handler(ignored -> { });
@@ -136,7 +141,7 @@ final class DestinationSession implements IncomingMigration {
   private ContainerReceiver containerReceiver() {
     if (container == null) {
       container = new ContainerReceiver(deps, id, connection, dir,
-          failure -> fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+          failure -> failExplained(failure, Code.PROTOCOL_ERROR));
     }
     return container;
   }
@@ -159,7 +164,7 @@ final class DestinationSession implements IncomingMigration {
           pages.reset(ProtocolError.CANCELLED, "page server unavailable");
           pagesReceived.tryFail(new MigrationFailure.Exception(Code.PAGE_SERVER_FAILED, failure.getMessage()));
         });
-    pagesReceived.future().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+    pagesReceived.future().onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST));
   }
 
   private void restore(JsonObject manifest) {
@@ -201,7 +206,7 @@ final class DestinationSession implements IncomingMigration {
         .onSuccess(ignored -> finish(MigrationPhase.DONE))
         .onFailure(failure -> {
           restoring = false;
-          fail(Failures.classify(failure, Code.RESTORE_FAILED));
+          failExplained(failure, Code.RESTORE_FAILED);
         });
   }
 
@@ -222,11 +227,12 @@ final class DestinationSession implements IncomingMigration {
             + " address (or listen on 0.0.0.0 / ::)");
       }
       // see TcpConnections: connections go on only where their local addresses exist
-      boolean tcpEstablished = TcpConnections.allLocal(tcpLocalAddresses);
+      tcpEstablished = TcpConnections.allLocal(tcpLocalAddresses);
       LOG.info("session {}: TCP connections with local addresses {} restored {}", id, tcpLocalAddresses,
           tcpEstablished ? "established" : "closed (--tcp-close)");
       CriuRestore.Options options = new CriuRestore.Options(dir.resolve("images"), dir, outputPipe,
           relay.writeEnd(), tcpEstablished);
+      restoreGuard = RestoreGuard.arm(CriuRestore.pidFile(dir));
       long pid = CriuRestore.run(deps.criu(), options, deps.settings().restoreTimeout().toMillis());
       if (!ProcessTree.running(pid)) {
         throw new MigrationFailure.Exception(Code.RESTORE_FAILED, "restored pid " + pid + " is not running");
@@ -249,7 +255,8 @@ final class DestinationSession implements IncomingMigration {
     restoredWorkloadId = restored.id();
     status.destinationWorkloadId(restored.id());
     JsonObject result = new JsonObject().put("workloadId", restored.id())
-        .put("restoreMs", status.timing("restoreMs"));
+        .put("restoreMs", status.timing("restoreMs"))
+        .put("tcpConnections", tcpEstablished ? "established" : "closed");
     return ResultChannel.send(connection, result)
         .recover(failure -> {
           LOG.warn("session {}: the source did not take the result ({}); removing restored workload {}", id,
@@ -258,6 +265,12 @@ final class DestinationSession implements IncomingMigration {
               new MigrationFailure.Exception(Code.SOURCE_GONE, "the source did not acknowledge the restore: "
                   + failure.getMessage())));
         });
+  }
+
+  /** Fails the session, saying so when the cause is a full session directory rather than what broke next. */
+  private void failExplained(Throwable failure, Code fallback) {
+    DestinationDisk.explain(deps, dir, failure).onComplete(explained -> fail(Failures.classify(explained.result(),
+        fallback)));
   }
 
   private void fail(MigrationFailure failure) {
@@ -293,6 +306,9 @@ final class DestinationSession implements IncomingMigration {
     closed.otherwiseEmpty()
         .compose(ignored -> container == null ? Future.succeededFuture() : container.quiesce())
         .compose(ignored -> vertx.executeBlocking(() -> {
+          if (restoreGuard != null) {
+            restoreGuard.disarm(); // handed over, or removed by this agent itself
+          }
           if (pageServer != null && pageServer.isAlive()) {
             pageServer.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
           }

@@ -30,6 +30,10 @@ public record MigrationFailure(Code code, String message) {
     KUBELET_NOT_FOUND,
     /** The kubelet (or the runtime under it) failed the checkpoint, or its archive is unusable. */
     KUBELET_FAILED,
+    /** The destination's session directory (tmpfs) is full: the checkpoint does not fit there. */
+    DESTINATION_NO_SPACE,
+    /** The workload holds something that cannot move (a terminal, a FIFO): refused before the freeze. */
+    UNMOVABLE_RESOURCE,
     INTERNAL
   }
 

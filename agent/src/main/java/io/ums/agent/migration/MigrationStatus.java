@@ -51,6 +51,11 @@ public final class MigrationStatus {
     }
   }
 
+  /** A better account of the failure already recorded (e.g. the destination's own reason). */
+  public synchronized void explainError(MigrationFailure failure) {
+    error = failure;
+  }
+
   public synchronized void workloadId(String id) {
     workloadId = id;
   }

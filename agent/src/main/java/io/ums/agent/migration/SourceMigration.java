@@ -1,10 +1,12 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.criu.ClientConnections;
 import io.ums.agent.criu.CriuDump;
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.PostDumpGate;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.criu.TcpConnections;
+import io.ums.agent.criu.UnmovableFiles;
 import io.ums.agent.dataplane.CorruptingProxy;
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.migration.MigrationFailure.Code;
@@ -74,6 +76,7 @@ final class SourceMigration implements OutgoingMigration {
   private final boolean keep;
   private final MigrationStatus status;
   private final Promise<JsonObject> done = Promise.promise();
+  private final DestinationVerdict verdict;
   private final long startNanos = System.nanoTime();
   private long freezeStartNanos = -1;
 
@@ -82,6 +85,7 @@ final class SourceMigration implements OutgoingMigration {
   private Set<String> lockRulesBefore = Set.of();
   private Set<String> tcpLocalAddresses = Set.of();
   private Set<String> tcpListenAddresses = Set.of();
+  private MovedConnections connections = MovedConnections.none();
   private CorruptingProxy proxy;
   private UmsConnection connection;
   private PostDumpGate gate;
@@ -103,6 +107,7 @@ final class SourceMigration implements OutgoingMigration {
     this.destination = destination;
     this.keep = keep;
     this.status = new MigrationStatus(id, MigrationStatus.Role.SOURCE, workload.id());
+    this.verdict = new DestinationVerdict(vertx);
   }
 
   @Override
@@ -158,7 +163,7 @@ final class SourceMigration implements OutgoingMigration {
 
   private Future<Void> relayPages() {
     pageSocket.accepted().onSuccess(pages::dumpConnected);
-    pages.sent().onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+    pages.sent().onFailure(failure -> failFromPeer(Failures.classify(failure, Code.CONNECTION_LOST)));
     return Future.succeededFuture();
   }
 
@@ -184,7 +189,7 @@ final class SourceMigration implements OutgoingMigration {
         .onSuccess(opened -> {
           connection = opened;
           pages = new PageStreamRelay(opened, workload.id());
-          MigrationEvents.routeToDestination(opened, this::onPeerChannel, this::fail);
+          MigrationEvents.routeToDestination(opened, this::onPeerChannel, this::failFromPeer);
         });
   }
 
@@ -201,8 +206,13 @@ final class SourceMigration implements OutgoingMigration {
             Files.createDirectories(scratch.resolve("images"));
             outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
             List<Long> tree = ProcessTree.members(workload.pid());
+            UnmovableFiles.find(tree).ifPresent(why -> {
+              throw new MigrationFailure.Exception(Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
+                  + " cannot move: " + why);
+            });
             tcpLocalAddresses = TcpConnections.localAddresses(tree);
             tcpListenAddresses = TcpConnections.listeningAddresses(tree);
+            connections = new MovedConnections(ClientConnections.of(tree));
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
             gate.writeScript(scratch, deps.settings().migrationTimeout().plusMinutes(1));
             return null;
@@ -276,7 +286,7 @@ final class SourceMigration implements OutgoingMigration {
           status.phase(MigrationPhase.RESTORING);
           LOG.info("migration {} RESTORING: images sent, waiting for the destination", id);
         })
-        .onFailure(failure -> fail(Failures.classify(failure, Code.CONNECTION_LOST)));
+        .onFailure(failure -> failFromPeer(Failures.classify(failure, Code.CONNECTION_LOST)));
   }
 
   private JsonObject manifest() {
@@ -294,6 +304,9 @@ final class SourceMigration implements OutgoingMigration {
   }
 
   private void onResult(JsonObject result) {
+    if (!result.getBoolean("ok", false)) {
+      verdict.heard(MigrationFailure.fromJson(result.getJsonObject("error", new JsonObject())));
+    }
     if (finishing) {
       return;
     }
@@ -304,6 +317,7 @@ final class SourceMigration implements OutgoingMigration {
     status.timing("restoreMs", result.getLong("restoreMs", -1L));
     status.timing("downtimeMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
     status.destinationWorkloadId(result.getString("workloadId"));
+    connections.restoredAs(result);
     commit();
   }
 
@@ -319,7 +333,8 @@ final class SourceMigration implements OutgoingMigration {
         .recover(failure -> Future.succeededFuture(-1))
         .compose(code -> {
           deps.workloads().endMigration(workload.id());
-          return keep ? Future.succeededFuture() : deps.workloads().remove(workload.id());
+          return keep ? Future.succeededFuture() : vertx.executeBlocking(this::resetClosedConnections, false)
+              .otherwiseEmpty().compose(ignored -> deps.workloads().remove(workload.id()));
         })
         .eventually(() -> vertx.executeBlocking(this::unlockConnections, false))
         .onComplete(removed -> {
@@ -328,6 +343,12 @@ final class SourceMigration implements OutgoingMigration {
           }
           finish(MigrationPhase.DONE);
         });
+  }
+
+  /** A failure the data connection reported: it may explain a failure already seen here. */
+  private void failFromPeer(MigrationFailure failure) {
+    verdict.heard(failure);
+    fail(failure);
   }
 
   private void fail(MigrationFailure failure) {
@@ -347,9 +368,7 @@ final class SourceMigration implements OutgoingMigration {
     if (pages != null) {
       pages.reset(failure.message());
     }
-    if (connection != null) {
-      connection.close();
-    }
+    // the connection stays open until finish(): the destination's reason may still be on its way
     Future<Integer> exited = dumpExit == null ? Future.succeededFuture(0) : dumpExit
         .timeout(DUMP_EXIT_WAIT_MILLIS, TimeUnit.MILLISECONDS)
         .recover(timeout -> vertx.executeBlocking(() -> {
@@ -366,8 +385,17 @@ final class SourceMigration implements OutgoingMigration {
           boolean resumed = running.succeeded() && running.result();
           if (!resumed) {
             status.error(MigrationFailure.of(Code.ROLLBACK_FAILED, "the source did not resume"));
+            finish(MigrationPhase.FAILED);
+            return;
           }
-          finish(resumed ? MigrationPhase.ROLLED_BACK : MigrationPhase.FAILED);
+          verdict.explain(failure).onComplete(explained -> {
+            if (explained.result() != failure) {
+              LOG.info("migration {}: the destination explains it: {} ({})", id, explained.result().code(),
+                  explained.result().message());
+              status.explainError(explained.result());
+            }
+            finish(MigrationPhase.ROLLED_BACK);
+          });
         });
   }
 
@@ -381,6 +409,16 @@ final class SourceMigration implements OutgoingMigration {
     int removed = new NetworkLockRules(deps.criu().wrapper()).removeAddedSince(lockRulesBefore);
     if (removed > 0) {
       LOG.info("migration {}: removed {} CRIU lock rule(s) of the moved connections", id, removed);
+    }
+    return null;
+  }
+
+  /** Peers of connections restored closed get a reset now, from the sockets the frozen source holds. */
+  private Void resetClosedConnections() {
+    int reset = connections.resetIfClosed(deps.criu().wrapper(), this::unlockConnections);
+    if (reset > 0) {
+      LOG.info("migration {}: reset {} of {} connection(s) restored closed on the destination", id, reset,
+          connections.size());
     }
     return null;
   }

@@ -10,14 +10,20 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Starts a process workload as the init of its own PID namespace ({@code unshare --pid --fork}, no
- * {@code --mount-proc}, no new mount namespace: see criu-install.md), its stdout and stderr on the pipe of
- * a fresh {@link OutputRelay}, stdin on /dev/null, working directory "/" (a directory that exists on every
+ * Starts a process workload as the init of its own PID and IPC namespaces ({@code unshare --pid --ipc
+ * --fork}; no {@code --mount-proc}, no new mount namespace: see criu-install.md). Its own IPC namespace is
+ * what lets CRIU dump System V shared memory, semaphores and message queues (it refuses IPC objects of the
+ * host's namespace: "doesn't live in IPC ns"), and they come back in a fresh one on the destination. Its
+ * stdout and stderr go to the pipe of a fresh {@link OutputRelay}, stdin is /dev/null, working directory "/" (a directory that exists on every
  * destination, since CRIU restores the cwd). {@code unshare} runs in a session of its own, so the agent's
- * death or its process group's signals never reach the workload. Blocking: call it on a worker.
+ * death or its process group's signals never reach the workload. It returns once the workload's own program
+ * runs (its argv and environment readable in /proc), not while the init is still on its way there.
+ * Blocking: call it on a worker.
  */
 final class ProcessLauncher {
   private static final long FIND_INIT_TIMEOUT_MILLIS = 5_000;
+  private static final java.nio.charset.Charset NATIVE_ENCODING = java.nio.charset.Charset.forName(
+      System.getProperty("sun.jnu.encoding", "UTF-8"));
 
   /**
    * The started workload: {@code unshare} (the agent's child), the namespace init it forked (empty when
@@ -33,7 +39,7 @@ final class ProcessLauncher {
     try {
       // The inner setsid makes the namespace init lead its own session and process group: CRIU refuses a
       // tree whose session leader is outside its PID namespace.
-      List<String> command = new ArrayList<>(List.of("setsid", "unshare", "--pid", "--fork", "--", "setsid",
+      List<String> command = new ArrayList<>(List.of("setsid", "unshare", "--pid", "--ipc", "--fork", "--", "setsid",
           "--"));
       command.addAll(spec.command());
       ProcessBuilder builder = new ProcessBuilder(command)
@@ -44,7 +50,12 @@ final class ProcessLauncher {
       builder.environment().putAll(spec.env());
       Process unshare = builder.start();
       relay.releaseAgentWriter();
-      return new Launched(unshare, findNamespaceInit(unshare), relay);
+      Optional<ProcessIdentity> init = findNamespaceInit(unshare);
+      if (init.isPresent()) {
+        awaitProgram(init.get(), unshare, List.of(command.subList(1, command.size()),
+            command.subList(command.indexOf("--") + 1, command.size())), !builder.environment().isEmpty());
+      }
+      return new Launched(unshare, init, relay);
     } catch (IOException | RuntimeException e) {
       relay.close();
       throw e;
@@ -90,6 +101,54 @@ final class ProcessLauncher {
     unshare.destroyForcibly();
     throw new IOException("unshare (pid " + unshare.pid() + ") forked no namespace init within "
         + FIND_INIT_TIMEOUT_MILLIS + " ms");
+  }
+
+  /**
+   * Waits until the namespace init runs the workload's own program, so that whoever reads its
+   * {@code /proc/<pid>/cmdline} or {@code environ} once the launch answers sees the program's. Until then the
+   * init still runs {@code unshare} or {@code setsid} (argv {@code stages}), or is inside its last
+   * {@code execve}, when the kernel shows an empty argv and environment until the new program's stack is
+   * set up. A program that rewrites its own argv still differs from both stages.
+   */
+  private static void awaitProgram(ProcessIdentity init, Process unshare, List<List<String>> stages,
+      boolean hasEnvironment) throws IOException {
+    Path proc = Path.of("/proc", Long.toString(init.pid()));
+    List<String> stageArgvs = stages.stream().map(stage -> String.join("\0", stage) + "\0").toList();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FIND_INIT_TIMEOUT_MILLIS);
+    while (System.nanoTime() < deadline) {
+      Optional<String> argv = read(proc.resolve("cmdline"));
+      Optional<String> environment = read(proc.resolve("environ"));
+      if (argv.isEmpty() || environment.isEmpty() || !init.alive()) {
+        return; // it ended: the sweep reports it EXITED
+      }
+      boolean ownProgram = !argv.get().isEmpty() && !stageArgvs.contains(argv.get());
+      if (ownProgram && (!hasEnvironment || !environment.get().isEmpty())) {
+        return;
+      }
+      pause();
+    }
+    unshare.destroyForcibly();
+    init.kill();
+    throw new IOException("the workload (pid " + init.pid() + ") did not start its program within "
+        + FIND_INIT_TIMEOUT_MILLIS + " ms");
+  }
+
+  /** A /proc text in the encoding the JVM passed the arguments and environment in. */
+  private static Optional<String> read(Path file) {
+    try {
+      return Optional.of(new String(Files.readAllBytes(file), NATIVE_ENCODING));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static void pause() throws IOException {
+    try {
+      Thread.sleep(1);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while starting the workload", e);
+    }
   }
 
   private static Optional<ProcessIdentity> firstChild(Path children) {

@@ -177,6 +177,29 @@ class ProcessWorkloadsTest {
         .hasMessageContaining("EXITED");
   }
 
+  /**
+   * The launch answers once the workload's own program runs: before, it answered as soon as unshare had
+   * forked the init, whose argv was still unshare's (or setsid's, or empty inside execve), so a caller
+   * reading /proc/PID/environ at once found it empty on a busy machine (issue 15, item 10).
+   */
+  @Test
+  void aLaunchAnswersOnceTheProgramItselfRuns() throws Exception {
+    for (int i = 0; i < 5; i++) {
+      WorkloadSpec spec = new WorkloadSpec("exec-" + i, WorkloadSpec.KIND_PROCESS, null, null,
+          List.of("/bin/sleep", "600"), Map.of("GREETING", "hi-" + i));
+      ProcessLauncher.Launched launched = ProcessLauncher.launch(spec, workDir.resolve("exec-" + i + ".log"));
+      ProcessIdentity init = launched.init().orElseThrow();
+      leftovers.add(init);
+      Path proc = Path.of("/proc", Long.toString(init.pid()));
+      String argv = Files.readString(proc.resolve("cmdline"));
+      String environment = Files.readString(proc.resolve("environ"));
+      init.kill();
+      launched.relay().close();
+      assertThat(argv).isEqualTo("/bin/sleep\0" + "600\0");
+      assertThat(environment).contains("GREETING=hi-" + i);
+    }
+  }
+
   private ProcessWorkloads registry() throws Exception {
     ProcessWorkloads workloads = new ProcessWorkloads(vertx, workDir);
     registries.add(workloads);

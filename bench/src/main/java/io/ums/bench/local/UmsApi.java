@@ -23,6 +23,10 @@ public final class UmsApi {
     this.http = http;
   }
 
+  public UmsCluster cluster() {
+    return cluster;
+  }
+
   /** POST /v1/workloads on the node's agent; returns the workload's id. */
   public String launch(int node, String name, List<String> command) {
     JsonObject body = new JsonObject().put("name", name).put("command", new JsonArray(List.copyOf(command)));

@@ -29,12 +29,15 @@ public final class UmsCluster {
   private final List<String> agentUrls;
   private final String coordinatorUrl;
   private final Path workDir;
+  private final List<Long> agentPids;
 
-  private UmsCluster(NetworkTestbed testbed, List<String> agentUrls, String coordinatorUrl, Path workDir) {
+  private UmsCluster(NetworkTestbed testbed, List<String> agentUrls, String coordinatorUrl, Path workDir,
+      List<Long> agentPids) {
     this.testbed = testbed;
     this.workDir = workDir;
     this.agentUrls = agentUrls;
     this.coordinatorUrl = coordinatorUrl;
+    this.agentPids = agentPids;
   }
 
   /** Starts the agents and the coordinator, waits until all answer /health; their stop goes to cleanup. */
@@ -59,6 +62,7 @@ public final class UmsCluster {
     }
     Path tokenFile = writeToken(http, workDir);
     List<String> agentUrls = new ArrayList<>();
+    List<Long> agentPids = new ArrayList<>();
     for (NetworkTestbed.Node node : testbed.nodes()) {
       Path agentDir = workDir.resolve(node.name());
       List<String> command = new ArrayList<>(UmsJars.agentJavaJar(jars.agent()));
@@ -72,6 +76,7 @@ public final class UmsCluster {
       ChildProcess agent = ChildProcess.start("agent " + node.name(), node.inNode(command),
           logDir.resolve(node.name() + "-agent.log"));
       cleanup.push(agent.name(), agent::close);
+      agentPids.add(agent.pid());
       agentUrls.add(scheme + node.address() + ":" + AGENT_CONTROL_PORT);
     }
     int coordinatorPort = freePort();
@@ -104,7 +109,7 @@ public final class UmsCluster {
         }
       });
     }
-    return new UmsCluster(testbed, List.copyOf(agentUrls), coordinatorUrl, workDir);
+    return new UmsCluster(testbed, List.copyOf(agentUrls), coordinatorUrl, workDir, List.copyOf(agentPids));
   }
 
   public NetworkTestbed testbed() {
@@ -118,6 +123,11 @@ public final class UmsCluster {
   /** The node's agent's --work-dir (its image store, containers and sessions). */
   public Path agentWorkDir(int node) {
     return workDir.resolve(testbed.node(node).name());
+  }
+
+  /** The agents' process ids (the JVMs: nsenter execs java), node by node. */
+  public List<Long> agentPids() {
+    return agentPids;
   }
 
   public String coordinatorUrl() {

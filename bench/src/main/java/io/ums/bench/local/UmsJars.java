@@ -45,6 +45,11 @@ public record UmsJars(Path home) {
     io.ums.agent.dataplane.AgentMemoryBudget.ENVIRONMENT.forEach((key, value) -> command.add(key + "=" + value));
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(io.ums.agent.dataplane.AgentMemoryBudget.JVM_OPTIONS);
+    // a data path warm-up size other than the agent's default, when this JVM was given one (a bench option)
+    String warmup = System.getProperty(io.ums.agent.DataPathWarmup.MIB_PROPERTY);
+    if (warmup != null) {
+      command.add("-D" + io.ums.agent.DataPathWarmup.MIB_PROPERTY + "=" + warmup);
+    }
     command.add("-jar");
     command.add(jar.toString());
     return command;

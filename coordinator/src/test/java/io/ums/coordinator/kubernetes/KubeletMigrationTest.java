@@ -24,8 +24,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Orchestrator level (interface kubelet) against fabric8's mock API server in CRUD mode: a real
- * kube-apiserver, kubelet and CRI-O cannot run on these machines. The node agents are {@link
+ * Orchestrator level (interface kubelet) against fabric8's mock API server in CRUD mode (the real
+ * kubelet and containerd run under ./ums cluster, but no test drives this path through them yet). The node agents are {@link
  * FakeAgent}s speaking the kubelet part of agent-api.md; the test itself plays the destination
  * node's kubelet/CRI-O by writing the restored pod's status (Running and Ready, or not).
  */

@@ -37,8 +37,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Kubernetes path against fabric8's mock API server in CRUD mode: a real kube-apiserver
- * cannot run on these machines. The node agents are {@link FakeAgent}s (the agent contract
+ * The Kubernetes path against fabric8's mock API server in CRUD mode (fast, many cases; the same
+ * calls against the real API server with RBAC: ApiServerMigrationTest). The node agents are {@link FakeAgent}s (the agent contract
  * without CRIU), reachable at the pod IP and "control" port the agent pods declare.
  */
 @EnableKubernetesMockClient(crud = true)

@@ -11,8 +11,8 @@ import java.util.Arrays;
 import java.util.Map;
 
 /**
- * What the tests put into fabric8's mock API server (CRUD mode; a real kube-apiserver and kubelet
- * cannot run on these machines): agent pods of the DaemonSet pointing at {@link FakeAgent}s, and
+ * What the tests put into fabric8's mock API server (CRUD mode; the real API server's tests are
+ * ApiServerMigrationTest): agent pods of the DaemonSet pointing at {@link FakeAgent}s, and
  * the status changes a kubelet would report.
  */
 final class MockCluster {

@@ -32,9 +32,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Pods with a controller, against fabric8's mock API server in CRUD mode (no kube-apiserver, and
- * no controller-manager, can run here: the test checks what a ReplicaSet controller would see, the
- * labels against its selector and the ownerReferences, rather than running one).
+ * Pods with a controller, against fabric8's mock API server in CRUD mode: the test checks what a
+ * ReplicaSet controller would see, the labels against its selector and the ownerReferences, and the
+ * order of the API calls. ApiServerMigrationTest runs the real ReplicaSet controller on the hand-over.
  */
 @EnableKubernetesMockClient(crud = true)
 class OwnedPodMigrationTest {

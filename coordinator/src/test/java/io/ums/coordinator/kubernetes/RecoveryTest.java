@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 /**
  * A coordinator that stopped mid-migration (its state was in memory) left locks and destination
  * pods behind; the next one settles them when it starts. Against fabric8's mock API server in
- * CRUD mode (no kube-apiserver can run here); the pods are written as the stopped coordinator left
+ * CRUD mode (fast, many cases; ApiServerMigrationTest runs the real API server); the pods are written as the stopped coordinator left
  * them, the agents are {@link FakeAgent}s.
  */
 @EnableKubernetesMockClient(crud = true)

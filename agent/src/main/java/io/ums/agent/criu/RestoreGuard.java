@@ -1,0 +1,68 @@
+package io.ums.agent.criu;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Kills a restored process tree if the agent that restored it dies before it was handed over. A restore is
+ * only committed once the source has heard that the copy runs; an agent killed before that (kill -9, OOM)
+ * leaves the source to roll back and resume, so a copy still running here would run the workload twice,
+ * listed by no agent.
+ *
+ * <p>The guard is a small shell in a session of its own that blocks reading a pipe from the agent. The
+ * kernel closes the agent's end when the agent dies, however it dies: the guard then sends SIGKILL to the
+ * {@code criu restore} of this session (found by its unique {@code --pidfile}) and to the root it forked,
+ * or, when the restore is over, to the restored root named in the pid file. The root is the init of the
+ * restored PID namespace, so the whole tree goes. {@link #disarm()} tells it the copy is handed over: it exits and leaves the tree alone.
+ * Blocking (starts a process): call on a worker.
+ */
+public final class RestoreGuard implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RestoreGuard.class);
+  private static final String SCRIPT = """
+      read -r verdict
+      [ "$verdict" = disarm ] && exit 0
+      for criu in $(pgrep -f -- "--pidfile $0"); do
+        for child in $(cat /proc/"$criu"/task/*/children 2>/dev/null); do kill -KILL "$child" 2>/dev/null; done
+        kill -KILL "$criu" 2>/dev/null
+      done
+      pid=$(cat "$0" 2>/dev/null) || exit 0
+      [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+      exit 0
+      """;
+
+  private final Process guard;
+  private final OutputStream agentEnd;
+
+  private RestoreGuard(Process guard) {
+    this.guard = guard;
+    this.agentEnd = guard.getOutputStream();
+  }
+
+  /** Arms a guard over the restore that writes {@code pidFile}. */
+  public static RestoreGuard arm(Path pidFile) throws IOException {
+    Process guard = new ProcessBuilder("setsid", "sh", "-c", SCRIPT, pidFile.toAbsolutePath().toString())
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start();
+    return new RestoreGuard(guard);
+  }
+
+  /** The restored tree is handed over (or already removed by the agent): the guard leaves it alone. */
+  public void disarm() {
+    try {
+      agentEnd.write("disarm\n".getBytes(StandardCharsets.US_ASCII));
+      agentEnd.close();
+    } catch (IOException e) {
+      LOG.warn("restore guard (pid {}) could not be disarmed: {}", guard.pid(), e.getMessage());
+    }
+  }
+
+  @Override
+  public void close() {
+    disarm();
+  }
+}

@@ -1,0 +1,64 @@
+package io.ums.agent.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ums.agent.testkit.HostCommand;
+import io.ums.agent.testkit.MemServiceClient;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a destination cannot take, on two real agents with real CRIU: its session directory is a real
+ * 8 MiB tmpfs and the workload has 32 MiB of memory. The source must report the destination's
+ * "no space left on device", not its own broken pipe (issue 15, item 9), and resume.
+ */
+@Tag("slow")
+class DestinationLimitsTest {
+  @TempDir
+  Path dir;
+
+  private MigrationTestBed bed;
+  private Path smallDisk;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (bed != null) {
+      bed.close();
+    }
+    if (smallDisk != null) {
+      HostCommand.run("umount", "-l", smallDisk.toString());
+    }
+  }
+
+  @Test
+  void aFullDestinationDiskIsReportedAsTheDestinationsNoSpace() throws Exception {
+    smallDisk = Files.createDirectories(dir.resolve("small-disk"));
+    HostCommand.check("mount", "-t", "tmpfs", "-o", "size=8m", "ums-test-small", smallDisk.toString());
+    bed = new MigrationTestBed(dir, List.of(),
+        List.of("-Dums.migration.sessionRoot=" + smallDisk.resolve("sessions")), 10);
+    JsonObject workload = bed.launch(bed.a, 32);
+    String checksum = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000).checksum();
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+    System.out.println("rolled back: " + status.encode());
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    JsonObject error = status.getJsonObject("error");
+    assertThat(error.getString("code")).as(error.encode()).isEqualTo("DESTINATION_NO_SPACE");
+    assertThat(error.getString("message")).as(error.encode())
+        .contains("node " + bed.b.node.name(), "no space left on device", smallDisk.resolve("sessions").toString())
+        .doesNotContainIgnoringCase("broken pipe");
+    bed.assertAnswersWithinASecond(bed.a, checksum);
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    try (var left = Files.list(smallDisk.resolve("sessions"))) {
+      assertThat(left.toList()).as("session files on the small disk").isEmpty();
+    }
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+}

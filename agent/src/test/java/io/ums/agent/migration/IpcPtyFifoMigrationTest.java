@@ -1,0 +1,163 @@
+package io.ums.agent.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ums.agent.testkit.HostCommand;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Small real programs using what ordinary services use (issue 15, item 7), launched through the agent on
+ * node A and migrated to node B by two real agents with real CRIU: System V shared memory moves (the
+ * workload has its own IPC namespace); a pseudo-terminal and a FIFO with bytes in it are refused before
+ * anything is frozen, with UNMOVABLE_RESOURCE naming the file, and the source keeps answering.
+ */
+@Tag("slow")
+class IpcPtyFifoMigrationTest {
+  private static final int PORT = 17201;
+  /** A TCP server answering "<text in its SysV shared memory segment> <requests served>" per connection. */
+  private static final String SHM_SERVER = """
+      #include <netinet/in.h>
+      #include <stdio.h>
+      #include <stdlib.h>
+      #include <sys/ipc.h>
+      #include <sys/shm.h>
+      #include <sys/socket.h>
+      #include <unistd.h>
+      int main(int argc, char **argv) {
+        int id = shmget(IPC_PRIVATE, 1 << 20, IPC_CREAT | 0600);
+        if (id < 0) { perror("shmget"); return 1; }
+        char *shared = shmat(id, NULL, 0);
+        if (shared == (void *) -1) { perror("shmat"); return 1; }
+        snprintf(shared, 64, "shm-%s", argv[2]);
+        int server = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+        if (bind(server, (struct sockaddr *) &address, sizeof address) || listen(server, 16)) { perror("listen"); return 1; }
+        for (unsigned long served = 1;; served++) {
+          int client = accept(server, NULL, NULL);
+          if (client < 0) continue;
+          char line[128];
+          int length = snprintf(line, sizeof line, "%s %lu\\n", shared, served);
+          if (write(client, line, length) < 0) perror("write");
+          close(client);
+        }
+      }
+      """;
+  /** Holds a pseudo-terminal or a FIFO with bytes in it, and answers "alive" per connection. */
+  private static final String HOLDER = """
+      import os, pty, socket, sys
+      if sys.argv[1] == "pty":
+          master, slave = pty.openpty()
+      else:
+          os.mkfifo(sys.argv[3])
+          fifo = os.open(sys.argv[3], os.O_RDWR)
+          os.write(fifo, b"bytes nobody read yet")
+      server = socket.create_server(("0.0.0.0", int(sys.argv[2])))
+      while True:
+          client, _ = server.accept()
+          client.sendall(b"alive\\n")
+          client.close()
+      """;
+
+  @TempDir
+  static Path dir;
+  private static MigrationTestBed bed;
+
+  @BeforeAll
+  static void startAgents() throws Exception {
+    bed = new MigrationTestBed(dir, "uip", List.of(), List.of(), 10);
+  }
+
+  @AfterAll
+  static void stopAgents() throws Exception {
+    if (bed != null) {
+      bed.close();
+    }
+  }
+
+  @AfterEach
+  void removeWorkloads() throws Exception {
+    bed.removeAllWorkloads();
+  }
+
+  @Test
+  void systemVSharedMemoryMoves() throws Exception {
+    Path source = Files.writeString(dir.resolve("shm-server.c"), SHM_SERVER);
+    Path binary = dir.resolve("shm-server");
+    HostCommand.check("gcc", "-O1", "-o", binary.toString(), source.toString());
+    JsonObject workload = bed.launch(bed.a, "shm", List.of(binary.toString(), Integer.toString(PORT), "k7"));
+    String before = awaitAnswer(bed.a);
+    assertThat(before).startsWith("shm-k7 ");
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    String after = awaitAnswer(bed.b);
+    assertThat(after).startsWith("shm-k7 ");
+    assertThat(Long.parseLong(after.split(" ")[1])).as("requests served, counted on").isGreaterThan(
+        Long.parseLong(before.split(" ")[1]));
+    assertThat(bed.workloads(bed.a)).isEmpty();
+  }
+
+  @Test
+  void aPseudoTerminalIsRefusedBeforeTheFreeze() throws Exception {
+    assertRefused(List.of("pty", Integer.toString(PORT)), "pseudo-terminal /dev/");
+  }
+
+  @Test
+  void aFifoWithBytesInItIsRefusedBeforeTheFreeze() throws Exception {
+    Path fifo = dir.resolve("fifo-" + System.nanoTime());
+    assertRefused(List.of("fifo", Integer.toString(PORT), fifo.toString()), "named pipe (FIFO) " + fifo);
+    Files.deleteIfExists(fifo);
+  }
+
+  private void assertRefused(List<String> arguments, String named) throws Exception {
+    Path script = Files.writeString(dir.resolve("holder.py"), HOLDER);
+    List<String> command = new java.util.ArrayList<>(List.of("/usr/bin/python3", script.toString()));
+    command.addAll(arguments);
+    JsonObject workload = bed.launch(bed.a, "holder", command);
+    awaitAnswer(bed.a);
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    JsonObject error = status.getJsonObject("error");
+    assertThat(error.getString("code")).as(error.encode()).isEqualTo("UNMOVABLE_RESOURCE");
+    assertThat(error.getString("message")).contains("cannot move: it holds the " + named);
+    assertThat(status.getJsonObject("timings").containsKey("freezeMs")).as("never frozen").isFalse();
+    assertThat(answer(bed.a)).isEqualTo("alive");
+    assertThat(bed.a.get("/v1/workloads/" + workload.getString("id")).getString("status")).isEqualTo("RUNNING");
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
+  private static String awaitAnswer(AgentProcess agent) {
+    return Awaitility.await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> answer(agent),
+        text -> !text.isEmpty());
+  }
+
+  private static String answer(AgentProcess agent) throws IOException {
+    try (Socket socket = new Socket()) {
+      socket.connect(new InetSocketAddress(agent.node.address(), PORT), 2000);
+      socket.setSoTimeout(5000);
+      InputStream in = socket.getInputStream();
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
+    }
+  }
+}

@@ -1,0 +1,102 @@
+package io.ums.agent.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.json.JsonObject;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A client outside the node (this test, in the root network namespace) waits for the answer to a request
+ * the source's kernel had already acknowledged when the source was frozen (issue 15, item 6). Its
+ * connection cannot follow (its local address is node A's) and is restored closed on B; the client must
+ * then be told at once (reset or end-of-file) instead of waiting for its read timeout, two real agents and
+ * real CRIU between.
+ */
+@Tag("slow")
+class OutsideClientResetTest {
+  private static final int PORT = 17301;
+  /** Answers "pong" to "ping" at once, and "slow" a minute later: a request in flight across the freeze. */
+  private static final String SERVER = """
+      import socket, threading, time
+      def serve(client):
+          for line in client.makefile("r"):
+              if line.strip() == "slow":
+                  time.sleep(60)
+              client.sendall(b"pong\\n")
+      server = socket.create_server(("0.0.0.0", %d))
+      while True:
+          client, _ = server.accept()
+          threading.Thread(target=serve, args=(client,), daemon=True).start()
+      """.formatted(PORT);
+  /** Far longer than a reset takes to arrive, far shorter than the server's minute. */
+  private static final int READ_TIMEOUT_MILLIS = 20_000;
+
+  @TempDir
+  Path dir;
+  private MigrationTestBed bed;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (bed != null) {
+      bed.close();
+    }
+  }
+
+  @Test
+  void aClientWaitingForAnAnswerAcrossTheFreezeIsResetWhenTheSourceGoes() throws Exception {
+    bed = new MigrationTestBed(dir, "uor", List.of(), List.of(), 10);
+    Path script = Files.writeString(dir.resolve("server.py"), SERVER);
+    JsonObject workload = bed.launch(bed.a, "slow-server", List.of("/usr/bin/python3", script.toString()));
+    try (Socket client = Awaitility.await().ignoreExceptions().until(() -> connect(bed.a), socket -> true)) {
+      BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
+      OutputStream out = client.getOutputStream();
+      out.write("ping\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(in.readLine()).isEqualTo("pong");
+      // acknowledged by A's kernel, answered only in a minute: in flight when the source is frozen
+      out.write("slow\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+
+      JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+      assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+
+      client.setSoTimeout(READ_TIMEOUT_MILLIS);
+      String outcome;
+      try {
+        outcome = in.readLine() == null ? "end of file" : "an answer";
+      } catch (SocketTimeoutException e) {
+        outcome = "nothing until its read timeout";
+      } catch (SocketException e) {
+        outcome = "reset";
+      }
+      assertThat(outcome).as("what the waiting client got").isIn("reset", "end of file");
+    }
+    // and the service answers on B to a client that reconnects
+    try (Socket again = connect(bed.b)) {
+      again.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(new BufferedReader(new InputStreamReader(again.getInputStream(), StandardCharsets.UTF_8))
+          .readLine()).isEqualTo("pong");
+    }
+  }
+
+  private static Socket connect(AgentProcess agent) throws Exception {
+    Socket socket = new Socket();
+    socket.connect(new InetSocketAddress(agent.node.address(), PORT), 2000);
+    socket.setSoTimeout(5000);
+    return socket;
+  }
+}
