@@ -132,19 +132,20 @@ final class MigrationRun {
                         JsonArray::add, JsonArray::addAll));
               }
               announce(EventType.RESERVED, event);
-              keepReservation(answer.getString("reservationId"));
+              keepReservation(answer.getString("reservationId"),
+                  answer.getLong("abandonedAfterMs", settings.phaseTimeout().toMillis()));
               return answer;
             });
   }
 
   /**
-   * The destination settles a reservation nobody works on for a phase timeout (its source coordinator
+   * The destination settles a reservation nobody works on for its phase timeout (the source coordinator
    * died); this run may spend longer than that between reserving and committing (a slow start of the
-   * source agent, a loaded machine), so it says it is alive a few times per phase timeout.
+   * source agent, a loaded machine), so it says it is alive a few times per that timeout.
    */
-  private void keepReservation(String reservationId) {
-    heartbeat = vertx.setPeriodic(Math.max(1, settings.phaseTimeout().toMillis() / 4),
-        timer -> destination.reservation(reservationId)); // one missed is no loss
+  private void keepReservation(String reservationId, long abandonedAfterMs) {
+    long every = Math.max(1, Math.min(abandonedAfterMs, settings.phaseTimeout().toMillis()) / 4);
+    heartbeat = vertx.setPeriodic(every, timer -> destination.reservation(reservationId)); // one missed is no loss
   }
 
   private Future<String> startTransfer() {

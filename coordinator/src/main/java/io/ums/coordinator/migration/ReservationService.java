@@ -72,7 +72,9 @@ public final class ReservationService {
         .compose(agent -> request.checkpoint() ? openCheckpointSessions(request, agent) : createAndOpen(request, agent))
         .map(answer -> answer.put("creationMs", (System.nanoTime() - started) / 1_000_000)
             // this cluster's wish; the source coordinator may still encrypt when this says no
-            .put("encrypt", settings.encrypts(describer.clusterId().equals(request.sourceClusterId()))));
+            .put("encrypt", settings.encrypts(describer.clusterId().equals(request.sourceClusterId())))
+            // the source coordinator asks about it more often than that while it works on it
+            .put("abandonedAfterMs", checkInterval.toMillis()));
   }
 
   private Future<JsonObject> createAndOpen(DestinationRequest request, AgentRef agent) {
