@@ -229,6 +229,9 @@ state = "/run/containerd"
   # this sandbox's capability bounding set has no CAP_SYS_RESOURCE: an oom_score_adj below the current one
   # (the pod sandbox's -998) fails with EPERM in runc init; keep every container at or above containerd's
   restrict_oom_score_adj = true
+  # a CreateContainer whose image is a checkpoint image (index/manifest annotation
+  # org.criu.checkpoint.container.name) restores it with CRIU; off by default in containerd 2.2
+  enable_experimental_restore_via_create = true
   [plugins."io.containerd.cri.v1.runtime".containerd]
     default_runtime_name = "runc"
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]

@@ -2,6 +2,7 @@ package io.ums.agent;
 
 import io.ums.agent.api.ControlSecurity;
 import io.ums.agent.kubelet.KubeletSettings;
+import io.ums.agent.migration.EngineConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -72,5 +73,10 @@ public record AgentConfig(String node, String bindHost, String advertiseHost, in
   public String dataAddress() {
     String host = advertiseHost.contains(":") ? "[" + advertiseHost + "]" : advertiseHost;
     return host + ":" + dataPort;
+  }
+
+  /** What the migration engine reads of this configuration. */
+  public EngineConfig engine() {
+    return new EngineConfig(node, bindHost, dataPort, advertiseHost, workDir, kubelet, maxReceiveSessions);
   }
 }

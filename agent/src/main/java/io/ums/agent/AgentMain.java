@@ -5,6 +5,7 @@ import io.ums.agent.image.CheckpointImages;
 import io.ums.agent.image.ImageCli;
 import io.ums.agent.kubelet.KubeletSettings;
 import io.ums.agent.migration.CriuMigrations;
+import io.ums.agent.migration.MigrationHooks;
 import io.ums.protocol.security.BearerToken;
 import io.ums.protocol.security.ServerTls;
 import java.io.IOException;
@@ -31,8 +32,9 @@ import picocli.CommandLine.Option;
 @Command(name = "ums agent", mixinStandardHelpOptions = true, subcommands = {ImageCli.class},
     description = "Runs a UMS node agent: control API, data plane, workload launcher.")
 public final class AgentMain implements Callable<Integer> {
-  /** The migration engine this agent runs: CRIU stop-and-copy over the UMS data plane, warmed before ready. */
-  static final MigrationsFactory MIGRATIONS = DataPathWarmup.after(CriuMigrations::start);
+  /** The migration engine this agent runs: CRIU over the UMS data plane, warmed before ready. */
+  static final MigrationsFactory MIGRATIONS = DataPathWarmup.after((vertx, config, workloads, criu) ->
+      CriuMigrations.start(vertx, config.engine(), workloads, criu, MigrationHooks.NONE));
 
   // --node and --work-dir are checked in call(), not by picocli, so that "image" runs without them.
   @Option(names = "--node", description = "This node's name (required).")
@@ -116,9 +118,27 @@ public final class AgentMain implements Callable<Integer> {
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
+  private final MigrationsFactory migrationsFactory;
+
+  public AgentMain() {
+    this(MIGRATIONS);
+  }
+
+  private AgentMain(MigrationsFactory migrationsFactory) {
+    this.migrationsFactory = migrationsFactory;
+  }
+
   public static void main(String[] args) {
+    System.exit(run(args, MIGRATIONS));
+  }
+
+  /**
+   * Runs the agent command with {@code migrationsFactory} as its engine: {@link #main} with the production
+   * one, a test's own main class with an engine that has fault hooks installed. Returns the exit code.
+   */
+  public static int run(String[] args, MigrationsFactory migrationsFactory) {
     configureLogging();
-    System.exit(new CommandLine(new AgentMain()).execute(args));
+    return new CommandLine(new AgentMain(migrationsFactory)).execute(args);
   }
 
   @Override
@@ -142,7 +162,7 @@ public final class AgentMain implements Callable<Integer> {
         kubeletSettings()).withControlSecurity(controlSecurity()).withMaxReceiveSessions(maxReceiveSessions);
     Agent agent;
     try {
-      agent = Agent.start(config, MIGRATIONS).toCompletionStage().toCompletableFuture().get();
+      agent = Agent.start(config, migrationsFactory).toCompletionStage().toCompletableFuture().get();
     } catch (java.util.concurrent.ExecutionException e) {
       System.err.println("agent " + node + " failed to start: " + e.getCause().getMessage());
       return 1;

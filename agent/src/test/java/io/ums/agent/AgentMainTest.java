@@ -70,7 +70,7 @@ class AgentMainTest {
   void theImageSubcommandRunsWithoutAgentOptions(@org.junit.jupiter.api.io.TempDir Path dir) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    Path tarball = io.ums.agent.testkit.BusyboxImages.baseLayer(dir);
+    Path tarball = io.ums.testkit.BusyboxImages.baseLayer(dir);
     CommandLine cli = new CommandLine(new AgentMain()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
     assertThat(cli.execute("image", "import", "busybox", tarball.toString(), "--work-dir", dir.toString()))
         .isEqualTo(0);

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.MemServiceClient;
 import io.ums.agent.workload.ProcessIdentity;
+import io.ums.testkit.MemService;
+import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;

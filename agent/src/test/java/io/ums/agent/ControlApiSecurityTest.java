@@ -4,10 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.ums.agent.api.ControlSecurity;
-import io.ums.agent.api.UnavailableMigrations;
-import io.ums.agent.testkit.TestCertificates;
 import io.ums.protocol.security.BearerToken;
 import io.ums.protocol.security.ClientTls;
+import io.ums.testkit.TestCertificates;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.net.URI;

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.ums.agent.AgentHttp.Reply;
-import io.ums.agent.api.UnavailableMigrations;
 import io.ums.agent.workload.ProcessIdentity;
 import io.ums.agent.workload.WorkloadBusyException;
 import io.vertx.core.json.JsonObject;

@@ -6,6 +6,7 @@ import io.ums.coordinator.cluster.AgentList;
 import io.ums.coordinator.cluster.AgentRef;
 import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.LocalCluster;
+import io.ums.coordinator.config.Defaults;
 import io.ums.coordinator.kubernetes.KubernetesCluster;
 import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.peer.PeerClient;

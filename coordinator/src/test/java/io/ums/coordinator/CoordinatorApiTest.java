@@ -101,6 +101,8 @@ class CoordinatorApiTest {
     assertBadRequest(request("memsvc").put("interface", "teleport").encode(), "interface");
     assertBadRequest(request("memsvc").put("interface", "runc").encode(), "interface");
     assertBadRequest(request("memsvc").put("redirect", "not a url").encode(), "redirect");
+    assertBadRequest(request("memsvc").put("mode", "pre-copy").encode(), "mode");
+    assertBadRequest(request("memsvc").put("mode", "post-copy").put("keep", true).encode(), "mode");
     assertBadRequest(request("mem\u0000svc").encode(), "name");
     assertBadRequest(request("memsvc").put("namespace", "default\u0000").encode(), "namespace");
     assertBadRequest(request("memsvc").put("destinationNode", "node-b\u0000x").encode(), "destinationNode");

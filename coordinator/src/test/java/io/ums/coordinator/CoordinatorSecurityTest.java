@@ -4,9 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.agent.Agent;
 import io.ums.agent.AgentConfig;
+import io.ums.agent.UnavailableMigrations;
 import io.ums.agent.api.ControlSecurity;
-import io.ums.agent.api.UnavailableMigrations;
-import io.ums.agent.testkit.TestCertificates;
 import io.ums.coordinator.api.ApiAccess;
 import io.ums.coordinator.cluster.AgentRef;
 import io.ums.coordinator.cluster.LocalCluster;
@@ -17,6 +16,7 @@ import io.ums.coordinator.testing.Http.Answer;
 import io.ums.protocol.security.BearerToken;
 import io.ums.protocol.security.ClientTls;
 import io.ums.protocol.security.ServerTls;
+import io.ums.testkit.TestCertificates;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;

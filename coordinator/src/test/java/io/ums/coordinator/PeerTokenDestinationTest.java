@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.agent.Agent;
 import io.ums.agent.AgentConfig;
+import io.ums.agent.UnavailableMigrations;
 import io.ums.agent.api.ControlSecurity;
-import io.ums.agent.api.UnavailableMigrations;
 import io.ums.coordinator.api.ApiAccess;
 import io.ums.coordinator.cluster.AgentRef;
 import io.ums.coordinator.cluster.LocalCluster;

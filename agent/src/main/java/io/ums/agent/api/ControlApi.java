@@ -2,6 +2,9 @@ package io.ums.agent.api;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.ums.agent.criu.CriuInstallation;
+import io.ums.agent.error.AgentException;
+import io.ums.agent.error.ApiError;
+import io.ums.agent.error.ErrorResponses;
 import io.ums.agent.migration.CriuMigrations;
 import io.ums.agent.migration.Migrations;
 import io.ums.agent.workload.Workload;
@@ -101,8 +104,15 @@ public final class ControlApi {
     return list;
   }
 
+  /** One workload, with its resident memory (what the coordinator's mode "auto" decides on). */
   private Future<Answer> findWorkload(RoutingContext context) {
-    return Future.succeededFuture(new Answer(200, WorkloadJson.of(workload(context.pathParam("id")), node.node())));
+    var workload = workload(context.pathParam("id"));
+    JsonObject json = WorkloadJson.of(workload, node.node());
+    if (workload.pid() <= 0) {
+      return Future.succeededFuture(new Answer(200, json));
+    }
+    return vertx.executeBlocking(() -> io.ums.agent.criu.ProcessTree.residentBytes(workload.pid()), false)
+        .map(rss -> new Answer(200, json.put("rssBytes", rss)));
   }
 
   private void logs(RoutingContext context) {

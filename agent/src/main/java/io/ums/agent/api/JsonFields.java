@@ -1,5 +1,6 @@
 package io.ums.agent.api;
 
+import io.ums.agent.error.AgentException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;

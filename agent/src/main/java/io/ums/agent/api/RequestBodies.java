@@ -1,6 +1,8 @@
 package io.ums.agent.api;
 
+import io.ums.agent.error.AgentException;
 import io.ums.agent.migration.CriuMigrations;
+import io.ums.agent.migration.MigrationMode;
 import io.ums.agent.workload.WorkloadSpec;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
@@ -17,6 +19,8 @@ final class RequestBodies {
   /** What a receive session takes: a process tree, a container, or a kubelet checkpoint archive. */
   static final Set<String> RECEIVE_KINDS = Set.of(WorkloadSpec.KIND_PROCESS, WorkloadSpec.KIND_CONTAINER,
       CriuMigrations.KIND_CHECKPOINT);
+  /** How memory moves: {@code stop-and-copy} (the default) or {@code post-copy} (process trees only). */
+  static final Set<String> MODES = Set.copyOf(MigrationMode.wireNames());
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+]|[^:\\s\\[\\]]+):(\\d{1,5})");
   private static final int MAX_ARGUMENTS = 4096;
@@ -74,8 +78,13 @@ final class RequestBodies {
     if (workloadName != null) {
       request.put("workloadName", workloadName);
     }
-    request.put("kind", fields.optionalOneOf("kind", RECEIVE_KINDS, WorkloadSpec.KIND_PROCESS));
-    return request;
+    String kind = fields.optionalOneOf("kind", RECEIVE_KINDS, WorkloadSpec.KIND_PROCESS);
+    String mode = mode(fields);
+    if (MigrationMode.fromWire(mode) == MigrationMode.POST_COPY && !kind.equals(WorkloadSpec.KIND_PROCESS)) {
+      throw AgentException.badField("mode", "post-copy moves process trees only (kind \"process\"), got kind \""
+          + kind + "\"");
+    }
+    return request.put("kind", kind).put("mode", mode);
   }
 
   /**
@@ -100,7 +109,22 @@ final class RequestBodies {
     destination.requiredString("sessionId");
     destination.requiredString("token");
     destination.optionalBoolean("encrypt", false);
-    return body.copy().put("keep", fields.optionalBoolean("keep", false));
+    boolean keep = fields.optionalBoolean("keep", false);
+    String mode = mode(fields);
+    if (MigrationMode.fromWire(mode) == MigrationMode.POST_COPY) {
+      if (body.getValue("kubelet") != null) {
+        throw AgentException.badField("mode",
+            "post-copy moves this agent's process workloads, not kubelet checkpoints");
+      }
+      if (keep) {
+        throw AgentException.badField("mode", "post-copy moves a workload; it cannot keep a running copy (keep)");
+      }
+    }
+    return body.copy().put("keep", keep).put("mode", mode);
+  }
+
+  private static String mode(JsonFields fields) {
+    return fields.optionalOneOf("mode", MODES, MigrationMode.STOP_AND_COPY.wireName());
   }
 
   private static void hostPort(JsonFields fields, String field) {

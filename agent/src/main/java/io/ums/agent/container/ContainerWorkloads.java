@@ -1,11 +1,9 @@
 package io.ums.agent.container;
 
-import io.ums.agent.criu.CriuDump;
 import io.ums.agent.image.Image;
 import io.ums.agent.image.LayerCache;
 import io.ums.agent.image.LayerDiff;
 import io.ums.agent.image.OciImageStore;
-import io.ums.agent.workload.InvalidWorkloadSpecException;
 import io.ums.agent.workload.LogSink;
 import io.ums.agent.workload.Workload;
 import io.ums.agent.workload.WorkloadBusyException;
@@ -13,18 +11,14 @@ import io.ums.agent.workload.WorkloadSpec;
 import io.ums.agent.workload.WorkloadStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -46,7 +40,6 @@ public final class ContainerWorkloads {
   public static final String RUNTIME_RUNC = "runc";
   public static final String RUNTIME_PODMAN = "podman";
   private static final Logger LOG = LoggerFactory.getLogger(ContainerWorkloads.class);
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private record Entry(String id, WorkloadSpec spec, long pid, Instant createdAt, String restoredFrom,
                        String migrationId) {
@@ -62,6 +55,7 @@ public final class ContainerWorkloads {
   private final Podman podman;
   private final Path containersRoot;
   private final Map<String, Entry> entries = new ConcurrentHashMap<>();
+  private final ContainerBundles bundles;
 
   /**
    * @param workDir the agent's work dir: containers live in {@code containers/}, runc state in {@code runc/}
@@ -75,6 +69,7 @@ public final class ContainerWorkloads {
     this.runc = new Runc(workDir.resolve("runc"), netnsPath);
     this.podman = new Podman(netnsPath);
     this.containersRoot = workDir.resolve("containers");
+    this.bundles = new ContainerBundles(store, layers, runc, podman);
   }
 
   /** True when this registry runs the spec (kind "container", runtime "runc", "podman" or unset = runc). */
@@ -102,8 +97,8 @@ public final class ContainerWorkloads {
 
   public Future<Workload> launch(WorkloadSpec spec) {
     return blocking(() -> {
-      validate(spec);
-      String id = newId();
+      bundles.validate(spec);
+      String id = ContainerBundles.newId();
       Image image = store.get(spec.image());
       ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
       try {
@@ -112,7 +107,7 @@ public final class ContainerWorkloads {
           dir.create();
           pid = podman.run(id, podman.ensureImage(store, image), spec);
         } else {
-          prepareBundle(dir, spec, image, writeCriuConfig(dir, List.of()));
+          bundles.prepare(dir, spec, image, ContainerBundles.writeCriuConfig(dir, List.of()));
           pid = runc.run(id, dir.bundle(), new OutputRelay(dir.log()));
         }
         Entry entry = new Entry(id, spec, pid, Instant.now(), null, null);
@@ -121,7 +116,7 @@ public final class ContainerWorkloads {
         LOG.info("container {} ({}) started from image {}, pid {}", id, spec.name(), spec.image(), pid);
         return toWorkload(entry);
       } catch (RuntimeException e) {
-        discard(id, spec, dir);
+        bundles.discard(id, spec, dir);
         throw e;
       }
     });
@@ -152,7 +147,7 @@ public final class ContainerWorkloads {
       return Future.failedFuture(new NoSuchElementException("no workload " + id));
     }
     return blocking(() -> {
-      discard(id, entry.spec(), new ContainerDir(containersRoot.resolve(id)));
+      bundles.discard(id, entry.spec(), new ContainerDir(containersRoot.resolve(id)));
       entries.remove(id);
       LOG.info("container {} removed", id);
       return null;
@@ -240,8 +235,8 @@ public final class ContainerWorkloads {
   public Future<Workload> restore(WorkloadSpec spec, Path layerDiff, Path imagesDir, Path criuWorkDir,
                                   String migrationId) {
     return blocking(() -> {
-      validate(spec);
-      String id = newId();
+      bundles.validate(spec);
+      String id = ContainerBundles.newId();
       Image image = store.get(spec.image());
       ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
       try {
@@ -250,7 +245,7 @@ public final class ContainerWorkloads {
           LayerDiff.apply(layerDiff, dir.upper());
         }
         // the source's live connections cannot come back here (its address is not this node's): close them
-        prepareBundle(dir, spec, image, writeCriuConfig(dir, List.of("tcp-close")));
+        bundles.prepare(dir, spec, image, ContainerBundles.writeCriuConfig(dir, List.of("tcp-close")));
         Files.createDirectories(criuWorkDir);
         long pid = runc.restore(id, dir.bundle(), imagesDir, criuWorkDir, new OutputRelay(dir.log()));
         Entry entry = new Entry(id, spec, pid, Instant.now(), migrationId, null);
@@ -259,7 +254,7 @@ public final class ContainerWorkloads {
         LOG.info("container {} ({}) restored by migration {}, pid {}", id, spec.name(), migrationId, pid);
         return toWorkload(entry);
       } catch (RuntimeException | IOException e) {
-        discard(id, spec, dir);
+        bundles.discard(id, spec, dir);
         throw e;
       }
     });
@@ -298,8 +293,8 @@ public final class ContainerWorkloads {
   /** Restores podman's exported checkpoint archive (a regular file) as a new container and registers it. */
   public Future<Workload> podmanRestore(WorkloadSpec spec, Path archive, String migrationId) {
     return blocking(() -> {
-      validate(spec);
-      String id = newId();
+      bundles.validate(spec);
+      String id = ContainerBundles.newId();
       ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
       try {
         dir.create();
@@ -311,7 +306,7 @@ public final class ContainerWorkloads {
         LOG.info("podman container {} ({}) restored by migration {}, pid {}", id, spec.name(), migrationId, pid);
         return toWorkload(entry);
       } catch (RuntimeException e) {
-        discard(id, spec, dir);
+        bundles.discard(id, spec, dir);
         throw e;
       }
     });
@@ -337,13 +332,13 @@ public final class ContainerWorkloads {
           ContainerDir dir = new ContainerDir(path);
           JsonObject record = dir.readRecord();
           String id = path.getFileName().toString();
-          WorkloadSpec spec = record == null ? null : specFrom(record);
+          WorkloadSpec spec = record == null ? null : ContainerBundles.specFrom(record);
           Optional<Long> pid = spec == null ? Optional.empty() : isPodman(spec)
-              ? recoverPodman(id)
+              ? bundles.recoverPodman(id)
               : runc.state(id).filter(state -> !"stopped".equals(state.getString("status")))
-                  .map(state -> resumeIfFrozen(id, state));
+                  .map(state -> bundles.resumeIfFrozen(id, state));
           if (pid.isEmpty()) {
-            discard(id, spec, dir);
+            bundles.discard(id, spec, dir);
             continue;
           }
           Entry entry = new Entry(id, spec, pid.get(),
@@ -357,69 +352,6 @@ public final class ContainerWorkloads {
   }
 
   // --- internals ---
-
-  /** A podman container stopped by an unfinished migration's checkpoint comes back from its kept checkpoint. */
-  private Optional<Long> recoverPodman(String id) {
-    if (podman.exists(id) && !podman.running(id)) {
-      LOG.warn("podman container {} was left checkpointed by an unfinished migration; restoring it", id);
-      try {
-        podman.restoreKept(id);
-      } catch (ContainerException e) {
-        LOG.warn("podman container {} could not be restored: {}", id, e.getMessage());
-      }
-    }
-    return podman.running(id) ? podman.pid(id) : Optional.empty();
-  }
-
-  /** A container left frozen by a migration the previous agent run did not finish: it runs here again. */
-  private long resumeIfFrozen(String id, JsonObject state) {
-    if ("paused".equals(state.getString("status"))) {
-      LOG.warn("container {} was left frozen by an unfinished migration; resuming it", id);
-      runc.resume(id);
-    }
-    return state.getLong("pid");
-  }
-
-  /**
-   * The CRIU configuration runc passes on for this container's checkpoints and restores: what any program
-   * needs from a dump, plus {@code restoreSettings} (a restore ignores the dump-only lines).
-   */
-  private static Path writeCriuConfig(ContainerDir dir, List<String> restoreSettings) throws IOException {
-    List<String> lines = new ArrayList<>(CriuDump.GENERAL_PROGRAM_SETTINGS);
-    lines.addAll(restoreSettings);
-    Files.createDirectories(dir.root());
-    return Files.write(dir.root().resolve("criu.conf"), lines);
-  }
-
-  private void prepareBundle(ContainerDir dir, WorkloadSpec spec, Image image, Path criuConfig) {
-    dir.create();
-    List<Path> lowerDirs = layers.lowerDirs(image);
-    List<String> imageEnv = imageEnv(image);
-    dir.writeConfig(OciRuntimeSpec.build(spec.name(), spec.command(), imageEnv, spec.env(), criuConfig));
-    new OverlayRootfs(lowerDirs, dir.upper(), dir.work(), dir.rootfs()).mount();
-  }
-
-  private List<String> imageEnv(Image image) {
-    JsonObject config = new JsonObject(new String(store.readBlob(image.config()), StandardCharsets.UTF_8));
-    JsonArray env = config.getJsonObject("config", new JsonObject()).getJsonArray("Env", new JsonArray());
-    List<String> entries = new ArrayList<>();
-    env.forEach(value -> entries.add(String.valueOf(value)));
-    return entries;
-  }
-
-  private void discard(String id, WorkloadSpec spec, ContainerDir dir) {
-    if (spec != null && isPodman(spec)) {
-      podman.remove(id);
-    } else {
-      runc.destroy(id);
-      new OverlayRootfs(List.of(), dir.upper(), dir.work(), dir.rootfs()).unmount();
-    }
-    try {
-      io.ums.agent.image.FileTrees.delete(dir.root());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
 
   private void thawQuietly(String id) {
     try {
@@ -440,37 +372,6 @@ public final class ContainerWorkloads {
   private Workload toWorkload(Entry entry) {
     WorkloadStatus status = entry.migrationId() != null ? WorkloadStatus.MIGRATING : WorkloadStatus.RUNNING;
     return new Workload(entry.id(), entry.spec(), entry.pid(), status, entry.createdAt(), entry.restoredFrom());
-  }
-
-  private static WorkloadSpec specFrom(JsonObject record) {
-    List<String> command = new ArrayList<>();
-    record.getJsonArray("command", new JsonArray()).forEach(arg -> command.add(String.valueOf(arg)));
-    Map<String, String> env = new java.util.HashMap<>();
-    record.getJsonObject("env", new JsonObject()).forEach(e -> env.put(e.getKey(), String.valueOf(e.getValue())));
-    return new WorkloadSpec(record.getString("name"), record.getString("kind"), record.getString("runtime"),
-        record.getString("image"), command, env);
-  }
-
-  private void validate(WorkloadSpec spec) {
-    if (!handles(spec)) {
-      throw new InvalidWorkloadSpecException("runtime", "must be \"runc\" or \"podman\", got " + spec.runtime());
-    }
-    if (spec.image() == null || spec.image().isBlank()) {
-      throw new InvalidWorkloadSpecException("image", "required for a container workload");
-    }
-    if (store.find(spec.image()).isEmpty()) {
-      throw new InvalidWorkloadSpecException("image", "no image named \"" + spec.image()
-          + "\" in this agent's store (import it with ./ums image import or POST /v1/images)");
-    }
-    if (spec.command().isEmpty()) {
-      throw new InvalidWorkloadSpecException("command", "must name the program to run inside the container");
-    }
-  }
-
-  private static String newId() {
-    byte[] bytes = new byte[6];
-    RANDOM.nextBytes(bytes);
-    return "c-" + HexFormat.of().formatHex(bytes);
   }
 
   private <T> Future<T> blocking(Callable<T> work) {

@@ -1,6 +1,6 @@
 package io.ums.agent.container;
 
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;

@@ -1,6 +1,6 @@
 package io.ums.agent.container;
 
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;

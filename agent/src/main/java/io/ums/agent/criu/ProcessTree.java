@@ -99,4 +99,21 @@ public final class ProcessTree {
       return Optional.empty();
     }
   }
+
+  /** The resident memory of the tree under {@code root} (VmRSS summed; shared pages counted per process). */
+  public static long residentBytes(long root) {
+    long total = 0;
+    for (long pid : members(root)) {
+      try {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+          if (line.startsWith("VmRSS:")) {
+            total += Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+          }
+        }
+      } catch (IOException | NumberFormatException e) {
+        // the process ended meanwhile
+      }
+    }
+    return total;
+  }
 }

@@ -100,13 +100,18 @@ public final class PostCopyDestination {
 
   /** Starts the daemon and restores the tree, which runs on return; completes with its root's PID. */
   public Future<Long> restore() {
+    return restore(settings.restore());
+  }
+
+  /** As {@link #restore()}, with restore options known only now (the agent's: from the restore request). */
+  public Future<Long> restore(CriuRestore.Options restore) {
     return vertx.executeBlocking(() -> {
       // the daemon's page-server connection goes through a guard that outlives this agent (see LazyPagesGuard)
       guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(),
-          settings.restore().workDir().resolve("restored.pid"));
+          restore.workDir().resolve("restored.pid"));
       daemon = CriuLazyPages.start(settings.criu(), settings.imagesDir(), settings.workDir(),
           settings.relayHost(), guard.port(), 10_000);
-      long pid = CriuLazyRestore.run(settings.criu(), settings.restore(), settings.restoreTimeoutMillis());
+      long pid = CriuLazyRestore.run(settings.criu(), restore, settings.restoreTimeoutMillis());
       restoredNanos = System.nanoTime();
       return pid;
     }, false).onComplete(result -> {

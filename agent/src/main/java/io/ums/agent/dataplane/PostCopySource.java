@@ -129,17 +129,24 @@ public final class PostCopySource {
         .onFailure(lastPageDelivered::tryFail);
   }
 
+  /** Whether {@link #commit()} let CRIU past the gate: from then on only {@link #resume} brings the tree back. */
+  public boolean committed() {
+    return committed.future().succeeded();
+  }
+
   /** Completes when the destination has every page; fails when the page stream broke first. */
   public Future<Void> lastPageDelivered() {
     return lastPageDelivered.future();
   }
 
   /**
-   * After the last page: CRIU ends its session with the tree stopped; the frozen copy is killed and the
+   * Only once the destination has every page (its word, or the close record seen here): CRIU ends its
+   * session with the tree stopped; the frozen copy is killed and the
    * lock rules of its moved connections removed (their peers get resets, not silence).
    */
   public Future<Served> finish() {
-    return lastPageDelivered.future()
+    // the destination's word that it has every page suffices (the close record may still be on its way here)
+    return lastPageDelivered.future().timeout(30, TimeUnit.SECONDS).otherwiseEmpty()
         .compose(ignored -> awaitDumpExit(Duration.ofSeconds(30)))
         .compose(exit -> vertx.executeBlocking(() -> {
           ProcessTree.signalAll(settings.pid(), "KILL");

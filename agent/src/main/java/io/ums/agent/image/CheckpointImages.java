@@ -18,9 +18,10 @@ import java.util.concurrent.TimeUnit;
  * looks: {@code containers-storage} (what CRI-O and podman read) or an OCI layout directory ({@code oci:<dir>}).
  * The image has one layer, the archive's contents, and its manifest names the checkpointed container with the
  * annotations CRI-O ({@code io.kubernetes.cri-o.annotations.checkpoint.*}), podman
- * ({@code io.podman.annotations.checkpoint.*}) and containerd ({@code checkpointctl.annotation.checkpoint.*})
- * look for; CRI-O (or containerd >= 2.0) then restores a container whose image is this one. The layout is
- * built with {@link OciImageStore} and copied by {@code skopeo}. Blocking: worker threads only.
+ * ({@code io.podman.annotations.checkpoint.*}) and containerd ({@code org.criu.checkpoint.*}, checkpointctl's
+ * names) look for; CRI-O (or containerd 2.x with {@code enable_experimental_restore_via_create}) then restores a
+ * container whose image is this one. The layout is built with {@link OciImageStore} and copied by
+ * {@code skopeo}. Blocking: worker threads only.
  */
 public final class CheckpointImages {
   public static final String CONTAINERS_STORAGE = "containers-storage";
@@ -30,10 +31,14 @@ public final class CheckpointImages {
   static final String PODMAN_ROOTFS_IMAGE_NAME = "io.podman.annotations.checkpoint.rootfsImageName";
   /** podman refuses to restore an image without it, and one naming another runtime than its own. */
   static final String PODMAN_RUNTIME_NAME = "io.podman.annotations.checkpoint.runtime.name";
-  /** containerd (>= 2.0) takes an image for a checkpoint when its manifest has this (checkpointctl's names). */
-  static final String CHECKPOINTCTL_NAME = "checkpointctl.annotation.checkpoint.name";
-  static final String CHECKPOINTCTL_ROOTFS_IMAGE_NAME = "checkpointctl.annotation.checkpoint.rootfsImageName";
-  static final String CHECKPOINTCTL_RUNTIME_NAME = "checkpointctl.annotation.checkpoint.runtime.name";
+  /**
+   * containerd 2.x's CRI plugin takes an image for a checkpoint when the annotations of the blob its image
+   * record points at (our manifest) have this key: checkIfCheckpointOCIImage in
+   * internal/cri/server/container_checkpoint_linux.go, checkpointctl's lib.CheckpointAnnotationName.
+   */
+  static final String CRIU_NAME = "org.criu.checkpoint.container.name";
+  static final String CRIU_ROOTFS_IMAGE_NAME = "org.criu.checkpoint.rootfsImageName";
+  static final String CRIU_RUNTIME_NAME = "org.criu.checkpoint.runtime.name";
   private static final String LAYOUT_REF = "checkpoint";
   private static final long SKOPEO_TIMEOUT_SECONDS = 600;
 
@@ -80,15 +85,15 @@ public final class CheckpointImages {
     Map<String, String> annotations = new LinkedHashMap<>();
     annotations.put(CRIO_NAME, container);
     annotations.put(PODMAN_NAME, contents.name().orElse(container));
-    annotations.put(CHECKPOINTCTL_NAME, container);
+    annotations.put(CRIU_NAME, container);
     contents.rootfsImageName().ifPresent(image -> {
       annotations.put(CRIO_ROOTFS_IMAGE_NAME, image);
       annotations.put(PODMAN_ROOTFS_IMAGE_NAME, image);
-      annotations.put(CHECKPOINTCTL_ROOTFS_IMAGE_NAME, image);
+      annotations.put(CRIU_ROOTFS_IMAGE_NAME, image);
     });
     contents.runtime().ifPresent(runtime -> {
       annotations.put(PODMAN_RUNTIME_NAME, runtime);
-      annotations.put(CHECKPOINTCTL_RUNTIME_NAME, runtime);
+      annotations.put(CRIU_RUNTIME_NAME, runtime);
     });
     Path layoutDir = scratch.resolve("layout");
     OciImageStore layout = OciImageStore.open(layoutDir, scratch.resolve("layout-scratch"));

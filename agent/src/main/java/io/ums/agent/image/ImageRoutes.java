@@ -1,8 +1,8 @@
 package io.ums.agent.image;
 
-import io.ums.agent.api.AgentException;
-import io.ums.agent.api.ApiError;
-import io.ums.agent.api.ErrorResponses;
+import io.ums.agent.error.AgentException;
+import io.ums.agent.error.ApiError;
+import io.ums.agent.error.ErrorResponses;
 import io.vertx.core.Future;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;

@@ -1,7 +1,7 @@
 package io.ums.agent.image;
 
 import io.ums.agent.image.ImageStoreException.Code;
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;

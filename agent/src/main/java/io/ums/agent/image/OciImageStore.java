@@ -5,15 +5,10 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -23,8 +18,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * The agent's images, as an OCI image layout ({@code oci-layout}, {@code index.json}, {@code blobs/sha256}):
@@ -57,10 +50,10 @@ public final class OciImageStore {
       Files.createDirectories(scratch);
       Path layout = root.resolve("oci-layout");
       if (!Files.exists(layout)) {
-        writeAtomically(layout, new JsonObject().put("imageLayoutVersion", "1.0.0").encode(), scratch);
+        StoreFiles.writeAtomically(layout, new JsonObject().put("imageLayoutVersion", "1.0.0").encode(), scratch);
       }
       if (!Files.exists(root.resolve("index.json"))) {
-        writeAtomically(root.resolve("index.json"), emptyIndex().encode(), scratch);
+        StoreFiles.writeAtomically(root.resolve("index.json"), emptyIndex().encode(), scratch);
       }
       return new OciImageStore(root, scratch);
     } catch (IOException e) {
@@ -100,9 +93,9 @@ public final class OciImageStore {
     try {
       Digest digest;
       try (InputStream in = Files.newInputStream(tarball)) {
-        digest = copyHashing(in, temp);
+        digest = StoreFiles.copyHashing(in, temp);
       }
-      checkTarball(temp, tarball);
+      StoreFiles.checkTarball(temp, tarball);
       long size = Files.size(temp);
       moveIntoBlobs(temp, digest);
       layers.add(new ImageLayer(digest, size));
@@ -110,7 +103,7 @@ public final class OciImageStore {
     } catch (IOException e) {
       throw new ImageStoreException(Code.IO, "import of " + tarball + " failed: " + e.getMessage(), e);
     } finally {
-      deleteQuietly(temp);
+      StoreFiles.deleteQuietly(temp);
     }
   }
 
@@ -121,7 +114,7 @@ public final class OciImageStore {
   public Image register(String name, byte[] manifestBytes, byte[] configBytes) {
     validateName(name);
     JsonObject manifest = new JsonObject(new String(manifestBytes, StandardCharsets.UTF_8));
-    Digest manifestDigest = Digest.of(sha256(manifestBytes));
+    Digest manifestDigest = Digest.of(StoreFiles.sha256(manifestBytes));
     Optional<Image> existing = find(name);
     if (existing.isPresent()) {
       if (existing.get().manifest().equals(manifestDigest)) {
@@ -130,7 +123,7 @@ public final class OciImageStore {
       throw new ImageStoreException(Code.ALREADY_EXISTS,
           "image " + name + " exists here with different content (" + existing.get().manifest() + ")");
     }
-    Digest configDigest = Digest.of(sha256(configBytes));
+    Digest configDigest = Digest.of(StoreFiles.sha256(configBytes));
     if (!configDigest.equals(Digest.parse(manifest.getJsonObject("config").getString("digest")))) {
       throw new ImageStoreException(Code.DIGEST_MISMATCH, "image config does not match its manifest's digest");
     }
@@ -156,7 +149,7 @@ public final class OciImageStore {
     try {
       Digest digest;
       try (InputStream in = Files.newInputStream(layer)) {
-        digest = copyHashing(in, null);
+        digest = StoreFiles.copyHashing(in, null);
       }
       long size = Files.size(layer);
       moveIntoBlobs(layer, digest);
@@ -164,7 +157,7 @@ public final class OciImageStore {
     } catch (IOException e) {
       throw new ImageStoreException(Code.IO, "cannot adopt " + layer + " as a layer: " + e.getMessage(), e);
     } finally {
-      deleteQuietly(layer);
+      StoreFiles.deleteQuietly(layer);
     }
   }
 
@@ -258,16 +251,16 @@ public final class OciImageStore {
     try {
       Digest actual;
       try (InputStream in = Files.newInputStream(file)) {
-        actual = copyHashing(in, null);
+        actual = StoreFiles.copyHashing(in, null);
       }
       if (!actual.equals(expected)) {
-        deleteQuietly(file);
+        StoreFiles.deleteQuietly(file);
         throw new ImageStoreException(Code.DIGEST_MISMATCH,
             "layer announced as " + expected + " arrived with digest " + actual);
       }
       moveIntoBlobs(file, expected);
     } catch (IOException e) {
-      deleteQuietly(file);
+      StoreFiles.deleteQuietly(file);
       throw new ImageStoreException(Code.IO, "cannot store blob " + expected + ": " + e.getMessage(), e);
     }
   }
@@ -360,14 +353,14 @@ public final class OciImageStore {
   }
 
   private Digest putBlob(byte[] bytes) {
-    Digest digest = Digest.of(sha256(bytes));
+    Digest digest = Digest.of(StoreFiles.sha256(bytes));
     if (!hasBlob(digest)) {
       Path temp = newScratchFile();
       try {
         Files.write(temp, bytes);
         moveIntoBlobs(temp, digest);
       } catch (IOException e) {
-        deleteQuietly(temp);
+        StoreFiles.deleteQuietly(temp);
         throw new ImageStoreException(Code.IO, "cannot write blob " + digest + ": " + e.getMessage(), e);
       }
     }
@@ -388,7 +381,7 @@ public final class OciImageStore {
 
   private void writeIndex(JsonObject index) {
     try {
-      writeAtomically(root.resolve("index.json"), index.encode(), scratch);
+      StoreFiles.writeAtomically(root.resolve("index.json"), index.encode(), scratch);
     } catch (IOException e) {
       throw new ImageStoreException(Code.IO, "cannot write index.json: " + e.getMessage(), e);
     }
@@ -400,62 +393,5 @@ public final class OciImageStore {
 
   private static JsonObject descriptor(String mediaType, Digest digest, long size) {
     return new JsonObject().put("mediaType", mediaType).put("digest", digest.toString()).put("size", size);
-  }
-
-  private static void writeAtomically(Path target, String content, Path scratch) throws IOException {
-    Path temp = scratch.resolve(target.getFileName() + "." + UUID.randomUUID() + ".partial");
-    Files.writeString(temp, content);
-    Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-  }
-
-  /** Copies {@code in} to {@code target} (or nowhere when null) and returns the SHA-256 of the bytes. */
-  static Digest copyHashing(InputStream in, Path target) throws IOException {
-    MessageDigest sha = newSha256();
-    try (DigestInputStream hashing = new DigestInputStream(in, sha)) {
-      if (target == null) {
-        hashing.transferTo(OutputStream.nullOutputStream());
-      } else {
-        Files.copy(hashing, target, StandardCopyOption.REPLACE_EXISTING);
-      }
-    }
-    return Digest.of(sha.digest());
-  }
-
-  private static void checkTarball(Path file, Path original) {
-    try (TarArchiveInputStream tar = new TarArchiveInputStream(Files.newInputStream(file))) {
-      int entries = 0;
-      for (TarArchiveEntry entry = tar.getNextEntry(); entry != null; entry = tar.getNextEntry()) {
-        String path = entry.getName();
-        if (path.startsWith("/") || Path.of(path).normalize().startsWith("..")) {
-          throw new ImageStoreException(Code.INVALID, original + ": entry escapes the root: " + path);
-        }
-        entries++;
-      }
-      if (entries == 0) {
-        throw new ImageStoreException(Code.INVALID, original + " holds no tar entries");
-      }
-    } catch (IOException e) {
-      throw new ImageStoreException(Code.INVALID, original + " is not a tar archive: " + e.getMessage(), e);
-    }
-  }
-
-  static byte[] sha256(byte[] bytes) {
-    return newSha256().digest(bytes);
-  }
-
-  private static MessageDigest newSha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("the JDK has no SHA-256", e);
-    }
-  }
-
-  static void deleteQuietly(Path file) {
-    try {
-      Files.deleteIfExists(file);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 }

@@ -1,7 +1,7 @@
 package io.ums.agent.kubelet;
 
-import io.ums.agent.migration.MigrationFailure;
-import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.error.MigrationFailure;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;

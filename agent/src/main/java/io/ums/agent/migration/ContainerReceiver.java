@@ -1,26 +1,25 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.container.ContainerWorkloads;
-import io.ums.agent.container.WorkloadsByKind;
+import io.ums.agent.error.MigrationFailure;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.image.Digest;
 import io.ums.agent.image.Image;
 import io.ums.agent.image.ImageLayer;
 import io.ums.agent.image.ImageStoreException;
 import io.ums.agent.image.OciImageStore;
-import io.ums.agent.migration.MigrationFailure.Code;
 import io.ums.agent.workload.Workload;
 import io.ums.agent.workload.WorkloadSpec;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.ProtocolError;
+import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.file.OpenOptions;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.ums.protocol.UmsConnection;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,7 +59,7 @@ final class ContainerReceiver {
   private final List<Future<Void>> layerWork = new ArrayList<>();
   private final Set<Digest> pending = new HashSet<>();
   private final Set<Digest> adopted = new HashSet<>();
-  private JsonObject offer;
+  private ImageOffer offer;
   private boolean imageRegisteredHere;
 
   ContainerReceiver(MigrationDeps deps, String sessionId, UmsConnection connection, Path dir,
@@ -69,7 +68,7 @@ final class ContainerReceiver {
     this.sessionId = sessionId;
     this.connection = connection;
     this.dir = dir;
-    this.containers = deps.workloads() instanceof WorkloadsByKind byKind ? byKind.containers() : null;
+    this.containers = deps.containers().orElse(null);
     this.store = containers == null ? null : containers.store();
     this.failure = failure;
   }
@@ -80,13 +79,13 @@ final class ContainerReceiver {
       return false;
     }
     switch (channel.kind()) {
-      case ContainerChannels.IMAGE_OFFER -> {
+      case Channels.IMAGE_OFFER -> {
         JsonObject metadata = channel.metadata();
         channel.handler(ignored -> { });
         channel.endHandler(ignored -> onOffer(metadata));
       }
-      case ContainerChannels.LAYER -> receiveLayer(channel);
-      case ContainerChannels.LAYER_DIFF -> {
+      case Channels.LAYER -> receiveLayer(channel);
+      case Channels.LAYER_DIFF -> {
         channel.pause();
         vertx.fileSystem().open(dir.resolve("layer-diff.tar").toString(),
                 new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true))
@@ -94,7 +93,7 @@ final class ContainerReceiver {
             .onComplete(diffReceived)
             .onFailure(failure);
       }
-      case ContainerChannels.CHECKPOINT_ARCHIVE -> {
+      case Channels.CHECKPOINT_ARCHIVE -> {
         channel.pause();
         vertx.fileSystem().open(dir.resolve("checkpoint.tar").toString(),
                 new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true))
@@ -102,7 +101,7 @@ final class ContainerReceiver {
             .onComplete(archiveReceived)
             .onFailure(failure);
       }
-      case ContainerChannels.RUNTIME_FILE -> {
+      case Channels.RUNTIME_FILE -> {
         String name = channel.metadata().getString("name", "");
         if (!RUNTIME_FILES.contains(name)) {
           channel.reset(ProtocolError.CANCELLED, "unexpected runtime file");
@@ -123,25 +122,25 @@ final class ContainerReceiver {
   }
 
   private void onOffer(JsonObject metadata) {
-    offer = metadata;
-    vertx.executeBlocking(() -> {
-      JsonArray missing = new JsonArray();
-      for (Object layer : metadata.getJsonArray("layers", new JsonArray())) {
-        ImageLayer wanted = ImageLayer.fromJson((JsonObject) layer);
-        if (!store.hasBlob(wanted.digest())) {
-          missing.add(wanted.digest().toString());
-          pending.add(wanted.digest());
+    vertx.executeBlocking(() -> ImageOffer.fromJson(metadata), false).compose(parsed -> {
+      offer = parsed;
+      return vertx.executeBlocking(() -> {
+        List<String> missing = new ArrayList<>();
+        for (ImageLayer wanted : parsed.layers()) {
+          if (!store.hasBlob(wanted.digest())) {
+            missing.add(wanted.digest().toString());
+            pending.add(wanted.digest());
+          }
         }
-      }
-      return missing;
-    }, false).compose(missing -> {
-      LOG.info("session {}: image {} offered, {} layer(s) missing here", sessionId, metadata.getString("image"),
-          missing.size());
+        return missing;
+      }, false);
+    }).compose(missing -> {
+      LOG.info("session {}: image {} offered, {} layer(s) missing here", sessionId, offer.image(), missing.size());
       if (missing.isEmpty()) {
         layersDone.tryComplete();
       }
       imageReady();
-      return connection.openChannel(ContainerChannels.LAYERS_WANTED, new JsonObject().put("missing", missing));
+      return connection.openChannel(Channels.LAYERS_WANTED, ImageOffer.wanted(missing));
     }).compose(OutgoingChannel::end).onFailure(failure);
   }
 
@@ -238,10 +237,10 @@ final class ContainerReceiver {
   }
 
   private Image registerImage() {
-    String name = offer.getString("image");
+    String name = offer.image();
     boolean existed = store.find(name).isPresent();
-    Image image = store.register(name, offer.getString("manifest").getBytes(StandardCharsets.UTF_8),
-        offer.getString("config").getBytes(StandardCharsets.UTF_8));
+    Image image = store.register(name, offer.manifest().getBytes(StandardCharsets.UTF_8),
+        offer.config().getBytes(StandardCharsets.UTF_8));
     imageRegisteredHere = !existed;
     return image;
   }
@@ -251,7 +250,7 @@ final class ContainerReceiver {
     if (store == null) {
       return;
     }
-    String name = offer == null ? null : offer.getString("image");
+    String name = offer == null ? null : offer.image();
     try {
       if (imageRegisteredHere && name != null && !containers.usesImage(name)) {
         store.delete(name);

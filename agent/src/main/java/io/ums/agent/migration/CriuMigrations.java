@@ -1,14 +1,16 @@
 package io.ums.agent.migration;
 
-import io.ums.agent.AgentConfig;
-import io.ums.agent.api.AgentException;
-import io.ums.agent.api.ApiError;
+import io.ums.agent.container.ContainerWorkloads;
+import io.ums.agent.container.WorkloadsByKind;
 import io.ums.agent.criu.CriuInstallation;
 import io.ums.agent.criu.CriuRunner;
 import io.ums.agent.dataplane.DataPlane;
 import io.ums.agent.dataplane.ReceiveSessions;
+import io.ums.agent.error.AgentException;
+import io.ums.agent.error.ApiError;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.kubelet.KubeletClient;
-import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.workload.WorkloadSpec;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
@@ -63,22 +65,29 @@ public final class CriuMigrations implements Migrations {
         : Optional.empty();
   }
 
-  /** A {@code MigrationsFactory}: starts the data plane on the configured data port. */
-  public static Future<Migrations> start(Vertx vertx, AgentConfig config, Workloads workloads,
-                                         CriuInstallation criu) {
+  /**
+   * Starts the engine and its data plane on the configured data port; {@code hooks} are {@link
+   * MigrationHooks#NONE} but in fault tests.
+   */
+  public static Future<Migrations> start(Vertx vertx, EngineConfig config, Workloads workloads,
+                                         CriuInstallation criu, MigrationHooks hooks) {
     MigrationSettings settings = MigrationSettings.forNode(config.node(), config.workDir());
     CriuRunner runner = CriuRunner.local(criu.binary().orElse(Path.of("criu")));
     DataPlane.Limits limits = new DataPlane.Limits(settings.idleTimeout(), settings.pingInterval());
-    MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, runner,
-        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet());
+    // the workload registry of a running agent serves processes and containers; the container backends need
+    // the latter as what they are
+    Optional<ContainerWorkloads> containers = workloads instanceof WorkloadsByKind byKind
+        ? Optional.of(byKind.containers()) : Optional.empty();
+    MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, containers, runner,
+        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks);
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
       // its gate rolled back when the gate's connection died)
       SessionDirs.delete(settings.sessionRoot());
-      SessionDirs.delete(config.workDir().resolve(CheckpointImageSession.SESSIONS_DIR));
+      SessionDirs.delete(config.workDir().resolve(KubeletDestination.SESSIONS_DIR));
       // kubelet archives a previous run was sending hold containers' memory: they go too
-      int archives = KubeletSourceMigration.kubeletArchives(deps).sweep();
+      int archives = KubeletSource.kubeletArchives(deps).sweep();
       if (archives > 0) {
         LOG.info("deleted {} kubelet checkpoint archive(s) a previous run of this agent was sending", archives);
       }
@@ -106,8 +115,10 @@ public final class CriuMigrations implements Migrations {
           + " s)"));
     }
     ReceiveSessions.Session session = sessions.open(deps.settings().receiveSessionTtl());
-    IncomingMigration destination = KIND_CHECKPOINT.equals(request.getString("kind"))
-        ? new CheckpointImageSession(deps, session.id()) : new DestinationSession(deps, session.id());
+    MigrationMode mode = MigrationMode.fromWire(request.getString("mode"));
+    IncomingMigration destination = new DestinationDriver(deps, session.id(),
+        Backends.destination(request.getString("kind"), mode));
+    destination.status().mode(mode.wireName());
     destinations.put(session.id(), destination);
     statuses.put(session.id(), destination.status());
     destination.completion().onComplete(ignored -> finished(session.id()));
@@ -147,17 +158,26 @@ public final class CriuMigrations implements Migrations {
       return Future.failedFuture(AgentException.badField("destination.token", "must be base64"));
     }
     String id = UUID.randomUUID().toString();
-    SourceMigration.Destination destination = new SourceMigration.Destination(host, port,
+    SourceDriver.Destination destination = new SourceDriver.Destination(host, port,
         target.getString("sessionId"), token, target.getBoolean("encrypt", false));
     boolean keep = request.getBoolean("keep", false);
     JsonObject kubeletTarget = request.getJsonObject("kubelet");
     if (kubeletTarget != null) {
-      return startKubeletSend(id, KubeletSourceMigration.Target.fromJson(kubeletTarget), destination, keep);
+      return startKubeletSend(id, KubeletTarget.fromJson(kubeletTarget), destination, keep);
     }
+    MigrationMode mode = MigrationMode.fromWire(request.getString("mode"));
     return deps.workloads().beginMigration(request.getString("workloadId"), id).map(workload -> {
-      OutgoingMigration migration = ContainerSourceMigration.handles(workload)
-          ? new ContainerSourceMigration(deps, id, workload, destination, keep)
-          : new SourceMigration(deps, id, workload, destination, keep);
+      if (mode == MigrationMode.POST_COPY && WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())) {
+        deps.workloads().endMigration(workload.id());
+        throw AgentException.badField("mode", "post-copy moves process workloads only; " + workload.id()
+            + " is a container");
+      }
+      String what = WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())
+          ? "container " + workload.id() + " (" + workload.spec().image() + ")"
+          : "workload " + workload.id() + " (pid " + workload.pid() + ")";
+      OutgoingMigration migration = new SourceDriver(deps, id, workload.id(), what, destination,
+          Backends.source(workload, keep, mode, deps));
+      migration.status().mode(mode.wireName());
       sources.put(id, migration);
       statuses.put(id, migration.status());
       migration.completion().onComplete(ignored -> finished(id));
@@ -166,8 +186,8 @@ public final class CriuMigrations implements Migrations {
     });
   }
 
-  private Future<String> startKubeletSend(String id, KubeletSourceMigration.Target target,
-                                          SourceMigration.Destination destination, boolean keep) {
+  private Future<String> startKubeletSend(String id, KubeletTarget target, SourceDriver.Destination destination,
+                                          boolean keep) {
     if (kubelet.isEmpty()) {
       return Future.failedFuture(new AgentException(ApiError.UNAVAILABLE, "node " + deps.node()
           + " has no kubelet configured (start the agent with --kubelet-url)"));
@@ -176,7 +196,8 @@ public final class CriuMigrations implements Migrations {
       return Future.failedFuture(new AgentException(ApiError.CONFLICT, "container " + target
           + " is already migrating"));
     }
-    OutgoingMigration migration = new KubeletSourceMigration(deps, id, target, destination, keep, kubelet.get());
+    OutgoingMigration migration = new SourceDriver(deps, id, target.toString(), "kubelet checkpoint of " + target,
+        destination, Backends.kubeletSource(target, keep, kubelet.get()));
     sources.put(id, migration);
     statuses.put(id, migration.status());
     migration.completion().onComplete(ignored -> {

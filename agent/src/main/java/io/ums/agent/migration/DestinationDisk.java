@@ -1,7 +1,8 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.criu.CriuPageServer;
-import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.error.MigrationFailure;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.vertx.core.Future;
 import java.io.IOException;
 import java.nio.file.FileStore;

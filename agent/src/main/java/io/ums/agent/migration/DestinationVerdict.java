@@ -1,6 +1,7 @@
 package io.ums.agent.migration;
 
-import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.error.MigrationFailure;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;

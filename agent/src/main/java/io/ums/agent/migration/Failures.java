@@ -1,7 +1,8 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.criu.CriuException;
-import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.error.MigrationFailure;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.protocol.UmsProtocolException;
 
 /** Turns whatever failed a step into a {@link MigrationFailure}. */

@@ -1,5 +1,6 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.error.MigrationFailure;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
@@ -41,7 +42,7 @@ final class ImageFiles {
   private static Future<Long> sendOne(Vertx vertx, UmsConnection connection, Path file) {
     String name = file.getFileName().toString();
     return vertx.fileSystem().open(file.toString(), new OpenOptions().setRead(true).setWrite(false))
-        .compose(in -> connection.openChannel(MigrationChannels.IMAGE, new JsonObject().put("name", name))
+        .compose(in -> connection.openChannel(Channels.IMAGE, new JsonObject().put("name", name))
             .compose(channel -> in.pipeTo(channel).map(ignored -> channel.bytesWritten()))
             .eventually(in::close));
   }

@@ -1,15 +1,17 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.container.ContainerWorkloads;
 import io.ums.agent.criu.CriuRunner;
 import io.ums.agent.kubelet.KubeletSettings;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsClient;
 import io.vertx.core.Vertx;
+import java.util.Optional;
 
 /**
  * What every migration of this agent uses. {@code localHost} is where CRIU reaches the agent (loopback);
- * {@code workDir} holds what is too large for the tmpfs session root (kubelet checkpoint archives).
+ * {@code containers} are the node's containers (when container support is up), {@code workDir} holds what is too large for the tmpfs session root (kubelet checkpoint archives).
  */
-record MigrationDeps(Vertx vertx, String node, Workloads workloads, CriuRunner criu, UmsClient client,
-                     MigrationSettings settings, String localHost, java.nio.file.Path workDir,
-                     KubeletSettings kubelet) {}
+record MigrationDeps(Vertx vertx, String node, Workloads workloads, Optional<ContainerWorkloads> containers,
+                     CriuRunner criu, UmsClient client, MigrationSettings settings, String localHost,
+                     java.nio.file.Path workDir, KubeletSettings kubelet, MigrationHooks hooks) {}

@@ -1,6 +1,7 @@
 package io.ums.agent.migration;
 
-import io.ums.agent.migration.MigrationFailure.Code;
+import io.ums.agent.error.MigrationFailure;
+import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Context;

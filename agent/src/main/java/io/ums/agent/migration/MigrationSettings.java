@@ -3,25 +3,20 @@ package io.ums.agent.migration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Optional;
 
 /**
  * Tunables of the migration engine. The defaults suit a real cluster; system properties
- * ({@code -Dums.migration.*}) override them, and the {@code ums.test.*} fault hooks exist for the
- * migration integration tests only (they damage a migration on purpose).
+ * ({@code -Dums.migration.*}) override them.
  *
  * @param sessionRoot tmpfs directory for dump images (source) and receive sessions (destination)
  * @param migrationTimeout a migration not done by then rolls back
  * @param receiveSessionTtl a prepared receive session nobody connected to by then is forgotten
  * @param idleTimeout the data connection is declared dead after this long without a frame (a cut link)
- * @param dropImage test hook: the destination deletes this image file before restoring
- * @param corruptWireByteAt test hook: the source flips the byte at this offset of its data connection
  * @param failureLogs where the CRIU logs of failed migrations are kept (session directories go in every
  *     outcome)
  */
 public record MigrationSettings(Path sessionRoot, Duration migrationTimeout, Duration receiveSessionTtl,
                                 Duration idleTimeout, Duration pingInterval, Duration restoreTimeout,
-                                Optional<String> dropImage, Optional<Long> corruptWireByteAt,
                                 Path failureLogs) {
   public static final Duration DEFAULT_MIGRATION_TIMEOUT = Duration.ofMinutes(10);
   public static final Duration DEFAULT_RECEIVE_SESSION_TTL = Duration.ofMinutes(5);
@@ -43,8 +38,6 @@ public record MigrationSettings(Path sessionRoot, Duration migrationTimeout, Dur
         millis("ums.migration.idleTimeoutMillis", DEFAULT_IDLE_TIMEOUT),
         millis("ums.migration.pingIntervalMillis", DEFAULT_PING_INTERVAL),
         seconds("ums.migration.restoreTimeoutSeconds", DEFAULT_RESTORE_TIMEOUT),
-        Optional.ofNullable(System.getProperty("ums.test.dropImage")),
-        Optional.ofNullable(System.getProperty("ums.test.corruptWireByteAt")).map(Long::parseLong),
         Path.of(System.getProperty("ums.migration.failureLogs", workDir.resolve("failed-migrations").toString())));
   }
 

@@ -1,5 +1,6 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.error.MigrationFailure;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -20,6 +21,9 @@ public final class MigrationStatus {
   private final JsonObject bytes = new JsonObject().put("raw", 0L).put("wire", 0L).put("pages", 0L)
       .put("images", 0L).put("layerBytesSent", 0L).put("layerBytesSkipped", 0L);
   private final JsonObject timings = new JsonObject();
+  private volatile String mode;
+  /** A post-copy migration's figures and, when it broke, the state the workload was left in. */
+  private final JsonObject postCopy = new JsonObject();
 
   public MigrationStatus(String id, Role role, String workloadId) {
     this.id = id;
@@ -68,6 +72,16 @@ public final class MigrationStatus {
     checkpointImage = image;
   }
 
+  /** The mode the migration uses ({@code stop-and-copy}, {@code post-copy}). */
+  public void mode(String wireName) {
+    mode = wireName;
+  }
+
+  /** Merges {@code figures} into the status's {@code postCopy} object. */
+  public synchronized void postCopy(JsonObject figures) {
+    postCopy.mergeIn(figures);
+  }
+
   public synchronized void bytes(String name, long value) {
     bytes.put(name, value);
   }
@@ -95,6 +109,12 @@ public final class MigrationStatus {
         .put("destinationWorkloadId", destinationWorkloadId);
     if (checkpointImage != null) {
       json.put("checkpointImage", checkpointImage);
+    }
+    if (mode != null) {
+      json.put("mode", mode);
+    }
+    if (!postCopy.isEmpty()) {
+      json.put("postCopy", postCopy.copy());
     }
     return json;
   }

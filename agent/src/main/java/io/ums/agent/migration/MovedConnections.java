@@ -1,7 +1,6 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.criu.ClientConnections;
-import io.vertx.core.json.JsonObject;
 import java.util.List;
 
 /**
@@ -22,8 +21,8 @@ final class MovedConnections {
   }
 
   /** The destination's result says how it restored them (an older destination does not: closed). */
-  void restoredAs(JsonObject result) {
-    restored = result.getString("tcpConnections", "closed");
+  void restoredAs(MigrationResult result) {
+    restored = result.tcpConnections().orElse("closed");
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.error.MigrationFailure;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 

@@ -12,8 +12,8 @@ import io.vertx.core.net.NetSocket;
 /**
  * A dump's page-server connection carried over the migration connection, for every checkpoint that
  * streams pages through CRIU's page server (criu dump, runc checkpoint): the dump's bytes go into a
- * {@link MigrationChannels#PAGES} channel, the remote page server's answers come back on
- * {@link MigrationChannels#PAGES_REPLY} into the dump's socket. Lives on the migration's event loop.
+ * {@link Channels#PAGES} channel, the remote page server's answers come back on
+ * {@link Channels#PAGES_REPLY} into the dump's socket. Lives on the migration's event loop.
  */
 final class PageStreamRelay {
   private final UmsConnection connection;
@@ -36,7 +36,7 @@ final class PageStreamRelay {
     if (pendingReply != null) {
       pendingReply.pipeTo(socket);
     }
-    connection.openChannel(MigrationChannels.PAGES, new JsonObject().put("workloadId", workloadId))
+    connection.openChannel(Channels.PAGES, new JsonObject().put("workloadId", workloadId))
         .onSuccess(channel -> {
           pagesChannel = channel;
           socket.pipeTo(channel).onComplete(sent);

@@ -1,5 +1,6 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.error.MigrationFailure;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.UmsConnection;
@@ -8,17 +9,16 @@ import io.vertx.core.Handler;
 import io.vertx.core.json.JsonObject;
 import java.util.concurrent.TimeUnit;
 
-/** The destination's verdict on a migration ({@link MigrationChannels#RESULT}), both ends of it. */
+/** The destination's verdict on a migration ({@link Channels#RESULT}), both ends of it. */
 final class ResultChannel {
   /** How long a failing destination tries to tell the source why before it gives up on the connection. */
   private static final long FAILURE_REPORT_SECONDS = 2;
 
   private ResultChannel() {}
 
-  /** Destination: reports success (metadata {"ok": true, ...}). */
-  static Future<Void> send(UmsConnection connection, JsonObject result) {
-    return connection.openChannel(MigrationChannels.RESULT, result.copy().put("ok", true))
-        .compose(OutgoingChannel::end);
+  /** Destination: reports success. */
+  static Future<Void> send(UmsConnection connection, MigrationResult result) {
+    return connection.openChannel(Channels.RESULT, result.toJson()).compose(OutgoingChannel::end);
   }
 
   /** Destination: tells the source why the session failed, if it still listens; never fails. */
@@ -26,8 +26,7 @@ final class ResultChannel {
     if (connection == null) {
       return Future.succeededFuture();
     }
-    return connection.openChannel(MigrationChannels.RESULT,
-            new JsonObject().put("ok", false).put("error", failure.toJson()))
+    return connection.openChannel(Channels.RESULT, MigrationResult.failed(failure).toJson())
         .compose(OutgoingChannel::end)
         .timeout(FAILURE_REPORT_SECONDS, TimeUnit.SECONDS)
         .otherwiseEmpty();

@@ -3,6 +3,8 @@ package io.ums.agent.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.ums.agent.error.AgentException;
+import io.ums.agent.error.ApiError;
 import io.ums.agent.workload.WorkloadSpec;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -124,5 +126,34 @@ class RequestBodiesTest {
         .hasMessageStartingWith("kubelet: required, an object");
     assertThat(RequestBodies.receiveRequest(new JsonObject().put("kind", "checkpoint")).getString("kind"))
         .isEqualTo("checkpoint");
+  }
+
+  @Test
+  void theModeDefaultsToStopAndCopyAndPostCopyIsTaken() {
+    assertThat(RequestBodies.sendRequest(validSend()).getString("mode")).isEqualTo("stop-and-copy");
+    assertThat(RequestBodies.sendRequest(validSend().put("mode", "post-copy")).getString("mode")).isEqualTo("post-copy");
+    assertThat(RequestBodies.receiveRequest(new JsonObject()).getString("mode")).isEqualTo("stop-and-copy");
+    assertThat(RequestBodies.receiveRequest(new JsonObject().put("mode", "post-copy")).getString("mode"))
+        .isEqualTo("post-copy");
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "send    | '{\"mode\": \"pre-copy\"}'                  | mode: must be one of",
+      "send    | '{\"mode\": \"post-copy\", \"keep\": true}' | mode: post-copy moves a workload; it cannot keep",
+      "receive | '{\"mode\": \"auto\"}'                      | mode: must be one of",
+      "receive | '{\"mode\": \"post-copy\", \"kind\": \"container\"}' | mode: post-copy moves process trees only",
+  })
+  void aBadModeIsNamed(String request, String json, String message) {
+    JsonObject fields = new JsonObject(json);
+    JsonObject body = request.equals("send") ? validSend().mergeIn(fields) : fields;
+    assertThatThrownBy(() -> {
+      if (request.equals("send")) {
+        RequestBodies.sendRequest(body);
+      } else {
+        RequestBodies.receiveRequest(body);
+      }
+    }).isInstanceOfSatisfying(AgentException.class, e -> assertThat(e.error()).isEqualTo(ApiError.BAD_REQUEST))
+        .hasMessageContaining(message);
   }
 }

@@ -5,9 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import io.ums.agent.image.LayerCache;
 import io.ums.agent.image.OciImageStore;
-import io.ums.agent.testkit.BusyboxImages;
-import io.ums.agent.testkit.MemServiceClient;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.testkit.BusyboxImages;
+import io.ums.testkit.MemServiceClient;
+import io.ums.testkit.NetworkTestbed;
 import io.ums.agent.workload.Workload;
 import io.ums.agent.workload.WorkloadSpec;
 import io.vertx.core.Future;

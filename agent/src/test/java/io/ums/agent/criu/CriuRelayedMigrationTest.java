@@ -5,9 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.dataplane.PageServerConnector;
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.MemServiceClient;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.testkit.MemService;
+import io.ums.testkit.MemServiceClient;
+import io.ums.testkit.NetworkTestbed;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetSocket;
@@ -125,7 +125,7 @@ class CriuRelayedMigrationTest {
           .until(() -> MemServiceClient.verify(a.address(), PORT, 1000), answer -> true);
       assertThat(after.checksum()).isEqualTo(before.checksum());
       assertThat(after.counter()).isGreaterThan(before.counter());
-      String rules = io.ums.agent.testkit.HostCommand.check(
+      String rules = io.ums.host.HostCommand.check(
           a.inNode(List.of("iptables", "-S")).toArray(String[]::new));
       assertThat(rules).doesNotContain("0xc114");
     }

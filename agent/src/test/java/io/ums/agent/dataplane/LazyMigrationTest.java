@@ -11,7 +11,7 @@ import io.ums.agent.criu.CriuPageServer;
 import io.ums.agent.criu.CriuRestore;
 import io.ums.agent.criu.PostDumpGate;
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.testkit.MemServiceClient;
+import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetSocket;
 import java.nio.file.Files;
@@ -199,7 +199,7 @@ class LazyMigrationTest {
       // CRIU finished its rollback by itself (it was not left in accept() to be killed by the bound)
       assertThat(Files.readString(run.dirs()[3].resolve(io.ums.agent.criu.CriuLazyDump.LOG)))
           .contains("Dumping FAILED");
-      String rules = String.join("\n", io.ums.agent.testkit.HostCommand.run(
+      String rules = String.join("\n", io.ums.host.HostCommand.run(
           bed.a.inNode(List.of("iptables", "-S")).toArray(String[]::new)).output());
       assertThat(rules).doesNotContain("0xc114");
       join(run.destination.discard());

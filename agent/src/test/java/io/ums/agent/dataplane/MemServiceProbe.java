@@ -1,6 +1,6 @@
 package io.ums.agent.dataplane;
 
-import io.ums.agent.testkit.MemServiceClient;
+import io.ums.testkit.MemServiceClient;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

@@ -3,7 +3,7 @@ package io.ums.agent.image;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,7 +46,9 @@ class CheckpointImagesTest {
         .containsEntry("io.kubernetes.cri-o.annotations.checkpoint.name", "app")
         .containsEntry("io.podman.annotations.checkpoint.name", "app-1")
         .containsEntry("io.podman.annotations.checkpoint.runtime.name", "runc")
-        .containsEntry("checkpointctl.annotation.checkpoint.name", "app")
+        .containsEntry("org.criu.checkpoint.container.name", "app")
+        .containsEntry("org.criu.checkpoint.rootfsImageName", "docker.io/library/nginx:1.27")
+        .containsEntry("org.criu.checkpoint.runtime.name", "runc")
         .containsEntry("io.kubernetes.cri-o.annotations.checkpoint.rootfsImageName", "docker.io/library/nginx:1.27");
     assertThat(archive).as("adopted as the layer, not copied").doesNotExist();
 

@@ -3,7 +3,7 @@ package io.ums.agent.image;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.agent.container.OverlayRootfs;
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;

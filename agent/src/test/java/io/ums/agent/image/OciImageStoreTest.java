@@ -3,8 +3,8 @@ package io.ums.agent.image;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.ums.agent.testkit.BusyboxImages;
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
+import io.ums.testkit.BusyboxImages;
 import io.vertx.core.json.JsonObject;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -128,7 +128,7 @@ class OciImageStoreTest {
 
   private static Digest sha256(Path file) throws Exception {
     try (InputStream in = Files.newInputStream(file)) {
-      return OciImageStore.copyHashing(in, null);
+      return StoreFiles.copyHashing(in, null);
     }
   }
 

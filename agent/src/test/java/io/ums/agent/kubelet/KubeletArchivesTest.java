@@ -3,7 +3,7 @@ package io.ums.agent.kubelet;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.ums.agent.migration.MigrationFailure;
+import io.ums.agent.error.MigrationFailure;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -2,10 +2,10 @@ package io.ums.agent.kubelet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.image.CheckpointImages;
-import io.ums.agent.migration.MigrationFailure;
+import io.ums.testkit.TestCertificates;
 import io.vertx.core.Vertx;
-import io.ums.agent.testkit.TestCertificates;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.junit5.VertxExtension;

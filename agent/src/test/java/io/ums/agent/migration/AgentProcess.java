@@ -1,7 +1,7 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.dataplane.AgentMemoryBudget;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.testkit.NetworkTestbed;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.File;
@@ -57,7 +57,10 @@ final class AgentProcess implements AutoCloseable {
     command.addAll(AgentMemoryBudget.JVM_OPTIONS);
     command.add("-Dums.migration.sessionRoot=" + sessionRoot);
     command.addAll(properties);
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.ums.agent.AgentMain",
+    // fault properties need the agent with its fault hooks installed; every other test runs the real main
+    boolean faults = properties.stream().anyMatch(p -> p.startsWith("-D" + FaultInjectingAgentMain.PROPERTY_PREFIX));
+    String main = faults ? FaultInjectingAgentMain.class.getName() : "io.ums.agent.AgentMain";
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), main,
         "--node", node.name(), "--control-port", Integer.toString(CONTROL_PORT),
         "--data-port", Integer.toString(DATA_PORT), "--work-dir", workDir.toString(),
         "--bind", node.address(), "--advertise-host", node.address(),

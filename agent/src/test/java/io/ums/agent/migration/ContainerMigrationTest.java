@@ -2,10 +2,10 @@ package io.ums.agent.migration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ums.agent.testkit.BusyboxImages;
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.MemServiceClient;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.host.HostCommand;
+import io.ums.testkit.BusyboxImages;
+import io.ums.testkit.MemServiceClient;
+import io.ums.testkit.NetworkTestbed;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.RandomAccessFile;

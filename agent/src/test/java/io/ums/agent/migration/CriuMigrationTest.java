@@ -3,13 +3,13 @@ package io.ums.agent.migration;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.testkit.MemServiceClient;
+import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.time.Duration;
-import org.awaitility.Awaitility;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;

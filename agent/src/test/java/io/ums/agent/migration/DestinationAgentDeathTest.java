@@ -2,7 +2,7 @@ package io.ums.agent.migration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ums.agent.testkit.MemServiceClient;
+import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.file.Files;

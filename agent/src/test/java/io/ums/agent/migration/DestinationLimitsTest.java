@@ -2,8 +2,8 @@ package io.ums.agent.migration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.MemServiceClient;
+import io.ums.host.HostCommand;
+import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;

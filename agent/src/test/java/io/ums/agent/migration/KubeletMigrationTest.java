@@ -2,8 +2,8 @@ package io.ums.agent.migration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ums.agent.testkit.MemServiceClient;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.testkit.MemServiceClient;
+import io.ums.testkit.NetworkTestbed;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -210,7 +210,7 @@ class KubeletMigrationTest {
     assertThat(pods.running(pod, CONTAINER)).isTrue();
     assertThat(MemServiceClient.query(network.node(0).address(), PORT, 5000).counter()).isPositive();
     // the killed agent could not clean up; the next one on the same work dir removes the partial archive
-    assertThat(list(b.workDir.resolve(CheckpointImageSession.SESSIONS_DIR))).as("partial archive of the killed agent")
+    assertThat(list(b.workDir.resolve(KubeletDestination.SESSIONS_DIR))).as("partial archive of the killed agent")
         .isNotEmpty();
     b = new AgentProcess(network.node(1), dir.resolve("agent-b"), List.of()).start(10);
     assertNoArchivesLeft();
@@ -279,7 +279,7 @@ class KubeletMigrationTest {
   private void assertNoArchivesLeft() throws Exception {
     Awaitility.await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
       assertThat(list(checkpointDir)).as("kubelet checkpoint dir").isEmpty();
-      assertThat(list(b.workDir.resolve(CheckpointImageSession.SESSIONS_DIR))).as("destination sessions")
+      assertThat(list(b.workDir.resolve(KubeletDestination.SESSIONS_DIR))).as("destination sessions")
           .isEmpty();
     });
   }

@@ -3,7 +3,7 @@ package io.ums.agent.migration;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.testkit.MemServiceClient;
+import io.ums.testkit.MemServiceClient;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.security.SecureRandom;

@@ -3,10 +3,10 @@ package io.ums.agent.migration;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.MemServiceClient;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.host.HostCommand;
+import io.ums.testkit.MemService;
+import io.ums.testkit.MemServiceClient;
+import io.ums.testkit.NetworkTestbed;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;

@@ -1,7 +1,7 @@
 package io.ums.agent.migration;
 
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.TestCertificates;
+import io.ums.host.HostCommand;
+import io.ums.testkit.TestCertificates;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;

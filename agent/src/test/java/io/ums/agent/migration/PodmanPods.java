@@ -1,8 +1,8 @@
 package io.ums.agent.migration;
 
-import io.ums.agent.testkit.BusyboxImages;
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.host.HostCommand;
+import io.ums.testkit.BusyboxImages;
+import io.ums.testkit.NetworkTestbed;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;

@@ -3,7 +3,7 @@ package io.ums.agent.migration;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;

@@ -3,8 +3,8 @@ package io.ums.agent.workload;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.MemServiceClient;
+import io.ums.testkit.MemService;
+import io.ums.testkit.MemServiceClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.IOException;

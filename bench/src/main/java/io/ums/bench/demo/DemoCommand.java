@@ -1,8 +1,8 @@
 package io.ums.bench.demo;
 
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.NetworkTestbed;
-import io.ums.agent.testkit.TestCertificates;
+import io.ums.testkit.MemService;
+import io.ums.testkit.NetworkTestbed;
+import io.ums.testkit.TestCertificates;
 import io.ums.bench.local.Cleanup;
 import io.ums.bench.local.Commands;
 import io.ums.bench.local.JsonHttp;

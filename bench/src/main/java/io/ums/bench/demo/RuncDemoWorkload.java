@@ -1,7 +1,7 @@
 package io.ums.bench.demo;
 
 import io.ums.agent.container.ContainerDir;
-import io.ums.agent.testkit.BusyboxImages;
+import io.ums.testkit.BusyboxImages;
 import io.ums.bench.local.MemServiceImage;
 import io.ums.bench.local.UmsApi;
 import io.ums.bench.local.UmsCluster;

@@ -32,8 +32,8 @@ final class Charts {
   private static final int HEIGHT = 700;
 
   private static final Map<String, Color> COLORS = Map.of(
-      "ums", new Color(0xD62728), "ums-runc", new Color(0xFF7F0E), "rsync-ssh", new Color(0x1F77B4),
-      "criu-page-server", new Color(0x2CA02C), "wire", new Color(0x7F7F7F));
+      "ums", new Color(0xD62728), "ums-runc", new Color(0xFF7F0E), "ums-postcopy", new Color(0x9467BD),
+      "rsync-ssh", new Color(0x1F77B4), "criu-page-server", new Color(0x2CA02C), "wire", new Color(0x7F7F7F));
 
   private Charts() {}
 

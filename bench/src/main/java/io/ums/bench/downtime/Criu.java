@@ -1,6 +1,6 @@
 package io.ums.bench.downtime;
 
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.testkit.NetworkTestbed;
 import io.ums.bench.local.Commands;
 import java.nio.file.Path;
 import java.time.Duration;

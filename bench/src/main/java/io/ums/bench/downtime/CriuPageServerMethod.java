@@ -1,6 +1,6 @@
 package io.ums.bench.downtime;
 
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import io.ums.bench.local.ChildProcess;
 import io.ums.bench.local.Waits;
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package io.ums.bench.downtime;
 
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.testkit.MemService;
+import io.ums.testkit.NetworkTestbed;
 import io.ums.bench.local.Cleanup;
 import io.ums.bench.local.JsonHttp;
 import io.ums.bench.local.Machine;
@@ -91,11 +91,12 @@ public final class DowntimeBench {
       methods.add(switch (name) {
         case "ums" -> new UmsMethod(umsNodes, UmsMethod.Kind.PROCESS);
         case "ums-runc" -> new UmsMethod(umsNodes, UmsMethod.Kind.RUNC);
+        case "ums-postcopy" -> new UmsMethod(umsNodes, UmsMethod.Kind.POST_COPY);
         case "rsync-ssh" -> new RsyncSshMethod(cleanup);
         case "criu-page-server" -> new CriuPageServerMethod();
         case "wire" -> new WireMethod();
         default -> throw new IllegalArgumentException("unknown method " + name
-            + " (ums, ums-runc, rsync-ssh, criu-page-server, wire)");
+            + " (ums, ums-runc, ums-postcopy, rsync-ssh, criu-page-server, wire)");
       });
     }
     return methods;

@@ -1,12 +1,12 @@
 package io.ums.bench.downtime;
 
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.NetworkTestbed;
 import io.ums.bench.local.Cleanup;
 import io.ums.bench.local.JsonHttp;
 import io.ums.bench.local.Machine;
 import io.ums.bench.local.Scratch;
 import io.ums.bench.local.Testbeds;
+import io.ums.testkit.MemService;
+import io.ums.testkit.NetworkTestbed;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package io.ums.bench.downtime;
 
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.host.HostCommand;
+import io.ums.testkit.NetworkTestbed;
 import io.ums.bench.local.ChildProcess;
 import io.ums.bench.local.Cleanup;
 import io.ums.bench.local.Waits;

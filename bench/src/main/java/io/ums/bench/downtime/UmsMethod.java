@@ -11,14 +11,16 @@ import java.util.Optional;
 
 /**
  * Our path: the workload launched through the source agent's API, moved with the coordinator's
- * {@code POST /migrate}; as a plain process ({@code ums}) or inside a runc container from the busybox +
- * memservice image ({@code ums-runc}, interface runc). Both share the {@link UmsNodes}; if those cannot
+ * {@code POST /migrate}; as a plain process ({@code ums}; {@code ums-postcopy} with mode post-copy, its total
+ * time then ends with the last page) or inside a runc container from the busybox + memservice image
+ * ({@code ums-runc}, interface runc). Both share the {@link UmsNodes}; if those cannot
  * start, every ums row fails with that reason and the baselines still run.
  */
 public final class UmsMethod implements MigrationMethod {
   /** What is moved: the memservice as a process, or the same memservice in a runc container. */
   public enum Kind {
     PROCESS("ums"),
+    POST_COPY("ums-postcopy"),
     RUNC("ums-runc");
 
     private final String methodName;
@@ -48,12 +50,21 @@ public final class UmsMethod implements MigrationMethod {
     String name = "memservice-" + scenario.sizeMiB() + "-" + scenario.run();
     try {
       context.progress().phase("launching the workload through the agent");
-      if (kind == Kind.PROCESS) {
+      if (kind != Kind.RUNC) {
         ums.launch(0, name, memserviceCommand(context.memservice().toString(), scenario, context));
-        return ProcessTrial.measure(name(), scenario, context, () -> {
-          context.progress().phase("POST /migrate");
-          return UmsApi.overhead(ums.migrate(name, 1));
+        String mode = kind == Kind.POST_COPY ? "post-copy" : "stop-and-copy";
+        ResultRow row = ProcessTrial.measure(name(), scenario, context, () -> {
+          context.progress().phase("POST /migrate mode " + mode);
+          JsonObject answer = ums.migrate(name, 1, Optional.empty(), mode);
+          if (kind == Kind.POST_COPY) {
+            JsonObject postCopy = answer.getJsonObject("postCopy", new JsonObject());
+            System.err.printf("%s %s: mode %s, postCopyMs %d, pages on demand %d, pushed %d%n", name(), scenario,
+                answer.getString("mode"), answer.getLong("postCopyMs", -1L), postCopy.getLong("pagesOnDemand", -1L),
+                postCopy.getLong("pagesPushed", -1L));
+          }
+          return UmsApi.overhead(answer);
         });
+        return kind == Kind.POST_COPY ? untilTheLastPage(row) : row;
       }
       if (!imageImported) {
         context.progress().phase("importing the busybox + memservice image on node A");
@@ -74,6 +85,19 @@ public final class UmsMethod implements MigrationMethod {
     } finally {
       removeWorkloads(ums, context);
     }
+  }
+
+  /**
+   * A post-copy migration ends with its last page, not with the destination's first answer: its total is the
+   * POST /migrate request's (the coordinator answers once the last page arrived), when that is longer.
+   */
+  private static ResultRow untilTheLastPage(ResultRow row) {
+    Double answered = row.overhead().get("total");
+    if (row.totalMs() == null || answered == null || answered <= row.totalMs()) {
+      return row;
+    }
+    return new ResultRow(row.method(), row.sizeMiB(), row.link(), row.memory(), row.run(), row.downtimeMs(),
+        answered, row.wireBytes(), row.checksumOk(), row.counterContinued(), row.overhead(), row.error());
   }
 
   private static List<String> memserviceCommand(String binary, Scenario scenario, BenchContext context) {

@@ -1,6 +1,6 @@
 package io.ums.bench.local;
 
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

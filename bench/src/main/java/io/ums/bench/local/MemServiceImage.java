@@ -1,6 +1,6 @@
 package io.ums.bench.local;
 
-import io.ums.agent.testkit.BusyboxImages;
+import io.ums.testkit.BusyboxImages;
 import java.nio.file.Path;
 
 /**

@@ -1,7 +1,7 @@
 package io.ums.bench.local;
 
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.host.HostCommand;
+import io.ums.testkit.NetworkTestbed;
 import java.util.ArrayList;
 import java.util.List;
 

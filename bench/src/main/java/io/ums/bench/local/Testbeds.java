@@ -1,6 +1,6 @@
 package io.ums.bench.local;
 
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.testkit.NetworkTestbed;
 
 /** A two-node testbed whose removal (processes in its namespaces first) is registered with a {@link Cleanup}. */
 public final class Testbeds {
@@ -23,7 +23,7 @@ public final class Testbeds {
 
   /** Kills the processes in, and removes, the namespaces and links named with {@code prefix}. */
   public static void sweepStale(String prefix) {
-    for (String line : io.ums.agent.testkit.HostCommand.run("ip", "netns", "list").output().split("\n")) {
+    for (String line : io.ums.host.HostCommand.run("ip", "netns", "list").output().split("\n")) {
       String name = line.split(" ")[0].trim();
       if (!name.isEmpty() && name.startsWith(prefix)) {
         NodeSweeper.killAll(name);

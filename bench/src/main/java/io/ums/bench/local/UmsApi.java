@@ -60,12 +60,18 @@ public final class UmsApi {
 
   /** As {@link #migrate(String, int)}, with the coordinator's "interface" (ff, runc, pind) forced when given. */
   public JsonObject migrate(String name, int destinationNode, Optional<String> approach) {
+    return migrate(name, destinationNode, approach, "stop-and-copy");
+  }
+
+  /** As {@link #migrate(String, int, Optional)}, with the coordinator's "mode" (stop-and-copy, post-copy, auto). */
+  public JsonObject migrate(String name, int destinationNode, Optional<String> approach, String mode) {
     JsonObject body = new JsonObject()
         .put("name", name)
         .put("namespace", "default")
         .put("destinationUrl", cluster.coordinatorUrl())
         .put("destinationNode", cluster.testbed().node(destinationNode).name())
-        .put("keep", false);
+        .put("keep", false)
+        .put("mode", mode);
     approach.ifPresent(wireName -> body.put("interface", wireName));
     Object answer = http.postOk(cluster.coordinatorUrl() + "/migrate", body, MIGRATE_TIMEOUT).json();
     if (!(answer instanceof JsonObject json)) {

@@ -1,7 +1,7 @@
 package io.ums.bench.local;
 
-import io.ums.agent.testkit.NetworkTestbed;
-import io.ums.agent.testkit.TestCertificates;
+import io.ums.testkit.NetworkTestbed;
+import io.ums.testkit.TestCertificates;
 import io.ums.protocol.security.ServerTls;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,6 +1,6 @@
 package io.ums.bench.probe;
 
-import io.ums.agent.testkit.MemServiceClient;
+import io.ums.testkit.MemServiceClient;
 import io.ums.bench.local.Waits;
 import java.io.IOException;
 import java.nio.file.Files;

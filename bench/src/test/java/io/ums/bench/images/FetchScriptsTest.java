@@ -2,7 +2,7 @@ package io.ums.bench.images;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

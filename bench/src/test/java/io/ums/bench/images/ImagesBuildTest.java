@@ -3,7 +3,7 @@ package io.ums.bench.images;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import io.ums.bench.local.JsonHttp;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

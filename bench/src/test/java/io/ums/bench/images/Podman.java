@@ -1,6 +1,6 @@
 package io.ums.bench.images;
 
-import io.ums.agent.testkit.HostCommand;
+import io.ums.host.HostCommand;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.net.ServerSocket;

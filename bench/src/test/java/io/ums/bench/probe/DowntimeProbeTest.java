@@ -2,7 +2,7 @@ package io.ums.bench.probe;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ums.agent.testkit.MemService;
+import io.ums.testkit.MemService;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;

@@ -2,11 +2,11 @@ package io.ums.coordinator.api;
 
 import io.ums.coordinator.api.ApiAccess.Need;
 import io.ums.coordinator.cluster.Cluster;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.ums.coordinator.migration.ClusterDescriber;
 import io.ums.coordinator.migration.EventType;
-import io.ums.coordinator.migration.Failure;
 import io.ums.coordinator.migration.Migration;
-import io.ums.coordinator.migration.MigrationException;
 import io.ums.coordinator.migration.MigrationRequest;
 import io.ums.coordinator.migration.MigrationService;
 import io.ums.coordinator.migration.ReservationService;

@@ -1,7 +1,7 @@
 package io.ums.coordinator.api;
 
-import io.ums.coordinator.migration.Failure;
-import io.ums.coordinator.migration.MigrationException;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;

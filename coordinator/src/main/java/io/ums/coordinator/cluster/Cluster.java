@@ -1,7 +1,7 @@
 package io.ums.coordinator.cluster;
 
-import io.ums.coordinator.migration.Failure;
-import io.ums.coordinator.migration.MigrationException;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import java.time.Duration;

@@ -10,6 +10,7 @@ import java.util.Optional;
  * @param kind the agent's receive kind: process, container, or checkpoint (orchestrator level: one
  *     kubelet checkpoint archive per container, the pod is created only once the images exist)
  * @param containers checkpoint only: the pod's app containers, one receive session each
+ * @param mode the agent's receive mode: stop-and-copy or post-copy
  */
 public record DestinationRequest(
     String migrationId,
@@ -21,7 +22,8 @@ public record DestinationRequest(
     String arch,
     Optional<String> destinationNode,
     Optional<JsonObject> podTemplate,
-    List<String> containers) {
+    List<String> containers,
+    String mode) {
 
   public static final String KIND_CHECKPOINT = "checkpoint";
 

@@ -1,7 +1,7 @@
 package io.ums.coordinator.cluster;
 
-import io.ums.coordinator.migration.Failure;
-import io.ums.coordinator.migration.MigrationException;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.ums.coordinator.peer.AgentClient;
 import io.ums.coordinator.peer.PeerClient;
 import io.vertx.core.Future;

@@ -1,8 +1,8 @@
 package io.ums.coordinator.kubernetes;
 
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.ums.coordinator.migration.Failure;
-import io.ums.coordinator.migration.MigrationException;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.Collections;

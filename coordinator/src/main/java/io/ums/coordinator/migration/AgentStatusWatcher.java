@@ -1,5 +1,7 @@
 package io.ums.coordinator.migration;
 
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.ums.coordinator.peer.AgentClient;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -137,8 +139,10 @@ final class AgentStatusWatcher {
     String code = error.getString("code", "UNKNOWN");
     String message = error.getString("message", "no reason given");
     Failure failure = code.contains("TIMEOUT") ? Failure.PHASE_TIMEOUT : Failure.PEER_FAILED;
-    return new MigrationException(
-        failure, "source agent " + status.getString("phase") + " (" + code + "): " + message);
+    // a post-copy that broke says in which state it left the workload (resumed on the source, work lost)
+    String outcome = status.getJsonObject("postCopy", new JsonObject()).getString("outcome");
+    return new MigrationException(failure, "source agent " + status.getString("phase") + " (" + code + "): "
+        + (outcome == null ? message : outcome));
   }
 
   private void timeOut() {

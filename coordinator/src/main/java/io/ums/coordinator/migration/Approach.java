@@ -1,6 +1,7 @@
 package io.ums.coordinator.migration;
 
 import io.ums.coordinator.cluster.SourceWorkload;
+import io.ums.coordinator.error.MigrationException;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;

@@ -1,5 +1,7 @@
 package io.ums.coordinator.migration;
 
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;

@@ -1,6 +1,8 @@
 package io.ums.coordinator.migration;
 
 import io.ums.coordinator.cluster.SourceWorkload;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.ums.coordinator.migration.AgentStatusWatcher.LostAgent;
 import io.ums.coordinator.peer.AgentClient;
 import io.ums.coordinator.peer.CoordinatorClient;

@@ -1,5 +1,6 @@
 package io.ums.coordinator.migration;
 
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;

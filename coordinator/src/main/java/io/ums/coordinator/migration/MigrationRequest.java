@@ -1,5 +1,6 @@
 package io.ums.coordinator.migration;
 
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.util.Map;
@@ -12,6 +13,8 @@ import java.util.function.Function;
  * @param destinationUrl the destination coordinator (this one for a migration inside the cluster)
  * @param approach the "interface" override: ff, runc, pind or kubelet; empty = chosen per workload
  * @param destinationNode optional: pin the destination node (local mode and tests)
+ * @param mode how memory moves: stop-and-copy (the default), post-copy (interface ff only) or auto (see
+ *     README, "Migration modes")
  */
 public record MigrationRequest(
     String name,
@@ -20,9 +23,13 @@ public record MigrationRequest(
     boolean keep,
     Optional<String> redirect,
     Optional<Approach> approach,
-    Optional<String> destinationNode) {
+    Optional<String> destinationNode,
+    String mode) {
 
   public static final String DEFAULT_NAMESPACE = "default";
+  public static final String STOP_AND_COPY = "stop-and-copy";
+  public static final String POST_COPY = "post-copy";
+  public static final String AUTO = "auto";
 
   public static MigrationRequest fromJson(JsonObject body) {
     if (body == null) {
@@ -44,8 +51,15 @@ public record MigrationRequest(
     Optional<String> redirect = url(field, "redirect", false);
     Optional<Approach> approach = optionalString(field, "interface").map(Approach::parse);
     Optional<String> destinationNode = optionalString(field, "destinationNode");
+    String mode = optionalString(field, "mode").orElse(STOP_AND_COPY);
+    if (!java.util.List.of(STOP_AND_COPY, POST_COPY, AUTO).contains(mode)) {
+      throw MigrationException.badField("mode", "must be stop-and-copy, post-copy or auto, got '" + mode + "'");
+    }
+    if (mode.equals(POST_COPY) && keep) {
+      throw MigrationException.badField("mode", "post-copy moves the workload; it cannot keep the source (keep)");
+    }
     return new MigrationRequest(
-        name, namespace, destinationUrl, keep, redirect, approach, destinationNode);
+        name, namespace, destinationUrl, keep, redirect, approach, destinationNode, mode);
   }
 
   public String workloadKey() {
@@ -62,7 +76,7 @@ public record MigrationRequest(
     redirect.ifPresent(r -> json.put("redirect", r));
     approach.ifPresent(a -> json.put("interface", a.wireName()));
     destinationNode.ifPresent(n -> json.put("destinationNode", n));
-    return json;
+    return json.put("mode", mode);
   }
 
   private static String requiredString(Function<String, Object> field, String key) {

@@ -3,6 +3,8 @@ package io.ums.coordinator.migration;
 import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.DestinationRequest;
 import io.ums.coordinator.cluster.SourceWorkload;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.ums.coordinator.peer.AgentClient;
 import io.ums.coordinator.peer.CoordinatorClient;
 import io.vertx.core.Future;
@@ -38,6 +40,8 @@ final class MigrationRun {
   private final Approach approach;
   private final AgentClient sourceAgent;
   private final long startedNanos = System.nanoTime();
+  /** The mode used: the request's, or what "auto" chose (see {@link ModeChoice}). */
+  private String mode = MigrationRequest.STOP_AND_COPY;
   private JsonObject reservation;
   private final List<String> warnings = new ArrayList<>();
   private EventType lastAnnounced;
@@ -75,7 +79,11 @@ final class MigrationRun {
         migration.id(), workload.key(), workload.node(), migration.request().destinationUrl(), approach.wireName());
     recordStep("STARTED", "migration to " + migration.request().destinationUrl());
     checkDestination()
-        .compose(arch -> reserve(arch))
+        .compose(arch -> ModeChoice.choose(migration, approach, sourceAgent, workload.agentWorkloadId())
+            .compose(chosen -> {
+              mode = chosen;
+              return reserve(arch);
+            }))
         .compose(reserved -> approach == Approach.KUBELET
             ? new KubeletTransfer(sourceAgent, workload, migration.request().keep(), reservation, this::startedKubelet,
                 this::follow).run()
@@ -110,7 +118,8 @@ final class MigrationRun {
             arch,
             migration.request().destinationNode(),
             workload.podTemplate(),
-            approach == Approach.KUBELET ? workload.containers() : List.of());
+            approach == Approach.KUBELET ? workload.containers() : List.of(),
+            mode);
     return destination
         .reserve(ReservationBodies.requestBody(request))
         .map(
@@ -125,7 +134,8 @@ final class MigrationRun {
                       .put("dataAddress", answer.getString("dataAddress"))
                       .put("sessionId", answer.getString("sessionId"))
                       .put("destinationClusterId", answer.getString("clusterId"))
-                      .put("creationMs", answer.getLong("creationMs"));
+                      .put("creationMs", answer.getLong("creationMs"))
+                      .put("mode", mode);
               if (answer.containsKey("sessions")) {
                 event.put("sessions", answer.getJsonArray("sessions").stream()
                     .map(s -> ((JsonObject) s).copy().put("token", (String) null)).collect(JsonArray::new,
@@ -156,7 +166,7 @@ final class MigrationRun {
             .put("token", reservation.getString("token"))
             .put("encrypt", reservation.getBoolean("encrypt"));
     return sourceAgent
-        .send(workload.agentWorkloadId(), target, migration.request().keep())
+        .send(workload.agentWorkloadId(), target, migration.request().keep(), mode)
         .map(
             accepted -> {
               String agentMigrationId = accepted.getString("migrationId");
@@ -342,6 +352,7 @@ final class MigrationRun {
         new JsonObject()
             .put("migrationId", migration.id())
             .put("interface", approach.wireName())
+            .put("mode", mode)
             .put("source", new JsonObject().put("node", workload.node()).put("workloadId", workload.agentWorkloadId()))
             .put("destination", destinationJson)
             .put("keep", migration.request().keep())
@@ -354,6 +365,11 @@ final class MigrationRun {
                     .put("layerBytesSent", bytes.getLong("layerBytesSent", 0L))
                     .put("layerBytesSkipped", bytes.getLong("layerBytesSkipped", 0L)))
             .put("agentMigrationId", finalStatus.getString("id"));
+    if (mode.equals(MigrationRequest.POST_COPY)) {
+      overhead.put("postCopy", timings.getLong("postCopyMs", 0L));
+      body.put("postCopyMs", timings.getLong("postCopyMs", 0L))
+          .put("postCopy", finalStatus.getJsonObject("postCopy", new JsonObject()));
+    }
     if (!warnings.isEmpty()) {
       body.put("warnings", new JsonArray(List.copyOf(warnings)));
     }

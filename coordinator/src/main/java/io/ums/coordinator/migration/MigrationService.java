@@ -2,6 +2,8 @@ package io.ums.coordinator.migration;
 
 import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.SourceWorkload;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.ums.coordinator.peer.CoordinatorClient;
 import io.ums.coordinator.peer.DestinationPolicy;
 import io.ums.coordinator.peer.PeerClient;

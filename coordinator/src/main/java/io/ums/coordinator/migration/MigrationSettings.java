@@ -1,6 +1,6 @@
 package io.ums.coordinator.migration;
 
-import io.ums.coordinator.Defaults;
+import io.ums.coordinator.config.Defaults;
 import java.time.Duration;
 
 /**

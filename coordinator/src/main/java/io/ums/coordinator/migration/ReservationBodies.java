@@ -1,6 +1,7 @@
 package io.ums.coordinator.migration;
 
 import io.ums.coordinator.cluster.DestinationRequest;
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;
@@ -43,7 +44,19 @@ public final class ReservationBodies {
         text(body, "arch", false),
         Optional.ofNullable(text(body, "destinationNode", false)),
         Optional.ofNullable((JsonObject) pod),
-        containers);
+        containers,
+        mode(body, kind));
+  }
+
+  private static String mode(JsonObject body, String kind) {
+    String mode = Optional.ofNullable(text(body, "mode", false)).orElse(MigrationRequest.STOP_AND_COPY);
+    if (!mode.equals(MigrationRequest.STOP_AND_COPY) && !mode.equals(MigrationRequest.POST_COPY)) {
+      throw MigrationException.badField("mode", "must be stop-and-copy or post-copy");
+    }
+    if (mode.equals(MigrationRequest.POST_COPY) && !kind.equals("process")) {
+      throw MigrationException.badField("mode", "post-copy moves process workloads only");
+    }
+    return mode;
   }
 
   private static List<String> containers(Object value) {
@@ -78,6 +91,7 @@ public final class ReservationBodies {
             .put("workloadName", request.workloadName())
             .put("namespace", request.namespace())
             .put("kind", request.kind())
+            .put("mode", request.mode())
             .put("sourceClusterId", request.sourceClusterId())
             .put("sourceNode", request.sourceNode())
             .put("arch", request.arch());

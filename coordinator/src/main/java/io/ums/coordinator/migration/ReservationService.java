@@ -3,6 +3,8 @@ package io.ums.coordinator.migration;
 import io.ums.coordinator.cluster.AgentRef;
 import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.DestinationRequest;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -82,7 +84,7 @@ public final class ReservationService {
         .createDestination(request, agent)
         .compose(
             object ->
-                describer.agent(agent).receive(request.workloadName(), request.kind())
+                describer.agent(agent).receive(request.workloadName(), request.kind(), request.mode())
                     .map(session -> {
                       Reservation reservation = register(request, agent,
                           List.of(new Reservation.Session(null, session.getString("sessionId"))), object);
@@ -102,7 +104,8 @@ public final class ReservationService {
   private Future<JsonObject> openCheckpointSessions(DestinationRequest request, AgentRef agent) {
     List<Future<JsonObject>> opened = request.containers().stream()
         .map(container -> describer.agent(agent).receive(
-            request.namespace() + "/" + request.workloadName() + "/" + container, request.kind()))
+            request.namespace() + "/" + request.workloadName() + "/" + container, request.kind(),
+            MigrationRequest.STOP_AND_COPY))
         .toList();
     return Future.join(opened).transform(all -> {
       if (all.failed()) {

@@ -41,20 +41,26 @@ public final class AgentClient {
     return http.getArray(peer(), baseUrl + "/v1/workloads");
   }
 
+  /** One workload, with its resident memory ({@code rssBytes}). */
+  public Future<JsonObject> workload(String id) {
+    return http.getObject(peer(), baseUrl + "/v1/workloads/" + id);
+  }
+
   /** Opens a receive session: {sessionId, dataAddress, token, expiresAt}. */
-  public Future<JsonObject> receive(String workloadName, String kind) {
+  public Future<JsonObject> receive(String workloadName, String kind, String mode) {
     return http.post(
         peer(),
         baseUrl + "/v1/receive",
-        new JsonObject().put("workloadName", workloadName).put("kind", kind));
+        new JsonObject().put("workloadName", workloadName).put("kind", kind).put("mode", mode));
   }
 
   /** Starts checkpoint + stream on the source; answers {migrationId}. */
-  public Future<JsonObject> send(String workloadId, JsonObject destination, boolean keep) {
+  public Future<JsonObject> send(String workloadId, JsonObject destination, boolean keep, String mode) {
     return http.post(
         peer(),
         baseUrl + "/v1/send",
-        new JsonObject().put("workloadId", workloadId).put("destination", destination).put("keep", keep));
+        new JsonObject().put("workloadId", workloadId).put("destination", destination).put("keep", keep)
+            .put("mode", mode));
   }
 
   /**

@@ -1,7 +1,7 @@
 package io.ums.coordinator.peer;
 
-import io.ums.coordinator.migration.Failure;
-import io.ums.coordinator.migration.MigrationException;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.ums.protocol.security.BearerToken;
 import java.net.InetAddress;
 import java.net.URI;

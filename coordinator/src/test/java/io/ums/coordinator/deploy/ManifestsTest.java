@@ -14,7 +14,7 @@ import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.ums.coordinator.Defaults;
+import io.ums.coordinator.config.Defaults;
 import io.ums.coordinator.kubernetes.KubePermission;
 import io.ums.coordinator.kubernetes.KubernetesCluster;
 import java.io.IOException;

@@ -1,12 +1,12 @@
 package io.ums.coordinator.e2e;
 
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.testkit.HostCommand;
-import io.ums.agent.testkit.NetworkTestbed;
-import io.ums.coordinator.Defaults;
+import io.ums.coordinator.config.Defaults;
 import io.ums.coordinator.testing.Http;
+import io.ums.host.HostCommand;
 import io.ums.protocol.security.BearerToken;
 import io.ums.protocol.security.ServerTls;
+import io.ums.testkit.NetworkTestbed;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.File;

@@ -3,10 +3,10 @@ package io.ums.coordinator.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.ums.agent.testkit.BusyboxImages;
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.MemServiceClient;
-import io.ums.agent.testkit.NetworkTestbed;
+import io.ums.testkit.BusyboxImages;
+import io.ums.testkit.MemService;
+import io.ums.testkit.MemServiceClient;
+import io.ums.testkit.NetworkTestbed;
 import io.ums.coordinator.Coordinator;
 import io.ums.coordinator.CoordinatorSecurity;
 import io.ums.coordinator.api.ApiAccess;
@@ -131,6 +131,37 @@ class CoordinatorEndToEndTest {
   }
 
   @Test
+  void migratesARealWorkloadPostCopy() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    MemServiceClient.Answer before = launchMemService(source, "memsvc", SERVICE_PORT, MEMORY_MIB);
+
+    Answer bad = HTTP.post(coordinator.url() + "/migrate", new JsonObject().put("name", "memsvc")
+        .put("destinationUrl", coordinator.url()).put("mode", "pre-copy"));
+    assertThat(bad.status()).as(bad.body()).isEqualTo(400);
+    assertThat(bad.json().getString("message")).startsWith("mode:");
+
+    Answer done = HTTP.post(coordinator.url() + "/migrate", new JsonObject().put("name", "memsvc")
+        .put("destinationUrl", coordinator.url()).put("mode", "post-copy"));
+    assertThat(done.status()).as(done.body() + "\nsource agent log:\n" + source.log()).isEqualTo(200);
+    JsonObject body = done.json();
+    System.out.println("POST /migrate mode post-copy answered: " + body.encodePrettily());
+    assertThat(body.getString("mode")).isEqualTo("post-copy");
+    assertThat(body.getLong("postCopyMs")).isNotNull().isGreaterThanOrEqualTo(0);
+    assertThat(body.getJsonObject("postCopy").getLong("pagesPushed")).isPositive();
+    assertThat(body.getJsonObject("postCopy").getLong("pagesOnDemand")).isNotNull();
+
+    MemServiceClient.Answer after = MemServiceClient.verify(destination.node.address(), SERVICE_PORT, 5000);
+    assertThat(after.checksum()).as("memory survived").isEqualTo(before.checksum());
+    assertThat(after.counter()).as("counter continued").isGreaterThan(before.counter());
+    assertThat(names(source)).doesNotContain("memsvc");
+    assertThat(names(destination)).contains("memsvc");
+    List<JsonObject> events = HTTP.events(coordinator.url() + "/migrations/" + body.getString("migrationId") + "/events");
+    assertThat(events.get(0).getString("type")).isEqualTo("RESERVED");
+    assertThat(events.toString()).contains("post-copy");
+  }
+
+  @Test
   void aRuncContainerMigratesWithTheContainerApproachChosenForIt() throws Exception {
     AgentNode source = agents.get(0);
     AgentNode destination = agents.get(1);
@@ -234,6 +265,51 @@ class CoordinatorEndToEndTest {
     assertThat(HTTP.get(coordinator.url() + "/list").json().getJsonArray("workloads").stream()
         .map(JsonObject.class::cast).filter(w -> "victim".equals(w.getString("name"))).findFirst().orElseThrow()
         .getBoolean("migratable")).as("lock released").isTrue();
+  }
+
+  @Test
+  void aDestinationAgentKilledDuringPostCopyLeavesTheWorkloadOnTheSourceFromTheFreezePoint() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    int port = SERVICE_PORT + 4;
+    MemServiceClient.Answer before = launchMemService(source, "lazy", port, MEMORY_MIB);
+    network.limitRate("100mbit"); // the background push of 128 MiB takes seconds: time to kill in the middle
+
+    Answer accepted = HTTP.post(coordinator.url() + "/migrations", new JsonObject().put("name", "lazy")
+        .put("destinationUrl", coordinator.url()).put("mode", "post-copy"));
+    assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
+    String status = coordinator.url() + "/migrations/" + accepted.json().getString("migrationId");
+    String agentMigration = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
+        .until(() -> HTTP.get(status).json().getJsonArray("events").stream().map(JsonObject.class::cast)
+            .map(e -> e.getString("agentMigrationId")).filter(java.util.Objects::nonNull).findFirst().orElse(null),
+            java.util.Objects::nonNull);
+    // the destination runs the workload and asks for pages: post-copy has begun
+    await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> HTTP.get(source.url() + "/v1/migrations/" + agentMigration).json()
+            .getJsonObject("postCopy").getString("state"), state -> state.startsWith("post-copy"));
+    destination.kill();
+
+    JsonObject failed = await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(50))
+        .until(() -> HTTP.get(status).json(), s -> "ROLLED_BACK".equals(s.getString("state")));
+    network.limitRate("unlimited");
+    System.out.println("destination agent killed during post-copy: " + failed.getJsonObject("error"));
+    assertThat(failed.getJsonObject("error").getString("error")).isEqualTo("PEER_FAILED");
+    assertThat(failed.getJsonObject("error").getString("message"))
+        .contains("resumed on the source from the freeze point").contains("work is lost");
+    MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(source.node.address(), port, 1000), any -> true);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThanOrEqualTo(before.counter());
+    assertThat(answers(destination.node.address(), port)).as("the destination's copy is gone: it runs once").isFalse();
+  }
+
+  private static boolean answers(String address, int port) {
+    try {
+      MemServiceClient.query(address, port, 500);
+      return true;
+    } catch (Exception e) {
+      return false;
+    }
   }
 
   private MemServiceClient.Answer launchMemService(AgentNode agent, String name, int port, int mib) {

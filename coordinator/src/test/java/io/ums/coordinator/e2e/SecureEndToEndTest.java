@@ -3,10 +3,10 @@ package io.ums.coordinator.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.ums.agent.testkit.MemService;
-import io.ums.agent.testkit.MemServiceClient;
-import io.ums.agent.testkit.NetworkTestbed;
-import io.ums.agent.testkit.TestCertificates;
+import io.ums.testkit.MemService;
+import io.ums.testkit.MemServiceClient;
+import io.ums.testkit.NetworkTestbed;
+import io.ums.testkit.TestCertificates;
 import io.ums.coordinator.Coordinator;
 import io.ums.coordinator.CoordinatorSecurity;
 import io.ums.coordinator.api.ApiAccess;

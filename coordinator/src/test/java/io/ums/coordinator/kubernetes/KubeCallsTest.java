@@ -2,8 +2,8 @@ package io.ums.coordinator.kubernetes;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ums.coordinator.migration.Failure;
-import io.ums.coordinator.migration.MigrationException;
+import io.ums.coordinator.error.Failure;
+import io.ums.coordinator.error.MigrationException;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;

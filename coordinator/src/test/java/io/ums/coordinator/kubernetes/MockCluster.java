@@ -5,7 +5,7 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.ums.coordinator.Defaults;
+import io.ums.coordinator.config.Defaults;
 import io.ums.coordinator.testing.FakeAgent;
 import java.util.Arrays;
 import java.util.Map;

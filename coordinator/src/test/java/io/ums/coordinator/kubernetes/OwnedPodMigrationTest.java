@@ -16,7 +16,7 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.ums.coordinator.Coordinator;
 import io.ums.coordinator.cluster.MigrationKeys;
-import io.ums.coordinator.migration.MigrationException;
+import io.ums.coordinator.error.MigrationException;
 import io.ums.coordinator.testing.FakeAgent;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;

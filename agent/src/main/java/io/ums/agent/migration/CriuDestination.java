@@ -1,0 +1,169 @@
+package io.ums.agent.migration;
+
+import io.ums.agent.criu.CriuPageServer;
+import io.ums.agent.dataplane.PageServerConnector;
+import io.ums.agent.error.MigrationFailure;
+import io.ums.agent.error.MigrationFailure.Code;
+import io.ums.agent.workload.Workload;
+import io.ums.protocol.IncomingChannel;
+import io.ums.protocol.ProtocolError;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What the destinations of CRIU checkpoints share (a process tree, a container): a local {@code criu
+ * page-server}, started as soon as the source connects, writing into the session's tmpfs directory, fed
+ * by the "pages" channel (its answers go back on a channel of our own), and one channel per image file.
+ */
+abstract class CriuDestination implements DestinationBackend {
+  private static final long PAGE_SERVER_CONNECT_MILLIS = 10_000;
+  private static final long PAGE_SERVER_EXIT_MILLIS = 30_000;
+  private static final int PAGE_SERVER_WRITE_QUEUE = 1024 * 1024;
+
+  protected final ReceiveSession session;
+  protected final MigrationDeps deps;
+  protected final Vertx vertx;
+  protected final Path dir;
+  private final Promise<Void> pagesReceived = Promise.promise();
+  private final List<Future<Void>> images = new ArrayList<>();
+  private Future<Integer> pageServerPort;
+  private Process pageServer;
+  private Future<Integer> pageServerExit;
+  private IncomingChannel pagesChannel;
+
+  CriuDestination(ReceiveSession session) {
+    this.session = session;
+    this.deps = session.deps();
+    this.vertx = deps.vertx();
+    this.dir = deps.settings().sessionRoot().resolve("recv-" + session.id());
+  }
+
+  @Override
+  public Path dir() {
+    return dir;
+  }
+
+  @Override
+  public void attached() {
+    pageServerPort = vertx.executeBlocking(() -> {
+      Files.createDirectories(dir.resolve("images"));
+      int port = CriuPageServer.freePort(deps.localHost());
+      pageServer = CriuPageServer.start(deps.criu(), dir.resolve("images"), dir, deps.localHost(), port);
+      return port;
+    }, false);
+    pageServerExit = pageServerPort.compose(port -> vertx.executeBlocking(pageServer::waitFor, false));
+    pageServerPort.onFailure(failure -> session.fail(MigrationFailure.of(Code.PAGE_SERVER_FAILED,
+        "cannot start criu page-server: " + failure.getMessage())));
+  }
+
+  @Override
+  public boolean accept(IncomingChannel channel) {
+    switch (channel.kind()) {
+      case Channels.PAGES -> relayPages(channel);
+      case Channels.IMAGE -> images.add(ImageFiles.receive(vertx, channel, dir.resolve("images"))
+          .onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST)));
+      default -> {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void relayPages(IncomingChannel pages) {
+    pagesChannel = pages;
+    pages.pause();
+    pageServerPort
+        .compose(port -> PageServerConnector.connect(vertx, deps.localHost(), port, PAGE_SERVER_CONNECT_MILLIS))
+        .onSuccess(socket -> {
+          // a roomier queue than the socket default (64 KiB) keeps the page stream from stalling on
+          // every few frames; still bounded, and credit stops the source when the page server is slow
+          socket.setWriteQueueMaxSize(PAGE_SERVER_WRITE_QUEUE);
+          pages.pipeTo(socket).onComplete(pagesReceived);
+          session.connection().openChannel(Channels.PAGES_REPLY, new JsonObject())
+              .onSuccess(reply -> socket.pipeTo(reply))
+              .onFailure(pagesReceived::tryFail);
+        })
+        .onFailure(failure -> {
+          pages.reset(ProtocolError.CANCELLED, "page server unavailable");
+          pagesReceived.tryFail(new MigrationFailure.Exception(Code.PAGE_SERVER_FAILED, failure.getMessage()));
+        });
+    pagesReceived.future().onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST));
+  }
+
+  /** A full session directory explains a failure better than what broke next (see {@link DestinationDisk}). */
+  @Override
+  public Future<Throwable> explain(Throwable failure) {
+    return DestinationDisk.explain(deps, dir, failure);
+  }
+
+  /** Fails the session, saying so when the cause is a full session directory. */
+  protected void failExplained(Throwable failure, Code fallback) {
+    explain(failure).onComplete(explained -> session.fail(Failures.classify(explained.result(), fallback)));
+  }
+
+  /** The restore begins: the status names the source's workload; returns the migration's id. */
+  protected String beginRestore(RestoreManifest manifest) {
+    session.beginRestore();
+    session.status().workloadId(manifest.sourceWorkloadId().orElse(null));
+    return manifest.migrationIdOr(session.id());
+  }
+
+  /** The result naming the workload restored here. */
+  protected MigrationResult restored(Workload workload) {
+    return MigrationResult.restored(workload.id(), session.status().timing("restoreMs"));
+  }
+
+  /** The restored workload is removed again. */
+  @Override
+  public Future<Void> undo(MigrationResult result) {
+    return deps.workloads().remove(result.workloadId().orElseThrow());
+  }
+
+  /** Every image file arrived. */
+  protected Future<Void> imagesReceived() {
+    return Future.all(images).mapEmpty();
+  }
+
+  /** Every image file and every page arrived, and the page server ended well. */
+  protected Future<Void> checkpointReceived() {
+    return imagesReceived().compose(ignored -> pagesReceived.future())
+        .compose(ignored -> pageServerExit.timeout(PAGE_SERVER_EXIT_MILLIS, TimeUnit.MILLISECONDS))
+        .compose(code -> code == 0 ? Future.succeededFuture() : Future.failedFuture(
+            new MigrationFailure.Exception(Code.PAGE_SERVER_FAILED, "criu page-server failed (exit " + code
+                + "): " + CriuPageServer.errors(dir))));
+  }
+
+  /** The fault hook's look at the received images, just before the restore. */
+  protected Future<Void> beforeRestore() {
+    return vertx.executeBlocking(() -> {
+      deps.hooks().beforeRestore().accept(dir.resolve("images"));
+      return null;
+    }, false);
+  }
+
+  @Override
+  public void countBytes(MigrationStatus status) {
+    if (pagesChannel != null) {
+      status.bytes("pages", pagesChannel.bytesReceived());
+    }
+  }
+
+  /** Stops the page server if it still runs (blocking). */
+  @Override
+  public void release(boolean failed) {
+    if (pageServer != null && pageServer.isAlive()) {
+      try {
+        pageServer.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

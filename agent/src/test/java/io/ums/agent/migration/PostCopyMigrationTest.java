@@ -1,0 +1,100 @@
+package io.ums.agent.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ums.agent.criu.ProcessTree;
+import io.ums.testkit.MemServiceClient;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Post-copy as a mode of the agent's migration engine (mode "post-copy" on /v1/receive and /v1/send): two
+ * real agent JVMs in two network namespaces, real CRIU lazy pages, the C memory service as the workload.
+ */
+@Tag("slow")
+class PostCopyMigrationTest {
+  @TempDir
+  Path dir;
+
+  private MigrationTestBed bed;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (bed != null) {
+      bed.close();
+    }
+  }
+
+  @Test
+  void movesAMemServicePostCopy() throws Exception {
+    bed = new MigrationTestBed(dir, "upc", List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, 64);
+    MemServiceClient.Answer before = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000);
+    JsonObject session = postCopyReceive();
+
+    JsonObject status = bed.a.post("/v1/send?wait=true", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 200);
+    System.out.println("post-copy: " + status.encode());
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(status.getString("mode")).isEqualTo("post-copy");
+    assertThat(status.getJsonObject("timings").getLong("postCopyMs")).isNotNull().isGreaterThanOrEqualTo(0);
+    JsonObject postCopy = status.getJsonObject("postCopy");
+    assertThat(postCopy.getLong("pagesOnDemand")).isNotNull();
+    assertThat(postCopy.getLong("pagesPushed")).isGreaterThan(0);
+    MemServiceClient.Answer after = MemServiceClient.verify(bed.b.node.address(), MigrationTestBed.SERVICE_PORT, 10_000);
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(after.counter()).isGreaterThan(before.counter());
+    assertThat(ProcessTree.alive(workload.getLong("pid"))).as("the frozen source copy is gone").isFalse();
+    assertThat(bed.workloads(bed.a)).isEmpty();
+    assertThat(bed.workloads(bed.b)).hasSize(1);
+    JsonObject destination = bed.awaitFinal(bed.b, session.getString("sessionId"), Duration.ofSeconds(30));
+    assertThat(destination.getString("mode")).isEqualTo("post-copy");
+  }
+
+  @Test
+  void aLinkCutDuringPostCopyResumesTheSourceFromTheFreezePoint() throws Exception {
+    bed = new MigrationTestBed(dir, "upc", List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, 256);
+    MemServiceClient.Answer before = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000);
+    // slow enough that the background push of 256 MiB takes a while after the restore
+    bed.network.limitRate("100mbit");
+    JsonObject session = postCopyReceive();
+    String migrationId = bed.a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 202).getString("migrationId");
+    // the destination runs the workload; pages are still arriving
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> bed.b.get("/v1/migrations/" + session.getString("sessionId")).getJsonObject("postCopy")
+            .getString("state"), state -> state.startsWith("post-copy: running here"));
+    bed.network.setLinkUp(bed.b.node, false);
+
+    JsonObject status = bed.awaitFinal(bed.a, migrationId, Duration.ofSeconds(60));
+    System.out.println("link cut during post-copy: " + status.encode());
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("postCopy").getString("outcome"))
+        .contains("resumed on the source from the freeze point").contains("work is lost");
+    MemServiceClient.Answer resumed = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT,
+        10_000);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+
+    bed.network.setLinkUp(bed.b.node, true);
+    JsonObject destination = bed.awaitFinal(bed.b, session.getString("sessionId"), Duration.ofSeconds(60));
+    System.out.println("destination: " + destination.encode());
+    assertThat(destination.getString("phase")).isEqualTo("FAILED");
+    assertThat(destination.getJsonObject("error").getString("code")).isEqualTo("POST_COPY_BROKEN");
+    assertThat(bed.workloads(bed.b)).as("the destination's copy was killed: the workload runs once").isEmpty();
+    assertThat(bed.workloads(bed.a)).hasSize(1);
+  }
+
+  private JsonObject postCopyReceive() throws Exception {
+    return bed.b.post("/v1/receive", new JsonObject().put("kind", "process").put("mode", "post-copy"), 201);
+  }
+}

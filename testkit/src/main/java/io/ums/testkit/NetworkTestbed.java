@@ -1,0 +1,205 @@
+package io.ums.testkit;
+
+import io.ums.host.HostCommand;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Several "nodes" on one machine: one network namespace per node, each joined by a veth pair to a bridge
+ * in the root namespace, all in one private /24. The root namespace holds the bridge address (.254), so a
+ * coordinator or a probe running on the host reaches every node, and nodes reach each other through the
+ * bridge. Traffic never leaves the machine.
+ *
+ * <p>Names start with a caller-given prefix plus a random suffix, so concurrent testbeds never clash, and
+ * {@link #removeStale(String)} can sweep what a killed run left behind. Blocking: set-up code only.
+ */
+public final class NetworkTestbed implements AutoCloseable {
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  public record Node(String name, String netns, String vethHost, String vethNode, String address) {
+    /** Path for {@code nsenter --net=...}. */
+    public String netnsPath() {
+      return "/run/netns/" + netns;
+    }
+
+    /** The command prefixed so that it runs inside this node's network namespace. */
+    public List<String> inNode(List<String> command) {
+      List<String> wrapped = new ArrayList<>(List.of("nsenter", "--net=" + netnsPath()));
+      wrapped.addAll(command);
+      return wrapped;
+    }
+  }
+
+  private final String id;
+  private final String bridge;
+  private final String subnetPrefix;
+  private final List<Node> nodes = new ArrayList<>();
+  private String rateLimit;
+
+  private NetworkTestbed(String prefix, int nodeCount) {
+    if (prefix.length() > 6 || !prefix.matches("[a-z][a-z0-9]*")) {
+      throw new IllegalArgumentException("prefix must be 1-6 lowercase letters/digits: " + prefix);
+    }
+    this.id = prefix + Integer.toString(RANDOM.nextInt(36 * 36 * 36 * 36), 36);
+    this.bridge = id + "br";
+    // 10.<200-249>.<0-255>.0/24: random, so that parallel runs rarely share a subnet; collisions
+    // only matter inside one host, where names are unique anyway.
+    this.subnetPrefix = "10." + (200 + RANDOM.nextInt(50)) + "." + RANDOM.nextInt(256) + ".";
+    for (int i = 0; i < nodeCount; i++) {
+      String suffix = String.valueOf((char) ('a' + i));
+      nodes.add(new Node("node-" + suffix, id + suffix, id + suffix + "h", id + suffix + "n",
+          subnetPrefix + (i + 1)));
+    }
+  }
+
+  /** Creates the namespaces, veths and bridge; on any failure removes what it made and throws. */
+  public static NetworkTestbed create(String prefix, int nodeCount) {
+    NetworkTestbed testbed = new NetworkTestbed(prefix, nodeCount);
+    try {
+      testbed.build();
+      return testbed;
+    } catch (RuntimeException e) {
+      testbed.close();
+      throw e;
+    }
+  }
+
+  private void build() {
+    HostCommand.check("ip", "link", "add", bridge, "type", "bridge");
+    HostCommand.check("ip", "addr", "add", hostAddress() + "/24", "dev", bridge);
+    HostCommand.check("ip", "link", "set", bridge, "up");
+    for (Node node : nodes) {
+      HostCommand.check("ip", "netns", "add", node.netns());
+      HostCommand.check("ip", "link", "add", node.vethHost(), "type", "veth", "peer", "name", node.vethNode());
+      HostCommand.check("ip", "link", "set", node.vethNode(), "netns", node.netns());
+      HostCommand.check("ip", "link", "set", node.vethHost(), "master", bridge);
+      HostCommand.check("ip", "link", "set", node.vethHost(), "up");
+      inNode(node, "ip", "link", "set", "lo", "up");
+      inNode(node, "ip", "addr", "add", node.address() + "/24", "dev", node.vethNode());
+      inNode(node, "ip", "link", "set", node.vethNode(), "up");
+      inNode(node, "ip", "route", "add", "default", "via", hostAddress());
+    }
+  }
+
+  private static void inNode(Node node, String... command) {
+    List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", node.netns()));
+    full.addAll(List.of(command));
+    HostCommand.check(full.toArray(String[]::new));
+  }
+
+  public List<Node> nodes() {
+    return List.copyOf(nodes);
+  }
+
+  public Node node(int index) {
+    return nodes.get(index);
+  }
+
+  /** The root namespace's address on the testbed bridge. */
+  public String hostAddress() {
+    return subnetPrefix + "254";
+  }
+
+  public String id() {
+    return id;
+  }
+
+  /**
+   * Rate-limits every node's link in both directions with a token bucket (tc tbf; netem is not available
+   * here), e.g. "1gbit". {@code null} or "unlimited" removes the limit.
+   */
+  public void limitRate(String rate) {
+    for (Node node : nodes) {
+      HostCommand.run("tc", "qdisc", "del", "dev", node.vethHost(), "root");
+      HostCommand.run("ip", "netns", "exec", node.netns(), "tc", "qdisc", "del", "dev", node.vethNode(), "root");
+    }
+    this.rateLimit = null;
+    if (rate == null || rate.equalsIgnoreCase("unlimited")) {
+      return;
+    }
+    String burst = burstFor(rate);
+    for (Node node : nodes) {
+      HostCommand.check("tc", "qdisc", "add", "dev", node.vethHost(), "root", "tbf", "rate", rate, "burst", burst,
+          "latency", "50ms");
+      inNode(node, "tc", "qdisc", "add", "dev", node.vethNode(), "root", "tbf", "rate", rate, "burst", burst,
+          "latency", "50ms");
+    }
+    this.rateLimit = rate;
+  }
+
+  public String rateLimit() {
+    return rateLimit == null ? "unlimited" : rateLimit;
+  }
+
+  /** Cuts or restores one node's link (the veth end in the root namespace), for fault tests. */
+  public void setLinkUp(Node node, boolean up) {
+    HostCommand.check("ip", "link", "set", node.vethHost(), up ? "up" : "down");
+  }
+
+  // tbf needs a bucket of at least rate/HZ bytes; 1 ms worth of the rate, with a floor, keeps it smooth.
+  private static String burstFor(String rate) {
+    String lower = rate.toLowerCase(Locale.ROOT);
+    double bitsPerSecond;
+    if (lower.endsWith("gbit")) {
+      bitsPerSecond = Double.parseDouble(lower.replace("gbit", "")) * 1e9;
+    } else if (lower.endsWith("mbit")) {
+      bitsPerSecond = Double.parseDouble(lower.replace("mbit", "")) * 1e6;
+    } else if (lower.endsWith("kbit")) {
+      bitsPerSecond = Double.parseDouble(lower.replace("kbit", "")) * 1e3;
+    } else {
+      throw new IllegalArgumentException("rate must end in gbit, mbit or kbit: " + rate);
+    }
+    long bytes = Math.max(64 * 1024, (long) (bitsPerSecond / 8 / 250));
+    return bytes + "b";
+  }
+
+  @Override
+  public void close() {
+    for (Node node : nodes) {
+      killProcessesIn(node);
+    }
+    for (Node node : nodes) {
+      HostCommand.run("ip", "netns", "del", node.netns());
+      HostCommand.run("ip", "link", "del", node.vethHost());
+    }
+    HostCommand.run("ip", "link", "del", bridge);
+  }
+
+  /**
+   * Workloads restored into a node outlive the agents that started them (by design), and a deleted
+   * namespace stays alive while a process holds it: whatever still runs in a node when the testbed closes
+   * is killed, so no test or bench leaves a process behind.
+   */
+  private static void killProcessesIn(Node node) {
+    HostCommand.Result pids = HostCommand.run("ip", "netns", "pids", node.netns());
+    if (!pids.ok()) {
+      return;
+    }
+    for (String pid : pids.output().split("\\s+")) {
+      if (pid.matches("\\d+")) {
+        HostCommand.run("kill", "-KILL", pid);
+      }
+    }
+  }
+
+  /** Removes namespaces and links whose names start with {@code prefix}, left by a killed run. */
+  public static void removeStale(String prefix) {
+    for (String line : HostCommand.run("ip", "netns", "list").output().split("\n")) {
+      String name = line.split(" ")[0].trim();
+      if (!name.isEmpty() && name.startsWith(prefix)) {
+        HostCommand.run("ip", "netns", "del", name);
+      }
+    }
+    for (String line : HostCommand.run("ip", "-o", "link", "show").output().split("\n")) {
+      String[] parts = line.split(":");
+      if (parts.length > 1) {
+        String name = parts[1].trim().split("@")[0];
+        if (name.startsWith(prefix)) {
+          HostCommand.run("ip", "link", "del", name);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,64 @@
+package io.ums.testkit;
+
+import io.ums.host.HostCommand;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Real network namespaces, veths, a bridge and tc, with the real C memory service inside a node. */
+class NetworkTestbedTest {
+  private NetworkTestbed testbed;
+  private Process service;
+
+  @AfterEach
+  void cleanUp() {
+    if (service != null) {
+      service.destroyForcibly();
+    }
+    if (testbed != null) {
+      testbed.close();
+    }
+  }
+
+  @Test
+  void nodesAreReachableFromTheHostAndEachOtherAndCleanedUp(@TempDir Path dir) throws Exception {
+    Path binary = MemService.build(dir);
+    testbed = NetworkTestbed.create("utb", 2);
+    NetworkTestbed.Node b = testbed.node(1);
+
+    List<String> command = new ArrayList<>(List.of(binary.toString(), "17001", "4"));
+    service = new ProcessBuilder(b.inNode(command)).redirectErrorStream(true).start();
+    MemServiceClient.Answer fromHost = await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(b.address(), 17001, 1000), answer -> true);
+    assertThat(fromHost.checksum()).hasSize(16);
+
+    // node a reaches node b through the bridge
+    String fromNodeA = HostCommand.check(testbed.node(0).inNode(List.of("bash", "-c",
+        "exec 3<>/dev/tcp/" + b.address() + "/17001; printf 'c\\n' >&3; head -1 <&3")).toArray(String[]::new));
+    assertThat(fromNodeA).endsWith(fromHost.checksum());
+
+    testbed.limitRate("100mbit");
+    assertThat(HostCommand.check("tc", "qdisc", "show", "dev", b.vethHost())).contains("tbf");
+    testbed.limitRate("unlimited");
+    assertThat(HostCommand.check("tc", "qdisc", "show", "dev", b.vethHost())).doesNotContain("tbf");
+
+    // a process left running inside a node (the nsenter'd service here) is killed by close()
+    String id = testbed.id();
+    long servicePid = service.toHandle().descendants().map(ProcessHandle::pid).findFirst().orElse(service.pid());
+    testbed.close();
+    testbed = null;
+    await().atMost(Duration.ofSeconds(5)).until(() -> ProcessHandle.of(servicePid).map(h -> !h.isAlive()).orElse(true));
+    service.destroyForcibly().waitFor();
+    service = null;
+    testbed = null;
+    assertThat(HostCommand.check("ip", "netns", "list")).doesNotContain(id);
+    assertThat(HostCommand.check("ip", "-o", "link", "show")).doesNotContain(id);
+  }
+}
