@@ -48,8 +48,7 @@ final class MigrationRun {
   /** Orchestrator level: the container whose checkpoint runs now (events name it). */
   private String currentContainer;
   private long lastProgressEventNanos;
-  /** The timer that tells the destination this run still works on its reservation; -1 before it is held. */
-  private long heartbeat = -1;
+  private ReservationKeepAlive keepAlive;
   /** Step records (pod annotations, Kubernetes Events) are written one after the other, in order. */
   private Future<Void> stepsRecorded = Future.succeededFuture();
 
@@ -89,7 +88,7 @@ final class MigrationRun {
                 this::follow).run()
             : startTransfer().compose(this::follow))
         .compose(this::finish)
-        .onComplete(ended -> vertx.cancelTimer(heartbeat))
+        .onComplete(ended -> Optional.ofNullable(keepAlive).ifPresent(ReservationKeepAlive::stop))
         .onSuccess(migration::succeed)
         .onFailure(this::rollBack);
   }
@@ -142,20 +141,9 @@ final class MigrationRun {
                         JsonArray::add, JsonArray::addAll));
               }
               announce(EventType.RESERVED, event);
-              keepReservation(answer.getString("reservationId"),
-                  answer.getLong("abandonedAfterMs", settings.phaseTimeout().toMillis()));
+              keepAlive = ReservationKeepAlive.start(vertx, destination, answer, settings.phaseTimeout());
               return answer;
             });
-  }
-
-  /**
-   * The destination settles a reservation nobody works on for its phase timeout (the source coordinator
-   * died); this run may spend longer than that between reserving and committing (a slow start of the
-   * source agent, a loaded machine), so it says it is alive a few times per that timeout.
-   */
-  private void keepReservation(String reservationId, long abandonedAfterMs) {
-    long every = Math.max(1, Math.min(abandonedAfterMs, settings.phaseTimeout().toMillis()) / 4);
-    heartbeat = vertx.setPeriodic(every, timer -> destination.reservation(reservationId)); // one missed is no loss
   }
 
   private Future<String> startTransfer() {

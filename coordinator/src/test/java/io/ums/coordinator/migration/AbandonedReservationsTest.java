@@ -133,7 +133,7 @@ class AbandonedReservationsTest {
 
   private static Reservation reservation(String kind) {
     DestinationRequest request = new DestinationRequest("m-1", "web", "default", kind, "source", "node-a",
-        "x86_64", Optional.of("node-b"), Optional.empty(), List.of());
+        "x86_64", Optional.of("node-b"), Optional.empty(), List.of(), MigrationRequest.STOP_AND_COPY);
     return new Reservation("r-1", request, new AgentRef("node-b", "http://127.0.0.1:1"),
         List.of(new Reservation.Session(null, "s-1")), Optional.empty());
   }
