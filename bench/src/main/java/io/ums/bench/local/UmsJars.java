@@ -61,11 +61,11 @@ public record UmsJars(Path home) {
    */
   public static List<String> coordinatorJavaJar(Path jar) {
     List<String> command = new ArrayList<>(List.of("env"));
-    io.ums.coordinator.Defaults.COORDINATOR_ENVIRONMENT.forEach((key, value) -> command.add(key + "=" + value));
+    io.ums.coordinator.config.Defaults.COORDINATOR_ENVIRONMENT.forEach((key, value) -> command.add(key + "=" + value));
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-XX:+UseSerialGC");
     command.add("-Xss512k");
-    command.addAll(io.ums.coordinator.Defaults.COORDINATOR_JVM_OPTIONS);
+    command.addAll(io.ums.coordinator.config.Defaults.COORDINATOR_JVM_OPTIONS);
     command.add("-jar");
     command.add(jar.toString());
     return command;
