@@ -5,6 +5,7 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -42,7 +43,7 @@ final class ImageTools {
 
   /**
    * Runs {@code producer | consumer}: the bytes go from one process to the other through the kernel's pipe, not
-   * through this JVM. A failure names the first of the two that failed.
+   * through this JVM. A failure names every one of the two that failed, the consumer first.
    */
   static void pipe(Code failure, List<String> producer, List<String> consumer) {
     Path producerErrors = null;
@@ -60,13 +61,18 @@ final class ImageTools {
       } finally {
         processes.forEach(Process::destroyForcibly);
       }
-      if (processes.get(0).exitValue() != 0) {
-        throw new ImageStoreException(failure, describe(producer) + " failed (exit " + processes.get(0).exitValue()
-            + "): " + lastLine(Files.readString(producerErrors)));
-      }
+      // a consumer that fails early breaks the producer's pipe: its own message is the cause, named first
+      List<String> failures = new ArrayList<>();
       if (processes.get(1).exitValue() != 0) {
-        throw new ImageStoreException(failure, describe(consumer) + " failed (exit " + processes.get(1).exitValue()
-            + "): " + lastLine(Files.readString(consumerOutput)));
+        failures.add(describe(consumer) + " failed (exit " + processes.get(1).exitValue() + "): "
+            + lastLine(Files.readString(consumerOutput)));
+      }
+      if (processes.get(0).exitValue() != 0) {
+        failures.add(describe(producer) + " failed (exit " + processes.get(0).exitValue() + "): "
+            + lastLine(Files.readString(producerErrors)));
+      }
+      if (!failures.isEmpty()) {
+        throw new ImageStoreException(failure, String.join("; ", failures));
       }
     } catch (IOException e) {
       throw new ImageStoreException(failure, describe(producer) + " | " + describe(consumer) + ": " + e.getMessage(),

@@ -71,7 +71,8 @@ class ContainerdImagesTest {
   void aFailingCtrIsAnIoErrorNamingTheCommandAndItsLastLineAndTheScratchLayoutIsGone() throws Exception {
     Path socket = Files.createFile(dir.resolve("containerd.sock"));
     Path ctr = dir.resolve("ctr");
-    Files.writeString(ctr, "#!/bin/sh\ncat > /dev/null\necho 'ctr: failed to dial \"" + socket
+    // like the real ctr when containerd does not answer: it exits without reading the archive
+    Files.writeString(ctr, "#!/bin/sh\necho 'ctr: failed to dial \"" + socket
         + "\": connection refused' >&2\nexit 1\n");
     Files.setPosixFilePermissions(ctr, PosixFilePermissions.fromString("rwxr-xr-x"));
     CheckpointImages images = CheckpointImages.parse("containerd:" + socket, ctr.toString());
@@ -89,7 +90,8 @@ class ContainerdImagesTest {
 
   private Path archive() throws Exception {
     Path root = Files.createDirectories(dir.resolve("content").resolve("checkpoint"));
-    Files.writeString(root.resolve("pages-1.img"), "pages");
+    // more than a pipe's buffer: tar meets a broken pipe when ctr exits without reading
+    Files.write(root.resolve("pages-1.img"), new byte[1 << 20]);
     Files.writeString(root.getParent().resolve("config.dump"), new JsonObject().put("name", "c")
         .put("rootfsImageName", "localhost/ums-busybox:check").put("runtime", "runc").encode());
     Path tar = dir.resolve("checkpoint.tar");
