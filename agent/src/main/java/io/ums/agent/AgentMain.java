@@ -101,8 +101,14 @@ public final class AgentMain implements Callable<Integer> {
 
   @Option(names = "--checkpoint-images", defaultValue = CheckpointImages.CONTAINERS_STORAGE,
       description = "Where received checkpoints are imported as checkpoint images: containers-storage (what"
-          + " CRI-O and podman read) or oci:<dir> (default: ${DEFAULT-VALUE}).")
+          + " CRI-O and podman read), oci:<dir>, or containerd:<socket>[#<namespace>] (a node's containerd, namespace"
+          + " k8s.io unless given, imported with ctr) (default: ${DEFAULT-VALUE}).")
   String checkpointImages;
+
+  @Option(names = "--ctr", defaultValue = CheckpointImages.DEFAULT_CTR,
+      description = "The ctr binary a containerd:<socket> checkpoint image target runs, a path or a name looked up"
+          + " on PATH (default: ${DEFAULT-VALUE}).")
+  String ctr;
 
   @Option(names = "--control-token-file", defaultValue = "${env:UMS_CONTROL_TOKEN_FILE}",
       description = "File holding the bearer token every control API call but GET /health and GET /metrics must"
@@ -178,7 +184,7 @@ public final class AgentMain implements Callable<Integer> {
   private KubeletSettings kubeletSettings() {
     CheckpointImages images;
     try {
-      images = CheckpointImages.parse(checkpointImages);
+      images = CheckpointImages.parse(checkpointImages, ctr);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), "--checkpoint-images: " + e.getMessage());
     }

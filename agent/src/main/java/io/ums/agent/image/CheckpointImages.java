@@ -1,7 +1,6 @@
 package io.ums.agent.image;
 
 import io.ums.agent.image.ImageStoreException.Code;
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,11 +10,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Turns a container checkpoint archive into a checkpoint image and imports it where the node's runtime
- * looks: {@code containers-storage} (what CRI-O and podman read) or an OCI layout directory ({@code oci:<dir>}).
+ * looks: {@code containers-storage} (what CRI-O and podman read), an OCI layout directory ({@code oci:<dir>}) or
+ * a node's containerd ({@code containerd:<socket>[#<namespace>]}, imported with {@code ctr}, see
+ * {@link ContainerdImages}).
  * The image has one layer, the archive's contents, and its manifest names the checkpointed container with the
  * annotations CRI-O ({@code io.kubernetes.cri-o.annotations.checkpoint.*}), podman
  * ({@code io.podman.annotations.checkpoint.*}) and containerd ({@code org.criu.checkpoint.*}, checkpointctl's
@@ -25,6 +25,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class CheckpointImages {
   public static final String CONTAINERS_STORAGE = "containers-storage";
+  /** The {@code ctr} binary a containerd target runs unless told otherwise: looked up on PATH. */
+  public static final String DEFAULT_CTR = "ctr";
   static final String CRIO_NAME = "io.kubernetes.cri-o.annotations.checkpoint.name";
   static final String CRIO_ROOTFS_IMAGE_NAME = "io.kubernetes.cri-o.annotations.checkpoint.rootfsImageName";
   static final String PODMAN_NAME = "io.podman.annotations.checkpoint.name";
@@ -40,26 +42,52 @@ public final class CheckpointImages {
   static final String CRIU_ROOTFS_IMAGE_NAME = "org.criu.checkpoint.rootfsImageName";
   static final String CRIU_RUNTIME_NAME = "org.criu.checkpoint.runtime.name";
   private static final String LAYOUT_REF = "checkpoint";
-  private static final long SKOPEO_TIMEOUT_SECONDS = 600;
+  /** In the session's scratch directory: the layout a containerd target imports from, removed right after. */
+  private static final String CONTAINERD_LAYOUT = "containerd-layout";
 
   private final String spec;
   private final Optional<Path> ociDir;
+  private final Optional<ContainerdImages> containerd;
 
-  private CheckpointImages(String spec, Optional<Path> ociDir) {
+  private CheckpointImages(String spec, Optional<Path> ociDir, Optional<ContainerdImages> containerd) {
     this.spec = spec;
     this.ociDir = ociDir;
+    this.containerd = containerd;
   }
 
-  /** {@code containers-storage} or {@code oci:<absolute dir>}; anything else is an IllegalArgumentException. */
+  /** {@link #parse(String, String)} with {@code ctr} looked up on PATH. */
   public static CheckpointImages parse(String spec) {
+    return parse(spec, DEFAULT_CTR);
+  }
+
+  /**
+   * {@code containers-storage}, {@code oci:<absolute dir>} or {@code containerd:<absolute socket>[#<namespace>]}
+   * (namespace {@code k8s.io} by default), the last driven through the {@code ctr} binary {@code ctr}; anything
+   * else is an IllegalArgumentException.
+   */
+  public static CheckpointImages parse(String spec, String ctr) {
     if (CONTAINERS_STORAGE.equals(spec)) {
-      return new CheckpointImages(spec, Optional.empty());
+      return new CheckpointImages(spec, Optional.empty(), Optional.empty());
     }
     if (spec != null && spec.startsWith("oci:") && spec.length() > 4 && Path.of(spec.substring(4)).isAbsolute()) {
-      return new CheckpointImages(spec, Optional.of(Path.of(spec.substring(4))));
+      return new CheckpointImages(spec, Optional.of(Path.of(spec.substring(4))), Optional.empty());
+    }
+    Optional<ContainerdImages> containerd = ContainerdImages.parse(spec, ctr);
+    if (containerd.isPresent()) {
+      return new CheckpointImages(containerd.get().toString(), Optional.empty(), containerd);
     }
     throw new IllegalArgumentException("checkpoint image store must be " + CONTAINERS_STORAGE
-        + " or oci:<absolute directory>, got \"" + spec + "\"");
+        + ", oci:<absolute directory> or containerd:<absolute socket path>[#<namespace>], got \"" + spec + "\"");
+  }
+
+  /** The containerd socket this target imports into, when it is a containerd target. */
+  public Optional<Path> containerdSocket() {
+    return containerd.map(ContainerdImages::socket);
+  }
+
+  /** The containerd namespace this target imports into, when it is a containerd target. */
+  public Optional<String> containerdNamespace() {
+    return containerd.map(ContainerdImages::namespace);
   }
 
   @Override
@@ -81,6 +109,8 @@ public final class CheckpointImages {
    * On failure whatever reached the store is removed again before the exception propagates.
    */
   public void importArchive(Path archive, Path scratch, String imageName, String container) {
+    // before the archive is read and copied: a node without containerd fails in milliseconds, not after seconds
+    containerd.ifPresent(ContainerdImages::requireSocket);
     CheckpointArchive contents = CheckpointArchive.read(archive);
     Map<String, String> annotations = new LinkedHashMap<>();
     annotations.put(CRIO_NAME, container);
@@ -98,25 +128,59 @@ public final class CheckpointImages {
     Path layoutDir = scratch.resolve("layout");
     OciImageStore layout = OciImageStore.open(layoutDir, scratch.resolve("layout-scratch"));
     layout.adoptLayerImage(LAYOUT_REF, archive, annotations);
+    if (containerd.isPresent()) {
+      importIntoContainerd(containerd.get(), layoutDir, scratch.resolve(CONTAINERD_LAYOUT), imageName);
+      return;
+    }
     try {
       ociDir.ifPresent(CheckpointImages::createDirectories);
-      List<String> copy = new ArrayList<>(List.of("copy", "--quiet"));
-      if (ociDir.isPresent()) {
-        // the layer is mostly memory pages: compressing it would cost seconds per GiB and save little
-        copy.add("--dest-oci-accept-uncompressed-layers");
-      }
-      copy.addAll(List.of("oci:" + layoutDir + ":" + LAYOUT_REF, destination(imageName)));
-      skopeo(Code.IO, copy.toArray(String[]::new));
+      copyLayout(layoutDir, ociDir, imageName);
     } catch (RuntimeException e) {
       remove(imageName);
       throw e;
     }
   }
 
+  /**
+   * The layout is copied once more, into one whose ref is the image's name (what {@code ctr images import}
+   * names the image after), streamed into containerd, and deleted again: containerd keeps its own copy.
+   */
+  private static void importIntoContainerd(ContainerdImages containerd, Path layoutDir, Path namedLayout,
+                                           String imageName) {
+    try {
+      copyLayout(layoutDir, Optional.of(namedLayout), imageName);
+      containerd.importLayout(namedLayout);
+    } catch (RuntimeException e) {
+      containerd.remove(imageName);
+      throw e;
+    } finally {
+      try {
+        FileTrees.delete(namedLayout);
+        FileTrees.delete(layoutDir);
+      } catch (IOException e) {
+        // the session's scratch directory goes with the session anyway
+      }
+    }
+  }
+
+  private static void copyLayout(Path layoutDir, Optional<Path> ociDir, String imageName) {
+    List<String> copy = new ArrayList<>(List.of("skopeo", "copy", "--quiet"));
+    if (ociDir.isPresent()) {
+      // the layer is mostly memory pages: compressing it would cost seconds per GiB and save little
+      copy.add("--dest-oci-accept-uncompressed-layers");
+    }
+    copy.addAll(List.of("oci:" + layoutDir + ":" + LAYOUT_REF, destination(ociDir, imageName)));
+    ImageTools.run(Code.IO, copy);
+  }
+
   /** Removes {@code imageName} from the store; a missing image is fine (idempotent). Never throws. */
   public void remove(String imageName) {
+    if (containerd.isPresent()) {
+      containerd.get().remove(imageName);
+      return;
+    }
     if (ociDir.isEmpty()) {
-      skopeoQuietly("delete", destination(imageName));
+      skopeoQuietly("delete", destination(ociDir, imageName));
       return;
     }
     // skopeo 1.9 cannot delete from an OCI layout: the layout is edited like the agent's own store
@@ -132,17 +196,20 @@ public final class CheckpointImages {
 
   /** Whether the store holds {@code imageName} (tests and the failure path check with it). */
   public boolean exists(String imageName) {
+    if (containerd.isPresent()) {
+      return containerd.get().exists(imageName);
+    }
     if (ociDir.isPresent()) {
       return Files.exists(ociDir.get().resolve("index.json")) && ociLayout().find(imageName).isPresent();
     }
-    return skopeoQuietly("inspect", "--raw", destination(imageName));
+    return skopeoQuietly("inspect", "--raw", destination(ociDir, imageName));
   }
 
   private OciImageStore ociLayout() {
     return OciImageStore.open(ociDir.orElseThrow(), ociDir.orElseThrow().resolve(".ums-scratch"));
   }
 
-  private String destination(String imageName) {
+  private static String destination(Optional<Path> ociDir, String imageName) {
     return ociDir.map(dir -> "oci:" + dir + ":" + imageName).orElse(CONTAINERS_STORAGE + ":" + imageName);
   }
 
@@ -155,44 +222,13 @@ public final class CheckpointImages {
   }
 
   private static boolean skopeoQuietly(String... args) {
+    List<String> command = new ArrayList<>(List.of("skopeo"));
+    command.addAll(List.of(args));
     try {
-      skopeo(Code.IO, args);
+      ImageTools.run(Code.IO, command);
       return true;
     } catch (ImageStoreException e) {
       return false;
     }
-  }
-
-  private static void skopeo(Code failure, String... args) {
-    List<String> command = new ArrayList<>(List.of("skopeo"));
-    command.addAll(List.of(args));
-    Path capture = null;
-    try {
-      capture = Files.createTempFile("ums-skopeo-", ".out");
-      Process process = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-          .redirectErrorStream(true).redirectOutput(capture.toFile()).start();
-      if (!process.waitFor(SKOPEO_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        throw new ImageStoreException(failure, String.join(" ", command) + " timed out");
-      }
-      if (process.exitValue() != 0) {
-        throw new ImageStoreException(failure, String.join(" ", command) + " failed (exit " + process.exitValue()
-            + "): " + lastLine(Files.readString(capture)));
-      }
-    } catch (IOException e) {
-      throw new ImageStoreException(failure, String.join(" ", command) + ": " + e.getMessage(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ImageStoreException(failure, "interrupted: " + String.join(" ", command));
-    } finally {
-      if (capture != null) {
-        capture.toFile().delete();
-      }
-    }
-  }
-
-  private static String lastLine(String output) {
-    String[] lines = output.strip().split("\n");
-    return lines[lines.length - 1];
   }
 }

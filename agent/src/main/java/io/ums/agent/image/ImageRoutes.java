@@ -80,6 +80,7 @@ public final class ImageRoutes {
       case NOT_FOUND -> ApiError.NOT_FOUND;
       case INVALID, DIGEST_MISMATCH -> ApiError.BAD_REQUEST;
       case ALREADY_EXISTS, IN_USE -> ApiError.CONFLICT;
+      case RUNTIME_UNAVAILABLE -> ApiError.UNAVAILABLE;
       case IO -> ApiError.INTERNAL;
     };
     return new AgentException(error, store.getMessage());

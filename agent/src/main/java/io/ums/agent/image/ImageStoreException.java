@@ -13,6 +13,8 @@ public final class ImageStoreException extends RuntimeException {
     DIGEST_MISMATCH,
     /** The image is used by a running container (409). */
     IN_USE,
+    /** The container runtime the image goes to is not reachable, e.g. its socket is missing (503). */
+    RUNTIME_UNAVAILABLE,
     /** Disk or tar failure (500). */
     IO
   }

@@ -26,8 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * REAL containerd 2.2 on another node. Real parts: the two-node cluster of {@code ./ums cluster up} (etcd,
  * kube-apiserver, controller-manager, scheduler; per node containerd + runc + CRIU + kubelet, each node in its
  * own network and mount namespace). A busybox counter runs on node-a; node-a's kubelet checkpoints it through
- * {@code POST /checkpoint/{ns}/{pod}/{container}}; the archive becomes an image in an OCI layout, which
- * {@code ctr images import} loads into node-b's containerd; a pod on node-b whose image is that one is restored
+ * {@code POST /checkpoint/{ns}/{pod}/{container}}; the archive becomes an image that the agent's own
+ * {@code containerd:<socket>} target streams into node-b's containerd ({@code ctr images import}); a pod on node-b whose image is that one is restored
  * by containerd's CRI plugin (CreateContainer sees the manifest annotation, StartContainer restores with CRIU)
  * and its counter goes on from the checkpointed value. Brings the cluster up (and down again) when it is not
  * running.
@@ -101,14 +101,13 @@ class ContainerdCheckpointRestoreTest {
     Path archive = Path.of(answer.getJsonArray("items").getString(0));
     long after = count(source);
 
-    Path store = dir.resolve("store");
-    Path copy = Files.copy(archive, dir.resolve("checkpoint.tar"));
-    CheckpointImages.parse("oci:" + store).importArchive(copy, Files.createDirectories(dir.resolve("scratch")),
-        image, "c");
-    Path layoutTar = dir.resolve("image.tar");
-    check(Duration.ofSeconds(60), "tar", "-C", store.toString(), "-cf", layoutTar.toString(), "oci-layout",
-        "index.json", "blobs");
-    check(Duration.ofSeconds(120), ctr("node-b", "images", "import", layoutTar.toString()));
+    CheckpointImages nodeB = CheckpointImages.parse("containerd:" + socket("node-b"),
+        K8S_BIN.resolve("ctr").toString());
+    Path scratch = Files.createDirectories(dir.resolve("scratch"));
+    nodeB.importArchive(Files.copy(archive, dir.resolve("checkpoint.tar")), scratch, image, "c");
+    assertThat(nodeB.exists(image)).as("imported into node-b's containerd").isTrue();
+    assertThat(scratch.resolve("containerd-layout")).as("the scratch layout is gone once imported")
+        .doesNotExist();
 
     apply(pod(restored, "node-b", image, ""));
     awaitReady(restored);
@@ -118,6 +117,10 @@ class ContainerdCheckpointRestoreTest {
     await().atMost(WAIT).pollInterval(Duration.ofMillis(200)).until(() -> count(restored) > first);
     assertThat(kubectlCheck("get", "pod", restored, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"))
         .as("restored once, not restarted").isEqualTo("0");
+
+    kubectlCheck("delete", "pod", restored, "--grace-period=0", "--force");
+    nodeB.remove(image);
+    assertThat(nodeB.exists(image)).as("ctr images rm, as a failed session's release does").isFalse();
   }
 
   private static String pod(String name, String node, String image, String command) {
@@ -157,9 +160,13 @@ class ContainerdCheckpointRestoreTest {
 
   private static List<String> ctr(String node, String... args) {
     List<String> command = new ArrayList<>(List.of(K8S_BIN.resolve("ctr").toString(), "--address",
-        CLUSTER.resolve("nodes").resolve(node).resolve("containerd.sock").toString(), "-n", "k8s.io"));
+        socket(node).toString(), "-n", "k8s.io"));
     command.addAll(List.of(args));
     return command;
+  }
+
+  private static Path socket(String node) {
+    return CLUSTER.resolve("nodes").resolve(node).resolve("containerd.sock");
   }
 
   private static Result kubectl(Duration timeout, String... args) {

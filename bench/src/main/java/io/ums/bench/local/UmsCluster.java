@@ -83,7 +83,7 @@ public final class UmsCluster {
     String agents = testbed.nodes().stream()
         .map(node -> node.name() + "=" + agentUrls.get(testbed.nodes().indexOf(node)))
         .collect(Collectors.joining(","));
-    List<String> command = new ArrayList<>(UmsJars.javaJar(jars.coordinator()));
+    List<String> command = new ArrayList<>(UmsJars.coordinatorJavaJar(jars.coordinator()));
     command.addAll(List.of("--host", "127.0.0.1", "--port", String.valueOf(coordinatorPort), "--agents", agents,
         "--agent-token-file", tokenFile.toString(), "--peer-token-file", tokenFile.toString(),
         "--api-token-file", tokenFile.toString()));

@@ -55,12 +55,17 @@ public record UmsJars(Path home) {
     return command;
   }
 
-  /** {@code java [opts] -jar jar}: the same JVM as the bench, with the launcher's small-footprint options. */
-  public static List<String> javaJar(Path jar) {
-    List<String> command = new ArrayList<>();
+  /**
+   * The coordinator exactly as {@code ./ums coordinator} runs it (its bounded heap, C1, two malloc arenas),
+   * so that the bench's coordinator is the one users run.
+   */
+  public static List<String> coordinatorJavaJar(Path jar) {
+    List<String> command = new ArrayList<>(List.of("env"));
+    io.ums.coordinator.config.Defaults.COORDINATOR_ENVIRONMENT.forEach((key, value) -> command.add(key + "=" + value));
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-XX:+UseSerialGC");
     command.add("-Xss512k");
+    command.addAll(io.ums.coordinator.config.Defaults.COORDINATOR_JVM_OPTIONS);
     command.add("-jar");
     command.add(jar.toString());
     return command;

@@ -1,6 +1,8 @@
 package io.ums.coordinator.config;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 /** Ports and limits shared by the code, the manifests under deploy/ and the tests that check them. */
 public final class Defaults {
@@ -32,6 +34,15 @@ public final class Defaults {
   public static final Duration FINISHED_MIGRATIONS_TTL = Duration.ofHours(1);
   /** How often the coordinator asks the source agent for the migration status. */
   public static final Duration STATUS_POLL_INTERVAL = Duration.ofMillis(100);
+  /**
+   * The coordinator's JVM bounds (it never holds checkpoint bytes: a small heap suffices, and without a
+   * limit the JVM grows into a quarter of the machine's memory, issue 15): {@code ./ums coordinator}
+   * (COORDINATOR_JAVA_OPTS) and deploy/coordinator.yml (JAVA_TOOL_OPTIONS) set the same (ManifestsTest),
+   * and so should anything else that launches the coordinator (the bench).
+   */
+  public static final List<String> COORDINATOR_JVM_OPTIONS = List.of("-Xmx96m", "-XX:MaxMetaspaceSize=128m",
+      "-XX:ReservedCodeCacheSize=32m", "-XX:MaxDirectMemorySize=32m", "-XX:TieredStopAtLevel=1");
+  public static final Map<String, String> COORDINATOR_ENVIRONMENT = Map.of("MALLOC_ARENA_MAX", "2");
 
   private Defaults() {}
 }

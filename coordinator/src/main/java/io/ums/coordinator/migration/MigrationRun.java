@@ -48,6 +48,7 @@ final class MigrationRun {
   /** Orchestrator level: the container whose checkpoint runs now (events name it). */
   private String currentContainer;
   private long lastProgressEventNanos;
+  private ReservationKeepAlive keepAlive;
   /** Step records (pod annotations, Kubernetes Events) are written one after the other, in order. */
   private Future<Void> stepsRecorded = Future.succeededFuture();
 
@@ -87,6 +88,7 @@ final class MigrationRun {
                 this::follow).run()
             : startTransfer().compose(this::follow))
         .compose(this::finish)
+        .onComplete(ended -> Optional.ofNullable(keepAlive).ifPresent(ReservationKeepAlive::stop))
         .onSuccess(migration::succeed)
         .onFailure(this::rollBack);
   }
@@ -139,6 +141,7 @@ final class MigrationRun {
                         JsonArray::add, JsonArray::addAll));
               }
               announce(EventType.RESERVED, event);
+              keepAlive = ReservationKeepAlive.start(vertx, destination, answer, settings.phaseTimeout());
               return answer;
             });
   }

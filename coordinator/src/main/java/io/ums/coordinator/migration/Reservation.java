@@ -21,8 +21,10 @@ final class Reservation {
   Optional<String> destinationObject;
   /** A commit is creating the pod and waiting for it: the orphan check must not release it meanwhile. */
   boolean committing;
-  /** The session phases the orphan check saw last time (kind checkpoint: unchanged and idle means abandoned). */
+  /** The session phases the abandonment check saw last time (see {@link AbandonedReservations}). */
   List<String> lastPhases = List.of();
+  /** When the agents or the source coordinator last showed they work on it (System.nanoTime()). */
+  long lastProgressNanos = System.nanoTime();
 
   Reservation(String id, DestinationRequest request, AgentRef agent, List<Session> sessions,
       Optional<String> destinationObject) {
@@ -31,6 +33,11 @@ final class Reservation {
     this.agent = agent;
     this.sessions = List.copyOf(sessions);
     this.destinationObject = destinationObject;
+  }
+
+  void progressed(List<String> phases, long nowNanos) {
+    lastPhases = phases;
+    lastProgressNanos = nowNanos;
   }
 
   String migrationId() {

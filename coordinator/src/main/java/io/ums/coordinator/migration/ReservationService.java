@@ -15,7 +15,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,22 +31,17 @@ import org.slf4j.LoggerFactory;
  */
 public final class ReservationService {
   private static final Logger LOG = LoggerFactory.getLogger(ReservationService.class);
-  private static final Set<String> IN_FLIGHT = Set.of("CHECKPOINTING", "TRANSFERRING", "RESTORING");
-  private static final Set<String> ENDED_BADLY = Set.of("ROLLED_BACK", "FAILED", "GONE");
-
-  private enum OrphanVerdict { COMMIT, WAIT, RELEASE }
-
-  private final Vertx vertx;
   private final Cluster cluster;
   private final ClusterDescriber describer;
   private final Duration checkInterval;
   private final MigrationSettings settings;
   private final Map<String, Reservation> reservations = new HashMap<>();
+  private final AbandonedReservations abandoned;
 
   /**
-   * @param checkInterval the phase timeout: how often an open reservation is checked against its
-   *     agent sessions, so that one whose source coordinator died is settled (kept if restored,
-   *     removed otherwise); also the longest a kubelet-restored pod may take to become Ready
+   * @param checkInterval the phase timeout: an open reservation nobody worked on for that long is
+   *     settled (kept if restored, removed otherwise, see {@link AbandonedReservations}); also the
+   *     longest a kubelet-restored pod may take to become Ready
    */
   public ReservationService(Vertx vertx, Cluster cluster, ClusterDescriber describer, Duration checkInterval) {
     this(vertx, cluster, describer, new MigrationSettings(checkInterval, checkInterval));
@@ -55,11 +49,12 @@ public final class ReservationService {
 
   /** As above, the check interval being the phase timeout; the settings also say when pages must be encrypted. */
   public ReservationService(Vertx vertx, Cluster cluster, ClusterDescriber describer, MigrationSettings settings) {
-    this.vertx = vertx;
     this.cluster = cluster;
     this.describer = describer;
     this.checkInterval = settings.phaseTimeout();
     this.settings = settings;
+    this.abandoned = new AbandonedReservations(vertx, describer, checkInterval, reservations::get, this::commit,
+        this::release);
   }
 
   /** Whether an open reservation belongs to migration {@code migrationId} (of whichever source coordinator). */
@@ -79,7 +74,9 @@ public final class ReservationService {
         .compose(agent -> request.checkpoint() ? openCheckpointSessions(request, agent) : createAndOpen(request, agent))
         .map(answer -> answer.put("creationMs", (System.nanoTime() - started) / 1_000_000)
             // this cluster's wish; the source coordinator may still encrypt when this says no
-            .put("encrypt", settings.encrypts(describer.clusterId().equals(request.sourceClusterId()))));
+            .put("encrypt", settings.encrypts(describer.clusterId().equals(request.sourceClusterId())))
+            // the source coordinator asks about it more often than that while it works on it
+            .put("abandonedAfterMs", checkInterval.toMillis()));
   }
 
   private Future<JsonObject> createAndOpen(DestinationRequest request, AgentRef agent) {
@@ -133,7 +130,7 @@ public final class ReservationService {
       DestinationRequest request, AgentRef agent, List<Reservation.Session> sessions, Optional<String> object) {
     Reservation reservation = new Reservation(UUID.randomUUID().toString(), request, agent, sessions, object);
     reservations.put(reservation.id, reservation);
-    watchOrphan(reservation.id);
+    abandoned.watch(reservation.id);
     LOG.info("migration {}: reserved node {} for {}/{} (sessions {})", request.migrationId(), agent.node(),
         request.namespace(), request.workloadName(), sessions.stream().map(Reservation.Session::sessionId).toList());
     return reservation;
@@ -208,6 +205,7 @@ public final class ReservationService {
     if (reservation == null) {
       return Future.failedFuture(new MigrationException(Failure.NOT_FOUND, "no reservation " + id));
     }
+    reservation.lastProgressNanos = System.nanoTime(); // its source coordinator is alive and settling it
     List<Future<JsonObject>> sessions = reservation.sessions.stream()
         .map(session -> describer.agent(reservation.agent).migration(session.sessionId())
             .map(status -> new JsonObject().put("sessionId", session.sessionId())
@@ -222,71 +220,6 @@ public final class ReservationService {
   }
 
   /**
-   * A reservation the source coordinator neither commits nor releases (it died, or lost us) would
-   * keep a destination pod and sessions forever. Each interval the destination agent's sessions
-   * say what happened (see {@link #verdict}).
-   */
-  private void watchOrphan(String id) {
-    vertx.setTimer(checkInterval.toMillis(), timer -> {
-      Reservation reservation = reservations.get(id);
-      if (reservation == null) {
-        return;
-      }
-      List<Future<String>> phases = reservation.sessions.stream()
-          .map(session -> describer.agent(reservation.agent).migration(session.sessionId())
-              .map(status -> status.getString("phase", ""))
-              .otherwise(gone -> "GONE"))
-          .toList();
-      Future.all(phases).onSuccess(all -> {
-        if (reservations.get(id) != reservation) {
-          return;
-        }
-        List<String> seen = phases.stream().map(Future::result).toList();
-        switch (verdict(reservation, seen)) {
-          case COMMIT -> {
-            LOG.warn("migration {}: nobody committed the restored destination; keeping it", reservation.migrationId());
-            commit(id, new JsonObject());
-          }
-          case WAIT -> watchOrphan(id);
-          case RELEASE -> {
-            LOG.warn("migration {}: destination sessions are {} and nobody settled them; releasing",
-                reservation.migrationId(), seen);
-            release(id);
-          }
-        }
-      });
-    });
-  }
-
-  /**
-   * One session (process, container): restored (DONE) settles it as committed; rolled back, gone,
-   * or still waiting for a source after a whole interval releases it; in flight waits.
-   *
-   * <p>Checkpoint sessions: the source coordinator checkpoints the containers one after the
-   * other and then commits, and until then the source containers still run, so releasing is
-   * always safe: release as soon as one session failed, or when nothing is in flight and nothing
-   * moved for a whole interval (the source coordinator is gone); never while a commit runs.
-   */
-  private static OrphanVerdict verdict(Reservation reservation, List<String> phases) {
-    boolean inFlight = phases.stream().anyMatch(IN_FLIGHT::contains);
-    if (!reservation.request.checkpoint()) {
-      return "DONE".equals(phases.get(0)) ? OrphanVerdict.COMMIT
-          : inFlight ? OrphanVerdict.WAIT : OrphanVerdict.RELEASE;
-    }
-    if (reservation.committing) {
-      return OrphanVerdict.WAIT;
-    }
-    if (phases.stream().anyMatch(ENDED_BADLY::contains)) {
-      return OrphanVerdict.RELEASE;
-    }
-    if (inFlight || !phases.equals(reservation.lastPhases)) {
-      reservation.lastPhases = phases;
-      return OrphanVerdict.WAIT;
-    }
-    return OrphanVerdict.RELEASE;
-  }
-
-  /**
    * The migration succeeded: the reservation is spent, the destination object stays. For kind
    * checkpoint the body names each container's checkpoint image ({"checkpointImages": {container:
    * image}}); the pod is created from them here, and the answer waits until it is Ready (at most
@@ -296,7 +229,8 @@ public final class ReservationService {
   public Future<JsonObject> commit(String id, JsonObject body) {
     Reservation reservation = reservations.get(id);
     if (reservation == null) {
-      return Future.failedFuture(new MigrationException(Failure.NOT_FOUND, "no reservation " + id));
+      return abandoned.committedHere(id).map(kept -> Future.succeededFuture(committed(kept)))
+          .orElseGet(() -> Future.failedFuture(new MigrationException(Failure.NOT_FOUND, "no reservation " + id)));
     }
     if (reservation.committing) {
       return Future.failedFuture(new MigrationException(Failure.ALREADY_MIGRATING, "reservation " + id

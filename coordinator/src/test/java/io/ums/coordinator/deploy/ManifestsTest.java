@@ -186,13 +186,16 @@ class ManifestsTest {
         .isEqualTo(account.getMetadata().getName());
   }
 
-  /** The coordinator's JVM is bounded the same way by ./ums and by the manifest, and the pod's limit covers it. */
+  /** The coordinator's JVM is bounded the same way by ./ums, the manifest and the bench, and the pod's limit covers it. */
   @Test
   void theCoordinatorsHeapIsSetAndItsMemoryLimitCoversIt() throws IOException {
     Container coordinator = one(load("coordinator.yml"), Deployment.class).getSpec().getTemplate().getSpec()
         .getContainers().get(0);
     String options = coordinator.getEnv().stream().filter(e -> e.getName().equals("JAVA_TOOL_OPTIONS"))
         .findFirst().orElseThrow().getValue();
+    assertThat(options).as("what the bench launches it with").isEqualTo(String.join(" ", Defaults.COORDINATOR_JVM_OPTIONS));
+    Defaults.COORDINATOR_ENVIRONMENT.forEach((name, value) -> assertThat(coordinator.getEnv())
+        .anySatisfy(env -> assertThat(env.getName() + "=" + env.getValue()).isEqualTo(name + "=" + value)));
     long mib = 0;
     for (String flag : List.of("-Xmx", "-XX:MaxMetaspaceSize=", "-XX:ReservedCodeCacheSize=",
         "-XX:MaxDirectMemorySize=")) {

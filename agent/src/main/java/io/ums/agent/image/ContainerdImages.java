@@ -1,0 +1,92 @@
+package io.ums.agent.image;
+
+import io.ums.agent.image.ImageStoreException.Code;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * A node's containerd as the target of checkpoint images ({@code containerd:<socket>[#<namespace>]}), driven
+ * through {@code ctr}: an OCI layout is streamed into {@code ctr images import} as an OCI archive, and removed
+ * with {@code ctr images rm}. The namespace is {@code k8s.io} unless given: the one the CRI plugin (and so the
+ * kubelet) reads images from. Blocking: worker threads only.
+ *
+ * @param socket containerd's gRPC socket, absolute
+ * @param namespace containerd namespace the image goes to
+ * @param ctr the {@code ctr} binary (a path, or a name looked up on PATH)
+ */
+record ContainerdImages(Path socket, String namespace, String ctr) {
+  static final String PREFIX = "containerd:";
+  static final String CRI_NAMESPACE = "k8s.io";
+  /** containerd's own rule for namespace names (namespaces.Validate / identifiers.Validate). */
+  private static final Pattern NAMESPACE = Pattern.compile("[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*");
+
+  /** Empty when {@code spec} is not a containerd target at all; IllegalArgumentException when it is a bad one. */
+  static Optional<ContainerdImages> parse(String spec, String ctr) {
+    if (spec == null || !spec.startsWith(PREFIX)) {
+      return Optional.empty();
+    }
+    String rest = spec.substring(PREFIX.length());
+    int hash = rest.indexOf('#');
+    String socket = hash < 0 ? rest : rest.substring(0, hash);
+    String namespace = hash < 0 ? CRI_NAMESPACE : rest.substring(hash + 1);
+    if (socket.isEmpty() || !Path.of(socket).isAbsolute()) {
+      throw new IllegalArgumentException("containerd target needs an absolute socket path (containerd:<socket>"
+          + "[#<namespace>]), got \"" + spec + "\"");
+    }
+    if (namespace.length() > 76 || !NAMESPACE.matcher(namespace).matches()) {
+      throw new IllegalArgumentException("containerd namespace \"" + namespace + "\" is not a valid name (letters,"
+          + " digits, '.', '_', '-' between them), in \"" + spec + "\"");
+    }
+    if (ctr == null || ctr.isBlank()) {
+      throw new IllegalArgumentException("a containerd target needs the ctr binary (--ctr)");
+    }
+    return Optional.of(new ContainerdImages(Path.of(socket), namespace, ctr));
+  }
+
+  /** Streams the OCI layout in {@code layoutDir} as an archive into containerd; its images keep their ref names. */
+  void importLayout(Path layoutDir) {
+    requireSocket();
+    ImageTools.pipe(Code.IO, List.of("tar", "-C", layoutDir.toString(), "-cf", "-", "oci-layout", "index.json",
+        "blobs"), ctr("images", "import", "-"));
+  }
+
+  /** Removes {@code imageName}; a missing image (or a missing containerd) is fine. Never throws. */
+  void remove(String imageName) {
+    if (!Files.exists(socket)) {
+      return;
+    }
+    try {
+      ImageTools.run(Code.IO, ctr("images", "rm", imageName));
+    } catch (ImageStoreException e) {
+      // not there, or containerd went away: the caller logs the image it gave up on
+    }
+  }
+
+  boolean exists(String imageName) {
+    requireSocket();
+    return ImageTools.run(Code.IO, ctr("images", "ls", "-q", "name==" + imageName)).lines()
+        .anyMatch(imageName::equals);
+  }
+
+  void requireSocket() {
+    if (!Files.exists(socket)) {
+      throw new ImageStoreException(Code.RUNTIME_UNAVAILABLE, "containerd socket " + socket
+          + " does not exist: is containerd running on this node, and is its socket mounted into the agent?");
+    }
+  }
+
+  private List<String> ctr(String... args) {
+    List<String> command = new ArrayList<>(List.of(ctr, "--address", socket.toString(), "--namespace", namespace));
+    command.addAll(List.of(args));
+    return command;
+  }
+
+  @Override
+  public String toString() {
+    return PREFIX + socket + (CRI_NAMESPACE.equals(namespace) ? "" : "#" + namespace);
+  }
+}
