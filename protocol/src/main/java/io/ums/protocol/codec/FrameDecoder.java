@@ -5,6 +5,7 @@ import static io.ums.protocol.codec.FrameType.*;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.buffer.UnpooledByteBufAllocator;
 import io.ums.protocol.ProtocolError;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
@@ -15,12 +16,17 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Incremental frame decoder: fed {@link Buffer}s split anywhere, it reads the magic, then for each
- * frame the fixed header and its payload, and hands complete frames to a {@link FrameHandler}.
- * The payload length is checked against {@code maxFrameSize} before a payload byte is kept.
- * Payloads are slices of the received buffers (no copy); a payload spanning several reads becomes
- * a composite view. After the first protocol error the decoder is failed for good and ignores
- * every later byte. It never throws to its caller.
+ * Incremental frame decoder: fed bytes split anywhere, it reads the magic, then for each frame the
+ * fixed header and its payload, and hands complete frames to a {@link FrameHandler}. The payload length
+ * is checked against {@code maxFrameSize} before a payload byte is kept. After the first protocol error
+ * the decoder is failed for good and ignores every later byte. It never throws to its caller.
+ *
+ * <p>Fed the socket's own Netty buffers ({@link #receive}), it owns each one and releases it exactly once:
+ * when its last byte has been decoded and the frame using it handled, or when the decoder stops. So the
+ * socket's pooled read buffers reach the channels without a copy into the heap. A DATA payload is a view
+ * of them (a composite view when it spans reads), valid only while {@link FrameHandler#onFrame} runs: a
+ * handler keeps what it needs by copying it (or retaining it). The byte fields of other frames are small
+ * heap copies, safe to keep.
  */
 public final class FrameDecoder implements Handler<Buffer> {
   private enum State { MAGIC, HEADER, PAYLOAD, FAILED }
@@ -28,6 +34,8 @@ public final class FrameDecoder implements Handler<Buffer> {
   private final int maxFrameSize;
   private final FrameHandler handler;
   private final ArrayDeque<ByteBuf> chunks = new ArrayDeque<>();
+  /** Chunks read to their end whose bytes a frame being decoded may still view; released after it. */
+  private final ArrayList<ByteBuf> consumed = new ArrayList<>();
   private long readable;
   private State state;
   private int type;
@@ -53,16 +61,26 @@ public final class FrameDecoder implements Handler<Buffer> {
   /** Stops decoding: later input is ignored (used once the connection is closing). */
   public void stop() {
     state = State.FAILED;
-    chunks.clear();
+    ByteBuf chunk;
+    while ((chunk = chunks.pollFirst()) != null) {
+      chunk.release();
+    }
+    releaseConsumed();
     readable = 0;
   }
 
+  /** Decodes a buffer its caller keeps (and must not change until it is decoded). */
   @Override
   public void handle(Buffer received) {
-    if (state == State.FAILED || received.length() == 0) {
+    receive(((BufferInternal) received).getByteBuf().retain());
+  }
+
+  /** Decodes {@code bytes}, taking ownership of it: released once decoded, or at once when failed. */
+  public void receive(ByteBuf bytes) {
+    if (state == State.FAILED || !bytes.isReadable()) {
+      bytes.release();
       return;
     }
-    ByteBuf bytes = ((BufferInternal) received).getByteBuf();
     chunks.add(bytes);
     readable += bytes.readableBytes();
     try {
@@ -71,7 +89,16 @@ public final class FrameDecoder implements Handler<Buffer> {
       fail(e.error, e.getMessage());
     } catch (RuntimeException e) {
       fail(ProtocolError.INTERNAL, "decoder failure: " + e);
+    } finally {
+      releaseConsumed();
     }
+  }
+
+  private void releaseConsumed() {
+    for (ByteBuf chunk : consumed) {
+      chunk.release();
+    }
+    consumed.clear();
   }
 
   private void decodeAvailable() {
@@ -108,6 +135,7 @@ public final class FrameDecoder implements Handler<Buffer> {
             throw malformed(String.format("frame type 0x%02x: payload of %d bytes too short", type, length));
           }
           handler.onFrame(frame);
+          releaseConsumed();
         }
         case FAILED -> {
           return;
@@ -200,27 +228,36 @@ public final class FrameDecoder implements Handler<Buffer> {
     return new Frame.Data(channel, lz4, crc, uncompressedLength, BufferInternal.buffer(p.readSlice(p.readableBytes())));
   }
 
+  /**
+   * The next {@code n} bytes as a view of the chunks (not retained: chunks it empties wait in
+   * {@link #consumed} until the frame is handled). A composite view is never released itself (releasing it
+   * would release its pieces' chunks a second time), so it is built outside the leak detector.
+   */
   private ByteBuf take(int n) {
     readable -= n;
     ByteBuf first = chunks.peekFirst();
     if (first.readableBytes() >= n) {
       ByteBuf slice = first.readSlice(n);
-      if (!first.isReadable()) {
-        chunks.pollFirst();
-      }
+      retireIfEmpty(first);
       return slice;
     }
-    CompositeByteBuf composite = Unpooled.compositeBuffer(Math.max(2, chunks.size()));
+    CompositeByteBuf composite = new CompositeByteBuf(UnpooledByteBufAllocator.DEFAULT, false,
+        Math.max(2, chunks.size()));
     while (n > 0) {
       ByteBuf chunk = chunks.peekFirst();
       int piece = Math.min(n, chunk.readableBytes());
       composite.addComponent(true, chunk.readSlice(piece));
       n -= piece;
-      if (!chunk.isReadable()) {
-        chunks.pollFirst();
-      }
+      retireIfEmpty(chunk);
     }
     return composite;
+  }
+
+  private void retireIfEmpty(ByteBuf chunk) {
+    if (!chunk.isReadable()) {
+      chunks.pollFirst();
+      consumed.add(chunk);
+    }
   }
 
   private void fail(ProtocolError error, String message) {
@@ -228,9 +265,12 @@ public final class FrameDecoder implements Handler<Buffer> {
     handler.onDecodeError(error, message);
   }
 
+  /** A heap copy: these fields are small and outlive the received bytes. */
   private static Buffer bytes(ByteBuf p, int n) {
     need(p, n);
-    return BufferInternal.buffer(p.readSlice(n));
+    byte[] copy = new byte[n];
+    p.readBytes(copy);
+    return Buffer.buffer(copy);
   }
 
   private static String string(ByteBuf p, int n) {

@@ -1,12 +1,15 @@
 package io.ums.protocol.impl;
 
+import io.netty.buffer.ByteBuf;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.ProtocolError;
 import io.ums.protocol.UmsProtocolException;
 import io.ums.protocol.codec.Frame;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.impl.buffer.VertxByteBufAllocator;
 import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -90,7 +93,8 @@ final class IncomingChannelImpl implements IncomingChannel {
       protocolReset(ProtocolError.CHECKSUM_MISMATCH, "DATA frame CRC-32C mismatch at offset " + received);
       return;
     }
-    Buffer bytes = data.payload();
+    // the payload views the socket's read buffers only while this runs: keep a heap copy of it
+    Buffer bytes = null;
     int bytesCrc = data.crc();
     if (data.lz4()) {
       if (!compressed || length > maxUncompressed) {
@@ -99,18 +103,26 @@ final class IncomingChannelImpl implements IncomingChannel {
         return;
       }
       try {
-        bytes = Lz4Block.decompress(bytes, length);
+        bytes = Lz4Block.decompress(data.payload(), length);
         bytesCrc = Crc32c.of(bytes);
       } catch (UmsProtocolException e) {
         protocolReset(e.error(), e.getMessage());
         return;
       }
+    } else {
+      bytes = heapCopy(data.payload());
     }
     received += length;
     registry.countPayloadReceived(length);
     channelCrc = Crc32c.combine(channelCrc, bytesCrc, length);
     window.receive(bytes);
     deliver();
+  }
+
+  /** The bytes of {@code view} in a new heap buffer left to the garbage collector, like any Vert.x Buffer. */
+  private static Buffer heapCopy(Buffer view) {
+    ByteBuf bytes = ((BufferInternal) view).getByteBuf();
+    return BufferInternal.buffer(VertxByteBufAllocator.DEFAULT.heapBuffer(bytes.readableBytes()).writeBytes(bytes));
   }
 
   void onClose(Frame.Close close) {

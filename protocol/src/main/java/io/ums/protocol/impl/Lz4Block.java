@@ -5,6 +5,7 @@ import io.netty.buffer.Unpooled;
 import io.ums.protocol.ProtocolError;
 import io.ums.protocol.UmsProtocolException;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.impl.buffer.VertxByteBufAllocator;
 import io.vertx.core.internal.buffer.BufferInternal;
 import java.nio.ByteBuffer;
 import net.jpountz.lz4.LZ4Compressor;
@@ -56,7 +57,7 @@ public final class Lz4Block {
 
   /** Decompresses an untrusted block that must yield exactly {@code uncompressedLength} bytes. */
   public static Buffer decompress(Buffer block, int uncompressedLength) {
-    ByteBuf output = Unpooled.buffer(uncompressedLength);
+    ByteBuf output = VertxByteBufAllocator.DEFAULT.heapBuffer(uncompressedLength);
     ByteBuffer source = ((BufferInternal) block).getByteBuf().nioBuffer();
     int produced;
     try {

@@ -2,6 +2,9 @@ package io.ums.protocol.codec;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.util.ResourceLeakDetector;
 import io.ums.protocol.ProtocolError;
 import io.vertx.core.buffer.Buffer;
 import java.util.ArrayList;
@@ -57,6 +60,65 @@ class FrameCodecPropertiesTest {
     assertThat(errors).isEmpty();
     assertThat(decoded).hasSize(1);
     assertThat(normalize(decoded.get(0))).isEqualTo(normalize(frame));
+  }
+
+  /**
+   * The socket's own pooled, reference-counted read buffers, split anywhere: every frame decodes as from heap
+   * buffers, and every read buffer is released exactly once (a second release, or a read after the release,
+   * throws under the PARANOID leak detector and fails the decoder). A DATA payload is only valid during
+   * onFrame, so frames are normalized there.
+   */
+  @Property(tries = 200)
+  void pooledReadsAreReleasedExactlyOnce(@ForAll("frameLists") List<Frame> frames,
+      @ForAll @Size(max = 20) List<@IntRange(min = 1, max = 5000) Integer> cuts,
+      @ForAll @IntRange(min = 0, max = 25) int stopAfter) {
+    ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+    Buffer stream = FrameEncoder.magic();
+    for (Frame frame : frames) {
+      stream.appendBuffer(FrameEncoder.encode(frame));
+    }
+    List<ByteBuf> reads = pooledReads(stream, cuts);
+    List<String> decoded = new ArrayList<>();
+    List<String> errors = new ArrayList<>();
+    FrameDecoder decoder = new FrameDecoder(MAX_FRAME, true, new FrameHandler() {
+      @Override
+      public void onFrame(Frame frame) {
+        decoded.add(normalize(frame));
+      }
+
+      @Override
+      public void onDecodeError(ProtocolError error, String message) {
+        errors.add(error + ": " + message);
+      }
+    });
+    boolean stopped = stopAfter < reads.size();
+    for (int i = 0; i < reads.size(); i++) {
+      if (i == stopAfter) {
+        decoder.stop();
+      }
+      decoder.receive(reads.get(i));
+    }
+
+    assertThat(errors).isEmpty();
+    assertThat(reads).allSatisfy(read -> assertThat(read.refCnt()).isZero());
+    List<String> expected = frames.stream().map(FrameCodecPropertiesTest::normalize).toList();
+    if (stopped) {
+      assertThat(decoded).isEqualTo(expected.subList(0, decoded.size()));
+    } else {
+      assertThat(decoded).isEqualTo(expected);
+      assertThat(decoder.bufferedBytes()).isZero();
+    }
+  }
+
+  private static List<ByteBuf> pooledReads(Buffer stream, List<Integer> cuts) {
+    List<ByteBuf> reads = new ArrayList<>();
+    int position = 0;
+    for (int i = 0; i <= cuts.size() && position < stream.length(); i++) {
+      int end = i == cuts.size() ? stream.length() : Math.min(stream.length(), position + cuts.get(i));
+      reads.add(PooledByteBufAllocator.DEFAULT.directBuffer(end - position).writeBytes(stream.getBytes(position, end)));
+      position = end;
+    }
+    return reads;
   }
 
   static FrameHandler collect(List<Frame> frames, List<String> errors) {
