@@ -6,6 +6,7 @@ import io.ums.coordinator.migration.ClusterDescriber;
 import io.ums.coordinator.migration.MigrationService;
 import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.migration.ReservationService;
+import io.ums.coordinator.peer.DestinationPolicy;
 import io.ums.coordinator.peer.PeerClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -60,10 +61,14 @@ public final class Coordinator {
     Cluster cluster = clusterFactory.apply(http);
     String clusterId = UUID.randomUUID().toString();
     ClusterDescriber describer = new ClusterDescriber(clusterId, cluster, http);
-    MigrationService migrations = new MigrationService(vertx, cluster, describer, http, settings);
+    DestinationPolicy destinations = security.outgoing().destinations();
+    if (port > 0) {
+      destinations.listeningOn(security.scheme(), host, port);
+    }
+    MigrationService migrations = new MigrationService(vertx, cluster, describer, http, settings, destinations);
     ReservationService reservations = new ReservationService(vertx, cluster, describer, settings);
-    Router router = new CoordinatorRouter(migrations, reservations, describer, cluster).create(vertx);
-    security.access().guard(router);
+    Router router =
+        new CoordinatorRouter(migrations, reservations, describer, cluster, security.access()).create(vertx);
     // both sides' migrations are ours: a lock or destination pod of either is not left over
     cluster.activeMigrations(id -> migrations.running(id) || reservations.holds(id));
     return cluster
@@ -72,6 +77,7 @@ public final class Coordinator {
             .createHttpServer(security.serverOptions())
             .requestHandler(router)
             .listen(port, host))
+        .onSuccess(server -> destinations.listeningOn(security.scheme(), host, server.actualPort()))
         .map(server -> new Coordinator(vertx, webClient, server, clusterId, cluster, security.scheme()));
   }
 

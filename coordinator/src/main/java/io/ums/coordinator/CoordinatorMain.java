@@ -49,6 +49,18 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(names = "--phase-timeout", description = "seconds a migration phase may go without progress (default ${DEFAULT-VALUE})")
   long phaseTimeoutSeconds = Defaults.PHASE_TIMEOUT.toSeconds();
 
+  @Option(names = "--agent-loss-timeout", description = "seconds a source agent may go without answering during a"
+      + " migration before it counts as lost and the destination is asked what happened (default ${DEFAULT-VALUE})")
+  long agentLossTimeoutSeconds = Defaults.AGENT_LOSS_TIMEOUT.toSeconds();
+
+  @Option(names = "--keep-finished",
+      description = "finished migrations GET /migrations keeps (default ${DEFAULT-VALUE})")
+  int finishedKept = Defaults.FINISHED_MIGRATIONS_KEPT;
+
+  @Option(names = "--keep-finished-for", description = "seconds a finished migration is kept at most"
+      + " (default ${DEFAULT-VALUE})")
+  long finishedTtlSeconds = Defaults.FINISHED_MIGRATIONS_TTL.toSeconds();
+
   @Option(names = "--encrypt-data-plane",
       description = "encrypt pages (TLS 1.3) between nodes of this cluster too; between clusters always")
   boolean encryptInCluster;
@@ -77,8 +89,13 @@ public final class CoordinatorMain implements Callable<Integer> {
     }
     Vertx vertx = Vertx.vertx();
     Function<PeerClient, Cluster> cluster = kubernetes ? kubernetesCluster(vertx) : localCluster();
-    MigrationSettings settings =
-        new MigrationSettings(Defaults.STATUS_POLL_INTERVAL, Duration.ofSeconds(phaseTimeoutSeconds), encryptInCluster);
+    if (phaseTimeoutSeconds <= 0 || agentLossTimeoutSeconds <= 0 || finishedKept < 0 || finishedTtlSeconds < 0) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--phase-timeout and --agent-loss-timeout must be"
+          + " positive, --keep-finished and --keep-finished-for not negative");
+    }
+    MigrationSettings settings = new MigrationSettings(Defaults.STATUS_POLL_INTERVAL,
+        Duration.ofSeconds(phaseTimeoutSeconds), Duration.ofSeconds(agentLossTimeoutSeconds), finishedKept,
+        Duration.ofSeconds(finishedTtlSeconds), encryptInCluster);
     Coordinator coordinator =
         Coordinator.start(vertx, host, port, cluster, settings, secured).toCompletionStage().toCompletableFuture()
             .get();

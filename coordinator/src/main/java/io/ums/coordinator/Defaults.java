@@ -22,6 +22,14 @@ public final class Defaults {
   public static final Duration AGENT_DRAIN_SLACK = Duration.ofSeconds(10);
   /** A migration phase (checkpoint, transfer, restore) that makes no progress for this long fails with 504. */
   public static final Duration PHASE_TIMEOUT = Duration.ofMinutes(5);
+  /**
+   * The source agent not answering (connection refused or closed, no answer) for this long during a
+   * migration is lost: the coordinator then asks the destination what became of the workload.
+   */
+  public static final Duration AGENT_LOSS_TIMEOUT = Duration.ofSeconds(5);
+  /** Finished migrations GET /migrations keeps, at most this many and at most this long. */
+  public static final int FINISHED_MIGRATIONS_KEPT = 200;
+  public static final Duration FINISHED_MIGRATIONS_TTL = Duration.ofHours(1);
   /** How often the coordinator asks the source agent for the migration status. */
   public static final Duration STATUS_POLL_INTERVAL = Duration.ofMillis(100);
 

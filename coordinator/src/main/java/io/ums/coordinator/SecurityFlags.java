@@ -7,6 +7,9 @@ import io.ums.protocol.security.ClientTls;
 import io.ums.protocol.security.ServerTls;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,9 +24,19 @@ final class SecurityFlags {
   Path agentTokenFile;
 
   @Option(names = "--peer-token-file",
-      description = "file holding the token coordinators exchange: /v1/reservations here requires it, and it is"
-          + " sent to destination coordinators")
+      description = "file holding the token coordinators exchange: /v1/reservations here requires it; it is sent"
+          + " to this coordinator itself and to the --peer destinations given without a token file of their own")
   Path peerTokenFile;
+
+  @Option(names = "--peer", paramLabel = "URL[=TOKEN_FILE]",
+      description = "a destination coordinator migrations may go to (repeatable), with the file of the peer token"
+          + " it accepts (default: --peer-token-file). Once a peer token or a peer is configured, any other"
+          + " destinationUrl is refused with 403 and nothing is sent to it")
+  List<String> peers = new ArrayList<>();
+
+  @Option(names = "--peers-file", description = "YAML or JSON map of destination coordinators, URL: TOKEN_FILE"
+      + " (or null for --peer-token-file); relative token files are read next to it")
+  Path peersFile;
 
   @Option(names = "--api-token-file",
       description = "file holding the token of the user API (/migrate, /migrations, /list, /demo);"
@@ -64,7 +77,13 @@ final class SecurityFlags {
     if (tls.isEmpty()) {
       LOG.warn("no --tls-cert: the API and the reservations' data-plane tokens travel in clear text");
     }
-    return new CoordinatorSecurity(new ApiAccess(api, peer), tls, new PeerCredentials(agent, peer, trust, agentTls));
+    Map<String, Optional<BearerToken>> destinations = PeerList.read(peers, peersFile);
+    if (peer.isEmpty() && destinations.isEmpty()) {
+      LOG.warn("no --peer-token-file and no --peer: migrations may go to any destinationUrl (nothing secret is"
+          + " sent to it)");
+    }
+    return new CoordinatorSecurity(new ApiAccess(api, peer), tls,
+        new PeerCredentials(agent, peer, trust, agentTls).withPeers(destinations));
   }
 
   private static Optional<BearerToken> read(String flag, Path file) throws IOException {

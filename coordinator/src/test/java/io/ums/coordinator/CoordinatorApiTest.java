@@ -101,6 +101,13 @@ class CoordinatorApiTest {
     assertBadRequest(request("memsvc").put("interface", "teleport").encode(), "interface");
     assertBadRequest(request("memsvc").put("interface", "runc").encode(), "interface");
     assertBadRequest(request("memsvc").put("redirect", "not a url").encode(), "redirect");
+    assertBadRequest(request("mem\u0000svc").encode(), "name");
+    assertBadRequest(request("memsvc").put("namespace", "default\u0000").encode(), "namespace");
+    assertBadRequest(request("memsvc").put("destinationNode", "node-b\u0000x").encode(), "destinationNode");
+    assertBadRequest(request("memsvc").put("destinationUrl", coordinator.url() + "/\u0000").encode(), "destinationUrl");
+    Answer list = Http.get(coordinator.url() + "/list?namespace=de%00fault");
+    assertThat(list.status()).as(list.body()).isEqualTo(400);
+    assertThat(list.json().getString("message")).startsWith("namespace:").contains("NUL");
   }
 
   private void assertBadRequest(String body, String field) {
@@ -132,6 +139,80 @@ class CoordinatorApiTest {
 
     nodeA.release();
     assertThat(first.get().status()).isEqualTo(200);
+  }
+
+  @Test
+  void anUnknownNamespaceIs404AndMovesNothing() {
+    Answer migrate = Http.post(coordinator.url() + "/migrate", request("memsvc").put("namespace", "nope"));
+    Answer list = Http.get(coordinator.url() + "/list?namespace=nope");
+
+    assertThat(migrate.status()).as(migrate.body()).isEqualTo(404);
+    assertThat(migrate.json().getString("error")).isEqualTo("UNKNOWN_WORKLOAD");
+    assertThat(migrate.json().getString("message")).contains("namespace 'nope'", "default");
+    assertThat(list.status()).as(list.body()).isEqualTo(404);
+    assertThat(nodeA.workloadNames()).containsExactly("memsvc");
+    assertThat(nodeB.sessions()).isEmpty();
+    Answer explicit = Http.post(coordinator.url() + "/migrate", request("memsvc").put("namespace", "default"));
+    assertThat(explicit.status()).as(explicit.body()).isEqualTo(200);
+  }
+
+  @Test
+  void theLockHoldsWhateverTheWorkloadIsCalledBy() throws Exception {
+    nodeA.script(FakeAgent.Script.WAIT_FOR_RELEASE);
+    String id = nodeA.workloadId("memsvc");
+    CompletableFuture<Answer> first =
+        CompletableFuture.supplyAsync(() -> Http.post(coordinator.url() + "/migrate", request("memsvc")));
+    await().atMost(Duration.ofSeconds(10)).until(() -> !nodeB.sessions().isEmpty());
+    nodeA.markRunning("memsvc"); // only the coordinator's own lock is left to refuse
+
+    Answer byNamespace = Http.post(coordinator.url() + "/migrate", request("memsvc").put("namespace", "default"));
+    Answer byId = Http.post(coordinator.url() + "/migrate", request(id));
+
+    assertThat(byNamespace.status()).as(byNamespace.body()).isEqualTo(409);
+    assertThat(byNamespace.json().getString("error")).isEqualTo("ALREADY_MIGRATING");
+    assertThat(byId.status()).as(byId.body()).isEqualTo(409);
+    nodeA.release();
+    assertThat(first.get().status()).isEqualTo(200);
+  }
+
+  @Test
+  void migratingToTheNodeItRunsOnIs409BeforeAnythingMoves() {
+    Answer answer = Http.post(coordinator.url() + "/migrate", request("memsvc").put("destinationNode", "node-a"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(409);
+    assertThat(answer.json().getString("message")).contains("node-a", "already runs");
+    assertThat(nodeA.sessions()).as("no receive session").isEmpty();
+    assertThat(nodeA.workloadNames()).containsExactly("memsvc");
+    assertThat(Http.get(coordinator.url() + "/list").json().getJsonArray("workloads").getJsonObject(0)
+        .getBoolean("migratable")).as("unlocked").isTrue();
+  }
+
+  @Test
+  void aSourceAgentThatRestartedAfterTheRestoreIsReportedDoneAsTheDestinationSays() {
+    nodeA.script(FakeAgent.Script.RESTART_AFTER_RESTORE);
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", request("memsvc"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+    assertThat(answer.json().getJsonObject("destination").getString("node")).isEqualTo("node-b");
+    assertThat(answer.json().getJsonArray("warnings").getString(0))
+        .contains("lost the source agent on node node-a", "does not know migration", "restored");
+    assertThat(nodeB.workloadNames()).containsExactly("memsvc");
+  }
+
+  @Test
+  void aSourceAgentThatRestartedMidTransferIs502StatingWhereTheWorkloadRuns() {
+    nodeA.script(FakeAgent.Script.RESTART_IN_TRANSFER);
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", request("memsvc"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(502);
+    assertThat(answer.json().getString("message")).contains("lost the source agent on node node-a",
+        "did not restore default/memsvc", "nothing runs there", "lists default/memsvc as RUNNING");
+    String session = nodeB.sessions().keySet().iterator().next();
+    assertThat(nodeB.abortedIds()).as("the destination released").containsExactly(session);
+    assertThat(Http.get(coordinator.url() + "/list").json().getJsonArray("workloads").getJsonObject(0)
+        .getBoolean("migratable")).as("unlocked").isTrue();
   }
 
   @Test

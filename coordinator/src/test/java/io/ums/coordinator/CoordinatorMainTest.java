@@ -24,7 +24,12 @@ class CoordinatorMainTest {
         List.of("--api-token-file", empty.toString()),
         List.of("--tls-key", token.toString()),
         List.of("--tls-cert", token.toString(), "--tls-key", token.toString()),
-        List.of("--ca", token.toString()))) {
+        List.of("--ca", token.toString()),
+        List.of("--peer", "ftp://other:8080"),
+        List.of("--peer", "https://other:8080=" + dir.resolve("missing")),
+        List.of("--peers-file", Files.writeString(dir.resolve("peers.yaml"), "- just a list\n").toString()),
+        List.of("--peers-file", Files.writeString(dir.resolve("peers2.yaml"), "https://other:8080: missing\n")
+            .toString()))) {
       StringWriter err = new StringWriter();
       String[] full = Stream.concat(Stream.of("--agents", "node-a=http://127.0.0.1:1", "--port", "0"), args.stream())
           .toArray(String[]::new);
@@ -33,6 +38,9 @@ class CoordinatorMainTest {
 
       assertThat(exit).as(String.join(" ", args)).isEqualTo(2);
       String flag = args.get(0).equals("--tls-key") ? "--tls-cert" : args.get(0);
+      if (flag.equals("--peers-file") && args.get(1).endsWith("peers2.yaml")) {
+        flag = "https://other:8080";
+      }
       assertThat(err.toString()).as(String.join(" ", args)).contains(flag).doesNotContain("s3cret-token-value");
     }
   }

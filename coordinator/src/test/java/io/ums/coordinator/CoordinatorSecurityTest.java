@@ -146,10 +146,11 @@ class CoordinatorSecurityTest {
         Optional.of(coordinatorsCa.server("coordinator", List.of("127.0.0.1"))),
         new PeerCredentials(Optional.of(AGENT), Optional.of(PEER), ClientTls.trusting(agentsCa.caCertificate()),
             true)));
+    // the destination is a configured peer of the source: the peer token may go there (over TLS)
     Coordinator source = startCoordinator(agentUrl, new CoordinatorSecurity(
         new ApiAccess(Optional.of(API), Optional.of(PEER)), Optional.empty(),
         new PeerCredentials(Optional.of(AGENT), Optional.of(PEER), ClientTls.trusting(agentsCa.caCertificate()),
-            true)));
+            true).withPeers(java.util.Map.of(destination.url(), Optional.empty()))));
     Coordinator untrusting = startCoordinator(agentUrl, new CoordinatorSecurity(
         new ApiAccess(Optional.of(API), Optional.of(PEER)), Optional.empty(),
         new PeerCredentials(Optional.of(AGENT), Optional.of(PEER), ClientTls.jvmDefault(), true)));

@@ -1,5 +1,6 @@
 package io.ums.coordinator.api;
 
+import io.ums.coordinator.api.ApiAccess.Need;
 import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.migration.ClusterDescriber;
 import io.ums.coordinator.migration.EventType;
@@ -14,6 +15,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Route;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -28,9 +30,11 @@ public final class CoordinatorRouter {
   private final ReservationService reservations;
   private final ClusterDescriber describer;
   private final Cluster cluster;
+  private final ApiAccess access;
 
-  public CoordinatorRouter(
-      MigrationService migrations, ReservationService reservations, ClusterDescriber describer, Cluster cluster) {
+  public CoordinatorRouter(MigrationService migrations, ReservationService reservations, ClusterDescriber describer,
+                           Cluster cluster, ApiAccess access) {
+    this.access = access;
     this.migrations = migrations;
     this.reservations = reservations;
     this.describer = describer;
@@ -39,25 +43,28 @@ public final class CoordinatorRouter {
 
   public Router create(Vertx vertx) {
     Router router = Router.router(vertx);
-    router.route().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
-    router.get("/").handler(ctx -> json(ctx, 200, describer.describe()));
-    router.get("/healthcheck").handler(ctx -> json(ctx, 200, Future.succeededFuture(
+    on(router.get("/"), Need.EITHER_TOKEN, ctx -> json(ctx, 200, describer.describe()));
+    on(router.get("/healthcheck"), Need.NOTHING, ctx -> json(ctx, 200, Future.succeededFuture(
         new JsonObject().put("status", "UP").put("mode", cluster.mode()).put("clusterId", describer.clusterId()))));
-    router.get("/list").handler(this::list);
-    router.post("/migrate").handler(this::migrateBlocking);
-    router.post("/migrations").handler(this::migrateAsync);
-    router.get("/migrations").handler(ctx -> json(ctx, 200, Future.succeededFuture(
+    on(router.get("/list"), Need.API_TOKEN, this::list);
+    on(router.post("/migrate"), Need.API_TOKEN, this::migrateBlocking);
+    on(router.post("/migrations"), Need.API_TOKEN, this::migrateAsync);
+    on(router.get("/migrations"), Need.API_TOKEN, ctx -> json(ctx, 200, Future.succeededFuture(
         new JsonObject().put("migrations", migrations.summaries()))));
-    router.get("/migrations/:id").handler(ctx -> json(ctx, 200, Future.succeededFuture(find(ctx).toJson())));
-    router.get("/migrations/:id/events").handler(ctx -> stream(ctx, find(ctx)));
-    router.get("/demo").handler(this::demo);
-    router.get("/frontman/:namespace/:name").handler(this::frontman);
-    router.post(CoordinatorClient.RESERVATIONS).handler(ctx -> json(ctx, 201, reservations.reserve(body(ctx))));
-    router.post(CoordinatorClient.RESERVATIONS + "/:id/commit")
-        .handler(ctx -> json(ctx, 200, reservations.commit(ctx.pathParam("id"),
+    on(router.get("/migrations/:id"), Need.API_TOKEN,
+        ctx -> json(ctx, 200, Future.succeededFuture(find(ctx).toJson())));
+    on(router.get("/migrations/:id/events"), Need.API_TOKEN, ctx -> stream(ctx, find(ctx)));
+    on(router.get("/demo"), Need.API_TOKEN, this::demo);
+    on(router.get("/frontman/:namespace/:name"), Need.NOTHING, this::frontman);
+    on(router.post(CoordinatorClient.RESERVATIONS), Need.PEER_TOKEN,
+        ctx -> json(ctx, 201, reservations.reserve(body(ctx))));
+    on(router.get(CoordinatorClient.RESERVATIONS + "/:id"), Need.PEER_TOKEN,
+        ctx -> json(ctx, 200, reservations.state(ctx.pathParam("id"))));
+    on(router.post(CoordinatorClient.RESERVATIONS + "/:id/commit"), Need.PEER_TOKEN,
+        ctx -> json(ctx, 200, reservations.commit(ctx.pathParam("id"),
             ctx.body().length() == 0 ? new JsonObject() : body(ctx))));
-    router.delete(CoordinatorClient.RESERVATIONS + "/:id")
-        .handler(ctx -> reservations.release(ctx.pathParam("id"))
+    on(router.delete(CoordinatorClient.RESERVATIONS + "/:id"), Need.PEER_TOKEN,
+        ctx -> reservations.release(ctx.pathParam("id"))
             .onSuccess(done -> ctx.response().setStatusCode(204).end())
             .onFailure(failure -> HttpErrors.respond(ctx, failure)));
     router.route().last().handler(ctx -> ctx.fail(404));
@@ -65,9 +72,19 @@ public final class CoordinatorRouter {
     return router;
   }
 
+  /**
+   * One route: its body (vertx-web reads bodies before any other handler), its access check (the router
+   * matched the route on the normalized path, so the check is this route's whatever the path looked like),
+   * then the handler.
+   */
+  private void on(Route route, Need need, Handler<RoutingContext> handler) {
+    route.handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES)).handler(access.check(need)).handler(handler);
+  }
+
   private void list(RoutingContext ctx) {
     String namespace = ctx.queryParams().get("namespace");
-    json(ctx, 200, cluster.list(namespace == null ? MigrationRequest.DEFAULT_NAMESPACE : namespace)
+    json(ctx, 200, cluster.list(namespace == null ? MigrationRequest.DEFAULT_NAMESPACE
+            : MigrationException.checkedText("namespace", namespace))
         .map(workloads -> new JsonObject().put("workloads", workloads)));
   }
 

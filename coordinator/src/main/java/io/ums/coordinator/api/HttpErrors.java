@@ -6,9 +6,6 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import java.util.UUID;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The one place where failures become HTTP answers: {"error": CODE, "message": text} with the
@@ -16,8 +13,6 @@ import org.slf4j.LoggerFactory;
  * logged with its stack trace under an id the client sees (the client never sees a stack trace).
  */
 public final class HttpErrors {
-  private static final Logger LOG = LoggerFactory.getLogger(HttpErrors.class);
-
   private HttpErrors() {}
 
   public static MigrationException classify(Throwable failure) {
@@ -27,9 +22,7 @@ public final class HttpErrors {
     if (failure instanceof DecodeException) {
       return MigrationException.badField("body", "not valid JSON");
     }
-    String incident = UUID.randomUUID().toString().substring(0, 8);
-    LOG.error("internal error {}", incident, failure);
-    return new MigrationException(Failure.INTERNAL, "internal error " + incident + " (see the coordinator log)");
+    return MigrationException.internal(failure);
   }
 
   public static void respond(RoutingContext ctx, Throwable failure) {

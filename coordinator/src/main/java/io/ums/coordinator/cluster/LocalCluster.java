@@ -15,12 +15,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Local mode: a static list of agents, workloads are whatever those agents run. The lock is held
- * in memory (one coordinator per set of agents); the agent itself also refuses a second migration
- * of the same workload (409), which covers a second coordinator.
+ * Local mode: a static list of agents, workloads are whatever those agents run, all in namespace
+ * "default". The lock is held in memory (one coordinator per set of agents), keyed by namespace and the
+ * workload's own name (whether the request named it or gave its id); the agent itself also refuses a
+ * second migration of the same workload (409), which covers a second coordinator.
  */
 public final class LocalCluster implements Cluster {
   private static final Logger LOG = LoggerFactory.getLogger(LocalCluster.class);
+
+  /** The one namespace of local mode (the API's default). */
+  public static final String NAMESPACE = "default";
 
   private final List<AgentRef> agents;
   private final PeerClient http;
@@ -84,9 +88,21 @@ public final class LocalCluster implements Cluster {
     return tagged;
   }
 
+  /**
+   * Agents have no namespaces: every workload of local mode is in {@link #NAMESPACE}, and any other
+   * namespace does not exist (404) rather than silently meaning that one.
+   */
+  private static Future<Void> checkNamespace(String namespace) {
+    if (NAMESPACE.equals(namespace)) {
+      return Future.succeededFuture();
+    }
+    return Future.failedFuture(new MigrationException(Failure.UNKNOWN_WORKLOAD, "namespace '" + namespace
+        + "' does not exist: in local mode every workload is in namespace '" + NAMESPACE + "'"));
+  }
+
   @Override
   public Future<JsonArray> list(String namespace) {
-    return allWorkloads()
+    return checkNamespace(namespace).compose(known -> allWorkloads())
         .map(
             survey -> {
               JsonArray out = new JsonArray();
@@ -105,7 +121,7 @@ public final class LocalCluster implements Cluster {
 
   @Override
   public Future<SourceWorkload> resolve(String namespace, String name) {
-    return allWorkloads()
+    return checkNamespace(namespace).compose(known -> allWorkloads())
         .map(
             survey -> {
               List<JsonObject> named =

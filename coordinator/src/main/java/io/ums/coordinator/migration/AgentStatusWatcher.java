@@ -5,8 +5,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import java.time.Duration;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,8 +16,10 @@ import org.slf4j.LoggerFactory;
  * <p>Reports each status to a listener and completes with the final status (DONE), or fails:
  * ROLLED_BACK / FAILED become PEER_FAILED with the agent's reason; a phase without progress
  * (no phase change, no byte moved) for longer than the phase timeout becomes PHASE_TIMEOUT, after
- * asking the agent to abort so the source resumes; an agent unreachable for longer than the
- * timeout becomes PEER_FAILED.
+ * asking the agent to abort so the source resumes. The agent not answering for the agent-loss timeout
+ * (its connection refused or closed: it was killed, or drained and exited) or answering that it does not
+ * know the migration (it restarted) is lost: what happened is then left to {@code onLost}, which asks
+ * whoever can tell and completes this watch with the real outcome.
  */
 final class AgentStatusWatcher {
   private static final Logger LOG = LoggerFactory.getLogger(AgentStatusWatcher.class);
@@ -25,28 +27,31 @@ final class AgentStatusWatcher {
   private final Vertx vertx;
   private final AgentClient agent;
   private final String agentMigrationId;
-  private final Duration pollInterval;
-  private final Duration phaseTimeout;
+  private final MigrationSettings settings;
   private final Consumer<JsonObject> listener;
+  private final Function<LostAgent, Future<JsonObject>> onLost;
   private final Promise<JsonObject> finalStatus = Promise.promise();
   private String phase = "";
+  private JsonObject lastStatus = new JsonObject();
   private long bytesSeen = -1;
   private long lastProgressAt;
   private long lastAnswerAt;
 
-  AgentStatusWatcher(
-      Vertx vertx,
-      AgentClient agent,
-      String agentMigrationId,
-      Duration pollInterval,
-      Duration phaseTimeout,
-      Consumer<JsonObject> listener) {
+  /** The source agent is gone: why we think so, and the last status it gave. */
+  record LostAgent(String why, JsonObject lastStatus) {
+    String lastPhase() {
+      return lastStatus.getString("phase", "its first status");
+    }
+  }
+
+  AgentStatusWatcher(Vertx vertx, AgentClient agent, String agentMigrationId, MigrationSettings settings,
+                     Consumer<JsonObject> listener, Function<LostAgent, Future<JsonObject>> onLost) {
     this.vertx = vertx;
     this.agent = agent;
     this.agentMigrationId = agentMigrationId;
-    this.pollInterval = pollInterval;
-    this.phaseTimeout = phaseTimeout;
+    this.settings = settings;
     this.listener = listener;
+    this.onLost = onLost;
   }
 
   Future<JsonObject> watch() {
@@ -59,7 +64,7 @@ final class AgentStatusWatcher {
 
   private void poll() {
     agent
-        .migration(agentMigrationId)
+        .migration(agentMigrationId, settings.agentLossTimeout())
         .onComplete(
             ar -> {
               if (finalStatus.future().isComplete()) {
@@ -70,21 +75,35 @@ final class AgentStatusWatcher {
                 if (handle(ar.result())) {
                   return;
                 }
-              } else if (elapsed(lastAnswerAt) > phaseTimeout.toNanos()) {
-                finalStatus.fail(
-                    new MigrationException(
-                        Failure.PEER_FAILED,
-                        "lost the source agent during the migration: " + ar.cause().getMessage()));
+              } else if (ar.cause() instanceof MigrationException answered && answered.failure() == Failure.NOT_FOUND) {
+                lost("agent " + agent.node() + " answers that it does not know migration " + agentMigrationId
+                    + " (it restarted)");
+                return;
+              } else if (elapsed(lastAnswerAt) >= settings.agentLossTimeout().toNanos()) {
+                lost("agent " + agent.node() + " has not answered for " + elapsed(lastAnswerAt) / 1_000_000 + " ms: "
+                    + ar.cause().getMessage());
                 return;
               } else {
                 LOG.debug("migration {}: status poll failed: {}", agentMigrationId, ar.cause().getMessage());
               }
-              if (elapsed(lastProgressAt) > phaseTimeout.toNanos()) {
+              if (elapsed(lastProgressAt) > settings.phaseTimeout().toNanos()) {
                 timeOut();
                 return;
               }
-              vertx.setTimer(pollInterval.toMillis(), t -> poll());
+              vertx.setTimer(settings.pollInterval().toMillis(), t -> poll());
             });
+  }
+
+  private void lost(String why) {
+    LostAgent lost = new LostAgent(why, lastStatus);
+    LOG.warn("migration {}: lost the source agent during {}: {}", agentMigrationId, lost.lastPhase(), why);
+    onLost.apply(lost).onComplete(ar -> {
+      if (ar.succeeded()) {
+        finalStatus.tryComplete(ar.result());
+      } else {
+        finalStatus.tryFail(ar.cause());
+      }
+    });
   }
 
   /** Returns true when the migration has ended. */
@@ -95,6 +114,7 @@ final class AgentStatusWatcher {
       lastProgressAt = System.nanoTime();
     }
     phase = newPhase;
+    lastStatus = status;
     bytesSeen = bytes;
     listener.accept(status);
     switch (newPhase) {
@@ -112,7 +132,7 @@ final class AgentStatusWatcher {
     }
   }
 
-  private static MigrationException agentFailure(JsonObject status) {
+  static MigrationException agentFailure(JsonObject status) {
     JsonObject error = status.getJsonObject("error", new JsonObject());
     String code = error.getString("code", "UNKNOWN");
     String message = error.getString("message", "no reason given");
@@ -126,7 +146,7 @@ final class AgentStatusWatcher {
     MigrationException timeout =
         new MigrationException(
             Failure.PHASE_TIMEOUT,
-            "no progress in " + stuckIn + " for " + phaseTimeout.toMillis() + " ms; migration aborted");
+            "no progress in " + stuckIn + " for " + settings.phaseTimeout().toMillis() + " ms; migration aborted");
     agent
         .abort(agentMigrationId)
         .onComplete(

@@ -5,6 +5,8 @@ public enum Failure {
   BAD_REQUEST(400),
   UNKNOWN_WORKLOAD(404),
   NOT_FOUND(404),
+  /** A destinationUrl that is not a configured destination coordinator (its peer token would leak). */
+  DESTINATION_NOT_ALLOWED(403),
   ALREADY_MIGRATING(409),
   NOT_MIGRATABLE(409),
   INCOMPATIBLE_DESTINATION(409),

@@ -22,6 +22,7 @@ public final class Migration {
   private String state = "ACCEPTED";
   private JsonObject result;
   private MigrationException failure;
+  private long finishedAtMillis;
 
   public Migration(String id, MigrationRequest request, long startedAtMillis) {
     this.id = id;
@@ -45,6 +46,11 @@ public final class Migration {
     return result != null || failure != null;
   }
 
+  /** When it finished (0 while it runs). */
+  public long finishedAtMillis() {
+    return finishedAtMillis;
+  }
+
   /** The 200 body of POST /migrate, or a MigrationException. */
   public Future<JsonObject> outcome() {
     return outcome.future();
@@ -62,7 +68,15 @@ public final class Migration {
             .put("at", now)
             .put("elapsedMs", now - startedAtMillis);
     state = type.name();
-    events.add(event);
+    // progress events come every 250 ms for as long as a phase lasts: subscribers get each, the record keeps
+    // the latest of a run of them, so a migration's memory does not grow with its length
+    int last = events.size() - 1;
+    if (details.getBoolean("progress", false) && last >= 0 && events.get(last).getBoolean("progress", false)
+        && type.name().equals(events.get(last).getString("type"))) {
+      events.set(last, event);
+    } else {
+      events.add(event);
+    }
     for (Handler<JsonObject> subscriber : List.copyOf(subscribers)) {
       subscriber.handle(event);
     }
@@ -71,6 +85,7 @@ public final class Migration {
   void succeed(JsonObject body) {
     emit(EventType.DONE, new JsonObject().put("result", body));
     result = body;
+    finishedAtMillis = System.currentTimeMillis();
     subscribers.clear();
     outcome.complete(body);
   }
@@ -80,6 +95,7 @@ public final class Migration {
         EventType.ROLLED_BACK,
         new JsonObject().put("reason", cause.getMessage()).put("error", cause.failure().name()));
     failure = cause;
+    finishedAtMillis = System.currentTimeMillis();
     subscribers.clear();
     outcome.fail(cause);
   }

@@ -80,7 +80,7 @@ public record MigrationRequest(
     if (text.isBlank()) {
       throw MigrationException.badField(key, "must not be empty");
     }
-    return Optional.of(text.trim());
+    return Optional.of(MigrationException.checkedText(key, text).trim());
   }
 
   /** The original UMS sent "keep" as a string; "false" must mean false (a naive truthiness check says true). */

@@ -160,9 +160,30 @@ final class MigrationRun {
   }
 
   private Future<JsonObject> follow(String agentMigrationId) {
-    return new AgentStatusWatcher(
-            vertx, sourceAgent, agentMigrationId, settings.pollInterval(), settings.phaseTimeout(), this::onStatus)
-        .watch();
+    return new AgentStatusWatcher(vertx, sourceAgent, agentMigrationId, settings, this::onStatus,
+            lost -> settleLostSource(agentMigrationId, lost))
+        .watch()
+        .map(status -> {
+          String sourceLost = status.getString("sourceLost");
+          if (sourceLost != null) {
+            warnings.add(sourceLost);
+          }
+          return status;
+        });
+  }
+
+  /**
+   * The source agent is gone. Orchestrator level, the kubelet's checkpoint left the pod running, and its
+   * archive alone restores nothing: the migration fails, the pod runs on. Otherwise the destination says.
+   */
+  private Future<JsonObject> settleLostSource(String agentMigrationId, AgentStatusWatcher.LostAgent lost) {
+    if (approach == Approach.KUBELET) {
+      return Future.failedFuture(new MigrationException(Failure.PEER_FAILED, "lost the source agent on node "
+          + workload.node() + " during " + lost.lastPhase() + " (" + lost.why() + "); the kubelet's checkpoint"
+          + " leaves pod " + workload.key() + " running there"));
+    }
+    return new LostSourceAgent(vertx, sourceAgent, workload, agentMigrationId, destination, reservation, settings)
+        .settle(lost);
   }
 
   private void onStatus(JsonObject status) {
@@ -328,12 +349,7 @@ final class MigrationRun {
 
   private void rollBack(Throwable cause) {
     MigrationException failure =
-        cause instanceof MigrationException expected
-            ? expected
-            : new MigrationException(Failure.INTERNAL, "internal error: " + cause);
-    if (!(cause instanceof MigrationException)) {
-      LOG.error("migration {}: bug", migration.id(), cause);
-    }
+        cause instanceof MigrationException expected ? expected : MigrationException.internal(cause);
     LOG.info("migration {}: ROLLED_BACK: {}", migration.id(), failure.getMessage());
     Future<Void> released =
         reservation == null

@@ -67,7 +67,7 @@ public final class ReservationBodies {
     if (!(value instanceof String s) || s.isBlank()) {
       throw MigrationException.badField(field, "must be a non-empty string");
     }
-    return s;
+    return MigrationException.checkedText(field, s);
   }
 
   /** The body the source coordinator sends. */

@@ -153,6 +153,11 @@ public final class ReservationService {
 
   private Future<AgentRef> pickNode(DestinationRequest request) {
     boolean sameCluster = describer.clusterId().equals(request.sourceClusterId());
+    if (sameCluster && request.destinationNode().filter(request.sourceNode()::equals).isPresent()) {
+      return Future.failedFuture(new MigrationException(Failure.NO_DESTINATION, request.namespace() + "/"
+          + request.workloadName() + " already runs on node " + request.sourceNode()
+          + ": a migration there would stop it for nothing"));
+    }
     return cluster
         .agents()
         .compose(
@@ -188,6 +193,29 @@ public final class ReservationService {
     }
     throw new MigrationException(
         Failure.INCOMPATIBLE_DESTINATION, "no destination node fits (" + String.join("; ", reasons) + ")");
+  }
+
+  /**
+   * GET /v1/reservations/{id}: what the destination agent says of each receive session (phase, error),
+   * for a source coordinator that lost its source agent and must learn whether the workload was restored
+   * here. A session the agent does not answer for is UNKNOWN, with why.
+   */
+  public Future<JsonObject> state(String id) {
+    Reservation reservation = reservations.get(id);
+    if (reservation == null) {
+      return Future.failedFuture(new MigrationException(Failure.NOT_FOUND, "no reservation " + id));
+    }
+    List<Future<JsonObject>> sessions = reservation.sessions.stream()
+        .map(session -> describer.agent(reservation.agent).migration(session.sessionId())
+            .map(status -> new JsonObject().put("sessionId", session.sessionId())
+                .put("phase", status.getString("phase", "UNKNOWN")).put("error", status.getJsonObject("error"))
+                .put("destinationWorkloadId", status.getString("destinationWorkloadId")))
+            .otherwise(failure -> new JsonObject().put("sessionId", session.sessionId()).put("phase", "UNKNOWN")
+                .put("error", new JsonObject().put("message", failure.getMessage()))))
+        .toList();
+    return Future.all(sessions).map(all -> new JsonObject().put("reservationId", id)
+        .put("node", reservation.agent.node())
+        .put("sessions", new JsonArray(sessions.stream().map(Future::result).toList())));
   }
 
   /**

@@ -3,6 +3,7 @@ package io.ums.coordinator.peer;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
 
 /** The agent's control API (agent-api.md), one agent. The coordinator never sees checkpoint bytes. */
 public final class AgentClient {
@@ -71,6 +72,15 @@ public final class AgentClient {
 
   public Future<JsonObject> migration(String id) {
     return http.getObject(peer(), baseUrl + "/v1/migrations/" + id);
+  }
+
+  /** The migration's status, answered within {@code timeout} or failed (PEER_FAILED; NOT_FOUND: unknown id). */
+  public Future<JsonObject> migration(String id, Duration timeout) {
+    return http.getObject(peer(), baseUrl + "/v1/migrations/" + id, timeout);
+  }
+
+  public Future<JsonObject> workload(String id, Duration timeout) {
+    return http.getObject(peer(), baseUrl + "/v1/workloads/" + id, timeout);
   }
 
   public Future<JsonObject> abort(String id) {

@@ -1,8 +1,10 @@
 package io.ums.coordinator.peer;
 
+import io.ums.protocol.security.BearerToken;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * The destination coordinator as seen from the source coordinator: GET / (compatibility) and the
@@ -14,8 +16,9 @@ public final class CoordinatorClient {
   private final PeerClient http;
   private final String baseUrl;
 
-  public CoordinatorClient(PeerClient http, String baseUrl) {
-    this.http = http.toCoordinators();
+  /** {@code token}: what {@link DestinationPolicy#tokenFor} allows for this destination. */
+  public CoordinatorClient(PeerClient http, String baseUrl, Optional<BearerToken> token) {
+    this.http = http.toCoordinator(token);
     this.baseUrl = baseUrl;
   }
 
@@ -38,6 +41,11 @@ public final class CoordinatorClient {
   /** {@code timeout}: a kubelet commit answers only once the restored pod is Ready. */
   public Future<JsonObject> commit(String reservationId, JsonObject outcome, Duration timeout) {
     return http.post(peer(), baseUrl + RESERVATIONS + "/" + reservationId + "/commit", outcome, timeout);
+  }
+
+  /** GET /v1/reservations/{id}: each receive session's phase on the destination agent. */
+  public Future<JsonObject> reservation(String reservationId) {
+    return http.getObject(peer(), baseUrl + RESERVATIONS + "/" + reservationId);
   }
 
   public Future<Void> release(String reservationId) {

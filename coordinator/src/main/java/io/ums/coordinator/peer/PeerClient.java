@@ -21,7 +21,7 @@ import java.util.Optional;
  * {@link MigrationException}: the peer's own error code when it is one we share (404, 409, 504),
  * otherwise PEER_FAILED (502) with the peer's message, prefixed by who the peer is. {@link AgentClient} and
  * {@link CoordinatorClient} each send their own kind of peer's bearer token ({@link #toAgents()},
- * {@link #toCoordinators()}).
+ * {@link #toCoordinator}).
  */
 public final class PeerClient {
   private final WebClient client;
@@ -50,9 +50,9 @@ public final class PeerClient {
     return new PeerClient(client, requestTimeout, credentials, credentials.agentToken());
   }
 
-  /** The same client, sending the token destination coordinators accept on /v1/reservations. */
-  PeerClient toCoordinators() {
-    return new PeerClient(client, requestTimeout, credentials, credentials.peerToken());
+  /** The same client, sending this token (the one {@link DestinationPolicy} chose for a destination). */
+  PeerClient toCoordinator(Optional<BearerToken> token) {
+    return new PeerClient(client, requestTimeout, credentials, token);
   }
 
   PeerCredentials credentials() {
@@ -61,6 +61,11 @@ public final class PeerClient {
 
   public Future<JsonObject> getObject(String peer, String url) {
     return send(peer, HttpMethod.GET, url, null).map(PeerClient::asObject);
+  }
+
+  /** A GET that must answer within {@code timeout} (a status poll that tells a lost peer). */
+  public Future<JsonObject> getObject(String peer, String url, Duration timeout) {
+    return send(peer, HttpMethod.GET, url, null, timeout).map(PeerClient::asObject);
   }
 
   public Future<JsonArray> getArray(String peer, String url) {

@@ -186,6 +186,27 @@ class ManifestsTest {
         .isEqualTo(account.getMetadata().getName());
   }
 
+  /** The coordinator's JVM is bounded the same way by ./ums and by the manifest, and the pod's limit covers it. */
+  @Test
+  void theCoordinatorsHeapIsSetAndItsMemoryLimitCoversIt() throws IOException {
+    Container coordinator = one(load("coordinator.yml"), Deployment.class).getSpec().getTemplate().getSpec()
+        .getContainers().get(0);
+    String options = coordinator.getEnv().stream().filter(e -> e.getName().equals("JAVA_TOOL_OPTIONS"))
+        .findFirst().orElseThrow().getValue();
+    long mib = 0;
+    for (String flag : List.of("-Xmx", "-XX:MaxMetaspaceSize=", "-XX:ReservedCodeCacheSize=",
+        "-XX:MaxDirectMemorySize=")) {
+      java.util.regex.Matcher size = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(flag) + "(\\d+)m")
+          .matcher(options);
+      assertThat(size.find()).as(flag + " in " + options).isTrue();
+      mib += Long.parseLong(size.group(1));
+    }
+    long limitMib = coordinator.getResources().getLimits().get("memory").getNumericalAmount().longValue() >> 20;
+    assertThat(limitMib).as("limit vs heap + metaspace + code + direct + 64 MiB").isGreaterThanOrEqualTo(mib + 64);
+    String launcher = Files.readString(DEPLOY.getParent().resolve("ums"));
+    assertThat(launcher).contains("COORDINATOR_JAVA_OPTS=${COORDINATOR_JAVA_OPTS:-\"" + options + "\"}");
+  }
+
   @Test
   void rbacGrantsExactlyTheCallsTheCoordinatorMakes() {
     List<HasMetadata> items = load("coordinator.yml");

@@ -32,6 +32,7 @@ final class AgentNode implements AutoCloseable {
   private final Path log;
   private final BearerToken token;
   private Optional<ServerTls> tls = Optional.empty();
+  private int gracePeriodSeconds = 10;
   private Http.Client http;
   private Process process;
 
@@ -48,6 +49,12 @@ final class AgentNode implements AutoCloseable {
   AgentNode withTls(ServerTls files, Path caFile) {
     this.tls = Optional.of(files);
     this.http = Http.as(Optional.of(token), Optional.of(caFile));
+    return this;
+  }
+
+  /** The agent's --grace-period: how long a SIGTERM leaves in-flight migrations to finish. */
+  AgentNode withGracePeriod(int seconds) {
+    this.gracePeriodSeconds = seconds;
     return this;
   }
 
@@ -68,7 +75,7 @@ final class AgentNode implements AutoCloseable {
         "--data-port", Integer.toString(Defaults.AGENT_DATA_PORT),
         "--work-dir", workDir.toString(),
         "--bind", node.address(), "--advertise-host", node.address(),
-        "--grace-period", "10",
+        "--grace-period", Integer.toString(gracePeriodSeconds),
         "--control-token-file", token.writeTo(workDir.resolve("control.token")).toString()));
     tls.ifPresent(files -> command.addAll(List.of("--tls-cert", files.certificate().toString(),
         "--tls-key", files.privateKey().toString())));
@@ -144,6 +151,15 @@ final class AgentNode implements AutoCloseable {
   /** SIGKILL: the node's agent is gone at once (its workloads keep running). */
   void kill() throws InterruptedException {
     process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** SIGTERM, without waiting: the agent drains (in-flight migrations get --grace-period) and exits. */
+  void terminate() {
+    process.destroy();
+  }
+
+  boolean exited(Duration within) throws InterruptedException {
+    return process.waitFor(within.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** Containers outlive their agent by design; a test must not leave them (or their mounts) behind. */

@@ -174,12 +174,15 @@ class CoordinatorEndToEndTest {
     AgentNode source = agents.get(0);
     AgentNode destination = agents.get(1);
     // two clusters of one node each: this coordinator knows only node-a, the other only node-b
-    Coordinator here = Coordinator.start(vertx, "127.0.0.1", 0,
-        http -> new LocalCluster(List.of(new AgentRef(source.node.name(), source.url())), http),
-        MigrationSettings.defaults(), withTokens()).await();
     Coordinator there = Coordinator.start(vertx, "127.0.0.1", 0,
         http -> new LocalCluster(List.of(new AgentRef(destination.node.name(), destination.url())), http),
         MigrationSettings.defaults(), withTokens()).await();
+    // the destination is a configured peer of the source: only then does the peer token go there
+    CoordinatorSecurity tokens = withTokens();
+    Coordinator here = Coordinator.start(vertx, "127.0.0.1", 0,
+        http -> new LocalCluster(List.of(new AgentRef(source.node.name(), source.url())), http),
+        MigrationSettings.defaults(), new CoordinatorSecurity(tokens.access(), tokens.tls(),
+            tokens.outgoing().withPeers(java.util.Map.of(there.url(), Optional.empty())))).await();
     try {
       MemServiceClient.Answer before = launchMemService(source, "crosser", SERVICE_PORT + 2, 32);
 

@@ -120,6 +120,30 @@ class KubernetesClusterTest {
   }
 
   @Test
+  void aNulByteInANameOrNamespaceIs400NamingTheField() {
+    Answer name = Http.post(coordinator.url() + "/migrate", request().put("name", "we\u0000b"));
+    Answer namespace = Http.post(coordinator.url() + "/migrate", request().put("namespace", "default\u0000"));
+
+    assertThat(name.status()).as(name.body()).isEqualTo(400);
+    assertThat(name.json().getString("message")).startsWith("name:").contains("NUL");
+    assertThat(namespace.status()).as(namespace.body()).isEqualTo(400);
+    assertThat(namespace.json().getString("message")).startsWith("namespace:");
+    assertThat(name.body() + namespace.body()).doesNotContain("Exception", "\tat ");
+  }
+
+  @Test
+  void migratingAPodToTheNodeItRunsOnIs409AndLeavesItAlone() {
+    Answer answer = Http.post(coordinator.url() + "/migrate", request().put("destinationNode", "node-a"));
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(409);
+    assertThat(answer.json().getString("message")).contains("default/web", "already runs on node node-a");
+    assertThat(destinationPods()).isEmpty();
+    assertThat(nodeA.sessions()).isEmpty();
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pod("web").getMetadata().getAnnotations())
+        .doesNotContainKey(MigrationKeys.ANNOTATION_MIGRATION_ID));
+  }
+
+  @Test
   void migrationCreatesThePinnedDestinationPodDeletesTheSourceAndSwitchesTheService() {
     Answer answer = Http.post(coordinator.url() + "/migrate", request().put("redirect", "http://web.other/"));
 

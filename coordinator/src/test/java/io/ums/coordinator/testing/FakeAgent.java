@@ -23,7 +23,13 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class FakeAgent {
   /** What the next /v1/send does. */
-  public enum Script { SUCCEED, ROLL_BACK, HANG_IN_TRANSFER, WAIT_FOR_RELEASE }
+  public enum Script {
+    SUCCEED, ROLL_BACK, HANG_IN_TRANSFER, WAIT_FOR_RELEASE,
+    /** The agent restarts right after the destination restored: it no longer knows the migration. */
+    RESTART_AFTER_RESTORE,
+    /** The agent restarts mid-transfer: it forgets the migration, the workload runs on where it was. */
+    RESTART_IN_TRANSFER
+  }
 
   private static final Map<String, FakeAgent> BY_DATA_ADDRESS = new ConcurrentHashMap<>();
 
@@ -61,6 +67,14 @@ public final class FakeAgent {
     router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "UP")));
     router.get("/v1/info").handler(agent::info);
     router.get("/v1/workloads").handler(ctx -> ctx.json(new JsonArray(new ArrayList<>(agent.workloads.values()))));
+    router.get("/v1/workloads/:id").handler(ctx -> {
+      JsonObject workload = agent.workloads.get(ctx.pathParam("id"));
+      if (workload == null) {
+        error(ctx, 404, "NOT_FOUND", "no workload " + ctx.pathParam("id"));
+      } else {
+        ctx.json(workload);
+      }
+    });
     router.post("/v1/receive").handler(agent::receive);
     router.post("/v1/send").handler(agent::send);
     router.get("/v1/migrations/:id").handler(agent::status);
@@ -92,6 +106,16 @@ public final class FakeAgent {
   /** As if a migration of it were running on this agent (started by some other coordinator). */
   public void markMigrating(String name) {
     workloads.values().stream().filter(w -> name.equals(w.getString("name"))).forEach(w -> w.put("status", "MIGRATING"));
+  }
+
+  /** As if this agent had forgotten it migrates it: only the coordinator's own lock is left to refuse. */
+  public void markRunning(String name) {
+    workloads.values().stream().filter(w -> name.equals(w.getString("name"))).forEach(w -> w.put("status", "RUNNING"));
+  }
+
+  public String workloadId(String name) {
+    return workloads.values().stream().filter(w -> name.equals(w.getString("name"))).findFirst().orElseThrow()
+        .getString("id");
   }
 
   /** As if a migration of it had finished elsewhere: the agent no longer runs it. */
@@ -235,6 +259,19 @@ public final class FakeAgent {
         }
       });
       case SUCCEED -> step(60, () -> finish(status, workload, destination, keep));
+      case RESTART_AFTER_RESTORE -> step(60, () -> {
+        status.put("phase", "RESTORING");
+        step(20, () -> {
+          FakeAgent target = BY_DATA_ADDRESS.get(destination.getString("address"));
+          target.restore(destination.getString("sessionId"), workload.getString("name"), id);
+          workloads.remove(workload.getString("id"));
+          migrations.remove(id); // in the same turn: no poll can see DONE
+        });
+      });
+      case RESTART_IN_TRANSFER -> step(60, () -> {
+        migrations.remove(id);
+        workload.put("status", "RUNNING");
+      });
     }
   }
 
