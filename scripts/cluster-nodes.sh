@@ -1,9 +1,9 @@
 # The nodes of scripts/cluster.sh (sourced by it). Node i (node-a, node-b, ...) is:
-#   - network namespace ums-k8s-<name>, eth0 = $NODE_NET.(10+i) on bridge $NODE_BRIDGE (the control plane is
+#   - network namespace $NODE_PREFIX-<name> (ums-k8s-<name> in cluster 0), eth0 = $NODE_NET.(10+i) on bridge $NODE_BRIDGE (the control plane is
 #     $NODE_NET.1 there), pods on CNI bridge cni0 in 10.245.i.0/24, routes to every other node's pod subnet;
 #   - a mount namespace of its own (held by a "holder" process; private propagation, so nothing it mounts
 #     reaches the host; a tmpfs on /run) in which its containerd and kubelet run;
-#   - cgroup /ums-k8s-<name> in every v1 hierarchy: the kubelet's cgroupRoot (pods), and "daemons" for
+#   - cgroup /$NODE_PREFIX-<name> in every v1 hierarchy: the kubelet's cgroupRoot (pods), and "daemons" for
 #     containerd, its shims, the kubelet and kube-proxy. `down` kills what is in there, then removes it.
 # All files under $DIR/nodes/<name>.
 
@@ -167,7 +167,7 @@ node_start() {
   holder=$(holder_pid "$i")
   # shellcheck disable=SC2016
   setsid sh -c 'for h in "$0"/*/; do [ -f "$h/cgroup.procs" ] && [ "${h%/}" != "$0/unified" ] && echo $$ > "$h$1/cgroup.procs"; done; shift; exec "$@"' \
-    "$CGROUP_V1" "/ums-k8s-$(node_name "$i")/daemons" nsenter --target "$holder" --mount --net -- "$@" \
+    "$CGROUP_V1" "/$NODE_PREFIX-$(node_name "$i")/daemons" nsenter --target "$holder" --mount --net -- "$@" \
     </dev/null >>"$nd/logs/$name.log" 2>&1 &
   echo $! > "$nd/$name.pid"
 }
@@ -183,10 +183,10 @@ node_pki() {
 
 node_network() {
   local i=$1 n name ip ns
-  name=$(node_name "$i"); ip=$(node_ip "$i"); ns=ums-k8s-$name
+  name=$(node_name "$i"); ip=$(node_ip "$i"); ns=$NODE_PREFIX-$name
   ip netns add "$ns"
-  ip link add "uk8s-${name#node-}" type veth peer name eth0 netns "$ns"
-  ip link set "uk8s-${name#node-}" master "$NODE_BRIDGE" up
+  ip link add "uk8s$ID_SUFFIX-${name#node-}" type veth peer name eth0 netns "$ns"
+  ip link set "uk8s$ID_SUFFIX-${name#node-}" master "$NODE_BRIDGE" up
   ip -n "$ns" addr add "$ip/24" dev eth0
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
@@ -260,7 +260,7 @@ tlsCertFile: $DIR/pki/kubelet-serving-$name.crt
 tlsPrivateKeyFile: $DIR/pki/kubelet-serving-$name.key
 containerRuntimeEndpoint: unix://$nd/containerd.sock
 cgroupDriver: cgroupfs
-cgroupRoot: /ums-k8s-$name
+cgroupRoot: /$NODE_PREFIX-$name
 cgroupsPerQOS: true
 failSwapOn: false
 failCgroupV1: false
@@ -280,7 +280,7 @@ EOF
 
 node_up() {
   local i=$1 nd name ns
-  nd=$(node_dir "$i"); name=$(node_name "$i"); ns=ums-k8s-$name
+  nd=$(node_dir "$i"); name=$(node_name "$i"); ns=$NODE_PREFIX-$name
   if [ -n "$(holder_pid "$i")" ] && [ -d "/proc/$(holder_pid "$i")" ]; then say "$name already runs"; return; fi
   mkdir -p "$nd/logs" "$nd/pod-logs" "$nd/cni" "$nd/cni-ipam" "$nd/containerd" "$nd/opt" "$nd/kubelet"
   node_pki "$i"
@@ -291,7 +291,7 @@ node_up() {
     'mount --make-rshared / && mount -t tmpfs -o mode=755 ums-node-run /run && exec sleep infinity' \
     </dev/null >>"$nd/logs/holder.log" 2>&1 &
   echo $! > "$nd/holder.pid"
-  join_cgroup "/ums-k8s-$name/daemons" "$(holder_pid "$i")"
+  join_cgroup "/$NODE_PREFIX-$name/daemons" "$(holder_pid "$i")"
   sleep 0.2
   node_start "$i" containerd "$K8S_BIN/containerd" --config "$nd/containerd.toml"
   wait_until "$name containerd" "$K8S_BIN/ctr" --address "$nd/containerd.sock" version
@@ -346,19 +346,19 @@ node_down() {
   local i=$1 nd name pids round
   nd=$(node_dir "$i"); name=$(node_name "$i")
   for round in $(seq 1 50); do
-    pids=$(cgroup_pids "/ums-k8s-$name")
+    pids=$(cgroup_pids "/$NODE_PREFIX-$name")
     [ -n "$pids" ] || break
     # shellcheck disable=SC2086
     kill -9 $pids 2>/dev/null || true
     sleep 0.1
   done
-  [ -z "$(cgroup_pids "/ums-k8s-$name")" ] || say "WARNING: processes left in cgroup /ums-k8s-$name"
+  [ -z "$(cgroup_pids "/$NODE_PREFIX-$name")" ] || say "WARNING: processes left in cgroup /$NODE_PREFIX-$name"
   local holder
   holder=$(holder_pid "$i")
   [ -n "$holder" ] && kill -9 "$holder" 2>/dev/null || true
-  remove_cgroup "/ums-k8s-$name"
-  ip netns delete "ums-k8s-$name" 2>/dev/null || true
-  ip link delete "uk8s-${name#node-}" 2>/dev/null || true
+  remove_cgroup "/$NODE_PREFIX-$name"
+  ip netns delete "$NODE_PREFIX-$name" 2>/dev/null || true
+  ip link delete "uk8s$ID_SUFFIX-${name#node-}" 2>/dev/null || true
   say "stopped $name"
 }
 

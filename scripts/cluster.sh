@@ -13,12 +13,18 @@
 # pid files and admin.kubeconfig (KUBECONFIG=$UMS_CLUSTER_DIR/admin.kubeconfig kubectl ...). Ports derive from
 # $UMS_CLUSTER_PORT_BASE (default 16440): API server = base, etcd client = base+1, etcd peer = base+2, so a test
 # suite can run its own cluster next to the default one.
+# $UMS_CLUSTER_ID (0-9, default 0) names a whole cluster with nodes: its state directory, ports, node bridge,
+# node and pod subnets, namespaces and cgroups all derive from it, so clusters with different ids run side by
+# side on one machine (id 0 keeps the names below).
 set -euo pipefail
 
 UMS_HOME=$(cd "$(dirname "$0")/.." && pwd)
 K8S_BIN=${UMS_K8S_PREFIX:-/opt/ums/k8s}/bin
-DIR=${UMS_CLUSTER_DIR:-/var/lib/ums/cluster}
-PORT_BASE=${UMS_CLUSTER_PORT_BASE:-16440}
+CLUSTER_ID=${UMS_CLUSTER_ID:-0}
+[[ "$CLUSTER_ID" =~ ^[0-9]$ ]] || { echo "[cluster] ERROR: UMS_CLUSTER_ID must be 0-9, not '$CLUSTER_ID'" >&2; exit 2; }
+ID_SUFFIX=${CLUSTER_ID#0}        # "" for cluster 0, so its names stay as they were
+DIR=${UMS_CLUSTER_DIR:-/var/lib/ums/cluster${ID_SUFFIX:+-$ID_SUFFIX}}
+PORT_BASE=${UMS_CLUSTER_PORT_BASE:-$((16440 + 10 * CLUSTER_ID))}
 API_PORT=$PORT_BASE
 ETCD_PORT=$((PORT_BASE + 1))
 ETCD_PEER_PORT=$((PORT_BASE + 2))
@@ -29,9 +35,10 @@ READY_TIMEOUT=${UMS_CLUSTER_READY_TIMEOUT:-180}
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler)
 # Nodes (0 = control plane only): node-a, node-b, ... each a network namespace on bridge $NODE_BRIDGE.
 NODES=${UMS_CLUSTER_NODES:-2}
-NODE_BRIDGE=umsk8s0
-NODE_NET=172.31.240            # .1 = the control plane on the bridge, .11, .12, ... = the nodes
-POD_NET=10.245                 # node i's pods: 10.245.i.0/24
+NODE_BRIDGE=umsk8s$CLUSTER_ID
+NODE_NET=172.31.$((240 + CLUSTER_ID))   # .1 = the control plane on the bridge, .11, .12, ... = the nodes
+POD_NET=10.$((245 + CLUSTER_ID))        # node i's pods: 10.245.i.0/24 in cluster 0
+NODE_PREFIX=ums-k8s$ID_SUFFIX           # node namespaces and cgroups: ums-k8s-node-a in cluster 0
 
 # the runc scripts/k8s-build.sh builds (bookworm's 1.1.5 cannot start containerd 2.2's sandboxes)
 RUNC=${UMS_RUNC:-$K8S_BIN/runc}

@@ -36,11 +36,14 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("k8s")
 class ContainerdCheckpointRestoreTest {
   private static final Path REPO = Path.of("").toAbsolutePath().getParent();
-  private static final Path CLUSTER = Path.of(env("UMS_CLUSTER_DIR", "/var/lib/ums/cluster"));
+  /** Which {@code ./ums cluster} (UMS_CLUSTER_ID, as scripts/cluster.sh derives its directory and subnets). */
+  private static final int CLUSTER_ID = Integer.parseInt(env("UMS_CLUSTER_ID", "0"));
+  private static final Path CLUSTER = Path.of(env("UMS_CLUSTER_DIR",
+      "/var/lib/ums/cluster" + (CLUSTER_ID == 0 ? "" : "-" + CLUSTER_ID)));
   private static final Path K8S_BIN = Path.of(env("UMS_K8S_PREFIX", "/opt/ums/k8s"), "bin");
   private static final Path BUSYBOX = Path.of(env("UMS_K8S_IMAGE_CACHE", "/var/cache/ums/k8s-images"),
       "busybox.oci.tar");
-  private static final String NODE_A_IP = "172.31.240.11";
+  private static final String NODE_A_IP = "172.31." + (240 + CLUSTER_ID) + ".11";
   private static final Duration WAIT = Duration.ofSeconds(120);
 
   private static boolean startedCluster;
