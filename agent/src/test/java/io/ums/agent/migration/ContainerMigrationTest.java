@@ -165,6 +165,56 @@ class ContainerMigrationTest {
     assertThat(MemServiceClient.query(b.node.address(), PORT, 5000)).isNotNull();
   }
 
+  /**
+   * Kill -9 of the destination agent once runc restored the container (issue 15, item 1, for containers):
+   * the source rolls back and resumes, and the copy dies with the agent (its restore guard), so exactly one
+   * memory service runs, the source's; a restarted destination agent lists nothing.
+   */
+  @Test
+  void killingTheDestinationAgentOnceTheContainerIsRestoredLeavesOneCopyOnTheSource() throws Exception {
+    JsonObject workload = launch(a, "memservice", 256);
+    String checksum = MemServiceClient.verify(a.node.address(), PORT, 10000).checksum();
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
+        .getString("migrationId");
+    // killed once runc restored the copy (its pid file), before the agent handed it over
+    Path pidFile = b.sessionRoot.resolve("recv-" + session.getString("sessionId")).resolve("restore-work")
+        .resolve("restored.pid");
+    Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(1))
+        .until(() -> Files.exists(pidFile));
+    b.kill();
+
+    JsonObject status = Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+        .ignoreExceptions().until(() -> a.get("/v1/migrations/" + migrationId),
+            s -> List.of("DONE", "ROLLED_BACK", "FAILED").contains(s.getString("phase")));
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+        .untilAsserted(() -> assertThat(memServicesOn(b)).as("copies on the destination").isEmpty());
+    assertThat(memServicesOn(a)).as("the source").hasSize(1);
+    assertThat(MemServiceClient.verify(a.node.address(), PORT, 5000).checksum()).isEqualTo(checksum);
+
+    b.start(10);
+    assertThat(b.getArray("/v1/workloads")).isEmpty();
+    assertThat(memServicesOn(b)).isEmpty();
+  }
+
+  /** Host PIDs of memory services in {@code agent}'s node's network namespace (its containers run there). */
+  private static List<Long> memServicesOn(AgentProcess agent) throws java.io.IOException {
+    String netns = "net:[" + Files.getAttribute(Path.of(agent.node.netnsPath()), "unix:ino") + "]";
+    try (java.util.stream.Stream<Path> processes = Files.list(Path.of("/proc"))) {
+      return processes.filter(path -> path.getFileName().toString().chars().allMatch(Character::isDigit))
+          .filter(path -> {
+            try {
+              return Files.readString(path.resolve("comm")).trim().equals("memservice")
+                  && Files.readSymbolicLink(path.resolve("ns/net")).toString().equals(netns);
+            } catch (java.io.IOException e) {
+              return false;
+            }
+          })
+          .map(path -> Long.parseLong(path.getFileName().toString())).sorted().toList();
+    }
+  }
+
   @Test
   void keepLeavesTheSourceRunningBesideTheCopy() throws Exception {
     JsonObject workload = launch(a, "memservice", 16);
