@@ -215,6 +215,39 @@ class ContainerMigrationTest {
     }
   }
 
+  /**
+   * A client outside the node that sends nothing more and waits for the server (issue 15, item 6, for a
+   * runc container): its connection cannot follow, and when the source container is removed the client is
+   * told (end-of-file or reset) at once, not at its read timeout.
+   */
+  @Test
+  void aClientWaitingInSilenceIsToldWhenTheSourceContainerGoes() throws Exception {
+    JsonObject workload = launch(a, "memservice", 16);
+    try (java.net.Socket client = new java.net.Socket()) {
+      client.connect(new java.net.InetSocketAddress(a.node.address(), PORT), 2000);
+      client.setSoTimeout(20_000);
+      java.io.InputStream in = client.getInputStream();
+      client.getOutputStream().write("c\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      assertThat(new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.US_ASCII))
+          .readLine()).as("answer before the migration").isNotNull();
+      java.util.concurrent.CompletableFuture<Long> toldAt = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try {
+          in.read(); // blocks until the connection ends: end-of-file or reset
+        } catch (java.io.IOException ended) {
+          // a reset, or the read timeout (then toldAt is far too late)
+        }
+        return System.nanoTime();
+      });
+
+      JsonObject status = migrate(a, b, workload.getString("id"));
+      long done = System.nanoTime();
+
+      assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+      long told = toldAt.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(Duration.ofNanos(told - done)).as("from DONE until the client knew").isLessThan(Duration.ofSeconds(5));
+    }
+  }
+
   @Test
   void keepLeavesTheSourceRunningBesideTheCopy() throws Exception {
     JsonObject workload = launch(a, "memservice", 16);
