@@ -302,8 +302,10 @@ node_up() {
   node_configs "$i"
   # The holder owns the node's mount namespace (entered by every node daemon) and lays out the standard node
   # paths there. The mount points on the host (/var/lib/kubelet, /var/lib/containers/storage) are made once and
-  # left: removing a directory that another cluster's node mounts on would unmount it there.
-  mkdir -p /var/lib/kubelet /var/lib/containers/storage
+  # left: removing a directory that another cluster's node mounts on would unmount it there. /lib/modules too:
+  # this VM's kernel has no modules, hence no such directory, and the agent DaemonSet mounts it (type Directory,
+  # as any node has it).
+  mkdir -p /var/lib/kubelet /var/lib/containers/storage /lib/modules
   # shellcheck disable=SC2016
   setsid nsenter --net="/run/netns/$ns" unshare --mount --propagation private -- sh -c '
       set -e
