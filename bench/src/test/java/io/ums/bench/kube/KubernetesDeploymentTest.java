@@ -12,7 +12,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -90,9 +93,9 @@ class KubernetesDeploymentTest {
     assertThat(canI(coordinatorAccount, "update", "pods")).isTrue();
     assertThat(canI(coordinatorAccount, "patch", "services")).isTrue();
     assertThat(canI(coordinatorAccount, "get", "secrets")).as("no more than the manifest's ClusterRole").isFalse();
-    assertThat(canI(coordinatorAccount, "create", "nodes/checkpoint")).isFalse();
+    assertThat(canI(coordinatorAccount, "create", "nodes", "--subresource=checkpoint")).isFalse();
     String agentAccount = "--as=system:serviceaccount:ums-system:ums-agent";
-    assertThat(canI(agentAccount, "create", "nodes/checkpoint")).isTrue();
+    assertThat(canI(agentAccount, "create", "nodes", "--subresource=checkpoint")).isTrue();
     assertThat(canI(agentAccount, "get", "pods")).as("the agent never calls the API server").isFalse();
 
     KubeCommands.Result health = cluster.inNode("node-b", Duration.ofSeconds(30), List.of("curl", "-sS",
@@ -178,6 +181,109 @@ class KubernetesDeploymentTest {
     }
   }
 
+  /**
+   * The coordinator's pod is killed while a migration runs (once the source pod carries the lock); the
+   * Deployment starts another, which settles what the pods say: the workload runs exactly once, on either node,
+   * with its memory, and no lock or destination marker is left.
+   */
+  @Test
+  void aCoordinatorKilledMidMigrationIsReplacedAndTheNewOneSettlesIt() throws Exception {
+    String app = workload();
+    // 128 MiB: a checkpoint, transfer and import long enough to kill the coordinator in the middle
+    cluster.apply(memService.pod(app, "node-a", 128, seed()));
+    awaitServing(app);
+    String oldCoordinator = ums.coordinatorPod().getJsonObject("metadata").getString("name");
+    String checksum = KubeMemService.verify(podIp(app)).checksum();
+
+    CompletableFuture<PodMove> move = CompletableFuture.supplyAsync(() -> PodMove.run(cluster, ums, app, null,
+        "node-b"));
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).until(() -> locked(app) || move.isDone());
+    boolean killedMidway = !move.isDone();
+    cluster.kubectlOk("-n", UmsDeployment.NAMESPACE, "delete", "pod", oldCoordinator, "--grace-period=0", "--force");
+    System.out.println("[k8s] coordinator " + oldCoordinator + " killed " + (killedMidway ? "mid-migration"
+        : "after the migration had ended"));
+    try {
+      move.get(6, TimeUnit.MINUTES);
+    } catch (ExecutionException expected) {
+      // the request's connection went with the coordinator
+    }
+
+    cluster.kubectlOk("-n", UmsDeployment.NAMESPACE, "rollout", "status", "deployment/ums-coordinator",
+        "--timeout=180s");
+    await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
+      JsonArray pods = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items");
+      assertThat(pods).as("the workload runs exactly once").hasSize(1);
+      JsonObject meta = pods.getJsonObject(0).getJsonObject("metadata");
+      assertThat(meta.getJsonObject("annotations", new JsonObject()).fieldNames()).as("lock released")
+          .noneMatch(key -> key.startsWith("ums.io/migration"));
+      assertThat(meta.getJsonObject("labels").containsKey("ums.io/destination-of")).as("settled").isFalse();
+      assertThat(KubeCluster.ready(pods.getJsonObject(0), "Ready")).isTrue();
+    });
+    JsonObject survivor = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items").getJsonObject(0);
+    System.out.println("[k8s] settled by the new coordinator: " + survivor.getJsonObject("metadata").getString("name")
+        + " on " + survivor.getJsonObject("spec").getString("nodeName"));
+    assertThat(KubeMemService.verify(survivor.getJsonObject("status").getString("podIP")).checksum())
+        .isEqualTo(checksum);
+    assertThat(ums.coordinatorPod().getJsonObject("metadata").getString("name")).isNotEqualTo(oldCoordinator);
+    assertThat(killedMidway).as("the coordinator was killed while the migration ran").isTrue();
+  }
+
+  /**
+   * A rolling update of the agent DaemonSet ({@code kubectl rollout restart}) while a migration runs: the old
+   * agents drain (deploy/daemonset.yml: maxSurge 0, SIGTERM, grace period) before the new ones start, so the
+   * migration either completes or is rolled back, and the workload runs exactly once with its memory.
+   */
+  @Test
+  void aRollingUpdateOfTheAgentsDrainsAMigrationInFlight() throws Exception {
+    String app = workload();
+    cluster.apply(memService.pod(app, "node-a", 128, seed()));
+    awaitServing(app);
+    String checksum = KubeMemService.verify(podIp(app)).checksum();
+    String revision = cluster.getJson("daemonset", "-n", UmsDeployment.NAMESPACE, "ums-agent")
+        .getJsonObject("metadata").getInteger("generation").toString();
+
+    CompletableFuture<PodMove> move = CompletableFuture.supplyAsync(() -> PodMove.run(cluster, ums, app, null,
+        "node-b"));
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).until(() -> locked(app) || move.isDone());
+    boolean updatedMidway = !move.isDone();
+    cluster.kubectlOk("-n", UmsDeployment.NAMESPACE, "rollout", "restart", "daemonset/ums-agent");
+    PodMove result = move.get(6, TimeUnit.MINUTES);
+    System.out.println("[k8s] migration during the agents' rolling update answered " + result.status() + ": "
+        + result.answer().encode());
+
+    cluster.kubectlOk("-n", UmsDeployment.NAMESPACE, "rollout", "status", "daemonset/ums-agent", "--timeout=300s");
+    assertThat(cluster.getJson("daemonset", "-n", UmsDeployment.NAMESPACE, "ums-agent").getJsonObject("metadata")
+        .getInteger("generation").toString()).isNotEqualTo(revision);
+    await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
+      assertThat(ums.readyAgents().keySet()).containsExactlyElementsOf(KubeCluster.NODES);
+      JsonArray pods = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items");
+      assertThat(pods).as("the workload runs exactly once").hasSize(1);
+      JsonObject meta = pods.getJsonObject(0).getJsonObject("metadata");
+      assertThat(meta.getJsonObject("annotations", new JsonObject()).fieldNames()).as("lock released")
+          .noneMatch(key -> key.startsWith("ums.io/migration"));
+      assertThat(meta.getJsonObject("labels").containsKey("ums.io/destination-of")).as("settled").isFalse();
+    });
+    JsonObject survivor = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items").getJsonObject(0);
+    assertThat(KubeMemService.verify(survivor.getJsonObject("status").getString("podIP")).checksum())
+        .isEqualTo(checksum);
+    assertThat(result.status()).as("completed, or refused/rolled back with a reason: %s", result.answer())
+        .isIn(200, 502, 503);
+    if (result.status() == 200) {
+      assertThat(survivor.getJsonObject("spec").getString("nodeName")).isEqualTo("node-b");
+    }
+    assertThat(updatedMidway).as("the rolling update began while the migration ran").isTrue();
+  }
+
+  private static boolean locked(String pod) {
+    KubeCommands.Result result = cluster.kubectl("get", "pod", pod, "-o",
+        "jsonpath={.metadata.annotations.ums\\.io/migration-id}");
+    return result.ok() && !result.output().isBlank();
+  }
+
+  private static String podIp(String pod) {
+    return cluster.getJson("pod", pod).getJsonObject("status").getString("podIP");
+  }
+
   private String workload() {
     String app = KubeCluster.uniqueName("ums-mem");
     created.add(app);
@@ -195,8 +301,11 @@ class KubernetesDeploymentTest {
     return pod;
   }
 
-  private static boolean canI(String as, String verb, String resource) {
-    return cluster.kubectl("auth", "can-i", verb, resource, as).output().strip().startsWith("yes");
+  /** kubectl auth can-i as a ServiceAccount (a subresource must be --subresource=..., not "nodes/checkpoint"). */
+  private static boolean canI(String as, String verb, String resource, String... more) {
+    List<String> args = new ArrayList<>(List.of("auth", "can-i", verb, resource, as));
+    args.addAll(List.of(more));
+    return cluster.kubectl(args.toArray(String[]::new)).output().strip().endsWith("yes");
   }
 
   /** How many containers the node's containerd restored from a checkpoint ("Restored container ... successfully"). */
