@@ -102,6 +102,19 @@ public final class KubeCluster {
     return dir.resolve("nodes").resolve(node).resolve("logs").resolve(daemon + ".log");
   }
 
+  /** The kubelet's checkpoint archives of {@code pod} (namespace default) on the node, as the host sees them. */
+  public List<Path> checkpointArchives(String node, String pod) {
+    Path checkpoints = dir.resolve("nodes").resolve(node).resolve("kubelet").resolve("checkpoints");
+    if (!Files.isDirectory(checkpoints)) {
+      return List.of();
+    }
+    try (var files = Files.list(checkpoints)) {
+      return files.filter(f -> f.getFileName().toString().startsWith("checkpoint-" + pod + "_default-")).toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** crictl against a node's containerd. */
   public KubeCommands.Result crictl(String node, String... args) {
     List<String> command = new ArrayList<>(List.of(bin("crictl").toString(), "--runtime-endpoint",

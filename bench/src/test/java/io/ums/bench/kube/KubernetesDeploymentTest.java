@@ -127,6 +127,8 @@ class KubernetesDeploymentTest {
     assertThat(labels.containsKey("ums.io/destination-of")).as("settled: no destination marker left").isFalse();
     assertThat(restoredContainers("node-b")).as("containerd on node-b logged a restore from a checkpoint")
         .isGreaterThan(restoredBefore);
+    assertThat(cluster.checkpointArchives("node-a", app)).as("the source agent deleted the kubelet's archive")
+        .isEmpty();
   }
 
   @Test
