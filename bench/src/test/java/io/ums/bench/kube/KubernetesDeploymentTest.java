@@ -5,7 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -180,6 +184,39 @@ class KubernetesDeploymentTest {
       assertThat(KubeMemService.verify(ip).counter()).isGreaterThan(move.before().counter());
     } finally {
       memService.reimport(cluster);
+    }
+  }
+
+  /**
+   * A client connection open at the checkpoint: containerd's runc checkpoint (what the kubelet's API calls) does
+   * not pass --tcp-established, so CRIU refuses ("Connected TCP socket"); the migration fails with the kubelet's
+   * answer and the source pod goes on serving, the same connection included.
+   */
+  @Test
+  void aPodWithAnOpenClientConnectionCannotBeCheckpointedByTheKubeletAndKeepsServing() throws Exception {
+    String app = workload();
+    cluster.apply(memService.pod(app, "node-a", MIB, seed()));
+    awaitServing(app);
+    String uid = cluster.getJson("pod", app).getJsonObject("metadata").getString("uid");
+    try (Socket client = new Socket(podIp(app), KubeMemService.PORT)) {
+      client.setSoTimeout(10_000);
+      BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII));
+      client.getOutputStream().write("c\n".getBytes(StandardCharsets.US_ASCII));
+      long before = Long.parseLong(in.readLine().split(" ")[0]);
+
+      PodMove move = PodMove.run(cluster, ums, app, null, "node-b");
+      System.out.println("[k8s] with a connection open: " + move.status() + " " + move.answer().encode());
+
+      assertThat(move.status()).as("answer: %s", move.answer()).isEqualTo(502);
+      assertThat(move.answer().getString("message")).contains("checkpoint");
+      JsonObject source = cluster.getJson("pod", app);
+      assertThat(source.getJsonObject("metadata").getString("uid")).isEqualTo(uid);
+      assertThat(source.getJsonObject("metadata").getJsonObject("annotations", new JsonObject()).fieldNames())
+          .as("lock released").noneMatch(key -> key.startsWith("ums.io/migration"));
+      assertThat(cluster.getJson("pods", "-A", "-l", "ums.io/destination-of").getJsonArray("items")).isEmpty();
+      client.getOutputStream().write("c\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(Long.parseLong(in.readLine().split(" ")[0])).as("the same connection, still served")
+          .isGreaterThan(before);
     }
   }
 
