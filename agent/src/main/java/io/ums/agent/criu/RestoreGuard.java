@@ -36,6 +36,20 @@ public final class RestoreGuard implements AutoCloseable {
       exit 0
       """;
 
+  /**
+   * For a runtime that keeps the container itself (podman): lets the restoring command finish (killed half
+   * way, podman loses track of a container that then runs on), then runs the removal.
+   */
+  private static final String REMOVAL_SCRIPT = """
+      read -r verdict
+      [ "$verdict" = disarm ] && exit 0
+      # the marker is among this shell's own arguments too: only other processes count
+      restoring() { pgrep -f -- "$0" | grep -qvx "$$"; }
+      waited=0
+      while restoring && [ "$waited" -lt 300 ]; do sleep 0.2; waited=$((waited + 1)); done
+      exec "$@"
+      """;
+
   private final Process guard;
   private final OutputStream agentEnd;
 
@@ -56,6 +70,22 @@ public final class RestoreGuard implements AutoCloseable {
   public static RestoreGuard arm(Path pidFile, String pidFileFlag) throws IOException {
     Process guard = new ProcessBuilder("setsid", "sh", "-c", SCRIPT, pidFile.toAbsolutePath().toString(),
             pidFileFlag)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start();
+    return new RestoreGuard(guard);
+  }
+
+  /**
+   * Arms a guard over a restore by a runtime that keeps the container itself (podman): on the agent's death
+   * it waits (up to a minute) for the command whose arguments contain {@code restorerMarker} to end, then runs
+   * {@code removal} (e.g. {@code podman rm -f NAME}).
+   */
+  public static RestoreGuard armRemoval(String restorerMarker, java.util.List<String> removal) throws IOException {
+    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("setsid", "sh", "-c",
+        REMOVAL_SCRIPT, restorerMarker));
+    command.addAll(removal);
+    Process guard = new ProcessBuilder(command)
         .redirectOutput(ProcessBuilder.Redirect.DISCARD)
         .redirectError(ProcessBuilder.Redirect.DISCARD)
         .start();

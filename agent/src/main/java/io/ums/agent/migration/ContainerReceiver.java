@@ -1,6 +1,7 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.container.ContainerWorkloads;
+import io.ums.agent.container.Podman;
 import io.ums.agent.container.Runc;
 import io.ums.agent.criu.RestoreGuard;
 import io.ums.agent.error.MigrationFailure;
@@ -201,14 +202,19 @@ final class ContainerReceiver {
           "a container restore needs the image offer first"));
     }
     if (ContainerWorkloads.RUNTIME_PODMAN.equals(spec.runtime())) {
+      // podman restores an exported checkpoint only from a regular file (a FIFO hangs it): the archive was
+      // written to the session directory as it arrived
+      Path archive = dir.resolve("checkpoint.tar");
+      String id = ContainerWorkloads.newContainerId();
       return imageReady()
           .compose(image -> archiveReceived.future().map(image))
           .recover(cause -> Future.failedFuture(storeFailure(cause)))
+          // the restored container dies with this agent until the source heard it runs (see RestoreGuard)
+          .compose(image -> vertx.executeBlocking(() -> restoreGuard = RestoreGuard.armRemoval(
+              Podman.restoreMarker(archive), containers.podmanRemoveCommand(id)), false).map(image))
           .compose(image -> {
             long started = System.nanoTime();
-            // podman restores an exported checkpoint only from a regular file (a FIFO hangs it): the archive
-            // was written to the session directory as it arrived
-            return containers.podmanRestore(spec, dir.resolve("checkpoint.tar"), migrationId)
+            return containers.podmanRestore(spec, archive, migrationId, id)
                 .recover(cause -> Future.failedFuture(restoreFailure(cause)))
                 .onSuccess(ignored -> status.timing("restoreMs",
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
