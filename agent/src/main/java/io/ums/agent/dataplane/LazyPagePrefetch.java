@@ -40,13 +40,22 @@ public final class LazyPagePrefetch {
   private final Map<Long, TreeMap<Long, Chunk>> cached = new HashMap<>();
   private final long windowBytes;
   private final long chunkBytes;
+  private final long flyingLimit;
   private long heldBytes;
+  private long flyingBytes;
   private long followedPid = -1;
   private long askedBytes;
   private long servedBytes;
 
-  public LazyPagePrefetch(LazyPagemap pagemap, long windowBytes, long chunkBytes) {
+  /**
+   * @param windowBytes at most this much asked for and not yet taken by the daemon
+   * @param chunkBytes the size of one request
+   * @param flyingLimit at most this much asked for and not arrived: a page fault the daemon sends to the
+   *     source waits behind it, since the page server answers in order
+   */
+  public LazyPagePrefetch(LazyPagemap pagemap, long windowBytes, long chunkBytes, long flyingLimit) {
     this.windowBytes = windowBytes;
+    this.flyingLimit = flyingLimit;
     this.chunkBytes = Math.max(LazyPagemap.PAGE, chunkBytes - chunkBytes % LazyPagemap.PAGE);
     pagemap.byPid().forEach((pid, ranges) -> {
       TreeMap<Long, Long> plan = new TreeMap<>();
@@ -62,7 +71,7 @@ public final class LazyPagePrefetch {
 
   /** The next range to ask for ahead of the daemon, now marked as on its way; null when none (yet). */
   public Range next() {
-    if (heldBytes >= windowBytes) {
+    if (heldBytes >= windowBytes || flyingBytes >= flyingLimit) {
       return null;
     }
     TreeMap<Long, Long> plan = remaining.get(followedPid);
@@ -86,6 +95,7 @@ public final class LazyPagePrefetch {
     cut(plan, start, end);
     inFlight.computeIfAbsent(pid, p -> new TreeMap<>()).put(start, end);
     heldBytes += end - start;
+    flyingBytes += end - start;
     askedBytes += end - start;
     return new Range(pid, start, end);
   }
@@ -94,6 +104,7 @@ public final class LazyPagePrefetch {
   public void arrived(Range asked, long pages, List<Buffer> data) {
     inFlight.get(asked.pid()).remove(asked.start());
     heldBytes -= asked.end() - asked.start();
+    flyingBytes -= asked.end() - asked.start();
     long end = Math.min(asked.end(), asked.start() + pages * LazyPagemap.PAGE);
     if (end < asked.end()) {
       remaining.computeIfAbsent(asked.pid(), p -> new TreeMap<>()).put(end, asked.end());

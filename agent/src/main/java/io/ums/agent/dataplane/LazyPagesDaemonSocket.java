@@ -148,11 +148,11 @@ public final class LazyPagesDaemonSocket {
 
   /**
    * Starts reading ahead the dump's lazy ranges, at most {@code windowBytes} asked and not yet taken by
-   * the daemon, in requests of {@code chunkBytes}.
+   * the daemon, at most {@code flyingBytes} of it not arrived, in requests of {@code chunkBytes}.
    */
-  public void readAhead(LazyPagemap pagemap, long windowBytes, long chunkBytes) {
+  public void readAhead(LazyPagemap pagemap, long windowBytes, long chunkBytes, long flyingBytes) {
     if (windowBytes > 0 && !pagemap.byPid().isEmpty()) {
-      prefetch = new LazyPagePrefetch(pagemap, windowBytes, chunkBytes);
+      prefetch = new LazyPagePrefetch(pagemap, windowBytes, chunkBytes, flyingBytes);
       askAhead();
     }
   }
@@ -293,6 +293,11 @@ public final class LazyPagesDaemonSocket {
 
   public long pagesBytes() {
     return pagesBytes;
+  }
+
+  /** Bytes the daemon took from read-ahead (answered here, without a round trip to the source). */
+  public long readAheadBytes() {
+    return prefetch == null ? 0 : prefetch.servedBytes();
   }
 
   public long requestsSent() {

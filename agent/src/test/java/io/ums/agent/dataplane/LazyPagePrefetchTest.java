@@ -44,7 +44,7 @@ class LazyPagePrefetchTest {
   @Test
   void readsAheadInOrderWithinTheWindowAndAnswersAcrossChunks() {
     LazyPagePrefetch prefetch = new LazyPagePrefetch(LazyPagemap.of(List.of(new Range(1, A, A + 10 * PAGE))),
-        8 * PAGE, 4 * PAGE);
+        8 * PAGE, 4 * PAGE, 8 * PAGE);
     Range first = prefetch.next();
     Range second = prefetch.next();
     assertThat(first).isEqualTo(new Range(1, A, A + 4 * PAGE));
@@ -71,7 +71,7 @@ class LazyPagePrefetchTest {
   @Test
   void whatTheDaemonAsksForItselfLeavesThePlanAndStopsAtWhatIsOnItsWay() {
     LazyPagePrefetch prefetch = new LazyPagePrefetch(LazyPagemap.of(List.of(new Range(1, A, A + 16 * PAGE))),
-        4 * PAGE, 4 * PAGE);
+        4 * PAGE, 4 * PAGE, 4 * PAGE);
     // a fault in the middle before any read-ahead: asked from the source, never again
     assertThat(prefetch.lookup(1, A + 9 * PAGE, A + 10 * PAGE)).isEqualTo(new LazyPagePrefetch.Miss(A + 10 * PAGE));
     Range first = prefetch.next();
@@ -91,7 +91,7 @@ class LazyPagePrefetchTest {
   @Test
   void aShortAnswerPutsTheRestBackAndTheReadAheadFollowsTheDaemonsTask() {
     LazyPagePrefetch prefetch = new LazyPagePrefetch(LazyPagemap.of(List.of(
-        new Range(1, A, A + 8 * PAGE), new Range(2, B, B + 8 * PAGE))), 64 * PAGE, 8 * PAGE);
+        new Range(1, A, A + 8 * PAGE), new Range(2, B, B + 8 * PAGE))), 64 * PAGE, 8 * PAGE, 64 * PAGE);
     prefetch.follow(2);
     Range asked = prefetch.next();
     assertThat(asked).isEqualTo(new Range(2, B, B + 8 * PAGE));
@@ -101,6 +101,17 @@ class LazyPagePrefetchTest {
     assertThat(prefetch.next()).isNull();
     var cached = (LazyPagePrefetch.Cached) prefetch.lookup(2, B, B + 8 * PAGE);
     assertThat(cached.pages()).isEqualTo(3);
+  }
+
+  @Test
+  void atMostTheFlyingLimitIsOnItsWay() {
+    LazyPagePrefetch prefetch = new LazyPagePrefetch(LazyPagemap.of(List.of(new Range(1, A, A + 64 * PAGE))),
+        64 * PAGE, 4 * PAGE, 8 * PAGE);
+    Range first = prefetch.next();
+    prefetch.next();
+    assertThat(prefetch.next()).as("8 pages on their way").isNull();
+    answer(prefetch, first);
+    assertThat(prefetch.next()).as("arrived, not taken: only the window counts it").isNotNull();
   }
 
   @Test
