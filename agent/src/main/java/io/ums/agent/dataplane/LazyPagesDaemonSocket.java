@@ -76,8 +76,10 @@ public final class LazyPagesDaemonSocket {
       // the page server's 4-byte status. Answer it here: CRIU sends that status on a corked socket, where
       // it was once seen stuck for 30 s, and the daemon (so the whole post-copy) waited for it. The
       // source's own status is dropped when it comes.
+      // The verdict (COMPLETE) waits until the source owes nothing more (read-ahead the daemon did not
+      // need): only then is CRIU idle between requests, so that the source agent dying after it can only
+      // end CRIU's session cleanly (tree left stopped), never by an error that would resume it there.
       daemon.write(Buffer.buffer(new byte[CLOSE_STATUS_BYTES]));
-      allPagesIn.tryComplete();
     });
   }
 
@@ -129,9 +131,9 @@ public final class LazyPagesDaemonSocket {
   }
 
   private void pipePages(IncomingChannel channel) {
-    // the source's page server ending while the daemon still waits for pages: the source is gone
+    // the source's page server ending before it answered everything asked: the source is gone
     channel.endHandler(ignored -> {
-      if (!requests.closed()) {
+      if (!closeSent) {
         broken("the source's page server ended before the last page");
       }
     });
@@ -254,6 +256,7 @@ public final class LazyPagesDaemonSocket {
       return;
     }
     closeSent = true;
+    allPagesIn.tryComplete();
     requestChannel.write(heldClose);
     if (daemonEnded) {
       requestChannel.end();
@@ -314,7 +317,7 @@ public final class LazyPagesDaemonSocket {
    */
   public Future<Void> close() {
     allPagesIn.tryFail("closed");
-    if (requestChannel != null && !requests.closed()) {
+    if (requestChannel != null && !closeSent) {
       requestChannel.reset(ProtocolError.CANCELLED, "post-copy abandoned at the destination");
     }
     if (daemon != null) {

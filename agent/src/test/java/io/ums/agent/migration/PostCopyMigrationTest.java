@@ -79,6 +79,67 @@ class PostCopyMigrationTest extends MigrationBedTest {
     assertThat(bed.workloads(bed.a)).hasSize(1);
   }
 
+  /**
+   * The source agent killed (SIGKILL) while pages are still arriving: its sockets close, nothing more is
+   * said. The destination loses the connection before the last page and fences (its copy killed). The
+   * source's CRIU, orphaned, ends its page-server session: at a clean end of its socket (it waited for a
+   * request) it leaves the tree stopped ({@code --leave-stopped}); after an error (it was sending pages)
+   * it resumes it. Either way the workload never runs twice, and its frozen copy on the source is intact.
+   */
+  @Test
+  void theSourceAgentDyingDuringPostCopyFencesTheDestinationAndKeepsTheFrozenSourceCopy() throws Exception {
+    bed = new MigrationTestBed(dir, "upc", List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, 256);
+    long sourcePid = workload.getLong("pid");
+    MemServiceClient.Answer before = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000);
+    bed.network.limitRate("100mbit");
+    JsonObject session = postCopyReceive();
+    bed.a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session).put("mode", "post-copy"), 202);
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> bed.b.get("/v1/migrations/" + session.getString("sessionId")).getJsonObject("postCopy")
+            .getString("state"), state -> state.startsWith("post-copy: running here"));
+    bed.a.kill();
+
+    JsonObject destination = bed.awaitFinal(bed.b, session.getString("sessionId"), Duration.ofSeconds(60));
+    System.out.println("source agent killed during post-copy; destination: " + destination.encode());
+    assertThat(destination.getString("phase")).isEqualTo("FAILED");
+    assertThat(destination.getJsonObject("error").getString("code")).isEqualTo("POST_COPY_BROKEN");
+    assertThat(bed.workloads(bed.b)).as("the destination's copy was killed").isEmpty();
+    assertThat(answers(bed.b.node.address())).isFalse();
+
+    // the orphaned CRIU lets go of the tree (no tracer left), leaving it stopped or resumed
+    Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> tracerPid(sourcePid) == 0);
+    char state = ProcessTree.state(sourcePid).orElseThrow();
+    System.out.println("source tree after CRIU let go: state " + state);
+    if (state == 'T') {
+      assertThat(answers(bed.a.node.address())).as("stopped: it runs nowhere").isFalse();
+      ProcessTree.signalAll(sourcePid, "CONT"); // what an operator (or a future restarted agent) does
+    }
+    MemServiceClient.Answer resumed = Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000), a -> true);
+    assertThat(resumed.checksum()).as("the frozen copy is intact").isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+    assertThat(answers(bed.b.node.address())).as("and runs once").isFalse();
+  }
+
+  private static long tracerPid(long pid) throws java.io.IOException {
+    for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc", Long.toString(pid), "status"))) {
+      if (line.startsWith("TracerPid:")) {
+        return Long.parseLong(line.substring("TracerPid:".length()).trim());
+      }
+    }
+    return -1;
+  }
+
+  private static boolean answers(String address) {
+    try {
+      MemServiceClient.query(address, MigrationTestBed.SERVICE_PORT, 500);
+      return true;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
   private JsonObject postCopyReceive() throws Exception {
     return bed.b.post("/v1/receive", new JsonObject().put("kind", "process").put("mode", "post-copy"), 201);
   }
