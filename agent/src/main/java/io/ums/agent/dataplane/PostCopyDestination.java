@@ -48,7 +48,7 @@ public final class PostCopyDestination {
    */
   public record ReadAhead(long windowBytes, long chunkBytes, long flyingBytes) {
     public static final ReadAhead DEFAULT = new ReadAhead(
-        Long.getLong("ums.postcopy.readAheadKiB", 16 * 1024) * 1024,
+        Long.getLong("ums.postcopy.readAheadKiB", 4 * 1024) * 1024,
         Long.getLong("ums.postcopy.readAheadChunkKiB", 1024) * 1024,
         Long.getLong("ums.postcopy.readAheadFlyingKiB", 4 * 1024) * 1024);
     public static final ReadAhead OFF = new ReadAhead(0, 0, 0);

@@ -150,7 +150,10 @@ final class MarkdownReport {
   }
 
   private static String measure(Summary summary, Summary.Key key, String name) {
-    return summary.spread(key, row -> row.measures().get(name)).map(s -> format(s.median())).orElse("-");
+    // answer times are fractions of a millisecond: two decimals below 10 ms
+    return summary.spread(key, row -> row.measures().get(name))
+        .map(s -> name.startsWith("probeP") && s.median() < 10 ? String.format(Locale.ROOT, "%.2f", s.median())
+            : format(s.median())).orElse("-");
   }
 
   private static String ratio(Summary summary, String link, int size, String baseline,

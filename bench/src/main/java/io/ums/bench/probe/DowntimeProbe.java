@@ -77,6 +77,18 @@ public final class DowntimeProbe implements AutoCloseable {
     return await(firstSource, timeout, "no answer from the source " + source.address());
   }
 
+  /**
+   * Waits (at most {@code timeout}) until the source has answered {@code count} times: a sample of its
+   * answer times before the migration. Returns how many it answered.
+   */
+  public int awaitSourceAnswers(int count, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (sourceAnswers.size() < count && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    return sourceAnswers.size();
+  }
+
   /** The latest answer from the source before the destination answered, or null when none yet. */
   public Answer lastFromSource() {
     return lastSource;

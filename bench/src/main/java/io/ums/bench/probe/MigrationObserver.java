@@ -19,6 +19,8 @@ public final class MigrationObserver {
   private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
   private static final Duration DESTINATION_TIMEOUT = Duration.ofSeconds(30);
   private static final int VERIFY_TIMEOUT_MS = 30_000;
+  /** Answers from the source before the migration starts: the "before" answer times. */
+  private static final int BEFORE_SAMPLE = 500;
 
   /** The migration itself; returns its per-phase milliseconds. */
   public interface Migration {
@@ -63,6 +65,7 @@ public final class MigrationObserver {
         VERIFY_TIMEOUT_MS);
     try (DowntimeProbe probe = DowntimeProbe.start(source, destination)) {
       probe.awaitSource(Duration.ofSeconds(5));
+      probe.awaitSourceAnswers(BEFORE_SAMPLE, Duration.ofSeconds(3));
       long bytesBefore = sentBytes();
       long start = System.nanoTime();
       Map<String, Double> overhead = migration.migrate();

@@ -77,8 +77,8 @@ class ReportsTest {
     String markdown = MarkdownReport.render(new Summary(rows), "./ums bench downtime", "test");
 
     assertThat(markdown).contains("| MiB | method | before p50 / p99 | during p50 / p99 (answers) |")
-        .contains("| 256 | ums | 0.3 / 2.0 | - / - (0.0) | 90.0 | 95.0 | 1.00 |")
-        .contains("| 256 | ums-postcopy | 0.3 / 2.0 | 0.4 / 12.0 (900) | 100 | 110 | 1.10 |");
+        .contains("| 256 | ums | 0.30 / 2.00 | - / - (0.0) | 90.0 | 95.0 | 1.00 |")
+        .contains("| 256 | ums-postcopy | 0.30 / 2.00 | 0.40 / 12.0 (900) | 100 | 110 | 1.10 |");
     ResultFiles.write(dir, rows);
     JsonObject postCopy = new JsonArray(Files.readString(dir.resolve("results.json"))).getJsonObject(1);
     assertThat(postCopy.getJsonObject("measures").getDouble("probeP99DuringMs")).isEqualTo(11.0);
