@@ -278,6 +278,27 @@ oomScoreAdj: 0
 EOF
 }
 
+# node_criu_config <dir>: the node's CRIU configuration for runc, bound over /etc/criu in the node's mount
+# namespace only (the host's /etc/criu stays an empty mount point). runc hands /etc/criu/runc.conf to CRIU; its
+# action script stops a container's processes (SIGSTOP) once CRIU dumped them, before they run again, so a
+# consistent pod migration (interface kubelet-consistent) loses nothing the container does after its checkpoint:
+# the agent resumes (SIGCONT) or kills it. Restores are untouched (CRIU's leave-stopped would leave every
+# restored container stopped too).
+node_criu_config() {
+  mkdir -p "$1" /etc/criu
+  cat > "$1/stop-after-dump.sh" <<'EOF'
+#!/bin/sh
+[ "$CRTOOLS_SCRIPT_ACTION" = "post-dump" ] && [ -n "$CRTOOLS_INIT_PID" ] || exit 0
+cgroup=$(sed -n 's/^[0-9]*:freezer://p' "/proc/$CRTOOLS_INIT_PID/cgroup")
+procs=/sys/fs/cgroup/freezer$cgroup/cgroup.procs
+[ -n "$cgroup" ] && [ -f "$procs" ] || exit 0
+pids=$(cat "$procs")
+[ -z "$pids" ] || kill -STOP $pids
+EOF
+  chmod 755 "$1/stop-after-dump.sh"
+  echo "action-script /etc/criu/stop-after-dump.sh" > "$1/runc.conf"
+}
+
 node_up() {
   local i=$1 nd name ns
   nd=$(node_dir "$i"); name=$(node_name "$i"); ns=$NODE_PREFIX-$name
@@ -286,10 +307,11 @@ node_up() {
   node_pki "$i"
   node_network "$i"
   node_configs "$i"
+  node_criu_config "$nd/criu"
   # the holder: owns the node's mount namespace (entered by every node daemon)
   setsid nsenter --net="/run/netns/$ns" unshare --mount --propagation private -- sh -c \
-    'mount --make-rshared / && mount -t tmpfs -o mode=755 ums-node-run /run && exec sleep infinity' \
-    </dev/null >>"$nd/logs/holder.log" 2>&1 &
+    "mount --make-rshared / && mount -t tmpfs -o mode=755 ums-node-run /run && mount --bind '$nd/criu' /etc/criu \
+      && exec sleep infinity" </dev/null >>"$nd/logs/holder.log" 2>&1 &
   echo $! > "$nd/holder.pid"
   join_cgroup "/$NODE_PREFIX-$name/daemons" "$(holder_pid "$i")"
   sleep 0.2
