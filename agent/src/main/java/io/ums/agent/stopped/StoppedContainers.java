@@ -82,8 +82,9 @@ public final class StoppedContainers {
       List<Long> running = cgroups.running(held.cgroup());
       if (!running.isEmpty()) {
         throw new IllegalStateException("the runtime left container " + containerId + " running after its "
-            + "checkpoint (processes " + running + "): the node's CRIU configuration for runc "
-            + "(/etc/criu/runc.conf) needs 'leave-stopped' for interface kubelet-consistent");
+            + "checkpoint (processes " + running + "): interface kubelet-consistent needs the node's CRIU"
+            + " configuration for runc (/etc/criu/runc.conf) to stop a container after its dump (README,"
+            + " \"Consistent pod migration\"); interface kubelet-copy moves it as a copy");
       }
       return null;
     }, false);

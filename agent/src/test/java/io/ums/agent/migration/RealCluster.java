@@ -116,8 +116,8 @@ final class RealCluster {
       try {
         String stat = Files.readString(Path.of("/proc", pid.strip(), "stat"));
         states.add(pid.strip() + ":" + stat.charAt(stat.lastIndexOf(')') + 2));
-      } catch (java.nio.file.NoSuchFileException gone) {
-        // exited meanwhile
+      } catch (IOException gone) {
+        // exited meanwhile (ENOENT or ESRCH)
       }
     }
     return states;
