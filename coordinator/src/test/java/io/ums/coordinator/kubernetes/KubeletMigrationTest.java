@@ -114,7 +114,7 @@ class KubeletMigrationTest {
 
     Answer done = answer.get();
     assertThat(done.status()).as(done.body()).isEqualTo(200);
-    assertThat(done.json().getString("interface")).isEqualTo("kubelet");
+    assertThat(done.json().getString("interface")).isEqualTo("kubelet-copy");
     assertThat(done.json().getJsonObject("destination").getString("pod")).isEqualTo(restored.getMetadata().getName());
     assertThat(done.json().getJsonObject("destination").getJsonArray("containers")).hasSize(1);
     assertThat(MockCluster.get(client, "default", "api")).as("source deleted").isNull();
