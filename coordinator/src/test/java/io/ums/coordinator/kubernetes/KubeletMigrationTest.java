@@ -241,4 +241,19 @@ class KubeletMigrationTest {
     assertThat(answer.json().getString("message")).contains("--kubelet-url");
     assertSourceRunsUnlocked();
   }
+
+  @Test
+  void aMultiContainerPodIsRefusedByTheConsistentWayWithWhy() {
+    sourcePod("app", "sidecar");
+    JsonObject noInterface = request();
+    noInterface.remove("interface");
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", noInterface);
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(409);
+    assertThat(answer.json().getString("message")).contains("kubelet-consistent moves single-container pods")
+        .contains("[app, sidecar]").contains("kubelet-copy");
+    assertThat(nodeA.kubeletCheckpoints()).as("nothing checkpointed, nothing stopped").isEmpty();
+    assertSourceRunsUnlocked();
+  }
 }
