@@ -21,7 +21,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Interface kubelet-consistent on a REAL cluster: the two nodes of {@code ./ums cluster} (etcd, kube-apiserver,
@@ -175,6 +178,34 @@ class ConsistentPodMigrationTest {
     await().atMost(WAIT).until(() -> counter(containerId) > stoppedAt);
     assertThat(again.getArray("/v1/stopped-containers")).isEmpty();
     assertThat(again.log()).contains("resumed 1 container(s) a previous run of this agent had stopped");
+  }
+
+  /**
+   * Overhead of the consistent way against the copy for a pod holding {@code mebibytes} of memory (run with
+   * -Dums.measure.pod=true; the figures go to the README). The copy's source runs on after its checkpoint.
+   */
+  @ParameterizedTest(name = "{0}, {1} MiB")
+  @CsvSource({"consistent,64", "copy,64", "consistent,256", "copy,256"})
+  @EnabledIfSystemProperty(named = "ums.measure.pod", matches = "true")
+  void measure(String mode, int mebibytes) throws Exception {
+    long bytes = mebibytes * 1024L * 1024L;
+    String containerId = startCounter(source, bytes);
+    HostAgent from = sourceAgent(dir.resolve("source"));
+    HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
+        .resolve("containerd.sock"));
+
+    Measured measured = migrate(from, to, containerId, mode, bytes);
+
+    long after = counter(containerId);
+    if (mode.equals("copy")) {
+      await().atMost(WAIT).until(() -> counter(containerId) > after); // a copy's source runs on
+    } else {
+      from.post("/v1/stopped-containers/" + containerId + "/kill", new JsonObject(), 200);
+    }
+    String line = "kubelet-" + mode + ", " + mebibytes + " MiB: " + measured;
+    System.out.println(line);
+    Files.writeString(Path.of("target", "pod-migration-measure.txt"), line + "\n",
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
   }
 
   record Measured(JsonObject status, long totalMs, long podStartMs, long downtimeMs) {
