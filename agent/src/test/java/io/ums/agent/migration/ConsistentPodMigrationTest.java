@@ -148,6 +148,39 @@ class ConsistentPodMigrationTest {
   }
 
   @Test
+  void aDestinationPodThatCannotStartLetsTheSourceGoOnAndAnUnsettledHoldExpires() throws Exception {
+    String containerId = startCounter(source, 0);
+    HostAgent from = sourceAgent(dir.resolve("source"));
+    HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
+        .resolve("containerd.sock"));
+
+    JsonObject status = from.awaitEnd(send(from, to, containerId, "consistent"));
+    assertThat(status.getString("phase")).isEqualTo("DONE");
+    // the destination pod cannot start (its image is not on node-b): the coordinator resumes the source
+    RealCluster.apply(counterPod(restored, "node-b", "localhost/ums-no-such-image:" + suffix, 0));
+    await().atMost(WAIT).until(() -> kubectl(Duration.ofSeconds(30), "get", "pod", restored, "-o",
+        "jsonpath={.status.containerStatuses[0].state.waiting.reason}").output().contains("ErrImageNeverPull"));
+    long stoppedAt = counter(containerId);
+    assertThat(RealCluster.states(containerId)).allMatch(state -> state.endsWith(":T"));
+    JsonObject resumed = from.post("/v1/stopped-containers/" + containerId + "/resume", new JsonObject(), 200);
+    assertThat(resumed.getString("outcome")).isEqualTo("resumed");
+    await().atMost(WAIT).until(() -> counter(containerId) > stoppedAt);
+
+    // a second migration whose switch nobody settles: the hold expires and the source goes on
+    JsonObject session = to.post("/v1/receive", new JsonObject().put("workloadName", source).put("kind",
+        "checkpoint"), 201);
+    JsonObject request = sendBody(containerId, "consistent", session.getString("dataAddress"),
+        session.getString("sessionId"), session.getString("token"));
+    request.getJsonObject("kubelet").put("holdMs", 3000);
+    assertThat(from.awaitEnd(from.post("/v1/send", request, 202).getString("migrationId")).getString("phase"))
+        .isEqualTo("DONE");
+    long heldAt = counter(containerId);
+    await().atMost(WAIT).until(() -> counter(containerId) > heldAt);
+    assertThat(from.getArray("/v1/stopped-containers")).isEmpty();
+    assertThat(from.log()).contains("nobody settled the switch");
+  }
+
+  @Test
   void aSourceAgentKilledWhileTheContainerIsStoppedResumesItWhenItStartsAgain() throws Exception {
     String containerId = startCounter(source, 0);
     Path work = dir.resolve("source");
