@@ -2,12 +2,21 @@
 #   - network namespace $NODE_PREFIX-<name> (ums-k8s-<name> in cluster 0), eth0 = $NODE_NET.(10+i) on bridge $NODE_BRIDGE (the control plane is
 #     $NODE_NET.1 there), pods on CNI bridge cni0 in 10.245.i.0/24, routes to every other node's pod subnet;
 #   - a mount namespace of its own (held by a "holder" process; private propagation, so nothing it mounts
-#     reaches the host; a tmpfs on /run) in which its containerd and kubelet run;
+#     reaches the host; a tmpfs on /run) in which its containerd and kubelet run. Inside it the node looks like
+#     a standard (kind) node, so that a DaemonSet's hostPaths mean this node's things: /var/lib/kubelet (the
+#     kubelet's --root-dir), /run/containerd (containerd's state and socket), /var/lib/ums,
+#     /var/lib/containers/storage are the node's own (bind mounts of its directories under $DIR/nodes/<name>);
+#     /var/lib/ums being the node's, the cluster's files are seen under $NODE_VIEW there;
 #   - cgroup /$NODE_PREFIX-<name> in every v1 hierarchy: the kubelet's cgroupRoot (pods), and "daemons" for
 #     containerd, its shims, the kubelet and kube-proxy. `down` kills what is in there, then removes it.
 # All files under $DIR/nodes/<name>.
 
 CGROUP_V1=/sys/fs/cgroup
+# Where a node's daemons see $DIR (inside the node, /var/lib/ums is the node's own, which hides $DIR)
+NODE_VIEW=/run/ums-cluster
+# The node's containerd socket where a kind node has it (DaemonSets mount /run/containerd); the host reaches it
+# through the symlink $DIR/nodes/<name>/containerd.sock -> /proc/<holder>/root/run/containerd/containerd.sock
+NODE_CONTAINERD_SOCKET=/run/containerd/containerd.sock
 PAUSE_IMAGE=registry.k8s.io/pause:ums
 IMAGE_CACHE=${UMS_K8S_IMAGE_CACHE:-/var/cache/ums/k8s-images}
 
@@ -16,6 +25,8 @@ node_name() { printf 'node-%s' "${NODE_LETTERS[$1]}"; }
 node_index() { local i; for i in "${!NODE_LETTERS[@]}"; do [ "node-${NODE_LETTERS[$i]}" = "$1" ] && echo "$i"; done; return 0; }
 node_ip() { printf '%s.%d' "$NODE_NET" $((10 + $1)); }
 node_dir() { printf '%s/nodes/%s' "$DIR" "$(node_name "$1")"; }
+# the node's directory as its own daemons see it
+node_view() { printf '%s/nodes/%s' "$NODE_VIEW" "$(node_name "$1")"; }
 
 cgroup_hierarchies() {
   local h
@@ -49,7 +60,7 @@ join_cgroup() {
 cgroup_pids() {
   local h
   while read -r h; do
-    [ -d "$h$1" ] && find "$h$1" -name cgroup.procs -exec cat {} + 2>/dev/null
+    if [ -d "$h$1" ]; then find "$h$1" -name cgroup.procs -exec cat {} + 2>/dev/null || true; fi
   done < <(cgroup_hierarchies) | sort -u
 }
 
@@ -177,8 +188,8 @@ node_pki() {
   name=$(node_name "$i"); ip=$(node_ip "$i")
   cert "kubelet-$name" "/O=system:nodes/CN=system:node:$name"
   cert "kubelet-serving-$name" "/CN=$name" "DNS:$name,IP:$ip"
-  kubeconfig "$(node_dir "$i")/kubelet.kubeconfig" "kubelet-$name" "$NODE_NET.1"
-  kubeconfig "$(node_dir "$i")/kube-proxy.kubeconfig" kube-proxy "$NODE_NET.1"
+  kubeconfig "$(node_dir "$i")/kubelet.kubeconfig" "kubelet-$name" "$NODE_NET.1" "$NODE_VIEW/pki"
+  kubeconfig "$(node_dir "$i")/kube-proxy.kubeconfig" kube-proxy "$NODE_NET.1" "$NODE_VIEW/pki"
 }
 
 node_network() {
@@ -199,26 +210,28 @@ node_network() {
   ip route add "$POD_NET.$i.0/24" via "$ip" dev "$NODE_BRIDGE"
 }
 
+# The node's configuration files, written on the host into $DIR/nodes/<name>, naming paths as the node's daemons
+# see them ($NODE_VIEW for the cluster's files, the standard places for the kubelet's and containerd's).
 node_configs() {
-  local i=$1 nd name ip
-  nd=$(node_dir "$i"); name=$(node_name "$i"); ip=$(node_ip "$i")
+  local i=$1 nd nv name ip
+  nd=$(node_dir "$i"); nv=$(node_view "$i"); name=$(node_name "$i"); ip=$(node_ip "$i")
   cat > "$nd/cni/10-ums.conflist" <<EOF
 {"cniVersion": "1.0.0", "name": "ums-pods", "plugins": [
   {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "dataDir": "$nd/cni-ipam", "ranges": [[{"subnet": "$POD_NET.$i.0/24"}]],
+   "ipam": {"type": "host-local", "dataDir": "$nv/cni-ipam", "ranges": [[{"subnet": "$POD_NET.$i.0/24"}]],
             "routes": [{"dst": "0.0.0.0/0"}]}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}
 EOF
   cat > "$nd/containerd.toml" <<EOF
 version = 3
-root = "$nd/containerd"
+root = "$nv/containerd"
 state = "/run/containerd"
 [grpc]
-  address = "$nd/containerd.sock"
+  address = "$NODE_CONTAINERD_SOCKET"
 [ttrpc]
-  address = "$nd/containerd.sock.ttrpc"
+  address = "$NODE_CONTAINERD_SOCKET.ttrpc"
 [plugins."io.containerd.internal.v1.opt"]
-  path = "$nd/opt"
+  path = "$nv/opt"
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "overlayfs"
   [plugins."io.containerd.cri.v1.images".pinned_images]
@@ -241,7 +254,7 @@ state = "/run/containerd"
         SystemdCgroup = false
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["$K8S_BIN/cni"]
-    conf_dir = "$nd/cni"
+    conf_dir = "$nv/cni"
 EOF
   cat > "$nd/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -254,18 +267,18 @@ healthzPort: 10248
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
-  x509: {clientCAFile: $DIR/pki/ca.crt}
+  x509: {clientCAFile: $NODE_VIEW/pki/ca.crt}
 authorization: {mode: Webhook}
-tlsCertFile: $DIR/pki/kubelet-serving-$name.crt
-tlsPrivateKeyFile: $DIR/pki/kubelet-serving-$name.key
-containerRuntimeEndpoint: unix://$nd/containerd.sock
+tlsCertFile: $NODE_VIEW/pki/kubelet-serving-$name.crt
+tlsPrivateKeyFile: $NODE_VIEW/pki/kubelet-serving-$name.key
+containerRuntimeEndpoint: unix://$NODE_CONTAINERD_SOCKET
 cgroupDriver: cgroupfs
 cgroupRoot: /$NODE_PREFIX-$name
 cgroupsPerQOS: true
 failSwapOn: false
 failCgroupV1: false
 resolvConf: /etc/resolv.conf
-podLogsDir: $nd/pod-logs
+podLogsDir: $nv/pod-logs
 clusterDomain: cluster.local
 podCIDR: $POD_NET.$i.0/24
 maxPods: 40
@@ -300,28 +313,50 @@ EOF
 }
 
 node_up() {
-  local i=$1 nd name ns
-  nd=$(node_dir "$i"); name=$(node_name "$i"); ns=$NODE_PREFIX-$name
+  local i=$1 nd nv name ns
+  nd=$(node_dir "$i"); nv=$(node_view "$i"); name=$(node_name "$i"); ns=$NODE_PREFIX-$name
   if [ -n "$(holder_pid "$i")" ] && [ -d "/proc/$(holder_pid "$i")" ]; then say "$name already runs"; return; fi
-  mkdir -p "$nd/logs" "$nd/pod-logs" "$nd/cni" "$nd/cni-ipam" "$nd/containerd" "$nd/opt" "$nd/kubelet"
+  mkdir -p "$nd/logs" "$nd/pod-logs" "$nd/cni" "$nd/cni-ipam" "$nd/containerd" "$nd/opt" "$nd/kubelet" \
+    "$nd/ums" "$nd/containers-storage"
   node_pki "$i"
   node_network "$i"
   node_configs "$i"
   node_criu_config "$nd/criu"
-  # the holder: owns the node's mount namespace (entered by every node daemon)
-  setsid nsenter --net="/run/netns/$ns" unshare --mount --propagation private -- sh -c \
-    "mount --make-rshared / && mount -t tmpfs -o mode=755 ums-node-run /run && mount --bind '$nd/criu' /etc/criu \
-      && exec sleep infinity" </dev/null >>"$nd/logs/holder.log" 2>&1 &
+  # The holder owns the node's mount namespace (entered by every node daemon) and lays out the standard node
+  # paths there. The mount points on the host (/var/lib/kubelet, /var/lib/containers/storage) are made once and
+  # left: removing a directory that another cluster's node mounts on would unmount it there. /lib/modules too:
+  # this VM's kernel has no modules, hence no such directory, and the agent DaemonSet mounts it (type Directory,
+  # as any node has it).
+  mkdir -p /var/lib/kubelet /var/lib/containers/storage /lib/modules
+  # shellcheck disable=SC2016
+  setsid nsenter --net="/run/netns/$ns" unshare --mount --propagation private -- sh -c '
+      set -e
+      mount --make-rshared /
+      mount -t tmpfs -o mode=755 ums-node-run /run
+      mkdir -p "$1" /run/containerd && mount --bind "$0" "$1"
+      mount --bind "$2/ums" /var/lib/ums
+      mount --bind "$2/kubelet" /var/lib/kubelet
+      mount --bind "$2/containers-storage" /var/lib/containers/storage
+      mount --bind "$3" /etc/criu
+      exec sleep infinity' "$DIR" "$NODE_VIEW" "$nv" "$nd/criu" \
+    </dev/null >>"$nd/logs/holder.log" 2>&1 &
   echo $! > "$nd/holder.pid"
   join_cgroup "/$NODE_PREFIX-$name/daemons" "$(holder_pid "$i")"
-  sleep 0.2
-  node_start "$i" containerd "$K8S_BIN/containerd" --config "$nd/containerd.toml"
+  local deadline=$(( $(date +%s) + 10 ))
+  until [ -d "/proc/$(holder_pid "$i")/root$NODE_VIEW/nodes" ]; do
+    alive "$(holder_pid "$i")" || fail "$name: the holder of its mount namespace exited (log: $nd/logs/holder.log)"
+    [ "$(date +%s)" -lt "$deadline" ] || fail "$name: mount namespace not laid out after 10 s ($nd/logs/holder.log)"
+    sleep 0.1
+  done
+  # the host's path to the node's containerd socket (tests, ./ums cluster import)
+  ln -sfn "/proc/$(holder_pid "$i")/root$NODE_CONTAINERD_SOCKET" "$nd/containerd.sock"
+  node_start "$i" containerd "$K8S_BIN/containerd" --config "$nv/containerd.toml"
   wait_until "$name containerd" "$K8S_BIN/ctr" --address "$nd/containerd.sock" version
   "$K8S_BIN/ctr" --address "$nd/containerd.sock" -n k8s.io images import --all-platforms "$(pause_image)" >/dev/null \
     || fail "$name: importing the pause image into containerd failed"
-  node_start "$i" kubelet "$K8S_BIN/kubelet" --config="$nd/kubelet.yaml" --kubeconfig="$nd/kubelet.kubeconfig" \
-    --root-dir="$nd/kubelet" --hostname-override="$name" --node-ip="$(node_ip "$i")" --v=1
-  node_start "$i" kube-proxy "$K8S_BIN/kube-proxy" --kubeconfig="$nd/kube-proxy.kubeconfig" \
+  node_start "$i" kubelet "$K8S_BIN/kubelet" --config="$nv/kubelet.yaml" --kubeconfig="$nv/kubelet.kubeconfig" \
+    --root-dir=/var/lib/kubelet --hostname-override="$name" --node-ip="$(node_ip "$i")" --v=1
+  node_start "$i" kube-proxy "$K8S_BIN/kube-proxy" --kubeconfig="$nv/kube-proxy.kubeconfig" \
     --hostname-override="$name" --cluster-cidr="$POD_NET.0.0/16" --proxy-mode=iptables \
     --conntrack-max-per-core=0 --oom-score-adj=0 --metrics-bind-address=127.0.0.1:10249 --v=1
 }

@@ -132,9 +132,9 @@ make_pki() {
   fi
 }
 
-# kubeconfig <file> <client cert name> [<API server address>]
+# kubeconfig <file> <client cert name> [<API server address> [<pki dir as its reader sees it>]]
 kubeconfig() {
-  local file=$1 name=$2 server=${3:-$API_ADDRESS} pki=$DIR/pki
+  local file=$1 name=$2 server=${3:-$API_ADDRESS} pki=${4:-$DIR/pki}
   cat > "$file" <<EOF
 apiVersion: v1
 kind: Config

@@ -101,7 +101,10 @@ class ContainerdCheckpointRestoreTest {
     JsonObject answer = new JsonObject(check(Duration.ofSeconds(150), "curl", "-sS", "-X", "POST",
         "--max-time", "120", "--cacert", pki("ca.crt"), "--cert", pki("admin.crt"), "--key", pki("admin.key"),
         "https://" + NODE_A_IP + ":10250/checkpoint/default/" + source + "/c"));
-    Path archive = Path.of(answer.getJsonArray("items").getString(0));
+    // the kubelet reports the path inside node-a (/var/lib/kubelet/checkpoints/...); on the host that directory
+    // is node-a's own, as an agent finds the archive by its name in its mount of it
+    Path archive = CLUSTER.resolve("nodes/node-a/kubelet/checkpoints")
+        .resolve(Path.of(answer.getJsonArray("items").getString(0)).getFileName());
     long after = count(source);
 
     CheckpointImages nodeB = CheckpointImages.parse("containerd:" + socket("node-b"),

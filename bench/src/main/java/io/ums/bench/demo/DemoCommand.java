@@ -11,6 +11,7 @@ import io.ums.bench.local.Testbeds;
 import io.ums.bench.local.UmsApi;
 import io.ums.bench.local.UmsCluster;
 import io.ums.bench.local.UmsJars;
+import io.ums.bench.kube.KubernetesDemo;
 import io.ums.bench.probe.MigrationObserver;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -36,7 +37,8 @@ import picocli.CommandLine.Option;
  * coordinator's runc interface, and the container's writable layer and the layer bytes are checked too.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "A real two-node migration in local mode, printing downtime and phase breakdown.")
+    description = "A real two-node migration in local mode (or, with --kubernetes, on the real cluster), printing"
+        + " downtime and phase breakdown.")
 public final class DemoCommand implements Callable<Integer> {
   private static final String WORKLOAD = "memservice";
 
@@ -52,12 +54,17 @@ public final class DemoCommand implements Callable<Integer> {
           + " (container: plus fileKept, layerBytesSent, layerBytesSkipped)")
   Path json;
 
+  @Option(names = "--kubernetes",
+      description = "on the real cluster of ./ums cluster (UMS_CLUSTER_ID): deploy UMS from deploy/, move a pod"
+          + " with POST /migrate through the coordinator's Service (kubelet checkpoint, containerd restore)")
+  boolean kubernetes;
+
   @Option(names = "--tls",
       description = "agents' control API and coordinator over HTTPS, certificates from a throw-away CA (openssl)")
   boolean tls;
 
-  @Option(names = "--size", hidden = true, defaultValue = "256", description = "workload memory in MiB")
-  int sizeMiB;
+  @Option(names = "--size", hidden = true, description = "workload memory in MiB (default 256; --kubernetes: 64)")
+  Integer sizeMiB;
 
   @Option(names = "--netns-prefix", hidden = true, defaultValue = "umsd")
   String netnsPrefix;
@@ -74,8 +81,13 @@ public final class DemoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     JsonObject report;
-    try (Cleanup cleanup = new Cleanup()) {
-      report = demo(cleanup);
+    if (kubernetes) {
+      report = new KubernetesDemo(out, sizeMiB == null ? 64 : sizeMiB).run(UmsJars.locate().home());
+    } else {
+      sizeMiB = sizeMiB == null ? 256 : sizeMiB;
+      try (Cleanup cleanup = new Cleanup()) {
+        report = demo(cleanup);
+      }
     }
     if (json != null) {
       Path parent = json.toAbsolutePath().getParent();

@@ -4,21 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.ums.testkit.BusyboxImages;
-import io.ums.testkit.MemService;
 import io.ums.testkit.MemServiceClient;
 import io.ums.testkit.NetworkTestbed;
 import io.ums.coordinator.Coordinator;
 import io.ums.coordinator.CoordinatorSecurity;
-import io.ums.coordinator.api.ApiAccess;
 import io.ums.coordinator.cluster.AgentRef;
 import io.ums.coordinator.cluster.LocalCluster;
 import io.ums.coordinator.migration.MigrationSettings;
-import io.ums.coordinator.peer.PeerCredentials;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;
 import io.ums.protocol.security.BearerToken;
-import io.ums.protocol.security.ClientTls;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
@@ -52,39 +47,25 @@ class CoordinatorEndToEndTest {
   @TempDir
   Path dir;
 
+  private LocalModeBed bed;
   private NetworkTestbed network;
-  private final List<AgentNode> agents = new ArrayList<>();
-  private final List<Long> workloadPids = new ArrayList<>();
-  private Vertx vertx;
+  private List<AgentNode> agents;
   private Coordinator coordinator;
 
   @BeforeEach
   void start() throws Exception {
-    NetworkTestbed.removeStale("uco");
-    network = NetworkTestbed.create("uco", 2);
-    for (NetworkTestbed.Node node : network.nodes()) {
-      agents.add(new AgentNode(node, dir.resolve(node.name()), TOKEN).start());
-    }
-    vertx = Vertx.vertx();
-    List<AgentRef> refs = agents.stream().map(a -> new AgentRef(a.node.name(), a.url())).toList();
-    coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
-        new MigrationSettings(Duration.ofMillis(50), Duration.ofSeconds(60)), withTokens()).await();
-  }
-
-  static CoordinatorSecurity withTokens() {
-    return new CoordinatorSecurity(new ApiAccess(Optional.of(TOKEN), Optional.of(TOKEN)), Optional.empty(),
-        new PeerCredentials(Optional.of(TOKEN), Optional.of(TOKEN), ClientTls.jvmDefault(), false));
+    bed = LocalModeBed.start("uco", dir, node -> new AgentNode(node, dir.resolve(node.name()), TOKEN),
+        new MigrationSettings(Duration.ofMillis(50), Duration.ofSeconds(60)), LocalModeBed.oneToken(TOKEN));
+    network = bed.network();
+    agents = bed.agents();
+    coordinator = bed.coordinator();
   }
 
   @AfterEach
   void stop() throws Exception {
-    if (coordinator != null) {
-      coordinator.close().await();
+    if (bed != null) {
+      bed.close();
     }
-    if (vertx != null) {
-      vertx.close().await();
-    }
-    AgentNode.stopAll(agents, workloadPids, network);
   }
 
   @Test
@@ -205,12 +186,12 @@ class CoordinatorEndToEndTest {
     AgentNode source = agents.get(0);
     AgentNode destination = agents.get(1);
     // two clusters of one node each: this coordinator knows only node-a, the other only node-b
-    Coordinator there = Coordinator.start(vertx, "127.0.0.1", 0,
+    Coordinator there = Coordinator.start(bed.vertx(), "127.0.0.1", 0,
         http -> new LocalCluster(List.of(new AgentRef(destination.node.name(), destination.url())), http),
-        MigrationSettings.defaults(), withTokens()).await();
+        MigrationSettings.defaults(), LocalModeBed.oneToken(TOKEN)).await();
     // the destination is a configured peer of the source: only then does the peer token go there
-    CoordinatorSecurity tokens = withTokens();
-    Coordinator here = Coordinator.start(vertx, "127.0.0.1", 0,
+    CoordinatorSecurity tokens = LocalModeBed.oneToken(TOKEN);
+    Coordinator here = Coordinator.start(bed.vertx(), "127.0.0.1", 0,
         http -> new LocalCluster(List.of(new AgentRef(source.node.name(), source.url())), http),
         MigrationSettings.defaults(), new CoordinatorSecurity(tokens.access(), tokens.tls(),
             tokens.outgoing().withPeers(java.util.Map.of(there.url(), Optional.empty())))).await();
@@ -313,13 +294,7 @@ class CoordinatorEndToEndTest {
   }
 
   private MemServiceClient.Answer launchMemService(AgentNode agent, String name, int port, int mib) {
-    Path binary = MemService.build(dir.resolve("bin"));
-    Answer launched = HTTP.post(agent.url() + "/v1/workloads", new JsonObject().put("name", name)
-        .put("command", new JsonArray().add(binary.toString()).add(Integer.toString(port)).add(Integer.toString(mib))));
-    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
-    workloadPids.add(launched.json().getLong("pid"));
-    return await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
-        .until(() -> MemServiceClient.verify(agent.node.address(), port, 5000), any -> true);
+    return bed.launchMemService(agent, name, port, mib);
   }
 
   private static void importImage(AgentNode agent, String name, Path tarball, String base) {
@@ -340,7 +315,7 @@ class CoordinatorEndToEndTest {
         .put("command", new JsonArray().add("/usr/bin/redis-server").add("--port").add(Integer.toString(REDIS_PORT))
             .add("--save").add("").add("--appendonly").add("no").add("--protected-mode").add("no")));
     assertThat(launched.status()).as(launched.body()).isEqualTo(201);
-    workloadPids.add(launched.json().getLong("pid"));
+    bed.launched(launched.json().getLong("pid"));
     await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> redisCli(source, "PING"), "PONG"::equals);
     Path input = dir.resolve("keys.txt");
     StringBuilder commands = new StringBuilder();
@@ -375,7 +350,6 @@ class CoordinatorEndToEndTest {
   }
 
   private static List<String> names(AgentNode agent) {
-    return new JsonArray(HTTP.get(agent.url() + "/v1/workloads").body()).stream()
-        .map(w -> ((JsonObject) w).getString("name")).toList();
+    return LocalModeBed.names(agent);
   }
 }

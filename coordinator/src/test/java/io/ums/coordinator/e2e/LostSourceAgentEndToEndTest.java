@@ -4,25 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.ums.coordinator.Coordinator;
-import io.ums.coordinator.CoordinatorSecurity;
-import io.ums.coordinator.api.ApiAccess;
-import io.ums.coordinator.cluster.AgentRef;
-import io.ums.coordinator.cluster.LocalCluster;
 import io.ums.coordinator.migration.MigrationSettings;
-import io.ums.coordinator.peer.PeerCredentials;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;
 import io.ums.protocol.security.BearerToken;
-import io.ums.protocol.security.ClientTls;
-import io.ums.testkit.MemService;
 import io.ums.testkit.MemServiceClient;
 import io.ums.testkit.NetworkTestbed;
-import io.vertx.core.Vertx;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -54,37 +44,28 @@ class LostSourceAgentEndToEndTest {
   @TempDir
   Path dir;
 
+  private LocalModeBed bed;
   private NetworkTestbed network;
-  private final List<AgentNode> agents = new ArrayList<>();
-  private final List<Long> workloadPids = new ArrayList<>();
-  private Vertx vertx;
+  private List<AgentNode> agents;
   private Coordinator coordinator;
 
   @BeforeEach
   void start() throws Exception {
-    NetworkTestbed.removeStale("ulost");
-    network = NetworkTestbed.create("ulost", 2);
-    for (NetworkTestbed.Node node : network.nodes()) {
-      // a drain long enough for the transfer to finish on a busy machine
-      agents.add(new AgentNode(node, dir.resolve(node.name()), TOKEN).withGracePeriod(90).start());
-    }
-    vertx = Vertx.vertx();
-    List<AgentRef> refs = agents.stream().map(a -> new AgentRef(a.node.name(), a.url())).toList();
-    coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
+    // a drain long enough for the transfer to finish on a busy machine
+    bed = LocalModeBed.start("ulost", dir,
+        node -> new AgentNode(node, dir.resolve(node.name()), TOKEN).withGracePeriod(90),
         new MigrationSettings(POLL_INTERVAL, PHASE_TIMEOUT).withAgentLossTimeout(Duration.ofSeconds(3)),
-        new CoordinatorSecurity(new ApiAccess(Optional.of(TOKEN), Optional.of(TOKEN)), Optional.empty(),
-            new PeerCredentials(Optional.of(TOKEN), Optional.of(TOKEN), ClientTls.jvmDefault(), false))).await();
+        LocalModeBed.oneToken(TOKEN));
+    network = bed.network();
+    agents = bed.agents();
+    coordinator = bed.coordinator();
   }
 
   @AfterEach
   void stop() throws Exception {
-    if (coordinator != null) {
-      coordinator.close().await();
+    if (bed != null) {
+      bed.close();
     }
-    if (vertx != null) {
-      vertx.close().await();
-    }
-    AgentNode.stopAll(agents, workloadPids, network);
   }
 
   @Test
@@ -135,14 +116,7 @@ class LostSourceAgentEndToEndTest {
   }
 
   private MemServiceClient.Answer launchMemService(AgentNode agent) {
-    Path binary = MemService.build(dir.resolve("bin"));
-    Answer launched = HTTP.post(agent.url() + "/v1/workloads", new JsonObject().put("name", "lost")
-        .put("command", new JsonArray().add(binary.toString()).add(Integer.toString(SERVICE_PORT))
-            .add(Integer.toString(MEMORY_MIB))));
-    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
-    workloadPids.add(launched.json().getLong("pid"));
-    return await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
-        .until(() -> MemServiceClient.verify(agent.node.address(), SERVICE_PORT, 5000), any -> true);
+    return bed.launchMemService(agent, "lost", SERVICE_PORT, MEMORY_MIB);
   }
 
   /** Starts the migration and waits until 16 MiB of pages left the source; answers its status URL. */
@@ -162,7 +136,6 @@ class LostSourceAgentEndToEndTest {
   }
 
   private static List<String> names(AgentNode agent) {
-    return new JsonArray(HTTP.get(agent.url() + "/v1/workloads").body()).stream()
-        .map(w -> ((JsonObject) w).getString("name")).toList();
+    return LocalModeBed.names(agent);
   }
 }

@@ -3,27 +3,20 @@ package io.ums.coordinator.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.ums.testkit.MemService;
 import io.ums.testkit.MemServiceClient;
-import io.ums.testkit.NetworkTestbed;
 import io.ums.testkit.TestCertificates;
 import io.ums.coordinator.Coordinator;
 import io.ums.coordinator.CoordinatorSecurity;
 import io.ums.coordinator.api.ApiAccess;
-import io.ums.coordinator.cluster.AgentRef;
-import io.ums.coordinator.cluster.LocalCluster;
 import io.ums.coordinator.migration.MigrationSettings;
 import io.ums.coordinator.peer.PeerCredentials;
 import io.ums.coordinator.testing.Http;
 import io.ums.coordinator.testing.Http.Answer;
 import io.ums.protocol.security.BearerToken;
 import io.ums.protocol.security.ClientTls;
-import io.vertx.core.Vertx;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
@@ -49,43 +42,32 @@ class SecureEndToEndTest {
   private final BearerToken agentToken = BearerToken.random();
   private final BearerToken peerToken = BearerToken.random();
   private final BearerToken apiToken = BearerToken.random();
-  private NetworkTestbed network;
-  private final List<AgentNode> agents = new ArrayList<>();
-  private final List<Long> workloadPids = new ArrayList<>();
-  private Vertx vertx;
+  private LocalModeBed bed;
+  private List<AgentNode> agents;
   private Coordinator coordinator;
   private Http.Client user;
 
   @BeforeEach
   void start() throws Exception {
-    NetworkTestbed.removeStale("usec");
-    network = NetworkTestbed.create("usec", 2);
     TestCertificates pki = TestCertificates.authority(dir.resolve("pki"), "ums-e2e-ca");
-    for (NetworkTestbed.Node node : network.nodes()) {
-      agents.add(new AgentNode(node, dir.resolve(node.name()), agentToken)
-          .withTls(pki.server(node.name(), List.of(node.address())), pki.caCertificate()).start());
-    }
-    vertx = Vertx.vertx();
-    List<AgentRef> refs = agents.stream().map(a -> new AgentRef(a.node.name(), a.url())).toList();
     CoordinatorSecurity security = new CoordinatorSecurity(
         new ApiAccess(Optional.of(apiToken), Optional.of(peerToken)),
         Optional.of(pki.server("coordinator", List.of("127.0.0.1"))),
         new PeerCredentials(Optional.of(agentToken), Optional.of(peerToken), ClientTls.trusting(pki.caCertificate()),
             false));
-    coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
-        new MigrationSettings(Duration.ofMillis(50), Duration.ofSeconds(60)), security).await();
+    bed = LocalModeBed.start("usec", dir, node -> new AgentNode(node, dir.resolve(node.name()), agentToken)
+            .withTls(pki.server(node.name(), List.of(node.address())), pki.caCertificate()),
+        new MigrationSettings(Duration.ofMillis(50), Duration.ofSeconds(60)), security);
+    agents = bed.agents();
+    coordinator = bed.coordinator();
     user = Http.as(Optional.of(apiToken), Optional.of(pki.caCertificate()));
   }
 
   @AfterEach
   void stop() throws Exception {
-    if (coordinator != null) {
-      coordinator.close().await();
+    if (bed != null) {
+      bed.close();
     }
-    if (vertx != null) {
-      vertx.close().await();
-    }
-    AgentNode.stopAll(agents, workloadPids, network);
   }
 
   @Test
@@ -94,14 +76,7 @@ class SecureEndToEndTest {
     AgentNode destination = agents.get(1);
     assertThat(source.url()).startsWith("https://");
     assertThat(coordinator.url()).startsWith("https://");
-    Path binary = MemService.build(dir.resolve("bin"));
-    Answer launched = source.http().post(source.url() + "/v1/workloads", new JsonObject().put("name", "secret")
-        .put("command", new JsonArray().add(binary.toString()).add(Integer.toString(SERVICE_PORT))
-            .add(Integer.toString(MEMORY_MIB))));
-    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
-    workloadPids.add(launched.json().getLong("pid"));
-    MemServiceClient.Answer before = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
-        .until(() -> MemServiceClient.verify(source.node.address(), SERVICE_PORT, 5000), any -> true);
+    MemServiceClient.Answer before = bed.launchMemService(source, "secret", SERVICE_PORT, MEMORY_MIB);
     JsonObject request = new JsonObject().put("name", "secret").put("destinationUrl", coordinator.url());
 
     Answer anonymous = Http.as(Optional.empty(), Optional.of(dir.resolve("pki/ca.crt")))
@@ -114,9 +89,7 @@ class SecureEndToEndTest {
     MemServiceClient.Answer after = MemServiceClient.verify(destination.node.address(), SERVICE_PORT, 5000);
     assertThat(after.checksum()).as("memory survived").isEqualTo(before.checksum());
     assertThat(after.counter()).as("counter continued").isGreaterThanOrEqualTo(before.counter());
-    List<String> onDestination = new JsonArray(destination.http().get(destination.url() + "/v1/workloads").body())
-        .stream().map(w -> ((JsonObject) w).getString("name")).toList();
-    assertThat(onDestination).contains("secret");
+    assertThat(LocalModeBed.names(destination)).contains("secret");
     assertThat(source.log() + destination.log()).doesNotContain(agentToken.value(), peerToken.value(),
         apiToken.value());
   }

@@ -1,0 +1,361 @@
+package io.ums.bench.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * UMS deployed on a REAL Kubernetes cluster and a pod moved with {@code POST /migrate}. Real parts: the cluster
+ * of {@code ./ums cluster up} (etcd, kube-apiserver with Node,RBAC, controller-manager, scheduler; node-a and
+ * node-b each with containerd 2.2 + runc + CRIU, kubelet, kube-proxy), the agent and coordinator images built
+ * by scripts/build-images.sh (podman) and imported into the nodes' containerd, deploy/daemonset.yml and
+ * deploy/coordinator.yml applied unchanged but for image names and pull policy (the coordinator runs under its
+ * ServiceAccount with exactly the manifest's ClusterRole), the C memory service in a pod. The migration goes
+ * through the coordinator's Service (curl in node-a's network namespace, kube-proxy), the source node's
+ * kubelet checkpoint API, the agents' data plane, the destination agent's ctr import into node-b's containerd,
+ * and containerd's restore from the checkpoint image. Uses the running cluster of UMS_CLUSTER_ID or brings one
+ * up for the class (and down after).
+ */
+@Tag("slow")
+@Tag("k8s")
+class KubernetesDeploymentTest {
+  private static final int MIB = 32;
+  private static final Duration WAIT = Duration.ofSeconds(120);
+
+  private static KubeCluster cluster;
+  private static UmsDeployment ums;
+  private static KubeMemService memService;
+  private static Path scratch;
+
+  private final List<String> created = new ArrayList<>();
+
+  @BeforeAll
+  static void deploy() throws IOException {
+    cluster = KubeCluster.fromEnvironment(Path.of("").toAbsolutePath().getParent());
+    cluster.ensureUp();
+    scratch = Files.createTempDirectory(Path.of("/var/tmp"), "ums-kube-test-");
+    ums = UmsDeployment.deploy(cluster, scratch, step -> System.out.println("[k8s] " + step));
+    memService = KubeMemService.install(cluster, scratch);
+  }
+
+  @AfterAll
+  static void undeploy() throws IOException {
+    try {
+      if (cluster != null && cluster.startedHere()) {
+        cluster.downIfStartedHere();
+      } else if (ums != null) {
+        ums.remove();
+      }
+    } finally {
+      if (scratch != null) {
+        try (var files = Files.walk(scratch)) {
+          files.sorted(Comparator.reverseOrder()).forEach(file -> file.toFile().delete());
+        }
+      }
+    }
+  }
+
+  @AfterEach
+  void removeWorkloads() {
+    for (String app : created) {
+      cluster.kubectl("delete", "replicaset,pod,service", "-l", "app=" + app, "--ignore-not-found", "--wait=true",
+          "--timeout=60s");
+      cluster.kubectl("delete", "service", app, "--ignore-not-found");
+    }
+  }
+
+  @Test
+  void theAgentDaemonSetAndTheCoordinatorRunUnderTheirOwnServiceAccounts() {
+    assertThat(ums.readyAgents().keySet()).as("agent pods Ready").containsExactlyElementsOf(KubeCluster.NODES);
+    JsonObject coordinator = ums.coordinatorPod();
+    assertThat(KubeCluster.ready(coordinator, "Ready")).as("coordinator Ready").isTrue();
+    assertThat(coordinator.getJsonObject("spec").getString("serviceAccountName")).isEqualTo("ums-coordinator");
+
+    String coordinatorAccount = "--as=system:serviceaccount:ums-system:ums-coordinator";
+    assertThat(canI(coordinatorAccount, "update", "pods")).isTrue();
+    assertThat(canI(coordinatorAccount, "patch", "services")).isTrue();
+    assertThat(canI(coordinatorAccount, "get", "secrets")).as("no more than the manifest's ClusterRole").isFalse();
+    assertThat(canI(coordinatorAccount, "create", "nodes", "--subresource=checkpoint")).isFalse();
+    String agentAccount = "--as=system:serviceaccount:ums-system:ums-agent";
+    assertThat(canI(agentAccount, "create", "nodes", "--subresource=checkpoint")).isTrue();
+    assertThat(canI(agentAccount, "get", "pods")).as("the agent never calls the API server").isFalse();
+
+    KubeCommands.Result health = cluster.inNode("node-b", Duration.ofSeconds(30), List.of("curl", "-sS",
+        "--max-time", "10", "http://" + ums.coordinatorServiceIp() + ":8080/healthcheck"));
+    assertThat(health.ok()).as("coordinator answers through its Service from node-b: %s", health.output()).isTrue();
+  }
+
+  @Test
+  void aPodMovesToTheOtherNodeWithPostMigrateThroughTheCoordinatorsService() throws IOException {
+    String app = workload();
+    cluster.apply(memService.pod(app, "node-a", MIB, seed()) + "---\n" + KubeMemService.service(app, app));
+    awaitServing(app);
+    long restoredBefore = restoredContainers("node-b");
+
+    PodMove move = PodMove.run(cluster, ums, app, app, "node-b");
+
+    assertThat(move.status()).as("POST /migrate answer: %s", move.answer()).isEqualTo(200);
+    assertThat(move.answer().getString("interface")).isEqualTo("kubelet");
+    assertThat(move.destinationNode()).isEqualTo("node-b");
+    assertThat(move.checksumOk()).as("memory checksum %s -> %s", move.before(), move.after()).isTrue();
+    assertThat(move.counterContinued()).as("counter %s -> %s", move.before(), move.after()).isTrue();
+    assertThat(move.sourceGone()).as("source pod deleted").isTrue();
+    assertThat(move.serviceSwitched()).as("Service endpoints %s", move.serviceEndpoints()).isTrue();
+    JsonObject moved = cluster.getJson("pod", move.destinationPod().orElseThrow());
+    assertThat(moved.getJsonObject("status").getJsonArray("containerStatuses").getJsonObject(0)
+        .getInteger("restartCount")).as("restored once, never restarted").isZero();
+    JsonObject labels = moved.getJsonObject("metadata").getJsonObject("labels");
+    assertThat(labels.getString("app")).isEqualTo(app);
+    assertThat(labels.containsKey("ums.io/destination-of")).as("settled: no destination marker left").isFalse();
+    assertThat(restoredContainers("node-b")).as("containerd on node-b logged a restore from a checkpoint")
+        .isGreaterThan(restoredBefore);
+    assertThat(cluster.checkpointArchives("node-a", app)).as("the source agent deleted the kubelet's archive")
+        .isEmpty();
+  }
+
+  @Test
+  void aReplicaSetsPodMovesAndTheReplicaSetKeepsTheMovedPod() {
+    String app = workload();
+    cluster.apply(memService.replicaSet(app, "node-a", MIB, seed()) + "---\n" + KubeMemService.service(app, app));
+    String source = awaitServing(app);
+
+    PodMove move = PodMove.run(cluster, ums, source, app, "node-b");
+
+    assertThat(move.status()).as("POST /migrate answer: %s", move.answer()).isEqualTo(200);
+    assertThat(move.checksumOk() && move.counterContinued()).as("%s -> %s", move.before(), move.after()).isTrue();
+    assertThat(move.sourceGone()).isTrue();
+    assertThat(move.serviceSwitched()).as("Service endpoints %s", move.serviceEndpoints()).isTrue();
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+      JsonArray pods = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items");
+      assertThat(pods).as("one pod of the ReplicaSet: the moved one").hasSize(1);
+      JsonObject meta = pods.getJsonObject(0).getJsonObject("metadata");
+      assertThat(meta.getString("name")).isEqualTo(move.destinationPod().orElseThrow());
+      assertThat(meta.getJsonArray("ownerReferences").getJsonObject(0).getString("name")).isEqualTo(app);
+      assertThat(cluster.getJson("replicaset", app).getJsonObject("status").getInteger("readyReplicas", 0))
+          .isEqualTo(1);
+    });
+  }
+
+  @Test
+  void aDestinationPodThatCannotStartIsRemovedAndTheSourceKeepsRunning() {
+    String app = workload();
+    cluster.apply(memService.pod(app, "node-a", MIB, seed()));
+    awaitServing(app);
+    String uid = cluster.getJson("pod", app).getJsonObject("metadata").getString("uid");
+    // containerd restores on top of the checkpoint's root file system image; without it on node-b, the
+    // destination container cannot be created (the kubelet reports CreateContainerError)
+    assertThat(cluster.crictl("node-b", "rmi", memService.image()).ok()).isTrue();
+    try {
+      PodMove move = PodMove.run(cluster, ums, app, null, "node-b");
+
+      assertThat(move.status()).as("answer: %s", move.answer()).isEqualTo(502);
+      assertThat(move.answer().getString("message")).contains("cannot start", "CreateContainerError");
+      JsonObject source = cluster.getJson("pod", app);
+      assertThat(source.getJsonObject("metadata").getString("uid")).as("the same source pod").isEqualTo(uid);
+      assertThat(source.getJsonObject("metadata").getJsonObject("annotations", new JsonObject()).fieldNames())
+          .as("lock released").noneMatch(key -> key.startsWith("ums.io/migration"));
+      await().atMost(WAIT).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
+          assertThat(cluster.getJson("pods", "-A", "-l", "ums.io/destination-of").getJsonArray("items"))
+              .as("destination pod removed").isEmpty());
+      String ip = source.getJsonObject("status").getString("podIP");
+      assertThat(KubeMemService.verify(ip).checksum()).isEqualTo(move.before().checksum());
+      assertThat(KubeMemService.verify(ip).counter()).isGreaterThan(move.before().counter());
+    } finally {
+      memService.reimport(cluster);
+    }
+  }
+
+  /**
+   * A client connection open at the checkpoint: containerd's runc checkpoint (what the kubelet's API calls) does
+   * not pass --tcp-established, so CRIU refuses ("Connected TCP socket"); the migration fails with the kubelet's
+   * answer and the source pod goes on serving, the same connection included.
+   */
+  @Test
+  void aPodWithAnOpenClientConnectionCannotBeCheckpointedByTheKubeletAndKeepsServing() throws Exception {
+    String app = workload();
+    cluster.apply(memService.pod(app, "node-a", MIB, seed()));
+    awaitServing(app);
+    String uid = cluster.getJson("pod", app).getJsonObject("metadata").getString("uid");
+    try (Socket client = new Socket(podIp(app), KubeMemService.PORT)) {
+      client.setSoTimeout(10_000);
+      BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII));
+      client.getOutputStream().write("c\n".getBytes(StandardCharsets.US_ASCII));
+      long before = Long.parseLong(in.readLine().split(" ")[0]);
+
+      PodMove move = PodMove.run(cluster, ums, app, null, "node-b");
+      System.out.println("[k8s] with a connection open: " + move.status() + " " + move.answer().encode());
+
+      assertThat(move.status()).as("answer: %s", move.answer()).isEqualTo(502);
+      assertThat(move.answer().getString("message")).contains("checkpoint");
+      JsonObject source = cluster.getJson("pod", app);
+      assertThat(source.getJsonObject("metadata").getString("uid")).isEqualTo(uid);
+      assertThat(source.getJsonObject("metadata").getJsonObject("annotations", new JsonObject()).fieldNames())
+          .as("lock released").noneMatch(key -> key.startsWith("ums.io/migration"));
+      assertThat(cluster.getJson("pods", "-A", "-l", "ums.io/destination-of").getJsonArray("items")).isEmpty();
+      client.getOutputStream().write("c\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(Long.parseLong(in.readLine().split(" ")[0])).as("the same connection, still served")
+          .isGreaterThan(before);
+    }
+  }
+
+  /**
+   * The coordinator's pod is killed while a migration runs (once the source pod carries the lock); the
+   * Deployment starts another, which settles what the pods say: the workload runs exactly once, on either node,
+   * with its memory, and no lock or destination marker is left.
+   */
+  @Test
+  void aCoordinatorKilledMidMigrationIsReplacedAndTheNewOneSettlesIt() throws Exception {
+    String app = workload();
+    // 128 MiB: a checkpoint, transfer and import long enough to kill the coordinator in the middle
+    cluster.apply(memService.pod(app, "node-a", 128, seed()));
+    awaitServing(app);
+    String oldCoordinator = ums.coordinatorPod().getJsonObject("metadata").getString("name");
+    String checksum = KubeMemService.verify(podIp(app)).checksum();
+
+    CompletableFuture<PodMove> move = CompletableFuture.supplyAsync(() -> PodMove.run(cluster, ums, app, null,
+        "node-b"));
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).until(() -> locked(app) || move.isDone());
+    boolean killedMidway = !move.isDone();
+    cluster.kubectlOk("-n", UmsDeployment.NAMESPACE, "delete", "pod", oldCoordinator, "--grace-period=0", "--force");
+    System.out.println("[k8s] coordinator " + oldCoordinator + " killed " + (killedMidway ? "mid-migration"
+        : "after the migration had ended"));
+    try {
+      move.get(6, TimeUnit.MINUTES);
+    } catch (ExecutionException expected) {
+      // the request's connection went with the coordinator
+    }
+
+    cluster.kubectlOk("-n", UmsDeployment.NAMESPACE, "rollout", "status", "deployment/ums-coordinator",
+        "--timeout=180s");
+    await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
+      JsonArray pods = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items");
+      assertThat(pods).as("the workload runs exactly once").hasSize(1);
+      JsonObject meta = pods.getJsonObject(0).getJsonObject("metadata");
+      assertThat(meta.getJsonObject("annotations", new JsonObject()).fieldNames()).as("lock released")
+          .noneMatch(key -> key.startsWith("ums.io/migration"));
+      assertThat(meta.getJsonObject("labels").containsKey("ums.io/destination-of")).as("settled").isFalse();
+      assertThat(KubeCluster.ready(pods.getJsonObject(0), "Ready")).isTrue();
+    });
+    JsonObject survivor = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items").getJsonObject(0);
+    System.out.println("[k8s] settled by the new coordinator: " + survivor.getJsonObject("metadata").getString("name")
+        + " on " + survivor.getJsonObject("spec").getString("nodeName"));
+    assertThat(KubeMemService.verify(survivor.getJsonObject("status").getString("podIP")).checksum())
+        .isEqualTo(checksum);
+    assertThat(ums.coordinatorPod().getJsonObject("metadata").getString("name")).isNotEqualTo(oldCoordinator);
+    assertThat(killedMidway).as("the coordinator was killed while the migration ran").isTrue();
+  }
+
+  /**
+   * A rolling update of the agent DaemonSet ({@code kubectl rollout restart}) while a migration runs: the old
+   * agents drain (deploy/daemonset.yml: maxSurge 0, SIGTERM, grace period) before the new ones start, so the
+   * migration either completes or is rolled back, and the workload runs exactly once with its memory.
+   */
+  @Test
+  void aRollingUpdateOfTheAgentsDrainsAMigrationInFlight() throws Exception {
+    String app = workload();
+    cluster.apply(memService.pod(app, "node-a", 128, seed()));
+    awaitServing(app);
+    String checksum = KubeMemService.verify(podIp(app)).checksum();
+    String revision = cluster.getJson("daemonset", "-n", UmsDeployment.NAMESPACE, "ums-agent")
+        .getJsonObject("metadata").getInteger("generation").toString();
+
+    CompletableFuture<PodMove> move = CompletableFuture.supplyAsync(() -> PodMove.run(cluster, ums, app, null,
+        "node-b"));
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).until(() -> locked(app) || move.isDone());
+    boolean updatedMidway = !move.isDone();
+    cluster.kubectlOk("-n", UmsDeployment.NAMESPACE, "rollout", "restart", "daemonset/ums-agent");
+    PodMove result = move.get(6, TimeUnit.MINUTES);
+    System.out.println("[k8s] migration during the agents' rolling update answered " + result.status() + ": "
+        + result.answer().encode());
+
+    cluster.kubectlOk("-n", UmsDeployment.NAMESPACE, "rollout", "status", "daemonset/ums-agent", "--timeout=300s");
+    assertThat(cluster.getJson("daemonset", "-n", UmsDeployment.NAMESPACE, "ums-agent").getJsonObject("metadata")
+        .getInteger("generation").toString()).isNotEqualTo(revision);
+    await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
+      assertThat(ums.readyAgents().keySet()).containsExactlyElementsOf(KubeCluster.NODES);
+      JsonArray pods = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items");
+      assertThat(pods).as("the workload runs exactly once").hasSize(1);
+      JsonObject meta = pods.getJsonObject(0).getJsonObject("metadata");
+      assertThat(meta.getJsonObject("annotations", new JsonObject()).fieldNames()).as("lock released")
+          .noneMatch(key -> key.startsWith("ums.io/migration"));
+      assertThat(meta.getJsonObject("labels").containsKey("ums.io/destination-of")).as("settled").isFalse();
+    });
+    JsonObject survivor = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items").getJsonObject(0);
+    assertThat(KubeMemService.verify(survivor.getJsonObject("status").getString("podIP")).checksum())
+        .isEqualTo(checksum);
+    assertThat(result.status()).as("completed, or refused/rolled back with a reason: %s", result.answer())
+        .isIn(200, 502, 503);
+    if (result.status() == 200) {
+      assertThat(survivor.getJsonObject("spec").getString("nodeName")).isEqualTo("node-b");
+    }
+    assertThat(updatedMidway).as("the rolling update began while the migration ran").isTrue();
+  }
+
+  private static boolean locked(String pod) {
+    KubeCommands.Result result = cluster.kubectl("get", "pod", pod, "-o",
+        "jsonpath={.metadata.annotations.ums\\.io/migration-id}");
+    return result.ok() && !result.output().isBlank();
+  }
+
+  private static String podIp(String pod) {
+    return cluster.getJson("pod", pod).getJsonObject("status").getString("podIP");
+  }
+
+  private String workload() {
+    String app = KubeCluster.uniqueName("ums-mem");
+    created.add(app);
+    return app;
+  }
+
+  /** Waits for the app's pod to be Ready and its service to answer; returns the pod's name. */
+  private static String awaitServing(String app) {
+    String pod = await().atMost(WAIT).pollInterval(Duration.ofMillis(500)).until(() -> {
+      JsonArray pods = cluster.getJson("pods", "-l", "app=" + app).getJsonArray("items");
+      return pods.size() == 1 && KubeCluster.ready(pods.getJsonObject(0), "Ready")
+          ? pods.getJsonObject(0).getJsonObject("metadata").getString("name") : null;
+    }, name -> name != null);
+    KubernetesDemo.awaitAnswering(cluster, pod);
+    return pod;
+  }
+
+  /** kubectl auth can-i as a ServiceAccount (a subresource must be --subresource=..., not "nodes/checkpoint"). */
+  private static boolean canI(String as, String verb, String resource, String... more) {
+    List<String> args = new ArrayList<>(List.of("auth", "can-i", verb, resource, as));
+    args.addAll(List.of(more));
+    return cluster.kubectl(args.toArray(String[]::new)).output().strip().endsWith("yes");
+  }
+
+  /** How many containers the node's containerd restored from a checkpoint ("Restored container ... successfully"). */
+  private static long restoredContainers(String node) throws IOException {
+    Path log = cluster.nodeLog(node, "containerd");
+    try (var lines = Files.lines(log)) {
+      return lines.filter(line -> line.contains("Restored container") && line.contains("successfully")).count();
+    }
+  }
+
+  private static long seed() {
+    return ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+  }
+}
