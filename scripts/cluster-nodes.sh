@@ -337,8 +337,8 @@ node_up() {
       mount --bind "$2/ums" /var/lib/ums
       mount --bind "$2/kubelet" /var/lib/kubelet
       mount --bind "$2/containers-storage" /var/lib/containers/storage
-      mount --bind "$3" /etc/criu
-      exec sleep infinity' "$DIR" "$NODE_VIEW" "$nv" "$nd/criu" \
+      mount --bind "$2/criu" /etc/criu
+      exec sleep infinity' "$DIR" "$NODE_VIEW" "$nv" \
     </dev/null >>"$nd/logs/holder.log" 2>&1 &
   echo $! > "$nd/holder.pid"
   join_cgroup "/$NODE_PREFIX-$name/daemons" "$(holder_pid "$i")"
