@@ -33,7 +33,8 @@ public final class KubernetesDemo {
   /** Runs the demo; the report's {@code ok} says whether every check held. */
   public JsonObject run(Path repo) {
     KubeCluster cluster = KubeCluster.fromEnvironment(repo);
-    JsonObject report = new JsonObject().put("ok", false).put("interface", "kubelet-consistent").put("clusterId", cluster.id());
+    JsonObject report = new JsonObject().put("ok", false).put("interface", "kubelet-consistent")
+        .put("clusterId", cluster.id());
     Path scratch = null;
     UmsDeployment ums = null;
     String pod = KubeCluster.uniqueName("memservice");
