@@ -309,7 +309,10 @@ pids=$(cat "$procs")
 [ -z "$pids" ] || kill -STOP $pids
 EOF
   chmod 755 "$1/stop-after-dump.sh"
-  echo "action-script /etc/criu/stop-after-dump.sh" > "$1/runc.conf"
+  # tcp-close: a container with an open TCP connection can be checkpointed at all (containerd runs runc without
+  # --tcp-established, and CRIU refuses a connected socket otherwise); the dump leaves the source's connections
+  # as they are (they go on if it resumes), a restore brings them back closed (the pod's IP changed anyway)
+  printf 'action-script /etc/criu/stop-after-dump.sh\ntcp-close\n' > "$1/runc.conf"
 }
 
 node_up() {

@@ -102,6 +102,8 @@ class ConsistentPodMigrationTest {
     HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
         .resolve("containerd.sock"));
     long lastWhileRunning = counter(containerId);
+    Socket client = echoClient(source);
+    assertThat(echo(client, "hello")).isEqualTo("hello");
 
     Measured measured = migrate(from, to, containerId, "consistent", 0);
 
@@ -135,6 +137,8 @@ class ConsistentPodMigrationTest {
     String containerId = startCounter(source, 0);
     HostAgent from = sourceAgent(dir.resolve("source"));
     HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:/nonexistent/containerd.sock");
+    Socket client = echoClient(source);
+    assertThat(echo(client, "before")).isEqualTo("before");
 
     JsonObject status = from.awaitEnd(send(from, to, containerId, "consistent"));
 
@@ -145,6 +149,24 @@ class ConsistentPodMigrationTest {
     assertThat(from.getArray("/v1/stopped-containers")).isEmpty();
     assertThat(kubectlCheck("get", "pod", source, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"))
         .as("the same container went on, not a restart").isEqualTo("0");
+    assertThat(echo(client, "after")).as("the client's connection, open across the checkpoint, still answers")
+        .isEqualTo("after");
+  }
+
+  /** A client connection to the pod's echo server (port 9000), closed after the test. */
+  private Socket echoClient(String pod) throws IOException {
+    String ip = kubectlCheck("get", "pod", pod, "-o", "jsonpath={.status.podIP}").strip();
+    Socket socket = await().atMost(WAIT).ignoreExceptions()
+        .until(() -> new Socket(ip, 9000), java.util.Objects::nonNull);
+    socket.setSoTimeout((int) WAIT.toMillis());
+    silent.add(socket);
+    return socket;
+  }
+
+  private static String echo(Socket socket, String line) throws IOException {
+    socket.getOutputStream().write((line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+        java.nio.charset.StandardCharsets.UTF_8)).readLine();
   }
 
   @Test
@@ -319,10 +341,12 @@ class ConsistentPodMigrationTest {
         + " * 4294967295)); s = b; while (length(s) < " + memoryBytes + ") s = s s; i = 0; while (1) { i++;"
         + " print i > \\\"/tmp/count.new\\\"; close(\\\"/tmp/count.new\\\");"
         + " system(\\\"mv /tmp/count.new /tmp/count; sleep 0.1\\\") } }";
+    // and an echo server on port 9000, for a client connection open across the checkpoint
+    String script = "/bin/busybox nc -ll -p 9000 -e /bin/busybox cat & exec /bin/busybox awk '" + awk + "'";
     return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: default}\nspec:\n"
         + "  nodeName: " + node + "\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: c\n"
         + "    image: " + image + "\n    imagePullPolicy: Never\n"
-        + "    command: [\"/bin/busybox\", \"awk\", \"" + awk + "\"]\n";
+        + "    command: [\"/bin/busybox\", \"sh\", \"-c\", \"" + script + "\"]\n";
   }
 
   private static long counter(String containerId) throws IOException {
