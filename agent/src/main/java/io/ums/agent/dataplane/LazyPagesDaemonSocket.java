@@ -1,5 +1,7 @@
 package io.ums.agent.dataplane;
 
+import io.ums.agent.criu.LazyPagemap;
+import io.ums.agent.criu.LazyPagemap.Range;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.ProtocolError;
@@ -10,6 +12,9 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetSocket;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
 
 /**
  * The destination's end of a post-copy page stream: the local port the {@code criu lazy-pages} daemon
@@ -21,17 +26,47 @@ import io.vertx.core.net.NetSocket;
  * which the kernel fills every page still missing with zeros and the workload would run on, silently
  * wrong. {@link #allPagesIn()} fails instead; the owner kills the restored tree first and only then
  * {@link #close()}s. Lives on the event loop that created it.
+ *
+ * <p>Read-ahead: once {@link #readAhead} gave it the dump's lazy ranges, it asks the source for them
+ * ahead of the daemon (a {@link LazyPagePrefetch} window) on the same request channel, so the source
+ * relay stays a plain pipe: CRIU's page server answers requests strictly in order, which is how each
+ * answer is matched to its request here. The daemon's own requests are answered from what arrived,
+ * wait for what is on its way, or go to the source (cut short where read-ahead already covers the
+ * rest); the daemon reads its answers strictly in the order it asked, so they leave here in that order.
  */
 public final class LazyPagesDaemonSocket {
   private static final int CLOSE_STATUS_BYTES = 4;
   private final SingleConnectionPort port;
   private final Promise<Void> allPagesIn = Promise.promise();
   private final LazyPageRequests requests = new LazyPageRequests();
+  private final PageServerMessages daemonRecords = new PageServerMessages(false, (record, none) -> daemonAsked(record));
+  private final PageServerMessages sourceAnswers = new PageServerMessages(true, this::sourceAnswered);
+  /** The daemon's requests not answered yet, in its order. */
+  private final Deque<Answer> answers = new ArrayDeque<>();
+  /** What the source still owes, in the order asked: an {@link Answer} (the daemon's) or a {@link Range}. */
+  private final Deque<Object> owed = new ArrayDeque<>();
   private NetSocket daemon;
   private OutgoingChannel requestChannel;
   private IncomingChannel pendingPages;
+  private IncomingChannel pages;
+  private LazyPagePrefetch prefetch;
+  private Buffer heldClose;
+  private boolean closeSent;
+  private boolean daemonEnded;
   private volatile long pagesBytes;
   private long allPagesInNanos = -1;
+
+  /** One daemon request: its record, and once known the answer to write (record + pages). */
+  private static final class Answer {
+    final Buffer request;
+    List<Buffer> pages;
+    Buffer record;
+    boolean waiting;
+
+    Answer(Buffer request) {
+      this.request = request;
+    }
+  }
 
   private LazyPagesDaemonSocket(SingleConnectionPort port) {
     this.port = port;
@@ -41,8 +76,10 @@ public final class LazyPagesDaemonSocket {
       // the page server's 4-byte status. Answer it here: CRIU sends that status on a corked socket, where
       // it was once seen stuck for 30 s, and the daemon (so the whole post-copy) waited for it. The
       // source's own status is dropped when it comes.
+      // The verdict (COMPLETE) waits until the source owes nothing more (read-ahead the daemon did not
+      // need): only then is CRIU idle between requests, so that the source agent dying after it can only
+      // end CRIU's session cleanly (tree left stopped), never by an error that would resume it there.
       daemon.write(Buffer.buffer(new byte[CLOSE_STATUS_BYTES]));
-      allPagesIn.tryComplete();
     });
   }
 
@@ -66,7 +103,7 @@ public final class LazyPagesDaemonSocket {
         requestChannel = opened.result();
         socket.handler(buffer -> {
           requests.feed(buffer);
-          requestChannel.write(buffer);
+          daemonRecords.feed(buffer);
           if (requestChannel.writeQueueFull()) {
             socket.pause();
             requestChannel.drainHandler(ignored -> socket.resume());
@@ -76,6 +113,7 @@ public final class LazyPagesDaemonSocket {
         if (pendingPages != null) {
           pipePages(pendingPages);
         }
+        askAhead();
         socket.resume();
       });
     });
@@ -93,29 +131,144 @@ public final class LazyPagesDaemonSocket {
   }
 
   private void pipePages(IncomingChannel channel) {
-    // the source's page server ending while the daemon still waits for pages: the source is gone
+    // the source's page server ending before it answered everything asked: the source is gone
     channel.endHandler(ignored -> {
-      if (!requests.closed()) {
+      if (!closeSent) {
         broken("the source's page server ended before the last page");
       }
     });
+    pages = channel;
     channel.handler(buffer -> {
-      if (requests.closed()) {
-        return;
+      if (closeSent) {
+        return; // the source's close status: the daemon had its answer from here
       }
       pagesBytes += buffer.length();
-      daemon.write(buffer);
-      if (daemon.writeQueueFull()) {
-        channel.pause();
-        daemon.drainHandler(ignored -> channel.resume());
-      }
+      sourceAnswers.feed(buffer);
     });
     channel.resume();
   }
 
+  /**
+   * Starts reading ahead the dump's lazy ranges, at most {@code windowBytes} asked and not yet taken by
+   * the daemon, at most {@code flyingBytes} of it not arrived, in requests of {@code chunkBytes}.
+   */
+  public void readAhead(LazyPagemap pagemap, long windowBytes, long chunkBytes, long flyingBytes) {
+    if (windowBytes > 0 && !pagemap.byPid().isEmpty()) {
+      prefetch = new LazyPagePrefetch(pagemap, windowBytes, chunkBytes, flyingBytes);
+      askAhead();
+    }
+  }
+
+  private void askAhead() {
+    if (prefetch == null || requestChannel == null || heldClose != null || closeSent) {
+      return;
+    }
+    for (Range range = prefetch.next(); range != null; range = prefetch.next()) {
+      owed.add(range);
+      requestChannel.write(PageServerMessages.request(LazyPageRequests.PS_IOV_GET, range.pid(), range.start(),
+          range.pages()));
+    }
+  }
+
+  private void daemonAsked(Buffer record) {
+    if (PageServerMessages.cmd(record) != LazyPageRequests.PS_IOV_GET) {
+      // its close: sent on once the source owes nothing more, so CRIU ends its session between answers
+      heldClose = record;
+      sendCloseWhenDone();
+      return;
+    }
+    Answer answer = new Answer(record);
+    answers.add(answer);
+    if (prefetch != null && PageServerMessages.nrPages(record) > 1) {
+      prefetch.follow(PageServerMessages.dstId(record));
+    }
+    resolve(answer);
+    writeAnswers();
+    askAhead();
+  }
+
+  private void resolve(Answer answer) {
+    Buffer request = answer.request;
+    if (prefetch == null) {
+      forward(answer, request);
+      return;
+    }
+    long pid = PageServerMessages.dstId(request);
+    long start = PageServerMessages.vaddr(request);
+    long end = start + PageServerMessages.nrPages(request) * PageServerMessages.PAGE;
+    LazyPagePrefetch.Lookup lookup = prefetch.lookup(pid, start, end);
+    answer.waiting = false;
+    if (lookup instanceof LazyPagePrefetch.Cached cached) {
+      answer.record = PageServerMessages.answer(pid, start, cached.pages());
+      answer.pages = cached.data();
+    } else if (lookup instanceof LazyPagePrefetch.InFlight) {
+      answer.waiting = true;
+    } else {
+      long missEnd = ((LazyPagePrefetch.Miss) lookup).end();
+      forward(answer, missEnd == end ? request : PageServerMessages.request(PageServerMessages.cmd(request), pid,
+          start, (missEnd - start) / PageServerMessages.PAGE));
+    }
+  }
+
+  private void forward(Answer answer, Buffer request) {
+    owed.add(answer);
+    requestChannel.write(request);
+  }
+
+  private void sourceAnswered(Buffer record, List<Buffer> pageData) {
+    Object asked = owed.poll();
+    if (asked instanceof Answer answer) {
+      answer.record = record;
+      answer.pages = pageData;
+    } else if (asked instanceof Range range) {
+      prefetch.arrived(range, PageServerMessages.nrPages(record), pageData);
+      for (Answer waiting : answers) {
+        if (waiting.waiting) {
+          resolve(waiting);
+        }
+      }
+      askAhead();
+    } else {
+      broken("the source's page server answered a request nobody made");
+      return;
+    }
+    writeAnswers();
+    sendCloseWhenDone();
+  }
+
+  /** Writes the answers that are ready, in the daemon's order. */
+  private void writeAnswers() {
+    while (!answers.isEmpty() && answers.peek().record != null) {
+      Answer answer = answers.poll();
+      daemon.write(answer.record);
+      for (Buffer page : answer.pages) {
+        daemon.write(page);
+      }
+    }
+    if (daemon.writeQueueFull() && pages != null) {
+      pages.pause();
+      daemon.drainHandler(ignored -> pages.resume());
+    }
+  }
+
+  private void sendCloseWhenDone() {
+    if (heldClose == null || !owed.isEmpty() || closeSent) {
+      return;
+    }
+    closeSent = true;
+    allPagesIn.tryComplete();
+    requestChannel.write(heldClose);
+    if (daemonEnded) {
+      requestChannel.end();
+    }
+  }
+
   private void daemonClosed() {
     if (requests.closed()) {
-      requestChannel.end();
+      daemonEnded = true;
+      if (closeSent) {
+        requestChannel.end();
+      }
     } else {
       requestChannel.reset(ProtocolError.CANCELLED, "criu lazy-pages closed its page server before the last page");
       broken("criu lazy-pages closed its page server before the last page");
@@ -145,6 +298,11 @@ public final class LazyPagesDaemonSocket {
     return pagesBytes;
   }
 
+  /** Bytes the daemon took from read-ahead (answered here, without a round trip to the source). */
+  public long readAheadBytes() {
+    return prefetch == null ? 0 : prefetch.servedBytes();
+  }
+
   public long requestsSent() {
     return requests.requests();
   }
@@ -159,7 +317,7 @@ public final class LazyPagesDaemonSocket {
    */
   public Future<Void> close() {
     allPagesIn.tryFail("closed");
-    if (requestChannel != null && !requests.closed()) {
+    if (requestChannel != null && !closeSent) {
       requestChannel.reset(ProtocolError.CANCELLED, "post-copy abandoned at the destination");
     }
     if (daemon != null) {

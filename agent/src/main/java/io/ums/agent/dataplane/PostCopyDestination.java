@@ -4,6 +4,7 @@ import io.ums.agent.criu.CriuLazyPages;
 import io.ums.agent.criu.CriuLazyRestore;
 import io.ums.agent.criu.CriuRestore;
 import io.ums.agent.criu.CriuRunner;
+import io.ums.agent.criu.LazyPagemap;
 import io.ums.agent.criu.LazyPagesGuard;
 import io.ums.agent.criu.LazyPagesLog;
 import io.ums.agent.criu.ProcessTree;
@@ -32,14 +33,34 @@ public final class PostCopyDestination {
    * @param relayHost where the daemon's page-server socket listens (reachable from the daemon's netns)
    */
   public record Settings(CriuRunner criu, Path imagesDir, Path workDir, String relayHost,
-                         CriuRestore.Options restore, long restoreTimeoutMillis) {}
+                         CriuRestore.Options restore, long restoreTimeoutMillis, ReadAhead readAhead) {
+    public Settings(CriuRunner criu, Path imagesDir, Path workDir, String relayHost, CriuRestore.Options restore,
+                    long restoreTimeoutMillis) {
+      this(criu, imagesDir, workDir, relayHost, restore, restoreTimeoutMillis, ReadAhead.DEFAULT);
+    }
+  }
+
+  /**
+   * How far the destination asks for pages ahead of the daemon (see {@link LazyPagePrefetch}): at most
+   * {@code windowBytes} asked and not yet taken, at most {@code flyingBytes} of it still on its way (a page
+   * fault waits behind that much at the source), in requests of {@code chunkBytes}; a window of 0 turns
+   * read-ahead off (the daemon's own pace: one request of at most 4 MiB at a time).
+   */
+  public record ReadAhead(long windowBytes, long chunkBytes, long flyingBytes) {
+    public static final ReadAhead DEFAULT = new ReadAhead(
+        Long.getLong("ums.postcopy.readAheadKiB", 4 * 1024) * 1024,
+        Long.getLong("ums.postcopy.readAheadChunkKiB", 1024) * 1024,
+        Long.getLong("ums.postcopy.readAheadFlyingKiB", 4 * 1024) * 1024);
+    public static final ReadAhead OFF = new ReadAhead(0, 0, 0);
+  }
 
   /**
    * @param restoredNanos when {@code criu restore} returned (the tree runs)
    * @param lastPageNanos when the daemon said it had every page
    */
+  /** @param readAheadBytes bytes the daemon took from what this agent asked for ahead of it */
   public record Completion(long restoredNanos, long lastPageNanos, long bytes, long requests,
-                           LazyPagesLog.Stats stats) {
+                           LazyPagesLog.Stats stats, long readAheadBytes) {
     public long postCopyMillis() {
       return TimeUnit.NANOSECONDS.toMillis(lastPageNanos - restoredNanos);
     }
@@ -105,6 +126,16 @@ public final class PostCopyDestination {
 
   /** As {@link #restore()}, with restore options known only now (the agent's: from the restore request). */
   public Future<Long> restore(CriuRestore.Options restore) {
+    // without the lazy ranges there is no read-ahead, only the daemon's own pace
+    return vertx.executeBlocking(() -> LazyPagemap.read(settings.imagesDir()), false)
+        .recover(unreadable -> Future.succeededFuture(LazyPagemap.empty())).compose(pagemap -> {
+      socket.readAhead(pagemap, settings.readAhead().windowBytes(), settings.readAhead().chunkBytes(),
+          settings.readAhead().flyingBytes());
+      return startAndRestore(restore);
+    });
+  }
+
+  private Future<Long> startAndRestore(CriuRestore.Options restore) {
     return vertx.executeBlocking(() -> {
       // the daemon's page-server connection goes through a guard that outlives this agent (see LazyPagesGuard)
       guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(),
@@ -137,7 +168,8 @@ public final class PostCopyDestination {
         socket.close();
         closeGuard();
         completion.tryComplete(new Completion(restoredNanos, socket.allPagesInNanos(), socket.pagesBytes(),
-            socket.requestsSent(), stats.succeeded() ? stats.result() : new LazyPagesLog.Stats(-1, -1, -1)));
+            socket.requestsSent(), stats.succeeded() ? stats.result() : new LazyPagesLog.Stats(-1, -1, -1),
+            socket.readAheadBytes()));
       });
     } else {
       String why = socket.allPagesIn().cause().getMessage();

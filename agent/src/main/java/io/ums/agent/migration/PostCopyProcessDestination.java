@@ -109,7 +109,8 @@ final class PostCopyProcessDestination extends SessionDestination {
     return postCopy.completion().map(done -> {
       JsonObject figures = new JsonObject().put("postCopyMs", done.postCopyMillis())
           .put("pagesOnDemand", done.stats().faults()).put("pagesPushed", done.stats().pushedPages())
-          .put("pageBytes", done.bytes()).put("requests", done.requests());
+          .put("pageBytes", done.bytes()).put("requests", done.requests())
+          .put("readAheadBytes", done.readAheadBytes());
       session.status().timing("postCopyMs", done.postCopyMillis());
       session.status().postCopy(figures.copy().put("state", "done: every page arrived"));
       return MigrationResult.restored(workload.id(), session.status().timing("restoreMs")).withPostCopy(figures);

@@ -66,6 +66,9 @@ class LazyMigrationTest {
       assertThat(ProcessTree.alive(source)).as("the frozen source is gone once the last page arrived").isFalse();
       assertThat(figures.postCopyMs()).isPositive();
       assertThat(figures.copiedPages()).isEqualTo(figures.totalPages()).isGreaterThan(256L * 256 * 9 / 10);
+      assertThat(figures.readAheadBytes()).as("the daemon took its pushed pages from the read-ahead")
+          .isGreaterThan(figures.pushedPages() * 4096 * 9 / 10);
+      assertThat(figures.pageBytes()).as("no page crossed twice").isLessThan(257L << 20);
       assertThat(figures.answersDuringPostCopy())
           .as("the service answered while its pages were still arriving").isPositive();
       assertThat(figures.failuresDuringPostCopy()).isZero();
@@ -272,7 +275,8 @@ class LazyMigrationTest {
         done.stats().faults(), done.stats().pushedPages(), done.stats().copiedPages(), done.stats().totalPages(),
         done.bytes(), MemServiceProbe.percentile(beforeMicros, 50), MemServiceProbe.percentile(beforeMicros, 99),
         MemServiceProbe.percentile(duringMicros, 50), MemServiceProbe.percentile(duringMicros, 99),
-        duringMicros.size(), probe.failures(bed.b.address(), done.restoredNanos(), done.lastPageNanos()));
+        duringMicros.size(), probe.failures(bed.b.address(), done.restoredNanos(), done.lastPageNanos()),
+        done.readAheadBytes());
   }
 
   /** The stop-and-copy path over the same UMS connection: dump --page-server relayed into criu page-server. */
@@ -343,7 +347,7 @@ class LazyMigrationTest {
           ms(firstAtDestination.endNanos() - lastAtSource.endNanos()), ms(end - start), 0, 0, 0, 0, 0, 0,
           MemServiceProbe.percentile(beforeMicros, 50), MemServiceProbe.percentile(beforeMicros, 99),
           MemServiceProbe.percentile(afterMicros, 50), MemServiceProbe.percentile(afterMicros, 99),
-          afterMicros.size(), 0);
+          afterMicros.size(), 0, 0);
     } finally {
       dump.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       pageServer.destroyForcibly();
@@ -361,7 +365,7 @@ class LazyMigrationTest {
   record Figures(int mib, long restoredPid, long freezeToDumpedMs, long freezeToRestoredMs, long freezeToFirstAnswerMs, long probeGapMs, long totalMs,
                  long postCopyMs, long faults, long pushedPages, long copiedPages, long totalPages, long pageBytes,
                  long p50BeforeMicros, long p99BeforeMicros, long p50DuringMicros, long p99DuringMicros,
-                 long answersDuringPostCopy, long failuresDuringPostCopy) {}
+                 long answersDuringPostCopy, long failuresDuringPostCopy, long readAheadBytes) {}
 
   private static long ms(long nanos) {
     return TimeUnit.NANOSECONDS.toMillis(nanos);

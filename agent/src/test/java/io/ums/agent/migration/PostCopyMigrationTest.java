@@ -10,6 +10,7 @@ import java.util.List;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * Post-copy as a mode of the agent's migration engine (mode "post-copy" on /v1/receive and /v1/send): two
@@ -42,6 +43,37 @@ class PostCopyMigrationTest extends MigrationBedTest {
     assertThat(bed.workloads(bed.b)).hasSize(1);
     JsonObject destination = bed.awaitFinal(bed.b, session.getString("sessionId"), Duration.ofSeconds(30));
     assertThat(destination.getString("mode")).isEqualTo("post-copy");
+  }
+
+  /**
+   * Issue 14: an agent serving a 1 GiB post-copy stays within its 128 MiB budget (peak RSS, fresh agents).
+   * Not met yet: the destination peaks at 134–136 MiB with read-ahead on or off (source 117–125 MiB), see
+   * agent/POSTCOPY.md "Agent memory"; so it runs only when asked: -Dums.test.postCopyMemoryBudget=true.
+   */
+  @EnabledIfSystemProperty(named = "ums.test.postCopyMemoryBudget", matches = "true",
+      disabledReason = "target not met: destination agent peak RSS 134-136 MiB in a 1 GiB post-copy (agent/POSTCOPY.md)")
+  @Test
+  void movesOneGibPostCopyWithinTheAgentMemoryBudget() throws Exception {
+    bed = new MigrationTestBed(dir, "upc", List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, 1024);
+    MemServiceClient.Answer before = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 30_000);
+    JsonObject session = postCopyReceive();
+
+    JsonObject status = bed.a.post("/v1/send?wait=true", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 200);
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    long rssA = bed.a.peakRssKib();
+    long rssB = bed.b.peakRssKib();
+    System.out.printf("1 GiB post-copy: timings %s postCopy %s; agent peak RSS source %d KiB, destination %d KiB%n",
+        status.getJsonObject("timings"), status.getJsonObject("postCopy"), rssA, rssB);
+    JsonObject postCopy = status.getJsonObject("postCopy");
+    assertThat(postCopy.getLong("readAheadBytes")).as("pushed pages came from the read-ahead")
+        .isGreaterThan(postCopy.getLong("pagesPushed") * 4096 * 9 / 10);
+    MemServiceClient.Answer after = MemServiceClient.verify(bed.b.node.address(), MigrationTestBed.SERVICE_PORT, 30_000);
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(rssA).isLessThan(128 * 1024);
+    assertThat(rssB).isLessThan(128 * 1024);
   }
 
   @Test
@@ -77,6 +109,67 @@ class PostCopyMigrationTest extends MigrationBedTest {
     assertThat(destination.getJsonObject("error").getString("code")).isEqualTo("POST_COPY_BROKEN");
     assertThat(bed.workloads(bed.b)).as("the destination's copy was killed: the workload runs once").isEmpty();
     assertThat(bed.workloads(bed.a)).hasSize(1);
+  }
+
+  /**
+   * The source agent killed (SIGKILL) while pages are still arriving: its sockets close, nothing more is
+   * said. The destination loses the connection before the last page and fences (its copy killed). The
+   * source's CRIU, orphaned, ends its page-server session: at a clean end of its socket (it waited for a
+   * request) it leaves the tree stopped ({@code --leave-stopped}); after an error (it was sending pages)
+   * it resumes it. Either way the workload never runs twice, and its frozen copy on the source is intact.
+   */
+  @Test
+  void theSourceAgentDyingDuringPostCopyFencesTheDestinationAndKeepsTheFrozenSourceCopy() throws Exception {
+    bed = new MigrationTestBed(dir, "upc", List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, 256);
+    long sourcePid = workload.getLong("pid");
+    MemServiceClient.Answer before = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000);
+    bed.network.limitRate("100mbit");
+    JsonObject session = postCopyReceive();
+    bed.a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session).put("mode", "post-copy"), 202);
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> bed.b.get("/v1/migrations/" + session.getString("sessionId")).getJsonObject("postCopy")
+            .getString("state"), state -> state.startsWith("post-copy: running here"));
+    bed.a.kill();
+
+    JsonObject destination = bed.awaitFinal(bed.b, session.getString("sessionId"), Duration.ofSeconds(60));
+    System.out.println("source agent killed during post-copy; destination: " + destination.encode());
+    assertThat(destination.getString("phase")).isEqualTo("FAILED");
+    assertThat(destination.getJsonObject("error").getString("code")).isEqualTo("POST_COPY_BROKEN");
+    assertThat(bed.workloads(bed.b)).as("the destination's copy was killed").isEmpty();
+    assertThat(answers(bed.b.node.address())).isFalse();
+
+    // the orphaned CRIU lets go of the tree (no tracer left), leaving it stopped or resumed
+    Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> tracerPid(sourcePid) == 0);
+    char state = ProcessTree.state(sourcePid).orElseThrow();
+    System.out.println("source tree after CRIU let go: state " + state);
+    if (state == 'T') {
+      assertThat(answers(bed.a.node.address())).as("stopped: it runs nowhere").isFalse();
+      ProcessTree.signalAll(sourcePid, "CONT"); // what an operator (or a future restarted agent) does
+    }
+    MemServiceClient.Answer resumed = Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000), a -> true);
+    assertThat(resumed.checksum()).as("the frozen copy is intact").isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+    assertThat(answers(bed.b.node.address())).as("and runs once").isFalse();
+  }
+
+  private static long tracerPid(long pid) throws java.io.IOException {
+    for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc", Long.toString(pid), "status"))) {
+      if (line.startsWith("TracerPid:")) {
+        return Long.parseLong(line.substring("TracerPid:".length()).trim());
+      }
+    }
+    return -1;
+  }
+
+  private static boolean answers(String address) {
+    try {
+      MemServiceClient.query(address, MigrationTestBed.SERVICE_PORT, 500);
+      return true;
+    } catch (Exception e) {
+      return false;
+    }
   }
 
   private JsonObject postCopyReceive() throws Exception {

@@ -44,6 +44,7 @@ final class MarkdownReport {
       ratios(md, summary, link);
       containerRatios(md, summary, link);
       phases(md, summary, link);
+      serviceAndMemory(md, summary, link);
     }
     Map<Summary.Key, List<ResultRow>> failures = summary.failures();
     if (!failures.isEmpty()) {
@@ -108,6 +109,51 @@ final class MarkdownReport {
       }
       md.append("\n");
     }
+  }
+
+  /**
+   * For the ums methods: the probe's answer times before the migration and while it still ran after the
+   * destination's first answer (post-copy: pages arriving), the agents' peak RSS during the migration, and
+   * each method's total against stop-and-copy's (`ums`).
+   */
+  private static void serviceAndMemory(StringBuilder md, Summary summary, String link) {
+    List<String> methods = summary.methods().stream().filter(m -> m.startsWith("ums")).toList();
+    boolean measured = summary.rows().stream().anyMatch(r -> r.link().equals(link) && !r.measures().isEmpty());
+    if (methods.isEmpty() || !measured) {
+      return;
+    }
+    md.append("\nService and agents during the migration (median over runs): probe answer time p50 / p99 in ms ")
+        .append("before the migration (at the source) and while it still ran after the destination's first ")
+        .append("answer (post-copy: pages arriving; answers counted), agents' peak RSS (VmHWM, reset at the start), ")
+        .append("total against `ums` (stop-and-copy):\n\n")
+        .append("| MiB | method | before p50 / p99 | during p50 / p99 (answers) | source agent MiB | destination agent MiB | total / `ums` total |\n")
+        .append("|---:|---|---:|---:|---:|---:|---:|\n");
+    for (int size : summary.sizes()) {
+      for (String method : methods) {
+        Summary.Key key = new Summary.Key(link, size, method);
+        if (summary.cell(key).isEmpty()) {
+          continue;
+        }
+        md.append("| ").append(size).append(" | ").append(method)
+            .append(" | ").append(measure(summary, key, "probeP50BeforeMs")).append(" / ")
+            .append(measure(summary, key, "probeP99BeforeMs"))
+            .append(" | ").append(measure(summary, key, "probeP50DuringMs")).append(" / ")
+            .append(measure(summary, key, "probeP99DuringMs")).append(" (")
+            .append(measure(summary, key, "probeAnswersDuring")).append(")")
+            .append(" | ").append(measure(summary, key, "sourceAgentPeakRssMiB"))
+            .append(" | ").append(measure(summary, key, "destinationAgentPeakRssMiB"))
+            .append(" | ").append(summary.ratio(link, size, method, "ums", ResultRow::totalMs)
+                .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"))
+            .append(" |\n");
+      }
+    }
+  }
+
+  private static String measure(Summary summary, Summary.Key key, String name) {
+    // answer times are fractions of a millisecond: two decimals below 10 ms
+    return summary.spread(key, row -> row.measures().get(name))
+        .map(s -> name.startsWith("probeP") && s.median() < 10 ? String.format(Locale.ROOT, "%.2f", s.median())
+            : format(s.median())).orElse("-");
   }
 
   private static String ratio(Summary summary, String link, int size, String baseline,

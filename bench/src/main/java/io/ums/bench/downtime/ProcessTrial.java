@@ -13,7 +13,7 @@ final class ProcessTrial {
     MigrationObserver.Observation seen = observer.observe(migration, context.progress()::phase);
     return new ResultRow(method, scenario.sizeMiB(), scenario.link(), scenario.memory(), scenario.run(),
         seen.downtimeMs(), seen.totalMs(), seen.wireBytes(), seen.checksumOk(), seen.counterContinued(),
-        seen.overhead(), null);
+        seen.overhead(), null, seen.probe());
   }
 
   static double millisSince(long startNanos) {

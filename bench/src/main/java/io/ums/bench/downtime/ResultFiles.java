@@ -40,6 +40,9 @@ final class ResultFiles {
         if (!row.overhead().isEmpty()) {
           json.put("overhead", new JsonObject(new LinkedHashMap<>(row.overhead())));
         }
+        if (!row.measures().isEmpty()) {
+          json.put("measures", new JsonObject(new LinkedHashMap<>(row.measures())));
+        }
       }
       if (row.error() != null) {
         json.put("error", row.error());

@@ -53,9 +53,12 @@ public final class UmsMethod implements MigrationMethod {
       if (kind != Kind.RUNC) {
         ums.launch(0, name, memserviceCommand(context.memservice().toString(), scenario, context));
         String mode = kind == Kind.POST_COPY ? "post-copy" : "stop-and-copy";
+        AgentMemory agents = new AgentMemory(ums.cluster().agentPids());
         ResultRow row = ProcessTrial.measure(name(), scenario, context, () -> {
           context.progress().phase("POST /migrate mode " + mode);
+          agents.resetPeaks();
           JsonObject answer = ums.migrate(name, 1, Optional.empty(), mode);
+          agents.readPeaks();
           if (kind == Kind.POST_COPY) {
             JsonObject postCopy = answer.getJsonObject("postCopy", new JsonObject());
             System.err.printf("%s %s: mode %s, postCopyMs %d, pages on demand %d, pushed %d%n", name(), scenario,
@@ -64,6 +67,7 @@ public final class UmsMethod implements MigrationMethod {
           }
           return UmsApi.overhead(answer);
         });
+        row = row.withMeasures(agents.peaks());
         return kind == Kind.POST_COPY ? untilTheLastPage(row) : row;
       }
       if (!imageImported) {
@@ -97,7 +101,8 @@ public final class UmsMethod implements MigrationMethod {
       return row;
     }
     return new ResultRow(row.method(), row.sizeMiB(), row.link(), row.memory(), row.run(), row.downtimeMs(),
-        answered, row.wireBytes(), row.checksumOk(), row.counterContinued(), row.overhead(), row.error());
+        answered, row.wireBytes(), row.checksumOk(), row.counterContinued(), row.overhead(), row.error(),
+        row.measures());
   }
 
   private static List<String> memserviceCommand(String binary, Scenario scenario, BenchContext context) {

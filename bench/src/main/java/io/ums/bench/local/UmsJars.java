@@ -50,6 +50,16 @@ public record UmsJars(Path home) {
     if (warmup != null) {
       command.add("-D" + io.ums.agent.DataPathWarmup.MIB_PROPERTY + "=" + warmup);
     }
+    // post-copy read-ahead settings (io.ums.agent.dataplane.PostCopyDestination.ReadAhead), when given to
+    // this JVM: the bench compares read-ahead off and on in the same machine state
+    System.getProperties().stringPropertyNames().stream().filter(key -> key.startsWith("ums.postcopy."))
+        .sorted().forEach(key -> command.add("-D" + key + "=" + System.getProperty(key)));
+    // extra agent JVM options for a profiling run (e.g. -XX:NativeMemoryTracking=summary), separated by
+    // blanks or semicolons; never by default
+    String extra = System.getProperty("ums.bench.agentJvmOptions", "").trim();
+    if (!extra.isEmpty()) {
+      command.addAll(List.of(extra.split("[;\\s]+")));
+    }
     command.add("-jar");
     command.add(jar.toString());
     return command;

@@ -6,6 +6,8 @@ import java.net.InetSocketAddress;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -21,8 +23,12 @@ import java.util.concurrent.TimeoutException;
 public final class DowntimeProbe implements AutoCloseable {
   static final long REQUEST_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
-  /** A well-formed answer: when it arrived (System.nanoTime) and what the service said. */
-  public record Answer(long atNanos, long counter, String checksum) {}
+  /** A well-formed answer: when it arrived (System.nanoTime), what the service said, when it was asked. */
+  public record Answer(long atNanos, long counter, String checksum, long askedNanos) {
+    public long answerNanos() {
+      return atNanos - askedNanos;
+    }
+  }
 
   /** What the probe saw across a migration. */
   public record Outcome(Answer lastFromSource, Answer firstFromDestination) {
@@ -43,6 +49,8 @@ public final class DowntimeProbe implements AutoCloseable {
   private final CompletableFuture<Answer> firstSource = new CompletableFuture<>();
   private final CompletableFuture<Answer> firstDestination = new CompletableFuture<>();
   private volatile Answer lastSource;
+  private final List<Answer> sourceAnswers = Collections.synchronizedList(new ArrayList<>());
+  private final List<Answer> destinationAnswers = Collections.synchronizedList(new ArrayList<>());
   private volatile boolean running = true;
 
   private DowntimeProbe(InetSocketAddress sourceAddress, InetSocketAddress destinationAddress) throws IOException {
@@ -69,6 +77,18 @@ public final class DowntimeProbe implements AutoCloseable {
     return await(firstSource, timeout, "no answer from the source " + source.address());
   }
 
+  /**
+   * Waits (at most {@code timeout}) until the source has answered {@code count} times: a sample of its
+   * answer times before the migration. Returns how many it answered.
+   */
+  public int awaitSourceAnswers(int count, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (sourceAnswers.size() < count && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    return sourceAnswers.size();
+  }
+
   /** The latest answer from the source before the destination answered, or null when none yet. */
   public Answer lastFromSource() {
     return lastSource;
@@ -82,6 +102,24 @@ public final class DowntimeProbe implements AutoCloseable {
       throw new IllegalStateException("the source never answered the probe");
     }
     return new Outcome(last, first);
+  }
+
+  /** How long the answers that arrived in [fromNanos, toNanos) took, in microseconds, sorted. */
+  public List<Long> answerMicros(boolean fromDestination, long fromNanos, long toNanos) {
+    List<Answer> answers = fromDestination ? destinationAnswers : sourceAnswers;
+    synchronized (answers) {
+      return answers.stream().filter(a -> a.atNanos() >= fromNanos && a.atNanos() < toNanos)
+          .map(a -> TimeUnit.NANOSECONDS.toMicros(a.answerNanos())).sorted().toList();
+    }
+  }
+
+  /** The {@code percent} percentile of sorted values (nearest rank), or null for none. */
+  public static Long percentile(List<Long> sorted, double percent) {
+    if (sorted.isEmpty()) {
+      return null;
+    }
+    int rank = (int) Math.ceil(percent / 100 * sorted.size());
+    return sorted.get(Math.max(0, Math.min(sorted.size() - 1, rank - 1)));
   }
 
   private static Answer await(CompletableFuture<Answer> future, Duration timeout, String what)
@@ -99,6 +137,7 @@ public final class DowntimeProbe implements AutoCloseable {
   }
 
   private void onSourceAnswer(Answer answer) {
+    sourceAnswers.add(answer);
     if (!firstDestination.isDone()) {
       lastSource = answer;
       firstSource.complete(answer);
@@ -106,6 +145,7 @@ public final class DowntimeProbe implements AutoCloseable {
   }
 
   private void onDestinationAnswer(Answer answer) {
+    destinationAnswers.add(answer);
     firstDestination.complete(answer);
   }
 

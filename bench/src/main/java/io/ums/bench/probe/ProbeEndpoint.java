@@ -134,7 +134,7 @@ final class ProbeEndpoint {
     String[] parts = line.trim().split(" ");
     if (parts.length == 2 && state == State.AWAITING) {
       try {
-        onAnswer.accept(new DowntimeProbe.Answer(now, Long.parseLong(parts[0]), parts[1]));
+        onAnswer.accept(new DowntimeProbe.Answer(now, Long.parseLong(parts[0]), parts[1], since));
         state = State.IDLE;
       } catch (NumberFormatException malformed) {
         drop(now);

@@ -62,6 +62,29 @@ class ReportsTest {
   }
 
   @Test
+  void theMarkdownGivesProbeAnswerTimesAgentMemoryAndPostCopyTotalAgainstStopAndCopy(@TempDir Path dir)
+      throws Exception {
+    List<ResultRow> rows = new ArrayList<>();
+    for (int run = 1; run <= 3; run++) {
+      rows.add(row("ums", 256, run, 1000, 2000).withMeasures(Map.of("probeP50BeforeMs", 0.3,
+          "probeP99BeforeMs", 2.0, "probeAnswersDuring", 0.0, "sourceAgentPeakRssMiB", 90.0,
+          "destinationAgentPeakRssMiB", 95.0)));
+      rows.add(row("ums-postcopy", 256, run, 200, 2200 + run).withMeasures(Map.of("probeP50BeforeMs", 0.3,
+          "probeP99BeforeMs", 2.0, "probeP50DuringMs", 0.4, "probeP99DuringMs", 10.0 + run,
+          "probeAnswersDuring", 900.0, "sourceAgentPeakRssMiB", 100.0, "destinationAgentPeakRssMiB", 110.0)));
+    }
+
+    String markdown = MarkdownReport.render(new Summary(rows), "./ums bench downtime", "test");
+
+    assertThat(markdown).contains("| MiB | method | before p50 / p99 | during p50 / p99 (answers) |")
+        .contains("| 256 | ums | 0.30 / 2.00 | - / - (0.0) | 90.0 | 95.0 | 1.00 |")
+        .contains("| 256 | ums-postcopy | 0.30 / 2.00 | 0.40 / 12.0 (900) | 100 | 110 | 1.10 |");
+    ResultFiles.write(dir, rows);
+    JsonObject postCopy = new JsonArray(Files.readString(dir.resolve("results.json"))).getJsonObject(1);
+    assertThat(postCopy.getJsonObject("measures").getDouble("probeP99DuringMs")).isEqualTo(11.0);
+  }
+
+  @Test
   void filesCarryEveryRowAndTheMarkdownTheRatiosAndFailures(@TempDir Path dir) throws Exception {
     List<ResultRow> rows = rows();
     ResultFiles.write(dir, rows);
