@@ -64,6 +64,11 @@ public final class ControlApi {
     router.post("/v1/send").handler(answer(this::send));
     router.get("/v1/migrations/:id").handler(answer(this::migrationStatus));
     router.post("/v1/migrations/:id/abort").handler(answer(this::abort));
+    router.get("/v1/stopped-containers").handler(context -> json(context, 200, stoppedContainers().list()));
+    router.post("/v1/stopped-containers/:id/kill").handler(answer(context -> stoppedContainers()
+        .kill(containerId(context)).map(settled -> new Answer(200, settled))));
+    router.post("/v1/stopped-containers/:id/resume").handler(answer(context -> stoppedContainers()
+        .resume(containerId(context), "resumed by request").map(settled -> new Answer(200, settled))));
     router.route().last().handler(context -> ErrorResponses.send(context, new AgentException(ApiError.NOT_FOUND,
         "no such route: " + context.request().method() + " " + context.request().path())));
     router.route().failureHandler(context -> ErrorResponses.send(context, context.failure() != null
@@ -164,6 +169,19 @@ public final class ControlApi {
 
   private Future<Answer> abort(RoutingContext context) {
     return migrations.abort(context.pathParam("id")).map(status -> new Answer(202, status));
+  }
+
+  private io.ums.agent.stopped.StoppedContainers stoppedContainers() {
+    return migrations.stoppedContainers().orElseThrow(() -> new AgentException(ApiError.UNAVAILABLE,
+        "migrations are unavailable on node " + node.node()));
+  }
+
+  private static String containerId(RoutingContext context) {
+    var matcher = RequestBodies.CONTAINER_ID.matcher(context.pathParam("id"));
+    if (!matcher.matches()) {
+      throw AgentException.badField("id", "not a container id");
+    }
+    return matcher.group(2);
   }
 
   private Workload workload(String id) {

@@ -102,4 +102,9 @@ public final class MeteredMigrations implements Migrations {
   public boolean busy() {
     return delegate.busy();
   }
+
+  @Override
+  public java.util.Optional<io.ums.agent.stopped.StoppedContainers> stoppedContainers() {
+    return delegate.stoppedContainers();
+  }
 }
