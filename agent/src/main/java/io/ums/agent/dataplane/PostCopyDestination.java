@@ -16,6 +16,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * The destination half of a post-copy migration of a process tree, as one backend: {@link #accept} the
@@ -89,7 +90,7 @@ public final class PostCopyDestination {
   private Process daemon;
   private volatile LazyPagesGuard guard;
   private volatile long restoredPid = -1;
-  private long restoredNanos = -1;
+  private volatile long restoredNanos = -1;
   private boolean ended;
 
   private PostCopyDestination(Vertx vertx, Settings settings, LazyPagesDaemonSocket socket) {
@@ -126,26 +127,36 @@ public final class PostCopyDestination {
 
   /** As {@link #restore()}, with restore options known only now (the agent's: from the restore request). */
   public Future<Long> restore(CriuRestore.Options restore) {
+    return restore(restore.workDir().resolve("restored.pid"), () -> vertx.executeBlocking(
+        () -> CriuLazyRestore.run(settings.criu(), restore, settings.restoreTimeoutMillis()), false));
+  }
+
+  /**
+   * Starts the daemon, then {@code restoreTree}: a {@code --lazy-pages} restore by any front end (CRIU itself,
+   * {@code runc restore --lazy-pages}) with the work directory of {@link Settings#workDir()} (where the
+   * daemon's socket is), which writes the root's PID to {@code pidFile} and completes with it.
+   */
+  public Future<Long> restore(Path pidFile, Supplier<Future<Long>> restoreTree) {
     // without the lazy ranges there is no read-ahead, only the daemon's own pace
     return vertx.executeBlocking(() -> LazyPagemap.read(settings.imagesDir()), false)
         .recover(unreadable -> Future.succeededFuture(LazyPagemap.empty())).compose(pagemap -> {
       socket.readAhead(pagemap, settings.readAhead().windowBytes(), settings.readAhead().chunkBytes(),
           settings.readAhead().flyingBytes());
-      return startAndRestore(restore);
+      return startAndRestore(pidFile, restoreTree);
     });
   }
 
-  private Future<Long> startAndRestore(CriuRestore.Options restore) {
+  private Future<Long> startAndRestore(Path pidFile, Supplier<Future<Long>> restoreTree) {
     return vertx.executeBlocking(() -> {
       // the daemon's page-server connection goes through a guard that outlives this agent (see LazyPagesGuard)
-      guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(),
-          restore.workDir().resolve("restored.pid"));
+      guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(), pidFile);
       daemon = CriuLazyPages.start(settings.criu(), settings.imagesDir(), settings.workDir(),
           settings.relayHost(), guard.port(), 10_000);
-      long pid = CriuLazyRestore.run(settings.criu(), restore, settings.restoreTimeoutMillis());
+      return null;
+    }, false).compose(started -> restoreTree.get()).map(pid -> {
       restoredNanos = System.nanoTime();
       return pid;
-    }, false).onComplete(result -> {
+    }).onComplete(result -> {
       if (result.succeeded()) {
         restoredPid = result.result();
         if (ended) {

@@ -181,10 +181,11 @@ public final class CriuMigrations implements Migrations {
     }
     MigrationMode mode = MigrationMode.fromWire(request.getString("mode"));
     return deps.workloads().beginMigration(request.getString("workloadId"), id).map(workload -> {
-      if (mode == MigrationMode.POST_COPY && WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())) {
+      if (mode == MigrationMode.POST_COPY && WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())
+          && deps.containers().map(containers -> containers.runsOnPodman(workload.id())).orElse(true)) {
         deps.workloads().endMigration(workload.id());
-        throw AgentException.badField("mode", "post-copy moves process workloads only; " + workload.id()
-            + " is a container");
+        throw AgentException.badField("mode", "post-copy moves processes and runc containers; " + workload.id()
+            + " is a podman container");
       }
       String what = WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())
           ? "container " + workload.id() + " (" + workload.spec().image() + ")"

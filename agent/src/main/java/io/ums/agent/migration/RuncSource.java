@@ -7,7 +7,6 @@ import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.workload.Workload;
 import io.ums.protocol.IncomingChannel;
 import io.vertx.core.Future;
-import java.nio.file.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,7 +19,6 @@ import org.slf4j.LoggerFactory;
  */
 final class RuncSource extends ContainerSource {
   private static final Logger LOG = LoggerFactory.getLogger(RuncSource.class);
-  private static final String DESCRIPTORS = "descriptors.json";
 
   private DumpPageSocket pageSocket;
   private PageStreamRelay pages;
@@ -70,17 +68,8 @@ final class RuncSource extends ContainerSource {
   @Override
   public Future<RestoreManifest> send() {
     session.status().phase(MigrationPhase.TRANSFERRING);
-    Path images = session.dir().resolve("images");
-    Path diff = session.dir().resolve("layer-diff.tar");
     return pages.sent()
-        .compose(ignored -> containers.writeLayerDiff(workload.id(), diff))
-        .compose(ignored -> vertx.executeBlocking(() -> ImageFiles.list(images), false))
-        .compose(files -> ImageFiles.send(vertx, session.connection(), files))
-        .compose(bytes -> {
-          imageBytes += bytes;
-          return sendFile(Channels.RUNTIME_FILE, images.resolve(DESCRIPTORS), DESCRIPTORS);
-        })
-        .compose(ignored -> sendFile(Channels.LAYER_DIFF, diff, "layer-diff.tar"))
+        .compose(ignored -> sendRuncCheckpointFiles())
         .map(ignored -> {
           countBytes(session.status());
           session.status().timing("transferMs", MigrationEvents.millis(pages.connectedNanos(), System.nanoTime()));
