@@ -371,6 +371,87 @@ class ContainerMigrationTest {
     assertNoSessionFiles();
   }
 
+  /**
+   * Post-copy of a runc container (issue 14): {@code runc checkpoint --lazy-pages} of the paused container,
+   * {@code runc restore --lazy-pages} on the destination with the daemon's pages over the UMS connection.
+   */
+  @Test
+  void movesA256MiBContainerPostCopy() throws Exception {
+    JsonObject workload = launch(a, "memservice", 256);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container").put("mode", "post-copy"),
+        201);
+    JsonObject status = a.post("/v1/send?wait=true", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 200);
+    System.out.printf("runc 256 MiB post-copy: timings %s postCopy %s bytes %s%n", status.getJsonObject("timings"),
+        status.getJsonObject("postCopy"), status.getJsonObject("bytes"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(status.getString("mode")).isEqualTo("post-copy");
+    assertThat(status.getJsonObject("timings").getLong("downtimeMs")).isNotNull().isGreaterThanOrEqualTo(0);
+    assertThat(status.getJsonObject("timings").getLong("postCopyMs")).isNotNull().isGreaterThanOrEqualTo(0);
+    JsonObject postCopy = status.getJsonObject("postCopy");
+    assertThat(postCopy.getLong("pagesOnDemand")).isNotNull();
+    assertThat(postCopy.getLong("pagesPushed")).isGreaterThan(0);
+    assertThat(status.getJsonObject("bytes").getLong("pages")).isGreaterThan(256L << 20);
+    MemServiceClient.Answer after = MemServiceClient.verify(b.node.address(), PORT, 10000);
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(after.counter()).isGreaterThan(before.counter());
+    String restoredId = status.getString("destinationWorkloadId");
+    Path rootfs = b.workDir.resolve("containers").resolve(restoredId).resolve("bundle/rootfs");
+    assertThat(Files.readString(rootfs.resolve("data/kept.txt"))).isEqualTo("kept-5\n");
+    assertThat(a.getArray("/v1/workloads")).as("the paused source container is gone").isEmpty();
+    assertThat(HostCommand.run("runc", "--root", a.workDir.resolve("runc").toString(), "list", "-q").output())
+        .isBlank();
+    assertThat(b.get("/v1/workloads/" + restoredId).getString("kind")).isEqualTo("container");
+    assertNoSessionFiles();
+  }
+
+  /**
+   * The link cut while a runc container's pages are still arriving: the destination fences (its container
+   * killed and removed), the source resumes its paused container from the freeze point.
+   */
+  @Test
+  void aLinkCutDuringContainerPostCopyResumesTheSourceContainer() throws Exception {
+    JsonObject workload = launch(a, "memservice", 256);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    // slow enough that the background push of 256 MiB takes a while after the restore
+    network.limitRate("100mbit");
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container").put("mode", "post-copy"),
+        201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 202).getString("migrationId");
+    Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> b.get("/v1/migrations/" + session.getString("sessionId")).getJsonObject("postCopy")
+            .getString("state"), state -> state.startsWith("post-copy: running here"));
+    network.setLinkUp(b.node, false);
+
+    JsonObject status = awaitFinal(a, migrationId);
+    System.out.println("runc link cut during post-copy: " + status.encode());
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("postCopy").getString("outcome"))
+        .contains("resumed on the source from the freeze point").contains("work is lost");
+    MemServiceClient.Answer resumed = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+
+    network.setLinkUp(b.node, true);
+    JsonObject destination = awaitFinal(b, session.getString("sessionId"));
+    System.out.println("destination: " + destination.encode());
+    assertThat(destination.getString("phase")).isEqualTo("FAILED");
+    assertThat(destination.getJsonObject("error").getString("code")).isEqualTo("POST_COPY_BROKEN");
+    assertThat(b.getArray("/v1/workloads")).as("the destination's copy was killed: the container runs once")
+        .isEmpty();
+    assertThat(a.getArray("/v1/workloads")).hasSize(1);
+  }
+
+  private static JsonObject awaitFinal(AgentProcess agent, String migrationId) {
+    return Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
+        .until(() -> agent.get("/v1/migrations/" + migrationId),
+            status -> List.of("DONE", "ROLLED_BACK", "FAILED").contains(status.getString("phase")));
+  }
+
   private JsonObject launch(AgentProcess agent, String image, int mib) throws Exception {
     return launch(agent, image, mib, PORT);
   }
