@@ -446,6 +446,35 @@ class ContainerMigrationTest {
     assertThat(a.getArray("/v1/workloads")).hasSize(1);
   }
 
+  /**
+   * A runc restore that fails before the container's memory (its port is taken on the destination) rolls a
+   * post-copy back before the commit: runc has no post-dump gate, so the source ends CRIU's waiting page
+   * server itself and thaws the paused container, which answers with the same memory.
+   */
+  @Test
+  void aContainerPostCopyWhoseRestoreFailsRollsBackToTheSource() throws Exception {
+    JsonObject workload = launch(a, "memservice", 64);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    // under other names: an image of the same name with other content would fail the migration earlier
+    importImage(b, "blocker-base", BusyboxImages.baseLayer(dir), null);
+    importImage(b, "blocker", BusyboxImages.memServiceLayer(dir), "blocker-base");
+    launch(b, "blocker", 1); // takes the port on the destination
+
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container").put("mode", "post-copy"),
+        201);
+    JsonObject status = a.post("/v1/send?wait=true", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 200);
+    System.out.println("runc post-copy, restore failed: " + status.encode());
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("error").getString("message")).contains("Address already in use");
+    MemServiceClient.Answer resumed = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+    assertThat(a.getArray("/v1/workloads")).hasSize(1);
+    assertThat(b.getArray("/v1/workloads")).as("only the container that took the port").hasSize(1);
+  }
+
   private static JsonObject awaitFinal(AgentProcess agent, String migrationId) {
     return Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
         .until(() -> agent.get("/v1/migrations/" + migrationId),
