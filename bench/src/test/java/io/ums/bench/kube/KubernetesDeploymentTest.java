@@ -237,10 +237,13 @@ class KubernetesDeploymentTest {
   @Test
   void everyWriteAcknowledgedDuringTheMoveIsAtTheDestination() throws Exception {
     String app = workload();
-    cluster.apply(memService.pod(app, "node-a", MIB, seed()) + "---\n" + KubeMemService.service(app, app));
+    // -Dums.kube.writesMib=256: the pod's size for a downtime figure (the client's longest pause)
+    int mib = Integer.getInteger("ums.kube.writesMib", MIB);
+    cluster.apply(memService.pod(app, "node-a", mib, seed()) + "---\n" + KubeMemService.service(app, app));
     awaitServing(app);
     String serviceIp = cluster.getJson("service", app).getJsonObject("spec").getString("clusterIP");
     Path stop = scratch.resolve("stop-" + app);
+    String overhead = "";
     CompletableFuture<KubeCommands.Result> writer = CompletableFuture.supplyAsync(() -> cluster.inNode("node-a",
         Duration.ofMinutes(8), List.of("bash", "-c", WRITER, "writer", serviceIp, String.valueOf(KubeMemService.PORT),
             stop.toString())));
@@ -249,6 +252,7 @@ class KubernetesDeploymentTest {
           || writer.isDone());
       PodMove move = PodMove.run(cluster, ums, app, app, "node-b");
       assertThat(move.status()).as("POST /migrate answer: %s", move.answer()).isEqualTo(200);
+      overhead = move.answer().getJsonObject("overhead").encode();
       String destinationIp = move.destinationIp().orElseThrow();
       long atSwitch = keys(destinationIp);
       await().atMost(WAIT).pollInterval(Duration.ofMillis(200)).until(() -> keys(destinationIp) >= atSwitch + 200
@@ -287,9 +291,10 @@ class KubernetesDeploymentTest {
     assertThat(readBack.ok()).as("reader: %s", tail(readBack.output())).isTrue();
     List<String> missing = readBack.output().lines().filter(line -> line.startsWith("missing")).toList();
     long found = readBack.output().lines().filter(line -> line.startsWith("found")).count();
-    System.out.printf("[k8s] writes acknowledged %d, found at the destination %d, missing %d, client errors/retries"
-        + " %d; counter last answered by the source %d, first by the destination %d%n", acks.size(), found,
-        missing.size(), errors, lastBeforeSwitch, firstAfterSwitch);
+    System.out.printf("[k8s] %d MiB pod: writes acknowledged %d, found at the destination %d, missing %d, client"
+        + " errors/retries %d; counter last answered by the source %d, first by the destination %d (client-seen"
+        + " pause %d ms); POST /migrate overhead %s%n", mib, acks.size(), found, missing.size(), errors,
+        lastBeforeSwitch, firstAfterSwitch, firstAfterSwitch - lastBeforeSwitch, overhead);
     assertThat(acks).as("writes acknowledged").hasSizeGreaterThan(400);
     assertThat(missing).as("acknowledged writes missing at the destination").isEmpty();
     assertThat(found).isEqualTo(acks.size());
