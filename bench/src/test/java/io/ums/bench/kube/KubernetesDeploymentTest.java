@@ -267,18 +267,22 @@ class KubernetesDeploymentTest {
     for (String line : written.output().split("\n")) {
       String[] parts = line.strip().split(" ");
       if (parts[0].equals("ack")) {
-        acks.add(new long[] {Long.parseLong(parts[1]), Long.parseLong(parts[2])});
+        acks.add(new long[] {Long.parseLong(parts[1]), Long.parseLong(parts[2]),
+            Math.round(Double.parseDouble(parts[3]) * 1000)});
       } else if (parts[0].equals("error")) {
         errors++;
       }
     }
-    // the switch: the longest pause between two acknowledgements, as the pod's own counter measures it
+    // the switch: the longest pause between two acknowledgements on the client's clock (the pod's counter does
+    // not measure it: CRIU restores the monotonic clock from where the dump left it)
     long lastBeforeSwitch = -1;
     long firstAfterSwitch = -1;
+    long pauseMs = -1;
     for (int i = 1; i < acks.size(); i++) {
       assertThat(acks.get(i)[1]).as("counter of write %d after write %d: never back", acks.get(i)[0],
           acks.get(i - 1)[0]).isGreaterThanOrEqualTo(acks.get(i - 1)[1]);
-      if (acks.get(i)[1] - acks.get(i - 1)[1] > firstAfterSwitch - lastBeforeSwitch) {
+      if (acks.get(i)[2] - acks.get(i - 1)[2] > pauseMs) {
+        pauseMs = acks.get(i)[2] - acks.get(i - 1)[2];
         lastBeforeSwitch = acks.get(i - 1)[1];
         firstAfterSwitch = acks.get(i)[1];
       }
@@ -292,9 +296,9 @@ class KubernetesDeploymentTest {
     List<String> missing = readBack.output().lines().filter(line -> line.startsWith("missing")).toList();
     long found = readBack.output().lines().filter(line -> line.startsWith("found")).count();
     System.out.printf("[k8s] %d MiB pod: writes acknowledged %d, found at the destination %d, missing %d, client"
-        + " errors/retries %d; counter last answered by the source %d, first by the destination %d (client-seen"
-        + " pause %d ms); POST /migrate overhead %s%n", mib, acks.size(), found, missing.size(), errors,
-        lastBeforeSwitch, firstAfterSwitch, firstAfterSwitch - lastBeforeSwitch, overhead);
+        + " errors/retries %d; longest pause between two acknowledgements %d ms (client's clock), counter %d before it,"
+        + " %d after; POST /migrate overhead %s%n", mib, acks.size(), found, missing.size(), errors, pauseMs,
+        lastBeforeSwitch, firstAfterSwitch, overhead);
     assertThat(acks).as("writes acknowledged").hasSizeGreaterThan(400);
     assertThat(missing).as("acknowledged writes missing at the destination").isEmpty();
     assertThat(found).isEqualTo(acks.size());
@@ -309,7 +313,7 @@ class KubernetesDeploymentTest {
   /**
    * Writes keys 1, 2, ... through host:port, one at a time ("p K" answered "<counter> ok" once applied), until
    * the stop file exists; a write without an answer within 2 s is retried on a new connection. Prints
-   * "ack K COUNTER" and "error K".
+   * "ack K COUNTER WALLTIME" (seconds, the client's clock) and "error K".
    */
   private static final String WRITER = """
       host=$1 port=$2 stop=$3 key=1 connected=0
@@ -319,7 +323,7 @@ class KubernetesDeploymentTest {
         fi
         counter= word=
         if printf 'p %d\\n' "$key" >&3 && read -r -t 2 counter word <&3 && [ "$word" = ok ]; then
-          echo "ack $key $counter"
+          echo "ack $key $counter $EPOCHREALTIME"
           key=$((key + 1))
         else
           echo "error $key"
