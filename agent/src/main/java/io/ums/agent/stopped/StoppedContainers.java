@@ -210,7 +210,13 @@ public final class StoppedContainers {
     try (Stream<Path> files = Files.list(dir)) {
       return files.filter(file -> file.getFileName().toString().endsWith(".json")).map(file -> {
         try {
-          return StoppedContainer.fromJson(new JsonObject(Files.readString(file)));
+          StoppedContainer held = StoppedContainer.fromJson(new JsonObject(Files.readString(file)));
+          if (held.committed() && cgroups.pids(held.cgroup()).isEmpty()) {
+            // its pod's deletion ended it while nobody settled it here: nothing left to hold
+            Files.deleteIfExists(file);
+            return null;
+          }
+          return held;
         } catch (IOException | RuntimeException e) {
           LOG.warn("unreadable stopped-container record {}: {}", file, e.getMessage());
           return null;

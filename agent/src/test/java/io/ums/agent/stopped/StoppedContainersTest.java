@@ -126,6 +126,22 @@ class StoppedContainersTest {
     assertThat(restarted.list()).isEmpty();
   }
 
+  /** A committed container its pod's deletion ended while the agent was down: a restart forgets it. */
+  @Test
+  void aCommittedContainerThatIsGoneIsForgottenAtRestart() throws Exception {
+    StoppedContainers stopped = new StoppedContainers(vertx, cgroups, work);
+    get(stopped.claim(ID, "m1"));
+    signal("STOP");
+    get(stopped.commit(ID));
+    sleeper.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    Files.writeString(cgroups.find(ID).orElseThrow().resolve("cgroup.procs"), "");
+
+    StoppedContainers restarted = new StoppedContainers(vertx, cgroups, work);
+    assertThat(get(restarted.recover())).isZero();
+    assertThat(restarted.list()).isEmpty();
+    assertThat(work.resolve("stopped-containers").resolve(ID + ".json")).doesNotExist();
+  }
+
   private void signal(String name) throws Exception {
     assertThat(new ProcessBuilder("kill", "-" + name, Long.toString(sleeper.pid())).start().waitFor()).isZero();
     if (name.equals("STOP")) {
