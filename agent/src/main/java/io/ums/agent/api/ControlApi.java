@@ -64,6 +64,10 @@ public final class ControlApi {
     router.post("/v1/send").handler(answer(this::send));
     router.get("/v1/migrations/:id").handler(answer(this::migrationStatus));
     router.post("/v1/migrations/:id/abort").handler(answer(this::abort));
+    // sources a killed agent left stopped while the destination may have restored them: the coordinator's word
+    router.get("/v1/stopped-sources").handler(context -> json(context, 200, migrations.stoppedSources()));
+    router.post("/v1/stopped-sources/:id/kill").handler(answer(context -> settle(context, true)));
+    router.post("/v1/stopped-sources/:id/resume").handler(answer(context -> settle(context, false)));
     router.route().last().handler(context -> ErrorResponses.send(context, new AgentException(ApiError.NOT_FOUND,
         "no such route: " + context.request().method() + " " + context.request().path())));
     router.route().failureHandler(context -> ErrorResponses.send(context, context.failure() != null
@@ -160,6 +164,10 @@ public final class ControlApi {
     JsonObject status = migrations.status(id)
         .orElseThrow(() -> new AgentException(ApiError.NOT_FOUND, "no migration " + id));
     return Future.succeededFuture(new Answer(200, status));
+  }
+
+  private Future<Answer> settle(RoutingContext context, boolean kill) {
+    return migrations.settleStoppedSource(context.pathParam("id"), kill).map(outcome -> new Answer(200, outcome));
   }
 
   private Future<Answer> abort(RoutingContext context) {

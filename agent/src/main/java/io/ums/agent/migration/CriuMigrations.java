@@ -79,12 +79,15 @@ public final class CriuMigrations implements Migrations {
     Optional<ContainerWorkloads> containers = workloads instanceof WorkloadsByKind byKind
         ? Optional.of(byKind.containers()) : Optional.empty();
     MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, containers, runner,
-        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks);
+        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks,
+        new StoppedSources(vertx, workloads, runner.wrapper(), config.workDir()));
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
+      // sources a previous run of this agent stopped: resumed unless the destination may run them
+      deps.stoppedSources().recover();
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
-      // its gate rolled back when the gate's connection died)
-      SessionDirs.delete(settings.sessionRoot());
+      // its gate rolled back when the gate's connection died), except a dump held for the verdict
+      SessionDirs.deleteAllBut(settings.sessionRoot(), deps.stoppedSources().heldSessionDirs());
       SessionDirs.delete(config.workDir().resolve(KubeletDestination.SESSIONS_DIR));
       // kubelet archives a previous run was sending hold containers' memory: they go too
       int archives = KubeletSource.kubeletArchives(deps).sweep();
@@ -101,6 +104,16 @@ public final class CriuMigrations implements Migrations {
           LOG.info("migration engine up: data port {}, sessions in {}", plane.port(), settings.sessionRoot());
           return migrations;
         });
+  }
+
+  @Override
+  public io.vertx.core.json.JsonArray stoppedSources() {
+    return deps.stoppedSources().list();
+  }
+
+  @Override
+  public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
+    return deps.stoppedSources().settleAsync(migrationId, kill);
   }
 
   @Override

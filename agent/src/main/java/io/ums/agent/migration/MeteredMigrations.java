@@ -102,4 +102,14 @@ public final class MeteredMigrations implements Migrations {
   public boolean busy() {
     return delegate.busy();
   }
+
+  @Override
+  public io.vertx.core.json.JsonArray stoppedSources() {
+    return delegate.stoppedSources();
+  }
+
+  @Override
+  public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
+    return delegate.settleStoppedSource(migrationId, kill);
+  }
 }

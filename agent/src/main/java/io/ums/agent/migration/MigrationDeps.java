@@ -10,8 +10,10 @@ import java.util.Optional;
 
 /**
  * What every migration of this agent uses. {@code localHost} is where CRIU reaches the agent (loopback);
+ * {@code stoppedSources} records the process trees its migrations stop (see {@link StoppedSources});
  * {@code containers} are the node's containers (when container support is up), {@code workDir} holds what is too large for the tmpfs session root (kubelet checkpoint archives).
  */
 record MigrationDeps(Vertx vertx, String node, Workloads workloads, Optional<ContainerWorkloads> containers,
                      CriuRunner criu, UmsClient client, MigrationSettings settings, String localHost,
-                     java.nio.file.Path workDir, KubeletSettings kubelet, MigrationHooks hooks) {}
+                     java.nio.file.Path workDir, KubeletSettings kubelet, MigrationHooks hooks,
+                     StoppedSources stoppedSources) {}

@@ -27,4 +27,15 @@ public interface Migrations {
 
   /** True while any migration is in flight. */
   boolean busy();
+
+  /** Source workloads stopped by a migration a previous run of this agent did not finish (see StoppedSources). */
+  default io.vertx.core.json.JsonArray stoppedSources() {
+    return new io.vertx.core.json.JsonArray();
+  }
+
+  /** Settles one of them: {@code kill} when the destination restored it, else resume it. */
+  default Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
+    return Future.failedFuture(new io.ums.agent.error.AgentException(io.ums.agent.error.ApiError.NOT_FOUND,
+        "no stopped source of migration " + migrationId + " on this agent"));
+  }
 }
