@@ -89,6 +89,15 @@ public final class AgentClient {
     return http.getObject(peer(), baseUrl + "/v1/workloads/" + id, timeout);
   }
 
+  /**
+   * Settles a source the agent keeps stopped for a migration it lost track of (it was killed mid-migration):
+   * {@code kill} when the destination restored the workload, else resume it. NOT_FOUND: it holds none.
+   */
+  public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill, Duration timeout) {
+    return http.post(peer(), baseUrl + "/v1/stopped-sources/" + migrationId + (kill ? "/kill" : "/resume"),
+        new JsonObject(), timeout);
+  }
+
   public Future<JsonObject> abort(String id) {
     return http.post(peer(), baseUrl + "/v1/migrations/" + id + "/abort", new JsonObject());
   }

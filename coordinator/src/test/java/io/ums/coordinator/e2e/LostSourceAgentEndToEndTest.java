@@ -115,6 +115,50 @@ class LostSourceAgentEndToEndTest {
     assertThat(names(destination)).contains("lost");
   }
 
+  @Test
+  void aSourceAgentKilledDuringPostCopyIsResumedOnTheDestinationsVerdictOnceItIsBack() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    MemServiceClient.Answer before = launchMemService(source);
+    network.limitRate("100mbit");
+    Answer accepted = HTTP.post(coordinator.url() + "/migrations", new JsonObject().put("name", "lost")
+        .put("destinationUrl", coordinator.url()).put("mode", "post-copy"));
+    assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
+    String status = coordinator.url() + "/migrations/" + accepted.json().getString("migrationId");
+    String agentMigration = agentMigrationOf(status);
+    await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> HTTP.get(source.url() + "/v1/migrations/" + agentMigration).json().getJsonObject("postCopy")
+            .getString("state"), state -> state.startsWith("post-copy: the destination runs"));
+
+    source.kill();
+    JsonObject failed = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+        .until(() -> HTTP.get(status).json(), s -> "ROLLED_BACK".equals(s.getString("state")));
+    network.limitRate("unlimited");
+    assertThat(failed.getJsonObject("error").getString("message")).contains("did not restore",
+        "to resume a copy it holds stopped");
+    assertThat(names(destination)).as("the destination fenced its copy").doesNotContain("lost");
+
+    source.start();
+    JsonObject settled = await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200))
+        .until(() -> HTTP.get(status).json().getJsonObject("sourceSettled"), Objects::nonNull);
+    System.out.println("source agent back after a kill -9 during post-copy: " + settled.encode());
+    assertThat(settled.getString("outcome")).as(settled.encode() + "\nsource log:\n" + source.log())
+        .isEqualTo("resumed");
+    MemServiceClient.Answer after = await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(source.node.address(), SERVICE_PORT, 5000), any -> true);
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(after.counter()).isGreaterThan(before.counter());
+    assertThat(names(source)).contains("lost");
+    assertThat(names(destination)).doesNotContain("lost");
+  }
+
+  private static String agentMigrationOf(String status) {
+    return await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
+        .until(() -> HTTP.get(status).json().getJsonArray("events").stream().map(JsonObject.class::cast)
+            .map(e -> e.getString("agentMigrationId")).filter(Objects::nonNull).findFirst().orElse(null),
+            Objects::nonNull);
+  }
+
   private MemServiceClient.Answer launchMemService(AgentNode agent) {
     return bed.launchMemService(agent, "lost", SERVICE_PORT, MEMORY_MIB);
   }
