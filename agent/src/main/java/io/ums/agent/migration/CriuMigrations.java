@@ -80,7 +80,7 @@ public final class CriuMigrations implements Migrations {
         ? Optional.of(byKind.containers()) : Optional.empty();
     MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, containers, runner,
         DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks,
-        new StoppedSources(vertx, workloads, runner.wrapper(), config.workDir()));
+        new StoppedSources(vertx, workloads, runner.wrapper(), config.workDir()).withContainers(containers));
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
       // sources a previous run of this agent stopped: resumed unless the destination may run them

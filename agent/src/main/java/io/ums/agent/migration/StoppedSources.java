@@ -1,5 +1,6 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.container.ContainerWorkloads;
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.error.AgentException;
@@ -20,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
@@ -46,10 +48,12 @@ final class StoppedSources {
   static final String DIR = "stopped-sources";
   static final String CHECKPOINTING = "CHECKPOINTING";
   static final String AWAITING_VERDICT = "AWAITING_VERDICT";
+  private static final String CONTAINER = "container";
   private static final long CRIU_LET_GO_MILLIS = 60_000;
 
   private final Vertx vertx;
   private final Workloads workloads;
+  private Optional<ContainerWorkloads> containers = Optional.empty();
   private final List<String> criuWrapper;
   private final Path dir;
   private final Map<String, JsonObject> records = new ConcurrentHashMap<>();
@@ -59,6 +63,21 @@ final class StoppedSources {
     this.workloads = workloads;
     this.criuWrapper = List.copyOf(criuWrapper);
     this.dir = workDir.resolve(DIR);
+  }
+
+  /** The node's runc containers, once container support is up (a frozen container is thawed through it). */
+  StoppedSources withContainers(Optional<ContainerWorkloads> nodeContainers) {
+    this.containers = nodeContainers;
+    return this;
+  }
+
+  /** Records a runc container before its freeze (stage CHECKPOINTING); no pid, no lock rules. Blocking. */
+  void recordContainer(String migrationId, String containerId, Path sessionDir) throws IOException {
+    JsonObject record = new JsonObject().put("migrationId", migrationId).put("workloadId", containerId)
+        .put("kind", CONTAINER).put("sessionDir", sessionDir.toString()).put("stage", CHECKPOINTING)
+        .put("since", Instant.now().toString());
+    records.put(migrationId, record);
+    write(record);
   }
 
   /** Where a held dump's gate script looks for its verdict once the agent that started it is gone. */
@@ -106,8 +125,8 @@ final class StoppedSources {
 
   JsonArray list() {
     JsonArray list = new JsonArray();
-    records.values().forEach(record -> list.add(record.copy().put("state", ProcessTree.state(record.getLong("pid"))
-        .map(String::valueOf).orElse("gone"))));
+    records.values().forEach(record -> list.add(CONTAINER.equals(record.getString("kind")) ? record.copy()
+        : record.copy().put("state", ProcessTree.state(record.getLong("pid")).map(String::valueOf).orElse("gone"))));
     return list;
   }
 
@@ -119,7 +138,10 @@ final class StoppedSources {
     for (JsonObject record : readRecords()) {
       String id = record.getString("migrationId");
       records.put(id, record);
-      if (CHECKPOINTING.equals(record.getString("stage"))) {
+      if (CHECKPOINTING.equals(record.getString("stage")) && CONTAINER.equals(record.getString("kind"))) {
+        settleContainer(id, false, "its migration ended with the agent's previous run before the destination"
+            + " could restore it");
+      } else if (CHECKPOINTING.equals(record.getString("stage"))) {
         JsonObject outcome = settle(id, false, "its migration ended with the agent's previous run before the"
             + " destination could restore it");
         LOG.info("migration {}: source {} {}", id, record.getString("workloadId"), outcome.getString("outcome"));
@@ -137,10 +159,35 @@ final class StoppedSources {
       return Future.failedFuture(new AgentException(ApiError.NOT_FOUND, "no stopped source of migration "
           + migrationId + " on this agent"));
     }
-    return vertx.executeBlocking(() -> settle(migrationId, kill, kill ? "the destination restored it"
-        : "the destination did not restore it"), false).compose(outcome -> kill
+    String why = kill ? "the destination restored it" : "the destination did not restore it";
+    if (CONTAINER.equals(records.get(migrationId).getString("kind"))) {
+      return settleContainer(migrationId, kill, why);
+    }
+    return vertx.executeBlocking(() -> settle(migrationId, kill, why), false).compose(outcome -> kill
         ? workloads.remove(outcome.getString("workloadId")).otherwiseEmpty().map(outcome) : Future
         .succeededFuture(outcome));
+  }
+
+  /** A runc container left frozen by its checkpoint: removed (the destination runs it) or thawed. */
+  private Future<JsonObject> settleContainer(String migrationId, boolean kill, String why) {
+    JsonObject record = records.get(migrationId);
+    String id = record.getString("workloadId");
+    Future<Void> done = containers.isEmpty() ? Future.failedFuture("no container support on this agent")
+        : kill ? workloads.remove(id) : containers.get().thaw(id);
+    return done.transform(result -> vertx.executeBlocking(() -> {
+      if (result.failed()) {
+        LOG.warn("migration {}: could not {} container {}: {}", migrationId, kill ? "remove" : "thaw", id,
+            result.cause().getMessage());
+        throw new AgentException(ApiError.CONFLICT, "could not " + (kill ? "remove" : "thaw") + " container " + id
+            + ": " + result.cause().getMessage());
+      }
+      SessionDirs.delete(Path.of(record.getString("sessionDir")));
+      forget(migrationId);
+      String outcome = kill ? "killed" : "resumed";
+      LOG.info("migration {}: source container {} {} ({})", migrationId, id, outcome, why);
+      return new JsonObject().put("migrationId", migrationId).put("workloadId", id).put("outcome", outcome)
+          .put("why", why);
+    }, false));
   }
 
   /** Tells a waiting dump, waits until CRIU let go of the tree, then finishes what CRIU did not. Blocking. */

@@ -209,6 +209,37 @@ class ContainerMigrationTest {
     assertNoSessionFiles();
   }
 
+  /**
+   * kill -9 of the source agent mid-transfer: the container stays frozen (the agent froze it, nobody thaws it)
+   * until the restarted agent settles its record: the destination could not run it, so it thaws.
+   */
+  @Test
+  void aSourceAgentKilledMidTransferIsThawedByItsRestartedAgent() throws Exception {
+    JsonObject workload = launch(a, "memservice", 128);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    network.limitRate("100mbit");
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
+        .getString("migrationId");
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> a.get("/v1/migrations/" + migrationId).getJsonObject("bytes").getLong("pages"),
+            pages -> pages >= 16L << 20);
+
+    a.kill();
+    network.limitRate("unlimited");
+    a.start(10);
+
+    MemServiceClient.Answer resumed = Awaitility.await().atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(a.node.address(), PORT, 2000), any -> true);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+    assertThat(a.get("/v1/workloads/" + workload.getString("id")).getString("status")).isEqualTo("RUNNING");
+    assertThat(a.getArray("/v1/stopped-sources")).isEmpty();
+    assertThat(b.getArray("/v1/workloads")).isEmpty();
+    assertNoSessionFiles();
+  }
+
   @Test
   void theDestinationStoreDeletedMidTransferRollsBackAndLeavesNothing() throws Exception {
     JsonObject workload = launch(a, "memservice", 128);
