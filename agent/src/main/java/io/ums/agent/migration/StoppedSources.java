@@ -173,7 +173,8 @@ final class StoppedSources {
     JsonObject record = records.get(migrationId);
     String id = record.getString("workloadId");
     Future<Void> done = containers.isEmpty() ? Future.failedFuture("no container support on this agent")
-        : kill ? workloads.remove(id) : containers.get().thaw(id);
+        : kill ? workloads.remove(id) : containers.get().thawIfFrozen(id).compose(running -> running
+        ? Future.<Void>succeededFuture() : Future.failedFuture("it does not run after the thaw"));
     return done.transform(result -> vertx.executeBlocking(() -> {
       if (result.failed()) {
         LOG.warn("migration {}: could not {} container {}: {}", migrationId, kill ? "remove" : "thaw", id,
