@@ -291,6 +291,30 @@ oomScoreAdj: 0
 EOF
 }
 
+# node_criu_config <dir>: the node's CRIU configuration for runc, bound over /etc/criu in the node's mount
+# namespace only (the host's /etc/criu stays an empty mount point). runc hands /etc/criu/runc.conf to CRIU; its
+# action script stops a container's processes (SIGSTOP) once CRIU dumped them, before they run again, so a
+# consistent pod migration (interface kubelet-consistent) loses nothing the container does after its checkpoint:
+# the agent resumes (SIGCONT) or kills it. Restores are untouched (CRIU's leave-stopped would leave every
+# restored container stopped too).
+node_criu_config() {
+  mkdir -p "$1" /etc/criu
+  cat > "$1/stop-after-dump.sh" <<'EOF'
+#!/bin/sh
+[ "$CRTOOLS_SCRIPT_ACTION" = "post-dump" ] && [ -n "$CRTOOLS_INIT_PID" ] || exit 0
+cgroup=$(sed -n 's/^[0-9]*:freezer://p' "/proc/$CRTOOLS_INIT_PID/cgroup")
+procs=/sys/fs/cgroup/freezer$cgroup/cgroup.procs
+[ -n "$cgroup" ] && [ -f "$procs" ] || exit 0
+pids=$(cat "$procs")
+[ -z "$pids" ] || kill -STOP $pids
+EOF
+  chmod 755 "$1/stop-after-dump.sh"
+  # tcp-close: a container with an open TCP connection can be checkpointed at all (containerd runs runc without
+  # --tcp-established, and CRIU refuses a connected socket otherwise); the dump leaves the source's connections
+  # as they are (they go on if it resumes), a restore brings them back closed (the pod's IP changed anyway)
+  printf 'action-script /etc/criu/stop-after-dump.sh\ntcp-close\n' > "$1/runc.conf"
+}
+
 node_up() {
   local i=$1 nd nv name ns
   nd=$(node_dir "$i"); nv=$(node_view "$i"); name=$(node_name "$i"); ns=$NODE_PREFIX-$name
@@ -300,6 +324,7 @@ node_up() {
   node_pki "$i"
   node_network "$i"
   node_configs "$i"
+  node_criu_config "$nd/criu"
   # The holder owns the node's mount namespace (entered by every node daemon) and lays out the standard node
   # paths there. The mount points on the host (/var/lib/kubelet, /var/lib/containers/storage) are made once and
   # left: removing a directory that another cluster's node mounts on would unmount it there. /lib/modules too:
@@ -315,6 +340,7 @@ node_up() {
       mount --bind "$2/ums" /var/lib/ums
       mount --bind "$2/kubelet" /var/lib/kubelet
       mount --bind "$2/containers-storage" /var/lib/containers/storage
+      mount --bind "$2/criu" /etc/criu
       exec sleep infinity' "$DIR" "$NODE_VIEW" "$nv" \
     </dev/null >>"$nd/logs/holder.log" 2>&1 &
   echo $! > "$nd/holder.pid"

@@ -68,6 +68,11 @@ public final class ControlApi {
     router.get("/v1/stopped-sources").handler(context -> json(context, 200, migrations.stoppedSources()));
     router.post("/v1/stopped-sources/:id/kill").handler(answer(context -> settle(context, true)));
     router.post("/v1/stopped-sources/:id/resume").handler(answer(context -> settle(context, false)));
+    router.get("/v1/stopped-containers").handler(context -> json(context, 200, stoppedContainers().list()));
+    router.post("/v1/stopped-containers/:id/kill").handler(answer(context -> stoppedContainers()
+        .kill(containerId(context)).map(settled -> new Answer(200, settled))));
+    router.post("/v1/stopped-containers/:id/resume").handler(answer(context -> stoppedContainers()
+        .resume(containerId(context), "resumed by request").map(settled -> new Answer(200, settled))));
     router.route().last().handler(context -> ErrorResponses.send(context, new AgentException(ApiError.NOT_FOUND,
         "no such route: " + context.request().method() + " " + context.request().path())));
     router.route().failureHandler(context -> ErrorResponses.send(context, context.failure() != null
@@ -172,6 +177,19 @@ public final class ControlApi {
 
   private Future<Answer> abort(RoutingContext context) {
     return migrations.abort(context.pathParam("id")).map(status -> new Answer(202, status));
+  }
+
+  private io.ums.agent.stopped.StoppedContainers stoppedContainers() {
+    return migrations.stoppedContainers().orElseThrow(() -> new AgentException(ApiError.UNAVAILABLE,
+        "migrations are unavailable on node " + node.node()));
+  }
+
+  private static String containerId(RoutingContext context) {
+    var matcher = RequestBodies.CONTAINER_ID.matcher(context.pathParam("id"));
+    if (!matcher.matches()) {
+      throw AgentException.badField("id", "not a container id");
+    }
+    return matcher.group(2);
   }
 
   private Workload workload(String id) {

@@ -24,6 +24,10 @@ final class RequestBodies {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+]|[^:\\s\\[\\]]+):(\\d{1,5})");
   private static final int MAX_ARGUMENTS = 4096;
+  /** A runtime's container id (containerd: 64 hex digits), optionally as the pod status writes it. */
+  static final Pattern CONTAINER_ID = Pattern.compile("([a-z0-9-]+://)?([A-Za-z0-9][A-Za-z0-9_.-]{0,127})");
+  /** How a kubelet checkpoint moves a container: held stopped to the switch, or copied while it runs on. */
+  static final Set<String> KUBELET_MODES = Set.of("consistent", "copy");
 
   private RequestBodies() {}
 
@@ -101,6 +105,19 @@ final class RequestBodies {
       kubelet.requiredString("namespace");
       kubelet.requiredString("pod");
       kubelet.requiredString("container");
+      String kubeletMode = kubelet.optionalOneOf("mode", KUBELET_MODES, "copy");
+      String containerId = kubelet.optionalString("containerId");
+      if (containerId != null && !CONTAINER_ID.matcher(containerId).matches()) {
+        throw AgentException.badField(kubelet.path("containerId"), "not a container id: \"" + containerId + "\"");
+      }
+      if ("consistent".equals(kubeletMode) && containerId == null) {
+        throw AgentException.badField(kubelet.path("containerId"), "mode consistent holds the container by its"
+            + " runtime id (the pod status's containerID): required");
+      }
+      Object hold = body.getJsonObject("kubelet").getValue("holdMs");
+      if (hold != null && !(hold instanceof Number number && number.longValue() > 0)) {
+        throw AgentException.badField(kubelet.path("holdMs"), "must be a positive number of milliseconds");
+      }
     } else {
       fields.requiredString("workloadId");
     }

@@ -142,14 +142,15 @@ public final class CheckpointImages {
   }
 
   /**
-   * The layout is copied once more, into one whose ref is the image's name (what {@code ctr images import}
-   * names the image after), streamed into containerd, and deleted again: containerd keeps its own copy.
+   * The layout's ref becomes the image's name (what {@code ctr images import} names the image after; an index
+   * annotation, so the layer is not copied again), the layout is streamed into containerd and deleted again:
+   * containerd keeps its own copy.
    */
   private static void importIntoContainerd(ContainerdImages containerd, Path layoutDir, Path namedLayout,
                                            String imageName) {
     try {
-      copyLayout(layoutDir, Optional.of(namedLayout), imageName);
-      containerd.importLayout(namedLayout);
+      nameLayoutRef(layoutDir, imageName);
+      containerd.importLayout(layoutDir);
     } catch (RuntimeException e) {
       containerd.remove(imageName);
       throw e;
@@ -160,6 +161,20 @@ public final class CheckpointImages {
       } catch (IOException e) {
         // the session's scratch directory goes with the session anyway
       }
+    }
+  }
+
+  /** Renames the layout's one ref ({@code org.opencontainers.image.ref.name} in index.json) to {@code name}. */
+  private static void nameLayoutRef(Path layoutDir, String name) {
+    Path index = layoutDir.resolve("index.json");
+    try {
+      io.vertx.core.json.JsonObject json = new io.vertx.core.json.JsonObject(Files.readString(index));
+      for (Object manifest : json.getJsonArray("manifests")) {
+        ((io.vertx.core.json.JsonObject) manifest).getJsonObject("annotations").put(OciImageStore.REF_NAME, name);
+      }
+      Files.writeString(index, json.encode());
+    } catch (IOException | RuntimeException e) {
+      throw new ImageStoreException(Code.IO, "cannot name the checkpoint layout " + name + ": " + e.getMessage(), e);
     }
   }
 

@@ -4,8 +4,10 @@ import io.ums.agent.container.ContainerWorkloads;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.kubelet.KubeletClient;
+import io.ums.agent.stopped.StoppedContainers;
 import io.ums.agent.workload.Workload;
 import io.ums.agent.workload.WorkloadSpec;
+import io.vertx.core.Future;
 import java.util.function.Function;
 
 /**
@@ -41,9 +43,18 @@ final class Backends {
     return mode == MigrationMode.POST_COPY ? PostCopyProcessDestination::new : ProcessDestination::new;
   }
 
-  /** The source backend for a pod's container the node's kubelet checkpoints. */
-  static Function<SourceSession, SourceBackend> kubeletSource(KubeletTarget target, boolean keep,
-                                                            KubeletClient kubelet) {
-    return session -> new KubeletSource(session, target, keep, kubelet);
+  /**
+   * The source backend for a pod's container the node's kubelet checkpoints: kept stopped from its checkpoint
+   * to the switch (kubelet-consistent), or copied while it runs on (kubelet-copy).
+   */
+  static Function<SourceSession, SourceBackend> kubeletSource(KubeletSend send, boolean keep, KubeletClient kubelet,
+                                                            StoppedContainers stopped) {
+    if (send.consistent()) {
+      String containerId = send.containerId().orElseThrow();
+      return session -> new ConsistentKubeletSource(session, new KubeletSource(session, send.target(), keep, kubelet,
+          Future::succeededFuture), containerId, send.hold(), stopped);
+    }
+    return session -> new KubeletSource(session, send.target(), keep, kubelet, () -> send.containerId()
+        .<Future<?>>map(stopped::continueCopied).orElseGet(Future::succeededFuture));
   }
 }

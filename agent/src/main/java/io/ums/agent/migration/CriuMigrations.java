@@ -10,6 +10,8 @@ import io.ums.agent.error.AgentException;
 import io.ums.agent.error.ApiError;
 import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.kubelet.KubeletClient;
+import io.ums.agent.stopped.ContainerCgroups;
+import io.ums.agent.stopped.StoppedContainers;
 import io.ums.agent.workload.WorkloadSpec;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsConnection;
@@ -78,8 +80,10 @@ public final class CriuMigrations implements Migrations {
     // the latter as what they are
     Optional<ContainerWorkloads> containers = workloads instanceof WorkloadsByKind byKind
         ? Optional.of(byKind.containers()) : Optional.empty();
+    StoppedContainers stopped = new StoppedContainers(vertx, new ContainerCgroups(ContainerCgroups.DEFAULT_ROOT),
+        config.workDir());
     MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, containers, runner,
-        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks,
+        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks, stopped,
         new StoppedSources(vertx, workloads, runner.wrapper(), config.workDir()).withContainers(containers));
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
@@ -96,9 +100,13 @@ public final class CriuMigrations implements Migrations {
       }
       java.nio.file.Files.createDirectories(settings.sessionRoot());
       return null;
-    }, false).compose(ignored -> DataPlane.start(vertx, config.bindHost(), config.dataPort(), limits, migrations.sessions::tokenFor,
-            migrations::onConnection))
-        .map(plane -> {
+    }, false).compose(ignored -> stopped.recover()).compose(resumed -> {
+      if (resumed > 0) {
+        LOG.info("resumed {} container(s) a previous run of this agent had stopped for a migration", resumed);
+      }
+      return DataPlane.start(vertx, config.bindHost(), config.dataPort(), limits, migrations.sessions::tokenFor,
+            migrations::onConnection);
+    }).map(plane -> {
           migrations.dataPlane = plane;
           vertx.setPeriodic(EXPIRY_SWEEP_MILLIS, ignored -> migrations.expireSessions());
           LOG.info("migration engine up: data port {}, sessions in {}", plane.port(), settings.sessionRoot());
@@ -176,7 +184,7 @@ public final class CriuMigrations implements Migrations {
     boolean keep = request.getBoolean("keep", false);
     JsonObject kubeletTarget = request.getJsonObject("kubelet");
     if (kubeletTarget != null) {
-      return startKubeletSend(id, KubeletTarget.fromJson(kubeletTarget), destination, keep);
+      return startKubeletSend(id, KubeletSend.fromJson(kubeletTarget), destination, keep);
     }
     MigrationMode mode = MigrationMode.fromWire(request.getString("mode"));
     return deps.workloads().beginMigration(request.getString("workloadId"), id).map(workload -> {
@@ -199,8 +207,9 @@ public final class CriuMigrations implements Migrations {
     });
   }
 
-  private Future<String> startKubeletSend(String id, KubeletTarget target, SourceDriver.Destination destination,
+  private Future<String> startKubeletSend(String id, KubeletSend send, SourceDriver.Destination destination,
                                           boolean keep) {
+    KubeletTarget target = send.target();
     if (kubelet.isEmpty()) {
       return Future.failedFuture(new AgentException(ApiError.UNAVAILABLE, "node " + deps.node()
           + " has no kubelet configured (start the agent with --kubelet-url)"));
@@ -210,7 +219,7 @@ public final class CriuMigrations implements Migrations {
           + " is already migrating"));
     }
     OutgoingMigration migration = new SourceDriver(deps, id, target.toString(), "kubelet checkpoint of " + target,
-        destination, Backends.kubeletSource(target, keep, kubelet.get()));
+        destination, Backends.kubeletSource(send, keep, kubelet.get(), deps.stopped()));
     sources.put(id, migration);
     statuses.put(id, migration.status());
     migration.completion().onComplete(ignored -> {
@@ -219,6 +228,11 @@ public final class CriuMigrations implements Migrations {
     });
     migration.start();
     return Future.succeededFuture(id);
+  }
+
+  @Override
+  public Optional<StoppedContainers> stoppedContainers() {
+    return Optional.of(deps.stopped());
   }
 
   @Override

@@ -15,8 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A pod's container moved through its kubelet's checkpoint API (interface kubelet), the source side: the
- * kubelet checkpoints the container (which goes on running; this agent never stops it) while the data
+ * A pod's container copied through its kubelet's checkpoint API (interface kubelet-copy), the source side: the
+ * kubelet checkpoints the container (which goes on running; where the node's runtime leaves checkpointed
+ * containers stopped, {@code afterCheckpoint} lets it run on) while the data
  * connection opens, and the archive it wrote streams from the file straight into one channel to the
  * destination, which turns it into a checkpoint image. Nothing to commit or roll back: a failed migration
  * ends FAILED with the container running where it was. The archive holds the container's memory: it is
@@ -33,16 +34,20 @@ final class KubeletSource implements SourceBackend {
   private final boolean keep;
   private final KubeletClient kubelet;
   private final KubeletArchives archives;
+  private final java.util.function.Supplier<Future<?>> afterCheckpoint;
   private Path archive;
   private OutgoingChannel archiveChannel;
 
-  KubeletSource(SourceSession session, KubeletTarget target, boolean keep, KubeletClient kubelet) {
+  /** {@code afterCheckpoint}: what follows the kubelet's answer (a copy's container runs on). */
+  KubeletSource(SourceSession session, KubeletTarget target, boolean keep, KubeletClient kubelet,
+                java.util.function.Supplier<Future<?>> afterCheckpoint) {
     this.session = session;
     this.vertx = session.deps().vertx();
     this.target = target;
     this.keep = keep;
     this.kubelet = kubelet;
     this.archives = kubeletArchives(session.deps());
+    this.afterCheckpoint = afterCheckpoint;
   }
 
   /** The kubelet's archives as this agent handles them (claims in the work dir). */
@@ -58,6 +63,7 @@ final class KubeletSource implements SourceBackend {
     LOG.info("migration {} CHECKPOINTING: POST /checkpoint/{} on the kubelet", session.id(), target);
     long started = System.nanoTime();
     return kubelet.checkpoint(target.namespace(), target.pod(), target.container())
+        .compose(reported -> afterCheckpoint.get().map(reported))
         .compose(reported -> vertx.executeBlocking(() -> {
           Path local = archives.locate(reported);
           archives.claim(session.id(), local);

@@ -112,4 +112,9 @@ public final class MeteredMigrations implements Migrations {
   public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
     return delegate.settleStoppedSource(migrationId, kill);
   }
+
+  @Override
+  public java.util.Optional<io.ums.agent.stopped.StoppedContainers> stoppedContainers() {
+    return delegate.stoppedContainers();
+  }
 }

@@ -25,6 +25,11 @@ public interface Migrations {
   /** Refuses new sessions and lets in-flight ones finish or roll back within the grace period. */
   Future<Void> drain(java.time.Duration grace);
 
+  /** The containers held stopped for consistent pod migrations (none where migrations are unavailable). */
+  default Optional<io.ums.agent.stopped.StoppedContainers> stoppedContainers() {
+    return Optional.empty();
+  }
+
   /** True while any migration is in flight. */
   boolean busy();
 

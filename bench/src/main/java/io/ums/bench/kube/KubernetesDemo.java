@@ -13,7 +13,7 @@ import java.util.Locale;
  * {@code ./ums demo --kubernetes}: the real cluster of {@code ./ums cluster} (brought up unless it runs), UMS
  * deployed from deploy/ (the agent DaemonSet, the coordinator Deployment under its ServiceAccount), a memory
  * service pod with a Service on node-a moved to node-b with {@code POST /migrate} through the coordinator's
- * Service (interface kubelet: the kubelet's checkpoint API, the archive streamed agent to agent, restored by
+ * Service (interface kubelet-consistent: the kubelet's checkpoint API, the archive streamed agent to agent, restored by
  * containerd), verified, everything removed again. Blocking.
  */
 public final class KubernetesDemo {
@@ -33,7 +33,8 @@ public final class KubernetesDemo {
   /** Runs the demo; the report's {@code ok} says whether every check held. */
   public JsonObject run(Path repo) {
     KubeCluster cluster = KubeCluster.fromEnvironment(repo);
-    JsonObject report = new JsonObject().put("ok", false).put("interface", "kubelet").put("clusterId", cluster.id());
+    JsonObject report = new JsonObject().put("ok", false).put("interface", "kubelet-consistent")
+        .put("clusterId", cluster.id());
     Path scratch = null;
     UmsDeployment ums = null;
     String pod = KubeCluster.uniqueName("memservice");
@@ -60,8 +61,9 @@ public final class KubernetesDemo {
       cluster.kubectlOk("wait", "--for=condition=Ready", "pod/" + pod, "--timeout=120s");
       awaitAnswering(cluster, pod);
       step("POST /migrate {name: " + pod + ", destinationNode: " + DESTINATION_NODE
-          + ", interface: kubelet} to the coordinator's Service " + ums.coordinatorServiceIp() + ":8080");
+          + ", interface: kubelet-consistent} to the coordinator's Service " + ums.coordinatorServiceIp() + ":8080");
       PodMove move = PodMove.run(cluster, ums, pod, pod, DESTINATION_NODE);
+      report.put("interface", move.answer().getString("interface", report.getString("interface")));
       if (move.status() != 200) {
         throw new IllegalStateException("POST /migrate answered " + move.status() + ": " + move.answer().encode());
       }

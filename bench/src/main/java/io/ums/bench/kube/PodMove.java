@@ -17,7 +17,7 @@ public record PodMove(int status, JsonObject answer, MemServiceClient.Answer bef
                       List<String> serviceEndpoints, long millis) {
   private static final long GONE_WITHIN_MS = 60_000;
 
-  /** Moves {@code pod} (default namespace, interface kubelet) to {@code toNode}; {@code service} may be null. */
+  /** Moves {@code pod} (default namespace, interface kubelet-consistent) to {@code toNode}; {@code service} may be null. */
   public static PodMove run(KubeCluster cluster, UmsDeployment ums, String pod, String service, String toNode) {
     JsonObject source = cluster.getJson("pod", pod);
     String sourceIp = source.getJsonObject("status").getString("podIP");
@@ -25,7 +25,7 @@ public record PodMove(int status, JsonObject answer, MemServiceClient.Answer bef
     MemServiceClient.Answer before = KubeMemService.verify(sourceIp);
     long started = System.nanoTime();
     UmsDeployment.MigrateAnswer answer = ums.migrate(sourceNode, new JsonObject().put("name", pod)
-        .put("namespace", "default").put("destinationNode", toNode).put("interface", "kubelet"));
+        .put("namespace", "default").put("destinationNode", toNode).put("interface", "kubelet-consistent"));
     long millis = (System.nanoTime() - started) / 1_000_000;
     if (answer.status() != 200) {
       return new PodMove(answer.status(), answer.body(), before, Optional.empty(), Optional.empty(),

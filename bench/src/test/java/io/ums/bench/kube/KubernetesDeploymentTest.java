@@ -117,7 +117,7 @@ class KubernetesDeploymentTest {
     PodMove move = PodMove.run(cluster, ums, app, app, "node-b");
 
     assertThat(move.status()).as("POST /migrate answer: %s", move.answer()).isEqualTo(200);
-    assertThat(move.answer().getString("interface")).isEqualTo("kubelet");
+    assertThat(move.answer().getString("interface")).isEqualTo("kubelet-consistent");
     assertThat(move.destinationNode()).isEqualTo("node-b");
     assertThat(move.checksumOk()).as("memory checksum %s -> %s", move.before(), move.after()).isTrue();
     assertThat(move.counterContinued()).as("counter %s -> %s", move.before(), move.after()).isTrue();

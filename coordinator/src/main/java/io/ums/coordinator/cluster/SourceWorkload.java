@@ -3,6 +3,7 @@ package io.ums.coordinator.cluster;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -13,6 +14,7 @@ import java.util.Optional;
  * @param kind "process" or "container", as the agent reports it, or {@link #KIND_POD}
  * @param runtime the agent's runtime for containers (runc, podman), or null
  * @param podTemplate Kubernetes only: the live pod, cleaned for re-creation on the destination
+ * @param containerIds Kubernetes only: the runtime id of each container by name, from the pod's status
  */
 public record SourceWorkload(
     String namespace,
@@ -21,7 +23,13 @@ public record SourceWorkload(
     String agentWorkloadId,
     String kind,
     String runtime,
-    Optional<JsonObject> podTemplate) {
+    Optional<JsonObject> podTemplate,
+    Map<String, String> containerIds) {
+
+  public SourceWorkload(String namespace, String name, AgentRef agent, String agentWorkloadId, String kind,
+      String runtime, Optional<JsonObject> podTemplate) {
+    this(namespace, name, agent, agentWorkloadId, kind, runtime, podTemplate, Map.of());
+  }
 
   /** Kubernetes: a pod whose containers only the kubelet can checkpoint (no agent workload for it). */
   public static final String KIND_POD = "pod";

@@ -108,6 +108,12 @@ final class DestinationPods {
    */
   static Pod restored(Pod template, String podName, String node, String migrationId, Map<String, String> images) {
     Pod pod = destination(template, podName, node, migrationId);
+    // the app containers go on from their checkpoints: their init containers ran on the source and must not
+    // run again (a native sidecar, restartPolicy Always, is not checkpointed: it starts afresh)
+    if (pod.getSpec().getInitContainers() != null) {
+      pod.getSpec().setInitContainers(pod.getSpec().getInitContainers().stream()
+          .filter(init -> "Always".equals(init.getRestartPolicy())).toList());
+    }
     pod.getSpec().getContainers().forEach(container -> {
       String image = images.get(container.getName());
       if (image != null) {

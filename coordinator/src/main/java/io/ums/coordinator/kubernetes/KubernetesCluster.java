@@ -62,7 +62,10 @@ public final class KubernetesCluster implements Cluster {
     this.owner = new PodOwner(client, kube);
     this.handover = new Handover(client, kube);
     this.recovery = new Recovery(vertx, client, kube, lock, events, handover,
-        pod -> agentOn(pod.getSpec().getNodeName()).compose(agent -> agentWorkloadOf(agent, pod)));
+        pod -> agentOn(pod.getSpec().getNodeName()).compose(agent -> agentWorkloadOf(agent, pod)),
+        pod -> agentOn(pod.getSpec().getNodeName()).compose(agent -> Future.join(containerIds(pod).values().stream()
+            .map(id -> new AgentClient(http, agent.node(), agent.controlUrl())
+                .settleStopped(id.replaceFirst("^[a-z0-9-]+://", ""), false)).toList()).mapEmpty()));
   }
 
   @Override
@@ -192,7 +195,8 @@ public final class KubernetesCluster implements Cluster {
         if (lockHolder != null) {
           staleLocks.put(namespace + "/" + name, lockHolder);
         }
-        return new SourceWorkload(namespace, name, agent, null, SourceWorkload.KIND_POD, null, Optional.of(template));
+        return new SourceWorkload(namespace, name, agent, null, SourceWorkload.KIND_POD, null, Optional.of(template),
+            containerIds(pod));
       }
       if (lockHolder != null) {
         if ("MIGRATING".equals(workload.getString("status"))) {
@@ -204,6 +208,16 @@ public final class KubernetesCluster implements Cluster {
       return new SourceWorkload(namespace, name, agent, workload.getString("id"),
           workload.getString("kind", "process"), workload.getString("runtime"), Optional.of(template));
     });
+  }
+
+  /** The runtime id of each running container, by name (the pod status's containerID, runtime prefix kept). */
+  private static Map<String, String> containerIds(Pod pod) {
+    Map<String, String> ids = new java.util.HashMap<>();
+    if (pod.getStatus() != null && pod.getStatus().getContainerStatuses() != null) {
+      pod.getStatus().getContainerStatuses().stream().filter(status -> status.getContainerID() != null)
+          .forEach(status -> ids.put(status.getName(), status.getContainerID()));
+    }
+    return Map.copyOf(ids);
   }
 
   @Override

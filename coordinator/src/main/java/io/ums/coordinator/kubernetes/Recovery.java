@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  *   <li>no source pod locked by X any more: whatever ran ended, and a RESERVED destination never
  *       got the workload (or its source coordinator, in another cluster, will fail to commit a
  *       reservation this coordinator no longer has): remove it;
- *   <li>source locked by X through the kubelet: the kubelet never stops the source, roll back;
+ *   <li>source locked by X through the kubelet: roll back (kubelet-copy never stopped the source;
+ *       kubelet-consistent's source agent resumes the container it keeps stopped);
  *   <li>otherwise ask the source node's agent: still migrating the pod's workload: wait and look
  *       again later (the agents finish or roll back by themselves); it still has the workload: roll
  *       back (remove destinations, unlock); it has not any more: the agents moved it, finish
@@ -53,9 +54,12 @@ final class Recovery {
   private final Handover handover;
   /** The source node agent's workload for a pod; empty when the agent runs none for it. */
   private final Function<Pod, Future<Optional<JsonObject>>> agentWorkload;
+  /** kubelet-consistent: the source node's agent resumes the pod's container it keeps stopped, if any. */
+  private final Function<Pod, Future<Void>> resumeStopped;
 
   Recovery(Vertx vertx, KubernetesClient client, KubeCalls kube, PodLock lock, MigrationEvents events,
-      Handover handover, Function<Pod, Future<Optional<JsonObject>>> agentWorkload) {
+      Handover handover, Function<Pod, Future<Optional<JsonObject>>> agentWorkload,
+      Function<Pod, Future<Void>> resumeStopped) {
     this.vertx = vertx;
     this.client = client;
     this.kube = kube;
@@ -63,6 +67,7 @@ final class Recovery {
     this.events = events;
     this.handover = handover;
     this.agentWorkload = agentWorkload;
+    this.resumeStopped = resumeStopped;
   }
 
   /**
@@ -136,8 +141,11 @@ final class Recovery {
       return destinations.isEmpty() ? Future.succeededFuture(Outcome.NOTHING)
           : remove(id, destinations).map(Outcome.ROLLED_BACK);
     }
-    if ("kubelet".equals(KubernetesCluster.annotations(source).get(MigrationKeys.ANNOTATION_MIGRATION_INTERFACE))) {
-      return rollBack(id, source, destinations, "the kubelet left the source running");
+    String via = KubernetesCluster.annotations(source).get(MigrationKeys.ANNOTATION_MIGRATION_INTERFACE);
+    if (via != null && via.startsWith("kubelet")) {
+      // kubelet-copy left the source running; kubelet-consistent's stopped source resumes (or its hold expires)
+      return resumeStopped.apply(source).otherwiseEmpty().compose(resumed -> rollBack(id, source, destinations,
+          "the kubelet's checkpoint left the source in place"));
     }
     return agentWorkload.apply(source)
         .compose(workload -> {

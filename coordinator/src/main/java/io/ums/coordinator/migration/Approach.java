@@ -14,8 +14,16 @@ public enum Approach {
   RUNC("runc", "container"),
   /** container-level with a nested runtime (podman in the pod). */
   PIND("pind", "container"),
-  /** orchestrator-level: the kubelet checkpoint API, one checkpoint archive per container of a pod. */
-  KUBELET("kubelet", "checkpoint");
+  /**
+   * orchestrator-level, consistent: the kubelet checkpoint API, and the source container stays stopped from
+   * its checkpoint until the destination pod is Ready (then it is killed; on any failure it resumes).
+   */
+  KUBELET_CONSISTENT("kubelet-consistent", "checkpoint"),
+  /**
+   * orchestrator-level, a copy: the kubelet checkpoint API, the source runs on after its checkpoint (what it
+   * does until the switch is lost). Opt-in.
+   */
+  KUBELET_COPY("kubelet-copy", "checkpoint");
 
   private final String wireName;
   private final String agentKind;
@@ -34,10 +42,18 @@ public enum Approach {
     return agentKind;
   }
 
+  /** Through the node's kubelet (a pod's containers, one checkpoint archive each). */
+  public boolean viaKubelet() {
+    return this == KUBELET_CONSISTENT || this == KUBELET_COPY;
+  }
+
   public static Approach parse(String text) {
     String wanted = text.toLowerCase(Locale.ROOT);
     if (wanted.equals("dind")) {
       return PIND; // UMS's Docker-in-pod flavour; podman is the nested runtime we drive
+    }
+    if (wanted.equals("kubelet")) {
+      return KUBELET_COPY; // what "kubelet" always meant: a copy; a pod without an interface moves consistently
     }
     return Arrays.stream(values())
         .filter(a -> a.wireName.equals(wanted))
@@ -58,7 +74,7 @@ public enum Approach {
    */
   public static Approach forWorkload(String kind, String runtime) {
     if (SourceWorkload.KIND_POD.equals(kind)) {
-      return KUBELET;
+      return KUBELET_CONSISTENT;
     }
     if ("container".equals(kind)) {
       return "podman".equals(runtime) ? PIND : RUNC;

@@ -20,7 +20,7 @@ final class Compatibility {
 
   /** The source agent can do what the approach needs (NOT_MIGRATABLE otherwise). */
   static void checkSource(JsonObject sourceInfo, Approach approach, String node) {
-    if (approach == Approach.KUBELET
+    if (approach.viaKubelet()
         && !sourceInfo.getJsonObject("kubelet", new JsonObject()).getBoolean("configured", false)) {
       throw new MigrationException(Failure.NOT_MIGRATABLE, "interface kubelet: the agent on node " + node
           + " has no kubelet configured (start it with --kubelet-url and a token allowed nodes/checkpoint)");
@@ -29,7 +29,7 @@ final class Compatibility {
 
   /** Throws INCOMPATIBLE_DESTINATION / NO_DESTINATION; returns warnings worth showing. */
   static List<String> check(JsonObject sourceInfo, JsonObject destination, Approach approach) {
-    if (approach == Approach.KUBELET && !"kubernetes".equals(destination.getString("mode"))) {
+    if (approach.viaKubelet() && !"kubernetes".equals(destination.getString("mode"))) {
       throw new MigrationException(
           Failure.INCOMPATIBLE_DESTINATION,
           "interface kubelet needs a Kubernetes destination, the destination runs in "

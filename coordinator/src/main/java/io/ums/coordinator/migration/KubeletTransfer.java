@@ -12,8 +12,9 @@ import java.util.function.Function;
 
 /**
  * Orchestrator level on the source side: the kubelet checkpoints one container per call, so each
- * app container of the pod goes to its own destination session, one after the other (the
- * kubelet pauses the container only while it writes the archive, and leaves it running). Answers
+ * app container of the pod goes to its own destination session, one after the other (kubelet-copy:
+ * the container runs on after its checkpoint; kubelet-consistent, single-container pods: it stays
+ * stopped, see {@link StoppedSource}). Answers
  * one combined final status: bytes and timings summed, each container's checkpoint image.
  */
 final class KubeletTransfer {
@@ -26,22 +27,33 @@ final class KubeletTransfer {
   private final JsonObject reservation;
   private final BiConsumer<String, String> started;
   private final Function<String, Future<JsonObject>> follow;
+  private final Approach approach;
+  private final java.time.Duration hold;
 
   /**
    * @param started told (container, agent migration id) when the source agent accepted a container
    * @param follow follows one agent migration to its final DONE status (fails otherwise)
+   * @param hold kubelet-consistent: how long the source agent keeps a container stopped for the switch
    */
   KubeletTransfer(AgentClient sourceAgent, SourceWorkload workload, boolean keep, JsonObject reservation,
-      BiConsumer<String, String> started, Function<String, Future<JsonObject>> follow) {
+      BiConsumer<String, String> started, Function<String, Future<JsonObject>> follow, Approach approach,
+      java.time.Duration hold) {
     this.sourceAgent = sourceAgent;
     this.workload = workload;
     this.keep = keep;
     this.reservation = reservation;
     this.started = started;
     this.follow = follow;
+    this.approach = approach;
+    this.hold = hold;
   }
 
   Future<JsonObject> run() {
+    try {
+      StoppedSource.checkConsistent(approach, workload);
+    } catch (MigrationException refused) {
+      return Future.failedFuture(refused);
+    }
     JsonArray sessions = reservation.getJsonArray("sessions", new JsonArray());
     if (sessions.isEmpty()) {
       return Future.failedFuture(new MigrationException(Failure.PEER_FAILED,
@@ -65,7 +77,9 @@ final class KubeletTransfer {
         .put("sessionId", session.getString("sessionId"))
         .put("token", session.getString("token"))
         .put("encrypt", reservation.getBoolean("encrypt", false));
-    return sourceAgent.sendKubeletCheckpoint(workload.namespace(), workload.name(), container, target, keep)
+    JsonObject how = new JsonObject().put("containerId", workload.containerIds().get(container))
+        .put("mode", approach == Approach.KUBELET_CONSISTENT ? "consistent" : "copy").put("holdMs", hold.toMillis());
+    return sourceAgent.sendKubeletCheckpoint(workload.namespace(), workload.name(), container, how, target, keep)
         .compose(accepted -> {
           String agentMigrationId = accepted.getString("migrationId");
           if (agentMigrationId == null) {

@@ -83,9 +83,9 @@ final class MigrationRun {
               mode = chosen;
               return reserve(arch);
             }))
-        .compose(reserved -> approach == Approach.KUBELET
+        .compose(reserved -> approach.viaKubelet()
             ? new KubeletTransfer(sourceAgent, workload, migration.request().keep(), reservation, this::startedKubelet,
-                this::follow).run()
+                this::follow, approach, StoppedSource.hold(settings)).run()
             : startTransfer().compose(this::follow))
         .compose(this::finish)
         .onComplete(ended -> Optional.ofNullable(keepAlive).ifPresent(ReservationKeepAlive::stop))
@@ -117,7 +117,7 @@ final class MigrationRun {
             arch,
             migration.request().destinationNode(),
             workload.podTemplate(),
-            approach == Approach.KUBELET ? workload.containers() : List.of(),
+            approach.viaKubelet() ? workload.containers() : List.of(),
             mode);
     return destination
         .reserve(ReservationBodies.requestBody(request))
@@ -190,7 +190,7 @@ final class MigrationRun {
    * archive alone restores nothing: the migration fails, the pod runs on. Otherwise the destination says.
    */
   private Future<JsonObject> settleLostSource(String agentMigrationId, AgentStatusWatcher.LostAgent lost) {
-    if (approach == Approach.KUBELET) {
+    if (approach.viaKubelet()) {
       return Future.failedFuture(new MigrationException(Failure.PEER_FAILED, "lost the source agent on node "
           + workload.node() + " during " + lost.lastPhase() + " (" + lost.why() + "); the kubelet's checkpoint"
           + " leaves pod " + workload.key() + " running there"));
@@ -273,7 +273,9 @@ final class MigrationRun {
               return redirected.compose(done -> afterCommit(
                   migration.request().keep() ? "unlocking the kept source" : "deleting the source",
                   cluster.finishSource(workload, migration.id(), migration.request().keep(),
-                      Optional.ofNullable(sameCluster ? destinationObject : null))));
+                      Optional.ofNullable(sameCluster ? destinationObject : null))))
+                  .compose(done -> afterCommit("ending the stopped source", StoppedSource.settle(approach, sourceAgent,
+                      workload, !migration.request().keep())));
             })
         .map(done -> result(finalStatus));
   }
@@ -294,7 +296,7 @@ final class MigrationRun {
    */
   private Future<JsonObject> commit(JsonObject finalStatus) {
     String reservationId = reservation.getString("reservationId");
-    if (approach != Approach.KUBELET) {
+    if (!approach.viaKubelet()) {
       return destination.commit(reservationId, new JsonObject().put("keep", migration.request().keep()));
     }
     currentContainer = null;
@@ -319,7 +321,7 @@ final class MigrationRun {
             .put("transfer", timings.getLong("transferMs", 0L))
             .put("restore", timings.getLong("restoreMs", 0L))
             .put("podStart", reservation.getLong("podStartMs", 0L))
-            .put("downtime", timings.getLong("downtimeMs", 0L))
+            .put("downtime", StoppedSource.downtime(approach, timings, reservation.getLong("podStartMs", 0L)))
             .put("agentTotal", timings.getLong("totalMs", 0L))
             .put("total", totalMs)
             .put("layerBytesSent", bytes.getLong("layerBytesSent", 0L))
@@ -381,6 +383,7 @@ final class MigrationRun {
                       return Future.succeededFuture();
                     });
     released
+        .eventually(() -> StoppedSource.settle(approach, sourceAgent, workload, false))
         .eventually(() -> stepsRecorded)
         .compose(done -> cluster.unlock(workload, migration.id(), failure.getMessage()))
         .onComplete(

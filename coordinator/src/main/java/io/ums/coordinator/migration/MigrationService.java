@@ -86,7 +86,7 @@ public final class MigrationService {
 
   private static Approach chooseApproach(MigrationRequest request, SourceWorkload workload) {
     Approach approach = request.approach().orElse(Approach.forWorkload(workload.kind(), workload.runtime()));
-    if (approach == Approach.KUBELET) {
+    if (approach.viaKubelet()) {
       if (workload.podTemplate().isEmpty()) {
         throw MigrationException.badField("interface",
             "kubelet (orchestrator-level) checkpoints pods through their kubelet: it needs the coordinator in"

@@ -68,8 +68,8 @@ public final class AgentClient {
    * the archive to the destination session; the kubelet leaves the container running.
    */
   public Future<JsonObject> sendKubeletCheckpoint(
-      String namespace, String pod, String container, JsonObject destination, boolean keep) {
-    JsonObject kubelet = new JsonObject().put("namespace", namespace).put("pod", pod).put("container", container);
+      String namespace, String pod, String container, JsonObject how, JsonObject destination, boolean keep) {
+    JsonObject kubelet = how.copy().put("namespace", namespace).put("pod", pod).put("container", container);
     return http.post(
         peer(),
         baseUrl + "/v1/send",
@@ -96,6 +96,15 @@ public final class AgentClient {
   public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill, Duration timeout) {
     return http.post(peer(), baseUrl + "/v1/stopped-sources/" + migrationId + (kill ? "/kill" : "/resume"),
         new JsonObject(), timeout);
+  }
+
+  /**
+   * kubelet-consistent: the source container the agent keeps stopped since its checkpoint is killed ({@code kill})
+   * or resumed; NOT_FOUND when the agent holds no such container (never stopped, or settled already).
+   */
+  public Future<JsonObject> settleStopped(String containerId, boolean kill) {
+    return http.post(peer(), baseUrl + "/v1/stopped-containers/" + containerId + (kill ? "/kill" : "/resume"),
+        new JsonObject());
   }
 
   public Future<JsonObject> abort(String id) {

@@ -114,7 +114,7 @@ class KubeletMigrationTest {
 
     Answer done = answer.get();
     assertThat(done.status()).as(done.body()).isEqualTo(200);
-    assertThat(done.json().getString("interface")).isEqualTo("kubelet");
+    assertThat(done.json().getString("interface")).isEqualTo("kubelet-copy");
     assertThat(done.json().getJsonObject("destination").getString("pod")).isEqualTo(restored.getMetadata().getName());
     assertThat(done.json().getJsonObject("destination").getJsonArray("containers")).hasSize(1);
     assertThat(MockCluster.get(client, "default", "api")).as("source deleted").isNull();
@@ -239,6 +239,21 @@ class KubeletMigrationTest {
 
     assertThat(answer.status()).as(answer.body()).isEqualTo(409);
     assertThat(answer.json().getString("message")).contains("--kubelet-url");
+    assertSourceRunsUnlocked();
+  }
+
+  @Test
+  void aMultiContainerPodIsRefusedByTheConsistentWayWithWhy() {
+    sourcePod("app", "sidecar");
+    JsonObject noInterface = request();
+    noInterface.remove("interface");
+
+    Answer answer = Http.post(coordinator.url() + "/migrate", noInterface);
+
+    assertThat(answer.status()).as(answer.body()).isEqualTo(409);
+    assertThat(answer.json().getString("message")).contains("kubelet-consistent moves single-container pods")
+        .contains("[app, sidecar]").contains("kubelet-copy");
+    assertThat(nodeA.kubeletCheckpoints()).as("nothing checkpointed, nothing stopped").isEmpty();
     assertSourceRunsUnlocked();
   }
 }
