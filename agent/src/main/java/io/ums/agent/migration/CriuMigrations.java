@@ -12,6 +12,7 @@ import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.kubelet.KubeletClient;
 import io.ums.agent.stopped.ContainerCgroups;
 import io.ums.agent.stopped.StoppedContainers;
+import io.ums.agent.stopped.StoppedSources;
 import io.ums.agent.workload.WorkloadSpec;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsConnection;

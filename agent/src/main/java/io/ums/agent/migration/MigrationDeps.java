@@ -4,6 +4,7 @@ import io.ums.agent.container.ContainerWorkloads;
 import io.ums.agent.criu.CriuRunner;
 import io.ums.agent.kubelet.KubeletSettings;
 import io.ums.agent.stopped.StoppedContainers;
+import io.ums.agent.stopped.StoppedSources;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsClient;
 import io.vertx.core.Vertx;

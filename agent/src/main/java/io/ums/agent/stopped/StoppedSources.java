@@ -1,4 +1,4 @@
-package io.ums.agent.migration;
+package io.ums.agent.stopped;
 
 import io.ums.agent.container.ContainerWorkloads;
 import io.ums.agent.criu.NetworkLockRules;
@@ -41,11 +41,12 @@ import org.slf4j.LoggerFactory;
  *       {@code GET /v1/stopped-sources}; a dump still waiting at its gate waits for the same word
  *       ({@link #verdictFile}), so CRIU itself commits or rolls back (connections it holds resume).</li>
  * </ul>
- * Blocking methods run on workers.
+ * Blocking methods run on workers. Beside {@link StoppedContainers} (a consistent pod migration's containers,
+ * settled the same way by the coordinator's word): the two hold every source workload a migration stops.
  */
-final class StoppedSources {
+public final class StoppedSources {
   private static final Logger LOG = LoggerFactory.getLogger(StoppedSources.class);
-  static final String DIR = "stopped-sources";
+  public static final String DIR = "stopped-sources";
   static final String CHECKPOINTING = "CHECKPOINTING";
   static final String AWAITING_VERDICT = "AWAITING_VERDICT";
   private static final String CONTAINER = "container";
@@ -58,7 +59,7 @@ final class StoppedSources {
   private final Path dir;
   private final Map<String, JsonObject> records = new ConcurrentHashMap<>();
 
-  StoppedSources(Vertx vertx, Workloads workloads, List<String> criuWrapper, Path workDir) {
+  public StoppedSources(Vertx vertx, Workloads workloads, List<String> criuWrapper, Path workDir) {
     this.vertx = vertx;
     this.workloads = workloads;
     this.criuWrapper = List.copyOf(criuWrapper);
@@ -66,13 +67,13 @@ final class StoppedSources {
   }
 
   /** The node's runc containers, once container support is up (a frozen container is thawed through it). */
-  StoppedSources withContainers(Optional<ContainerWorkloads> nodeContainers) {
+  public StoppedSources withContainers(Optional<ContainerWorkloads> nodeContainers) {
     this.containers = nodeContainers;
     return this;
   }
 
   /** Records a runc container before its freeze (stage CHECKPOINTING); no pid, no lock rules. Blocking. */
-  void recordContainer(String migrationId, String containerId, Path sessionDir) throws IOException {
+  public void recordContainer(String migrationId, String containerId, Path sessionDir) throws IOException {
     JsonObject record = new JsonObject().put("migrationId", migrationId).put("workloadId", containerId)
         .put("kind", CONTAINER).put("sessionDir", sessionDir.toString()).put("stage", CHECKPOINTING)
         .put("since", Instant.now().toString());
@@ -81,12 +82,12 @@ final class StoppedSources {
   }
 
   /** Where a held dump's gate script looks for its verdict once the agent that started it is gone. */
-  Path verdictFile(String migrationId) {
+  public Path verdictFile(String migrationId) {
     return dir.resolve(migrationId + ".verdict");
   }
 
   /** Records a source before its freeze (stage CHECKPOINTING). Blocking. */
-  void record(String migrationId, String workloadId, long pid, Set<String> lockRulesBefore, Path sessionDir)
+  public void record(String migrationId, String workloadId, long pid, Set<String> lockRulesBefore, Path sessionDir)
       throws IOException {
     JsonObject record = new JsonObject().put("migrationId", migrationId).put("workloadId", workloadId)
         .put("pid", pid).put("startTime", ProcessIdentity.of(pid).map(ProcessIdentity::startTime).orElse(-1L))
@@ -97,7 +98,7 @@ final class StoppedSources {
   }
 
   /** The restore request is about to go: from now on only the destination's verdict settles it. Blocking. */
-  void awaitVerdict(String migrationId) throws IOException {
+  public void awaitVerdict(String migrationId) throws IOException {
     JsonObject record = records.get(migrationId);
     if (record != null) {
       record.put("stage", AWAITING_VERDICT);
@@ -106,7 +107,7 @@ final class StoppedSources {
   }
 
   /** The running agent settled its migration itself. Blocking. */
-  void forget(String migrationId) {
+  public void forget(String migrationId) {
     records.remove(migrationId);
     try {
       Files.deleteIfExists(file(migrationId));
@@ -117,13 +118,13 @@ final class StoppedSources {
   }
 
   /** The session directories of held dumps: a restarted agent must not delete them under CRIU. */
-  Set<Path> heldSessionDirs() {
+  public Set<Path> heldSessionDirs() {
     Set<Path> held = new LinkedHashSet<>();
     records.values().forEach(record -> held.add(Path.of(record.getString("sessionDir"))));
     return held;
   }
 
-  JsonArray list() {
+  public JsonArray list() {
     JsonArray list = new JsonArray();
     records.values().forEach(record -> list.add(CONTAINER.equals(record.getString("kind")) ? record.copy()
         : record.copy().put("state", ProcessTree.state(record.getLong("pid")).map(String::valueOf).orElse("gone"))));
@@ -134,7 +135,7 @@ final class StoppedSources {
    * After a restart: loads what the previous run left; a source whose restore request never left resumes at
    * once, one awaiting the verdict stays as it is. Blocking.
    */
-  void recover() throws IOException {
+  public void recover() throws IOException {
     for (JsonObject record : readRecords()) {
       String id = record.getString("migrationId");
       records.put(id, record);
@@ -154,7 +155,7 @@ final class StoppedSources {
   }
 
   /** The coordinator's word: {@code kill} when the destination runs the workload, else resume it. */
-  Future<JsonObject> settleAsync(String migrationId, boolean kill) {
+  public Future<JsonObject> settleAsync(String migrationId, boolean kill) {
     if (!records.containsKey(migrationId)) {
       return Future.failedFuture(new AgentException(ApiError.NOT_FOUND, "no stopped source of migration "
           + migrationId + " on this agent"));
@@ -182,7 +183,7 @@ final class StoppedSources {
         throw new AgentException(ApiError.CONFLICT, "could not " + (kill ? "remove" : "thaw") + " container " + id
             + ": " + result.cause().getMessage());
       }
-      SessionDirs.delete(Path.of(record.getString("sessionDir")));
+      deleteTree(Path.of(record.getString("sessionDir")));
       forget(migrationId);
       String outcome = kill ? "killed" : "resumed";
       LOG.info("migration {}: source container {} {} ({})", migrationId, id, outcome, why);
@@ -221,12 +222,23 @@ final class StoppedSources {
       outcome = "gone";
     }
     int removed = locks.removeAddedSince(before);
-    SessionDirs.delete(Path.of(record.getString("sessionDir")));
+    deleteTree(Path.of(record.getString("sessionDir")));
     forget(migrationId);
     LOG.info("migration {}: source workload {} {} ({}; {} lock rule(s) removed)", migrationId,
         record.getString("workloadId"), outcome, why, removed);
     return new JsonObject().put("migrationId", migrationId).put("workloadId", record.getString("workloadId"))
         .put("outcome", outcome).put("why", why);
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(path);
+      }
+    }
   }
 
   private static boolean ours(JsonObject record) {
