@@ -109,14 +109,23 @@ public final class ControlApi {
 
   private JsonArray workloadList() {
     JsonArray list = new JsonArray();
-    workloads.list().forEach(workload -> list.add(WorkloadJson.of(workload, node.node())));
+    java.util.Map<String, String> held = migrations.heldSources();
+    workloads.list().forEach(workload -> list.add(withHold(WorkloadJson.of(workload, node.node()), held)));
     return list;
+  }
+
+  /** A source a killed agent's migration left stopped says so, and how it is settled. */
+  private static JsonObject withHold(JsonObject json, java.util.Map<String, String> held) {
+    String migrationId = held.get(json.getString("id"));
+    return migrationId == null ? json : json.put("awaitingVerdict", "stopped by migration " + migrationId
+        + ", which this agent's previous run did not finish, until the destination's verdict (POST"
+        + " /v1/stopped-sources/" + migrationId + "/kill|resume)");
   }
 
   /** One workload, with its resident memory (what the coordinator's mode "auto" decides on). */
   private Future<Answer> findWorkload(RoutingContext context) {
     var workload = workload(context.pathParam("id"));
-    JsonObject json = WorkloadJson.of(workload, node.node());
+    JsonObject json = withHold(WorkloadJson.of(workload, node.node()), migrations.heldSources());
     if (workload.pid() <= 0) {
       return Future.succeededFuture(new Answer(200, json));
     }

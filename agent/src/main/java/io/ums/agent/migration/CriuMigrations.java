@@ -121,6 +121,11 @@ public final class CriuMigrations implements Migrations {
   }
 
   @Override
+  public java.util.Map<String, String> heldSources() {
+    return deps.stoppedSources().awaitingVerdict();
+  }
+
+  @Override
   public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
     return deps.stoppedSources().settleAsync(migrationId, kill);
   }

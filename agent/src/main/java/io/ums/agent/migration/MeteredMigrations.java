@@ -109,6 +109,11 @@ public final class MeteredMigrations implements Migrations {
   }
 
   @Override
+  public java.util.Map<String, String> heldSources() {
+    return delegate.heldSources();
+  }
+
+  @Override
   public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
     return delegate.settleStoppedSource(migrationId, kill);
   }

@@ -124,6 +124,14 @@ public final class StoppedSources {
     return held;
   }
 
+  /** Workload id → migration id of the sources awaiting the destination's verdict (no I/O). */
+  public Map<String, String> awaitingVerdict() {
+    Map<String, String> held = new java.util.HashMap<>();
+    records.values().stream().filter(record -> AWAITING_VERDICT.equals(record.getString("stage")))
+        .forEach(record -> held.put(record.getString("workloadId"), record.getString("migrationId")));
+    return held;
+  }
+
   public JsonArray list() {
     JsonArray list = new JsonArray();
     records.values().forEach(record -> list.add(CONTAINER.equals(record.getString("kind")) ? record.copy()

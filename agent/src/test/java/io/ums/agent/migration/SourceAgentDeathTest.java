@@ -91,6 +91,8 @@ class SourceAgentDeathTest extends MigrationBedTest {
     bed.a.start(10);
     assertThat(StoppedSourcesIds.of(bed.a.getArray("/v1/stopped-sources"))).containsExactly(migration);
     assertThat(answers(bed.a.node.address())).as("held: it runs nowhere but on the destination").isFalse();
+    assertThat(bed.a.get("/v1/workloads/" + workload.getString("id")).getString("awaitingVerdict"))
+        .as("listed with a clear status").contains(migration);
 
     JsonObject outcome = bed.a.post("/v1/stopped-sources/" + migration + "/kill", new JsonObject(), 200);
     assertThat(outcome.getString("outcome")).isEqualTo("killed");
