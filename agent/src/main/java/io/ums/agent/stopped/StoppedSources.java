@@ -58,6 +58,7 @@ public final class StoppedSources {
   private final List<String> criuWrapper;
   private final Path dir;
   private final Map<String, JsonObject> records = new ConcurrentHashMap<>();
+  private final Set<String> settling = ConcurrentHashMap.newKeySet();
 
   public StoppedSources(Vertx vertx, Workloads workloads, List<String> criuWrapper, Path workDir) {
     this.vertx = vertx;
@@ -146,7 +147,7 @@ public final class StoppedSources {
   public void recover() throws IOException {
     for (JsonObject record : readRecords()) {
       String id = record.getString("migrationId");
-      records.put(id, record);
+      records.put(id, record.put("recovered", true));
       if (CHECKPOINTING.equals(record.getString("stage")) && CONTAINER.equals(record.getString("kind"))) {
         settleContainer(id, false, "its migration ended with the agent's previous run before the destination"
             + " could restore it");
@@ -164,17 +165,26 @@ public final class StoppedSources {
 
   /** The coordinator's word: {@code kill} when the destination runs the workload, else resume it. */
   public Future<JsonObject> settleAsync(String migrationId, boolean kill) {
-    if (!records.containsKey(migrationId)) {
+    JsonObject record = records.get(migrationId);
+    if (record == null) {
       return Future.failedFuture(new AgentException(ApiError.NOT_FOUND, "no stopped source of migration "
           + migrationId + " on this agent"));
     }
-    String why = kill ? "the destination restored it" : "the destination did not restore it";
-    if (CONTAINER.equals(records.get(migrationId).getString("kind"))) {
-      return settleContainer(migrationId, kill, why);
+    if (!record.getBoolean("recovered", false)) {
+      // a coordinator that lost this agent for a while must not settle what its running migration still owns
+      return Future.failedFuture(new AgentException(ApiError.CONFLICT, "migration " + migrationId + " is in"
+          + " flight on this agent: it ends it itself (GET /v1/migrations/" + migrationId + ")"));
     }
-    return vertx.executeBlocking(() -> settle(migrationId, kill, why), false).compose(outcome -> kill
-        ? workloads.remove(outcome.getString("workloadId")).otherwiseEmpty().map(outcome) : Future
-        .succeededFuture(outcome));
+    if (!settling.add(migrationId)) {
+      return Future.failedFuture(new AgentException(ApiError.CONFLICT, "the stopped source of migration "
+          + migrationId + " is being settled"));
+    }
+    String why = kill ? "the destination restored it" : "the destination did not restore it";
+    Future<JsonObject> settled = CONTAINER.equals(record.getString("kind")) ? settleContainer(migrationId, kill, why)
+        : vertx.executeBlocking(() -> settle(migrationId, kill, why), false).compose(outcome -> kill
+            ? workloads.remove(outcome.getString("workloadId")).otherwiseEmpty().map(outcome)
+            : Future.succeededFuture(outcome));
+    return settled.onComplete(ignored -> settling.remove(migrationId));
   }
 
   /** A runc container left frozen by its checkpoint: removed (the destination runs it) or thawed. */
