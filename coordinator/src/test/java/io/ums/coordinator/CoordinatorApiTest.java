@@ -58,6 +58,24 @@ class CoordinatorApiTest extends FakeAgentPairTest {
   }
 
   @Test
+  void theDestinationAgentIsAskedForATlsOnlySessionWhenThisClusterEncrypts() {
+    Answer clear = Http.post(coordinator.url() + "/migrate", request("memsvc"));
+    assertThat(clear.status()).as(clear.body()).isEqualTo(200);
+    assertThat(nodeB.sessions().values()).extracting(session -> session.getBoolean("encrypt")).containsOnly(false);
+    coordinator.close().await();
+    nodeA.addWorkload("other");
+    List<AgentRef> refs = List.of(new AgentRef(nodeA.node(), nodeA.url()), new AgentRef(nodeB.node(), nodeB.url()));
+    coordinator = Coordinator.start(vertx, "127.0.0.1", 0, http -> new LocalCluster(refs, http),
+        new MigrationSettings(Duration.ofMillis(10), Duration.ofSeconds(10)).withEncryptInCluster(true)).await();
+
+    Answer encrypted = Http.post(coordinator.url() + "/migrate", request("other"));
+
+    assertThat(encrypted.status()).as(encrypted.body()).isEqualTo(200);
+    assertThat(nodeB.sessions().values()).filteredOn(session -> "other".equals(session.getString("workloadName")))
+        .extracting(session -> session.getBoolean("encrypt")).containsExactly(true);
+  }
+
+  @Test
   void keepAcceptsBooleansAndStringsAndFalseMeansFalse() {
     Answer kept = Http.post(coordinator.url() + "/migrate", request("memsvc").put("keep", "true"));
     assertThat(kept.status()).as(kept.body()).isEqualTo(200);

@@ -21,9 +21,10 @@ public enum ProtocolError {
   CANCELLED(17, "cancelled by the application"),
   INTERNAL(18, "internal error"),
   MALFORMED_FRAME(19, "frame does not match its layout"),
-  GOING_AWAY(20, "the peer is going away and accepts no new channels");
+  GOING_AWAY(20, "the peer is going away and accepts no new channels"),
+  TLS_REQUIRED(21, "the session accepts only an encrypted (TLS) connection");
 
-  private static final ProtocolError[] BY_CODE = new ProtocolError[21];
+  private static final ProtocolError[] BY_CODE = new ProtocolError[22];
 
   static {
     for (ProtocolError error : values()) {

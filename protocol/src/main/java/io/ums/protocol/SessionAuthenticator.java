@@ -10,4 +10,12 @@ import java.util.Optional;
 @FunctionalInterface
 public interface SessionAuthenticator {
   Optional<Buffer> tokenFor(String sessionId);
+
+  /**
+   * Whether the session accepts only a TLS connection (PROTOCOL.md 2.4): a plain HELLO for it is refused
+   * with TLS_REQUIRED before its token is looked up. None does unless said so.
+   */
+  default boolean requiresTls(String sessionId) {
+    return false;
+  }
 }

@@ -17,6 +17,12 @@ public interface UmsServer {
   /** Called for each connection after a successful handshake. */
   UmsServer connectHandler(Handler<UmsConnection> handler);
 
+  /**
+   * With TLS on, makes the server's TLS key and certificate now (off the event loop) rather than when the
+   * first TLS connection arrives, so that connection does not wait for them; done at once with TLS off.
+   */
+  Future<Void> prepareTls();
+
   /** Listens; completes with the actual port (port 0 picks a free one). */
   Future<Integer> listen(int port, String host);
 

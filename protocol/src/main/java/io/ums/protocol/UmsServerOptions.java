@@ -15,7 +15,8 @@ public class UmsServerOptions extends UmsEndpointOptions<UmsServerOptions> {
 
   /**
    * Also accept TLS 1.3 connections (PROTOCOL.md 2.4) on the same port, with a self-signed certificate
-   * made when the server is created; plain connections are still accepted. Off by default.
+   * made when the first TLS connection arrives (or {@link UmsServer#prepareTls}); plain connections are
+   * still accepted. Off by default.
    */
   public UmsServerOptions setTls(boolean tls) {
     this.tls = tls;

@@ -88,7 +88,8 @@ final class RequestBodies {
       throw AgentException.badField("mode", "post-copy moves process trees only (kind \"process\"), got kind \""
           + kind + "\"");
     }
-    return request.put("kind", kind).put("mode", mode);
+    boolean encrypt = fields.optionalBoolean("encrypt", false);
+    return request.put("kind", kind).put("mode", mode).put("encrypt", encrypt);
   }
 
   /**

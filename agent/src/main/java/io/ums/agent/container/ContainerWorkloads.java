@@ -301,11 +301,23 @@ public final class ContainerWorkloads {
     });
   }
 
-  /** Restores podman's exported checkpoint archive (a regular file) as a new container and registers it. */
-  public Future<Workload> podmanRestore(WorkloadSpec spec, Path archive, String migrationId) {
+  /** A name for a container this registry will create (e.g. for {@link #podmanRestore}). */
+  public static String newContainerId() {
+    return ContainerBundles.newId();
+  }
+
+  /** The command that removes podman container {@code id} (what a restore guard runs if this agent dies). */
+  public List<String> podmanRemoveCommand(String id) {
+    return podman.removeCommand(id);
+  }
+
+  /**
+   * Restores podman's exported checkpoint archive (a regular file) as new container {@code id} (from
+   * {@link #newContainerId}) and registers it.
+   */
+  public Future<Workload> podmanRestore(WorkloadSpec spec, Path archive, String migrationId, String id) {
     return blocking(() -> {
       bundles.validate(spec);
-      String id = ContainerBundles.newId();
       ContainerDir dir = new ContainerDir(containersRoot.resolve(id));
       try {
         dir.create();

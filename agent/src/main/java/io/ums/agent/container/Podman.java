@@ -66,9 +66,24 @@ public final class Podman {
     check(Code.RESTORE_FAILED, "container", "restore", "--keep", name);
   }
 
+  /** What {@link #restoreImport} of {@code archive} has in its arguments: a restore guard finds it by that. */
+  public static String restoreMarker(Path archive) {
+    return "--import=" + archive;
+  }
+
+  /** The command that removes container {@code name}, whatever its state (what a restore guard runs). */
+  public List<String> removeCommand(String name) {
+    List<String> command = new ArrayList<>();
+    if (netnsPath != null) {
+      command.addAll(List.of("nsenter", "--net=" + netnsPath));
+    }
+    command.addAll(List.of("podman", "rm", "--force", "--ignore", "--time", "0", name));
+    return command;
+  }
+
   /** Restores an exported checkpoint (a regular file) as a new container {@code name}; returns its PID. */
   public long restoreImport(String name, Path archive) {
-    check(Code.RESTORE_FAILED, "container", "restore", "--import=" + archive, "--name", name);
+    check(Code.RESTORE_FAILED, "container", "restore", restoreMarker(archive), "--name", name);
     return pid(name).orElseThrow(() -> new ContainerException(Code.RESTORE_FAILED, "podman lost container " + name));
   }
 

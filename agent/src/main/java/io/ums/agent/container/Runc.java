@@ -58,11 +58,22 @@ public final class Runc {
         workDir.resolve("dump.log"));
   }
 
-  /** Restores a checkpoint into a new container {@code id} from {@code bundle}, detached. Returns its PID. */
+  /** runc's {@code --pid-file} flag: a restore writes the container's init PID there ({@link #restoredPidFile}). */
+  public static final String PID_FILE_FLAG = "--pid-file";
+
+  /** Where {@link #restore} with this work dir has runc write the restored container's init PID. */
+  public static Path restoredPidFile(Path workDir) {
+    return workDir.toAbsolutePath().resolve("restored.pid");
+  }
+
+  /**
+   * Restores a checkpoint into a new container {@code id} from {@code bundle}, detached; the container's PID
+   * also goes to {@link #restoredPidFile} (what a restore guard kills). Returns its PID.
+   */
   public long restore(String id, Path bundle, Path imagesDir, Path workDir, OutputRelay output) {
     Path runcLog = workDir.resolve("runc.log");
-    exec(output.wrap(command(runcLog, "restore", "-d", "--image-path",
-            imagesDir.toAbsolutePath().toString(), "--work-path", workDir.toAbsolutePath().toString(),
+    exec(output.wrap(command(runcLog, "restore", "-d", PID_FILE_FLAG, restoredPidFile(workDir).toString(),
+            "--image-path", imagesDir.toAbsolutePath().toString(), "--work-path", workDir.toAbsolutePath().toString(),
             "--bundle", bundle.toString(), id)),
         Code.RESTORE_FAILED, runcLog, workDir.resolve("restore.log"));
     return pid(id);

@@ -31,19 +31,22 @@ public final class DataPlane {
 
   public static Future<DataPlane> start(Vertx vertx, String host, int port, Limits limits,
                                         SessionAuthenticator authenticator, Handler<UmsConnection> sessions) {
-    // the server makes its TLS key and certificate: milliseconds of CPU, off the event loop all the same
-    return vertx.executeBlocking(() -> UmsServer.create(vertx, new UmsServerOptions().setTls(true)
-            .setIdleTimeout(limits.idleTimeout()).setPingInterval(limits.pingInterval())))
-        .compose(server -> {
-          server.authenticator(authenticator).connectHandler(sessions);
-          return server.listen(port, host).map(actual -> new DataPlane(server, actual));
-        });
+    // TLS on: its key and certificate are made when the first encrypted migration comes (prepareTls)
+    UmsServer server = UmsServer.create(vertx, new UmsServerOptions().setTls(true)
+        .setIdleTimeout(limits.idleTimeout()).setPingInterval(limits.pingInterval()));
+    server.authenticator(authenticator).connectHandler(sessions);
+    return server.listen(port, host).map(actual -> new DataPlane(server, actual));
   }
 
   public static UmsClient client(Vertx vertx, Limits limits) {
     return UmsClient.create(vertx, new UmsClientOptions()
         .setIdleTimeout(limits.idleTimeout()).setPingInterval(limits.pingInterval())
         .setConnectTimeout(Duration.ofSeconds(5)));
+  }
+
+  /** Makes the TLS identity ahead of an encrypted migration's connection (it is made on demand otherwise). */
+  public Future<Void> prepareTls() {
+    return server.prepareTls();
   }
 
   public int port() {

@@ -7,6 +7,8 @@ public record MigrationFailure(Code code, String message) {
   public enum Code {
     DESTINATION_UNREACHABLE,
     AUTH_FAILED,
+    /** The destination's session was reserved for an encrypted transfer and the source connected in clear. */
+    TLS_REQUIRED,
     DUMP_FAILED,
     CONNECTION_LOST,
     CHECKSUM_MISMATCH,

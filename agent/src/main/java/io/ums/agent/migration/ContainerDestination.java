@@ -58,6 +58,9 @@ final class ContainerDestination extends CriuDestination {
 
   @Override
   public void release(boolean failed) {
+    if (receiver != null) {
+      receiver.disarm(); // handed over, or removed by this agent itself
+    }
     super.release(failed);
     if (receiver != null && failed) {
       receiver.discard();

@@ -1,6 +1,9 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.container.ContainerWorkloads;
+import io.ums.agent.container.Podman;
+import io.ums.agent.container.Runc;
+import io.ums.agent.criu.RestoreGuard;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.image.Digest;
@@ -43,6 +46,8 @@ final class ContainerReceiver {
   private static final Set<String> RUNTIME_FILES = Set.of("descriptors.json");
 
   private final Vertx vertx;
+  /** Kills a runc restore's container if this agent dies before the source heard that it runs. */
+  private volatile RestoreGuard restoreGuard;
   private final String sessionId;
   private final UmsConnection connection;
   private final Path dir;
@@ -177,6 +182,14 @@ final class ContainerReceiver {
         .onComplete(ignored -> settled.complete());
   }
 
+  /** The restored container is handed over (or removed by this agent): its guard leaves it alone. */
+  void disarm() {
+    RestoreGuard guard = restoreGuard;
+    if (guard != null) {
+      guard.disarm();
+    }
+  }
+
   /** Completes when no layer is being received or adopted any more (whatever the outcome). */
   Future<Void> quiesce() {
     return Future.join(new ArrayList<>(layerWork)).timeout(30, TimeUnit.SECONDS).otherwiseEmpty().mapEmpty();
@@ -189,26 +202,35 @@ final class ContainerReceiver {
           "a container restore needs the image offer first"));
     }
     if (ContainerWorkloads.RUNTIME_PODMAN.equals(spec.runtime())) {
+      // podman restores an exported checkpoint only from a regular file (a FIFO hangs it): the archive was
+      // written to the session directory as it arrived
+      Path archive = dir.resolve("checkpoint.tar");
+      String id = ContainerWorkloads.newContainerId();
       return imageReady()
           .compose(image -> archiveReceived.future().map(image))
           .recover(cause -> Future.failedFuture(storeFailure(cause)))
+          // the restored container dies with this agent until the source heard it runs (see RestoreGuard)
+          .compose(image -> vertx.executeBlocking(() -> restoreGuard = RestoreGuard.armRemoval(
+              Podman.restoreMarker(archive), containers.podmanRemoveCommand(id)), false).map(image))
           .compose(image -> {
             long started = System.nanoTime();
-            // podman restores an exported checkpoint only from a regular file (a FIFO hangs it): the archive
-            // was written to the session directory as it arrived
-            return containers.podmanRestore(spec, dir.resolve("checkpoint.tar"), migrationId)
+            return containers.podmanRestore(spec, archive, migrationId, id)
                 .recover(cause -> Future.failedFuture(restoreFailure(cause)))
                 .onSuccess(ignored -> status.timing("restoreMs",
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
           });
     }
+    Path restoreWork = dir.resolve("restore-work");
     return imageReady()
         .compose(image -> diffReceived.future().compose(ignored -> Future.all(runtimeFiles)).map(image))
         .recover(cause -> Future.failedFuture(storeFailure(cause)))
+        // the restored container dies with this agent until the source heard it runs (see RestoreGuard)
+        .compose(image -> vertx.executeBlocking(() -> restoreGuard = RestoreGuard.arm(
+            Runc.restoredPidFile(restoreWork), Runc.PID_FILE_FLAG), false).map(image))
         .compose(image -> {
           long started = System.nanoTime();
           return containers.restore(spec, dir.resolve("layer-diff.tar"), dir.resolve("images"),
-                  dir.resolve("restore-work"), migrationId)
+                  restoreWork, migrationId)
               .recover(cause -> Future.failedFuture(restoreFailure(cause)))
               .onSuccess(ignored -> status.timing("restoreMs",
                   TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));

@@ -105,7 +105,7 @@ public final class CriuMigrations implements Migrations {
       if (resumed > 0) {
         LOG.info("resumed {} container(s) a previous run of this agent had stopped for a migration", resumed);
       }
-      return DataPlane.start(vertx, config.bindHost(), config.dataPort(), limits, migrations.sessions::tokenFor,
+      return DataPlane.start(vertx, config.bindHost(), config.dataPort(), limits, migrations.sessions,
             migrations::onConnection);
     }).map(plane -> {
           migrations.dataPlane = plane;
@@ -141,7 +141,12 @@ public final class CriuMigrations implements Migrations {
           + "); retry when one ends (unclaimed ones expire after " + deps.settings().receiveSessionTtl().toSeconds()
           + " s)"));
     }
-    ReceiveSessions.Session session = sessions.open(deps.settings().receiveSessionTtl());
+    boolean encrypted = request.getBoolean("encrypt", false);
+    ReceiveSessions.Session session = sessions.open(deps.settings().receiveSessionTtl(), encrypted);
+    if (encrypted) {
+      // the source's TLS connection will not wait for the key and certificate
+      dataPlane.prepareTls().onFailure(e -> LOG.warn("session {}: TLS not ready: {}", session.id(), e.toString()));
+    }
     MigrationMode mode = MigrationMode.fromWire(request.getString("mode"));
     IncomingMigration destination = new DestinationDriver(deps, session.id(),
         Backends.destination(request.getString("kind"), mode));
@@ -154,6 +159,7 @@ public final class CriuMigrations implements Migrations {
         .put("sessionId", session.id())
         .put("dataAddress", hostPort(advertiseHost, dataPlane.port()))
         .put("token", session.tokenBase64())
+        .put("encrypt", encrypted)
         .put("expiresAt", session.expiresAt().toString()));
   }
 

@@ -18,6 +18,7 @@ final class Failures {
         case CHECKSUM_MISMATCH, LENGTH_MISMATCH -> Code.CHECKSUM_MISMATCH;
         case CONNECTION_LOST, IDLE_TIMEOUT, CHANNEL_RESET, GOING_AWAY -> Code.CONNECTION_LOST;
         case AUTH_FAILED -> Code.AUTH_FAILED;
+        case TLS_REQUIRED -> Code.TLS_REQUIRED;
         case CANCELLED -> Code.ABORTED;
         default -> Code.PROTOCOL_ERROR;
       };

@@ -7,6 +7,7 @@ import io.ums.agent.dataplane.PostCopyDestination;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.workload.OutputRelay;
+import io.ums.agent.workload.WorkingDirectories;
 import io.ums.agent.workload.Workload;
 import io.ums.agent.workload.WorkloadSpec;
 import io.ums.protocol.IncomingChannel;
@@ -93,6 +94,9 @@ final class PostCopyProcessDestination extends SessionDestination {
     long started = System.nanoTime();
     return vertx.executeBlocking(() -> {
       requireListenAddresses(manifest);
+      if (manifest.cwd().isPresent()) {
+        WorkingDirectories.recreate(manifest.cwd().get());
+      }
       return new CriuRestore.Options(dir.resolve("images"), dir, manifest.outputPipeInode(), relay.writeEnd(),
           TcpConnections.allLocal(manifest.tcpLocalAddresses()));
     }, false).compose(options -> postCopy.restore(options)).map(pid -> {

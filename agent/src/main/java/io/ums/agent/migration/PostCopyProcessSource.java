@@ -3,10 +3,12 @@ package io.ums.agent.migration;
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.criu.TcpConnections;
+import io.ums.agent.criu.UnmovableFiles;
 import io.ums.agent.dataplane.LazyPageChannels;
 import io.ums.agent.dataplane.PostCopySource;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
+import io.ums.agent.workload.WorkingDirectories;
 import io.ums.agent.workload.Workload;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.ProtocolError;
@@ -47,6 +49,7 @@ final class PostCopyProcessSource implements SourceBackend {
   private long freezeStartNanos = -1;
   private long committedNanos = -1;
   private Optional<Long> outputPipe = Optional.empty();
+  private Optional<String> cwd = Optional.empty();
   private Set<String> tcpLocalAddresses = Set.of();
   private Set<String> tcpListenAddresses = Set.of();
   private long imageBytes;
@@ -63,7 +66,12 @@ final class PostCopyProcessSource implements SourceBackend {
     return vertx.executeBlocking(() -> {
       Files.createDirectories(session.dir().resolve("images"));
       outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
+      cwd = WorkingDirectories.of(workload.pid());
       List<Long> tree = ProcessTree.members(workload.pid());
+      UnmovableFiles.find(tree).ifPresent(why -> {
+        throw new MigrationFailure.Exception(Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
+            + " cannot move: " + why);
+      });
       tcpLocalAddresses = TcpConnections.localAddresses(tree);
       tcpListenAddresses = TcpConnections.listeningAddresses(tree);
       // before the freeze: an agent killed from now on leaves a record its next run settles
@@ -133,7 +141,7 @@ final class PostCopyProcessSource implements SourceBackend {
           imageBytes = bytes;
           countBytes(status);
           return RestoreManifest.forProcess(session.id(), deps.node(), workload.id(), workload.spec(),
-              List.copyOf(tcpLocalAddresses), List.copyOf(tcpListenAddresses), outputPipe);
+              List.copyOf(tcpLocalAddresses), List.copyOf(tcpListenAddresses), outputPipe).withCwd(cwd);
         })
         .recover(failure -> Future.failedFuture(new MigrationFailure.Exception(
             Failures.classify(failure, Code.CONNECTION_LOST))));

@@ -7,6 +7,7 @@ import io.ums.agent.criu.TcpConnections;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.workload.OutputRelay;
+import io.ums.agent.workload.WorkingDirectories;
 import io.ums.agent.workload.WorkloadSpec;
 import io.vertx.core.Future;
 import java.util.concurrent.TimeUnit;
@@ -49,6 +50,9 @@ final class ProcessDestination extends CriuDestination {
     long started = System.nanoTime();
     return vertx.executeBlocking(() -> {
       requireListenAddresses(manifest);
+      if (manifest.cwd().isPresent()) {
+        WorkingDirectories.recreate(manifest.cwd().get());
+      }
       // see TcpConnections: connections go on only where their local addresses exist
       tcpEstablished = TcpConnections.allLocal(manifest.tcpLocalAddresses());
       LOG.info("session {}: TCP connections with local addresses {} restored {}", session.id(),

@@ -10,6 +10,7 @@ import io.ums.agent.criu.UnmovableFiles;
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
+import io.ums.agent.workload.WorkingDirectories;
 import io.ums.agent.workload.Workload;
 import io.ums.protocol.IncomingChannel;
 import io.vertx.core.Future;
@@ -42,6 +43,7 @@ final class ProcessSource implements SourceBackend {
   private final boolean keep;
   private long freezeStartNanos = -1;
   private Optional<Long> outputPipe = Optional.empty();
+  private Optional<String> cwd = Optional.empty();
   private Set<String> lockRulesBefore = Set.of();
   private Set<String> tcpLocalAddresses = Set.of();
   private Set<String> tcpListenAddresses = Set.of();
@@ -76,6 +78,7 @@ final class ProcessSource implements SourceBackend {
           return vertx.executeBlocking(() -> {
             Files.createDirectories(session.dir().resolve("images"));
             outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
+            cwd = WorkingDirectories.of(workload.pid());
             List<Long> tree = ProcessTree.members(workload.pid());
             UnmovableFiles.find(tree).ifPresent(why -> {
               throw new MigrationFailure.Exception(Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
@@ -162,7 +165,7 @@ final class ProcessSource implements SourceBackend {
           countBytes(status);
           status.timing("transferMs", MigrationEvents.millis(pages.connectedNanos(), System.nanoTime()));
           return RestoreManifest.forProcess(session.id(), deps.node(), workload.id(), workload.spec(),
-              List.copyOf(tcpLocalAddresses), List.copyOf(tcpListenAddresses), outputPipe);
+              List.copyOf(tcpLocalAddresses), List.copyOf(tcpListenAddresses), outputPipe).withCwd(cwd);
         })
         .recover(failure -> {
           MigrationFailure lost = Failures.classify(failure, Code.CONNECTION_LOST);

@@ -11,17 +11,18 @@ import java.util.Optional;
  * A process or container names the source workload and its spec; a process adds its TCP addresses (the
  * destination restores established connections only if it has all the local ones, and a listener bound to an
  * address it lacks cannot be restored there) and the inode of its output pipe; a kubelet migration names the
- * pod's container, the archive's size and whether the source pod stays.
+ * pod's container, the archive's size and whether the source pod stays. A process also names its working
+ * directory (see {@link io.ums.agent.workload.WorkingDirectories}).
  */
 record RestoreManifest(String migrationId, String sourceNode, Optional<String> sourceWorkloadId,
                        Optional<WorkloadSpec> spec, List<String> tcpLocalAddresses, List<String> tcpListenAddresses,
                        Optional<Long> outputPipeInode, Optional<KubeletTarget> kubelet, Optional<Long> archiveBytes,
-                       Optional<Boolean> keep) {
+                       Optional<Boolean> keep, Optional<String> cwd) {
 
   static RestoreManifest forWorkload(String migrationId, String sourceNode, String sourceWorkloadId,
                                      WorkloadSpec spec) {
     return new RestoreManifest(migrationId, sourceNode, Optional.of(sourceWorkloadId), Optional.of(spec), List.of(),
-        List.of(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+        List.of(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
   }
 
   static RestoreManifest forProcess(String migrationId, String sourceNode, String sourceWorkloadId, WorkloadSpec spec,
@@ -29,13 +30,19 @@ record RestoreManifest(String migrationId, String sourceNode, Optional<String> s
                                     Optional<Long> outputPipeInode) {
     return new RestoreManifest(migrationId, sourceNode, Optional.of(sourceWorkloadId), Optional.of(spec),
         List.copyOf(tcpLocalAddresses), List.copyOf(tcpListenAddresses), outputPipeInode, Optional.empty(),
-        Optional.empty(), Optional.empty());
+        Optional.empty(), Optional.empty(), Optional.empty());
   }
 
   static RestoreManifest forKubelet(String migrationId, String sourceNode, KubeletTarget target, long archiveBytes,
                                     boolean keep) {
     return new RestoreManifest(migrationId, sourceNode, Optional.empty(), Optional.empty(), List.of(), List.of(),
-        Optional.empty(), Optional.of(target), Optional.of(archiveBytes), Optional.of(keep));
+        Optional.empty(), Optional.of(target), Optional.of(archiveBytes), Optional.of(keep), Optional.empty());
+  }
+
+  /** With the process tree's working directory, which the destination creates if it is a workload's own. */
+  RestoreManifest withCwd(Optional<String> workingDirectory) {
+    return new RestoreManifest(migrationId, sourceNode, sourceWorkloadId, spec, tcpLocalAddresses, tcpListenAddresses,
+        outputPipeInode, kubelet, archiveBytes, keep, workingDirectory);
   }
 
   /** The migration id, or {@code fallback} for a manifest without one. */
@@ -55,6 +62,7 @@ record RestoreManifest(String migrationId, String sourceNode, Optional<String> s
     kubelet.ifPresent(target -> json.put("kubelet", target.toJson()));
     archiveBytes.ifPresent(bytes -> json.put("archiveBytes", bytes));
     keep.ifPresent(value -> json.put("keep", value));
+    cwd.ifPresent(path -> json.put("cwd", path));
     return json;
   }
 
@@ -65,7 +73,8 @@ record RestoreManifest(String migrationId, String sourceNode, Optional<String> s
         strings(json, "tcpLocalAddresses"), strings(json, "tcpListenAddresses"),
         Optional.ofNullable(json.getLong("outputPipeInode")),
         Optional.ofNullable(json.getJsonObject("kubelet")).map(KubeletTarget::fromJson),
-        Optional.ofNullable(json.getLong("archiveBytes")), Optional.ofNullable(json.getBoolean("keep")));
+        Optional.ofNullable(json.getLong("archiveBytes")), Optional.ofNullable(json.getBoolean("keep")),
+        Optional.ofNullable(json.getString("cwd")));
   }
 
   /** The spec, or an empty process spec for a manifest without one (as the destination always read it). */

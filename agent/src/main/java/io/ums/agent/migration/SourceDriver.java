@@ -42,13 +42,15 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
   record Destination(String host, int port, String sessionId, Buffer token, boolean encrypt) {
     /**
      * Opens the data connection (to {@code host:port}: the destination, or a test proxy in front of it);
-     * a refusal fails with AUTH_FAILED, anything else with DESTINATION_UNREACHABLE.
+     * a refusal fails with AUTH_FAILED (TLS_REQUIRED: in clear into a session reserved encrypted), anything
+     * else with DESTINATION_UNREACHABLE.
      */
     Future<UmsConnection> connect(UmsClient client, String viaHost, int viaPort) {
       return client.connect(viaHost, viaPort, sessionId, token, encrypt)
           .recover(failure -> {
             MigrationFailure classified = Failures.classify(failure, Code.DESTINATION_UNREACHABLE);
-            Code code = classified.code() == Code.AUTH_FAILED ? Code.AUTH_FAILED : Code.DESTINATION_UNREACHABLE;
+            Code code = classified.code() == Code.AUTH_FAILED || classified.code() == Code.TLS_REQUIRED
+                ? classified.code() : Code.DESTINATION_UNREACHABLE;
             return Future.failedFuture(new MigrationFailure.Exception(code, "cannot open the data connection to "
                 + host + ":" + port + ": " + classified.message()));
           });

@@ -14,8 +14,8 @@ import java.util.concurrent.TimeUnit;
  * --fork}; no {@code --mount-proc}, no new mount namespace: see criu-install.md). Its own IPC namespace is
  * what lets CRIU dump System V shared memory, semaphores and message queues (it refuses IPC objects of the
  * host's namespace: "doesn't live in IPC ns"), and they come back in a fresh one on the destination. Its
- * stdout and stderr go to the pipe of a fresh {@link OutputRelay}, stdin is /dev/null, working directory "/" (a directory that exists on every
- * destination, since CRIU restores the cwd). {@code unshare} runs in a session of its own, so the agent's
+ * stdout and stderr go to the pipe of a fresh {@link OutputRelay}, stdin is /dev/null, working directory an
+ * empty one of its own ({@link WorkingDirectories}: not "/", where concurrent CRIU dumps collide). {@code unshare} runs in a session of its own, so the agent's
  * death or its process group's signals never reach the workload. It returns once the workload's own program
  * runs (its argv and environment readable in /proc), not while the init is still on its way there.
  * Blocking: call it on a worker.
@@ -43,7 +43,7 @@ final class ProcessLauncher {
           "--"));
       command.addAll(spec.command());
       ProcessBuilder builder = new ProcessBuilder(command)
-          .directory(new File("/"))
+          .directory(WorkingDirectories.fresh().toFile())
           .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
           .redirectOutput(ProcessBuilder.Redirect.appendTo(relay.writeEnd().toFile()))
           .redirectErrorStream(true);

@@ -7,6 +7,7 @@ import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
@@ -29,6 +30,8 @@ public final class ProcessWorkloads implements Workloads {
   private static final Logger LOG = LoggerFactory.getLogger(ProcessWorkloads.class);
   private static final long SWEEP_INTERVAL_MILLIS = 1_000;
   private static final long EXIT_WAIT_MILLIS = 5_000;
+  /** Older than any launch or restore in progress: a directory this old that nothing uses was left by a crash. */
+  private static final Duration STALE_WORKING_DIRECTORY_AGE = Duration.ofMinutes(10);
 
   private final Vertx vertx;
   private final WorkloadStore store;
@@ -46,6 +49,7 @@ public final class ProcessWorkloads implements Workloads {
   /** Loads the records a previous agent left in the work dir and starts the liveness sweep. */
   public Future<Void> start() {
     return vertx.executeBlocking(() -> {
+      WorkingDirectories.sweep(STALE_WORKING_DIRECTORY_AGE);
       for (WorkloadRecord record : store.loadAll()) {
         WorkloadStatus status = observedStatus(record);
         records.put(record.id(), record.withStatus(status));
@@ -197,10 +201,12 @@ public final class ProcessWorkloads implements Workloads {
       return Future.failedFuture(new WorkloadBusyException(id, migrationId));
     }
     return vertx.executeBlocking(() -> {
+      Optional<String> cwd = WorkingDirectories.of(record.process().pid());
       // SIGKILL to the namespace init ends every process of its PID namespace; the relay then reads
       // end-of-file and exits by itself, after draining the last output.
       record.process().kill();
       awaitExit(record.process());
+      WorkingDirectories.release(cwd);
       record.relay().ifPresent(relay -> {
         if (!awaitExit(relay)) {
           relay.kill();

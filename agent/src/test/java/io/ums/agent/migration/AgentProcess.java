@@ -26,6 +26,8 @@ import org.awaitility.Awaitility;
 final class AgentProcess implements AutoCloseable {
   static final int CONTROL_PORT = 7070;
   static final int DATA_PORT = 7071;
+  /** System property of the test JVM: more JVM options for every agent, space-separated (diagnostics). */
+  static final String EXTRA_JVM_OPTIONS = "ums.test.agentJvmOptions";
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   final NetworkTestbed.Node node;
@@ -55,6 +57,11 @@ final class AgentProcess implements AutoCloseable {
     List<String> command = new ArrayList<>(List.of("nsenter", "--net=" + node.netnsPath(),
         Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     command.addAll(AgentMemoryBudget.JVM_OPTIONS);
+    // diagnostics only (e.g. -XX:NativeMemoryTracking=summary), never set by a test
+    String extra = System.getProperty(EXTRA_JVM_OPTIONS, "").trim();
+    if (!extra.isEmpty()) {
+      command.addAll(List.of(extra.split("\\s+")));
+    }
     command.add("-Dums.migration.sessionRoot=" + sessionRoot);
     command.addAll(properties);
     // fault properties need the agent with its fault hooks installed; every other test runs the real main

@@ -47,21 +47,30 @@ class ContainerMigrationTest {
 
   @AfterEach
   void tearDown() throws Exception {
-    for (AgentProcess agent : new AgentProcess[] {a, b}) {
-      if (agent == null) {
-        continue;
-      }
-      try {
-        for (Object workload : agent.getArray("/v1/workloads")) {
-          agent.delete("/v1/workloads/" + ((JsonObject) workload).getString("id"));
+    try {
+      for (AgentProcess agent : new AgentProcess[] {a, b}) {
+        if (agent != null) {
+          cleanUp(agent);
         }
-      } finally {
-        agent.close();
-        removeLeftoverContainers(agent.workDir);
+      }
+    } finally {
+      // also after a failed clean-up (an agent a test killed answers nothing): no namespace stays behind
+      if (network != null) {
+        network.close();
       }
     }
-    if (network != null) {
-      network.close();
+  }
+
+  private static void cleanUp(AgentProcess agent) throws Exception {
+    try {
+      for (Object workload : agent.getArray("/v1/workloads")) {
+        agent.delete("/v1/workloads/" + ((JsonObject) workload).getString("id"));
+      }
+    } catch (java.io.IOException e) {
+      // a killed agent: its containers go below
+    } finally {
+      agent.close();
+      removeLeftoverContainers(agent.workDir);
     }
   }
 
@@ -163,6 +172,106 @@ class ContainerMigrationTest {
           .isLessThan(Duration.ofSeconds(2));
     }
     assertThat(MemServiceClient.query(b.node.address(), PORT, 5000)).isNotNull();
+  }
+
+  /**
+   * Kill -9 of the destination agent once runc restored the container (issue 15, item 1, for containers):
+   * the source rolls back and resumes, and the copy dies with the agent (its restore guard), so exactly one
+   * memory service runs, the source's; a restarted destination agent lists nothing.
+   */
+  @Test
+  void killingTheDestinationAgentOnceTheContainerIsRestoredLeavesOneCopyOnTheSource() throws Exception {
+    killDestinationOnceRestored("runc", 256, session -> {
+      // runc restored the copy (its pid file), the agent has not handed it over yet
+      Path pidFile = b.sessionRoot.resolve("recv-" + session.getString("sessionId")).resolve("restore-work")
+          .resolve("restored.pid");
+      Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(1))
+          .until(() -> Files.exists(pidFile));
+    });
+  }
+
+  /** The same with podman, which keeps the restored container itself: the guard removes it. */
+  @Test
+  void killingTheDestinationAgentOnceThePodmanContainerIsRestoredLeavesOneCopyOnTheSource() throws Exception {
+    killDestinationOnceRestored("podman", 128, session -> Awaitility.await().atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(5)).until(() -> !memServicesOn(b).isEmpty()));
+  }
+
+  private interface Moment {
+    void await(JsonObject session) throws Exception;
+  }
+
+  private void killDestinationOnceRestored(String runtime, int mib, Moment moment) throws Exception {
+    JsonObject workload = launch(a, "memservice", mib, PORT, runtime);
+    String checksum = MemServiceClient.verify(a.node.address(), PORT, 10000).checksum();
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
+        .getString("migrationId");
+    moment.await(session);
+    b.kill();
+
+    JsonObject status = Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+        .ignoreExceptions().until(() -> a.get("/v1/migrations/" + migrationId),
+            s -> List.of("DONE", "ROLLED_BACK", "FAILED").contains(s.getString("phase")));
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+        .untilAsserted(() -> assertThat(memServicesOn(b)).as("copies on the destination").isEmpty());
+    assertThat(memServicesOn(a)).as("the source").hasSize(1);
+    assertThat(MemServiceClient.verify(a.node.address(), PORT, 10000).checksum()).isEqualTo(checksum);
+
+    b.start(10);
+    assertThat(b.getArray("/v1/workloads")).isEmpty();
+    assertThat(memServicesOn(b)).isEmpty();
+  }
+
+  /** Host PIDs of memory services in {@code agent}'s node's network namespace (its containers run there). */
+  private static List<Long> memServicesOn(AgentProcess agent) throws java.io.IOException {
+    String netns = "net:[" + Files.getAttribute(Path.of(agent.node.netnsPath()), "unix:ino") + "]";
+    try (java.util.stream.Stream<Path> processes = Files.list(Path.of("/proc"))) {
+      return processes.filter(path -> path.getFileName().toString().chars().allMatch(Character::isDigit))
+          .filter(path -> {
+            try {
+              return Files.readString(path.resolve("comm")).trim().equals("memservice")
+                  && Files.readSymbolicLink(path.resolve("ns/net")).toString().equals(netns);
+            } catch (java.io.IOException e) {
+              return false;
+            }
+          })
+          .map(path -> Long.parseLong(path.getFileName().toString())).sorted().toList();
+    }
+  }
+
+  /**
+   * A client outside the node that sends nothing more and waits for the server (issue 15, item 6, for a
+   * runc container): its connection cannot follow, and when the source container is removed the client is
+   * told (end-of-file or reset) at once, not at its read timeout.
+   */
+  @Test
+  void aClientWaitingInSilenceIsToldWhenTheSourceContainerGoes() throws Exception {
+    JsonObject workload = launch(a, "memservice", 16);
+    try (java.net.Socket client = new java.net.Socket()) {
+      client.connect(new java.net.InetSocketAddress(a.node.address(), PORT), 2000);
+      client.setSoTimeout(20_000);
+      java.io.InputStream in = client.getInputStream();
+      client.getOutputStream().write("c\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      assertThat(new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.US_ASCII))
+          .readLine()).as("answer before the migration").isNotNull();
+      java.util.concurrent.CompletableFuture<Long> toldAt = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try {
+          in.read(); // blocks until the connection ends: end-of-file or reset
+        } catch (java.io.IOException ended) {
+          // a reset, or the read timeout (then toldAt is far too late)
+        }
+        return System.nanoTime();
+      });
+
+      JsonObject status = migrate(a, b, workload.getString("id"));
+      long done = System.nanoTime();
+
+      assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+      long told = toldAt.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(Duration.ofNanos(told - done)).as("from DONE until the client knew").isLessThan(Duration.ofSeconds(5));
+    }
   }
 
   @Test

@@ -56,6 +56,34 @@ class EncryptedMigrationTest extends MigrationBedTest {
     bed.assertNothingLeftBehind(bed.a, bed.b);
   }
 
+  @Test
+  void aSessionReservedEncryptedRefusesASourceSendingInClearAndTakesItEncrypted() throws Exception {
+    bed = new MigrationTestBed(dir, List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, "holder", List.of("/bin/sh", "-c",
+        "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.05; done"));
+    String id = workload.getString("id");
+    awaitTicks(bed.a, id);
+    JsonObject session = bed.b.post("/v1/receive", new JsonObject().put("kind", "process").put("encrypt", true), 201);
+    assertThat(session.getBoolean("encrypt")).isTrue();
+
+    JsonObject inClear = bed.a.post("/v1/send?wait=true", MigrationTestBed.sendBody(id, session), 200);
+    assertThat(inClear.getString("phase")).as(inClear.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(inClear.getJsonObject("error").getString("code")).isEqualTo("TLS_REQUIRED");
+    assertThat(inClear.getJsonObject("error").getString("message")).contains("encrypted");
+    assertThat(bed.a.get("/v1/workloads/" + id).getString("status")).isEqualTo("RUNNING");
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    // refused before its token was looked at: the session waits for the encrypted source
+    assertThat(bed.b.get("/v1/migrations/" + session.getString("sessionId")).getString("phase"))
+        .isEqualTo("PREPARING");
+
+    JsonObject body = MigrationTestBed.sendBody(id, session);
+    body.getJsonObject("destination").put("encrypt", true);
+    JsonObject encrypted = bed.a.post("/v1/send?wait=true", body, 200);
+    assertThat(encrypted.getString("phase")).as(encrypted.encodePrettily()).isEqualTo("DONE");
+    awaitTicks(bed.b, encrypted.getString("destinationWorkloadId"));
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
   private static void awaitTicks(AgentProcess agent, String workloadId) {
     Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
         .until(() -> agent.getText("/v1/workloads/" + workloadId + "/logs").lines()

@@ -43,6 +43,43 @@ class CheckpointableWorkloadTest {
     }
   }
 
+  /**
+   * CRIU's parasite mounts a proc at {@code proc.crtools} in the task's cwd (a workload's PID namespace does
+   * not own the node's /proc): a dump in progress holds that name. Each workload has a cwd of its own, so a
+   * dump of one never meets the mount point of another's dump; within one cwd it fails, as CI saw with "/".
+   */
+  @Test
+  void eachWorkloadHasAWorkingDirectoryOfItsOwnSoDumpsDoNotCollideOnCriusProcMount(@TempDir Path dir)
+      throws Exception {
+    vertx = Vertx.vertx();
+    workloads = new ProcessWorkloads(vertx, dir.resolve("work"));
+    result(workloads.start());
+    List<Path> cwds = new ArrayList<>();
+    List<Long> pids = new ArrayList<>();
+    for (String name : List.of("first", "second")) {
+      Workload launched = result(workloads.launch(new WorkloadSpec(name, WorkloadSpec.KIND_PROCESS, null, null,
+          List.of("/bin/sleep", "300"), Map.of())));
+      leftovers.add(ProcessIdentity.of(launched.pid()).orElseThrow());
+      pids.add(launched.pid());
+      cwds.add(Files.readSymbolicLink(Path.of("/proc", Long.toString(launched.pid()), "cwd")));
+    }
+    assertThat(cwds).allSatisfy(cwd -> assertThat(cwd).startsWith(WorkingDirectories.ROOT)).doesNotHaveDuplicates();
+
+    Path heldByAnotherDump = Files.createDirectory(cwds.get(0).resolve("proc.crtools"));
+    try {
+      HostCommand.Result collides = HostCommand.run("criu", "dump", "-t", Long.toString(pids.get(0)), "-D",
+          Files.createDirectories(dir.resolve("images-first")).toString(), "-o", "dump.log", "--leave-running");
+      assertThat(collides.exitCode()).as("a dump whose parasite finds proc.crtools taken").isNotZero();
+      assertThat(Files.readString(dir.resolve("images-first/dump.log"))).contains("Can't create a directory (-17)");
+      Path images = Files.createDirectories(dir.resolve("images-second"));
+      HostCommand.Result dump = HostCommand.run("criu", "dump", "-t", Long.toString(pids.get(1)), "-D",
+          images.toString(), "-o", "dump.log", "--leave-running");
+      assertThat(dump.exitCode()).as(dump.output() + tail(images.resolve("dump.log"))).isZero();
+    } finally {
+      Files.deleteIfExists(heldByAnotherDump);
+    }
+  }
+
   @Test
   void aLaunchedWorkloadIsDumpedAndRestoredWithItsOutputOnANewRelay(@TempDir Path dir) throws Exception {
     Path binary = MemService.build(dir.resolve("build"));

@@ -72,6 +72,30 @@ class ProcessWorkloadsTest {
   }
 
   @Test
+  void aRemovedWorkloadTakesItsWorkingDirectoryWithItUnlessAProcessStillWorksThere() throws Exception {
+    ProcessWorkloads workloads = registry();
+    Workload removed = result(workloads.launch(spec("removed", "/bin/sh", "-c", "echo x > left-behind; sleep 600")));
+    leftovers.add(ProcessIdentity.of(removed.pid()).orElseThrow());
+    Path cwd = Files.readSymbolicLink(Path.of("/proc", Long.toString(removed.pid()), "cwd"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(cwd.resolve("left-behind")));
+    Workload kept = result(workloads.launch(spec("kept", "/bin/sleep", "600")));
+    leftovers.add(ProcessIdentity.of(kept.pid()).orElseThrow());
+    Path sharedCwd = Files.readSymbolicLink(Path.of("/proc", Long.toString(kept.pid()), "cwd"));
+    // on one machine a restored copy works in the source's directory: a process outside the registry there
+    Process restoredCopy = new ProcessBuilder("/bin/sleep", "600").directory(sharedCwd.toFile()).start();
+    leftovers.add(ProcessIdentity.of(restoredCopy.pid()).orElseThrow());
+
+    result(workloads.remove(removed.id()));
+    result(workloads.remove(kept.id()));
+
+    assertThat(cwd).as("the removed workload's directory, with what it wrote").doesNotExist();
+    assertThat(sharedCwd).as("still the working directory of a live process").isDirectory();
+    restoredCopy.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    WorkingDirectories.release(java.util.Optional.of(sharedCwd.toString()));
+    assertThat(sharedCwd).as("released once nothing works there").doesNotExist();
+  }
+
+  @Test
   void aRestartedRegistryFindsItsWorkloadsAndNoticesTheDeadOnes() throws Exception {
     ProcessWorkloads first = registry();
     Workload alive = result(first.launch(spec("stays", "/bin/sleep", "600")));

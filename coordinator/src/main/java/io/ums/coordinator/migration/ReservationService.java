@@ -70,21 +70,23 @@ public final class ReservationService {
       return Future.failedFuture(e);
     }
     long started = System.nanoTime();
+    // this cluster's wish, which its agent enforces; the source coordinator may still encrypt when this says no
+    boolean encrypt = settings.encrypts(describer.clusterId().equals(request.sourceClusterId()));
     return pickNode(request)
-        .compose(agent -> request.checkpoint() ? openCheckpointSessions(request, agent) : createAndOpen(request, agent))
+        .compose(agent -> request.checkpoint() ? openCheckpointSessions(request, agent, encrypt)
+            : createAndOpen(request, agent, encrypt))
         .map(answer -> answer.put("creationMs", (System.nanoTime() - started) / 1_000_000)
-            // this cluster's wish; the source coordinator may still encrypt when this says no
-            .put("encrypt", settings.encrypts(describer.clusterId().equals(request.sourceClusterId())))
+            .put("encrypt", encrypt)
             // the source coordinator asks about it more often than that while it works on it
             .put("abandonedAfterMs", checkInterval.toMillis()));
   }
 
-  private Future<JsonObject> createAndOpen(DestinationRequest request, AgentRef agent) {
+  private Future<JsonObject> createAndOpen(DestinationRequest request, AgentRef agent, boolean encrypt) {
     return cluster
         .createDestination(request, agent)
         .compose(
             object ->
-                describer.agent(agent).receive(request.workloadName(), request.kind(), request.mode())
+                describer.agent(agent).receive(request.workloadName(), request.kind(), request.mode(), encrypt)
                     .map(session -> {
                       Reservation reservation = register(request, agent,
                           List.of(new Reservation.Session(null, session.getString("sessionId"))), object);
@@ -101,11 +103,11 @@ public final class ReservationService {
   }
 
   /** One receive session per container; if one cannot be opened, those that were are aborted. */
-  private Future<JsonObject> openCheckpointSessions(DestinationRequest request, AgentRef agent) {
+  private Future<JsonObject> openCheckpointSessions(DestinationRequest request, AgentRef agent, boolean encrypt) {
     List<Future<JsonObject>> opened = request.containers().stream()
         .map(container -> describer.agent(agent).receive(
             request.namespace() + "/" + request.workloadName() + "/" + container, request.kind(),
-            MigrationRequest.STOP_AND_COPY))
+            MigrationRequest.STOP_AND_COPY, encrypt))
         .toList();
     return Future.join(opened).transform(all -> {
       if (all.failed()) {

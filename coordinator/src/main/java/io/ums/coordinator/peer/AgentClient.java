@@ -46,12 +46,16 @@ public final class AgentClient {
     return http.getObject(peer(), baseUrl + "/v1/workloads/" + id);
   }
 
-  /** Opens a receive session: {sessionId, dataAddress, token, expiresAt}. */
-  public Future<JsonObject> receive(String workloadName, String kind, String mode) {
+  /**
+   * Opens a receive session: {sessionId, dataAddress, token, expiresAt}; {@code encrypt}: the agent refuses
+   * a source that connects without TLS.
+   */
+  public Future<JsonObject> receive(String workloadName, String kind, String mode, boolean encrypt) {
     return http.post(
         peer(),
         baseUrl + "/v1/receive",
-        new JsonObject().put("workloadName", workloadName).put("kind", kind).put("mode", mode));
+        new JsonObject().put("workloadName", workloadName).put("kind", kind).put("mode", mode)
+            .put("encrypt", encrypt));
   }
 
   /** Starts checkpoint + stream on the source; answers {migrationId}. */

@@ -1,10 +1,10 @@
 package io.ums.protocol.impl;
 
-import io.netty.channel.ChannelHandler;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.ssl.OpenSsl;
-import io.netty.handler.ssl.OptionalSslHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
@@ -19,14 +19,16 @@ import io.vertx.core.net.NetSocket;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.cert.Certificate;
+import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * TLS 1.3 under the UMS frames (PROTOCOL.md 2.4). The server presents a self-signed certificate made
- * when it starts and accepts TLS and plain connections on one port, telling them apart by the first
+ * when the first TLS connection (or {@code UmsServer.prepareTls}) needs it and accepts TLS and plain connections on one port, telling them apart by the first
  * bytes (a TLS record vs the "UMSP" magic). The client trusts any certificate at the TLS layer: it is
  * the UMS handshake that authenticates, and its proofs cover the SHA-256 of the certificate the client
  * saw (the channel binding), so a relay presenting its own certificate cannot complete it. OpenSSL
@@ -35,7 +37,12 @@ import org.slf4j.LoggerFactory;
 public final class DataPlaneTls {
   private static final Logger LOG = LoggerFactory.getLogger(DataPlaneTls.class);
   private static final String HANDLER = "ums-tls";
-  private static final SslContext CLIENT = clientContext();
+  /** Bytes that tell a TLS record from the UMS magic (content type, version, length). */
+  private static final int TLS_RECORD_HEADER = 5;
+  /** Made on the first TLS connection out, not when a server tells plain connections from TLS ones. */
+  private static final class Client {
+    static final SslContext CONTEXT = clientContext();
+  }
 
   private final SslContext server;
   private final Buffer binding;
@@ -86,35 +93,48 @@ public final class DataPlaneTls {
   }
 
   /**
-   * Server side: waits for the peer's first bytes; a TLS ClientHello gets TLS and then {@code start} with
-   * this server's binding, anything else {@code start} with no binding (a plain connection). Runs
-   * {@code start} on the socket's event loop before any decrypted or plain byte reaches the socket's handler.
+   * Server side: waits for the peer's first bytes; a TLS ClientHello gets TLS with the identity
+   * {@code identity} supplies (made when first asked for, so a server no peer ever asks for TLS never loads
+   * the TLS stack: ~11 MiB of an agent's RSS) and then {@code start} with its binding, anything else
+   * {@code start} with no binding (a plain connection). Runs {@code start} on the socket's event loop before
+   * any decrypted or plain byte reaches the socket's handler; {@code refuse} when TLS cannot be set up.
    */
-  void detect(NetSocket socket, Consumer<Buffer> start, Runnable refuse) {
+  static void detect(NetSocket socket, Supplier<Future<DataPlaneTls>> identity, Consumer<Buffer> start,
+      Runnable refuse) {
     ChannelPipeline pipeline = ((NetSocketInternal) socket).channelHandlerContext().pipeline();
-    pipeline.addFirst("ums-tls-detect", new OptionalSslHandler(server) {
+    pipeline.addFirst("ums-tls-detect", new ByteToMessageDecoder() {
+      private boolean waiting;
+
       @Override
-      protected SslHandler newSslHandler(ChannelHandlerContext ctx, SslContext context) {
-        SslHandler handler = super.newSslHandler(ctx, context);
-        handler.handshakeFuture().addListener(done -> {
-          if (done.isSuccess()) {
-            start.accept(binding);
-          } else {
+      protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (waiting || in.readableBytes() < TLS_RECORD_HEADER) {
+          return; // bytes stay in this decoder until the TLS handler (or the plain socket) takes them
+        }
+        if (!SslHandler.isEncrypted(in, false)) {
+          start.accept(Buffer.buffer());
+          ctx.pipeline().remove(this); // hands the bytes read so far on
+          return;
+        }
+        waiting = true;
+        ctx.channel().config().setAutoRead(false);
+        identity.get().onComplete(made -> ctx.executor().execute(() -> {
+          if (made.failed()) {
+            LOG.warn("TLS connection from {} refused: {}", ctx.channel().remoteAddress(), made.cause().toString());
             refuse.run();
+            return;
           }
-        });
-        return handler;
-      }
-
-      @Override
-      protected String newSslHandlerName() {
-        return HANDLER;
-      }
-
-      @Override
-      protected ChannelHandler newNonSslHandler(ChannelHandlerContext ctx) {
-        start.accept(Buffer.buffer());
-        return null;
+          DataPlaneTls tls = made.result();
+          SslHandler handler = tls.server.newHandler(ctx.alloc());
+          handler.handshakeFuture().addListener(done -> {
+            if (done.isSuccess()) {
+              start.accept(tls.binding);
+            } else {
+              refuse.run();
+            }
+          });
+          ctx.pipeline().replace(this, HANDLER, handler); // the ClientHello read so far goes to it
+          ctx.channel().config().setAutoRead(true);
+        }));
       }
     });
   }
@@ -122,7 +142,7 @@ public final class DataPlaneTls {
   /** Client side: TLS on a connected socket; completes with the binding once the TLS handshake is done. */
   static Future<Buffer> secure(ContextInternal context, NetSocket socket, String host, int port) {
     ChannelPipeline pipeline = ((NetSocketInternal) socket).channelHandlerContext().pipeline();
-    SslHandler handler = CLIENT.newHandler(pipeline.channel().alloc(), host, port);
+    SslHandler handler = Client.CONTEXT.newHandler(pipeline.channel().alloc(), host, port);
     Promise<Buffer> bound = context.promise();
     handler.handshakeFuture().addListener(done -> {
       if (done.isSuccess()) {

@@ -61,6 +61,11 @@ final class ServerHandshake implements Handshake {
     }
     Optional<Buffer> found;
     try {
+      if (binding.length() == 0 && authenticator != null && authenticator.requiresTls(h.sessionId())) {
+        sink.handshakeFailed(ProtocolError.TLS_REQUIRED,
+            "session " + h.sessionId() + " was reserved for an encrypted transfer: connect with TLS");
+        return;
+      }
       found = authenticator == null ? Optional.empty() : authenticator.tokenFor(h.sessionId());
     } catch (RuntimeException e) {
       sink.handshakeFailed(ProtocolError.INTERNAL, "session lookup failed");

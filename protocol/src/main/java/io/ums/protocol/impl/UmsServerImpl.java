@@ -14,32 +14,32 @@ import io.vertx.core.net.NetSocket;
 
 /**
  * Vert.x NetServer that runs the server handshake on each accepted socket; with TLS on, first tells a
- * TLS connection from a plain one and runs TLS under the first.
+ * TLS connection from a plain one and runs TLS under the first. The TLS identity is made when first
+ * needed: most agents never receive an encrypted migration and need not carry the TLS stack.
  */
 public final class UmsServerImpl implements UmsServer {
   private final Vertx vertx;
   private final UmsServerOptions options;
   private final NetServer netServer;
-  private final DataPlaneTls tls;
+  private Future<DataPlaneTls> tls; // made once, when first needed; guarded by this
   private volatile SessionAuthenticator authenticator;
   private volatile Handler<UmsConnection> connectHandler;
 
   public UmsServerImpl(Vertx vertx, UmsServerOptions options) {
     this.vertx = vertx;
     this.options = options;
-    this.tls = options.isTls() ? DataPlaneTls.ephemeral() : null;
     this.netServer = vertx.createNetServer(new NetServerOptions().setTcpNoDelay(true));
     this.netServer.connectHandler(this::accept);
   }
 
   private void accept(NetSocket socket) {
-    if (tls == null) {
+    if (!options.isTls()) {
       start(socket, Buffer.buffer());
       return;
     }
     // a peer that never sends its first bytes holds no connection for longer than the handshake may last
     long timer = vertx.setTimer(options.getIdleTimeout().toMillis(), id -> socket.close());
-    tls.detect(socket, binding -> {
+    DataPlaneTls.detect(socket, this::tls, binding -> {
       vertx.cancelTimer(timer);
       start(socket, binding);
     }, () -> {
@@ -58,6 +58,27 @@ public final class UmsServerImpl implements UmsServer {
         connection.close();
       }
     });
+  }
+
+  /** The TLS key and certificate, made on a worker thread the first time (key generation, native TLS library). */
+  private synchronized Future<DataPlaneTls> tls() {
+    if (tls == null) {
+      Future<DataPlaneTls> made = vertx.executeBlocking(DataPlaneTls::ephemeral, false);
+      tls = made;
+      made.onFailure(e -> forget(made));
+    }
+    return tls;
+  }
+
+  private synchronized void forget(Future<DataPlaneTls> failed) {
+    if (tls == failed) {
+      tls = null; // the next TLS connection tries again
+    }
+  }
+
+  @Override
+  public Future<Void> prepareTls() {
+    return options.isTls() ? tls().mapEmpty() : Future.succeededFuture();
   }
 
   @Override

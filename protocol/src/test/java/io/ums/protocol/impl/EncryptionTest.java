@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.ProtocolError;
+import io.ums.protocol.SessionAuthenticator;
 import io.ums.protocol.TestPeers;
 import io.ums.protocol.UmsClient;
 import io.ums.protocol.UmsClientOptions;
 import io.ums.protocol.UmsProtocolException;
+import io.ums.protocol.UmsServer;
 import io.ums.protocol.UmsServerOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -19,6 +21,7 @@ import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -137,6 +140,41 @@ class EncryptionTest {
           return closed.future();
         })
         .onComplete(test.succeedingThenComplete());
+  }
+
+  @Test
+  @Timeout(value = 30, timeUnit = TimeUnit.SECONDS)
+  void aSessionThatInsistsOnTlsRefusesAPlainConnectionWithTlsRequiredAndStillTakesAnEncryptedOne(Vertx vertx,
+      VertxTestContext test) {
+    SessionAuthenticator tlsOnly = new SessionAuthenticator() {
+      @Override
+      public Optional<Buffer> tokenFor(String sessionId) {
+        return TestPeers.SESSION.equals(sessionId) ? Optional.of(TestPeers.TOKEN) : Optional.empty();
+      }
+
+      @Override
+      public boolean requiresTls(String sessionId) {
+        return TestPeers.SESSION.equals(sessionId);
+      }
+    };
+    UmsServer server = UmsServer.create(vertx, new UmsServerOptions().setTls(true)).authenticator(tlsOnly)
+        .connectHandler(connection -> connection.channelHandler(this::collect));
+    UmsClient client = UmsClient.create(vertx, new UmsClientOptions());
+    server.listen(0, "127.0.0.1").compose(port ->
+        client.connect("127.0.0.1", port, TestPeers.SESSION, TestPeers.TOKEN, false)
+            .transform(plain -> {
+              test.verify(() -> {
+                assertThat(plain.failed()).as("a plain connection is refused").isTrue();
+                assertThat(plain.cause()).isInstanceOf(UmsProtocolException.class);
+                assertThat(((UmsProtocolException) plain.cause()).error()).isEqualTo(ProtocolError.TLS_REQUIRED);
+                assertThat(plain.cause().getMessage()).contains("encrypted").contains(TestPeers.SESSION);
+              });
+              return sendThrough(client, port, true, TestPeers.TOKEN);
+            }))
+        .onComplete(test.succeeding(got -> test.verify(() -> {
+          assertThat(got).isEqualTo(PAYLOAD);
+          test.completeNow();
+        })));
   }
 
   @Test

@@ -20,7 +20,7 @@ final class TlsInterceptor {
   static Future<TlsInterceptor> start(Vertx vertx, int targetPort) {
     DataPlaneTls ownCertificate = DataPlaneTls.ephemeral();
     NetServer server = vertx.createNetServer();
-    server.connectHandler(client -> ownCertificate.detect(client, binding -> {
+    server.connectHandler(client -> DataPlaneTls.detect(client, () -> Future.succeededFuture(ownCertificate), binding -> {
       client.pause();
       vertx.createNetClient().connect(targetPort, "127.0.0.1")
           .compose(target -> DataPlaneTls.secure(SocketContext.of(target), target, "127.0.0.1", targetPort)
