@@ -119,6 +119,15 @@ final class ContainerBundles {
   }
 
   /** A container left frozen by a migration the previous agent run did not finish: it runs here again. */
+  /** Resumes the container if it is frozen; true if it runs then. Blocking. */
+  boolean thawIfFrozen(String id) {
+    Optional<JsonObject> state = runc.state(id);
+    if (state.isPresent() && "paused".equals(state.get().getString("status"))) {
+      runc.resume(id);
+    }
+    return runc.state(id).map(now -> "running".equals(now.getString("status"))).orElse(false);
+  }
+
   long resumeIfFrozen(String id, JsonObject state, Set<String> keepFrozen) {
     if (keepFrozen.contains(id)) {
       LOG.warn("container {} stays frozen until the destination's verdict on its migration", id);

@@ -218,13 +218,7 @@ public final class ContainerWorkloads {
 
   /** Resumes the container if it is frozen (a migration's record settled after a restart); true if it runs. */
   public Future<Boolean> thawIfFrozen(String id) {
-    return blocking(() -> {
-      Optional<JsonObject> state = runc.state(id);
-      if (state.isPresent() && "paused".equals(state.get().getString("status"))) {
-        runc.resume(id);
-      }
-      return runc.state(id).map(now -> "running".equals(now.getString("status"))).orElse(false);
-    });
+    return blocking(() -> bundles.thawIfFrozen(id));
   }
 
   /** Writes the container's writable layer (new, changed and deleted files) as an OCI layer diff tar. */
