@@ -71,6 +71,8 @@ public final class ControlApi {
     router.get("/v1/stopped-containers").handler(context -> json(context, 200, stoppedContainers().list()));
     router.post("/v1/stopped-containers/:id/kill").handler(answer(context -> stoppedContainers()
         .kill(containerId(context)).map(settled -> new Answer(200, settled))));
+    router.post("/v1/stopped-containers/:id/commit").handler(answer(context -> stoppedContainers()
+        .commit(containerId(context)).map(committed -> new Answer(200, committed))));
     router.post("/v1/stopped-containers/:id/resume").handler(answer(context -> stoppedContainers()
         .resume(containerId(context), "resumed by request").map(settled -> new Answer(200, settled))));
     router.route().last().handler(context -> ErrorResponses.send(context, new AgentException(ApiError.NOT_FOUND,

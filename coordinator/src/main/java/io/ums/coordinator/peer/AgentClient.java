@@ -111,6 +111,14 @@ public final class AgentClient {
         new JsonObject());
   }
 
+  /**
+   * kubelet-consistent, before the source pod's deletion: the stopped source container never runs again (the
+   * agent records it; no resume, no hold expiry). NOT_FOUND when the agent holds no such container.
+   */
+  public Future<JsonObject> commitStopped(String containerId) {
+    return http.post(peer(), baseUrl + "/v1/stopped-containers/" + containerId + "/commit", new JsonObject());
+  }
+
   public Future<JsonObject> abort(String id) {
     return http.post(peer(), baseUrl + "/v1/migrations/" + id + "/abort", new JsonObject());
   }
