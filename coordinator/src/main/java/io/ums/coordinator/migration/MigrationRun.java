@@ -195,8 +195,8 @@ final class MigrationRun {
           + workload.node() + " during " + lost.lastPhase() + " (" + lost.why() + "); the kubelet's checkpoint"
           + " leaves pod " + workload.key() + " running there"));
     }
-    return new LostSourceAgent(vertx, sourceAgent, workload, agentMigrationId, destination, reservation, settings)
-        .settle(lost);
+    return new LostSourceAgent(vertx, sourceAgent, workload, agentMigrationId, destination, reservation, settings,
+        migration::sourceSettled).settle(lost);
   }
 
   private void onStatus(JsonObject status) {
