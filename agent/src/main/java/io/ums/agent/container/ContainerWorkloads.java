@@ -228,6 +228,11 @@ public final class ContainerWorkloads {
     });
   }
 
+  /** Resumes the container if it is frozen (a migration's record settled after a restart); true if it runs. */
+  public Future<Boolean> thawIfFrozen(String id) {
+    return blocking(() -> bundles.thawIfFrozen(id));
+  }
+
   /** Writes the container's writable layer (new, changed and deleted files) as an OCI layer diff tar. */
   public Future<Long> writeLayerDiff(String id, Path target) {
     ContainerDir dir = new ContainerDir(containersRoot.resolve(entry(id).id()));
@@ -345,6 +350,7 @@ public final class ContainerWorkloads {
   public Future<List<Workload>> recover() {
     return blocking(() -> {
       List<Workload> found = new ArrayList<>();
+      java.util.Set<String> keepFrozen = HeldFrozen.awaitingVerdict(containersRoot.getParent());
       if (!Files.isDirectory(containersRoot)) {
         return found;
       }
@@ -357,7 +363,7 @@ public final class ContainerWorkloads {
           Optional<Long> pid = spec == null ? Optional.empty() : isPodman(spec)
               ? bundles.recoverPodman(id)
               : runc.state(id).filter(state -> !"stopped".equals(state.getString("status")))
-                  .map(state -> bundles.resumeIfFrozen(id, state));
+                  .map(state -> bundles.resumeIfFrozen(id, state, keepFrozen));
           if (pid.isEmpty()) {
             bundles.discard(id, spec, dir);
             continue;

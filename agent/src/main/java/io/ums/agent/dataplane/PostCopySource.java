@@ -34,7 +34,14 @@ public final class PostCopySource {
    *     connects to it
    */
   public record Settings(CriuRunner criu, long pid, Path imagesDir, Path workDir, String gateHost,
-                         String pageServerHost, Duration gateMaxWait, long connectTimeoutMillis) {}
+                         String pageServerHost, Duration gateMaxWait, long connectTimeoutMillis,
+                         Path verdictFile) {
+    /** {@code verdictFile}: see {@link PostDumpGate#writeScript(Path, Duration, Path)}; null: none. */
+    public Settings(CriuRunner criu, long pid, Path imagesDir, Path workDir, String gateHost, String pageServerHost,
+                    Duration gateMaxWait, long connectTimeoutMillis) {
+      this(criu, pid, imagesDir, workDir, gateHost, pageServerHost, gateMaxWait, connectTimeoutMillis, null);
+    }
+  }
 
   /** What the source saw: bytes and requests it served, when it froze and when the last page left. */
   public record Served(long bytes, long requests, long frozenNanos, long lastPageNanos) {}
@@ -65,7 +72,7 @@ public final class PostCopySource {
     return PostDumpGate.listen(vertx, settings.gateHost()).compose(gate -> vertx.executeBlocking(() -> {
       Set<String> before = new NetworkLockRules(settings.criu().wrapper()).snapshot();
       PostCopySource source = new PostCopySource(vertx, settings, gate, before, LazyPageServing.pickPort(settings.pageServerHost()));
-      Path script = gate.writeScript(settings.workDir(), settings.gateMaxWait());
+      Path script = gate.writeScript(settings.workDir(), settings.gateMaxWait(), settings.verdictFile());
       source.frozenNanos = System.nanoTime();
       source.dump = CriuLazyDump.start(settings.criu(), new CriuLazyDump.Options(settings.pid(),
           settings.imagesDir(), settings.workDir(), settings.pageServerHost(), source.pageServerPort, script));
@@ -93,6 +100,11 @@ public final class PostCopySource {
    * tree's memory, after every file and socket was restored (where restores fail: a port taken, a file
    * missing). Until then a failed restore still rolls back through the gate ({@link #rollback()}).
    */
+  /** The restore request goes next: an agent lost from now on leaves the gate waiting for the verdict file. */
+  public void holdGate() {
+    gate.hold();
+  }
+
   public void commit() {
     gate.commit();
     serving.commit();

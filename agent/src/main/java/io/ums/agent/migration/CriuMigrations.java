@@ -12,6 +12,7 @@ import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.kubelet.KubeletClient;
 import io.ums.agent.stopped.ContainerCgroups;
 import io.ums.agent.stopped.StoppedContainers;
+import io.ums.agent.stopped.StoppedSources;
 import io.ums.agent.workload.WorkloadSpec;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsConnection;
@@ -83,12 +84,15 @@ public final class CriuMigrations implements Migrations {
     StoppedContainers stopped = new StoppedContainers(vertx, new ContainerCgroups(ContainerCgroups.DEFAULT_ROOT),
         config.workDir());
     MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, containers, runner,
-        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks, stopped);
+        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks, stopped,
+        new StoppedSources(vertx, workloads, runner.wrapper(), config.workDir()).withContainers(containers));
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
+      // sources a previous run of this agent stopped: resumed unless the destination may run them
+      deps.stoppedSources().recover();
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
-      // its gate rolled back when the gate's connection died)
-      SessionDirs.delete(settings.sessionRoot());
+      // its gate rolled back when the gate's connection died), except a dump held for the verdict
+      SessionDirs.deleteAllBut(settings.sessionRoot(), deps.stoppedSources().heldSessionDirs());
       SessionDirs.delete(config.workDir().resolve(KubeletDestination.SESSIONS_DIR));
       // kubelet archives a previous run was sending hold containers' memory: they go too
       int archives = KubeletSource.kubeletArchives(deps).sweep();
@@ -109,6 +113,21 @@ public final class CriuMigrations implements Migrations {
           LOG.info("migration engine up: data port {}, sessions in {}", plane.port(), settings.sessionRoot());
           return migrations;
         });
+  }
+
+  @Override
+  public io.vertx.core.json.JsonArray stoppedSources() {
+    return deps.stoppedSources().list();
+  }
+
+  @Override
+  public java.util.Map<String, String> heldSources() {
+    return deps.stoppedSources().awaitingVerdict();
+  }
+
+  @Override
+  public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
+    return deps.stoppedSources().settleAsync(migrationId, kill);
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.criu.TcpConnections;
 import io.ums.agent.criu.UnmovableFiles;
@@ -67,6 +68,13 @@ final class PostCopyProcessSource implements SourceBackend {
       });
       tcpLocalAddresses = TcpConnections.localAddresses(tree);
       tcpListenAddresses = TcpConnections.listeningAddresses(tree);
+      // before the freeze: an agent killed from now on leaves a record its next run settles
+      deps.stoppedSources().record(session.id(), workload.id(), workload.pid(),
+          new NetworkLockRules(deps.criu().wrapper()).snapshot(), session.dir());
+      session.closeOnFinish(() -> vertx.executeBlocking(() -> {
+        deps.stoppedSources().forget(session.id());
+        return null;
+      }, false));
       return null;
     }, false);
   }
@@ -78,7 +86,8 @@ final class PostCopyProcessSource implements SourceBackend {
     steps.freezing();
     PostCopySource.Settings settings = new PostCopySource.Settings(deps.criu(), workload.pid(),
         session.dir().resolve("images"), session.dir(), deps.localHost(), deps.localHost(),
-        deps.settings().migrationTimeout().plusMinutes(1), PAGE_SERVER_CONNECT_MILLIS);
+        deps.settings().migrationTimeout().plusMinutes(1), PAGE_SERVER_CONNECT_MILLIS,
+        deps.stoppedSources().verdictFile(session.id()));
     LOG.info("migration {} CHECKPOINTING: criu dump --lazy-pages of pid {}", session.id(), workload.pid());
     PostCopySource.checkpoint(vertx, settings).onComplete(started);
     return started.future()
@@ -127,6 +136,11 @@ final class PostCopyProcessSource implements SourceBackend {
     status.phase(MigrationPhase.TRANSFERRING);
     return vertx.executeBlocking(() -> ImageFiles.list(session.dir().resolve("images")), false)
         .compose(files -> ImageFiles.send(vertx, session.connection(), files))
+        .compose(bytes -> vertx.executeBlocking(() -> {
+          // the restore request goes next: from now on only the destination's verdict may resume the source
+          deps.stoppedSources().awaitVerdict(session.id());
+          return bytes;
+        }, false).onSuccess(ignored -> source.holdGate()))
         .map(bytes -> {
           imageBytes = bytes;
           countBytes(status);

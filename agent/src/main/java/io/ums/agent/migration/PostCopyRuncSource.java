@@ -34,10 +34,20 @@ final class PostCopyRuncSource extends ContainerSource {
   protected Future<Void> checkpointWithRuntime() {
     session.status().phase(MigrationPhase.CHECKPOINTING);
     LOG.info("migration {} CHECKPOINTING: runc checkpoint --lazy-pages of container {}", session.id(), workload.id());
-    steps.freezing();
-    freezeStartNanos = steps.freezeStartNanos();
-    starting = RuncLazyCheckpoint.start(vertx, containers, workload.id(), session.dir().resolve("images"),
-        session.dir().resolve("criu-work"), session.deps().localHost(), PAGE_SERVER_CONNECT_MILLIS);
+    starting = vertx.executeBlocking(() -> {
+      // before the freeze: an agent killed from now on leaves a record its next run settles (StoppedSources)
+      session.deps().stoppedSources().recordContainer(session.id(), workload.id(), session.dir());
+      session.closeOnFinish(() -> vertx.executeBlocking(() -> {
+        session.deps().stoppedSources().forget(session.id());
+        return null;
+      }, false));
+      return null;
+    }, false).compose(recorded -> {
+      steps.freezing();
+      freezeStartNanos = steps.freezeStartNanos();
+      return RuncLazyCheckpoint.start(vertx, containers, workload.id(), session.dir().resolve("images"),
+          session.dir().resolve("criu-work"), session.deps().localHost(), PAGE_SERVER_CONNECT_MILLIS);
+    });
     return starting
         .compose(started -> {
           checkpoint = started;
@@ -59,7 +69,11 @@ final class PostCopyRuncSource extends ContainerSource {
   public Future<RestoreManifest> send() {
     session.status().phase(MigrationPhase.TRANSFERRING);
     long started = System.nanoTime();
-    return sendRuncCheckpointFiles().map(ignored -> {
+    return sendRuncCheckpointFiles().compose(ignored -> vertx.executeBlocking(() -> {
+      // the restore request goes next: from now on only the destination's verdict may thaw the source
+      session.deps().stoppedSources().awaitVerdict(session.id());
+      return null;
+    }, false)).map(ignored -> {
       countBytes(session.status());
       session.status().timing("transferMs", MigrationEvents.millis(started, System.nanoTime()));
       return manifest();

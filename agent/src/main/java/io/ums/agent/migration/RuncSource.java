@@ -42,6 +42,16 @@ final class RuncSource extends ContainerSource {
       pages.sent().onFailure(failure -> session.fail(Failures.classify(failure, Code.CONNECTION_LOST)));
       session.status().phase(MigrationPhase.CHECKPOINTING);
       LOG.info("migration {} CHECKPOINTING: runc checkpoint of container {}", session.id(), workload.id());
+      return keep ? Future.<Void>succeededFuture() : vertx.executeBlocking(() -> {
+        // before the freeze: an agent killed from now on leaves a record its next run settles
+        session.deps().stoppedSources().recordContainer(session.id(), workload.id(), session.dir());
+        session.closeOnFinish(() -> vertx.executeBlocking(() -> {
+          session.deps().stoppedSources().forget(session.id());
+          return null;
+        }, false));
+        return null;
+      }, false);
+    }).compose(recorded -> {
       freezeStartNanos = System.nanoTime();
       checkpointRun = containers.freezeAndCheckpoint(workload.id(), session.dir().resolve("images"),
           session.dir().resolve("criu-work"), session.deps().localHost() + ":" + pageSocket.port());
@@ -70,6 +80,11 @@ final class RuncSource extends ContainerSource {
     session.status().phase(MigrationPhase.TRANSFERRING);
     return pages.sent()
         .compose(ignored -> sendRuncCheckpointFiles())
+        .compose(ignored -> keep ? Future.<Void>succeededFuture() : vertx.executeBlocking(() -> {
+          // the restore request goes next: from now on only the destination's verdict may thaw the source
+          session.deps().stoppedSources().awaitVerdict(session.id());
+          return null;
+        }, false))
         .map(ignored -> {
           countBytes(session.status());
           session.status().timing("transferMs", MigrationEvents.millis(pages.connectedNanos(), System.nanoTime()));

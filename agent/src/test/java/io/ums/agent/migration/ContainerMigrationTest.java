@@ -318,6 +318,82 @@ class ContainerMigrationTest {
     assertNoSessionFiles();
   }
 
+  /**
+   * kill -9 of the source agent mid-transfer: the container stays frozen (the agent froze it, nobody thaws it)
+   * until the restarted agent settles its record: the destination could not run it, so it thaws.
+   */
+  @Test
+  void aSourceAgentKilledMidTransferIsThawedByItsRestartedAgent() throws Exception {
+    JsonObject workload = launch(a, "memservice", 128);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    network.limitRate("100mbit");
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
+        .getString("migrationId");
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> a.get("/v1/migrations/" + migrationId).getJsonObject("bytes").getLong("pages"),
+            pages -> pages >= 16L << 20);
+
+    a.kill();
+    network.limitRate("unlimited");
+    a.start(10);
+
+    MemServiceClient.Answer resumed = Awaitility.await().atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(a.node.address(), PORT, 2000), any -> true);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+    assertThat(a.get("/v1/workloads/" + workload.getString("id")).getString("status")).isEqualTo("RUNNING");
+    assertThat(a.getArray("/v1/stopped-sources")).isEmpty();
+    assertThat(b.getArray("/v1/workloads")).isEmpty();
+    assertNoSessionFiles();
+  }
+
+  /**
+   * kill -9 of the source agent after the destination restored the container and the source took the result
+   * (held there by the fault hook): the restarted agent keeps its copy frozen until the verdict, then removes it.
+   */
+  @Test
+  void aSourceAgentKilledAfterTheRestoreKeepsItsCopyFrozenUntilTheVerdictThenRemovesIt() throws Exception {
+    a.close();
+    a = new AgentProcess(network.node(0), dir.resolve("agent-a"), List.of("-Dums.test.holdBeforeCommit=true"))
+        .start(10);
+    JsonObject workload = launch(a, "memservice", 32);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
+        .getString("migrationId");
+    JsonObject restored = Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(50))
+        .ignoreExceptions().until(() -> b.get("/v1/migrations/" + session.getString("sessionId")),
+            status -> List.of("DONE", "ROLLED_BACK", "FAILED").contains(status.getString("phase")));
+    assertThat(restored.getString("phase")).as(restored.encode()).isEqualTo("DONE");
+    Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> a.log().contains("holds before its commit"));
+
+    a.kill();
+    a.start(10);
+    assertThat(a.getArray("/v1/stopped-sources").stream().map(JsonObject.class::cast)
+        .map(held -> held.getString("migrationId")).toList()).containsExactly(migrationId);
+    Awaitility.await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
+        .until(() -> !answers(a.node.address()));
+
+    JsonObject outcome = a.post("/v1/stopped-sources/" + migrationId + "/kill", new JsonObject(), 200);
+    assertThat(outcome.getString("outcome")).isEqualTo("killed");
+    assertThat(a.getArray("/v1/workloads")).isEmpty();
+    MemServiceClient.Answer moved = MemServiceClient.verify(b.node.address(), PORT, 10000);
+    assertThat(moved.checksum()).isEqualTo(before.checksum());
+    assertThat(answers(a.node.address())).as("exactly one copy runs").isFalse();
+    assertNoSessionFiles();
+  }
+
+  private static boolean answers(String address) {
+    try {
+      MemServiceClient.query(address, PORT, 500);
+      return true;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
   @Test
   void theDestinationStoreDeletedMidTransferRollsBackAndLeavesNothing() throws Exception {
     JsonObject workload = launch(a, "memservice", 128);
