@@ -64,6 +64,12 @@ public record CheckpointArchive(Optional<String> name, Optional<String> rootfsIm
     }
   }
 
+  /** What a {@code config.dump} (its bytes, as found in a streamed archive) says. */
+  static CheckpointArchive fromConfigDump(byte[] configDump) {
+    JsonObject config = parseConfig(new String(configDump, StandardCharsets.UTF_8));
+    return new CheckpointArchive(text(config, "name"), text(config, "rootfsImageName"), text(config, "runtime"));
+  }
+
   private static JsonObject parseConfig(String text) {
     try {
       return new JsonObject(text);

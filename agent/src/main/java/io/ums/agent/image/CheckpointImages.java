@@ -104,6 +104,15 @@ public final class CheckpointImages {
   }
 
   /**
+   * For a containerd target: an import that builds the image while an archive of {@code archiveSize} bytes
+   * arrives ({@link StreamedCheckpointImport}, started here: {@code ctr} runs from now on). Empty for the other
+   * targets, which take the archive as a file ({@link #importArchive}).
+   */
+  public Optional<StreamedCheckpointImport> startStreamedImport(long archiveSize) {
+    return containerd.map(target -> StreamedCheckpointImport.start(target, archiveSize));
+  }
+
+  /**
    * Builds the checkpoint image of {@code archive} (consumed: it becomes the layer) in {@code scratch} and
    * imports it as {@code imageName}. {@code container} is the checkpointed container's name in its pod.
    * On failure whatever reached the store is removed again before the exception propagates.
@@ -111,20 +120,7 @@ public final class CheckpointImages {
   public void importArchive(Path archive, Path scratch, String imageName, String container) {
     // before the archive is read and copied: a node without containerd fails in milliseconds, not after seconds
     containerd.ifPresent(ContainerdImages::requireSocket);
-    CheckpointArchive contents = CheckpointArchive.read(archive);
-    Map<String, String> annotations = new LinkedHashMap<>();
-    annotations.put(CRIO_NAME, container);
-    annotations.put(PODMAN_NAME, contents.name().orElse(container));
-    annotations.put(CRIU_NAME, container);
-    contents.rootfsImageName().ifPresent(image -> {
-      annotations.put(CRIO_ROOTFS_IMAGE_NAME, image);
-      annotations.put(PODMAN_ROOTFS_IMAGE_NAME, image);
-      annotations.put(CRIU_ROOTFS_IMAGE_NAME, image);
-    });
-    contents.runtime().ifPresent(runtime -> {
-      annotations.put(PODMAN_RUNTIME_NAME, runtime);
-      annotations.put(CRIU_RUNTIME_NAME, runtime);
-    });
+    Map<String, String> annotations = annotations(CheckpointArchive.read(archive), container);
     Path layoutDir = scratch.resolve("layout");
     OciImageStore layout = OciImageStore.open(layoutDir, scratch.resolve("layout-scratch"));
     layout.adoptLayerImage(LAYOUT_REF, archive, annotations);
@@ -139,6 +135,24 @@ public final class CheckpointImages {
       remove(imageName);
       throw e;
     }
+  }
+
+  /** What CRI-O, podman and containerd look for in a checkpoint image's manifest. */
+  static Map<String, String> annotations(CheckpointArchive contents, String container) {
+    Map<String, String> annotations = new LinkedHashMap<>();
+    annotations.put(CRIO_NAME, container);
+    annotations.put(PODMAN_NAME, contents.name().orElse(container));
+    annotations.put(CRIU_NAME, container);
+    contents.rootfsImageName().ifPresent(image -> {
+      annotations.put(CRIO_ROOTFS_IMAGE_NAME, image);
+      annotations.put(PODMAN_ROOTFS_IMAGE_NAME, image);
+      annotations.put(CRIU_ROOTFS_IMAGE_NAME, image);
+    });
+    contents.runtime().ifPresent(runtime -> {
+      annotations.put(PODMAN_RUNTIME_NAME, runtime);
+      annotations.put(CRIU_RUNTIME_NAME, runtime);
+    });
+    return annotations;
   }
 
   /**

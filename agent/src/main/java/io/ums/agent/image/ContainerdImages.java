@@ -22,6 +22,9 @@ record ContainerdImages(Path socket, String namespace, String ctr) {
   static final String PREFIX = "containerd:";
   static final String CRI_NAMESPACE = "k8s.io";
   /** containerd's own rule for namespace names (namespaces.Validate / identifiers.Validate). */
+  /** Per ctr binary: whether its import has {@code --local}. */
+  private static final java.util.concurrent.ConcurrentHashMap<String, Boolean> LOCAL_IMPORT =
+      new java.util.concurrent.ConcurrentHashMap<>();
   private static final Pattern NAMESPACE = Pattern.compile("[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*");
 
   /** Empty when {@code spec} is not a containerd target at all; IllegalArgumentException when it is a bad one. */
@@ -51,7 +54,26 @@ record ContainerdImages(Path socket, String namespace, String ctr) {
   void importLayout(Path layoutDir) {
     requireSocket();
     ImageTools.pipe(Code.IO, List.of("tar", "-C", layoutDir.toString(), "-cf", "-", "oci-layout", "index.json",
-        "blobs"), ctr("images", "import", "-"));
+        "blobs"), importCommand());
+  }
+
+  /**
+   * {@code ctr images import -}, with {@code --local} where this ctr has it (2.x): ctr then reads the archive
+   * and writes its blobs through containerd's content API itself, where 2.x's default streams it through the
+   * transfer API, measured here 3.5 times slower for a 256 MiB layer (6.8 s against 1.9 s, unpack included).
+   * ctr 1.x always imports locally and has no such flag.
+   */
+  List<String> importCommand() {
+    return LOCAL_IMPORT.computeIfAbsent(ctr, ContainerdImages::hasLocalImport)
+        ? ctr("images", "import", "--local", "-") : ctr("images", "import", "-");
+  }
+
+  private static boolean hasLocalImport(String ctr) {
+    try {
+      return ImageTools.run(Code.IO, List.of(ctr, "images", "import", "--help")).contains("--local");
+    } catch (ImageStoreException e) {
+      return false;
+    }
   }
 
   /** Removes {@code imageName}; a missing image (or a missing containerd) is fine. Never throws. */
@@ -79,7 +101,7 @@ record ContainerdImages(Path socket, String namespace, String ctr) {
     }
   }
 
-  private List<String> ctr(String... args) {
+  List<String> ctr(String... args) {
     List<String> command = new ArrayList<>(List.of(ctr, "--address", socket.toString(), "--namespace", namespace));
     command.addAll(List.of(args));
     return command;

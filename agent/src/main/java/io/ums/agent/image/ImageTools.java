@@ -83,7 +83,7 @@ final class ImageTools {
     }
   }
 
-  private static void awaitExit(Code failure, List<String> command, Process process) {
+  static void awaitExit(Code failure, List<String> command, Process process) {
     try {
       if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
@@ -96,11 +96,11 @@ final class ImageTools {
     }
   }
 
-  private static String describe(List<String> command) {
+  static String describe(List<String> command) {
     return String.join(" ", command);
   }
 
-  private static String lastLine(String output) {
+  static String lastLine(String output) {
     String[] lines = output.strip().split("\n");
     return lines[lines.length - 1];
   }

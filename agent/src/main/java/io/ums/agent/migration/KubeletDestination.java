@@ -3,6 +3,8 @@ package io.ums.agent.migration;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.image.CheckpointImages;
+import io.ums.agent.image.ImageStoreException;
+import io.ums.agent.image.StreamedCheckpointImport;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.ProtocolError;
 import io.vertx.core.Future;
@@ -19,9 +21,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A pod's container moved through the kubelet checkpoint API (interface kubelet, POST /v1/receive kind
- * "checkpoint"), the destination side: the kubelet's archive arrives on one channel into the work dir
- * (archives are as large as the container's memory: not tmpfs), the restore request turns it into a
- * checkpoint image imported into the node's image store ({@link CheckpointImages}), and the result names that
+ * "checkpoint"), the destination side. Into a containerd node the kubelet's archive streams, as it arrives,
+ * into {@code ctr images import} as the layer of the checkpoint image ({@link StreamedCheckpointImport}), and the
+ * restore request names and completes that image. For the other stores the archive arrives into the work dir
+ * (archives are as large as the container's memory: not tmpfs) and the restore request turns it into a
+ * checkpoint image imported into the node's image store ({@link CheckpointImages}); the result names that
  * image. The runtime restores the container when the coordinator creates the destination pod with that
  * image; this agent starts nothing itself. An abort during the import is applied once it ended: the image
  * is removed again. A failed session leaves nothing behind: no partial archive, no layout, no imported image.
@@ -31,6 +35,8 @@ final class KubeletDestination implements DestinationBackend {
   static final String SESSIONS_DIR = "checkpoint-sessions";
   private static final String ARCHIVE = "archive.tar";
   private static final long ARCHIVE_SETTLE_SECONDS = 10;
+  /** What may wait in memory for ctr: a few of the data plane's windows, not the archive. */
+  private static final long STREAM_HIGH_WATER_BYTES = 8L * 1024 * 1024;
 
   private final ReceiveSession session;
   private final Vertx vertx;
@@ -38,6 +44,8 @@ final class KubeletDestination implements DestinationBackend {
   private final Path dir;
   private final Promise<Void> archiveReceived = Promise.promise();
   private IncomingChannel archiveChannel;
+  private StreamedCheckpointImport streamed;
+  private WorkerSink sink;
   private String importedImage;
 
   KubeletDestination(ReceiveSession session) {
@@ -68,6 +76,11 @@ final class KubeletDestination implements DestinationBackend {
     }
     archiveChannel = channel;
     channel.pause();
+    long size = channel.metadata().getValue("size") instanceof Number number ? number.longValue() : -1;
+    if (images.containerdSocket().isPresent() && size > 0) {
+      streamIntoContainerd(channel, size);
+      return true;
+    }
     vertx.executeBlocking(() -> Files.createDirectories(dir), false)
         .compose(created -> vertx.fileSystem().open(dir.resolve(ARCHIVE).toString(),
             new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true)))
@@ -75,6 +88,40 @@ final class KubeletDestination implements DestinationBackend {
         .onComplete(archiveReceived)
         .onFailure(failure -> session.fail(Failures.classify(failure, Code.CONNECTION_LOST)));
     return true;
+  }
+
+  /**
+   * A containerd node: the image is built and imported while the archive arrives ({@link StreamedCheckpointImport}),
+   * nothing goes to this agent's disk; the restore request only completes it.
+   */
+  private void streamIntoContainerd(IncomingChannel channel, long size) {
+    vertx.executeBlocking(() -> images.startStreamedImport(size).orElseThrow(), false)
+        .compose(started -> {
+          streamed = started;
+          if (session.finishing()) {
+            return Future.failedFuture(new MigrationFailure.Exception(Code.ABORTED, "the session has ended"));
+          }
+          sink = WorkerSink.start(vertx, STREAM_HIGH_WATER_BYTES, started::write);
+          // a reset channel must not end the sink as if the archive were complete
+          return channel.pipe().endOnFailure(false).to(sink);
+        })
+        .onComplete(archiveReceived)
+        .onFailure(failure -> {
+          stopStreamedImport();
+          channel.reset(ProtocolError.CANCELLED, String.valueOf(failure.getMessage()));
+          session.fail(failure instanceof ImageStoreException
+              ? MigrationFailure.of(Code.IMAGE_STORE_FAILED, failure.getMessage())
+              : Failures.classify(failure, Code.CONNECTION_LOST));
+        });
+  }
+
+  private void stopStreamedImport() {
+    if (sink != null) {
+      sink.cancel();
+    }
+    if (streamed != null) {
+      streamed.abort();
+    }
   }
 
   @Override
@@ -99,7 +146,11 @@ final class KubeletDestination implements DestinationBackend {
           LOG.info("session {} RESTORING: importing {} into {}", session.id(), image, images);
           long started = System.nanoTime();
           return vertx.executeBlocking(() -> {
-            images.importArchive(dir.resolve(ARCHIVE), dir, image, target.container());
+            if (streamed != null) {
+              streamed.finish(image, target.container());
+            } else {
+              images.importArchive(dir.resolve(ARCHIVE), dir, image, target.container());
+            }
             return image;
           }, false).map(imported -> {
             importedImage = imported;
@@ -132,6 +183,9 @@ final class KubeletDestination implements DestinationBackend {
 
   @Override
   public void release(boolean failed) {
+    if (failed) {
+      stopStreamedImport();
+    }
     if (failed && importedImage != null) {
       images.remove(importedImage);
       LOG.info("session {}: removed the imported image {} again", session.id(), importedImage);

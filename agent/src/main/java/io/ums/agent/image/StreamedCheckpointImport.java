@@ -1,0 +1,223 @@
+package io.ums.agent.image;
+
+import io.ums.agent.image.ImageStoreException.Code;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+
+/**
+ * A checkpoint image built while its archive arrives, straight into containerd: {@code ctr images import -} is
+ * started when the archive's first bytes come, and reads an OCI archive whose first entry is the layer (the
+ * kubelet's archive as it is, uncompressed) written chunk by chunk as the chunks arrive, hashed on the way; the
+ * image config, manifest (with the checkpoint annotations, from the {@code config.dump} seen on the way) and
+ * {@code index.json} follow once the layer's digest is known. Nothing is written to, or read back from, the
+ * agent's disk, and containerd stores the layer as it arrives: what is left after the last byte is containerd's
+ * unpack. The layer's entry is not named after its digest (not known before the end): containerd's importer
+ * (archive.ImportIndex) names every blob by the digest of its contents and finds them through index.json, in
+ * any order. Blocking: one worker thread, for the whole transfer.
+ */
+public final class StreamedCheckpointImport {
+  private static final String LAYER_ENTRY = "blobs/sha256/checkpoint-layer";
+  private static final int COPY_BYTES = 256 * 1024;
+
+  private final ContainerdImages containerd;
+  private final long archiveSize;
+  private final Process ctr;
+  private final Path output;
+  private final TarArchiveOutputStream tar;
+  private final MessageDigest sha256;
+  private final TarEntryScanner scanner = new TarEntryScanner(CheckpointArchive.CONFIG_DUMP);
+  private final byte[] copy = new byte[COPY_BYTES];
+  private long received;
+  private boolean closed;
+
+  private StreamedCheckpointImport(ContainerdImages containerd, long archiveSize, Process ctr, Path output) {
+    this.containerd = containerd;
+    this.archiveSize = archiveSize;
+    this.ctr = ctr;
+    this.output = output;
+    this.tar = new TarArchiveOutputStream(new BufferedOutputStream(ctr.getOutputStream(), COPY_BYTES));
+    tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+    tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+    try {
+      this.sha256 = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Starts {@code ctr images import} for an archive of {@code archiveSize} bytes. */
+  static StreamedCheckpointImport start(ContainerdImages containerd, long archiveSize) {
+    containerd.requireSocket();
+    if (archiveSize <= 0) {
+      throw new ImageStoreException(Code.INVALID, "a checkpoint archive of " + archiveSize + " bytes");
+    }
+    Path output = null;
+    List<String> command = containerd.importCommand();
+    try {
+      output = Files.createTempFile("ums-image-tool-", ".out");
+      Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile())
+          .start();
+      StreamedCheckpointImport started = new StreamedCheckpointImport(containerd, archiveSize, process, output);
+      TarArchiveEntry layer = new TarArchiveEntry(LAYER_ENTRY);
+      layer.setSize(archiveSize);
+      started.tar.putArchiveEntry(layer);
+      return started;
+    } catch (IOException e) {
+      if (output != null) {
+        output.toFile().delete();
+      }
+      throw new ImageStoreException(Code.IO, ImageTools.describe(command) + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The next bytes of the archive (the buffer's position is left as it was). */
+  public void write(ByteBuffer chunk) {
+    int length = chunk.remaining();
+    if (received + length > archiveSize) {
+      throw new ImageStoreException(Code.INVALID, "the checkpoint archive is longer than the " + archiveSize
+          + " bytes announced");
+    }
+    scanner.accept(chunk);
+    sha256.update(chunk.duplicate());
+    try {
+      if (chunk.hasArray()) {
+        tar.write(chunk.array(), chunk.arrayOffset() + chunk.position(), length);
+      } else {
+        ByteBuffer in = chunk.duplicate();
+        while (in.hasRemaining()) {
+          int n = Math.min(copy.length, in.remaining());
+          in.get(copy, 0, n);
+          tar.write(copy, 0, n);
+        }
+      }
+    } catch (IOException e) {
+      throw ctrFailed(e);
+    }
+    received += length;
+  }
+
+  /**
+   * The archive is complete: writes the image's metadata, lets {@code ctr} import and unpack it as
+   * {@code imageName} and waits for it. {@code container} is the checkpointed container's name in its pod.
+   * On failure the image is removed again.
+   */
+  public void finish(String imageName, String container) {
+    try {
+      if (received != archiveSize || !scanner.ended()) {
+        throw new ImageStoreException(Code.INVALID, "the checkpoint archive ended after " + received + " of "
+            + archiveSize + " bytes" + (scanner.ended() ? "" : ", without its end-of-archive blocks"));
+      }
+      byte[] configDump = scanner.wantedContents().orElseThrow(() -> new ImageStoreException(Code.INVALID,
+          "not a container checkpoint archive: no " + CheckpointArchive.CONFIG_DUMP));
+      Map<String, String> annotations = CheckpointImages.annotations(CheckpointArchive.fromConfigDump(configDump),
+          container);
+      writeMetadata(Digest.of(sha256.digest()), imageName, annotations);
+      closed = true;
+      ImageTools.awaitExit(Code.IO, command(), ctr);
+      if (ctr.exitValue() != 0) {
+        throw new ImageStoreException(Code.IO, ImageTools.describe(command()) + " failed (exit " + ctr.exitValue()
+            + "): " + ImageTools.lastLine(Files.readString(output)));
+      }
+    } catch (IOException e) {
+      abort();
+      containerd.remove(imageName);
+      throw ctrFailed(e);
+    } catch (RuntimeException e) {
+      abort();
+      containerd.remove(imageName);
+      throw e;
+    } finally {
+      output.toFile().delete();
+    }
+  }
+
+  /** Gives up: {@code ctr} is stopped before it saw an index, so no image was created. Idempotent. */
+  public void abort() {
+    ctr.destroyForcibly();
+    output.toFile().delete();
+  }
+
+  private void writeMetadata(Digest layer, String imageName, Map<String, String> annotations) throws IOException {
+    tar.closeArchiveEntry();
+    JsonObject config = new JsonObject()
+        .put("created", Instant.now().toString())
+        .put("architecture", "amd64")
+        .put("os", "linux")
+        .put("config", new JsonObject().put("Env",
+            new JsonArray().add("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")))
+        .put("rootfs", new JsonObject().put("type", "layers").put("diff_ids", new JsonArray().add(layer.toString())));
+    byte[] configBytes = bytes(config);
+    JsonObject manifest = new JsonObject()
+        .put("schemaVersion", 2)
+        .put("mediaType", OciImageStore.MANIFEST_TYPE)
+        .put("config", descriptor(OciImageStore.CONFIG_TYPE, sha256(configBytes), configBytes.length))
+        .put("layers", new JsonArray().add(descriptor(ImageLayer.MEDIA_TYPE, layer, archiveSize)))
+        .put("annotations", new JsonObject(new TreeMap<String, Object>(annotations)));
+    byte[] manifestBytes = bytes(manifest);
+    Digest manifestDigest = sha256(manifestBytes);
+    JsonObject index = new JsonObject().put("schemaVersion", 2).put("manifests", new JsonArray().add(
+        descriptor(OciImageStore.MANIFEST_TYPE, manifestDigest, manifestBytes.length)
+            .put("annotations", new JsonObject().put(OciImageStore.REF_NAME, imageName))));
+    entry("oci-layout", bytes(new JsonObject().put("imageLayoutVersion", "1.0.0")));
+    entry("blobs/sha256/" + sha256(configBytes).hex(), configBytes);
+    entry("blobs/sha256/" + manifestDigest.hex(), manifestBytes);
+    entry("index.json", bytes(index));
+    tar.finish();
+    tar.close();
+  }
+
+  private void entry(String name, byte[] contents) throws IOException {
+    TarArchiveEntry entry = new TarArchiveEntry(name);
+    entry.setSize(contents.length);
+    tar.putArchiveEntry(entry);
+    tar.write(contents);
+    tar.closeArchiveEntry();
+  }
+
+  private static JsonObject descriptor(String mediaType, Digest digest, long size) {
+    return new JsonObject().put("mediaType", mediaType).put("digest", digest.toString()).put("size", size);
+  }
+
+  private static byte[] bytes(JsonObject json) {
+    return json.encode().getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static Digest sha256(byte[] bytes) {
+    try {
+      return Digest.of(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Writing to {@code ctr} failed: it exited (its own last line says why) or was stopped. */
+  private ImageStoreException ctrFailed(IOException e) {
+    String why = e.getMessage();
+    try {
+      if (!closed && ctr.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
+        why = "exit " + ctr.exitValue() + ": " + ImageTools.lastLine(Files.readString(output));
+      }
+    } catch (IOException | InterruptedException ignored) {
+      // the write's own message it is
+    }
+    return new ImageStoreException(Code.IO, ImageTools.describe(command()) + " failed (" + why + ")", e);
+  }
+
+  private List<String> command() {
+    return containerd.importCommand();
+  }
+}
