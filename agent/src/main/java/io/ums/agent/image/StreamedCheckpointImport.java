@@ -30,6 +30,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * any order. Blocking: one worker thread, for the whole transfer.
  */
 public final class StreamedCheckpointImport {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(StreamedCheckpointImport.class);
   private static final String LAYER_ENTRY = "blobs/sha256/checkpoint-layer";
   private static final int COPY_BYTES = 256 * 1024;
 
@@ -42,6 +43,8 @@ public final class StreamedCheckpointImport {
   private final TarEntryScanner scanner = new TarEntryScanner(CheckpointArchive.CONFIG_DUMP);
   private final byte[] copy = new byte[COPY_BYTES];
   private long received;
+  private long hashingNanos;
+  private long writingNanos;
   private boolean closed;
 
   private StreamedCheckpointImport(ContainerdImages containerd, long archiveSize, Process ctr, Path output) {
@@ -91,8 +94,11 @@ public final class StreamedCheckpointImport {
       throw new ImageStoreException(Code.INVALID, "the checkpoint archive is longer than the " + archiveSize
           + " bytes announced");
     }
+    long started = System.nanoTime();
     scanner.accept(chunk);
     sha256.update(chunk.duplicate());
+    long hashed = System.nanoTime();
+    hashingNanos += hashed - started;
     try {
       if (chunk.hasArray()) {
         tar.write(chunk.array(), chunk.arrayOffset() + chunk.position(), length);
@@ -108,6 +114,7 @@ public final class StreamedCheckpointImport {
       throw ctrFailed(e);
     }
     received += length;
+    writingNanos += System.nanoTime() - hashed;
   }
 
   /**
@@ -127,7 +134,11 @@ public final class StreamedCheckpointImport {
           container);
       writeMetadata(Digest.of(sha256.digest()), imageName, annotations);
       closed = true;
+      long unpackStarted = System.nanoTime();
       ImageTools.awaitExit(Code.IO, command(), ctr);
+      LOG.info("{}: {} bytes streamed into ctr (hashing {} ms, waiting for ctr to take them {} ms), then ctr"
+          + " imported and unpacked it in {} ms", imageName, received, hashingNanos / 1_000_000,
+          writingNanos / 1_000_000, (System.nanoTime() - unpackStarted) / 1_000_000);
       if (ctr.exitValue() != 0) {
         throw new ImageStoreException(Code.IO, ImageTools.describe(command()) + " failed (exit " + ctr.exitValue()
             + "): " + ImageTools.lastLine(Files.readString(output)));

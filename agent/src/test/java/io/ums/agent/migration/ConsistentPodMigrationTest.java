@@ -266,7 +266,9 @@ class ConsistentPodMigrationTest {
     } else {
       from.post("/v1/stopped-containers/" + containerId + "/kill", new JsonObject(), 200);
     }
-    String line = "kubelet-" + mode + ", " + mebibytes + " MiB: " + measured;
+    String line = "kubelet-" + mode + ", " + mebibytes + " MiB: " + measured + to.log().lines()
+        .filter(logged -> logged.contains("streamed into ctr")).map(logged -> "\n  destination: " + logged)
+        .collect(java.util.stream.Collectors.joining());
     System.out.println(line);
     Files.writeString(Path.of("target", "pod-migration-measure.txt"), line + "\n",
         java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
