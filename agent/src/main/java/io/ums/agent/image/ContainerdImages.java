@@ -25,6 +25,8 @@ record ContainerdImages(Path socket, String namespace, String ctr) {
   /** Per ctr binary: whether its import has {@code --local}. */
   private static final java.util.concurrent.ConcurrentHashMap<String, Boolean> LOCAL_IMPORT =
       new java.util.concurrent.ConcurrentHashMap<>();
+  /** The flag as ctr's help lists it: first on its line. */
+  private static final Pattern LOCAL_FLAG = Pattern.compile("(?m)^\\s*--local\\s");
   private static final Pattern NAMESPACE = Pattern.compile("[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*");
 
   /** Empty when {@code spec} is not a containerd target at all; IllegalArgumentException when it is a bad one. */
@@ -70,7 +72,7 @@ record ContainerdImages(Path socket, String namespace, String ctr) {
 
   private static boolean hasLocalImport(String ctr) {
     try {
-      return ImageTools.run(Code.IO, List.of(ctr, "images", "import", "--help")).contains("--local");
+      return LOCAL_FLAG.matcher(ImageTools.run(Code.IO, List.of(ctr, "images", "import", "--help"))).find();
     } catch (ImageStoreException e) {
       return false;
     }
