@@ -107,11 +107,11 @@ final class KubeletDestination implements DestinationBackend {
         })
         .onComplete(archiveReceived)
         .onFailure(failure -> {
-          stopStreamedImport();
-          channel.reset(ProtocolError.CANCELLED, String.valueOf(failure.getMessage()));
+          // the session's failure tells the source why; a channel reset here would race it with CANCELLED
           session.fail(failure instanceof ImageStoreException
               ? MigrationFailure.of(Code.IMAGE_STORE_FAILED, failure.getMessage())
               : Failures.classify(failure, Code.CONNECTION_LOST));
+          stopStreamedImport();
         });
   }
 
