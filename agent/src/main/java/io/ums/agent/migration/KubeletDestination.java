@@ -108,11 +108,20 @@ final class KubeletDestination implements DestinationBackend {
         .onComplete(archiveReceived)
         .onFailure(failure -> {
           // the session's failure tells the source why; a channel reset here would race it with CANCELLED
-          session.fail(failure instanceof ImageStoreException
-              ? MigrationFailure.of(Code.IMAGE_STORE_FAILED, failure.getMessage())
-              : Failures.classify(failure, Code.CONNECTION_LOST));
+          session.fail(imageStoreFailure(failure).map(cause -> MigrationFailure.of(Code.IMAGE_STORE_FAILED,
+              cause.getMessage())).orElseGet(() -> Failures.classify(failure, Code.CONNECTION_LOST)));
           stopStreamedImport();
         });
+  }
+
+  /** The import's own error, also when the pipe wrapped it (a write to the sink failed with it). */
+  private static Optional<ImageStoreException> imageStoreFailure(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof ImageStoreException imageStore) {
+        return Optional.of(imageStore);
+      }
+    }
+    return Optional.empty();
   }
 
   private void stopStreamedImport() {

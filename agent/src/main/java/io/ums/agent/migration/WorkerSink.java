@@ -64,19 +64,26 @@ final class WorkerSink implements WriteStream<Buffer> {
         consumer.accept(((BufferInternal) next).getByteBuf().nioBuffer());
         if (queuedBytes.addAndGet(-next.length()) <= highWaterBytes / 2 && full) {
           full = false;
-          context.runOnContext(ignored -> {
-            Handler<Void> handler = drainHandler;
-            if (handler != null) {
-              handler.handle(null);
-            }
-          });
+          drain();
         }
       }
     } catch (RuntimeException | InterruptedException e) {
       failure = e;
       queue.clear();
+      queuedBytes.set(0);
+      // a reader paused on a full queue resumes, and its next write fails: the pipe ends with this failure
+      drain();
       throw e;
     }
+  }
+
+  private void drain() {
+    context.runOnContext(ignored -> {
+      Handler<Void> handler = drainHandler;
+      if (handler != null) {
+        handler.handle(null);
+      }
+    });
   }
 
   /** Stops the consumer after what it is doing now; {@link #end()}'s future fails. Idempotent. */

@@ -82,6 +82,31 @@ class WorkerSinkTest {
   }
 
   @Test
+  void aConsumerThatFailsWhileTheQueueIsFullDrainsItSoThatAPausedReaderLearnsOfTheFailure() {
+    CountDownLatch hold = new CountDownLatch(1);
+    WorkerSink sink = WorkerSink.start(vertx, 100, chunk -> {
+      awaitQuietly(hold);
+      throw new IllegalStateException("not a plain tar archive");
+    });
+    AtomicBoolean drained = new AtomicBoolean();
+    AtomicBoolean full = new AtomicBoolean();
+    vertx.runOnContext(ignored -> {
+      sink.drainHandler(v -> drained.set(true));
+      for (int i = 0; i < 10; i++) {
+        sink.write(Buffer.buffer("0123456789abcdef0123456789abcdef"));
+      }
+      full.set(sink.writeQueueFull());
+    });
+    await().atMost(Duration.ofSeconds(30)).untilTrue(full);
+
+    hold.countDown();
+    await().atMost(Duration.ofSeconds(30)).untilTrue(drained);
+    Future<Void> later = sink.write(Buffer.buffer("after the drain"));
+    assertThat(later.failed()).isTrue();
+    assertThat(later.cause()).hasMessage("not a plain tar archive");
+  }
+
+  @Test
   void aCancelEndsAConsumerWaitingForBytes() {
     WorkerSink sink = WorkerSink.start(vertx, 1 << 20, ByteBuffer::remaining);
     sink.cancel();
