@@ -99,7 +99,8 @@ final class MarkdownReport {
     }
     md.append("\nPod (kubelet-consistent, client through the pod's Service) against process (local mode), ratios of")
         .append(" medians (target: downtime at most ").append(PodComparison.TARGET).append("):\n\n");
-    md.append("| MiB | ums-pod/ums downtime | ums-pod/ums answers' downtime | ums-pod/ums total |\n|---:|---:|---:|---:|\n");
+    md.append("| MiB | ums-pod/ums downtime | ums-pod/ums answers' downtime | ums-pod/ums total |\n")
+        .append("|---:|---:|---:|---:|\n");
     for (int size : summary.sizes()) {
       md.append("| ").append(size);
       for (Function<ResultRow, Double> metric : List.<Function<ResultRow, Double>>of(ResultRow::downtimeMs,
