@@ -9,8 +9,9 @@ import picocli.CommandLine.Option;
 
 /** {@code ./ums bench downtime}: the options of issue 6, then {@link DowntimeBench}. */
 @Command(name = "downtime", mixinStandardHelpOptions = true,
-    description = "Downtime and total migration time of ums (and ums-runc, ums-postcopy) vs rsync-ssh, criu-page-server and the wire, "
-        + "on two network-namespace nodes; writes results.csv/json/md and PNG plots.")
+    description = "Downtime and total migration time of ums (and ums-runc, ums-postcopy) vs rsync-ssh, criu-page-server"
+        + " and the wire, on two network-namespace nodes; with --approach pod, ums-pod (a pod on the real cluster) vs"
+        + " ums; writes results.csv/json/md and PNG plots.")
 public final class DowntimeCommand implements Callable<Integer> {
   public static final List<String> METHODS = List.of("ums", "rsync-ssh", "criu-page-server", "wire");
   /** The container method {@code --approach container} adds: the same memservice in a runc container. */
