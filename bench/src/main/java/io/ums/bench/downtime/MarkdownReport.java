@@ -58,6 +58,9 @@ final class MarkdownReport {
   }
 
   private static void ratios(StringBuilder md, Summary summary, String link) {
+    if (BASELINES.stream().noneMatch(summary.methods()::contains)) {
+      return;
+    }
     md.append("\nRatios of medians (below 1: ums is faster):\n\n");
     md.append("| MiB | ums/wire total | ums/rsync-ssh total | ums/rsync-ssh downtime ")
         .append("| ums/criu-page-server total | ums/criu-page-server downtime |\n");
