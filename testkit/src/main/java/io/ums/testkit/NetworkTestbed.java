@@ -44,9 +44,11 @@ public final class NetworkTestbed implements AutoCloseable {
     }
     this.id = prefix + Integer.toString(RANDOM.nextInt(36 * 36 * 36 * 36), 36);
     this.bridge = id + "br";
-    // 10.<200-249>.<0-255>.0/24: random, so that parallel runs rarely share a subnet; collisions
-    // only matter inside one host, where names are unique anyway.
-    this.subnetPrefix = "10." + (200 + RANDOM.nextInt(50)) + "." + RANDOM.nextInt(256) + ".";
+    // 10.<200-244>.<0-255>.0/24: random, so that parallel runs rarely share a subnet; collisions
+    // only matter inside one host, where names are unique anyway. 10.245-10.254 are the pod subnets of
+    // ./ums cluster (10.(245 + UMS_CLUSTER_ID).<node>.0/24), routed from the host to the nodes: a testbed
+    // bridge on one of them would put a second route to those pods on the host.
+    this.subnetPrefix = "10." + (200 + RANDOM.nextInt(45)) + "." + RANDOM.nextInt(256) + ".";
     for (int i = 0; i < nodeCount; i++) {
       String suffix = String.valueOf((char) ('a' + i));
       nodes.add(new Node("node-" + suffix, id + suffix, id + suffix + "h", id + suffix + "n",
