@@ -5,6 +5,8 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Several "nodes" on one machine: one network namespace per node, each joined by a veth pair to a bridge
@@ -17,6 +19,7 @@ import java.util.Locale;
  */
 public final class NetworkTestbed implements AutoCloseable {
   private static final SecureRandom RANDOM = new SecureRandom();
+  private static final int SUBNET_ATTEMPTS = 20;
 
   public record Node(String name, String netns, String vethHost, String vethNode, String address) {
     /** Path for {@code nsenter --net=...}. */
@@ -38,15 +41,10 @@ public final class NetworkTestbed implements AutoCloseable {
   private final List<Node> nodes = new ArrayList<>();
   private String rateLimit;
 
-  private NetworkTestbed(String prefix, int nodeCount) {
-    if (prefix.length() > 6 || !prefix.matches("[a-z][a-z0-9]*")) {
-      throw new IllegalArgumentException("prefix must be 1-6 lowercase letters/digits: " + prefix);
-    }
+  private NetworkTestbed(String prefix, int nodeCount, String subnetPrefix) {
     this.id = prefix + Integer.toString(RANDOM.nextInt(36 * 36 * 36 * 36), 36);
     this.bridge = id + "br";
-    // 10.<200-249>.<0-255>.0/24: random, so that parallel runs rarely share a subnet; collisions
-    // only matter inside one host, where names are unique anyway.
-    this.subnetPrefix = "10." + (200 + RANDOM.nextInt(50)) + "." + RANDOM.nextInt(256) + ".";
+    this.subnetPrefix = subnetPrefix;
     for (int i = 0; i < nodeCount; i++) {
       String suffix = String.valueOf((char) ('a' + i));
       nodes.add(new Node("node-" + suffix, id + suffix, id + suffix + "h", id + suffix + "n",
@@ -54,16 +52,66 @@ public final class NetworkTestbed implements AutoCloseable {
     }
   }
 
-  /** Creates the namespaces, veths and bridge; on any failure removes what it made and throws. */
+  /**
+   * Creates the namespaces, veths and bridge in a /24 of 10.200.0.0/16-10.249.0.0/16 that no other route of
+   * the host covers; on any failure removes what it made and throws.
+   */
   public static NetworkTestbed create(String prefix, int nodeCount) {
-    NetworkTestbed testbed = new NetworkTestbed(prefix, nodeCount);
-    try {
-      testbed.build();
-      return testbed;
-    } catch (RuntimeException e) {
-      testbed.close();
-      throw e;
+    return create(prefix, nodeCount, NetworkTestbed::randomSubnet);
+  }
+
+  /**
+   * As {@link #create(String, int)}, trying the /24s {@code subnets} proposes ("10.a.b."). A subnet the host
+   * routes already is skipped; one that another bridge took while this one was built (a concurrent testbed:
+   * the first route wins) is given up and the next one tried. Without this, a bridge a killed run left behind
+   * with the same subnet swallowed every packet for the nodes: CI saw an agent up and idle whose
+   * {@code /health} the test could not reach for 90 s.
+   */
+  static NetworkTestbed create(String prefix, int nodeCount, Supplier<String> subnets) {
+    if (prefix.length() > 6 || !prefix.matches("[a-z][a-z0-9]*")) {
+      throw new IllegalArgumentException("prefix must be 1-6 lowercase letters/digits: " + prefix);
     }
+    List<String> refused = new ArrayList<>();
+    for (int attempt = 0; attempt < SUBNET_ATTEMPTS; attempt++) {
+      String subnet = subnets.get();
+      List<String> taken = HostRoutes.overlapping(subnet);
+      if (!taken.isEmpty()) {
+        refused.add(subnet + "0/24 is routed already: " + taken);
+        continue;
+      }
+      NetworkTestbed testbed = new NetworkTestbed(prefix, nodeCount, subnet);
+      try {
+        testbed.build();
+      } catch (RuntimeException e) {
+        testbed.close();
+        throw e;
+      }
+      Optional<String> misrouted = testbed.misroutedNode();
+      if (misrouted.isEmpty()) {
+        return testbed;
+      }
+      refused.add(misrouted.get());
+      testbed.close();
+    }
+    throw new IllegalStateException("no free /24 for a testbed " + prefix + " in " + SUBNET_ATTEMPTS + " tries: "
+        + refused);
+  }
+
+  // 10.<200-249>.<0-255>.0/24: random, so that parallel runs rarely try the same subnet; create() checks
+  static String randomSubnet() {
+    return "10." + (200 + RANDOM.nextInt(50)) + "." + RANDOM.nextInt(256) + ".";
+  }
+
+  /** A node the host would not reach through this testbed's bridge, said in words; empty when all are. */
+  private Optional<String> misroutedNode() {
+    for (Node node : nodes) {
+      Optional<String> device = HostRoutes.deviceFor(node.address());
+      if (!device.equals(Optional.of(bridge))) {
+        return Optional.of(subnetPrefix + "0/24: the host routes " + node.address() + " through "
+            + device.orElse("nothing") + ", not " + bridge);
+      }
+    }
+    return Optional.empty();
   }
 
   private void build() {
