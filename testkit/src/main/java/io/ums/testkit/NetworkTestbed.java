@@ -27,6 +27,14 @@ public final class NetworkTestbed implements AutoCloseable {
       return "/run/netns/" + netns;
     }
 
+    /**
+     * How the host routes to this node ({@code ip route get}), for a failure message: a device other than the
+     * testbed's bridge means the node is cut off from the host, however well it runs.
+     */
+    public String routeFromHost() {
+      return HostCommand.run("ip", "-4", "route", "get", address).output();
+    }
+
     /** The command prefixed so that it runs inside this node's network namespace. */
     public List<String> inNode(List<String> command) {
       List<String> wrapped = new ArrayList<>(List.of("nsenter", "--net=" + netnsPath()));
@@ -114,12 +122,15 @@ public final class NetworkTestbed implements AutoCloseable {
     return Optional.empty();
   }
 
+  // namespaces first: a link whose testbed has no namespace is one a killed run left (StaleTestbeds)
   private void build() {
+    for (Node node : nodes) {
+      HostCommand.check("ip", "netns", "add", node.netns());
+    }
     HostCommand.check("ip", "link", "add", bridge, "type", "bridge");
     HostCommand.check("ip", "addr", "add", hostAddress() + "/24", "dev", bridge);
     HostCommand.check("ip", "link", "set", bridge, "up");
     for (Node node : nodes) {
-      HostCommand.check("ip", "netns", "add", node.netns());
       HostCommand.check("ip", "link", "add", node.vethHost(), "type", "veth", "peer", "name", node.vethNode());
       HostCommand.check("ip", "link", "set", node.vethNode(), "netns", node.netns());
       HostCommand.check("ip", "link", "set", node.vethHost(), "master", bridge);
@@ -268,22 +279,11 @@ public final class NetworkTestbed implements AutoCloseable {
     }
   }
 
-  /** Removes namespaces and links whose names start with {@code prefix}, left by a killed run. */
+  /**
+   * Removes the namespaces and links a killed run with {@code prefix} left behind, and nothing of a testbed a
+   * concurrent run (another checkout's build on this machine) is using: see {@link StaleTestbeds}.
+   */
   public static void removeStale(String prefix) {
-    for (String line : HostCommand.run("ip", "netns", "list").output().split("\n")) {
-      String name = line.split(" ")[0].trim();
-      if (!name.isEmpty() && name.startsWith(prefix)) {
-        HostCommand.run("ip", "netns", "del", name);
-      }
-    }
-    for (String line : HostCommand.run("ip", "-o", "link", "show").output().split("\n")) {
-      String[] parts = line.split(":");
-      if (parts.length > 1) {
-        String name = parts[1].trim().split("@")[0];
-        if (name.startsWith(prefix)) {
-          HostCommand.run("ip", "link", "del", name);
-        }
-      }
-    }
+    StaleTestbeds.remove(prefix);
   }
 }

@@ -94,4 +94,28 @@ class NetworkTestbedTest {
       HostCommand.run("ip", "link", "del", leftBridge);
     }
   }
+
+  /**
+   * Another checkout's build runs the same tests on this machine at the same time: its testbeds have the same
+   * prefix, and the sweep a test runs before building its own (LocalModeBed, the benches) must leave them be.
+   * Before, it deleted them, and that run's agents were cut off from its host mid-test. What a killed run left
+   * (here a bridge whose testbed has no namespace any more) still goes.
+   */
+  @Test
+  void theSweepOfStaleTestbedsLeavesALiveOneAloneAndRemovesALeftBridge() throws Exception {
+    testbed = NetworkTestbed.create("uts", 2);
+    String leftBridge = "uts" + Integer.toString(ThreadLocalRandom.current().nextInt(36 * 36 * 36), 36) + "br";
+    HostCommand.check("ip", "link", "add", leftBridge, "type", "bridge");
+    try {
+      NetworkTestbed.removeStale("uts");
+
+      assertThat(HostCommand.check("ip", "netns", "list")).contains(testbed.node(0).netns(), testbed.node(1).netns());
+      assertThat(testbed.node(1).routeFromHost()).contains("dev " + testbed.id() + "br");
+      assertThat(HostCommand.check("ip", "netns", "exec", testbed.node(1).netns(), "ip", "-o", "addr", "show"))
+          .contains(testbed.node(1).address() + "/24");
+      assertThat(HostCommand.run("ip", "link", "show", leftBridge).ok()).as(leftBridge + " removed").isFalse();
+    } finally {
+      HostCommand.run("ip", "link", "del", leftBridge);
+    }
+  }
 }
