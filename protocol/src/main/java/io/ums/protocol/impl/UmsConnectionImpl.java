@@ -139,7 +139,7 @@ public final class UmsConnectionImpl implements UmsConnection, Handshake.Handsha
   }
 
   void onPeerOpen(Frame.Open open) {
-    channels.accept(open, negotiated.lz4(), localGoAway, channelHandler);
+    channels.accept(open, negotiated, localGoAway, channelHandler);
   }
 
   void onPeerGoAway(Frame.GoAway goAway) {
