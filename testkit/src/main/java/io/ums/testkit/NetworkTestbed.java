@@ -5,6 +5,8 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Several "nodes" on one machine: one network namespace per node, each joined by a veth pair to a bridge
@@ -17,11 +19,20 @@ import java.util.Locale;
  */
 public final class NetworkTestbed implements AutoCloseable {
   private static final SecureRandom RANDOM = new SecureRandom();
+  private static final int SUBNET_ATTEMPTS = 20;
 
   public record Node(String name, String netns, String vethHost, String vethNode, String address) {
     /** Path for {@code nsenter --net=...}. */
     public String netnsPath() {
       return "/run/netns/" + netns;
+    }
+
+    /**
+     * How the host routes to this node ({@code ip route get}), for a failure message: a device other than the
+     * testbed's bridge means the node is cut off from the host, however well it runs.
+     */
+    public String routeFromHost() {
+      return HostCommand.run("ip", "-4", "route", "get", address).output();
     }
 
     /** The command prefixed so that it runs inside this node's network namespace. */
@@ -38,15 +49,10 @@ public final class NetworkTestbed implements AutoCloseable {
   private final List<Node> nodes = new ArrayList<>();
   private String rateLimit;
 
-  private NetworkTestbed(String prefix, int nodeCount) {
-    if (prefix.length() > 6 || !prefix.matches("[a-z][a-z0-9]*")) {
-      throw new IllegalArgumentException("prefix must be 1-6 lowercase letters/digits: " + prefix);
-    }
+  private NetworkTestbed(String prefix, int nodeCount, String subnetPrefix) {
     this.id = prefix + Integer.toString(RANDOM.nextInt(36 * 36 * 36 * 36), 36);
     this.bridge = id + "br";
-    // 10.<200-249>.<0-255>.0/24: random, so that parallel runs rarely share a subnet; collisions
-    // only matter inside one host, where names are unique anyway.
-    this.subnetPrefix = "10." + (200 + RANDOM.nextInt(50)) + "." + RANDOM.nextInt(256) + ".";
+    this.subnetPrefix = subnetPrefix;
     for (int i = 0; i < nodeCount; i++) {
       String suffix = String.valueOf((char) ('a' + i));
       nodes.add(new Node("node-" + suffix, id + suffix, id + suffix + "h", id + suffix + "n",
@@ -54,24 +60,79 @@ public final class NetworkTestbed implements AutoCloseable {
     }
   }
 
-  /** Creates the namespaces, veths and bridge; on any failure removes what it made and throws. */
+  /**
+   * Creates the namespaces, veths and bridge in a /24 of 10.200.0.0/16-10.249.0.0/16 that no other route of
+   * the host covers; on any failure removes what it made and throws.
+   */
   public static NetworkTestbed create(String prefix, int nodeCount) {
-    NetworkTestbed testbed = new NetworkTestbed(prefix, nodeCount);
-    try {
-      testbed.build();
-      return testbed;
-    } catch (RuntimeException e) {
-      testbed.close();
-      throw e;
-    }
+    return create(prefix, nodeCount, NetworkTestbed::randomSubnet);
   }
 
+  /**
+   * As {@link #create(String, int)}, trying the /24s {@code subnets} proposes ("10.a.b."). A subnet the host
+   * routes already is skipped; one that another bridge took while this one was built (a concurrent testbed:
+   * the first route wins) is given up and the next one tried. Without this, a bridge a killed run left behind
+   * with the same subnet swallowed every packet for the nodes: CI saw an agent up and idle whose
+   * {@code /health} the test could not reach for 90 s.
+   */
+  static NetworkTestbed create(String prefix, int nodeCount, Supplier<String> subnets) {
+    if (prefix.length() > 6 || !prefix.matches("[a-z][a-z0-9]*")) {
+      throw new IllegalArgumentException("prefix must be 1-6 lowercase letters/digits: " + prefix);
+    }
+    List<String> refused = new ArrayList<>();
+    for (int attempt = 0; attempt < SUBNET_ATTEMPTS; attempt++) {
+      String subnet = subnets.get();
+      List<String> taken = HostRoutes.overlapping(subnet);
+      if (!taken.isEmpty()) {
+        refused.add(subnet + "0/24 is routed already: " + taken);
+        continue;
+      }
+      NetworkTestbed testbed = new NetworkTestbed(prefix, nodeCount, subnet);
+      try {
+        testbed.build();
+      } catch (RuntimeException e) {
+        testbed.close();
+        throw e;
+      }
+      Optional<String> misrouted = testbed.misroutedNode();
+      if (misrouted.isEmpty()) {
+        return testbed;
+      }
+      refused.add(misrouted.get());
+      testbed.close();
+    }
+    throw new IllegalStateException("no free /24 for a testbed " + prefix + " in " + SUBNET_ATTEMPTS + " tries: "
+        + refused);
+  }
+
+  // 10.<200-244>.<0-255>.0/24: random, so that parallel runs rarely try the same subnet; create() checks.
+  // 10.245-10.254 are the pod subnets of ./ums cluster (10.(245 + UMS_CLUSTER_ID).<node>.0/24), which the host
+  // routes to the nodes: create() sees those routes only when the cluster is up first, not one brought up after.
+  static String randomSubnet() {
+    return "10." + (200 + RANDOM.nextInt(45)) + "." + RANDOM.nextInt(256) + ".";
+  }
+
+  /** A node the host would not reach through this testbed's bridge, said in words; empty when all are. */
+  private Optional<String> misroutedNode() {
+    for (Node node : nodes) {
+      Optional<String> device = HostRoutes.deviceFor(node.address());
+      if (!device.equals(Optional.of(bridge))) {
+        return Optional.of(subnetPrefix + "0/24: the host routes " + node.address() + " through "
+            + device.orElse("nothing") + ", not " + bridge);
+      }
+    }
+    return Optional.empty();
+  }
+
+  // namespaces first: a link whose testbed has no namespace is one a killed run left (StaleTestbeds)
   private void build() {
+    for (Node node : nodes) {
+      HostCommand.check("ip", "netns", "add", node.netns());
+    }
     HostCommand.check("ip", "link", "add", bridge, "type", "bridge");
     HostCommand.check("ip", "addr", "add", hostAddress() + "/24", "dev", bridge);
     HostCommand.check("ip", "link", "set", bridge, "up");
     for (Node node : nodes) {
-      HostCommand.check("ip", "netns", "add", node.netns());
       HostCommand.check("ip", "link", "add", node.vethHost(), "type", "veth", "peer", "name", node.vethNode());
       HostCommand.check("ip", "link", "set", node.vethNode(), "netns", node.netns());
       HostCommand.check("ip", "link", "set", node.vethHost(), "master", bridge);
@@ -220,22 +281,11 @@ public final class NetworkTestbed implements AutoCloseable {
     }
   }
 
-  /** Removes namespaces and links whose names start with {@code prefix}, left by a killed run. */
+  /**
+   * Removes the namespaces and links a killed run with {@code prefix} left behind, and nothing of a testbed a
+   * concurrent run (another checkout's build on this machine) is using: see {@link StaleTestbeds}.
+   */
   public static void removeStale(String prefix) {
-    for (String line : HostCommand.run("ip", "netns", "list").output().split("\n")) {
-      String name = line.split(" ")[0].trim();
-      if (!name.isEmpty() && name.startsWith(prefix)) {
-        HostCommand.run("ip", "netns", "del", name);
-      }
-    }
-    for (String line : HostCommand.run("ip", "-o", "link", "show").output().split("\n")) {
-      String[] parts = line.split(":");
-      if (parts.length > 1) {
-        String name = parts[1].trim().split("@")[0];
-        if (name.startsWith(prefix)) {
-          HostCommand.run("ip", "link", "del", name);
-        }
-      }
-    }
+    StaleTestbeds.remove(prefix);
   }
 }
