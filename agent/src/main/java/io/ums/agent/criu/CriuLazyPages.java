@@ -30,12 +30,16 @@ public final class CriuLazyPages {
         "--port", Integer.toString(pageServerPort));
   }
 
-  /** Starts the daemon and waits (up to {@code timeoutMillis}) until its restore socket exists. Blocking. */
+  /**
+   * Starts the daemon and waits (up to {@code timeoutMillis}) until its restore socket exists. The daemon dies
+   * with the agent, but only once {@code guard} (the {@link LazyPagesGuard}, which kills the restored tree
+   * first) is gone (see {@link Tether}). Blocking.
+   */
   public static Process start(CriuRunner runner, Path imagesDir, Path workDir, String pageServerHost,
-                              int pageServerPort, long timeoutMillis) throws IOException {
+                              int pageServerPort, long timeoutMillis, java.util.OptionalLong guard) throws IOException {
     Files.deleteIfExists(workDir.resolve(SOCKET));
-    Process daemon = runner.start("lazy-pages", arguments(imagesDir, workDir, pageServerHost, pageServerPort),
-        workDir.resolve("lazy-pages.out"));
+    Process daemon = runner.startTethered("lazy-pages", arguments(imagesDir, workDir, pageServerHost, pageServerPort),
+        workDir.resolve("lazy-pages.out"), guard);
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     try {
       while (!Files.exists(workDir.resolve(SOCKET))) {

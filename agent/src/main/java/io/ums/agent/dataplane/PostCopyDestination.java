@@ -141,7 +141,7 @@ public final class PostCopyDestination {
       guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(),
           restore.workDir().resolve("restored.pid"));
       daemon = CriuLazyPages.start(settings.criu(), settings.imagesDir(), settings.workDir(),
-          settings.relayHost(), guard.port(), 10_000);
+          settings.relayHost(), guard.port(), 10_000, java.util.OptionalLong.of(guard.process().pid()));
       long pid = CriuLazyRestore.run(settings.criu(), restore, settings.restoreTimeoutMillis());
       restoredNanos = System.nanoTime();
       return pid;

@@ -70,6 +70,7 @@ class ContainerMigrationTest {
       // a killed agent: its containers go below
     } finally {
       agent.close();
+      agent.killSessionProcesses();
       removeLeftoverContainers(agent.workDir);
     }
   }
@@ -219,9 +220,14 @@ class ContainerMigrationTest {
     assertThat(memServicesOn(a)).as("the source").hasSize(1);
     assertThat(MemServiceClient.verify(a.node.address(), PORT, 10000).checksum()).isEqualTo(checksum);
 
+    // nothing of the session lives on: no page server, no restore, no import pipe (issue 15, item 1)
+    Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(b.sessionProcesses()).as("processes of the dead agent's sessions").isEmpty());
     b.start(10);
     assertThat(b.getArray("/v1/workloads")).isEmpty();
     assertThat(memServicesOn(b)).isEmpty();
+    Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(b.sessionFiles()).as("session files after the restart").isEmpty());
   }
 
   /** Host PIDs of memory services in {@code agent}'s node's network namespace (its containers run there). */

@@ -1,0 +1,54 @@
+package io.ums.agent.criu;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+
+/**
+ * Starts a helper command (a {@code criu page-server}, a {@code criu lazy-pages} daemon) so that it dies with
+ * the agent, however the agent dies (kill -9, OOM): an orphaned page server would otherwise listen forever
+ * for a dump that never comes, holding its session's images (issue 15, item 1).
+ *
+ * <p>The command runs under a small shell in a process group of its own ({@code setsid}). A watcher in that
+ * group blocks reading a pipe whose only writer is the agent (the started process's stdin): the kernel closes
+ * the agent's end when the agent dies, and the watcher then kills the whole group. When the command ends by
+ * itself the shell stops the watcher and exits with the command's status, so callers see the command's exit
+ * code. {@link Process#destroyForcibly()} still ends the command: the JVM closes the pipe when it kills the
+ * shell. Given a pid to outlive, the watcher first waits (up to a minute) until that process is gone: the
+ * lazy-pages daemon must keep its userfaultfds until its guard has killed the restored tree (see
+ * {@link LazyPagesGuard}), or the tree would run on zero-filled pages for a moment.
+ */
+public final class Tether {
+  private static final String SCRIPT = """
+      exec 3<&0 0</dev/null
+      "$@" 3<&- &
+      child=$!
+      (
+        read -r _ <&3
+        alive() { s=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -c1); [ -n "$s" ] && [ "$s" != Z ]; }
+        waited=0
+        while [ "$0" != - ] && alive "$0" && [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+        kill -KILL 0
+      ) &
+      watcher=$!
+      exec 3<&-
+      wait "$child"
+      status=$?
+      kill -KILL "$watcher" 2>/dev/null
+      exit "$status"
+      """;
+
+  private Tether() {}
+
+  /**
+   * Starts {@code builder}'s command tethered to this agent (its stdin is taken for the tether; the command
+   * reads /dev/null); with {@code outlive}, it is killed only once that process is gone too. Blocking.
+   */
+  public static Process start(ProcessBuilder builder, OptionalLong outlive) throws IOException {
+    List<String> command = new ArrayList<>(List.of("setsid", "sh", "-c", SCRIPT,
+        outlive.isPresent() ? Long.toString(outlive.getAsLong()) : "-"));
+    command.addAll(builder.command());
+    return builder.command(command).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+  }
+}
