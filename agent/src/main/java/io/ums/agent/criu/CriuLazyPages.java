@@ -32,14 +32,14 @@ public final class CriuLazyPages {
 
   /**
    * Starts the daemon and waits (up to {@code timeoutMillis}) until its restore socket exists. The daemon dies
-   * with the agent, but only once {@code guard} (the {@link LazyPagesGuard}, which kills the restored tree
-   * first) is gone (see {@link Tether}). Blocking.
+   * with the agent, but only once the processes {@code guards} (the {@link LazyPagesGuard}, which kills the
+   * restored tree first, and a {@link RestoreGuard}) are gone (see {@link Tether}). Blocking.
    */
   public static Process start(CriuRunner runner, Path imagesDir, Path workDir, String pageServerHost,
-                              int pageServerPort, long timeoutMillis, java.util.OptionalLong guard) throws IOException {
+                              int pageServerPort, long timeoutMillis, List<Long> guards) throws IOException {
     Files.deleteIfExists(workDir.resolve(SOCKET));
     Process daemon = runner.startTethered("lazy-pages", arguments(imagesDir, workDir, pageServerHost, pageServerPort),
-        workDir.resolve("lazy-pages.out"), guard);
+        workDir.resolve("lazy-pages.out"), guards);
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     try {
       while (!Files.exists(workDir.resolve(SOCKET))) {

@@ -25,7 +25,7 @@ public final class CriuPageServer {
         "--address", host,
         "--port", Integer.toString(port));
     // tethered: a page server whose agent died must not wait for its dump forever
-    return runner.startTethered("page-server", args, workDir.resolve("page-server.out"), java.util.OptionalLong.empty());
+    return runner.startTethered("page-server", args, workDir.resolve("page-server.out"), List.of());
   }
 
   /** A port free right now on {@code host}, for a server we cannot ask for its ephemeral port. Blocking. */

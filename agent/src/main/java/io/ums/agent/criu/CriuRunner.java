@@ -43,9 +43,9 @@ public record CriuRunner(Path binary, List<String> wrapper) {
 
   /**
    * Starts a long-lived helper action (page server, lazy-pages daemon) that dies with this agent (see
-   * {@link Tether}), killed after {@code outlive} is gone when given; output as {@link #start}. Blocking.
+   * {@link Tether}), killed only once the processes {@code outlive} are gone; output as {@link #start}. Blocking.
    */
-  public Process startTethered(String action, List<String> args, Path output, java.util.OptionalLong outlive)
+  public Process startTethered(String action, List<String> args, Path output, List<Long> outlive)
       throws IOException {
     return Tether.start(builder(action, args)
         .redirectErrorStream(true)

@@ -92,6 +92,11 @@ public final class RestoreGuard implements AutoCloseable {
     return new RestoreGuard(guard);
   }
 
+  /** The guard's own process (a helper that must outlive it waits for it: see {@link Tether}). */
+  public long pid() {
+    return guard.pid();
+  }
+
   /** The restored tree is handed over (or already removed by the agent): the guard leaves it alone. */
   public void disarm() {
     try {

@@ -3,7 +3,6 @@ package io.ums.agent.criu;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalLong;
 
 /**
  * Starts a helper command (a {@code criu page-server}, a {@code criu lazy-pages} daemon) so that it dies with
@@ -15,9 +14,10 @@ import java.util.OptionalLong;
  * the agent's end when the agent dies, and the watcher then kills the whole group. When the command ends by
  * itself the shell stops the watcher and exits with the command's status, so callers see the command's exit
  * code. {@link Process#destroyForcibly()} still ends the command: the JVM closes the pipe when it kills the
- * shell. Given a pid to outlive, the watcher first waits (up to a minute) until that process is gone: the
+ * shell. Given pids to outlive, the watcher first waits (up to a minute) until those processes are gone: the
  * lazy-pages daemon must keep its userfaultfds until its guard has killed the restored tree (see
- * {@link LazyPagesGuard}), or the tree would run on zero-filled pages for a moment.
+ * {@link LazyPagesGuard}, and the {@link RestoreGuard} of a restore still at work), or the tree would run on
+ * zero-filled pages for a moment.
  */
 public final class Tether {
   private static final String SCRIPT = """
@@ -28,7 +28,9 @@ public final class Tether {
         read -r _ <&3
         alive() { s=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -c1); [ -n "$s" ] && [ "$s" != Z ]; }
         waited=0
-        while [ "$0" != - ] && alive "$0" && [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+        for first in $0; do
+          while [ "$first" != - ] && alive "$first" && [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+        done
         kill -KILL 0
       ) &
       watcher=$!
@@ -43,11 +45,11 @@ public final class Tether {
 
   /**
    * Starts {@code builder}'s command tethered to this agent (its stdin is taken for the tether; the command
-   * reads /dev/null); with {@code outlive}, it is killed only once that process is gone too. Blocking.
+   * reads /dev/null); it is killed only once every process of {@code outlive} is gone too. Blocking.
    */
-  public static Process start(ProcessBuilder builder, OptionalLong outlive) throws IOException {
-    List<String> command = new ArrayList<>(List.of("setsid", "sh", "-c", SCRIPT,
-        outlive.isPresent() ? Long.toString(outlive.getAsLong()) : "-"));
+  public static Process start(ProcessBuilder builder, List<Long> outlive) throws IOException {
+    String pids = outlive.isEmpty() ? "-" : String.join(" ", outlive.stream().map(String::valueOf).toList());
+    List<String> command = new ArrayList<>(List.of("setsid", "sh", "-c", SCRIPT, pids));
     command.addAll(builder.command());
     return builder.command(command).redirectInput(ProcessBuilder.Redirect.PIPE).start();
   }

@@ -15,6 +15,8 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -126,22 +128,32 @@ public final class PostCopyDestination {
 
   /** As {@link #restore()}, with restore options known only now (the agent's: from the restore request). */
   public Future<Long> restore(CriuRestore.Options restore) {
+    return restore(restore, List.of());
+  }
+
+  /**
+   * As {@link #restore(CriuRestore.Options)}; the daemon outlives the agent until the processes {@code guards}
+   * (the agent's {@code RestoreGuard} over this restore) are gone too (see {@code Tether}).
+   */
+  public Future<Long> restore(CriuRestore.Options restore, List<Long> guards) {
     // without the lazy ranges there is no read-ahead, only the daemon's own pace
     return vertx.executeBlocking(() -> LazyPagemap.read(settings.imagesDir()), false)
         .recover(unreadable -> Future.succeededFuture(LazyPagemap.empty())).compose(pagemap -> {
       socket.readAhead(pagemap, settings.readAhead().windowBytes(), settings.readAhead().chunkBytes(),
           settings.readAhead().flyingBytes());
-      return startAndRestore(restore);
+      return startAndRestore(restore, guards);
     });
   }
 
-  private Future<Long> startAndRestore(CriuRestore.Options restore) {
+  private Future<Long> startAndRestore(CriuRestore.Options restore, List<Long> guards) {
     return vertx.executeBlocking(() -> {
       // the daemon's page-server connection goes through a guard that outlives this agent (see LazyPagesGuard)
       guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(),
           restore.workDir().resolve("restored.pid"));
+      List<Long> outlived = new ArrayList<>(guards);
+      outlived.add(guard.process().pid());
       daemon = CriuLazyPages.start(settings.criu(), settings.imagesDir(), settings.workDir(),
-          settings.relayHost(), guard.port(), 10_000, java.util.OptionalLong.of(guard.process().pid()));
+          settings.relayHost(), guard.port(), 10_000, outlived);
       long pid = CriuLazyRestore.run(settings.criu(), restore, settings.restoreTimeoutMillis());
       restoredNanos = System.nanoTime();
       return pid;

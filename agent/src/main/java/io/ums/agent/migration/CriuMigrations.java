@@ -4,6 +4,7 @@ import io.ums.agent.container.ContainerWorkloads;
 import io.ums.agent.container.WorkloadsByKind;
 import io.ums.agent.criu.CriuInstallation;
 import io.ums.agent.criu.CriuRunner;
+import io.ums.agent.criu.OrphanedCriu;
 import io.ums.agent.dataplane.DataPlane;
 import io.ums.agent.dataplane.ReceiveSessions;
 import io.ums.agent.error.AgentException;
@@ -87,7 +88,9 @@ public final class CriuMigrations implements Migrations {
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
-      // its gate rolled back when the gate's connection died)
+      // its gate rolled back when the gate's connection died; a page server or lazy-pages daemon is
+      // tethered to the agent); any CRIU still working in them is killed before its directory goes
+      OrphanedCriu.reap(settings.sessionRoot());
       SessionDirs.delete(settings.sessionRoot());
       SessionDirs.delete(config.workDir().resolve(KubeletDestination.SESSIONS_DIR));
       // kubelet archives a previous run was sending hold containers' memory: they go too

@@ -1,6 +1,7 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.criu.CriuRestore;
+import io.ums.agent.criu.RestoreGuard;
 import io.ums.agent.criu.TcpConnections;
 import io.ums.agent.dataplane.LazyPageChannels;
 import io.ums.agent.dataplane.PostCopyDestination;
@@ -34,6 +35,8 @@ final class PostCopyProcessDestination extends SessionDestination {
   private final List<Future<Void>> images = new ArrayList<>();
   private Future<PostCopyDestination> accepted;
   private PostCopyDestination postCopy;
+  /** Kills the restored tree if this agent dies before the source heard that it runs; disarmed in release. */
+  private RestoreGuard restoreGuard;
 
   PostCopyProcessDestination(ReceiveSession session) {
     super(session);
@@ -97,9 +100,12 @@ final class PostCopyProcessDestination extends SessionDestination {
       if (manifest.cwd().isPresent()) {
         WorkingDirectories.recreate(manifest.cwd().get());
       }
+      // as for stop-and-copy: an agent dying before the source heard the copy runs (also during the
+      // restore, before CRIU wrote its pidfile, which the lazy-pages guard needs) takes the copy with it
+      restoreGuard = RestoreGuard.arm(CriuRestore.pidFile(dir));
       return new CriuRestore.Options(dir.resolve("images"), dir, manifest.outputPipeInode(), relay.writeEnd(),
           TcpConnections.allLocal(manifest.tcpLocalAddresses()));
-    }, false).compose(options -> postCopy.restore(options)).map(pid -> {
+    }, false).compose(options -> postCopy.restore(options, List.of(restoreGuard.pid()))).map(pid -> {
       session.status().timing("restoreMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
       return pid;
     });
@@ -134,7 +140,11 @@ final class PostCopyProcessDestination extends SessionDestination {
   }
 
   @Override
-  public void release(boolean failed) {}
+  public void release(boolean failed) {
+    if (restoreGuard != null) {
+      restoreGuard.disarm(); // handed over, or removed (fenced) by this agent itself
+    }
+  }
 
   @Override
   public void countBytes(MigrationStatus status) {
