@@ -48,14 +48,14 @@ public final class CriuLazyPages {
               + "listening: " + errors(workDir));
         }
         if (System.nanoTime() > deadline) {
-          daemon.destroyForcibly();
+          Tether.kill(daemon, 5_000);
           throw new CriuException("lazy-pages", "criu lazy-pages did not listen within " + timeoutMillis + " ms");
         }
         Thread.sleep(2);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      daemon.destroyForcibly();
+      Tether.kill(daemon, 5_000);
       throw new CriuException("lazy-pages", "interrupted");
     }
     return daemon;

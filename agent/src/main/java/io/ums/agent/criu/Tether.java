@@ -44,6 +44,28 @@ public final class Tether {
   private Tether() {}
 
   /**
+   * Kills a tethered command and everything it started, and waits (up to {@code timeoutMillis}) until they
+   * are gone: {@link Process#destroyForcibly()} alone kills the tether's shell at once and leaves the command
+   * to its watcher, a moment later. Blocking.
+   */
+  public static void kill(Process tethered, long timeoutMillis) {
+    List<ProcessHandle> all = new ArrayList<>(tethered.descendants().toList());
+    all.add(tethered.toHandle());
+    all.forEach(ProcessHandle::destroyForcibly);
+    long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
+    for (ProcessHandle process : all) {
+      while (process.isAlive() && ProcessTree.alive(process.pid()) && System.nanoTime() < deadline) {
+        try {
+          Thread.sleep(2);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+  }
+
+  /**
    * Starts {@code builder}'s command tethered to this agent (its stdin is taken for the tether; the command
    * reads /dev/null); it is killed only once every process of {@code outlive} is gone too. Blocking.
    */

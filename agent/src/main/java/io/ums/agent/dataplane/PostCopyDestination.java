@@ -8,6 +8,7 @@ import io.ums.agent.criu.LazyPagemap;
 import io.ums.agent.criu.LazyPagesGuard;
 import io.ums.agent.criu.LazyPagesLog;
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.criu.Tether;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
@@ -222,7 +223,7 @@ public final class PostCopyDestination {
   private LazyPagesLog.Stats waitDaemon() throws Exception {
     guard.done();
     if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
-      daemon.destroyForcibly();
+      Tether.kill(daemon, 5_000);
     }
     return LazyPagesLog.read(settings.workDir().resolve(CriuLazyPages.LOG));
   }
@@ -251,7 +252,7 @@ public final class PostCopyDestination {
         guard.close();
       }
       if (daemon != null && daemon.isAlive()) {
-        daemon.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        Tether.kill(daemon, 5_000);
       }
       return null;
     }, false));

@@ -1,6 +1,7 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.criu.CriuPageServer;
+import io.ums.agent.criu.Tether;
 import io.ums.agent.dataplane.PageServerConnector;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
@@ -124,11 +125,7 @@ abstract class CriuDestination extends SessionDestination {
   @Override
   public void release(boolean failed) {
     if (pageServer != null && pageServer.isAlive()) {
-      try {
-        pageServer.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      Tether.kill(pageServer, 5_000);
     }
   }
 }
