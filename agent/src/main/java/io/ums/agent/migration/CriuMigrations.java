@@ -87,6 +87,9 @@ public final class CriuMigrations implements Migrations {
         DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks, stopped);
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
+      // workloads restored by sessions of a previous run of this agent and never handed over: their
+      // guards killed them with that agent; their records go below, before the sessions' directories
+      List<String> unconfirmed = SessionDirs.unconfirmedWorkloads(settings.sessionRoot());
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
       // its gate rolled back when the gate's connection died; a page server or lazy-pages daemon is
       // tethered to the agent); any CRIU still working in them is killed before its directory goes
@@ -99,8 +102,11 @@ public final class CriuMigrations implements Migrations {
         LOG.info("deleted {} kubelet checkpoint archive(s) a previous run of this agent was sending", archives);
       }
       java.nio.file.Files.createDirectories(settings.sessionRoot());
-      return null;
-    }, false).compose(ignored -> stopped.recover()).compose(resumed -> {
+      return unconfirmed;
+    }, false).compose(unconfirmed -> Future.all(unconfirmed.stream().map(id -> workloads.remove(id)
+        .onSuccess(ignored -> LOG.warn("workload {}: restored by a session of a previous run of this agent, never "
+            + "handed over; its record is removed", id)).otherwiseEmpty()).toList()))
+        .compose(ignored -> stopped.recover()).compose(resumed -> {
       if (resumed > 0) {
         LOG.info("resumed {} container(s) a previous run of this agent had stopped for a migration", resumed);
       }
