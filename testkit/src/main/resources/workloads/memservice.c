@@ -3,6 +3,10 @@
  * that advances every millisecond, and answers line requests on a TCP port:
  *   "c\n" -> "<counter> <checksum computed at start>\n"   (cheap: for millisecond probes)
  *   "v\n" -> "<counter> <checksum recomputed now over all memory>\n"   (proves memory survived)
+ *   "p K\n" -> "<counter> ok\n" once the number K is in its in-memory key set (a write: acknowledged only
+ *             after it is applied), "<counter> full\n" when the set is full
+ *   "h K\n" -> "<counter> 1\n" when K is in the key set, "<counter> 0\n" when not
+ *   "n\n"   -> "<counter> <number of keys in the set>\n"
  * Connections stay open (several requests per connection), so a migration must carry them.
  * It writes no files: its only output is one "ready" line on stdout.
  * usage: memservice PORT MIB [SEED [COMPRESSIBLE_PERCENT]]
@@ -62,6 +66,39 @@ static uint64_t checksum(void) {
     h ^= h >> 29;
   }
   return h;
+}
+
+/* The key set: open addressing, linear probing; a slot holds K + 1 (0: empty). Untouched slots cost nothing. */
+#define KEY_SLOTS (1u << 20)
+static uint64_t keys[KEY_SLOTS];
+static uint64_t key_count;
+
+static uint64_t *key_slot(uint64_t key) {
+  uint64_t stored = key + 1;
+  for (uint64_t i = (stored * 0x9E3779B97F4A7C15ULL) >> 44, n = 0; n < KEY_SLOTS; i = (i + 1) & (KEY_SLOTS - 1), n++) {
+    if (keys[i] == stored || keys[i] == 0) return &keys[i];
+  }
+  return NULL;
+}
+
+/* The answer's second word for a request line (NUL-terminated): the checksum, or a key set command's result. */
+static void answer_word(const char *line, uint64_t initial_checksum, char *word, size_t size) {
+  if (line[0] == 'p' || line[0] == 'h') {
+    uint64_t key = strtoull(line + 1, NULL, 10);
+    uint64_t *slot = key_slot(key);
+    if (line[0] == 'h') {
+      snprintf(word, size, "%d", slot != NULL && *slot == key + 1);
+    } else if (slot == NULL || (*slot == 0 && key_count >= KEY_SLOTS / 2)) {
+      snprintf(word, size, "full");
+    } else {
+      if (*slot == 0) { *slot = key + 1; key_count++; }
+      snprintf(word, size, "ok");
+    }
+  } else if (line[0] == 'n') {
+    snprintf(word, size, "%llu", (unsigned long long)key_count);
+  } else {
+    snprintf(word, size, "%016llx", (unsigned long long)(line[0] == 'v' ? checksum() : initial_checksum));
+  }
 }
 
 static uint64_t now_ms(void) {
@@ -151,10 +188,12 @@ int main(int argc, char **argv) {
           if (pending_len[i] < sizeof pending[i] - 1) pending[i][pending_len[i]++] = ch;
           continue;
         }
-        uint64_t sum = (pending_len[i] > 0 && pending[i][0] == 'v') ? checksum() : initial_checksum;
+        pending[i][pending_len[i]] = 0;
         pending_len[i] = 0;
+        char word[32];
+        answer_word(pending[i], initial_checksum, word, sizeof word);
         char out[64];
-        int len = snprintf(out, sizeof out, "%llu %016llx\n", (unsigned long long)counter, (unsigned long long)sum);
+        int len = snprintf(out, sizeof out, "%llu %s\n", (unsigned long long)counter, word);
         if (write(fds[i].fd, out, len) < 0 && errno != EAGAIN) {
           /* the peer is gone; poll reports it next round */
         }

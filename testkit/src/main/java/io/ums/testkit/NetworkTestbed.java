@@ -160,11 +160,47 @@ public final class NetworkTestbed implements AutoCloseable {
     for (Node node : nodes) {
       killProcessesIn(node);
     }
+    List<String> left = new ArrayList<>();
     for (Node node : nodes) {
-      HostCommand.run("ip", "netns", "del", node.netns());
+      if (!deleteNamespace(node.netns())) {
+        left.add(node.netns());
+      }
       HostCommand.run("ip", "link", "del", node.vethHost());
     }
     HostCommand.run("ip", "link", "del", bridge);
+    if (!left.isEmpty()) {
+      throw new IllegalStateException("network namespaces " + left + " could not be deleted");
+    }
+  }
+
+  /**
+   * {@code ip netns del}, retried until the name is gone: a process killed a moment ago that had entered the
+   * namespace through {@code ip netns exec} (which makes a mount namespace of its own, holding a copy of the
+   * namespace's mount) keeps the name busy until it has fully exited; CI left such names behind.
+   */
+  private static boolean deleteNamespace(String netns) {
+    for (int attempt = 0; attempt < 50; attempt++) {
+      HostCommand.run("ip", "netns", "del", netns);
+      if (!exists(netns)) {
+        return true;
+      }
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return false;
+  }
+
+  private static boolean exists(String netns) {
+    for (String line : HostCommand.run("ip", "netns", "list").output().split("\n")) {
+      if (line.split(" ")[0].trim().equals(netns)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

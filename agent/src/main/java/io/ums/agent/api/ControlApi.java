@@ -64,9 +64,15 @@ public final class ControlApi {
     router.post("/v1/send").handler(answer(this::send));
     router.get("/v1/migrations/:id").handler(answer(this::migrationStatus));
     router.post("/v1/migrations/:id/abort").handler(answer(this::abort));
+    // sources a killed agent left stopped while the destination may have restored them: the coordinator's word
+    router.get("/v1/stopped-sources").handler(context -> json(context, 200, migrations.stoppedSources()));
+    router.post("/v1/stopped-sources/:id/kill").handler(answer(context -> settle(context, true)));
+    router.post("/v1/stopped-sources/:id/resume").handler(answer(context -> settle(context, false)));
     router.get("/v1/stopped-containers").handler(context -> json(context, 200, stoppedContainers().list()));
     router.post("/v1/stopped-containers/:id/kill").handler(answer(context -> stoppedContainers()
         .kill(containerId(context)).map(settled -> new Answer(200, settled))));
+    router.post("/v1/stopped-containers/:id/commit").handler(answer(context -> stoppedContainers()
+        .commit(containerId(context)).map(committed -> new Answer(200, committed))));
     router.post("/v1/stopped-containers/:id/resume").handler(answer(context -> stoppedContainers()
         .resume(containerId(context), "resumed by request").map(settled -> new Answer(200, settled))));
     router.route().last().handler(context -> ErrorResponses.send(context, new AgentException(ApiError.NOT_FOUND,
@@ -105,14 +111,23 @@ public final class ControlApi {
 
   private JsonArray workloadList() {
     JsonArray list = new JsonArray();
-    workloads.list().forEach(workload -> list.add(WorkloadJson.of(workload, node.node())));
+    java.util.Map<String, String> held = migrations.heldSources();
+    workloads.list().forEach(workload -> list.add(withHold(WorkloadJson.of(workload, node.node()), held)));
     return list;
+  }
+
+  /** A source a killed agent's migration left stopped says so, and how it is settled. */
+  private static JsonObject withHold(JsonObject json, java.util.Map<String, String> held) {
+    String migrationId = held.get(json.getString("id"));
+    return migrationId == null ? json : json.put("awaitingVerdict", "stopped by migration " + migrationId
+        + ", which this agent's previous run did not finish, until the destination's verdict (POST"
+        + " /v1/stopped-sources/" + migrationId + "/kill|resume)");
   }
 
   /** One workload, with its resident memory (what the coordinator's mode "auto" decides on). */
   private Future<Answer> findWorkload(RoutingContext context) {
     var workload = workload(context.pathParam("id"));
-    JsonObject json = WorkloadJson.of(workload, node.node());
+    JsonObject json = withHold(WorkloadJson.of(workload, node.node()), migrations.heldSources());
     if (workload.pid() <= 0) {
       return Future.succeededFuture(new Answer(200, json));
     }
@@ -165,6 +180,10 @@ public final class ControlApi {
     JsonObject status = migrations.status(id)
         .orElseThrow(() -> new AgentException(ApiError.NOT_FOUND, "no migration " + id));
     return Future.succeededFuture(new Answer(200, status));
+  }
+
+  private Future<Answer> settle(RoutingContext context, boolean kill) {
+    return migrations.settleStoppedSource(context.pathParam("id"), kill).map(outcome -> new Answer(200, outcome));
   }
 
   private Future<Answer> abort(RoutingContext context) {

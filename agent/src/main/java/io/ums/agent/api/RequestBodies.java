@@ -19,7 +19,7 @@ final class RequestBodies {
   /** What a receive session takes: a process tree, a container, or a kubelet checkpoint archive. */
   static final Set<String> RECEIVE_KINDS = Set.of(WorkloadSpec.KIND_PROCESS, WorkloadSpec.KIND_CONTAINER,
       CriuMigrations.KIND_CHECKPOINT);
-  /** How memory moves: {@code stop-and-copy} (the default) or {@code post-copy} (process trees only). */
+  /** How memory moves: {@code stop-and-copy} (the default) or {@code post-copy} (process trees, runc containers). */
   static final Set<String> MODES = Set.copyOf(MigrationMode.wireNames());
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+]|[^:\\s\\[\\]]+):(\\d{1,5})");
@@ -84,9 +84,10 @@ final class RequestBodies {
     }
     String kind = fields.optionalOneOf("kind", RECEIVE_KINDS, WorkloadSpec.KIND_PROCESS);
     String mode = mode(fields);
-    if (MigrationMode.fromWire(mode) == MigrationMode.POST_COPY && !kind.equals(WorkloadSpec.KIND_PROCESS)) {
-      throw AgentException.badField("mode", "post-copy moves process trees only (kind \"process\"), got kind \""
-          + kind + "\"");
+    if (MigrationMode.fromWire(mode) == MigrationMode.POST_COPY && !kind.equals(WorkloadSpec.KIND_PROCESS)
+        && !kind.equals(WorkloadSpec.KIND_CONTAINER)) {
+      throw AgentException.badField("mode", "post-copy moves process trees and runc containers (kind \"process\" or"
+          + " \"container\"), got kind \"" + kind + "\"");
     }
     boolean encrypt = fields.optionalBoolean("encrypt", false);
     return request.put("kind", kind).put("mode", mode).put("encrypt", encrypt);
@@ -132,7 +133,7 @@ final class RequestBodies {
     if (MigrationMode.fromWire(mode) == MigrationMode.POST_COPY) {
       if (body.getValue("kubelet") != null) {
         throw AgentException.badField("mode",
-            "post-copy moves this agent's process workloads, not kubelet checkpoints");
+            "post-copy moves this agent's processes and runc containers, not kubelet checkpoints");
       }
       if (keep) {
         throw AgentException.badField("mode", "post-copy moves a workload; it cannot keep a running copy (keep)");

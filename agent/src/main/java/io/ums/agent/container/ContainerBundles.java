@@ -20,6 +20,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,8 +119,19 @@ final class ContainerBundles {
   }
 
   /** A container left frozen by a migration the previous agent run did not finish: it runs here again. */
-  long resumeIfFrozen(String id, JsonObject state) {
-    if ("paused".equals(state.getString("status"))) {
+  /** Resumes the container if it is frozen; true if it runs then. Blocking. */
+  boolean thawIfFrozen(String id) {
+    Optional<JsonObject> state = runc.state(id);
+    if (state.isPresent() && "paused".equals(state.get().getString("status"))) {
+      runc.resume(id);
+    }
+    return runc.state(id).map(now -> "running".equals(now.getString("status"))).orElse(false);
+  }
+
+  long resumeIfFrozen(String id, JsonObject state, Set<String> keepFrozen) {
+    if (keepFrozen.contains(id)) {
+      LOG.warn("container {} stays frozen until the destination's verdict on its migration", id);
+    } else if ("paused".equals(state.getString("status"))) {
       LOG.warn("container {} was left frozen by an unfinished migration; resuming it", id);
       runc.resume(id);
     }

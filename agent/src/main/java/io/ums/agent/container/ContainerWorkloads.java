@@ -167,8 +167,6 @@ public final class ContainerWorkloads {
     });
   }
 
-  // --- migration support ---
-
   public OciImageStore store() {
     return store;
   }
@@ -194,17 +192,31 @@ public final class ContainerWorkloads {
    * {@code pageServer} ("host:port") when given, else into {@code imagesDir}.
    */
   public Future<Void> freezeAndCheckpoint(String id, Path imagesDir, Path criuWorkDir, String pageServer) {
+    return frozen(id, imagesDir, criuWorkDir, () -> {
+      runc.checkpoint(id, imagesDir, criuWorkDir, pageServer, true);
+      return null;
+    });
+  }
+
+  /** Pauses the container and starts its post-copy checkpoint ({@link Runc#startLazyCheckpoint}). */
+  public Future<Process> freezeAndStartLazyCheckpoint(String id, Path imagesDir, Path criuWorkDir, String pageServer,
+                                                      Path statusFile) {
+    return frozen(id, imagesDir, criuWorkDir,
+        () -> runc.startLazyCheckpoint(id, imagesDir, criuWorkDir, pageServer, statusFile));
+  }
+
+  /** Pauses the container and runs {@code checkpoint}; a checkpoint that fails thaws it. */
+  private <T> Future<T> frozen(String id, Path imagesDir, Path criuWorkDir, Callable<T> checkpoint) {
     return blocking(() -> {
       Files.createDirectories(imagesDir);
       Files.createDirectories(criuWorkDir);
       runc.pause(id);
       try {
-        runc.checkpoint(id, imagesDir, criuWorkDir, pageServer, true);
-      } catch (RuntimeException e) {
+        return checkpoint.call();
+      } catch (Exception e) {
         thawQuietly(id);
         throw e;
       }
-      return null;
     });
   }
 
@@ -214,6 +226,11 @@ public final class ContainerWorkloads {
       runc.resume(id);
       return null;
     });
+  }
+
+  /** Resumes the container if it is frozen (a migration's record settled after a restart); true if it runs. */
+  public Future<Boolean> thawIfFrozen(String id) {
+    return blocking(() -> bundles.thawIfFrozen(id));
   }
 
   /** Writes the container's writable layer (new, changed and deleted files) as an OCI layer diff tar. */
@@ -229,11 +246,11 @@ public final class ContainerWorkloads {
 
   /**
    * Rebuilds a container on this node from its spec, the image in the store, its writable layer diff and a
-   * checkpoint ({@code imagesDir} holding all image files, pages included), restores it in this node's
-   * network namespace and registers it.
+   * checkpoint ({@code imagesDir}: all image files, pages included unless {@code lazyPages}: then a
+   * {@code criu lazy-pages} daemon in {@code criuWorkDir} fetches them), restores it here and registers it.
    */
   public Future<Workload> restore(WorkloadSpec spec, Path layerDiff, Path imagesDir, Path criuWorkDir,
-                                  String migrationId) {
+                                  String migrationId, boolean lazyPages) {
     return blocking(() -> {
       bundles.validate(spec);
       String id = ContainerBundles.newId();
@@ -247,7 +264,7 @@ public final class ContainerWorkloads {
         // the source's live connections cannot come back here (its address is not this node's): close them
         bundles.prepare(dir, spec, image, ContainerBundles.writeCriuConfig(dir, List.of("tcp-close")));
         Files.createDirectories(criuWorkDir);
-        long pid = runc.restore(id, dir.bundle(), imagesDir, criuWorkDir, new OutputRelay(dir.log()));
+        long pid = runc.restore(id, dir.bundle(), imagesDir, criuWorkDir, new OutputRelay(dir.log()), lazyPages);
         Entry entry = new Entry(id, spec, pid, Instant.now(), migrationId, null);
         dir.writeRecord(id, spec, entry.createdAt(), migrationId);
         entries.put(id, entry);
@@ -300,10 +317,7 @@ public final class ContainerWorkloads {
     return podman.removeCommand(id);
   }
 
-  /**
-   * Restores podman's exported checkpoint archive (a regular file) as new container {@code id} (from
-   * {@link #newContainerId}) and registers it.
-   */
+  /** Restores podman's exported checkpoint archive (a regular file) as new container {@code id}; registers it. */
   public Future<Workload> podmanRestore(WorkloadSpec spec, Path archive, String migrationId, String id) {
     return blocking(() -> {
       bundles.validate(spec);
@@ -336,6 +350,7 @@ public final class ContainerWorkloads {
   public Future<List<Workload>> recover() {
     return blocking(() -> {
       List<Workload> found = new ArrayList<>();
+      java.util.Set<String> keepFrozen = HeldFrozen.awaitingVerdict(containersRoot.getParent());
       if (!Files.isDirectory(containersRoot)) {
         return found;
       }
@@ -348,7 +363,7 @@ public final class ContainerWorkloads {
           Optional<Long> pid = spec == null ? Optional.empty() : isPodman(spec)
               ? bundles.recoverPodman(id)
               : runc.state(id).filter(state -> !"stopped".equals(state.getString("status")))
-                  .map(state -> bundles.resumeIfFrozen(id, state));
+                  .map(state -> bundles.resumeIfFrozen(id, state, keepFrozen));
           if (pid.isEmpty()) {
             bundles.discard(id, spec, dir);
             continue;
@@ -362,8 +377,6 @@ public final class ContainerWorkloads {
       return found;
     });
   }
-
-  // --- internals ---
 
   private void thawQuietly(String id) {
     try {

@@ -71,12 +71,54 @@ public final class Runc {
    * also goes to {@link #restoredPidFile} (what a restore guard kills). Returns its PID.
    */
   public long restore(String id, Path bundle, Path imagesDir, Path workDir, OutputRelay output) {
+    return restore(id, bundle, imagesDir, workDir, output, false);
+  }
+
+  /**
+   * As {@link #restore(String, Path, Path, Path, OutputRelay)}; with {@code lazyPages} the memory stays out
+   * ({@code --lazy-pages}): the {@code criu lazy-pages} daemon listening in {@code workDir} fetches it.
+   */
+  public long restore(String id, Path bundle, Path imagesDir, Path workDir, OutputRelay output, boolean lazyPages) {
     Path runcLog = workDir.resolve("runc.log");
-    exec(output.wrap(command(runcLog, "restore", "-d", PID_FILE_FLAG, restoredPidFile(workDir).toString(),
-            "--image-path", imagesDir.toAbsolutePath().toString(), "--work-path", workDir.toAbsolutePath().toString(),
-            "--bundle", bundle.toString(), id)),
-        Code.RESTORE_FAILED, runcLog, workDir.resolve("restore.log"));
+    List<String> args = new ArrayList<>(List.of("restore", "-d", PID_FILE_FLAG, restoredPidFile(workDir).toString(),
+        "--image-path", imagesDir.toAbsolutePath().toString(), "--work-path", workDir.toAbsolutePath().toString(),
+        "--bundle", bundle.toString()));
+    if (lazyPages) {
+      args.add("--lazy-pages");
+    }
+    args.add(id);
+    exec(output.wrap(command(runcLog, args.toArray(String[]::new))), Code.RESTORE_FAILED, runcLog,
+        workDir.resolve("restore.log"));
     return pid(id);
+  }
+
+  /**
+   * Starts {@code runc checkpoint --lazy-pages --leave-running} of a paused container: CRIU writes the small
+   * images, writes a byte to {@code statusFile} (runc's {@code --status-fd}) and then serves the memory from
+   * its lazy page server on {@code pageServer}'s port (all addresses) until the destination's daemon has every
+   * page or the connection ends. The container stays paused whatever CRIU's outcome: the caller destroys or
+   * resumes it. Output to {@code workDir/checkpoint.out}; {@link #lazyCheckpointFailure} explains an exit.
+   */
+  public Process startLazyCheckpoint(String id, Path imagesDir, Path workDir, String pageServer, Path statusFile)
+      throws IOException {
+    Files.createDirectories(stateRoot);
+    List<String> command = new ArrayList<>(List.of("bash", "-c", "exec \"$@\" 5>\"$0\"", statusFile.toString()));
+    command.addAll(command(workDir.resolve("runc.log"), "checkpoint", "--tcp-established", "--lazy-pages",
+        "--leave-running", "--page-server", pageServer, "--status-fd", "5", "--image-path",
+        imagesDir.toAbsolutePath().toString(), "--work-path", workDir.toAbsolutePath().toString(), id));
+    return new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+        .redirectErrorStream(true).redirectOutput(workDir.resolve("checkpoint.out").toFile()).start();
+  }
+
+  /** Why a lazy checkpoint started by {@link #startLazyCheckpoint} failed: runc's output and log, CRIU's errors. */
+  public static String lazyCheckpointFailure(Path workDir) {
+    String output;
+    try {
+      output = Files.exists(workDir.resolve("checkpoint.out")) ? Files.readString(workDir.resolve("checkpoint.out")) : "";
+    } catch (IOException e) {
+      output = e.getMessage();
+    }
+    return describe(output, workDir.resolve("runc.log"), workDir.resolve("dump.log"));
   }
 
   public void pause(String id) {

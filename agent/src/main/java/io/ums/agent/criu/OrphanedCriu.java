@@ -25,14 +25,19 @@ public final class OrphanedCriu {
 
   private OrphanedCriu() {}
 
-  /** Kills every CRIU process working inside {@code sessionRoot} and waits until they are gone; their pids. */
-  public static List<Long> reap(Path sessionRoot) throws IOException {
+  /**
+   * Kills every CRIU process working inside {@code sessionRoot} but not in one of {@code kept} (sessions a
+   * restart keeps, e.g. a source dump held for its verdict) and waits until they are gone; their pids.
+   */
+  public static List<Long> reap(Path sessionRoot, java.util.Collection<Path> kept) throws IOException {
     String root = sessionRoot.toAbsolutePath().normalize() + "/";
+    List<String> keptDirs = kept.stream().map(dir -> dir.toAbsolutePath().normalize() + "/").toList();
     List<ProcessHandle> found = new ArrayList<>();
     try (Stream<Path> processes = Files.list(Path.of("/proc"))) {
       for (Path proc : processes.filter(OrphanedCriu::isPid).toList()) {
         String[] arguments = arguments(proc);
-        if (isCriu(arguments) && Arrays.stream(arguments).anyMatch(arg -> arg.startsWith(root))) {
+        if (isCriu(arguments) && Arrays.stream(arguments).anyMatch(arg -> arg.startsWith(root))
+            && Arrays.stream(arguments).noneMatch(arg -> keptDirs.stream().anyMatch(dir -> (arg + "/").startsWith(dir)))) {
           ProcessHandle.of(Long.parseLong(proc.getFileName().toString())).ifPresent(found::add);
         }
       }

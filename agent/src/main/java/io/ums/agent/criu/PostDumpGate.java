@@ -83,6 +83,18 @@ public final class PostDumpGate {
     verdict("commit");
   }
 
+  /**
+   * The restore request may reach the destination from now on: should the agent die, the script must not
+   * roll back (the destination may run the workload) but wait for the verdict file named in the script
+   * ({@link #writeScript(Path, Duration, Path)}), which a restarted agent writes once the destination's
+   * verdict is known. Sent only when the script waits (after {@link #dumped()}).
+   */
+  public void hold() {
+    if (script != null && pendingVerdict == null) {
+      script.write(Buffer.buffer("hold\n"));
+    }
+  }
+
   /** Makes CRIU roll back: network unlocked, tasks resumed. Harmless before the script connected. */
   public void rollback() {
     verdict("rollback");
@@ -117,14 +129,33 @@ public final class PostDumpGate {
    * whatever happens to the agent or to the network path to it. Blocking.
    */
   public Path writeScript(Path dir, Duration maxWait) throws IOException {
+    return writeScript(dir, maxWait, null);
+  }
+
+  /**
+   * As {@link #writeScript(Path, Duration)}; once told {@link #hold()}, losing the agent (or the wait running
+   * out) no longer rolls back: the script then waits, without limit, for {@code verdictFile} to say "commit"
+   * or "rollback" (never two copies: only the destination's verdict may resume a workload it could run).
+   */
+  public Path writeScript(Path dir, Duration maxWait, Path verdictFile) throws IOException {
     Path path = dir.resolve("post-dump-gate.sh");
+    String held = verdictFile == null ? "" : "[ -n \"$held\" ] || exit 12\n"
+        + "# held: the destination may run it; only its verdict (written by a restarted agent) settles it\n"
+        + "while [ ! -s '" + verdictFile + "' ]; do sleep 0.2; done\n"
+        + "read -r verdict < '" + verdictFile + "'\n"
+        + "[ \"$verdict\" = commit ] || exit 14\n"
+        + "exit 0\n";
     String text = "#!/bin/bash\n"
         + "# UMS: hold a finished dump until the destination runs it (see PostDumpGate)\n"
         + "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0\n"
         + "exec 3<>/dev/tcp/" + host + "/" + server.actualPort() + " || exit 10\n"
         + "printf 'dumped %s\\n' " + secret + " >&3 || exit 11\n"
-        + "read -r -t " + Math.max(1, maxWait.toSeconds()) + " verdict <&3 || exit 12\n"
-        + "[ \"$verdict\" = commit ] || exit 13\n";
+        + "held=\n"
+        + "while read -r -t " + Math.max(1, maxWait.toSeconds()) + " verdict <&3; do\n"
+        + "  case \"$verdict\" in hold) held=1 ;; commit) exit 0 ;; *) exit 13 ;; esac\n"
+        + "done\n"
+        + held
+        + "exit 12\n";
     Files.writeString(path, text);
     Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rwx------"));
     return path;

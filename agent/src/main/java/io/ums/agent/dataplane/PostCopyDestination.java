@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * The destination half of a post-copy migration of a process tree, as one backend: {@link #accept} the
@@ -92,7 +93,7 @@ public final class PostCopyDestination {
   private Process daemon;
   private volatile LazyPagesGuard guard;
   private volatile long restoredPid = -1;
-  private long restoredNanos = -1;
+  private volatile long restoredNanos = -1;
   private boolean ended;
 
   private PostCopyDestination(Vertx vertx, Settings settings, LazyPagesDaemonSocket socket) {
@@ -137,28 +138,44 @@ public final class PostCopyDestination {
    * (the agent's {@code RestoreGuard} over this restore) are gone too (see {@code Tether}).
    */
   public Future<Long> restore(CriuRestore.Options restore, List<Long> guards) {
+    return restore(restore.workDir().resolve("restored.pid"), guards, () -> vertx.executeBlocking(
+        () -> CriuLazyRestore.run(settings.criu(), restore, settings.restoreTimeoutMillis()), false));
+  }
+
+  /** As {@link #restore(Path, List, Supplier)} with no guard of the agent's to outlive. */
+  public Future<Long> restore(Path pidFile, Supplier<Future<Long>> restoreTree) {
+    return restore(pidFile, List.of(), restoreTree);
+  }
+
+  /**
+   * Starts the daemon, then {@code restoreTree}: a {@code --lazy-pages} restore by any front end (CRIU itself,
+   * {@code runc restore --lazy-pages}) with the work directory of {@link Settings#workDir()} (where the
+   * daemon's socket is), which writes the root's PID to {@code pidFile} and completes with it. The daemon
+   * outlives the agent until the processes {@code guards} are gone too.
+   */
+  public Future<Long> restore(Path pidFile, List<Long> guards, Supplier<Future<Long>> restoreTree) {
     // without the lazy ranges there is no read-ahead, only the daemon's own pace
     return vertx.executeBlocking(() -> LazyPagemap.read(settings.imagesDir()), false)
         .recover(unreadable -> Future.succeededFuture(LazyPagemap.empty())).compose(pagemap -> {
       socket.readAhead(pagemap, settings.readAhead().windowBytes(), settings.readAhead().chunkBytes(),
           settings.readAhead().flyingBytes());
-      return startAndRestore(restore, guards);
+      return startAndRestore(pidFile, guards, restoreTree);
     });
   }
 
-  private Future<Long> startAndRestore(CriuRestore.Options restore, List<Long> guards) {
+  private Future<Long> startAndRestore(Path pidFile, List<Long> guards, Supplier<Future<Long>> restoreTree) {
     return vertx.executeBlocking(() -> {
       // the daemon's page-server connection goes through a guard that outlives this agent (see LazyPagesGuard)
-      guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(),
-          restore.workDir().resolve("restored.pid"));
+      guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(), pidFile);
       List<Long> outlived = new ArrayList<>(guards);
       outlived.add(guard.process().pid());
       daemon = CriuLazyPages.start(settings.criu(), settings.imagesDir(), settings.workDir(),
           settings.relayHost(), guard.port(), 10_000, outlived);
-      long pid = CriuLazyRestore.run(settings.criu(), restore, settings.restoreTimeoutMillis());
+      return null;
+    }, false).compose(started -> restoreTree.get()).map(pid -> {
       restoredNanos = System.nanoTime();
       return pid;
-    }, false).onComplete(result -> {
+    }).onComplete(result -> {
       if (result.succeeded()) {
         restoredPid = result.result();
         if (ended) {

@@ -2,7 +2,6 @@ package io.ums.agent.dataplane;
 
 import io.ums.agent.criu.CriuException;
 import io.ums.agent.criu.CriuLazyDump;
-import io.ums.agent.criu.CriuPageServer;
 import io.ums.agent.criu.CriuRunner;
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.PostDumpGate;
@@ -12,11 +11,9 @@ import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -37,7 +34,14 @@ public final class PostCopySource {
    *     connects to it
    */
   public record Settings(CriuRunner criu, long pid, Path imagesDir, Path workDir, String gateHost,
-                         String pageServerHost, Duration gateMaxWait, long connectTimeoutMillis) {}
+                         String pageServerHost, Duration gateMaxWait, long connectTimeoutMillis,
+                         Path verdictFile) {
+    /** {@code verdictFile}: see {@link PostDumpGate#writeScript(Path, Duration, Path)}; null: none. */
+    public Settings(CriuRunner criu, long pid, Path imagesDir, Path workDir, String gateHost, String pageServerHost,
+                    Duration gateMaxWait, long connectTimeoutMillis) {
+      this(criu, pid, imagesDir, workDir, gateHost, pageServerHost, gateMaxWait, connectTimeoutMillis, null);
+    }
+  }
 
   /** What the source saw: bytes and requests it served, when it froze and when the last page left. */
   public record Served(long bytes, long requests, long frozenNanos, long lastPageNanos) {}
@@ -47,13 +51,10 @@ public final class PostCopySource {
   private final PostDumpGate gate;
   private final Set<String> lockRulesBefore;
   private final int pageServerPort;
-  private final Promise<Void> committed = Promise.promise();
-  private final Promise<Void> lastPageDelivered = Promise.promise();
+  private final LazyPageServing serving;
   private Process dump;
   private Future<Integer> dumpExit;
-  private LazyPageServerRelay relay;
   private long frozenNanos;
-  private long lastPageNanos = -1;
 
   private PostCopySource(Vertx vertx, Settings settings, PostDumpGate gate, Set<String> lockRulesBefore,
                          int pageServerPort) {
@@ -62,14 +63,16 @@ public final class PostCopySource {
     this.gate = gate;
     this.lockRulesBefore = lockRulesBefore;
     this.pageServerPort = pageServerPort;
+    this.serving = new LazyPageServing(vertx, settings.pageServerHost(), pageServerPort,
+        settings.connectTimeoutMillis());
   }
 
   /** Starts the lazy dump; completes once CRIU runs (wait for {@link #dumped()} before sending images). */
   public static Future<PostCopySource> checkpoint(Vertx vertx, Settings settings) {
     return PostDumpGate.listen(vertx, settings.gateHost()).compose(gate -> vertx.executeBlocking(() -> {
       Set<String> before = new NetworkLockRules(settings.criu().wrapper()).snapshot();
-      PostCopySource source = new PostCopySource(vertx, settings, gate, before, pickPort(settings.pageServerHost()));
-      Path script = gate.writeScript(settings.workDir(), settings.gateMaxWait());
+      PostCopySource source = new PostCopySource(vertx, settings, gate, before, LazyPageServing.pickPort(settings.pageServerHost()));
+      Path script = gate.writeScript(settings.workDir(), settings.gateMaxWait(), settings.verdictFile());
       source.frozenNanos = System.nanoTime();
       source.dump = CriuLazyDump.start(settings.criu(), new CriuLazyDump.Options(settings.pid(),
           settings.imagesDir(), settings.workDir(), settings.pageServerHost(), source.pageServerPort, script));
@@ -78,15 +81,6 @@ public final class PostCopySource {
       source.dumpExit = vertx.executeBlocking(() -> source.dump.waitFor(), false);
       return source;
     });
-  }
-
-  /** A port free on {@code host} now when this agent can bind there; otherwise (another netns) a random one. */
-  private static int pickPort(String host) {
-    try {
-      return CriuPageServer.freePort(host);
-    } catch (IOException e) {
-      return 20000 + ThreadLocalRandom.current().nextInt(20000);
-    }
   }
 
   /** Completes when the tree is frozen and every image file is written; fails when the dump failed. */
@@ -106,37 +100,31 @@ public final class PostCopySource {
    * tree's memory, after every file and socket was restored (where restores fail: a port taken, a file
    * missing). Until then a failed restore still rolls back through the gate ({@link #rollback()}).
    */
+  /** The restore request goes next: an agent lost from now on leaves the gate waiting for the verdict file. */
+  public void holdGate() {
+    gate.hold();
+  }
+
   public void commit() {
     gate.commit();
-    committed.tryComplete();
+    serving.commit();
   }
 
   /** Commits and relays the destination daemon's page requests to CRIU. */
   public Future<LazyPageServerRelay> serve(UmsConnection connection, IncomingChannel requests) {
     requests.pause();
     commit();
-    return LazyPageServerRelay.start(vertx, connection, requests, settings.pageServerHost(), pageServerPort,
-            settings.connectTimeoutMillis())
-        .onSuccess(started -> {
-          relay = started;
-          started.lastPageDelivered()
-              .onSuccess(ignored -> {
-                lastPageNanos = System.nanoTime();
-                lastPageDelivered.tryComplete();
-              })
-              .onFailure(lastPageDelivered::tryFail);
-        })
-        .onFailure(lastPageDelivered::tryFail);
+    return serving.serve(connection, requests);
   }
 
   /** Whether {@link #commit()} let CRIU past the gate: from then on only {@link #resume} brings the tree back. */
   public boolean committed() {
-    return committed.future().succeeded();
+    return serving.committed();
   }
 
   /** Completes when the destination has every page; fails when the page stream broke first. */
   public Future<Void> lastPageDelivered() {
-    return lastPageDelivered.future();
+    return serving.lastPageDelivered();
   }
 
   /**
@@ -146,7 +134,7 @@ public final class PostCopySource {
    */
   public Future<Served> finish() {
     // the destination's word that it has every page suffices (the close record may still be on its way here)
-    return lastPageDelivered.future().timeout(30, TimeUnit.SECONDS).otherwiseEmpty()
+    return serving.lastPageDelivered().timeout(30, TimeUnit.SECONDS).otherwiseEmpty()
         .compose(ignored -> awaitDumpExit(Duration.ofSeconds(30)))
         .compose(exit -> vertx.executeBlocking(() -> {
           ProcessTree.signalAll(settings.pid(), "KILL");
@@ -171,11 +159,7 @@ public final class PostCopySource {
    * stuck in TCP repair mode (only CRIU could release them); new connections work.
    */
   public Future<Boolean> resume(String why) {
-    if (relay != null) {
-      relay.abort(why);
-    }
-    committed.tryFail(why);
-    lastPageDelivered.tryFail(why);
+    serving.abort(why);
     return awaitDumpExit(Duration.ofSeconds(10))
         .transform(ignored -> vertx.executeBlocking(() -> {
           new NetworkLockRules(settings.criu().wrapper()).removeAddedSince(lockRulesBefore);
@@ -203,8 +187,7 @@ public final class PostCopySource {
   }
 
   public Served served() {
-    return new Served(relay == null ? 0 : relay.bytesServed(), relay == null ? 0 : relay.requestsServed(),
-        frozenNanos, lastPageNanos);
+    return new Served(serving.bytesServed(), serving.requestsServed(), frozenNanos, serving.lastPageNanos());
   }
 
   /** The dump process, for its exit code and for tests that kill it. */

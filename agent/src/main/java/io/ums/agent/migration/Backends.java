@@ -27,8 +27,10 @@ final class Backends {
     }
     ContainerWorkloads containers = deps.containers().orElseThrow(() -> new MigrationFailure.Exception(
         Code.INTERNAL, "container " + workload.id() + " without container support"));
-    return containers.runsOnPodman(workload.id())
-        ? session -> new PodmanSource(session, workload, keep, containers)
+    if (containers.runsOnPodman(workload.id())) {
+      return session -> new PodmanSource(session, workload, keep, containers);
+    }
+    return mode == MigrationMode.POST_COPY ? session -> new PostCopyRuncSource(session, workload, containers)
         : session -> new RuncSource(session, workload, keep, containers);
   }
 
@@ -38,7 +40,7 @@ final class Backends {
       return KubeletDestination::new;
     }
     if (WorkloadSpec.KIND_CONTAINER.equals(kind)) {
-      return ContainerDestination::new;
+      return mode == MigrationMode.POST_COPY ? PostCopyContainerDestination::new : ContainerDestination::new;
     }
     return mode == MigrationMode.POST_COPY ? PostCopyProcessDestination::new : ProcessDestination::new;
   }

@@ -197,6 +197,15 @@ final class ContainerReceiver {
 
   /** Waits for everything the container needs, then rebuilds its bundle and restores it. */
   Future<Workload> restore(WorkloadSpec spec, String migrationId, MigrationStatus status) {
+    return restore(spec, migrationId, status, false);
+  }
+
+  /**
+   * As {@link #restore(WorkloadSpec, String, MigrationStatus)}; with {@code lazyPages} (runc only) the memory
+   * is not in the images: the {@code criu lazy-pages} daemon listening in the session directory (runc's work
+   * path then) fetches it.
+   */
+  Future<Workload> restore(WorkloadSpec spec, String migrationId, MigrationStatus status, boolean lazyPages) {
     if (containers == null || offer == null) {
       return Future.failedFuture(new MigrationFailure.Exception(Code.PROTOCOL_ERROR,
           "a container restore needs the image offer first"));
@@ -220,7 +229,7 @@ final class ContainerReceiver {
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
           });
     }
-    Path restoreWork = dir.resolve("restore-work");
+    Path restoreWork = lazyPages ? dir : dir.resolve("restore-work");
     return imageReady()
         .compose(image -> diffReceived.future().compose(ignored -> Future.all(runtimeFiles)).map(image))
         .recover(cause -> Future.failedFuture(storeFailure(cause)))
@@ -230,7 +239,7 @@ final class ContainerReceiver {
         .compose(image -> {
           long started = System.nanoTime();
           return containers.restore(spec, dir.resolve("layer-diff.tar"), dir.resolve("images"),
-                  restoreWork, migrationId)
+                  restoreWork, migrationId, lazyPages)
               .recover(cause -> Future.failedFuture(restoreFailure(cause)))
               .onSuccess(ignored -> status.timing("restoreMs",
                   TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));

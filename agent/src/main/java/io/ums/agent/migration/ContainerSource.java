@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory;
  */
 abstract class ContainerSource implements SourceBackend {
   private static final Logger LOG = LoggerFactory.getLogger(ContainerSource.class);
+  private static final String DESCRIPTORS = "descriptors.json";
 
   protected final SourceSession session;
   protected final Vertx vertx;
@@ -85,6 +86,20 @@ abstract class ContainerSource implements SourceBackend {
           imageBytes += bytes;
           return null;
         });
+  }
+
+  /** After a runc checkpoint: CRIU's image files, runc's descriptors, the writable layer. */
+  protected Future<Void> sendRuncCheckpointFiles() {
+    Path images = session.dir().resolve("images");
+    Path diff = session.dir().resolve("layer-diff.tar");
+    return containers.writeLayerDiff(workload.id(), diff)
+        .compose(ignored -> vertx.executeBlocking(() -> ImageFiles.list(images), false))
+        .compose(files -> ImageFiles.send(vertx, session.connection(), files))
+        .compose(bytes -> {
+          imageBytes += bytes;
+          return sendFile(Channels.RUNTIME_FILE, images.resolve(DESCRIPTORS), DESCRIPTORS);
+        })
+        .compose(ignored -> sendFile(Channels.LAYER_DIFF, diff, "layer-diff.tar"));
   }
 
   @Override

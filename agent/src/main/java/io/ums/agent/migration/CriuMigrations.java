@@ -13,6 +13,7 @@ import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.kubelet.KubeletClient;
 import io.ums.agent.stopped.ContainerCgroups;
 import io.ums.agent.stopped.StoppedContainers;
+import io.ums.agent.stopped.StoppedSources;
 import io.ums.agent.workload.WorkloadSpec;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsConnection;
@@ -84,17 +85,21 @@ public final class CriuMigrations implements Migrations {
     StoppedContainers stopped = new StoppedContainers(vertx, new ContainerCgroups(ContainerCgroups.DEFAULT_ROOT),
         config.workDir());
     MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, containers, runner,
-        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks, stopped);
+        DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks, stopped,
+        new StoppedSources(vertx, workloads, runner.wrapper(), config.workDir()).withContainers(containers));
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
+      // sources a previous run of this agent stopped: resumed unless the destination may run them
+      deps.stoppedSources().recover();
       // workloads restored by sessions of a previous run of this agent and never handed over: their
       // guards killed them with that agent; their records go below, before the sessions' directories
       List<String> unconfirmed = SessionDirs.unconfirmedWorkloads(settings.sessionRoot());
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
       // its gate rolled back when the gate's connection died; a page server or lazy-pages daemon is
-      // tethered to the agent); any CRIU still working in them is killed before its directory goes
-      OrphanedCriu.reap(settings.sessionRoot());
-      SessionDirs.delete(settings.sessionRoot());
+      // tethered to the agent), except a dump held for the verdict; any other CRIU still working in them
+      // is killed before its directory goes
+      OrphanedCriu.reap(settings.sessionRoot(), deps.stoppedSources().heldSessionDirs());
+      SessionDirs.deleteAllBut(settings.sessionRoot(), deps.stoppedSources().heldSessionDirs());
       SessionDirs.delete(config.workDir().resolve(KubeletDestination.SESSIONS_DIR));
       // kubelet archives a previous run was sending hold containers' memory: they go too
       int archives = KubeletSource.kubeletArchives(deps).sweep();
@@ -118,6 +123,21 @@ public final class CriuMigrations implements Migrations {
           LOG.info("migration engine up: data port {}, sessions in {}", plane.port(), settings.sessionRoot());
           return migrations;
         });
+  }
+
+  @Override
+  public io.vertx.core.json.JsonArray stoppedSources() {
+    return deps.stoppedSources().list();
+  }
+
+  @Override
+  public java.util.Map<String, String> heldSources() {
+    return deps.stoppedSources().awaitingVerdict();
+  }
+
+  @Override
+  public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
+    return deps.stoppedSources().settleAsync(migrationId, kill);
   }
 
   @Override
@@ -190,10 +210,11 @@ public final class CriuMigrations implements Migrations {
     }
     MigrationMode mode = MigrationMode.fromWire(request.getString("mode"));
     return deps.workloads().beginMigration(request.getString("workloadId"), id).map(workload -> {
-      if (mode == MigrationMode.POST_COPY && WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())) {
+      if (mode == MigrationMode.POST_COPY && WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())
+          && deps.containers().map(containers -> containers.runsOnPodman(workload.id())).orElse(true)) {
         deps.workloads().endMigration(workload.id());
-        throw AgentException.badField("mode", "post-copy moves process workloads only; " + workload.id()
-            + " is a container");
+        throw AgentException.badField("mode", "post-copy moves processes and runc containers; " + workload.id()
+            + " is a podman container");
       }
       String what = WorkloadSpec.KIND_CONTAINER.equals(workload.spec().kind())
           ? "container " + workload.id() + " (" + workload.spec().image() + ")"

@@ -120,7 +120,8 @@ final class DestinationDriver extends MigrationDriver implements IncomingMigrati
         .recover(failure -> {
           LOG.warn("session {}: the source did not take the result ({}); undoing the restore", id,
               failure.getMessage());
-          return backend.undo(result).eventually(() -> Future.failedFuture(
+          // transform, not eventually: the session must end FAILED (nothing runs here), never DONE
+          return backend.undo(result).transform(undone -> Future.failedFuture(
               new MigrationFailure.Exception(Code.SOURCE_GONE, "the source did not acknowledge the restore: "
                   + failure.getMessage())));
         });

@@ -104,6 +104,21 @@ public final class MeteredMigrations implements Migrations {
   }
 
   @Override
+  public io.vertx.core.json.JsonArray stoppedSources() {
+    return delegate.stoppedSources();
+  }
+
+  @Override
+  public java.util.Map<String, String> heldSources() {
+    return delegate.heldSources();
+  }
+
+  @Override
+  public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
+    return delegate.settleStoppedSource(migrationId, kill);
+  }
+
+  @Override
   public java.util.Optional<io.ums.agent.stopped.StoppedContainers> stoppedContainers() {
     return delegate.stoppedContainers();
   }

@@ -4,6 +4,7 @@ import io.ums.agent.container.ContainerWorkloads;
 import io.ums.agent.criu.CriuRunner;
 import io.ums.agent.kubelet.KubeletSettings;
 import io.ums.agent.stopped.StoppedContainers;
+import io.ums.agent.stopped.StoppedSources;
 import io.ums.agent.workload.Workloads;
 import io.ums.protocol.UmsClient;
 import io.vertx.core.Vertx;
@@ -12,8 +13,9 @@ import java.util.Optional;
 /**
  * What every migration of this agent uses. {@code localHost} is where CRIU reaches the agent (loopback);
  * {@code containers} are the node's containers (when container support is up), {@code workDir} holds what is too large for the tmpfs session root (kubelet checkpoint archives); {@code stopped}: the containers held stopped for a consistent pod migration.
+ * {@code stoppedSources}: the process trees and runc containers its own migrations stop (see {@link StoppedSources}).
  */
 record MigrationDeps(Vertx vertx, String node, Workloads workloads, Optional<ContainerWorkloads> containers,
                      CriuRunner criu, UmsClient client, MigrationSettings settings, String localHost,
                      java.nio.file.Path workDir, KubeletSettings kubelet, MigrationHooks hooks,
-                     StoppedContainers stopped) {}
+                     StoppedContainers stopped, StoppedSources stoppedSources) {}

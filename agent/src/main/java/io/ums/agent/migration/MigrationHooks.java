@@ -13,9 +13,29 @@ import java.nio.file.Path;
  *
  * @param route how the source reaches the destination's data port
  * @param beforeRestore called (blocking, on a worker) with the received image directory before the restore
+ * @param beforeCommit see {@link BeforeCommit}
  */
-public record MigrationHooks(DataRoute route, BeforeRestore beforeRestore) {
+public record MigrationHooks(DataRoute route, BeforeRestore beforeRestore, BeforeCommit beforeCommit) {
   public static final MigrationHooks NONE = new MigrationHooks(DataRoute.DIRECT, images -> { });
+
+  public MigrationHooks(DataRoute route, BeforeRestore beforeRestore) {
+    this(route, beforeRestore, BeforeCommit.NONE);
+  }
+
+  /**
+   * Called (blocking, on a worker) on the source with the migration id once the destination's result arrived,
+   * before the source commits: where a test holds the source to kill its agent after the destination restored.
+   */
+  @FunctionalInterface
+  public interface BeforeCommit {
+    BeforeCommit NONE = migrationId -> { };
+
+    void accept(String migrationId) throws Exception;
+
+    default boolean none() {
+      return this == NONE;
+    }
+  }
 
   /** How the source's data connection reaches {@code host:port}. */
   @FunctionalInterface

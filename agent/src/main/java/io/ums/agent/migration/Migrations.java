@@ -32,4 +32,20 @@ public interface Migrations {
 
   /** True while any migration is in flight. */
   boolean busy();
+
+  /** Source workloads stopped by a migration a previous run of this agent did not finish (see StoppedSources). */
+  default io.vertx.core.json.JsonArray stoppedSources() {
+    return new io.vertx.core.json.JsonArray();
+  }
+
+  /** Workload id → migration id of those awaiting the destination's verdict (for the workload listing). */
+  default java.util.Map<String, String> heldSources() {
+    return java.util.Map.of();
+  }
+
+  /** Settles one of them: {@code kill} when the destination restored it, else resume it. */
+  default Future<JsonObject> settleStoppedSource(String migrationId, boolean kill) {
+    return Future.failedFuture(new io.ums.agent.error.AgentException(io.ums.agent.error.ApiError.NOT_FOUND,
+        "no stopped source of migration " + migrationId + " on this agent"));
+  }
 }

@@ -88,7 +88,16 @@ final class ProcessSource implements SourceBackend {
             tcpListenAddresses = TcpConnections.listeningAddresses(tree);
             connections = new MovedConnections(ClientConnections.of(tree));
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
-            gate.writeScript(session.dir(), deps.settings().migrationTimeout().plusMinutes(1));
+            if (!keep) {
+              // before the freeze: an agent killed from now on leaves a record its next run settles
+              deps.stoppedSources().record(session.id(), workload.id(), workload.pid(), lockRulesBefore, session.dir());
+              session.closeOnFinish(() -> vertx.executeBlocking(() -> {
+                deps.stoppedSources().forget(session.id());
+                return null;
+              }, false));
+            }
+            gate.writeScript(session.dir(), deps.settings().migrationTimeout().plusMinutes(1),
+                keep ? null : deps.stoppedSources().verdictFile(session.id()));
             return null;
           }, false);
         });
@@ -146,6 +155,11 @@ final class ProcessSource implements SourceBackend {
     return pages.sent()
         .compose(ignored -> vertx.executeBlocking(() -> ImageFiles.list(session.dir().resolve("images")), false))
         .compose(files -> ImageFiles.send(vertx, session.connection(), files))
+        .compose(bytes -> keep ? Future.succeededFuture(bytes) : vertx.executeBlocking(() -> {
+          // the restore request goes next: from now on only the destination's verdict may resume the source
+          deps.stoppedSources().awaitVerdict(session.id());
+          return bytes;
+        }, false).onSuccess(ignored -> gate.hold()))
         .map(bytes -> {
           imageBytes = bytes;
           countBytes(status);

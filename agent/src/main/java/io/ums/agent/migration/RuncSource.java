@@ -7,7 +7,6 @@ import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.workload.Workload;
 import io.ums.protocol.IncomingChannel;
 import io.vertx.core.Future;
-import java.nio.file.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,7 +19,6 @@ import org.slf4j.LoggerFactory;
  */
 final class RuncSource extends ContainerSource {
   private static final Logger LOG = LoggerFactory.getLogger(RuncSource.class);
-  private static final String DESCRIPTORS = "descriptors.json";
 
   private DumpPageSocket pageSocket;
   private PageStreamRelay pages;
@@ -44,6 +42,16 @@ final class RuncSource extends ContainerSource {
       pages.sent().onFailure(failure -> session.fail(Failures.classify(failure, Code.CONNECTION_LOST)));
       session.status().phase(MigrationPhase.CHECKPOINTING);
       LOG.info("migration {} CHECKPOINTING: runc checkpoint of container {}", session.id(), workload.id());
+      return keep ? Future.<Void>succeededFuture() : vertx.executeBlocking(() -> {
+        // before the freeze: an agent killed from now on leaves a record its next run settles
+        session.deps().stoppedSources().recordContainer(session.id(), workload.id(), session.dir());
+        session.closeOnFinish(() -> vertx.executeBlocking(() -> {
+          session.deps().stoppedSources().forget(session.id());
+          return null;
+        }, false));
+        return null;
+      }, false);
+    }).compose(recorded -> {
       freezeStartNanos = System.nanoTime();
       checkpointRun = containers.freezeAndCheckpoint(workload.id(), session.dir().resolve("images"),
           session.dir().resolve("criu-work"), session.deps().localHost() + ":" + pageSocket.port());
@@ -70,17 +78,13 @@ final class RuncSource extends ContainerSource {
   @Override
   public Future<RestoreManifest> send() {
     session.status().phase(MigrationPhase.TRANSFERRING);
-    Path images = session.dir().resolve("images");
-    Path diff = session.dir().resolve("layer-diff.tar");
     return pages.sent()
-        .compose(ignored -> containers.writeLayerDiff(workload.id(), diff))
-        .compose(ignored -> vertx.executeBlocking(() -> ImageFiles.list(images), false))
-        .compose(files -> ImageFiles.send(vertx, session.connection(), files))
-        .compose(bytes -> {
-          imageBytes += bytes;
-          return sendFile(Channels.RUNTIME_FILE, images.resolve(DESCRIPTORS), DESCRIPTORS);
-        })
-        .compose(ignored -> sendFile(Channels.LAYER_DIFF, diff, "layer-diff.tar"))
+        .compose(ignored -> sendRuncCheckpointFiles())
+        .compose(ignored -> keep ? Future.<Void>succeededFuture() : vertx.executeBlocking(() -> {
+          // the restore request goes next: from now on only the destination's verdict may thaw the source
+          session.deps().stoppedSources().awaitVerdict(session.id());
+          return null;
+        }, false))
         .map(ignored -> {
           countBytes(session.status());
           session.status().timing("transferMs", MigrationEvents.millis(pages.connectedNanos(), System.nanoTime()));

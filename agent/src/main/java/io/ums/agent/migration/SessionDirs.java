@@ -42,6 +42,20 @@ final class SessionDirs {
     }
   }
 
+  /** Deletes what is in {@code root} but the directories in {@code kept}. */
+  static void deleteAllBut(Path root, java.util.Set<Path> kept) throws IOException {
+    if (!Files.isDirectory(root)) {
+      return;
+    }
+    try (Stream<Path> children = Files.list(root)) {
+      for (Path child : children.toList()) {
+        if (!kept.contains(child)) {
+          delete(child);
+        }
+      }
+    }
+  }
+
   static void delete(Path dir) throws IOException {
     if (dir == null || !Files.exists(dir)) {
       return;

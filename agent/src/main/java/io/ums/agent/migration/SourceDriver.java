@@ -200,7 +200,12 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
     status.timing("restoreMs", result.restoreMs());
     finishing = true;
     vertx.cancelTimer(timer);
-    backend.commit(result).onComplete(committed -> {
+    MigrationHooks.BeforeCommit hook = deps.hooks().beforeCommit();
+    Future<Void> held = hook.none() ? Future.succeededFuture() : vertx.executeBlocking(() -> {
+      hook.accept(id);
+      return null;
+    }, false);
+    held.transform(ignored -> backend.commit(result)).onComplete(committed -> {
       if (committed.failed()) {
         LOG.warn("migration {}: ending the source's part failed: {}", id, committed.cause().getMessage());
       }

@@ -29,9 +29,14 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>while its migration runs, the migration owns it: a rollback resumes it (SIGCONT: it goes on where it
  *       stopped, with its TCP connections);</li>
- *   <li>once the destination imported the checkpoint, it waits for the switch: the coordinator kills it
- *       ({@code POST /v1/stopped-containers/{id}/kill}: the destination pod is Ready) or resumes it
- *       ({@code .../resume}: it did not start); a hold nobody settles resumes it when it expires;</li>
+ *   <li>once the destination imported the checkpoint, it waits for the switch: the coordinator resumes it
+ *       ({@code .../resume}: the destination pod did not start), or commits it ({@code .../commit}: the
+ *       destination pod is Ready), BEFORE it deletes the source pod; a hold nobody settles resumes it when it
+ *       expires;</li>
+ *   <li>a committed container never runs again: no resume, no expiry, not even after a restart (the record
+ *       says so). The pod's deletion ends it: the kubelet stops it itself (SIGTERM stays pending on a stopped
+ *       process, the SIGKILL after the grace period kills it), so the kubelet never sees a container die that
+ *       it should restart. The coordinator's {@code .../kill} once the pod is gone only finishes the job;</li>
  *   <li>an agent that restarts resumes every container whose migration died with its previous run, and re-arms
  *       the expiry of those waiting for the switch.</li>
  * </ul>
@@ -61,7 +66,8 @@ public final class StoppedContainers {
     return vertx.executeBlocking(() -> {
       Path cgroup = cgroups.find(containerId).orElseThrow(() -> new AgentException(ApiError.NOT_FOUND,
           "no cgroup of container " + containerId + " under " + cgroups.root()));
-      StoppedContainer claimed = new StoppedContainer(containerId, cgroup, migrationId, Instant.now(), null);
+      StoppedContainer claimed = new StoppedContainer(containerId, cgroup, migrationId, Instant.now(), null,
+          false);
       StoppedContainer before = containers.putIfAbsent(containerId, claimed);
       if (before != null) {
         throw new AgentException(ApiError.CONFLICT, "container " + containerId + " is held by migration "
@@ -105,8 +111,44 @@ public final class StoppedContainers {
     }, false);
   }
 
-  /** Lets the container run again where it stopped: the migration failed, the switch did not happen. */
+  /**
+   * The destination runs the pod: from now on the container never runs again. Recorded before the answer, so a
+   * restart or the hold's expiry cannot resume it; idempotent. NOT_FOUND when not held.
+   */
+  public Future<JsonObject> commit(String containerId) {
+    StoppedContainer held;
+    StoppedContainer committed;
+    do {
+      held = containers.get(containerId);
+      if (held == null) {
+        return Future.failedFuture(new AgentException(ApiError.NOT_FOUND, "container " + containerId
+            + " is not held by this agent"));
+      }
+      committed = held.asCommitted();
+    } while (!containers.replace(containerId, held, committed));
+    Long expiry = expiries.remove(containerId);
+    if (expiry != null) {
+      vertx.cancelTimer(expiry);
+    }
+    StoppedContainer recorded = committed;
+    return vertx.executeBlocking(() -> {
+      write(recorded);
+      LOG.info("migration {}: container {} committed: it stays stopped until its pod's deletion ends it",
+          recorded.migrationId(), containerId);
+      return recorded.toJson();
+    }, false);
+  }
+
+  /**
+   * Lets the container run again where it stopped: the migration failed, the switch did not happen. CONFLICT
+   * once committed (the destination runs the pod: resuming would make two).
+   */
   public Future<JsonObject> resume(String containerId, String why) {
+    StoppedContainer held = containers.get(containerId);
+    if (held != null && held.committed()) {
+      return Future.failedFuture(new AgentException(ApiError.CONFLICT, "container " + containerId + " of migration "
+          + held.migrationId() + " is committed (the destination runs it): it is never resumed"));
+    }
     return settle(containerId, "CONT", why);
   }
 
@@ -145,7 +187,10 @@ public final class StoppedContainers {
       List<Future<JsonObject>> resumed = new ArrayList<>();
       for (StoppedContainer held : found) {
         containers.put(held.containerId(), held);
-        if (held.holdUntil() != null && held.holdUntil().isAfter(Instant.now())) {
+        if (held.committed()) {
+          LOG.info("container {} of migration {} is committed: it stays stopped until its pod's deletion ends it",
+              held.containerId(), held.migrationId());
+        } else if (held.holdUntil() != null && held.holdUntil().isAfter(Instant.now())) {
           LOG.info("container {} stays stopped for the switch of migration {} until {}", held.containerId(),
               held.migrationId(), held.holdUntil());
           arm(held);
@@ -165,7 +210,13 @@ public final class StoppedContainers {
     try (Stream<Path> files = Files.list(dir)) {
       return files.filter(file -> file.getFileName().toString().endsWith(".json")).map(file -> {
         try {
-          return StoppedContainer.fromJson(new JsonObject(Files.readString(file)));
+          StoppedContainer held = StoppedContainer.fromJson(new JsonObject(Files.readString(file)));
+          if (held.committed() && cgroups.pids(held.cgroup()).isEmpty()) {
+            // its pod's deletion ended it while nobody settled it here: nothing left to hold
+            Files.deleteIfExists(file);
+            return null;
+          }
+          return held;
         } catch (IOException | RuntimeException e) {
           LOG.warn("unreadable stopped-container record {}: {}", file, e.getMessage());
           return null;
@@ -178,6 +229,10 @@ public final class StoppedContainers {
     long delay = Math.max(1, Duration.between(Instant.now(), held.holdUntil()).toMillis());
     Long previous = expiries.put(held.containerId(), vertx.setTimer(delay, ignored -> {
       expiries.remove(held.containerId());
+      StoppedContainer now = containers.get(held.containerId());
+      if (now == null || now.committed()) {
+        return;
+      }
       LOG.warn("container {}: nobody settled the switch of migration {} by {}: resuming it", held.containerId(),
           held.migrationId(), held.holdUntil());
       resume(held.containerId(), "its hold expired");
@@ -188,10 +243,15 @@ public final class StoppedContainers {
   }
 
   private Future<JsonObject> settle(String containerId, String signal, String why) {
-    StoppedContainer held = containers.remove(containerId);
+    StoppedContainer held = containers.get(containerId);
     if (held == null) {
       return Future.failedFuture(new AgentException(ApiError.NOT_FOUND, "container " + containerId
           + " is not held by this agent"));
+    }
+    if (("CONT".equals(signal) && held.committed()) || !containers.remove(containerId, held)) {
+      // committed meanwhile (a resume must not win over a commit), or settled by another call
+      return Future.failedFuture(new AgentException(ApiError.CONFLICT, "container " + containerId
+          + " changed while being settled (committed or settled meanwhile)"));
     }
     Long expiry = expiries.remove(containerId);
     if (expiry != null) {

@@ -142,7 +142,7 @@ class RequestBodiesTest {
       "send    | '{\"mode\": \"pre-copy\"}'                  | mode: must be one of",
       "send    | '{\"mode\": \"post-copy\", \"keep\": true}' | mode: post-copy moves a workload; it cannot keep",
       "receive | '{\"mode\": \"auto\"}'                      | mode: must be one of",
-      "receive | '{\"mode\": \"post-copy\", \"kind\": \"container\"}' | mode: post-copy moves process trees only",
+      "receive | '{\"mode\": \"post-copy\", \"kind\": \"checkpoint\"}' | mode: post-copy moves process trees and runc containers",
   })
   void aBadModeIsNamed(String request, String json, String message) {
     JsonObject fields = new JsonObject(json);

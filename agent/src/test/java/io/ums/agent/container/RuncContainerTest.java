@@ -90,7 +90,7 @@ class RuncContainerTest {
     assertThat(diffBytes).isPositive();
 
     Workload restored = get(nodeB.restore(source.spec(), diff, images, dir.resolve("checkpoint/restore-work"),
-        "local-test"));
+        "local-test", false));
     MemServiceClient.Answer after = MemServiceClient.verify(testbed.node(1).address(), port, 5000);
     assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
     assertThat(after.checksum()).isEqualTo(before.checksum());

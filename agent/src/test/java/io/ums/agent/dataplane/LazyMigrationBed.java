@@ -138,9 +138,24 @@ final class LazyMigrationBed implements AutoCloseable {
     long init = await().atMost(Duration.ofSeconds(10)).until(() -> ProcessTree.members(unshare.pid()).stream()
         .filter(pid -> pid != unshare.pid()).findFirst().orElse(0L), pid -> pid > 0);
     workloads.add(init);
-    await().atMost(Duration.ofSeconds(120)).ignoreExceptions()
-        .until(() -> MemServiceClient.query(node.address(), PORT, 1000), answer -> true);
+    Path log = tmp.resolve("source-" + mib + ".log");
+    try {
+      await().atMost(Duration.ofSeconds(120)).ignoreExceptions()
+          .until(() -> !ProcessTree.alive(init) || MemServiceClient.query(node.address(), PORT, 1000) != null);
+    } catch (org.awaitility.core.ConditionTimeoutException silent) {
+      throw new AssertionError("the memory service (pid " + init + ") in " + node.name() + " does not answer on "
+          + node.address() + ":" + PORT + " after 120 s; its output: " + readIfThere(log), silent);
+    }
+    if (!ProcessTree.alive(init)) {
+      throw new AssertionError("the memory service (pid " + init + ") in " + node.name() + " exited before it "
+          + "answered (unshare: " + (unshare.isAlive() ? "running" : "exit " + unshare.exitValue())
+          + "); its output: " + readIfThere(log));
+    }
     return init;
+  }
+
+  private static String readIfThere(Path file) throws IOException {
+    return Files.exists(file) ? Files.readString(file) : "(no output file)";
   }
 
   /** A process whose stdin receives a restored tree's output (CRIU's --inherit-fd target). */

@@ -121,8 +121,8 @@ class LazyMigrationTest {
     // the destination's verdict reaches the source some other way (the coordinator); here: directly
     assertThat(join(run.source.resume("destination fenced after a link cut"))).isTrue();
 
-    MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
-        .until(() -> MemServiceClient.verify(bed.a.address(), PORT, 5000), answer -> true);
+    MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(bed.a.address(), PORT, 30_000), answer -> true);
     assertThat(resumed.checksum()).isEqualTo(before.checksum());
     assertThat(resumed.counter()).isGreaterThan(before.counter());
     join(run.destination.discard());
@@ -144,8 +144,8 @@ class LazyMigrationTest {
         .hasCauseInstanceOf(PostCopyDestination.Fenced.class);
     assertThat(ProcessTree.alive(restored)).isFalse();
     assertThat(join(run.source.resume("the dump died"))).isTrue();
-    MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
-        .until(() -> MemServiceClient.verify(bed.a.address(), PORT, 5000), answer -> true);
+    MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(bed.a.address(), PORT, 30_000), answer -> true);
     assertThat(resumed.checksum()).isEqualTo(before.checksum());
     assertThat(resumed.counter()).isGreaterThan(before.counter());
     join(run.destination.discard());
@@ -172,8 +172,8 @@ class LazyMigrationTest {
     assertThatThrownBy(() -> join(run.destination.completion()))
         .hasCauseInstanceOf(PostCopyDestination.Fenced.class);
     assertThat(join(run.source.resume("the destination agent died"))).isTrue();
-    MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
-        .until(() -> MemServiceClient.verify(bed.a.address(), PORT, 5000), answer -> true);
+    MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(bed.a.address(), PORT, 30_000), answer -> true);
     assertThat(resumed.checksum()).isEqualTo(before.checksum());
     assertThat(resumed.counter()).isGreaterThan(before.counter());
     join(run.destination.discard());
@@ -194,8 +194,8 @@ class LazyMigrationTest {
       Run run = startPostCopy(source, 64, null);
       assertThatThrownBy(() -> join(run.restored)).hasMessageContaining("restore");
       assertThat(join(run.source.rollback())).isTrue();
-      MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
-          .until(() -> MemServiceClient.verify(bed.a.address(), PORT, 5000), answer -> true);
+      MemServiceClient.Answer resumed = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+          .until(() -> MemServiceClient.verify(bed.a.address(), PORT, 30_000), answer -> true);
       assertThat(resumed.checksum()).isEqualTo(before.checksum());
       assertThat(resumed.counter()).isGreaterThan(before.counter());
       assertThat(run.source.dumpProcess().exitValue()).as("CRIU rolled back: the gate said no").isNotZero();

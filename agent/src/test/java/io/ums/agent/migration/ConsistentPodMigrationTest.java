@@ -122,12 +122,18 @@ class ConsistentPodMigrationTest {
         stoppedAt).isGreaterThanOrEqualTo(stoppedAt);
     await().atMost(WAIT).until(() -> counter(restoredId) > first);
 
-    // the switch, as the coordinator makes it: the source pod deleted, its stopped container killed
-    kubectlCheck("delete", "pod", source, "--wait=false");
+    // the switch, as the coordinator makes it: committed on the agent (never resumed from now on), the source pod
+    // deleted with a 1 s grace period, so its kubelet kills the stopped container itself; once the pod is gone
+    // the agent lets go of it
+    assertThat(from.post("/v1/stopped-containers/" + containerId + "/commit", new JsonObject(), 200)
+        .getBoolean("committed")).isTrue();
+    from.post("/v1/stopped-containers/" + containerId + "/resume", new JsonObject(), 409);
+    kubectlCheck("delete", "pod", source, "--grace-period=1", "--wait=false");
+    await().atMost(WAIT).until(() -> kubectl(Duration.ofSeconds(30), "get", "pod", source).exitCode() != 0);
     JsonObject killed = from.post("/v1/stopped-containers/" + containerId + "/kill", new JsonObject(), 200);
     assertThat(killed.getString("outcome")).isEqualTo("killed");
+    assertThat(killed.getInteger("processes")).as("the kubelet had killed the stopped container").isZero();
     assertThat(from.getArray("/v1/stopped-containers")).isEmpty();
-    await().atMost(WAIT).until(() -> kubectl(Duration.ofSeconds(30), "get", "pod", source).exitCode() != 0);
     System.out.println("kubelet-consistent, counter " + lastWhileRunning + " (running) -> " + stoppedAt
         + " (stopped) -> " + first + " (destination): " + measured);
   }

@@ -324,6 +324,82 @@ class ContainerMigrationTest {
     assertNoSessionFiles();
   }
 
+  /**
+   * kill -9 of the source agent mid-transfer: the container stays frozen (the agent froze it, nobody thaws it)
+   * until the restarted agent settles its record: the destination could not run it, so it thaws.
+   */
+  @Test
+  void aSourceAgentKilledMidTransferIsThawedByItsRestartedAgent() throws Exception {
+    JsonObject workload = launch(a, "memservice", 128);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    network.limitRate("100mbit");
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
+        .getString("migrationId");
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> a.get("/v1/migrations/" + migrationId).getJsonObject("bytes").getLong("pages"),
+            pages -> pages >= 16L << 20);
+
+    a.kill();
+    network.limitRate("unlimited");
+    a.start(10);
+
+    MemServiceClient.Answer resumed = Awaitility.await().atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(a.node.address(), PORT, 2000), any -> true);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+    assertThat(a.get("/v1/workloads/" + workload.getString("id")).getString("status")).isEqualTo("RUNNING");
+    assertThat(a.getArray("/v1/stopped-sources")).isEmpty();
+    assertThat(b.getArray("/v1/workloads")).isEmpty();
+    assertNoSessionFiles();
+  }
+
+  /**
+   * kill -9 of the source agent after the destination restored the container and the source took the result
+   * (held there by the fault hook): the restarted agent keeps its copy frozen until the verdict, then removes it.
+   */
+  @Test
+  void aSourceAgentKilledAfterTheRestoreKeepsItsCopyFrozenUntilTheVerdictThenRemovesIt() throws Exception {
+    a.close();
+    a = new AgentProcess(network.node(0), dir.resolve("agent-a"), List.of("-Dums.test.holdBeforeCommit=true"))
+        .start(10);
+    JsonObject workload = launch(a, "memservice", 32);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
+        .getString("migrationId");
+    JsonObject restored = Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(50))
+        .ignoreExceptions().until(() -> b.get("/v1/migrations/" + session.getString("sessionId")),
+            status -> List.of("DONE", "ROLLED_BACK", "FAILED").contains(status.getString("phase")));
+    assertThat(restored.getString("phase")).as(restored.encode()).isEqualTo("DONE");
+    Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> a.log().contains("holds before its commit"));
+
+    a.kill();
+    a.start(10);
+    assertThat(a.getArray("/v1/stopped-sources").stream().map(JsonObject.class::cast)
+        .map(held -> held.getString("migrationId")).toList()).containsExactly(migrationId);
+    Awaitility.await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
+        .until(() -> !answers(a.node.address()));
+
+    JsonObject outcome = a.post("/v1/stopped-sources/" + migrationId + "/kill", new JsonObject(), 200);
+    assertThat(outcome.getString("outcome")).isEqualTo("killed");
+    assertThat(a.getArray("/v1/workloads")).isEmpty();
+    MemServiceClient.Answer moved = MemServiceClient.verify(b.node.address(), PORT, 10000);
+    assertThat(moved.checksum()).isEqualTo(before.checksum());
+    assertThat(answers(a.node.address())).as("exactly one copy runs").isFalse();
+    assertNoSessionFiles();
+  }
+
+  private static boolean answers(String address) {
+    try {
+      MemServiceClient.query(address, PORT, 500);
+      return true;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
   @Test
   void theDestinationStoreDeletedMidTransferRollsBackAndLeavesNothing() throws Exception {
     JsonObject workload = launch(a, "memservice", 128);
@@ -375,6 +451,116 @@ class ContainerMigrationTest {
     System.out.printf("podman 128 MiB migration: timings %s bytes %s%n", status.getJsonObject("timings"),
         status.getJsonObject("bytes"));
     assertNoSessionFiles();
+  }
+
+  /**
+   * Post-copy of a runc container (issue 14): {@code runc checkpoint --lazy-pages} of the paused container,
+   * {@code runc restore --lazy-pages} on the destination with the daemon's pages over the UMS connection.
+   */
+  @Test
+  void movesA256MiBContainerPostCopy() throws Exception {
+    JsonObject workload = launch(a, "memservice", 256);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container").put("mode", "post-copy"),
+        201);
+    JsonObject status = a.post("/v1/send?wait=true", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 200);
+    System.out.printf("runc 256 MiB post-copy: timings %s postCopy %s bytes %s%n", status.getJsonObject("timings"),
+        status.getJsonObject("postCopy"), status.getJsonObject("bytes"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(status.getString("mode")).isEqualTo("post-copy");
+    assertThat(status.getJsonObject("timings").getLong("downtimeMs")).isNotNull().isGreaterThanOrEqualTo(0);
+    assertThat(status.getJsonObject("timings").getLong("postCopyMs")).isNotNull().isGreaterThanOrEqualTo(0);
+    JsonObject postCopy = status.getJsonObject("postCopy");
+    assertThat(postCopy.getLong("pagesOnDemand")).isNotNull();
+    assertThat(postCopy.getLong("pagesPushed")).isGreaterThan(0);
+    assertThat(status.getJsonObject("bytes").getLong("pages")).isGreaterThan(256L << 20);
+    MemServiceClient.Answer after = MemServiceClient.verify(b.node.address(), PORT, 10000);
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(after.counter()).isGreaterThan(before.counter());
+    String restoredId = status.getString("destinationWorkloadId");
+    Path rootfs = b.workDir.resolve("containers").resolve(restoredId).resolve("bundle/rootfs");
+    assertThat(Files.readString(rootfs.resolve("data/kept.txt"))).isEqualTo("kept-5\n");
+    assertThat(a.getArray("/v1/workloads")).as("the paused source container is gone").isEmpty();
+    assertThat(HostCommand.run("runc", "--root", a.workDir.resolve("runc").toString(), "list", "-q").output())
+        .isBlank();
+    assertThat(b.get("/v1/workloads/" + restoredId).getString("kind")).isEqualTo("container");
+    assertNoSessionFiles();
+  }
+
+  /**
+   * The link cut while a runc container's pages are still arriving: the destination fences (its container
+   * killed and removed), the source resumes its paused container from the freeze point.
+   */
+  @Test
+  void aLinkCutDuringContainerPostCopyResumesTheSourceContainer() throws Exception {
+    JsonObject workload = launch(a, "memservice", 256);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    // slow enough that the background push of 256 MiB takes a while after the restore
+    network.limitRate("100mbit");
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container").put("mode", "post-copy"),
+        201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 202).getString("migrationId");
+    Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> b.get("/v1/migrations/" + session.getString("sessionId")).getJsonObject("postCopy")
+            .getString("state"), state -> state.startsWith("post-copy: running here"));
+    network.setLinkUp(b.node, false);
+
+    JsonObject status = awaitFinal(a, migrationId);
+    System.out.println("runc link cut during post-copy: " + status.encode());
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("postCopy").getString("outcome"))
+        .contains("resumed on the source from the freeze point").contains("work is lost");
+    MemServiceClient.Answer resumed = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+
+    network.setLinkUp(b.node, true);
+    JsonObject destination = awaitFinal(b, session.getString("sessionId"));
+    System.out.println("destination: " + destination.encode());
+    assertThat(destination.getString("phase")).isEqualTo("FAILED");
+    assertThat(destination.getJsonObject("error").getString("code")).isEqualTo("POST_COPY_BROKEN");
+    assertThat(b.getArray("/v1/workloads")).as("the destination's copy was killed: the container runs once")
+        .isEmpty();
+    assertThat(a.getArray("/v1/workloads")).hasSize(1);
+  }
+
+  /**
+   * A runc restore that fails before the container's memory (its port is taken on the destination) rolls a
+   * post-copy back before the commit: runc has no post-dump gate, so the source ends CRIU's waiting page
+   * server itself and thaws the paused container, which answers with the same memory.
+   */
+  @Test
+  void aContainerPostCopyWhoseRestoreFailsRollsBackToTheSource() throws Exception {
+    JsonObject workload = launch(a, "memservice", 64);
+    MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    // under other names: an image of the same name with other content would fail the migration earlier
+    importImage(b, "blocker-base", BusyboxImages.baseLayer(dir), null);
+    importImage(b, "blocker", BusyboxImages.memServiceLayer(dir), "blocker-base");
+    launch(b, "blocker", 1); // takes the port on the destination
+
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container").put("mode", "post-copy"),
+        201);
+    JsonObject status = a.post("/v1/send?wait=true", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 200);
+    System.out.println("runc post-copy, restore failed: " + status.encode());
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("error").getString("message")).contains("Address already in use");
+    MemServiceClient.Answer resumed = MemServiceClient.verify(a.node.address(), PORT, 10000);
+    assertThat(resumed.checksum()).isEqualTo(before.checksum());
+    assertThat(resumed.counter()).isGreaterThan(before.counter());
+    assertThat(a.getArray("/v1/workloads")).hasSize(1);
+    assertThat(b.getArray("/v1/workloads")).as("only the container that took the port").hasSize(1);
+  }
+
+  private static JsonObject awaitFinal(AgentProcess agent, String migrationId) {
+    return Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
+        .until(() -> agent.get("/v1/migrations/" + migrationId),
+            status -> List.of("DONE", "ROLLED_BACK", "FAILED").contains(status.getString("phase")));
   }
 
   private JsonObject launch(AgentProcess agent, String image, int mib) throws Exception {

@@ -101,6 +101,47 @@ class StoppedContainersTest {
     assertThat(sleeper.exitValue()).isEqualTo(128 + 9);
   }
 
+  /**
+   * The destination runs the pod: once committed, nothing resumes the container, neither a resume call, nor the
+   * hold's expiry, nor a restart of the agent; only its end (kill) settles it.
+   */
+  @Test
+  void aCommittedContainerIsNeverResumed() throws Exception {
+    StoppedContainers stopped = new StoppedContainers(vertx, cgroups, work);
+    get(stopped.claim(ID, "m1"));
+    signal("STOP");
+    get(stopped.awaitSwitch(ID, Duration.ofMillis(500)));
+    assertThat(get(stopped.commit(ID)).getBoolean("committed")).isTrue();
+
+    assertThatThrownBy(() -> get(stopped.resume(ID, "a late rollback"))).hasMessageContaining("committed");
+    StoppedContainers restarted = new StoppedContainers(vertx, cgroups, work);
+    assertThat(get(restarted.recover())).as("nothing resumed after a restart").isZero();
+    // past the hold (500 ms): an expiry, had one been armed, would have resumed it
+    await().during(Duration.ofMillis(1_500)).atMost(Duration.ofSeconds(10)).until(() -> state() == 'T');
+    assertThat(restarted.list()).hasSize(1);
+    assertThatThrownBy(() -> get(restarted.resume(ID, "a late rollback"))).hasMessageContaining("committed");
+
+    assertThat(get(restarted.kill(ID)).getString("outcome")).isEqualTo("killed");
+    assertThat(sleeper.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(restarted.list()).isEmpty();
+  }
+
+  /** A committed container its pod's deletion ended while the agent was down: a restart forgets it. */
+  @Test
+  void aCommittedContainerThatIsGoneIsForgottenAtRestart() throws Exception {
+    StoppedContainers stopped = new StoppedContainers(vertx, cgroups, work);
+    get(stopped.claim(ID, "m1"));
+    signal("STOP");
+    get(stopped.commit(ID));
+    sleeper.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    Files.writeString(cgroups.find(ID).orElseThrow().resolve("cgroup.procs"), "");
+
+    StoppedContainers restarted = new StoppedContainers(vertx, cgroups, work);
+    assertThat(get(restarted.recover())).isZero();
+    assertThat(restarted.list()).isEmpty();
+    assertThat(work.resolve("stopped-containers").resolve(ID + ".json")).doesNotExist();
+  }
+
   private void signal(String name) throws Exception {
     assertThat(new ProcessBuilder("kill", "-" + name, Long.toString(sleeper.pid())).start().waitFor()).isZero();
     if (name.equals("STOP")) {

@@ -19,8 +19,8 @@ import java.util.Locale;
 public final class KubernetesDemo {
   private static final String SOURCE_NODE = "node-a";
   private static final String DESTINATION_NODE = "node-b";
-  private static final String[] PHASES = {"creation", "checkpoint", "transfer", "restore", "podStart", "downtime",
-      "total"};
+  private static final String[] PHASES = {"creation", "checkpoint", "freeze", "transfer", "restore", "podStart",
+      "downtime", "total"};
 
   private final PrintStream out;
   private final int sizeMiB;
@@ -97,8 +97,11 @@ public final class KubernetesDemo {
       out.printf(Locale.ROOT, "    %-11s %7d%n", phase, move.overhead(phase));
     }
     out.printf(Locale.ROOT, "    %-11s %7d   (the request as curl saw it)%n", "request", move.millis());
-    out.println("  downtime 0: the kubelet checkpoints without stopping the source, which runs until the"
-        + " destination is Ready (what it does after the checkpoint is not carried)");
+    out.println("kubelet-consistent".equals(move.answer().getString("interface"))
+        ? "  downtime = freeze + podStart: the source container stopped at its checkpoint, stayed stopped until the"
+            + " destination imported the image (freeze) and pod Ready (podStart), then was deleted"
+        : "  a copy: the kubelet checkpoints without stopping the source, which runs until the destination is Ready"
+            + " (what it does after the checkpoint is not carried)");
     out.println("  memory checksum " + move.after().map(a -> a.checksum()).orElse("?")
         + (move.checksumOk() ? " identical" : " DIFFERENT from " + move.before().checksum())
         + "; counter " + move.before().counter() + " before -> " + move.after().map(a -> a.counter()).orElse(-1L)

@@ -51,6 +51,15 @@ public interface Cluster {
   Future<Void> finishSource(
       SourceWorkload workload, String migrationId, boolean keep, Optional<String> destinationObject);
 
+  /**
+   * After {@link #finishSource} deleted it: completes once the source is gone, its runtime having stopped what
+   * ran in it (Kubernetes: the pod object is removed, which the kubelet does after it killed the containers);
+   * fails PHASE_TIMEOUT after {@code timeout}.
+   */
+  default Future<Void> awaitSourceGone(SourceWorkload workload, Duration timeout) {
+    return Future.succeededFuture();
+  }
+
   /** After failure: the source runs again (the agent resumed it); release the lock. */
   Future<Void> unlock(SourceWorkload workload, String migrationId, String reason);
 

@@ -26,6 +26,8 @@ import java.util.Map;
  * while both exist, and it would pick the newest pod, the destination.
  */
 final class Handover {
+  private static final String CONSISTENT = "kubelet-consistent";
+  private static final long STOPPED_GRACE_SECONDS = 1;
   private final KubernetesClient client;
   private final KubeCalls kube;
 
@@ -44,7 +46,14 @@ final class Handover {
             client.pods().inNamespace(namespace).withName(sourcePod).get())
         .compose(source -> source == null ? Future.succeededFuture((Pod) null)
             : kube.call(KubePermission.PODS_DELETE, "delete source pod " + sourcePod, () -> {
-              client.pods().inNamespace(namespace).withName(sourcePod).delete();
+              var pod = client.pods().inNamespace(namespace).withName(sourcePod);
+              if (stoppedAtCheckpoint(source)) {
+                // its container is stopped since the checkpoint: a SIGTERM stays pending, a grace period only
+                // keeps the pod Terminating. The kubelet kills it itself after its 2 s minimum (SIGKILL).
+                pod.withGracePeriod(STOPPED_GRACE_SECONDS).delete();
+              } else {
+                pod.delete();
+              }
               return source;
             }))
         .compose(source -> destinationPod == null ? Future.<Void>succeededFuture()
@@ -104,6 +113,11 @@ final class Handover {
               .put("value", MigrationKeys.STEP_COMMITTED)).encode());
       return null;
     });
+  }
+
+  /** A source moved with kubelet-consistent: its container stays stopped from its checkpoint on. */
+  static boolean stoppedAtCheckpoint(Pod source) {
+    return CONSISTENT.equals(KubernetesCluster.annotations(source).get(MigrationKeys.ANNOTATION_MIGRATION_INTERFACE));
   }
 
   private static JsonObject remove(String map, String key) {

@@ -37,6 +37,9 @@ public final class KubernetesCluster implements Cluster {
   public static final String DEFAULT_AGENT_NAMESPACE = "ums-system";
   private static final Logger LOG = LoggerFactory.getLogger(KubernetesCluster.class);
 
+  private static final long GONE_POLL_MS = 250;
+
+  private final Vertx vertx;
   private final KubernetesClient client;
   private final String agentNamespace;
   private final PeerClient http;
@@ -52,6 +55,7 @@ public final class KubernetesCluster implements Cluster {
   private Predicate<String> activeMigration = id -> true;
 
   public KubernetesCluster(Vertx vertx, KubernetesClient client, String agentNamespace, PeerClient http) {
+    this.vertx = vertx;
     this.client = client;
     this.agentNamespace = agentNamespace;
     this.http = http;
@@ -280,6 +284,27 @@ public final class KubernetesCluster implements Cluster {
     return sameCluster
         ? handover.markCommitted(namespace, destinationObject)
         : handover.settle(namespace, destinationObject, !keep, List.of());
+  }
+
+  @Override
+  public Future<Void> awaitSourceGone(SourceWorkload workload, Duration timeout) {
+    return awaitGone(workload, System.nanoTime() + timeout.toNanos(), timeout);
+  }
+
+  private Future<Void> awaitGone(SourceWorkload workload, long deadlineNanos, Duration timeout) {
+    return kube.call(KubePermission.PODS_GET, "get source pod " + workload.name(), () ->
+            client.pods().inNamespace(workload.namespace()).withName(workload.name()).get())
+        .compose(pod -> {
+          if (pod == null) {
+            return Future.succeededFuture();
+          }
+          if (System.nanoTime() > deadlineNanos) {
+            return Future.failedFuture(new MigrationException(Failure.PHASE_TIMEOUT, "source pod " + workload.key()
+                + " still exists " + timeout.toSeconds() + " s after its deletion (its node's kubelet has not"
+                + " stopped its containers)"));
+          }
+          return vertx.timer(GONE_POLL_MS).compose(ignored -> awaitGone(workload, deadlineNanos, timeout));
+        });
   }
 
   @Override

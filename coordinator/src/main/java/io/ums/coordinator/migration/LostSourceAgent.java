@@ -7,6 +7,7 @@ import io.ums.coordinator.migration.AgentStatusWatcher.LostAgent;
 import io.ums.coordinator.peer.AgentClient;
 import io.ums.coordinator.peer.CoordinatorClient;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -42,9 +43,13 @@ final class LostSourceAgent {
   private final CoordinatorClient destination;
   private final JsonObject reservation;
   private final MigrationSettings settings;
+  private final Handler<JsonObject> onSourceSettled;
 
+  /** {@code onSourceSettled}: what the source agent, once back, did with its copy (see {@link StoppedSourceSettlement}). */
   LostSourceAgent(Vertx vertx, AgentClient source, SourceWorkload workload, String agentMigrationId,
-                  CoordinatorClient destination, JsonObject reservation, MigrationSettings settings) {
+                  CoordinatorClient destination, JsonObject reservation, MigrationSettings settings,
+                  Handler<JsonObject> onSourceSettled) {
+    this.onSourceSettled = onSourceSettled;
     this.vertx = vertx;
     this.source = source;
     this.workload = workload;
@@ -73,8 +78,10 @@ final class LostSourceAgent {
       } else if (destinationSays.succeeded() && restored(destinationSays.result())) {
         LOG.warn("migration {}: source agent {} lost, but the destination restored {}", agentMigrationId,
             source.node(), workload.key());
+        settleSourceCopy(true);
         settled.complete(doneWithoutTheSource(lost, destinationSays.result()));
       } else if (destinationSays.succeeded() && notRestored(destinationSays.result())) {
+        settleSourceCopy(false);
         sourceCopy().onComplete(copy -> settled.fail(new MigrationException(Failure.PEER_FAILED,
             lostAgent(lost) + "; the destination node " + reservation.getString("node") + " did not restore "
                 + workload.key() + " (" + sessions(destinationSays.result()) + "), so nothing runs there. "
@@ -89,6 +96,12 @@ final class LostSourceAgent {
         vertx.setTimer(ASK_INTERVAL.toMillis(), timer -> ask(lost, settled, deadline));
       }
     });
+  }
+
+  /** The verdict goes to the source agent once it answers again: it may hold its copy stopped until then. */
+  private void settleSourceCopy(boolean destinationRestored) {
+    new StoppedSourceSettlement(vertx, source, agentMigrationId, settings.agentLossTimeout())
+        .start(destinationRestored, onSourceSettled);
   }
 
   private String lostAgent(LostAgent lost) {
@@ -126,7 +139,9 @@ final class LostSourceAgent {
             ? where + "its agent answers again but no longer lists " + workload.key() + ": check the node."
             : where + "its agent does not answer, so the state of the copy there is not known until the agent"
                 + " is back: the source was not removed (that happens only after a restore), so it runs there,"
-                + " or stays frozen if the checkpoint froze it and nothing resumed it.");
+                + " or stays frozen if the checkpoint froze it and nothing resumed it.")
+        .map(text -> text + " The coordinator tells the source agent, once it answers, to resume a copy it holds"
+            + " stopped; the migration's sourceSettled says what it did.");
   }
 
   /** The final status: the last one the source gave, DONE, with the restored workload's id and why it is ours. */
@@ -135,6 +150,7 @@ final class LostSourceAgent {
     sessionList(state).stream().map(s -> s.getString("destinationWorkloadId")).filter(id -> id != null)
         .findFirst().ifPresent(id -> status.put("destinationWorkloadId", id));
     return status.put("sourceLost", lostAgent(lost) + "; the destination reports " + workload.key()
-        + " restored, but the source agent did not confirm it removed its copy");
+        + " restored, but the source agent did not confirm it removed its copy; the coordinator tells it, once it"
+        + " answers, to kill a copy it holds stopped (the migration's sourceSettled says what it did)");
   }
 }

@@ -24,6 +24,7 @@ public final class Migration {
   private JsonObject result;
   private MigrationException failure;
   private long finishedAtMillis;
+  private JsonObject sourceSettled;
 
   public Migration(String id, MigrationRequest request, long startedAtMillis) {
     this.id = id;
@@ -101,6 +102,14 @@ public final class Migration {
     outcome.fail(cause);
   }
 
+  /**
+   * What became of the source copy a lost source agent held, once its restarted agent settled it (may come
+   * after the migration finished).
+   */
+  void sourceSettled(JsonObject outcome) {
+    sourceSettled = outcome;
+  }
+
   /** Replays past events, then follows; returns false when the migration already ended (all replayed). */
   public boolean subscribe(Handler<JsonObject> subscriber) {
     events.forEach(subscriber::handle);
@@ -128,6 +137,9 @@ public final class Migration {
     }
     if (failure != null) {
       json.put("error", failure.toJson());
+    }
+    if (sourceSettled != null) {
+      json.put("sourceSettled", sourceSettled);
     }
     return json;
   }

@@ -195,8 +195,8 @@ final class MigrationRun {
           + workload.node() + " during " + lost.lastPhase() + " (" + lost.why() + "); the kubelet's checkpoint"
           + " leaves pod " + workload.key() + " running there"));
     }
-    return new LostSourceAgent(vertx, sourceAgent, workload, agentMigrationId, destination, reservation, settings)
-        .settle(lost);
+    return new LostSourceAgent(vertx, sourceAgent, workload, agentMigrationId, destination, reservation, settings,
+        migration::sourceSettled).settle(lost);
   }
 
   private void onStatus(JsonObject status) {
@@ -270,12 +270,14 @@ final class MigrationRun {
               Future<Void> redirected = migration.request().redirect().isPresent() && sameCluster && destinationObject != null
                   ? afterCommit("redirecting to " + destinationObject, cluster.redirectTo(workload, destinationObject))
                   : Future.succeededFuture();
-              return redirected.compose(done -> afterCommit(
-                  migration.request().keep() ? "unlocking the kept source" : "deleting the source",
-                  cluster.finishSource(workload, migration.id(), migration.request().keep(),
-                      Optional.ofNullable(sameCluster ? destinationObject : null))))
-                  .compose(done -> afterCommit("ending the stopped source", StoppedSource.settle(approach, sourceAgent,
-                      workload, !migration.request().keep())));
+              boolean keep = migration.request().keep();
+              return redirected.compose(done -> afterCommit("committing the stopped source",
+                      StoppedSource.commit(approach, sourceAgent, workload, keep)))
+                  .compose(done -> afterCommit(keep ? "unlocking the kept source" : "deleting the source",
+                      cluster.finishSource(workload, migration.id(), keep,
+                          Optional.ofNullable(sameCluster ? destinationObject : null))))
+                  .compose(done -> afterCommit("ending the stopped source", StoppedSource.end(approach, sourceAgent,
+                      cluster, workload, keep, settings.phaseTimeout())));
             })
         .map(done -> result(finalStatus));
   }
@@ -383,7 +385,8 @@ final class MigrationRun {
                       return Future.succeededFuture();
                     });
     released
-        .eventually(() -> StoppedSource.settle(approach, sourceAgent, workload, false))
+        .eventually(() -> StoppedSource.resume(vertx, approach, cluster, describer, workload,
+            StoppedSource.hold(settings)))
         .eventually(() -> stepsRecorded)
         .compose(done -> cluster.unlock(workload, migration.id(), failure.getMessage()))
         .onComplete(

@@ -7,9 +7,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The mode a migration uses: the request's; "auto" is post-copy for a process tree (interface ff) whose
- * resident memory exceeds {@link #AUTO_POST_COPY_ABOVE_BYTES}, where stop-and-copy's downtime would exceed
- * about a second, else stop-and-copy. Post-copy moves process trees only.
+ * The mode a migration uses: the request's; "auto" is post-copy for a process tree or runc container
+ * (interfaces ff, runc) whose resident memory (as its agent reports it) exceeds
+ * {@link #AUTO_POST_COPY_ABOVE_BYTES}, where stop-and-copy's downtime would exceed about a second, else
+ * stop-and-copy. Post-copy moves process trees and runc containers only.
  */
 final class ModeChoice {
   private static final Logger LOG = LoggerFactory.getLogger(ModeChoice.class);
@@ -21,9 +22,10 @@ final class ModeChoice {
   static Future<String> choose(Migration migration, Approach approach, AgentClient sourceAgent,
                                String agentWorkloadId) {
     String requested = migration.request().mode();
-    if (approach != Approach.FF) {
+    if (approach != Approach.FF && approach != Approach.RUNC) {
       return requested.equals(MigrationRequest.POST_COPY) ? Future.failedFuture(MigrationException.badField("mode",
-          "post-copy moves process trees only (interface ff), not " + approach.wireName()))
+          "post-copy moves process trees and runc containers only (interfaces ff, runc), not "
+              + approach.wireName()))
           : Future.succeededFuture(MigrationRequest.STOP_AND_COPY);
     }
     if (!requested.equals(MigrationRequest.AUTO)) {

@@ -53,8 +53,8 @@ public final class ReservationBodies {
     if (!mode.equals(MigrationRequest.STOP_AND_COPY) && !mode.equals(MigrationRequest.POST_COPY)) {
       throw MigrationException.badField("mode", "must be stop-and-copy or post-copy");
     }
-    if (mode.equals(MigrationRequest.POST_COPY) && !kind.equals("process")) {
-      throw MigrationException.badField("mode", "post-copy moves process workloads only");
+    if (mode.equals(MigrationRequest.POST_COPY) && !kind.equals("process") && !kind.equals("container")) {
+      throw MigrationException.badField("mode", "post-copy moves processes and runc containers only");
     }
     return mode;
   }

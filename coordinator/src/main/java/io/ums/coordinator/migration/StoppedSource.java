@@ -1,10 +1,12 @@
 package io.ums.coordinator.migration;
 
+import io.ums.coordinator.cluster.Cluster;
 import io.ums.coordinator.cluster.SourceWorkload;
 import io.ums.coordinator.error.Failure;
 import io.ums.coordinator.error.MigrationException;
 import io.ums.coordinator.peer.AgentClient;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.List;
@@ -13,13 +15,22 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Interface kubelet-consistent, the coordinator's part: the source agent keeps the pod's container stopped from
- * its checkpoint until the switch; this side settles it once the outcome is known. Committed (the destination
- * pod is Ready, the source pod deleted): killed, so it never runs again. Rolled back, or kept (keep: a copy):
- * resumed where it stopped, with its connections. The agent's hold expiry and restart recovery resume it when
- * this word never comes.
+ * its checkpoint until the switch; this side settles it once the outcome is known. Rolled back, or kept (keep: a
+ * copy): resumed where it stopped, with its connections; the agent's hold expiry and restart recovery resume it
+ * when this word never comes. Committed (the destination pod is Ready), in this order, so no second copy can
+ * ever run:
+ * <ol>
+ *   <li>{@link #commit}: the agent records that the container never runs again (no resume, no expiry, even
+ *       after its restart), BEFORE the source pod's deletion;</li>
+ *   <li>the source pod is deleted: its kubelet kills the stopped container itself, so it never restarts it
+ *       (it would, from its image, if the container died while the kubelet still had the pod to run);</li>
+ *   <li>{@link #end}: once the pod is gone the agent forgets the container (a kill of whatever is left).</li>
+ * </ol>
  */
 final class StoppedSource {
   private static final Logger LOG = LoggerFactory.getLogger(StoppedSource.class);
+
+  private static final long RESUME_RETRY_MS = 2_000;
 
   private StoppedSource() {}
 
@@ -50,6 +61,59 @@ final class StoppedSource {
             + " that id");
       }
     }
+  }
+
+  /** Before the source pod's deletion: the agent never resumes the stopped container any more. */
+  static Future<Void> commit(Approach approach, AgentClient agent, SourceWorkload workload, boolean keep) {
+    if (approach != Approach.KUBELET_CONSISTENT || keep) {
+      return Future.succeededFuture();
+    }
+    return Future.all(workload.containerIds().values().stream()
+        .map(id -> agent.commitStopped(id.replaceFirst("^[a-z0-9-]+://", ""))).toList()).mapEmpty();
+  }
+
+  /**
+   * After the source pod's deletion: kept, its container resumes; deleted, the agent lets go of it once the pod
+   * is gone (the kubelet killed it), never before.
+   */
+  static Future<Void> end(Approach approach, AgentClient agent, Cluster cluster, SourceWorkload workload,
+                          boolean keep, Duration timeout) {
+    if (approach != Approach.KUBELET_CONSISTENT) {
+      return Future.succeededFuture();
+    }
+    return (keep ? Future.<Void>succeededFuture() : cluster.awaitSourceGone(workload, timeout))
+        .compose(gone -> settle(approach, agent, workload, !keep));
+  }
+
+  /**
+   * Rolled back: resumes the stopped source, asking again while no agent of its node answers (one restarting,
+   * e.g. in a rolling update of the DaemonSet: its successor, at another address, finds the container in its
+   * records) until {@code within} ends; the agent's own hold expiry resumes it after that.
+   */
+  static Future<Void> resume(Vertx vertx, Approach approach, Cluster cluster, ClusterDescriber describer,
+                             SourceWorkload workload, Duration within) {
+    if (approach != Approach.KUBELET_CONSISTENT) {
+      return Future.succeededFuture();
+    }
+    return resumeBy(vertx, approach, cluster, describer, workload, System.nanoTime() + within.toNanos(), 1);
+  }
+
+  private static Future<Void> resumeBy(Vertx vertx, Approach approach, Cluster cluster, ClusterDescriber describer,
+                                       SourceWorkload workload, long deadlineNanos, int attempt) {
+    return cluster.agents()
+        .compose(agents -> agents.stream().filter(agent -> agent.node().equals(workload.node())).findFirst()
+            .map(agent -> settle(approach, describer.agent(agent), workload, false))
+            .orElseGet(() -> Future.failedFuture("no agent on node " + workload.node())))
+        .recover(failure -> {
+          if (System.nanoTime() > deadlineNanos
+              || failure instanceof MigrationException m && m.failure().httpStatus() < 500) {
+            return Future.failedFuture(failure);
+          }
+          LOG.info("pod {}: resuming its stopped container failed (attempt {}: {}); asking again", workload.key(),
+              attempt, failure.getMessage());
+          return vertx.timer(RESUME_RETRY_MS).compose(ignored -> resumeBy(vertx, approach, cluster, describer,
+              workload, deadlineNanos, attempt + 1));
+        });
   }
 
   /** Kills ({@code kill}) or resumes every container the source agent keeps stopped for this pod. */

@@ -94,12 +94,29 @@ public final class AgentClient {
   }
 
   /**
+   * Settles a source the agent keeps stopped for a migration it lost track of (it was killed mid-migration):
+   * {@code kill} when the destination restored the workload, else resume it. NOT_FOUND: it holds none.
+   */
+  public Future<JsonObject> settleStoppedSource(String migrationId, boolean kill, Duration timeout) {
+    return http.post(peer(), baseUrl + "/v1/stopped-sources/" + migrationId + (kill ? "/kill" : "/resume"),
+        new JsonObject(), timeout);
+  }
+
+  /**
    * kubelet-consistent: the source container the agent keeps stopped since its checkpoint is killed ({@code kill})
    * or resumed; NOT_FOUND when the agent holds no such container (never stopped, or settled already).
    */
   public Future<JsonObject> settleStopped(String containerId, boolean kill) {
     return http.post(peer(), baseUrl + "/v1/stopped-containers/" + containerId + (kill ? "/kill" : "/resume"),
         new JsonObject());
+  }
+
+  /**
+   * kubelet-consistent, before the source pod's deletion: the stopped source container never runs again (the
+   * agent records it; no resume, no hold expiry). NOT_FOUND when the agent holds no such container.
+   */
+  public Future<JsonObject> commitStopped(String containerId) {
+    return http.post(peer(), baseUrl + "/v1/stopped-containers/" + containerId + "/commit", new JsonObject());
   }
 
   public Future<JsonObject> abort(String id) {

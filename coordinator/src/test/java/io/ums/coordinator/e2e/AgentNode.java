@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * A real UMS agent JVM (io.ums.agent.AgentMain from the agent module) running inside one testbed
@@ -81,9 +82,28 @@ final class AgentNode implements AutoCloseable {
         "--tls-key", files.privateKey().toString())));
     process = new ProcessBuilder(command).directory(new File("/")).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
-        .until(() -> http.get(url() + "/health").status() == 200);
+    awaitHealthy(Duration.ofSeconds(90));
     return this;
+  }
+
+  /**
+   * Waits for {@code /health}; an agent that exits first, or never answers, fails the test with its log (and,
+   * when it hangs, its threads), so a start that fails on a busy machine says why.
+   */
+  private void awaitHealthy(Duration within) throws IOException {
+    try {
+      Awaitility.await().atMost(within).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+          .until(() -> !process.isAlive() || http.get(url() + "/health").status() == 200);
+    } catch (ConditionTimeoutException hung) {
+      String threads = HostCommand.run(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+          Long.toString(process.pid()), "Thread.print").output();
+      throw new AssertionError("agent on " + node.name() + " not healthy after " + within + "; log:\n" + log()
+          + "\nthreads:\n" + threads, hung);
+    }
+    if (!process.isAlive()) {
+      throw new AssertionError("agent on " + node.name() + " exited with " + process.exitValue()
+          + " before it was healthy; log:\n" + log());
+    }
   }
 
   String url() {

@@ -148,15 +148,8 @@ class CoordinatorEndToEndTest {
     AgentNode destination = agents.get(1);
     Path baseLayer = BusyboxImages.baseLayer(dir);
     Path memServiceLayer = BusyboxImages.memServiceLayer(dir);
-    importImage(source, "busybox", baseLayer, null);
-    importImage(source, "memservice", memServiceLayer, "busybox");
     int port = SERVICE_PORT + 1;
-    Answer launched = HTTP.post(source.url() + "/v1/workloads", new JsonObject().put("name", "boxed")
-        .put("kind", "container").put("runtime", "runc").put("image", "memservice")
-        .put("command", new JsonArray(BusyboxImages.memServiceCommand(port, 32, 7))));
-    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
-    MemServiceClient.Answer before = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
-        .until(() -> MemServiceClient.verify(source.node.address(), port, 5000), any -> true);
+    MemServiceClient.Answer before = launchBoxed(source, baseLayer, memServiceLayer, port, 32);
 
     Answer done = HTTP.post(coordinator.url() + "/migrate",
         new JsonObject().put("name", "boxed").put("destinationUrl", coordinator.url()));
@@ -179,6 +172,45 @@ class CoordinatorEndToEndTest {
     assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
     assertThat(names(source)).doesNotContain("boxed");
     assertThat(names(destination)).contains("boxed");
+  }
+
+  /** Issue 14: a runc container moves post-copy through POST /migrate (interface runc, mode post-copy). */
+  @Test
+  void aRuncContainerMigratesPostCopy() throws Exception {
+    AgentNode source = agents.get(0);
+    AgentNode destination = agents.get(1);
+    int port = SERVICE_PORT + 2;
+    MemServiceClient.Answer before = launchBoxed(source, BusyboxImages.baseLayer(dir),
+        BusyboxImages.memServiceLayer(dir), port, 64);
+
+    Answer done = HTTP.post(coordinator.url() + "/migrate", new JsonObject().put("name", "boxed")
+        .put("destinationUrl", coordinator.url()).put("mode", "post-copy"));
+
+    assertThat(done.status()).as(done.body() + "\nsource agent log:\n" + source.log()).isEqualTo(200);
+    JsonObject body = done.json();
+    System.out.println("POST /migrate runc post-copy answered: " + body.encodePrettily());
+    assertThat(body.getString("interface")).isEqualTo("runc");
+    assertThat(body.getString("mode")).isEqualTo("post-copy");
+    assertThat(body.getLong("postCopyMs")).isNotNull().isGreaterThanOrEqualTo(0);
+    assertThat(body.getJsonObject("postCopy").getLong("pagesPushed")).isPositive();
+    MemServiceClient.Answer after = MemServiceClient.verify(destination.node.address(), port, 5000);
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(after.counter()).isGreaterThan(before.counter());
+    assertThat(names(source)).doesNotContain("boxed");
+    assertThat(names(destination)).contains("boxed");
+  }
+
+  /** Imports busybox + memservice on {@code source} and runs the memory service in a runc container "boxed". */
+  private static MemServiceClient.Answer launchBoxed(AgentNode source, Path baseLayer, Path memServiceLayer, int port,
+                                                     int mib) throws Exception {
+    importImage(source, "busybox", baseLayer, null);
+    importImage(source, "memservice", memServiceLayer, "busybox");
+    Answer launched = HTTP.post(source.url() + "/v1/workloads", new JsonObject().put("name", "boxed")
+        .put("kind", "container").put("runtime", "runc").put("image", "memservice")
+        .put("command", new JsonArray(BusyboxImages.memServiceCommand(port, mib, 7))));
+    assertThat(launched.status()).as(launched.body()).isEqualTo(201);
+    return await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.verify(source.node.address(), port, 5000), any -> true);
   }
 
   @Test
