@@ -66,6 +66,8 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
   private UmsConnection connection;
   private MigrationHooks.Hop hop;
   private Path dir;
+  /** The backend's preparation, which writes into the session dir: settled only once it has ended. */
+  private Future<Void> prepared = Future.succeededFuture();
   private boolean finishing;
   private boolean closed;
   private long timer = -1;
@@ -127,7 +129,7 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
         opened.close();
       }
     });
-    Future<Void> prepared = makeDir().compose(ignored -> backend.prepare());
+    prepared = makeDir().compose(ignored -> backend.prepare());
     Future.all(connected, prepared)
         .compose(ignored -> step(backend::checkpoint))
         .compose(ignored -> step(backend::send))
@@ -148,14 +150,8 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
   private Future<Void> makeDir() {
     return vertx.executeBlocking(() -> Files.createDirectories(deps.settings().sessionRoot().resolve("send-" + id)),
         false).map(made -> {
+          // finish() settles it once the preparation ended, even when the migration ended first
           dir = made;
-          if (closed) {
-            // the migration ended while the directory was being made, and settled without it
-            vertx.executeBlocking(() -> {
-              SessionDirs.delete(made);
-              return null;
-            }, false);
-          }
           return null;
         });
   }
@@ -268,9 +264,12 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
     if (connection != null) {
       closings.add(connection.close());
     }
-    Path session = dir;
+    // a connection refused at once (TLS_REQUIRED, a wrong token) ends the migration while the preparation may
+    // still be writing its files: deleting the dir before it ended left them behind
+    closings.add(prepared);
     Future.join(closings)
         .eventually(() -> vertx.executeBlocking(() -> {
+          Path session = dir;
           if (session != null) {
             SessionDirs.settle(session, session.resolve(backend.logsSubdirectory()), phase != MigrationPhase.DONE,
                 deps.settings().failureLogs(), id)

@@ -13,6 +13,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,11 +32,19 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A directory goes when its workload goes ({@link #release}), unless a live process still works in it: on
  * one machine the source and its restored copy share the path. What a crash left behind goes at the next
- * agent start ({@link #sweep}), once it is old enough not to be a launch or restore in progress.
+ * agent start ({@link #sweep}), once it is old enough not to be a launch or restore in progress. Both look at
+ * every process's {@code /proc/<pid>/cwd}, and that read can block while the process is stuck in an exec
+ * (a frozen or ptrace-stopped one), so they run on a thread of their own, never on the agent's start or a
+ * removal: at worst a directory stays.
  */
 public final class WorkingDirectories {
   private static final Logger LOG = LoggerFactory.getLogger(WorkingDirectories.class);
   public static final Path ROOT = Path.of("/var/lib/ums/cwd");
+  private static final ExecutorService CLEANER = Executors.newSingleThreadExecutor(task -> {
+    Thread thread = new Thread(task, "working-directory-cleaner");
+    thread.setDaemon(true);
+    return thread;
+  });
 
   private WorkingDirectories() {}
 
@@ -64,18 +75,24 @@ public final class WorkingDirectories {
 
   /**
    * Deletes a workload's working directory, with what the workload left in it, once its processes are gone,
-   * unless a live process still works in it. Any path not under {@link #ROOT} is left alone. Blocking.
+   * unless a live process still works in it. Any path not under {@link #ROOT} is left alone. Runs on the
+   * cleaner thread; the future completes when it is done.
    */
-  public static void release(Optional<String> path) {
-    path.map(p -> Path.of(p).normalize()).filter(WorkingDirectories::isWorkloadDirectory)
-        .filter(dir -> !inUse().contains(dir)).ifPresent(WorkingDirectories::delete);
+  public static Future<?> release(Optional<String> path) {
+    return CLEANER.submit(() -> path.map(p -> Path.of(p).normalize()).filter(WorkingDirectories::isWorkloadDirectory)
+        .filter(dir -> !inUse().contains(dir)).ifPresent(WorkingDirectories::delete));
   }
 
   /**
    * At agent start: deletes the directories no live process works in that are older than {@code minimumAge}
-   * (a younger one may be a launch or a restore of another agent on this machine in progress). Blocking.
+   * (a younger one may be a launch or a restore of another agent on this machine in progress). Runs on the
+   * cleaner thread.
    */
-  public static void sweep(Duration minimumAge) {
+  public static Future<?> sweep(Duration minimumAge) {
+    return CLEANER.submit(() -> sweepNow(minimumAge));
+  }
+
+  private static void sweepNow(Duration minimumAge) {
     if (!Files.isDirectory(ROOT)) {
       return;
     }

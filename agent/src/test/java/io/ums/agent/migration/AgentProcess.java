@@ -77,9 +77,28 @@ final class AgentProcess implements AutoCloseable {
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     builder.environment().putAll(AgentMemoryBudget.ENVIRONMENT);
     process = builder.start();
-    Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
-        .until(() -> get("/health").getString("status"), "UP"::equals);
+    awaitHealthy(Duration.ofSeconds(90));
     return this;
+  }
+
+  /**
+   * Waits for {@code /health} UP; an agent that exits first, or never answers, fails the test with its log
+   * (and, when it hangs, its threads), so a start that fails on a busy machine says why.
+   */
+  private void awaitHealthy(Duration within) throws IOException {
+    try {
+      Awaitility.await().atMost(within).ignoreExceptions()
+          .until(() -> !process.isAlive() || "UP".equals(get("/health").getString("status")));
+    } catch (org.awaitility.core.ConditionTimeoutException hung) {
+      String threads = io.ums.host.HostCommand.run(Path.of(System.getProperty("java.home"), "bin", "jcmd")
+          .toString(), Long.toString(process.pid()), "Thread.print").output();
+      throw new AssertionError("agent on " + node.name() + " not healthy after " + within + "; log:\n"
+          + Files.readString(log) + "\nthreads:\n" + threads, hung);
+    }
+    if (!process.isAlive()) {
+      throw new AssertionError("agent on " + node.name() + " exited with " + process.exitValue()
+          + " before it was healthy; log:\n" + Files.readString(log));
+    }
   }
 
   long pid() {

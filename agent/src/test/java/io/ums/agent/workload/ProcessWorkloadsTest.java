@@ -88,10 +88,12 @@ class ProcessWorkloadsTest {
     result(workloads.remove(removed.id()));
     result(workloads.remove(kept.id()));
 
+    // the removals release on the cleaner thread, in order: once a later release is done, so are they
+    WorkingDirectories.release(java.util.Optional.empty()).get(30, TimeUnit.SECONDS);
     assertThat(cwd).as("the removed workload's directory, with what it wrote").doesNotExist();
     assertThat(sharedCwd).as("still the working directory of a live process").isDirectory();
     restoredCopy.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    WorkingDirectories.release(java.util.Optional.of(sharedCwd.toString()));
+    WorkingDirectories.release(java.util.Optional.of(sharedCwd.toString())).get(30, TimeUnit.SECONDS);
     assertThat(sharedCwd).as("released once nothing works there").doesNotExist();
   }
 
