@@ -97,8 +97,6 @@ class DestinationAgentDeathTest extends MigrationBedTest {
 
   /** Killed while {@code criu restore --lazy-pages} works, before CRIU wrote its pidfile. */
   @Test
-  @org.junit.jupiter.api.Disabled("passed before the merge of main's LazyRestoreDestination (2 runs), failed once after "
-      + "it: criu restore --lazy-pages still alive 20 s after the agent's SIGKILL despite its RestoreGuard; open")
   void killingTheDestinationAgentWhilePostCopyRestoresLeavesNoCopyAndNoCriuBehind() throws Exception {
     bed = new MigrationTestBed(dir, "uak", List.of(), List.of(), 10);
     JsonObject workload = bed.launch(bed.a, MIB);
