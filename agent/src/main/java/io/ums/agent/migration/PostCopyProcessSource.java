@@ -2,22 +2,15 @@ package io.ums.agent.migration;
 
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.criu.TcpConnections;
-import io.ums.agent.criu.UnmovableFiles;
 import io.ums.agent.dataplane.PostCopySource;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
-import io.ums.agent.workload.WorkingDirectories;
 import io.ums.agent.workload.Workload;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;
-import java.util.List;
-import java.util.Optional;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,13 +31,11 @@ final class PostCopyProcessSource implements SourceBackend {
   private final Vertx vertx;
   private final Workload workload;
   private final PostCopySourceSteps steps;
-  private final Promise<PostCopySource> started = Promise.promise();
+  /** The dump's start, null until {@link #checkpoint} (a refused {@link #prepare} never gets there). */
+  private Future<PostCopySource> started;
   private PostCopySource source;
   private LazyDumpSide dump;
-  private Optional<Long> outputPipe = Optional.empty();
-  private Optional<String> cwd = Optional.empty();
-  private Set<String> tcpLocalAddresses = Set.of();
-  private Set<String> tcpListenAddresses = Set.of();
+  private ProcessFacts facts;
   private long imageBytes;
 
   PostCopyProcessSource(SourceSession session, Workload workload) {
@@ -59,22 +50,8 @@ final class PostCopyProcessSource implements SourceBackend {
   public Future<Void> prepare() {
     return vertx.executeBlocking(() -> {
       Files.createDirectories(session.dir().resolve("images"));
-      outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
-      cwd = WorkingDirectories.of(workload.pid());
-      List<Long> tree = ProcessTree.members(workload.pid());
-      UnmovableFiles.find(tree).ifPresent(why -> {
-        throw new MigrationFailure.Exception(Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
-            + " cannot move: " + why);
-      });
-      tcpLocalAddresses = TcpConnections.localAddresses(tree);
-      tcpListenAddresses = TcpConnections.listeningAddresses(tree);
-      // before the freeze: an agent killed from now on leaves a record its next run settles
-      deps.stoppedSources().record(session.id(), workload.id(), workload.pid(),
-          new NetworkLockRules(deps.criu().wrapper()).snapshot(), session.dir());
-      session.closeOnFinish(() -> vertx.executeBlocking(() -> {
-        deps.stoppedSources().forget(session.id());
-        return null;
-      }, false));
+      facts = ProcessFacts.read(workload);
+      SourceRecords.recordProcess(session, workload, new NetworkLockRules(deps.criu().wrapper()).snapshot());
       return null;
     }, false);
   }
@@ -89,8 +66,8 @@ final class PostCopyProcessSource implements SourceBackend {
         deps.settings().migrationTimeout().plusMinutes(1), PAGE_SERVER_CONNECT_MILLIS,
         deps.stoppedSources().verdictFile(session.id()));
     LOG.info("migration {} CHECKPOINTING: criu dump --lazy-pages of pid {}", session.id(), workload.pid());
-    PostCopySource.checkpoint(vertx, settings).onComplete(started);
-    return started.future()
+    started = PostCopySource.checkpoint(vertx, settings);
+    return started
         .compose(opened -> {
           source = opened;
           dump = dumpSide(opened);
@@ -144,8 +121,7 @@ final class PostCopyProcessSource implements SourceBackend {
         .map(bytes -> {
           imageBytes = bytes;
           countBytes(status);
-          return RestoreManifest.forProcess(session.id(), deps.node(), workload.id(), workload.spec(),
-              List.copyOf(tcpLocalAddresses), List.copyOf(tcpListenAddresses), outputPipe).withCwd(cwd);
+          return facts.manifest(session, workload);
         })
         .recover(failure -> Future.failedFuture(new MigrationFailure.Exception(
             Failures.classify(failure, Code.CONNECTION_LOST))));
@@ -166,7 +142,8 @@ final class PostCopyProcessSource implements SourceBackend {
 
   @Override
   public Future<MigrationPhase> rollBack(MigrationFailure failure) {
-    return started.future().transform(ignored -> steps.rollBack(failure, dump,
+    Future<?> begun = started == null ? Future.succeededFuture() : started;
+    return begun.transform(ignored -> steps.rollBack(failure, dump,
             () -> vertx.executeBlocking(() -> ProcessTree.running(workload.pid()), false)))
         .transform(running -> {
           deps.workloads().endMigration(workload.id());

@@ -36,11 +36,7 @@ final class PostCopyRuncSource extends ContainerSource {
     LOG.info("migration {} CHECKPOINTING: runc checkpoint --lazy-pages of container {}", session.id(), workload.id());
     starting = vertx.executeBlocking(() -> {
       // before the freeze: an agent killed from now on leaves a record its next run settles (StoppedSources)
-      session.deps().stoppedSources().recordContainer(session.id(), workload.id(), session.dir());
-      session.closeOnFinish(() -> vertx.executeBlocking(() -> {
-        session.deps().stoppedSources().forget(session.id());
-        return null;
-      }, false));
+      SourceRecords.recordContainer(session, workload);
       return null;
     }, false).compose(recorded -> {
       steps.freezing();

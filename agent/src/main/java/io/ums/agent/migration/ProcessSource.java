@@ -1,23 +1,17 @@
 package io.ums.agent.migration;
 
-import io.ums.agent.criu.ClientConnections;
 import io.ums.agent.criu.CriuDump;
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.PostDumpGate;
 import io.ums.agent.criu.ProcessTree;
-import io.ums.agent.criu.TcpConnections;
-import io.ums.agent.criu.UnmovableFiles;
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
-import io.ums.agent.workload.WorkingDirectories;
 import io.ums.agent.workload.Workload;
 import io.ums.protocol.IncomingChannel;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;
-import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -42,11 +36,8 @@ final class ProcessSource implements SourceBackend {
   private final Workload workload;
   private final boolean keep;
   private long freezeStartNanos = -1;
-  private Optional<Long> outputPipe = Optional.empty();
-  private Optional<String> cwd = Optional.empty();
+  private ProcessFacts facts;
   private Set<String> lockRulesBefore = Set.of();
-  private Set<String> tcpLocalAddresses = Set.of();
-  private Set<String> tcpListenAddresses = Set.of();
   private MovedConnections connections = MovedConnections.none();
   private PostDumpGate gate;
   private DumpPageSocket pageSocket;
@@ -77,24 +68,11 @@ final class ProcessSource implements SourceBackend {
           session.closeOnFinish(opened::close);
           return vertx.executeBlocking(() -> {
             Files.createDirectories(session.dir().resolve("images"));
-            outputPipe = ProcessTree.pipeInode(workload.pid(), 1);
-            cwd = WorkingDirectories.of(workload.pid());
-            List<Long> tree = ProcessTree.members(workload.pid());
-            UnmovableFiles.find(tree).ifPresent(why -> {
-              throw new MigrationFailure.Exception(Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
-                  + " cannot move: " + why);
-            });
-            tcpLocalAddresses = TcpConnections.localAddresses(tree);
-            tcpListenAddresses = TcpConnections.listeningAddresses(tree);
-            connections = new MovedConnections(ClientConnections.of(tree));
+            facts = ProcessFacts.read(workload);
+            connections = new MovedConnections(facts.clients());
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
             if (!keep) {
-              // before the freeze: an agent killed from now on leaves a record its next run settles
-              deps.stoppedSources().record(session.id(), workload.id(), workload.pid(), lockRulesBefore, session.dir());
-              session.closeOnFinish(() -> vertx.executeBlocking(() -> {
-                deps.stoppedSources().forget(session.id());
-                return null;
-              }, false));
+              SourceRecords.recordProcess(session, workload, lockRulesBefore);
             }
             gate.writeScript(session.dir(), deps.settings().migrationTimeout().plusMinutes(1),
                 keep ? null : deps.stoppedSources().verdictFile(session.id()));
@@ -164,8 +142,7 @@ final class ProcessSource implements SourceBackend {
           imageBytes = bytes;
           countBytes(status);
           status.timing("transferMs", MigrationEvents.millis(pages.connectedNanos(), System.nanoTime()));
-          return RestoreManifest.forProcess(session.id(), deps.node(), workload.id(), workload.spec(),
-              List.copyOf(tcpLocalAddresses), List.copyOf(tcpListenAddresses), outputPipe).withCwd(cwd);
+          return facts.manifest(session, workload);
         })
         .recover(failure -> {
           MigrationFailure lost = Failures.classify(failure, Code.CONNECTION_LOST);

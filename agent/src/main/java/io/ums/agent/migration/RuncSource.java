@@ -44,11 +44,7 @@ final class RuncSource extends ContainerSource {
       LOG.info("migration {} CHECKPOINTING: runc checkpoint of container {}", session.id(), workload.id());
       return keep ? Future.<Void>succeededFuture() : vertx.executeBlocking(() -> {
         // before the freeze: an agent killed from now on leaves a record its next run settles
-        session.deps().stoppedSources().recordContainer(session.id(), workload.id(), session.dir());
-        session.closeOnFinish(() -> vertx.executeBlocking(() -> {
-          session.deps().stoppedSources().forget(session.id());
-          return null;
-        }, false));
+        SourceRecords.recordContainer(session, workload);
         return null;
       }, false);
     }).compose(recorded -> {

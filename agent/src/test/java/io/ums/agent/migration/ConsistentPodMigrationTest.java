@@ -159,6 +159,40 @@ class ConsistentPodMigrationTest {
         .isEqualTo("after");
   }
 
+  @Test
+  void aDestinationNodeThatFallsSilentMidTransferLetsTheSourceGoOnWithItsState() throws Exception {
+    String containerId = startCounter(source, 128L * 1024 * 1024);
+    HostAgent from = sourceAgent(dir.resolve("source"));
+    HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
+        .resolve("containerd.sock"));
+    Socket client = echoClient(source);
+    assertThat(echo(client, "before")).isEqualTo("before");
+
+    String migrationId = send(from, to, containerId, "consistent");
+    // the archive (128 MiB of heap) is on its way: the destination node stops answering, no reset, no FIN
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(20))
+        .until(() -> from.get("/v1/migrations/" + migrationId).getString("phase"), "TRANSFERRING"::equals);
+    to.freeze();
+    JsonObject status = from.awaitEnd(migrationId);
+    to.kill();
+
+    assertThat(status.getString("phase")).as(status.encode()).isEqualTo("ROLLED_BACK");
+    long resumedAt = counter(containerId);
+    await().atMost(WAIT).until(() -> counter(containerId) > resumedAt);
+    assertThat(from.getArray("/v1/stopped-containers")).isEmpty();
+    assertThat(kubectlCheck("get", "pod", source, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"))
+        .as("the same container went on, not a restart").isEqualTo("0");
+    assertThat(echo(client, "after")).as("the client's connection, open across the checkpoint, still answers")
+        .isEqualTo("after");
+    await().atMost(WAIT).untilAsserted(() -> {
+      try (var files = Files.list(RealCluster.node("node-a").resolve("kubelet/checkpoints"))) {
+        assertThat(files.map(file -> file.getFileName().toString()))
+            .as("the source's checkpoint archive is deleted")
+            .noneMatch(name -> name.startsWith("checkpoint-" + source + "_"));
+      }
+    });
+  }
+
   /** A client connection to the pod's echo server (port 9000), closed after the test. */
   private Socket echoClient(String pod) throws IOException {
     String ip = kubectlCheck("get", "pod", pod, "-o", "jsonpath={.status.podIP}").strip();

@@ -65,6 +65,14 @@ final class HostAgent implements AutoCloseable {
     process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
   }
 
+  /** SIGSTOP: the agent neither answers nor resets its connections, as on a node that died or lost its link. */
+  void freeze() throws IOException, InterruptedException {
+    Process signal = new ProcessBuilder("kill", "-STOP", Long.toString(process.pid())).inheritIO().start();
+    if (signal.waitFor() != 0) {
+      throw new IllegalStateException("kill -STOP " + process.pid() + " failed");
+    }
+  }
+
   String log() throws IOException {
     Path log = workDir.resolve("agent.log");
     return Files.exists(log) ? Files.readString(log) : "";

@@ -121,6 +121,11 @@ class IpcPtyFifoMigrationTest {
   }
 
   @Test
+  void aPseudoTerminalIsRefusedBeforeTheFreezePostCopyToo() throws Exception {
+    assertRefused(List.of("pty", Integer.toString(PORT)), "pseudo-terminal /dev/", true);
+  }
+
+  @Test
   void aFifoWithBytesInItIsRefusedBeforeTheFreeze() throws Exception {
     Path fifo = dir.resolve("fifo-" + System.nanoTime());
     assertRefused(List.of("fifo", Integer.toString(PORT), fifo.toString()), "named pipe (FIFO) " + fifo);
@@ -128,13 +133,18 @@ class IpcPtyFifoMigrationTest {
   }
 
   private void assertRefused(List<String> arguments, String named) throws Exception {
+    assertRefused(arguments, named, false);
+  }
+
+  private void assertRefused(List<String> arguments, String named, boolean postCopy) throws Exception {
     Path script = Files.writeString(dir.resolve("holder.py"), HOLDER);
     List<String> command = new java.util.ArrayList<>(List.of("/usr/bin/python3", script.toString()));
     command.addAll(arguments);
     JsonObject workload = bed.launch(bed.a, "holder", command);
     awaitAnswer(bed.a);
 
-    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
+        : bed.migrate(bed.a, bed.b, workload.getString("id"));
 
     assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
     JsonObject error = status.getJsonObject("error");

@@ -77,6 +77,15 @@ final class MigrationTestBed implements AutoCloseable {
     }
   }
 
+  /** A whole post-copy migration, waiting for its final status. */
+  JsonObject migratePostCopy(AgentProcess from, AgentProcess to, String workloadId) throws Exception {
+    JsonObject session = to.post("/v1/receive", new JsonObject().put("kind", "process").put("mode", "post-copy"),
+        201);
+    JsonObject status = from.post("/v1/send?wait=true", sendBody(workloadId, session).put("mode", "post-copy"), 200);
+    servicePidsOf(to);
+    return status;
+  }
+
   /** Prepares a receive session on {@code to}. */
   JsonObject receive(AgentProcess to) throws Exception {
     return to.post("/v1/receive", new JsonObject().put("kind", "process"), 201);
