@@ -168,6 +168,15 @@ final class AgentProcess implements AutoCloseable {
     return found;
   }
 
+  /**
+   * Whether a line of {@link #sessionProcesses} is the restore itself at work ({@code criu restore},
+   * {@code runc restore} or a wrapper that execs it), not a shell of the agent's tethers or guards around it.
+   */
+  static boolean isRestoring(String sessionProcess) {
+    String[] pidAndArguments = sessionProcess.split(" ", 3);
+    return sessionProcess.contains(" restore ") && !pidAndArguments[1].equals("sh");
+  }
+
   /** SIGKILLs what {@link #sessionProcesses} finds (test cleanup: only this agent's own directories). */
   void killSessionProcesses() throws IOException {
     for (String process : sessionProcesses()) {

@@ -104,7 +104,7 @@ class DestinationAgentDeathTest extends MigrationBedTest {
         201);
     bed.a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session).put("mode", "post-copy"), 202);
     Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(2))
-        .until(() -> bed.b.sessionProcesses().stream().anyMatch(process -> process.contains(" restore ")));
+        .until(() -> bed.b.sessionProcesses().stream().anyMatch(AgentProcess::isRestoring));
     bed.b.kill();
 
     Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
