@@ -44,14 +44,57 @@ public final class NetworkTestbed implements AutoCloseable {
     }
     this.id = prefix + Integer.toString(RANDOM.nextInt(36 * 36 * 36 * 36), 36);
     this.bridge = id + "br";
-    // 10.<200-249>.<0-255>.0/24: random, so that parallel runs rarely share a subnet; collisions
-    // only matter inside one host, where names are unique anyway.
-    this.subnetPrefix = "10." + (200 + RANDOM.nextInt(50)) + "." + RANDOM.nextInt(256) + ".";
+    this.subnetPrefix = freeSubnetPrefix();
     for (int i = 0; i < nodeCount; i++) {
       String suffix = String.valueOf((char) ('a' + i));
       nodes.add(new Node("node-" + suffix, id + suffix, id + suffix + "h", id + suffix + "n",
           subnetPrefix + (i + 1)));
     }
+  }
+
+  /**
+   * A random 10.&lt;200-244&gt;.&lt;0-255&gt;.0/24 that no route of this host covers yet. Random, so that
+   * parallel runs rarely share a subnet; routed-free, because a subnet the host already routes elsewhere
+   * sends the host's traffic for the nodes away: a local Kubernetes cluster's pod routes (10.245-254.x, see
+   * scripts/cluster.sh) once made an agent that had logged "up" unreachable from its test for 90 s (its
+   * testbed had drawn 10.247.1.0/24, cluster 2's pods on node a).
+   */
+  private static String freeSubnetPrefix() {
+    List<int[]> routed = routedPrefixes();
+    for (int attempt = 0; attempt < 1000; attempt++) {
+      int second = 200 + RANDOM.nextInt(45);
+      int third = RANDOM.nextInt(256);
+      int subnet = (10 << 24) | (second << 16) | (third << 8);
+      if (routed.stream().noneMatch(route -> overlaps(route[0], route[1], subnet, 24))) {
+        return "10." + second + "." + third + ".";
+      }
+    }
+    throw new IllegalStateException("no free 10.200-244.x.0/24 subnet among the host's routes");
+  }
+
+  /** The IPv4 prefixes the host's routing tables hold, as {address, length}. */
+  private static List<int[]> routedPrefixes() {
+    List<int[]> prefixes = new ArrayList<>();
+    for (String line : HostCommand.check("ip", "-4", "route", "show", "table", "all").split("\n")) {
+      String[] words = line.trim().split("\\s+");
+      int destination = words.length > 0 && (words[0].equals("local") || words[0].equals("broadcast")) ? 1 : 0;
+      if (words.length <= destination || !words[destination].matches("\\d+\\.\\d+\\.\\d+\\.\\d+(/\\d+)?")) {
+        continue;
+      }
+      String[] parts = words[destination].split("/");
+      int address = 0;
+      for (String octet : parts[0].split("\\.")) {
+        address = (address << 8) | Integer.parseInt(octet);
+      }
+      prefixes.add(new int[] {address, parts.length > 1 ? Integer.parseInt(parts[1]) : 32});
+    }
+    return prefixes;
+  }
+
+  private static boolean overlaps(int first, int firstLength, int second, int secondLength) {
+    int length = Math.min(firstLength, secondLength);
+    int mask = length == 0 ? 0 : -1 << (32 - length);
+    return (first & mask) == (second & mask);
   }
 
   /** Creates the namespaces, veths and bridge; on any failure removes what it made and throws. */
