@@ -106,6 +106,11 @@ final class ContainerBundles {
   }
 
   /** A podman container stopped by an unfinished migration's checkpoint comes back from its kept checkpoint. */
+  /** A podman container that exists and does not run: checkpointed by a migration. Blocking. */
+  boolean podmanCheckpointed(String id) {
+    return podman.exists(id) && !podman.running(id);
+  }
+
   Optional<Long> recoverPodman(String id) {
     if (podman.exists(id) && !podman.running(id)) {
       LOG.warn("podman container {} was left checkpointed by an unfinished migration; restoring it", id);

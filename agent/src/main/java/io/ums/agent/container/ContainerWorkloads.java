@@ -233,6 +233,21 @@ public final class ContainerWorkloads {
     return blocking(() -> bundles.thawIfFrozen(id));
   }
 
+  /**
+   * Resumes a container a migration left stopped and held for its verdict: a runc container frozen, a podman
+   * container checkpointed (restored from the checkpoint podman keeps). True if it runs then.
+   */
+  public Future<Boolean> resumeHeld(String id) {
+    Entry entry = entries.get(id);
+    if (entry == null || !isPodman(entry.spec())) {
+      return thawIfFrozen(id);
+    }
+    return podmanRollback(id).map(resumed -> {
+      endMigration(id);
+      return true;
+    });
+  }
+
   /** Writes the container's writable layer (new, changed and deleted files) as an OCI layer diff tar. */
   public Future<Long> writeLayerDiff(String id, Path target) {
     ContainerDir dir = new ContainerDir(containersRoot.resolve(entry(id).id()));
@@ -350,7 +365,7 @@ public final class ContainerWorkloads {
   public Future<List<Workload>> recover() {
     return blocking(() -> {
       List<Workload> found = new ArrayList<>();
-      java.util.Set<String> keepFrozen = HeldFrozen.awaitingVerdict(containersRoot.getParent());
+      Map<String, String> keepStopped = HeldFrozen.awaitingVerdict(containersRoot.getParent());
       if (!Files.isDirectory(containersRoot)) {
         return found;
       }
@@ -360,10 +375,20 @@ public final class ContainerWorkloads {
           JsonObject record = dir.readRecord();
           String id = path.getFileName().toString();
           WorkloadSpec spec = record == null ? null : ContainerBundles.specFrom(record);
+          if (spec != null && isPodman(spec) && keepStopped.containsKey(id) && bundles.podmanCheckpointed(id)) {
+            // restoring it from its checkpoint now could make a second copy beside the destination's
+            LOG.warn("podman container {} stays checkpointed until the destination's verdict on migration {}", id,
+                keepStopped.get(id));
+            Entry held = new Entry(id, spec, 0, Instant.parse(record.getString("createdAt")),
+                record.getString("restoredFrom"), keepStopped.get(id));
+            entries.put(id, held);
+            found.add(toWorkload(held));
+            continue;
+          }
           Optional<Long> pid = spec == null ? Optional.empty() : isPodman(spec)
               ? bundles.recoverPodman(id)
               : runc.state(id).filter(state -> !"stopped".equals(state.getString("status")))
-                  .map(state -> bundles.resumeIfFrozen(id, state, keepFrozen));
+                  .map(state -> bundles.resumeIfFrozen(id, state, keepStopped.keySet()));
           if (pid.isEmpty()) {
             bundles.discard(id, spec, dir);
             continue;

@@ -37,6 +37,10 @@ final class PodmanSource extends ContainerSource {
     Path fifo = session.dir().resolve("checkpoint.fifo");
     return vertx.executeBlocking(() -> {
           FifoPump.create(fifo);
+          if (!keep) {
+            // before the checkpoint stops it: an agent killed from now on leaves a record its next run settles
+            SourceRecords.recordContainer(session, workload);
+          }
           return null;
         }, false)
         .compose(ignored -> session.connection().openChannel(Channels.CHECKPOINT_ARCHIVE, new JsonObject()))
@@ -65,7 +69,11 @@ final class PodmanSource extends ContainerSource {
   public Future<RestoreManifest> send() {
     countBytes(session.status());
     session.status().timing("transferMs", MigrationEvents.millis(freezeStartNanos, System.nanoTime()));
-    return Future.succeededFuture(manifest());
+    return keep ? Future.succeededFuture(manifest()) : vertx.executeBlocking(() -> {
+      // the restore request goes next: from now on only the destination's verdict may restore the source
+      session.deps().stoppedSources().awaitVerdict(session.id());
+      return manifest();
+    }, false);
   }
 
   @Override

@@ -73,7 +73,7 @@ public final class StoppedSources {
     return this;
   }
 
-  /** Records a runc container before its freeze (stage CHECKPOINTING); no pid, no lock rules. Blocking. */
+  /** Records a runc or podman container before its checkpoint (stage CHECKPOINTING); no pid, no lock rules. */
   public void recordContainer(String migrationId, String containerId, Path sessionDir) throws IOException {
     JsonObject record = new JsonObject().put("migrationId", migrationId).put("workloadId", containerId)
         .put("kind", CONTAINER).put("sessionDir", sessionDir.toString()).put("stage", CHECKPOINTING)
@@ -187,12 +187,15 @@ public final class StoppedSources {
     return settled.onComplete(ignored -> settling.remove(migrationId));
   }
 
-  /** A runc container left frozen by its checkpoint: removed (the destination runs it) or thawed. */
+  /**
+   * A container left stopped by its checkpoint (runc: frozen; podman: checkpointed): removed (the destination
+   * runs it) or resumed.
+   */
   private Future<JsonObject> settleContainer(String migrationId, boolean kill, String why) {
     JsonObject record = records.get(migrationId);
     String id = record.getString("workloadId");
     Future<Void> done = containers.isEmpty() ? Future.failedFuture("no container support on this agent")
-        : kill ? workloads.remove(id) : containers.get().thawIfFrozen(id).compose(running -> running
+        : kill ? workloads.remove(id) : containers.get().resumeHeld(id).compose(running -> running
         ? Future.<Void>succeededFuture() : Future.failedFuture("it does not run after the thaw"));
     return done.transform(result -> vertx.executeBlocking(() -> {
       if (result.failed()) {

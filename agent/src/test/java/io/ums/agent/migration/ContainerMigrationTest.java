@@ -377,10 +377,23 @@ class ContainerMigrationTest {
    */
   @Test
   void aSourceAgentKilledAfterTheRestoreKeepsItsCopyFrozenUntilTheVerdictThenRemovesIt() throws Exception {
+    sourceAgentKilledAfterTheRestore("runc");
+  }
+
+  /**
+   * The same with podman, whose checkpoint stops the container: the restarted agent must not restore it from
+   * podman's kept checkpoint before the verdict (two copies), and removes it on the verdict.
+   */
+  @Test
+  void aSourceAgentKilledAfterThePodmanRestoreKeepsItsCheckpointUntilTheVerdictThenRemovesIt() throws Exception {
+    sourceAgentKilledAfterTheRestore("podman");
+  }
+
+  private void sourceAgentKilledAfterTheRestore(String runtime) throws Exception {
     a.close();
     a = new AgentProcess(network.node(0), dir.resolve("agent-a"), List.of("-Dums.test.holdBeforeCommit=true"))
         .start(10);
-    JsonObject workload = launch(a, "memservice", 32);
+    JsonObject workload = launch(a, "memservice", 32, PORT, runtime);
     MemServiceClient.Answer before = MemServiceClient.verify(a.node.address(), PORT, 10000);
     JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
     String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
@@ -404,6 +417,10 @@ class ContainerMigrationTest {
     MemServiceClient.Answer moved = MemServiceClient.verify(b.node.address(), PORT, 10000);
     assertThat(moved.checksum()).isEqualTo(before.checksum());
     assertThat(answers(a.node.address())).as("exactly one copy runs").isFalse();
+    if (runtime.equals("podman")) {
+      assertThat(HostCommand.run("podman", "container", "exists", workload.getString("id")).ok())
+          .as("the checkpointed source container is gone").isFalse();
+    }
     assertNoSessionFiles();
   }
 
