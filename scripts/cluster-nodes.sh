@@ -359,9 +359,11 @@ node_up() {
     || fail "$name: importing the pause image into containerd failed"
   node_start "$i" kubelet "$K8S_BIN/kubelet" --config="$nv/kubelet.yaml" --kubeconfig="$nv/kubelet.kubeconfig" \
     --root-dir=/var/lib/kubelet --hostname-override="$name" --node-ip="$(node_ip "$i")" --v=1
+  # --v=2: each rule sync is logged with its time ("SyncProxyRules complete"), the evidence when a client through a
+  # Service stalls (a Service's rules come about a second after its pod is Ready: see ServiceReadiness)
   node_start "$i" kube-proxy "$K8S_BIN/kube-proxy" --kubeconfig="$nv/kube-proxy.kubeconfig" \
     --hostname-override="$name" --cluster-cidr="$POD_NET.0.0/16" --proxy-mode=iptables \
-    --conntrack-max-per-core=0 --oom-score-adj=0 --metrics-bind-address=127.0.0.1:10249 --v=1
+    --conntrack-max-per-core=0 --oom-score-adj=0 --metrics-bind-address=127.0.0.1:10249 --v=2
 }
 
 # Imports an OCI archive (podman save --format oci-archive) into every node's containerd (namespace k8s.io),

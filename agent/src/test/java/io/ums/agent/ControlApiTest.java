@@ -43,6 +43,26 @@ class ControlApiTest {
     }
   }
 
+  /**
+   * The control server does not set SO_REUSEPORT (nor does anything else in the agent): a second agent on a
+   * control port in use fails its start, never says "up", and the first keeps every connection to that port.
+   * With the option, the kernel would spread new connections over both listeners, a dead one's backlog
+   * included.
+   */
+  @Test
+  void aSecondAgentOnAControlPortInUseFailsToStart(@TempDir Path otherWorkDir) throws Exception {
+    AgentConfig second = new AgentConfig("node-t2", "127.0.0.1", "127.0.0.1", agent.controlPort(), 0, otherWorkDir,
+        java.util.Optional.empty(), java.util.Optional.empty(), Duration.ofSeconds(1));
+
+    var start = Agent.start(second, UnavailableMigrations::start).toCompletionStage().toCompletableFuture();
+
+    assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> start.get(30, TimeUnit.SECONDS)))
+        .hasStackTraceContaining("Address already in use");
+    for (int i = 0; i < 20; i++) {
+      assertThat(http.get("/health").json().getString("status")).isEqualTo("UP");
+    }
+  }
+
   @Test
   void healthInfoAndMetricsAnswer() {
     assertThat(http.get("/health").json().getString("status")).isEqualTo("UP");

@@ -49,7 +49,31 @@ class TransferTest {
     transfer(vertx, 4, 256 * MIB, false, test);
   }
 
+  @Test
+  @Timeout(value = 120, timeUnit = TimeUnit.SECONDS)
+  void encryptedTransferArrivesIntact(Vertx vertx, VertxTestContext test) {
+    transfer(vertx, 1, 8 * MIB + 12345, false, true, test);
+  }
+
+  @Test
+  @Timeout(value = 120, timeUnit = TimeUnit.SECONDS)
+  void encryptedCompressedTransferArrivesIntact(Vertx vertx, VertxTestContext test) {
+    transfer(vertx, 1, 16 * MIB, true, true, test);
+  }
+
+  @Test
+  @Timeout(value = 180, timeUnit = TimeUnit.SECONDS)
+  void encryptedChannelsInParallelArriveIntact(Vertx vertx, VertxTestContext test) {
+    transfer(vertx, 4, 16 * MIB + 777, false, true, test);
+  }
+
   private void transfer(Vertx vertx, int channels, long bytesPerChannel, boolean compressible, VertxTestContext test) {
+    transfer(vertx, channels, bytesPerChannel, compressible, false, test);
+  }
+
+  /** With {@code encrypt}, the server takes TLS and the client connects with it. */
+  private void transfer(Vertx vertx, int channels, long bytesPerChannel, boolean compressible, boolean encrypt,
+      VertxTestContext test) {
     List<Future<Long>> received = new ArrayList<>();
     List<Promise<Long>> receivedPromises = new ArrayList<>();
     for (int i = 0; i < channels; i++) {
@@ -57,7 +81,7 @@ class TransferTest {
       receivedPromises.add(p);
       received.add(p.future());
     }
-    TestPeers.start(vertx, new UmsServerOptions(), new UmsClientOptions(), serverConnection ->
+    TestPeers.start(vertx, new UmsServerOptions().setTls(encrypt), new UmsClientOptions(), serverConnection ->
         serverConnection.channelHandler(channel -> {
           int index = channel.metadata().getInteger("index");
           CRC32C crc = new CRC32C();
@@ -72,7 +96,8 @@ class TransferTest {
           });
           channel.exceptionHandler(receivedPromises.get(index)::tryFail);
         })
-    ).compose(peers -> peers.connect()).compose(connection -> {
+    ).compose(peers -> peers.client().connect("127.0.0.1", peers.port(), TestPeers.SESSION, TestPeers.TOKEN, encrypt))
+        .compose(connection -> {
       List<Future<Long>> sent = new ArrayList<>();
       for (int i = 0; i < channels; i++) {
         sent.add(connection.openChannel("test", new JsonObject().put("index", i), compressible)

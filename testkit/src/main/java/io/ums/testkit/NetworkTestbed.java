@@ -5,6 +5,8 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Several "nodes" on one machine: one network namespace per node, each joined by a veth pair to a bridge
@@ -17,11 +19,20 @@ import java.util.Locale;
  */
 public final class NetworkTestbed implements AutoCloseable {
   private static final SecureRandom RANDOM = new SecureRandom();
+  private static final int SUBNET_ATTEMPTS = 20;
 
   public record Node(String name, String netns, String vethHost, String vethNode, String address) {
     /** Path for {@code nsenter --net=...}. */
     public String netnsPath() {
       return "/run/netns/" + netns;
+    }
+
+    /**
+     * How the host routes to this node ({@code ip route get}), for a failure message: a device other than the
+     * testbed's bridge means the node is cut off from the host, however well it runs.
+     */
+    public String routeFromHost() {
+      return HostCommand.run("ip", "-4", "route", "get", address).output();
     }
 
     /** The command prefixed so that it runs inside this node's network namespace. */
@@ -38,13 +49,10 @@ public final class NetworkTestbed implements AutoCloseable {
   private final List<Node> nodes = new ArrayList<>();
   private String rateLimit;
 
-  private NetworkTestbed(String prefix, int nodeCount) {
-    if (prefix.length() > 6 || !prefix.matches("[a-z][a-z0-9]*")) {
-      throw new IllegalArgumentException("prefix must be 1-6 lowercase letters/digits: " + prefix);
-    }
+  private NetworkTestbed(String prefix, int nodeCount, String subnetPrefix) {
     this.id = prefix + Integer.toString(RANDOM.nextInt(36 * 36 * 36 * 36), 36);
     this.bridge = id + "br";
-    this.subnetPrefix = freeSubnetPrefix();
+    this.subnetPrefix = subnetPrefix;
     for (int i = 0; i < nodeCount; i++) {
       String suffix = String.valueOf((char) ('a' + i));
       nodes.add(new Node("node-" + suffix, id + suffix, id + suffix + "h", id + suffix + "n",
@@ -53,68 +61,78 @@ public final class NetworkTestbed implements AutoCloseable {
   }
 
   /**
-   * A random 10.&lt;200-244&gt;.&lt;0-255&gt;.0/24 that no route of this host covers yet. Random, so that
-   * parallel runs rarely share a subnet; routed-free, because a subnet the host already routes elsewhere
-   * sends the host's traffic for the nodes away: a local Kubernetes cluster's pod routes (10.245-254.x, see
-   * scripts/cluster.sh) once made an agent that had logged "up" unreachable from its test for 90 s (its
-   * testbed had drawn 10.247.1.0/24, cluster 2's pods on node a).
+   * Creates the namespaces, veths and bridge in a /24 of 10.200.0.0/16-10.249.0.0/16 that no other route of
+   * the host covers; on any failure removes what it made and throws.
    */
-  private static String freeSubnetPrefix() {
-    List<int[]> routed = routedPrefixes();
-    for (int attempt = 0; attempt < 1000; attempt++) {
-      int second = 200 + RANDOM.nextInt(45);
-      int third = RANDOM.nextInt(256);
-      int subnet = (10 << 24) | (second << 16) | (third << 8);
-      if (routed.stream().noneMatch(route -> overlaps(route[0], route[1], subnet, 24))) {
-        return "10." + second + "." + third + ".";
-      }
-    }
-    throw new IllegalStateException("no free 10.200-244.x.0/24 subnet among the host's routes");
+  public static NetworkTestbed create(String prefix, int nodeCount) {
+    return create(prefix, nodeCount, NetworkTestbed::randomSubnet);
   }
 
-  /** The IPv4 prefixes the host's routing tables hold, as {address, length}. */
-  private static List<int[]> routedPrefixes() {
-    List<int[]> prefixes = new ArrayList<>();
-    for (String line : HostCommand.check("ip", "-4", "route", "show", "table", "all").split("\n")) {
-      String[] words = line.trim().split("\\s+");
-      int destination = words.length > 0 && (words[0].equals("local") || words[0].equals("broadcast")) ? 1 : 0;
-      if (words.length <= destination || !words[destination].matches("\\d+\\.\\d+\\.\\d+\\.\\d+(/\\d+)?")) {
+  /**
+   * As {@link #create(String, int)}, trying the /24s {@code subnets} proposes ("10.a.b."). A subnet the host
+   * routes already is skipped; one that another bridge took while this one was built (a concurrent testbed:
+   * the first route wins) is given up and the next one tried. Without this, a bridge a killed run left behind
+   * with the same subnet swallowed every packet for the nodes: CI saw an agent up and idle whose
+   * {@code /health} the test could not reach for 90 s.
+   */
+  static NetworkTestbed create(String prefix, int nodeCount, Supplier<String> subnets) {
+    if (prefix.length() > 6 || !prefix.matches("[a-z][a-z0-9]*")) {
+      throw new IllegalArgumentException("prefix must be 1-6 lowercase letters/digits: " + prefix);
+    }
+    List<String> refused = new ArrayList<>();
+    for (int attempt = 0; attempt < SUBNET_ATTEMPTS; attempt++) {
+      String subnet = subnets.get();
+      List<String> taken = HostRoutes.overlapping(subnet);
+      if (!taken.isEmpty()) {
+        refused.add(subnet + "0/24 is routed already: " + taken);
         continue;
       }
-      String[] parts = words[destination].split("/");
-      int address = 0;
-      for (String octet : parts[0].split("\\.")) {
-        address = (address << 8) | Integer.parseInt(octet);
+      NetworkTestbed testbed = new NetworkTestbed(prefix, nodeCount, subnet);
+      try {
+        testbed.build();
+      } catch (RuntimeException e) {
+        testbed.close();
+        throw e;
       }
-      prefixes.add(new int[] {address, parts.length > 1 ? Integer.parseInt(parts[1]) : 32});
-    }
-    return prefixes;
-  }
-
-  private static boolean overlaps(int first, int firstLength, int second, int secondLength) {
-    int length = Math.min(firstLength, secondLength);
-    int mask = length == 0 ? 0 : -1 << (32 - length);
-    return (first & mask) == (second & mask);
-  }
-
-  /** Creates the namespaces, veths and bridge; on any failure removes what it made and throws. */
-  public static NetworkTestbed create(String prefix, int nodeCount) {
-    NetworkTestbed testbed = new NetworkTestbed(prefix, nodeCount);
-    try {
-      testbed.build();
-      return testbed;
-    } catch (RuntimeException e) {
+      Optional<String> misrouted = testbed.misroutedNode();
+      if (misrouted.isEmpty()) {
+        return testbed;
+      }
+      refused.add(misrouted.get());
       testbed.close();
-      throw e;
     }
+    throw new IllegalStateException("no free /24 for a testbed " + prefix + " in " + SUBNET_ATTEMPTS + " tries: "
+        + refused);
   }
 
+  // 10.<200-244>.<0-255>.0/24: random, so that parallel runs rarely try the same subnet; create() checks.
+  // 10.245-10.254 are the pod subnets of ./ums cluster (10.(245 + UMS_CLUSTER_ID).<node>.0/24), which the host
+  // routes to the nodes: create() sees those routes only when the cluster is up first, not one brought up after.
+  static String randomSubnet() {
+    return "10." + (200 + RANDOM.nextInt(45)) + "." + RANDOM.nextInt(256) + ".";
+  }
+
+  /** A node the host would not reach through this testbed's bridge, said in words; empty when all are. */
+  private Optional<String> misroutedNode() {
+    for (Node node : nodes) {
+      Optional<String> device = HostRoutes.deviceFor(node.address());
+      if (!device.equals(Optional.of(bridge))) {
+        return Optional.of(subnetPrefix + "0/24: the host routes " + node.address() + " through "
+            + device.orElse("nothing") + ", not " + bridge);
+      }
+    }
+    return Optional.empty();
+  }
+
+  // namespaces first: a link whose testbed has no namespace is one a killed run left (StaleTestbeds)
   private void build() {
+    for (Node node : nodes) {
+      HostCommand.check("ip", "netns", "add", node.netns());
+    }
     HostCommand.check("ip", "link", "add", bridge, "type", "bridge");
     HostCommand.check("ip", "addr", "add", hostAddress() + "/24", "dev", bridge);
     HostCommand.check("ip", "link", "set", bridge, "up");
     for (Node node : nodes) {
-      HostCommand.check("ip", "netns", "add", node.netns());
       HostCommand.check("ip", "link", "add", node.vethHost(), "type", "veth", "peer", "name", node.vethNode());
       HostCommand.check("ip", "link", "set", node.vethNode(), "netns", node.netns());
       HostCommand.check("ip", "link", "set", node.vethHost(), "master", bridge);
@@ -263,22 +281,11 @@ public final class NetworkTestbed implements AutoCloseable {
     }
   }
 
-  /** Removes namespaces and links whose names start with {@code prefix}, left by a killed run. */
+  /**
+   * Removes the namespaces and links a killed run with {@code prefix} left behind, and nothing of a testbed a
+   * concurrent run (another checkout's build on this machine) is using: see {@link StaleTestbeds}.
+   */
   public static void removeStale(String prefix) {
-    for (String line : HostCommand.run("ip", "netns", "list").output().split("\n")) {
-      String name = line.split(" ")[0].trim();
-      if (!name.isEmpty() && name.startsWith(prefix)) {
-        HostCommand.run("ip", "netns", "del", name);
-      }
-    }
-    for (String line : HostCommand.run("ip", "-o", "link", "show").output().split("\n")) {
-      String[] parts = line.split(":");
-      if (parts.length > 1) {
-        String name = parts[1].trim().split("@")[0];
-        if (name.startsWith(prefix)) {
-          HostCommand.run("ip", "link", "del", name);
-        }
-      }
-    }
+    StaleTestbeds.remove(prefix);
   }
 }

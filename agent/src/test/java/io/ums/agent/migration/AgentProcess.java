@@ -92,8 +92,8 @@ final class AgentProcess implements AutoCloseable {
     } catch (org.awaitility.core.ConditionTimeoutException hung) {
       String threads = io.ums.host.HostCommand.run(Path.of(System.getProperty("java.home"), "bin", "jcmd")
           .toString(), Long.toString(process.pid()), "Thread.print").output();
-      throw new AssertionError("agent on " + node.name() + " not healthy after " + within + "; log:\n"
-          + Files.readString(log) + "\nthreads:\n" + threads, hung);
+      throw new AssertionError("agent on " + node.name() + " not healthy after " + within + "; host route: "
+          + node.routeFromHost() + "; log:\n" + Files.readString(log) + "\nthreads:\n" + threads, hung);
     }
     if (!process.isAlive()) {
       throw new AssertionError("agent on " + node.name() + " exited with " + process.exitValue()

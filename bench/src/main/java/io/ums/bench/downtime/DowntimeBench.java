@@ -92,11 +92,12 @@ public final class DowntimeBench {
         case "ums" -> new UmsMethod(umsNodes, UmsMethod.Kind.PROCESS);
         case "ums-runc" -> new UmsMethod(umsNodes, UmsMethod.Kind.RUNC);
         case "ums-postcopy" -> new UmsMethod(umsNodes, UmsMethod.Kind.POST_COPY);
+        case PodMethod.NAME -> new PodMethod(cleanup);
         case "rsync-ssh" -> new RsyncSshMethod(cleanup);
         case "criu-page-server" -> new CriuPageServerMethod();
         case "wire" -> new WireMethod();
         default -> throw new IllegalArgumentException("unknown method " + name
-            + " (ums, ums-runc, ums-postcopy, rsync-ssh, criu-page-server, wire)");
+            + " (ums, ums-runc, ums-postcopy, ums-pod, rsync-ssh, criu-page-server, wire)");
       });
     }
     return methods;
@@ -109,6 +110,9 @@ public final class DowntimeBench {
     Files.writeString(markdown, MarkdownReport.render(summary, settings.command(), machine));
     List<Path> files = new ArrayList<>(List.of(settings.out().resolve("results.csv"),
         settings.out().resolve("results.json"), markdown));
+    if (settings.methods().contains(PodMethod.NAME)) {
+      files.add(PodComparison.write(settings.out(), rows));
+    }
     files.addAll(Charts.write(settings.out(), summary));
     return files;
   }

@@ -43,6 +43,7 @@ final class MarkdownReport {
       }
       ratios(md, summary, link);
       containerRatios(md, summary, link);
+      podRatios(md, summary, link);
       phases(md, summary, link);
       serviceAndMemory(md, summary, link);
     }
@@ -57,6 +58,9 @@ final class MarkdownReport {
   }
 
   private static void ratios(StringBuilder md, Summary summary, String link) {
+    if (BASELINES.stream().noneMatch(summary.methods()::contains)) {
+      return;
+    }
     md.append("\nRatios of medians (below 1: ums is faster):\n\n");
     md.append("| MiB | ums/wire total | ums/rsync-ssh total | ums/rsync-ssh downtime ")
         .append("| ums/criu-page-server total | ums/criu-page-server downtime |\n");
@@ -85,6 +89,26 @@ final class MarkdownReport {
       for (Function<ResultRow, Double> metric : List.<Function<ResultRow, Double>>of(ResultRow::downtimeMs,
           ResultRow::totalMs)) {
         md.append(" | ").append(summary.ratio(link, size, DowntimeCommand.CONTAINER_METHOD, "ums", metric)
+            .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"));
+      }
+      md.append(" |\n");
+    }
+  }
+
+  /** ums-pod against ums (issue 13): the same memservice as a pod moved kubelet-consistent vs as a process. */
+  private static void podRatios(StringBuilder md, Summary summary, String link) {
+    if (!summary.methods().contains(DowntimeCommand.POD_METHOD)) {
+      return;
+    }
+    md.append("\nPod (kubelet-consistent, client through the pod's Service) against process (local mode), ratios of")
+        .append(" medians (target: downtime at most ").append(PodComparison.TARGET).append("):\n\n");
+    md.append("| MiB | ums-pod/ums downtime | ums-pod/ums answers' downtime | ums-pod/ums total |\n")
+        .append("|---:|---:|---:|---:|\n");
+    for (int size : summary.sizes()) {
+      md.append("| ").append(size);
+      for (Function<ResultRow, Double> metric : List.<Function<ResultRow, Double>>of(ResultRow::downtimeMs,
+          row -> row.overhead().get("downtime"), ResultRow::totalMs)) {
+        md.append(" | ").append(summary.ratio(link, size, DowntimeCommand.POD_METHOD, "ums", metric)
             .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"));
       }
       md.append(" |\n");

@@ -193,6 +193,42 @@ public final class KubeCluster {
     return KubeCommands.run(timeout, all);
   }
 
+  /**
+   * What a client on {@code node} depends on to reach {@code service} (namespace default), for a failure message:
+   * the cluster IP, the EndpointSlices' endpoints with their conditions, the node's iptables rules naming the
+   * cluster IP (kube-proxy's), the node's conntrack entries towards it (an un-NATed SYN_SENT entry is a client
+   * stuck on a SYN sent before kube-proxy programmed the Service), and the end of the node's kube-proxy log.
+   */
+  public String serviceDiagnostics(String service, String node) {
+    StringBuilder text = new StringBuilder();
+    KubeCommands.Result svc = kubectl("get", "service", service, "-o", "jsonpath={.spec.clusterIP}");
+    String clusterIp = svc.ok() ? svc.output().strip() : "";
+    text.append("Service ").append(service).append(" cluster IP: ").append(svc.output().strip()).append('\n');
+    text.append("EndpointSlices: ").append(kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name="
+        + service, "-o", "jsonpath={range .items[*].endpoints[*]}{.addresses} {.conditions}{\"\\n\"}{end}")
+        .output().strip()).append('\n');
+    if (!clusterIp.isEmpty()) {
+      String rules = inNode(node, Duration.ofSeconds(30), List.of("iptables-save")).output().lines()
+          .filter(line -> line.contains(clusterIp)).reduce("", (a, b) -> a + "  " + b + "\n");
+      text.append(node).append(" iptables rules for ").append(clusterIp).append(":\n")
+          .append(rules.isEmpty() ? "  (none)\n" : rules);
+      // the kernel's table, read in the node's namespace (the conntrack tool is not installed everywhere)
+      String entries = inNode(node, Duration.ofSeconds(30), List.of("cat", "/proc/net/nf_conntrack")).output()
+          .lines().filter(line -> line.contains("dst=" + clusterIp + " ")).map(line -> line.replaceAll(" +", " "))
+          .reduce("", (a, b) -> a + "  " + b + "\n");
+      text.append(node).append(" conntrack entries to ").append(clusterIp).append(":\n")
+          .append(entries.isEmpty() ? "  (none)\n" : entries);
+    }
+    try {
+      List<String> log = Files.readAllLines(nodeLog(node, "kube-proxy"));
+      text.append(node).append(" kube-proxy log, last lines:\n  ")
+          .append(String.join("\n  ", log.subList(Math.max(0, log.size() - 15), log.size())));
+    } catch (IOException e) {
+      text.append("kube-proxy log unreadable: ").append(e.getMessage());
+    }
+    return text.toString();
+  }
+
   /** A name unique to this run, usable as a Kubernetes name. */
   public static String uniqueName(String prefix) {
     return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);

@@ -111,7 +111,7 @@ public final class KubernetesDemo {
   }
 
   /** The service fills its memory before it listens: asks until it answers, within a minute. */
-  static void awaitAnswering(KubeCluster cluster, String pod) {
+  public static void awaitAnswering(KubeCluster cluster, String pod) {
     String ip = cluster.getJson("pod", pod).getJsonObject("status").getString("podIP");
     long deadline = System.currentTimeMillis() + 60_000;
     while (true) {

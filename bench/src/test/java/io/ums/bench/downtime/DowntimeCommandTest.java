@@ -27,6 +27,37 @@ class DowntimeCommandTest {
         .isEqualTo(List.of("ums-runc", "wire"));
   }
 
+  @Test
+  void thePodApproachMeasuresTheProcessThenThePodOnTheUnlimitedLink() {
+    DowntimeBench.Settings settings = settings("--approach", "pod", "--sizes", "256", "--runs", "3");
+
+    assertThat(settings.methods()).containsExactly("ums", DowntimeCommand.POD_METHOD);
+    assertThat(settings.links()).containsExactly("unlimited");
+    assertThat(settings.sizesMiB()).containsExactly(256);
+    assertThat(settings.runs()).isEqualTo(3);
+    assertThat(settings.command()).isEqualTo("./ums bench downtime --sizes 256 --link unlimited --runs 3"
+        + " --approach pod");
+  }
+
+  @Test
+  void thePodApproachWithOtherMethodsStillMeasuresThePod() {
+    assertThat(settings("--approach", "pod", "--methods", "ums,wire").methods())
+        .containsExactly("ums", DowntimeCommand.POD_METHOD, "wire");
+  }
+
+  @Test
+  void thePodApproachRefusesALimitedLink() {
+    DowntimeCommand command = new DowntimeCommand();
+    int exit = new CommandLine(command).execute("--approach", "pod", "--link", "1gbit");
+
+    assertThat(exit).isEqualTo(2);
+  }
+
+  @Test
+  void umsPodIsAKnownMethod() {
+    assertThat(settings("--methods", "ums-pod").methods()).containsExactly(DowntimeCommand.POD_METHOD);
+  }
+
   private static DowntimeBench.Settings settings(String... arguments) {
     DowntimeCommand command = new DowntimeCommand();
     new CommandLine(command).parseArgs(arguments);

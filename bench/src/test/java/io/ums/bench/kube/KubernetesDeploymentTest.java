@@ -241,30 +241,34 @@ class KubernetesDeploymentTest {
     int mib = Integer.getInteger("ums.kube.writesMib", MIB);
     cluster.apply(memService.pod(app, "node-a", mib, seed()) + "---\n" + KubeMemService.service(app, app));
     awaitServing(app);
-    String serviceIp = cluster.getJson("service", app).getJsonObject("spec").getString("clusterIP");
+    // the pod answering at its own IP is not enough: the writer's first connection must not leave before node-a's
+    // kube-proxy has programmed the Service (see ServiceReadiness; bash's connect has no timeout)
+    String serviceIp = ServiceReadiness.await(cluster, app, podIp(app), "node-a", WAIT);
     Path stop = scratch.resolve("stop-" + app);
+    Path writerLog = scratch.resolve("writer-" + app + ".log");
     String overhead = "";
     CompletableFuture<KubeCommands.Result> writer = CompletableFuture.supplyAsync(() -> cluster.inNode("node-a",
         Duration.ofMinutes(8), List.of("bash", "-c", WRITER, "writer", serviceIp, String.valueOf(KubeMemService.PORT),
-            stop.toString())));
+            stop.toString(), writerLog.toString())));
     try {
-      await().atMost(WAIT).pollInterval(Duration.ofMillis(200)).until(() -> keys(podIp(app)) >= 200
-          || writer.isDone());
+      awaitOrExplain("the writer's first 200 acknowledged keys through the Service, before the move", app,
+          writerLog, () -> keys(podIp(app)) >= 200 || writer.isDone());
       PodMove move = PodMove.run(cluster, ums, app, app, "node-b");
       assertThat(move.status()).as("POST /migrate answer: %s", move.answer()).isEqualTo(200);
       overhead = move.answer().getJsonObject("overhead").encode();
       String destinationIp = move.destinationIp().orElseThrow();
       long atSwitch = keys(destinationIp);
-      await().atMost(WAIT).pollInterval(Duration.ofMillis(200)).until(() -> keys(destinationIp) >= atSwitch + 200
-          || writer.isDone());
+      awaitOrExplain("200 more acknowledged keys at the destination after the move", app, writerLog,
+          () -> keys(destinationIp) >= atSwitch + 200 || writer.isDone());
     } finally {
       Files.writeString(stop, "stop");
     }
-    KubeCommands.Result written = writer.get(2, TimeUnit.MINUTES);
-    assertThat(written.ok()).as("writer: %s", tail(written.output())).isTrue();
+    KubeCommands.Result written = writer.get(3, TimeUnit.MINUTES);
+    String writerOutput = Files.readString(writerLog);
+    assertThat(written.ok()).as("writer: %s %s", written.output(), tail(writerOutput)).isTrue();
     List<long[]> acks = new ArrayList<>();
     long errors = 0;
-    for (String line : written.output().split("\n")) {
+    for (String line : writerOutput.split("\n")) {
       String[] parts = line.strip().split(" ");
       if (parts[0].equals("ack")) {
         acks.add(new long[] {Long.parseLong(parts[1]), Long.parseLong(parts[2]),
@@ -311,12 +315,41 @@ class KubernetesDeploymentTest {
   }
 
   /**
+   * The writer's precondition, checked on its own (the flake of everyWriteAcknowledged...: its writer once made no
+   * progress for 2 minutes before the move): once {@link ServiceReadiness} returns, node-a's kube-proxy has the
+   * Service's DNAT rule and a new connection through the cluster IP is answered at once. A pod that is Ready and
+   * answers at its own IP is not enough (on this cluster, in about half the tries node-a still had only the "has no
+   * endpoints" REJECT rule or no rule at all then), so each round would fail with the older wait alone.
+   */
+  @Test
+  void aServiceIsProgrammedOnTheNodeOnceServiceReadinessSaysItAnswers() {
+    for (int round = 1; round <= 5; round++) {
+      String app = workload();
+      cluster.apply(memService.pod(app, "node-a", 0, seed()) + "---\n" + KubeMemService.service(app, app));
+      awaitServing(app);
+      String clusterIp = ServiceReadiness.await(cluster, app, podIp(app), "node-a", WAIT);
+
+      String rules = cluster.inNode("node-a", Duration.ofSeconds(30), List.of("iptables-save", "-t", "nat")).output();
+      assertThat(rules.lines().filter(line -> line.contains("-d " + clusterIp + "/32") && line.contains("KUBE-SVC-")))
+          .as("round %d: node-a's kube-proxy DNATs %s\n%s", round, clusterIp,
+              cluster.serviceDiagnostics(app, "node-a")).isNotEmpty();
+      KubeCommands.Result fresh = cluster.inNode("node-a", Duration.ofSeconds(10), List.of("timeout", "3", "bash",
+          "-c", "exec 3<>/dev/tcp/$0/$1 && printf 'c\\n' >&3 && read -r -t 2 counter word <&3 && echo $counter",
+          clusterIp, String.valueOf(KubeMemService.PORT)));
+      assertThat(fresh.ok()).as("round %d: a new connection through %s answered: %s", round, clusterIp,
+          fresh.output()).isTrue();
+    }
+  }
+
+  /**
    * Writes keys 1, 2, ... through host:port, one at a time ("p K" answered "<counter> ok" once applied), until
-   * the stop file exists; a write without an answer within 2 s is retried on a new connection. Prints
-   * "ack K COUNTER WALLTIME" (seconds, the client's clock) and "error K".
+   * the stop file exists; a write without an answer within 2 s is retried on a new connection. Writes
+   * "ack K COUNTER WALLTIME" (seconds, the client's clock) and "error K" to the log file (4th argument), which the
+   * test reads while the writer runs when it has to explain a failure.
    */
   private static final String WRITER = """
       host=$1 port=$2 stop=$3 key=1 connected=0
+      exec >"$4"
       while [ ! -e "$stop" ]; do
         if [ $connected = 0 ]; then
           if exec 3<>"/dev/tcp/$host/$port"; then connected=1; else echo "error $key connect"; sleep 0.1; continue; fi
@@ -354,6 +387,30 @@ class KubernetesDeploymentTest {
       return line == null ? -1 : Long.parseLong(line.strip().split(" ")[1]);
     } catch (IOException | RuntimeException e) {
       return -1;
+    }
+  }
+
+  /**
+   * Awaits {@code condition} (within {@link #WAIT}); when it does not come, fails with what the writer did (its
+   * log so far) and what the Service path on node-a looked like (endpoints, kube-proxy's rules, conntrack).
+   */
+  private static void awaitOrExplain(String what, String app, Path writerLog,
+      java.util.concurrent.Callable<Boolean> condition) throws IOException {
+    try {
+      await().atMost(WAIT).pollInterval(Duration.ofMillis(200)).until(condition);
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      String log = Files.exists(writerLog) ? Files.readString(writerLog) : "";
+      long acks = log.lines().filter(line -> line.startsWith("ack")).count();
+      long errors = log.lines().filter(line -> line.startsWith("error")).count();
+      String keysNow;
+      try {
+        keysNow = String.valueOf(keys(podIp(app)));
+      } catch (RuntimeException gone) {
+        keysNow = "unknown (" + gone.getMessage() + ")";
+      }
+      throw new AssertionError("no " + what + " within " + WAIT.toSeconds() + " s; keys at the pod now "
+          + keysNow + "; writer: " + acks + " acknowledged, " + errors + " errors, its last lines:\n"
+          + tail(log) + "\n" + cluster.serviceDiagnostics(app, "node-a"), e);
     }
   }
 

@@ -97,8 +97,8 @@ final class AgentNode implements AutoCloseable {
     } catch (ConditionTimeoutException hung) {
       String threads = HostCommand.run(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
           Long.toString(process.pid()), "Thread.print").output();
-      throw new AssertionError("agent on " + node.name() + " not healthy after " + within + "; log:\n" + log()
-          + "\nthreads:\n" + threads, hung);
+      throw new AssertionError("agent on " + node.name() + " not healthy after " + within + "; host route: "
+          + node.routeFromHost() + "; log:\n" + log() + "\nthreads:\n" + threads, hung);
     }
     if (!process.isAlive()) {
       throw new AssertionError("agent on " + node.name() + " exited with " + process.exitValue()

@@ -69,7 +69,7 @@ final class ChannelRegistry {
     boolean lz4 = compress && negotiated.lz4();
     int maxChunk = Math.min(MAX_DATA_CHUNK, negotiated.peerMaxFrameSize() - FrameType.DATA_PREFIX_LZ4);
     OutgoingChannelImpl channel = new OutgoingChannelImpl(this, id, negotiated.peerInitialWindow(), maxChunk, lz4,
-        options.getChannelWriteQueueSize());
+        negotiated.checksums(), options.getChannelWriteQueueSize());
     outgoing.put(id, channel);
     writer.send(new Frame.Open(id, lz4, kind, metadata));
     return channel;
@@ -79,7 +79,7 @@ final class ChannelRegistry {
    * A peer's OPEN: a connection error for a bad id, a RESET for a channel this side refuses, else the
    * channel goes to {@code handler}.
    */
-  void accept(Frame.Open open, boolean lz4Negotiated, boolean goingAway, Handler<IncomingChannel> handler) {
+  void accept(Frame.Open open, Negotiated negotiated, boolean goingAway, Handler<IncomingChannel> handler) {
     int id = open.channel();
     if (isLocalId(id)) {
       fault.fail(ProtocolError.MALFORMED_FRAME, "peer opened channel " + id + " with this side's id parity");
@@ -97,7 +97,7 @@ final class ChannelRegistry {
     } else if (open.metadata().length() > options.getMaxMetadataSize()) {
       resetChannel(id, ProtocolError.METADATA_TOO_LARGE,
           open.metadata().length() + " bytes of metadata, limit " + options.getMaxMetadataSize());
-    } else if (open.compressed() && !lz4Negotiated) {
+    } else if (open.compressed() && !negotiated.lz4()) {
       resetChannel(id, ProtocolError.COMPRESSION_ERROR, "compression was not negotiated");
     } else if (handler == null) {
       resetChannel(id, ProtocolError.CHANNEL_RESET, "this side accepts no channels");
@@ -108,7 +108,7 @@ final class ChannelRegistry {
         return;
       }
       IncomingChannelImpl channel = new IncomingChannelImpl(this, open, metadata, options.getInitialWindow(),
-          options.getMaxFrameSize());
+          options.getMaxFrameSize(), negotiated.checksums());
       incoming.put(id, channel);
       try {
         handler.handle(channel);

@@ -5,6 +5,7 @@ import io.ums.protocol.UmsEndpointOptions;
 import io.ums.protocol.codec.Frame;
 import io.ums.protocol.codec.FrameType;
 import io.vertx.core.buffer.Buffer;
+import java.util.ArrayList;
 import java.util.List;
 
 /** Client half: HELLO, then CHALLENGE -> AUTH, then ACCEPT checked (PROTOCOL.md 2.1). */
@@ -19,6 +20,7 @@ final class ClientHandshake implements Handshake {
   private final Buffer clientNonce = HandshakeProofs.nonce();
   private Step step = Step.AWAIT_CHALLENGE;
   private Buffer serverNonce;
+  private List<String> offered;
   private List<String> codecs;
 
   /** @param binding the SHA-256 of the server's TLS certificate, empty on a plain connection */
@@ -32,7 +34,12 @@ final class ClientHandshake implements Handshake {
 
   @Override
   public void start() {
-    List<String> offered = options.getCompressionCodecs().stream().sorted().toList();
+    List<String> names = new ArrayList<>(options.getCompressionCodecs().stream()
+        .filter(name -> !Negotiated.TLS_NO_CRC.equals(name)).sorted().toList());
+    if (binding.length() > 0) {
+      names.add(Negotiated.TLS_NO_CRC);
+    }
+    offered = List.copyOf(names);
     sink.send(new Frame.Hello(FrameType.VERSION, options.getMaxFrameSize(), options.getInitialWindow(), offered,
         sessionId, clientNonce));
   }
@@ -56,7 +63,7 @@ final class ClientHandshake implements Handshake {
           "client speaks protocol version " + FrameType.VERSION + ", server " + c.version());
       return;
     }
-    if (!options.getCompressionCodecs().containsAll(c.codecs())) {
+    if (!offered.containsAll(c.codecs())) {
       sink.handshakeFailed(ProtocolError.MALFORMED_FRAME, "server accepted codecs never offered: " + c.codecs());
       return;
     }
@@ -77,6 +84,7 @@ final class ClientHandshake implements Handshake {
       return;
     }
     step = Step.DONE;
-    sink.handshakeDone(new Negotiated(sessionId, a.maxFrameSize(), a.initialWindow(), codecs.contains(Lz4Block.CODEC)));
+    sink.handshakeDone(new Negotiated(sessionId, a.maxFrameSize(), a.initialWindow(), codecs.contains(Lz4Block.CODEC),
+        binding.length() == 0 || !codecs.contains(Negotiated.TLS_NO_CRC)));
   }
 }

@@ -124,7 +124,7 @@ public final class DataPlaneTls {
             return;
           }
           DataPlaneTls tls = made.result();
-          SslHandler handler = tls.server.newHandler(ctx.alloc());
+          SslHandler handler = wholeFrames(tls.server.newHandler(ctx.alloc()));
           handler.handshakeFuture().addListener(done -> {
             if (done.isSuccess()) {
               start.accept(tls.binding);
@@ -139,10 +139,19 @@ public final class DataPlaneTls {
     });
   }
 
+  /**
+   * Each message written (a whole DATA frame in one direct buffer, see {@link FrameWriter}) is encrypted as
+   * is, in records of at most 16 KiB: the default would gather 16 KiB pieces across frames, copying them.
+   */
+  private static SslHandler wholeFrames(SslHandler handler) {
+    handler.setWrapDataSize(0);
+    return handler;
+  }
+
   /** Client side: TLS on a connected socket; completes with the binding once the TLS handshake is done. */
   static Future<Buffer> secure(ContextInternal context, NetSocket socket, String host, int port) {
     ChannelPipeline pipeline = ((NetSocketInternal) socket).channelHandlerContext().pipeline();
-    SslHandler handler = Client.CONTEXT.newHandler(pipeline.channel().alloc(), host, port);
+    SslHandler handler = wholeFrames(Client.CONTEXT.newHandler(pipeline.channel().alloc(), host, port));
     Promise<Buffer> bound = context.promise();
     handler.handshakeFuture().addListener(done -> {
       if (done.isSuccess()) {

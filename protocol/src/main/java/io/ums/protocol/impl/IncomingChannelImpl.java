@@ -25,6 +25,8 @@ final class IncomingChannelImpl implements IncomingChannel {
   private final boolean compressed;
   private final int maxUncompressed;
   private final ReceiveWindow window;
+  /** False under TLS when negotiated (PROTOCOL.md 2.4): the CRC-32C fields are then not checked. */
+  private final boolean checksums;
   private State state = State.OPEN;
   private int channelCrc;
   private long received;
@@ -34,7 +36,7 @@ final class IncomingChannelImpl implements IncomingChannel {
   private Handler<Throwable> exceptionHandler;
 
   IncomingChannelImpl(ChannelRegistry registry, Frame.Open open, JsonObject metadata, int window,
-      int maxUncompressed) {
+      int maxUncompressed, boolean checksums) {
     this.registry = registry;
     this.context = registry.context();
     this.id = open.channel();
@@ -43,6 +45,7 @@ final class IncomingChannelImpl implements IncomingChannel {
     this.compressed = open.compressed();
     this.window = new ReceiveWindow(window, increment -> registry.grantCredit(id, increment));
     this.maxUncompressed = maxUncompressed;
+    this.checksums = checksums;
   }
 
   @Override
@@ -86,7 +89,7 @@ final class IncomingChannelImpl implements IncomingChannel {
           length + " bytes sent with only " + window.creditLeft() + " bytes of credit left");
       return;
     }
-    if (Crc32c.of(data.payload()) != data.crc()) {
+    if (checksums && Crc32c.of(data.payload()) != data.crc()) {
       protocolReset(ProtocolError.CHECKSUM_MISMATCH, "DATA frame CRC-32C mismatch at offset " + received);
       return;
     }
@@ -100,7 +103,7 @@ final class IncomingChannelImpl implements IncomingChannel {
       }
       try {
         bytes = Lz4Block.decompress(bytes, length);
-        bytesCrc = Crc32c.of(bytes);
+        bytesCrc = checksums ? Crc32c.of(bytes) : 0;
       } catch (UmsProtocolException e) {
         protocolReset(e.error(), e.getMessage());
         return;
@@ -108,7 +111,9 @@ final class IncomingChannelImpl implements IncomingChannel {
     }
     received += length;
     registry.countPayloadReceived(length);
-    channelCrc = Crc32c.combine(channelCrc, bytesCrc, length);
+    if (checksums) {
+      channelCrc = Crc32c.combine(channelCrc, bytesCrc, length);
+    }
     window.receive(bytes);
     deliver();
   }
@@ -123,7 +128,7 @@ final class IncomingChannelImpl implements IncomingChannel {
           "CLOSE announced " + close.totalLength() + " bytes, received " + received);
       return;
     }
-    if (close.crc() != channelCrc) {
+    if (checksums && close.crc() != channelCrc) {
       protocolReset(ProtocolError.CHECKSUM_MISMATCH, "channel CRC-32C mismatch over " + received + " bytes");
       return;
     }

@@ -27,6 +27,8 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
   private final int id;
   private final int maxChunk;
   private final Lz4Block lz4;
+  /** False under TLS when negotiated (PROTOCOL.md 2.4): the CRC-32C fields are then 0. */
+  private final boolean checksums;
   private final ArrayDeque<Buffer> pending = new ArrayDeque<>();
   private final AtomicLong queuedBytes = new AtomicLong();
   private final AtomicLong bytesWritten = new AtomicLong();
@@ -44,13 +46,14 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
   private Handler<Throwable> exceptionHandler;
 
   OutgoingChannelImpl(ChannelRegistry registry, int id, long initialCredit, int maxChunk, boolean compress,
-      int writeQueueMaxSize) {
+      boolean checksums, int writeQueueMaxSize) {
     this.registry = registry;
     this.context = registry.context();
     this.id = id;
     this.window = new SendWindow(initialCredit);
     this.maxChunk = maxChunk;
     this.lz4 = compress ? new Lz4Block() : null;
+    this.checksums = checksums;
     this.writeQueueMaxSize = writeQueueMaxSize;
     this.endPromise = context.promise();
   }
@@ -141,11 +144,15 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
       piece = head.slice(0, length);
       pending.addFirst(head.slice(length, head.length()));
     }
-    int pieceCrc = Crc32c.of(piece);
-    channelCrc = Crc32c.combine(channelCrc, pieceCrc, length);
+    int pieceCrc = 0;
+    if (checksums) {
+      pieceCrc = Crc32c.of(piece);
+      channelCrc = Crc32c.combine(channelCrc, pieceCrc, length);
+    }
     Buffer compressed = lz4 == null ? null : lz4.compressOrNull(piece);
     if (compressed != null) {
-      writer.writeData(FrameEncoder.dataHeader(id, true, Crc32c.of(compressed), length, compressed.length()), compressed);
+      int compressedCrc = checksums ? Crc32c.of(compressed) : 0;
+      writer.writeData(FrameEncoder.dataHeader(id, true, compressedCrc, length, compressed.length()), compressed);
     } else {
       writer.writeData(FrameEncoder.dataHeader(id, false, pieceCrc, length, length), piece);
     }

@@ -78,9 +78,14 @@ final class ServerHandshake implements Handshake {
     hello = h;
     token = found.get();
     serverNonce = HandshakeProofs.nonce();
-    codecs = h.codecs().stream().filter(options.getCompressionCodecs()::contains).distinct().toList();
+    codecs = h.codecs().stream().filter(this::accepts).distinct().toList();
     step = Step.AWAIT_AUTH;
     sink.send(new Frame.Challenge(FrameType.VERSION, serverNonce, codecs));
+  }
+
+  /** A configured compression codec; leaving the CRC-32Cs out only on a TLS connection. */
+  private boolean accepts(String name) {
+    return Negotiated.TLS_NO_CRC.equals(name) ? binding.length() > 0 : options.getCompressionCodecs().contains(name);
   }
 
   private void onAuth(Frame.Auth a) {
@@ -95,6 +100,6 @@ final class ServerHandshake implements Handshake {
         HandshakeProofs.serverProof(token, hello.sessionId(), hello.clientNonce(), serverNonce, binding);
     sink.send(new Frame.Accept(options.getMaxFrameSize(), options.getInitialWindow(), serverProof));
     sink.handshakeDone(new Negotiated(hello.sessionId(), hello.maxFrameSize(), hello.initialWindow(),
-        codecs.contains(Lz4Block.CODEC)));
+        codecs.contains(Lz4Block.CODEC), binding.length() == 0 || !codecs.contains(Negotiated.TLS_NO_CRC)));
   }
 }

@@ -57,12 +57,12 @@ public final class UmsConnectionImpl implements UmsConnection, Handshake.Handsha
   private Handler<Throwable> exceptionHandler;
 
   private UmsConnectionImpl(ContextInternal context, NetSocket socket, UmsEndpointOptions<?> options, boolean client,
-      Function<Handshake.HandshakeSink, Handshake> handshakeFactory) {
+      boolean encrypted, Function<Handshake.HandshakeSink, Handshake> handshakeFactory) {
     this.context = context;
     this.socket = socket;
     this.options = options;
     this.client = client;
-    this.writer = new FrameWriter(socket, options.getSocketWriteQueueSize());
+    this.writer = new FrameWriter(socket, options.getSocketWriteQueueSize(), encrypted);
     this.channels = new ChannelRegistry(context, writer, options, client, this::fail, this::closeIfDrained);
     this.keepAlive = new KeepAlive(context.owner(), options, writer, this::fail);
     this.handshake = handshakeFactory.apply(this);
@@ -78,7 +78,7 @@ public final class UmsConnectionImpl implements UmsConnection, Handshake.Handsha
    */
   public static Future<UmsConnection> connectClient(ContextInternal context, NetSocket socket,
       UmsEndpointOptions<?> options, String sessionId, Buffer token, Buffer tlsBinding) {
-    UmsConnectionImpl connection = new UmsConnectionImpl(context, socket, options, true,
+    UmsConnectionImpl connection = new UmsConnectionImpl(context, socket, options, true, tlsBinding.length() > 0,
         sink -> new ClientHandshake(options, sessionId, token, tlsBinding, sink));
     connection.start();
     return connection.handshakeResult.future();
@@ -87,7 +87,7 @@ public final class UmsConnectionImpl implements UmsConnection, Handshake.Handsha
   /** Starts the server side on an accepted socket (TLS as for the client); completes after the handshake. */
   public static Future<UmsConnection> acceptServer(ContextInternal context, NetSocket socket,
       UmsEndpointOptions<?> options, SessionAuthenticator authenticator, Buffer tlsBinding) {
-    UmsConnectionImpl connection = new UmsConnectionImpl(context, socket, options, false,
+    UmsConnectionImpl connection = new UmsConnectionImpl(context, socket, options, false, tlsBinding.length() > 0,
         sink -> new ServerHandshake(options, authenticator, tlsBinding, sink));
     connection.start();
     return connection.handshakeResult.future();
@@ -139,7 +139,7 @@ public final class UmsConnectionImpl implements UmsConnection, Handshake.Handsha
   }
 
   void onPeerOpen(Frame.Open open) {
-    channels.accept(open, negotiated.lz4(), localGoAway, channelHandler);
+    channels.accept(open, negotiated, localGoAway, channelHandler);
   }
 
   void onPeerGoAway(Frame.GoAway goAway) {
