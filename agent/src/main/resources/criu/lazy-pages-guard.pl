@@ -10,6 +10,7 @@ use warnings;
 use IO::Socket::INET;
 use IO::Select;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use Fcntl qw(:flock);
 use Time::HiRes qw(sleep);
 
 $SIG{PIPE} = 'IGNORE';
@@ -34,8 +35,21 @@ sub alive {
   return $1 ne 'Z' && $1 ne 'X';
 }
 
+# The restoring command holds RESTORED_PID_FILE.lock until it ended or its own tether killed it with what it
+# restored (RestoreGuard.startRestorer): CRIU writes the pid file just before it resumes the tasks, so the
+# file is read only once no restorer can write it any more (up to 120 s).
+sub await_restorer {
+  open(my $lock, '>>', "$pid_file.lock") or return;
+  for (1 .. 12000) {
+    return if flock($lock, LOCK_EX | LOCK_NB);
+    sleep 0.01;
+  }
+  note("the restorer still holds its lock after 120 s");
+}
+
 sub fence_and_exit {
   my ($why) = @_;
+  await_restorer();
   my $tree = 0;
   if (open(my $file, '<', $pid_file)) {
     my $line = <$file>;

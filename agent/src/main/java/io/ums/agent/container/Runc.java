@@ -1,6 +1,8 @@
 package io.ums.agent.container;
 
 import io.ums.agent.container.ContainerException.Code;
+import io.ums.agent.criu.RestoreGuard;
+import io.ums.agent.criu.Tether;
 import io.vertx.core.json.JsonObject;
 import java.io.File;
 import java.io.IOException;
@@ -87,8 +89,8 @@ public final class Runc {
       args.add("--lazy-pages");
     }
     args.add(id);
-    exec(output.wrap(command(runcLog, args.toArray(String[]::new))), Code.RESTORE_FAILED, runcLog,
-        workDir.resolve("restore.log"));
+    run(output.wrap(command(runcLog, args.toArray(String[]::new))), restoredPidFile(workDir), Code.RESTORE_FAILED,
+        runcLog, workDir.resolve("restore.log"));
     return pid(id);
   }
 
@@ -169,19 +171,28 @@ public final class Runc {
   }
 
   private void exec(List<String> command, Code failure, Path runcLog, Path... criuLogs) {
+    run(command, null, failure, runcLog, criuLogs);
+  }
+
+  /**
+   * Runs {@code command}; with a {@code restoredPidFile} it is a restore writing that file, run so that it dies
+   * with the agent, with the container it restored so far (see {@link RestoreGuard#startRestorer}).
+   */
+  private void run(List<String> command, Path restoredPidFile, Code failure, Path runcLog, Path... criuLogs) {
     try {
       Files.createDirectories(stateRoot);
       Path capture = Files.createTempFile(stateRoot, "runc-", ".out");
-      Process process = new ProcessBuilder(command)
+      ProcessBuilder builder = new ProcessBuilder(command)
           .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
           .redirectErrorStream(true)
-          .redirectOutput(capture.toFile())
-          .start();
+          .redirectOutput(capture.toFile());
+      Process process = restoredPidFile == null ? builder.start()
+          : RestoreGuard.startRestorer(builder, restoredPidFile);
       boolean exited = process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS);
       String output = Files.readString(capture);
       Files.deleteIfExists(capture);
       if (!exited) {
-        process.destroyForcibly();
+        Tether.kill(process, 5_000);
         throw new ContainerException(failure, String.join(" ", command) + " timed out");
       }
       if (process.exitValue() != 0) {

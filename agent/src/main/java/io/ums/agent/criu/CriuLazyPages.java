@@ -30,12 +30,16 @@ public final class CriuLazyPages {
         "--port", Integer.toString(pageServerPort));
   }
 
-  /** Starts the daemon and waits (up to {@code timeoutMillis}) until its restore socket exists. Blocking. */
+  /**
+   * Starts the daemon and waits (up to {@code timeoutMillis}) until its restore socket exists. The daemon dies
+   * with the agent, but only once the processes {@code guards} (the {@link LazyPagesGuard}, which kills the
+   * restored tree first, and a {@link RestoreGuard}) are gone (see {@link Tether}). Blocking.
+   */
   public static Process start(CriuRunner runner, Path imagesDir, Path workDir, String pageServerHost,
-                              int pageServerPort, long timeoutMillis) throws IOException {
+                              int pageServerPort, long timeoutMillis, List<Long> guards) throws IOException {
     Files.deleteIfExists(workDir.resolve(SOCKET));
-    Process daemon = runner.start("lazy-pages", arguments(imagesDir, workDir, pageServerHost, pageServerPort),
-        workDir.resolve("lazy-pages.out"));
+    Process daemon = runner.startTethered("lazy-pages", arguments(imagesDir, workDir, pageServerHost, pageServerPort),
+        workDir.resolve("lazy-pages.out"), guards);
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     try {
       while (!Files.exists(workDir.resolve(SOCKET))) {
@@ -44,14 +48,14 @@ public final class CriuLazyPages {
               + "listening: " + errors(workDir));
         }
         if (System.nanoTime() > deadline) {
-          daemon.destroyForcibly();
+          Tether.kill(daemon, 5_000);
           throw new CriuException("lazy-pages", "criu lazy-pages did not listen within " + timeoutMillis + " ms");
         }
         Thread.sleep(2);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      daemon.destroyForcibly();
+      Tether.kill(daemon, 5_000);
       throw new CriuException("lazy-pages", "interrupted");
     }
     return daemon;

@@ -7,7 +7,8 @@ import java.util.List;
 
 /**
  * A {@code criu page-server} writing the pages of one dump into a session's images directory. It serves
- * exactly one dump connection and exits when the dump closes it (exit 0 once every page is on disk).
+ * exactly one dump connection and exits when the dump closes it (exit 0 once every page is on disk), and dies
+ * with the agent ({@link Tether}).
  */
 public final class CriuPageServer {
   public static final String LOG = "page-server.log";
@@ -23,7 +24,8 @@ public final class CriuPageServer {
         "--log-file", LOG, "-v2",
         "--address", host,
         "--port", Integer.toString(port));
-    return runner.start("page-server", args, workDir.resolve("page-server.out"));
+    // tethered: a page server whose agent died must not wait for its dump forever
+    return runner.startTethered("page-server", args, workDir.resolve("page-server.out"), List.of());
   }
 
   /** A port free right now on {@code host}, for a server we cannot ask for its ephemeral port. Blocking. */

@@ -58,18 +58,19 @@ public final class CriuRestore {
   static long run(CriuRunner runner, Options options, List<String> args, String what, long timeoutMillis)
       throws IOException {
     Files.deleteIfExists(options.workDir().resolve(PID_FILE));
-    Process process = runner.builder("restore", args)
+    // it dies with the agent, with the tasks it restored so far (see RestoreGuard)
+    Process process = RestoreGuard.startRestorer(runner.builder("restore", args)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(options.output().toFile()))
-        .redirectError(ProcessBuilder.Redirect.appendTo(options.workDir().resolve("restore.err").toFile()))
-        .start();
+        .redirectError(ProcessBuilder.Redirect.appendTo(options.workDir().resolve("restore.err").toFile())),
+        options.workDir().resolve(PID_FILE));
     try {
       if (!process.waitFor(timeoutMillis, TimeUnit.MILLISECONDS)) {
-        process.destroyForcibly();
+        Tether.kill(process, 5_000);
         throw new CriuException("restore", what + " did not finish within " + timeoutMillis + " ms");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      process.destroyForcibly();
+      Tether.kill(process, 5_000);
       throw new CriuException("restore", "interrupted");
     }
     if (process.exitValue() != 0) {

@@ -41,6 +41,17 @@ public record CriuRunner(Path binary, List<String> wrapper) {
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
   }
 
+  /**
+   * Starts a long-lived helper action (page server, lazy-pages daemon) that dies with this agent (see
+   * {@link Tether}), killed only once the processes {@code outlive} are gone; output as {@link #start}. Blocking.
+   */
+  public Process startTethered(String action, List<String> args, Path output, List<Long> outlive)
+      throws IOException {
+    return Tether.start(builder(action, args)
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(output.toFile())), outlive);
+  }
+
   /** Starts the action with stdout and stderr appended to {@code output}. Blocking. */
   public Process start(String action, List<String> args, Path output) throws IOException {
     return builder(action, args)

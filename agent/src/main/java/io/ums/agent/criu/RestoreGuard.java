@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -13,27 +15,85 @@ import org.slf4j.LoggerFactory;
  * leaves the source to roll back and resume, so a copy still running here would run the workload twice,
  * listed by no agent.
  *
- * <p>The guard is a small shell in a session of its own that blocks reading a pipe from the agent. The
- * kernel closes the agent's end when the agent dies, however it dies: the guard then sends SIGKILL to the
- * restoring command of this session ({@code criu restore}, or {@code runc restore} and the CRIU under it,
- * found by its unique pid file argument) and to everything it forked, then to the restored root named in
- * the pid file (for runc, the container's init). The root is the init of the
- * restored PID namespace, so the whole tree goes. {@link #disarm()} tells it the copy is handed over: it exits and leaves the tree alone.
+ * <p>Two parts, both woken by the kernel closing the agent's end of a pipe when the agent dies, however it
+ * dies. The restoring command itself ({@code criu restore}, {@code runc restore}) runs under
+ * {@link #startRestorer}: a watcher started with it, before it can do anything, freezes (SIGSTOP) and kills
+ * its whole process tree, the restored tasks CRIU forked included, then the root named in the pid file. It
+ * holds a lock next to the pid file until that is done. The guard ({@link #arm}), a small shell in a session of
+ * its own armed before the restore and disarmed once the copy is handed over, waits for that lock, then kills
+ * the restored root named in the pid file (the init of the restored PID namespace, or runc's container init),
+ * so the whole tree goes. Waiting for the lock matters: CRIU writes the pid file just before it resumes the
+ * tasks, so the file is read only once no restorer can write it any more; and a {@code criu lazy-pages} daemon
+ * that outlives the guard (see {@link Tether}) outlives the restorer's end too. Finding the restorer by its
+ * command line alone is not enough: during each exec (the JVM's helper, the criu wrapper script, the loader)
+ * {@code /proc/<pid>/cmdline} reads empty for a moment, and a restorer the agent had just spawned could
+ * appear after the guard looked (seen: a {@code criu restore --lazy-pages} outlived its agent by 20 s).
+ * {@link #disarm()} tells the guard the copy is handed over: it exits and leaves the tree alone.
  * Blocking (starts a process): call on a worker.
  */
 public final class RestoreGuard implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RestoreGuard.class);
-  private static final String SCRIPT = """
+  /**
+   * Shell functions: {@code kill_tree PID} kills PID and every descendant, leaving out the caller. Each process
+   * is stopped before its children are listed, so none can fork a child that escapes the list (a fork racing
+   * with the SIGSTOP is restarted by the kernel after the stop), and a child whose parent is stopped cannot be
+   * reparented away; then all are killed and waited for (up to 10 s each).
+   */
+  private static final String TREE = """
+      alive() { s=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -c1); [ -n "$s" ] && [ "$s" != Z ]; }
+      stop_tree() {
+        [ "$1" = "$self" ] && return
+        kill -STOP "$1" 2>/dev/null || return
+        tree="$tree $1"
+        for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do stop_tree "$child"; done
+      }
+      kill_tree() {
+        read -r self _ </proc/self/stat
+        tree=
+        stop_tree "$1"
+        [ -n "$tree" ] || return 0
+        kill -KILL $tree 2>/dev/null
+        for dying in $tree; do
+          waited=0
+          while alive "$dying" && [ "$waited" -lt 200 ]; do sleep 0.05; waited=$((waited + 1)); done
+        done
+      }
+      """;
+
+  /** The guard: $0 the pid file, $1 the restoring command's pid-file flag (the restorer is found by both). */
+  private static final String SCRIPT = TREE + """
       read -r verdict
       [ "$verdict" = disarm ] && exit 0
-      kill_tree() {
-        for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kill_tree "$child"; done
-        kill -KILL "$1" 2>/dev/null
-      }
+      flock -w 120 "$0.lock" true 2>/dev/null
       for restorer in $(pgrep -f -- "$1 $0"); do kill_tree "$restorer"; done
       pid=$(cat "$0" 2>/dev/null) || exit 0
       [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
       exit 0
+      """;
+
+  /**
+   * The restoring command's tether: $0 the pid file, "$@" the command. The watcher starts before the command
+   * and holds the lock with the shell; the command itself holds neither the lock nor the agent's pipe.
+   */
+  private static final String RESTORER_SCRIPT = TREE + """
+      exec 3<&0 0</dev/null 9>>"$0.lock"
+      flock 9
+      main=$$
+      (
+        exec >/dev/null 2>&1
+        read -r _ <&3
+        kill_tree "$main"
+        pid=$(cat "$0" 2>/dev/null) && [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+        exit 0
+      ) &
+      watcher=$!
+      "$@" 3<&- 9>&- &
+      child=$!
+      exec 3<&-
+      wait "$child"
+      status=$?
+      kill -KILL "$watcher" 2>/dev/null
+      exit "$status"
       """;
 
   /**
@@ -56,6 +116,18 @@ public final class RestoreGuard implements AutoCloseable {
   private RestoreGuard(Process guard) {
     this.guard = guard;
     this.agentEnd = guard.getOutputStream();
+  }
+
+  /**
+   * Starts {@code restorer}'s command (a {@code criu restore} or {@code runc restore} that writes
+   * {@code pidFile}) so that it dies with the agent, with what it restored, whenever the agent dies (see the
+   * class comment); the process's exit code is the command's, its output goes where the builder says (its stdin
+   * is taken for the tether: the command reads /dev/null). Kill it with {@link Tether#kill}. Blocking.
+   */
+  public static Process startRestorer(ProcessBuilder restorer, Path pidFile) throws IOException {
+    List<String> command = new ArrayList<>(List.of("sh", "-c", RESTORER_SCRIPT, pidFile.toAbsolutePath().toString()));
+    command.addAll(restorer.command());
+    return restorer.command(command).redirectInput(ProcessBuilder.Redirect.PIPE).start();
   }
 
   /** Arms a guard over the {@code criu restore} that writes {@code pidFile} ({@code --pidfile}). */
@@ -81,8 +153,8 @@ public final class RestoreGuard implements AutoCloseable {
    * it waits (up to a minute) for the command whose arguments contain {@code restorerMarker} to end, then runs
    * {@code removal} (e.g. {@code podman rm -f NAME}).
    */
-  public static RestoreGuard armRemoval(String restorerMarker, java.util.List<String> removal) throws IOException {
-    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("setsid", "sh", "-c",
+  public static RestoreGuard armRemoval(String restorerMarker, List<String> removal) throws IOException {
+    List<String> command = new ArrayList<>(List.of("setsid", "sh", "-c",
         REMOVAL_SCRIPT, restorerMarker));
     command.addAll(removal);
     Process guard = new ProcessBuilder(command)
@@ -90,6 +162,16 @@ public final class RestoreGuard implements AutoCloseable {
         .redirectError(ProcessBuilder.Redirect.DISCARD)
         .start();
     return new RestoreGuard(guard);
+  }
+
+  /** The guard's process; its stdin is the agent's end of the pipe (tests close it: the agent's death). */
+  Process process() {
+    return guard;
+  }
+
+  /** The guard's own process (a helper that must outlive it waits for it: see {@link Tether}). */
+  public long pid() {
+    return guard.pid();
   }
 
   /** The restored tree is handed over (or already removed by the agent): the guard leaves it alone. */

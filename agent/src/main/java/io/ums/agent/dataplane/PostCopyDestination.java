@@ -8,6 +8,7 @@ import io.ums.agent.criu.LazyPagemap;
 import io.ums.agent.criu.LazyPagesGuard;
 import io.ums.agent.criu.LazyPagesLog;
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.criu.Tether;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
@@ -15,6 +16,8 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -127,31 +130,47 @@ public final class PostCopyDestination {
 
   /** As {@link #restore()}, with restore options known only now (the agent's: from the restore request). */
   public Future<Long> restore(CriuRestore.Options restore) {
-    return restore(restore.workDir().resolve("restored.pid"), () -> vertx.executeBlocking(
+    return restore(restore, List.of());
+  }
+
+  /**
+   * As {@link #restore(CriuRestore.Options)}; the daemon outlives the agent until the processes {@code guards}
+   * (the agent's {@code RestoreGuard} over this restore) are gone too (see {@code Tether}).
+   */
+  public Future<Long> restore(CriuRestore.Options restore, List<Long> guards) {
+    return restore(restore.workDir().resolve("restored.pid"), guards, () -> vertx.executeBlocking(
         () -> CriuLazyRestore.run(settings.criu(), restore, settings.restoreTimeoutMillis()), false));
+  }
+
+  /** As {@link #restore(Path, List, Supplier)} with no guard of the agent's to outlive. */
+  public Future<Long> restore(Path pidFile, Supplier<Future<Long>> restoreTree) {
+    return restore(pidFile, List.of(), restoreTree);
   }
 
   /**
    * Starts the daemon, then {@code restoreTree}: a {@code --lazy-pages} restore by any front end (CRIU itself,
    * {@code runc restore --lazy-pages}) with the work directory of {@link Settings#workDir()} (where the
-   * daemon's socket is), which writes the root's PID to {@code pidFile} and completes with it.
+   * daemon's socket is), which writes the root's PID to {@code pidFile} and completes with it. The daemon
+   * outlives the agent until the processes {@code guards} are gone too.
    */
-  public Future<Long> restore(Path pidFile, Supplier<Future<Long>> restoreTree) {
+  public Future<Long> restore(Path pidFile, List<Long> guards, Supplier<Future<Long>> restoreTree) {
     // without the lazy ranges there is no read-ahead, only the daemon's own pace
     return vertx.executeBlocking(() -> LazyPagemap.read(settings.imagesDir()), false)
         .recover(unreadable -> Future.succeededFuture(LazyPagemap.empty())).compose(pagemap -> {
       socket.readAhead(pagemap, settings.readAhead().windowBytes(), settings.readAhead().chunkBytes(),
           settings.readAhead().flyingBytes());
-      return startAndRestore(pidFile, restoreTree);
+      return startAndRestore(pidFile, guards, restoreTree);
     });
   }
 
-  private Future<Long> startAndRestore(Path pidFile, Supplier<Future<Long>> restoreTree) {
+  private Future<Long> startAndRestore(Path pidFile, List<Long> guards, Supplier<Future<Long>> restoreTree) {
     return vertx.executeBlocking(() -> {
       // the daemon's page-server connection goes through a guard that outlives this agent (see LazyPagesGuard)
       guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(), pidFile);
+      List<Long> outlived = new ArrayList<>(guards);
+      outlived.add(guard.process().pid());
       daemon = CriuLazyPages.start(settings.criu(), settings.imagesDir(), settings.workDir(),
-          settings.relayHost(), guard.port(), 10_000);
+          settings.relayHost(), guard.port(), 10_000, outlived);
       return null;
     }, false).compose(started -> restoreTree.get()).map(pid -> {
       restoredNanos = System.nanoTime();
@@ -221,7 +240,7 @@ public final class PostCopyDestination {
   private LazyPagesLog.Stats waitDaemon() throws Exception {
     guard.done();
     if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
-      daemon.destroyForcibly();
+      Tether.kill(daemon, 5_000);
     }
     return LazyPagesLog.read(settings.workDir().resolve(CriuLazyPages.LOG));
   }
@@ -250,7 +269,7 @@ public final class PostCopyDestination {
         guard.close();
       }
       if (daemon != null && daemon.isAlive()) {
-        daemon.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        Tether.kill(daemon, 5_000);
       }
       return null;
     }, false));

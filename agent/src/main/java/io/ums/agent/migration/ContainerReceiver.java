@@ -23,6 +23,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.file.OpenOptions;
 import io.vertx.core.json.JsonObject;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -195,6 +196,19 @@ final class ContainerReceiver {
     return Future.join(new ArrayList<>(layerWork)).timeout(30, TimeUnit.SECONDS).otherwiseEmpty().mapEmpty();
   }
 
+  /**
+   * Arms the guard of a runc restore (see {@link #restore}) ahead of it, and returns the guard's pid: a
+   * post-copy restore's lazy-pages daemon, started before the restore, outlives it. Blocking.
+   */
+  long armRuncGuard(boolean lazyPages) throws IOException {
+    restoreGuard = RestoreGuard.arm(Runc.restoredPidFile(restoreWork(lazyPages)), Runc.PID_FILE_FLAG);
+    return restoreGuard.pid();
+  }
+
+  private Path restoreWork(boolean lazyPages) {
+    return lazyPages ? dir : dir.resolve("restore-work");
+  }
+
   /** Waits for everything the container needs, then rebuilds its bundle and restores it. */
   Future<Workload> restore(WorkloadSpec spec, String migrationId, MigrationStatus status) {
     return restore(spec, migrationId, status, false);
@@ -229,13 +243,13 @@ final class ContainerReceiver {
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
           });
     }
-    Path restoreWork = lazyPages ? dir : dir.resolve("restore-work");
+    Path restoreWork = restoreWork(lazyPages);
     return imageReady()
         .compose(image -> diffReceived.future().compose(ignored -> Future.all(runtimeFiles)).map(image))
         .recover(cause -> Future.failedFuture(storeFailure(cause)))
         // the restored container dies with this agent until the source heard it runs (see RestoreGuard)
-        .compose(image -> vertx.executeBlocking(() -> restoreGuard = RestoreGuard.arm(
-            Runc.restoredPidFile(restoreWork), Runc.PID_FILE_FLAG), false).map(image))
+        .compose(image -> vertx.executeBlocking(() -> restoreGuard != null ? restoreGuard.pid()
+            : armRuncGuard(lazyPages), false).map(image))
         .compose(image -> {
           long started = System.nanoTime();
           return containers.restore(spec, dir.resolve("layer-diff.tar"), dir.resolve("images"),

@@ -1,6 +1,7 @@
 package io.ums.agent.migration;
 
 import io.ums.agent.criu.CriuPageServer;
+import io.ums.agent.criu.Tether;
 import io.ums.agent.dataplane.PageServerConnector;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
@@ -29,6 +30,8 @@ abstract class CriuDestination extends SessionDestination {
   private final List<Future<Void>> images = new ArrayList<>();
   private Future<Integer> pageServerPort;
   private Process pageServer;
+  /** Set by {@link #release}: a page server still starting then is killed at once (guarded by this). */
+  private boolean released;
   private Future<Integer> pageServerExit;
   private IncomingChannel pagesChannel;
 
@@ -41,10 +44,17 @@ abstract class CriuDestination extends SessionDestination {
     pageServerPort = vertx.executeBlocking(() -> {
       Files.createDirectories(dir.resolve("images"));
       int port = CriuPageServer.freePort(deps.localHost());
-      pageServer = CriuPageServer.start(deps.criu(), dir.resolve("images"), dir, deps.localHost(), port);
+      Process started = CriuPageServer.start(deps.criu(), dir.resolve("images"), dir, deps.localHost(), port);
+      synchronized (this) {
+        if (released) { // the session ended while the page server started: it must not outlive it
+          Tether.kill(started, 5_000);
+          throw new IllegalStateException("the session ended");
+        }
+        pageServer = started;
+      }
       return port;
     }, false);
-    pageServerExit = pageServerPort.compose(port -> vertx.executeBlocking(pageServer::waitFor, false));
+    pageServerExit = pageServerPort.compose(port -> vertx.executeBlocking(() -> pageServer.waitFor(), false));
     pageServerPort.onFailure(failure -> session.fail(MigrationFailure.of(Code.PAGE_SERVER_FAILED,
         "cannot start criu page-server: " + failure.getMessage())));
   }
@@ -123,12 +133,13 @@ abstract class CriuDestination extends SessionDestination {
   /** Stops the page server if it still runs (blocking). */
   @Override
   public void release(boolean failed) {
-    if (pageServer != null && pageServer.isAlive()) {
-      try {
-        pageServer.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+    Process started;
+    synchronized (this) {
+      released = true;
+      started = pageServer;
+    }
+    if (started != null && started.isAlive()) {
+      Tether.kill(started, 5_000);
     }
   }
 }

@@ -4,6 +4,7 @@ import io.ums.agent.container.ContainerWorkloads;
 import io.ums.agent.container.WorkloadsByKind;
 import io.ums.agent.criu.CriuInstallation;
 import io.ums.agent.criu.CriuRunner;
+import io.ums.agent.criu.OrphanedCriu;
 import io.ums.agent.dataplane.DataPlane;
 import io.ums.agent.dataplane.ReceiveSessions;
 import io.ums.agent.error.AgentException;
@@ -90,8 +91,14 @@ public final class CriuMigrations implements Migrations {
     return vertx.executeBlocking(() -> {
       // sources a previous run of this agent stopped: resumed unless the destination may run them
       deps.stoppedSources().recover();
+      // workloads restored by sessions of a previous run of this agent and never handed over: their
+      // guards killed them with that agent; their records go below, before the sessions' directories
+      List<String> unconfirmed = SessionDirs.unconfirmedWorkloads(settings.sessionRoot());
       // sessions of a previous run of this agent: their CRIU processes ended with it (a dump waiting at
-      // its gate rolled back when the gate's connection died), except a dump held for the verdict
+      // its gate rolled back when the gate's connection died; a page server or lazy-pages daemon is
+      // tethered to the agent), except a dump held for the verdict; any other CRIU still working in them
+      // is killed before its directory goes
+      OrphanedCriu.reap(settings.sessionRoot(), deps.stoppedSources().heldSessionDirs());
       SessionDirs.deleteAllBut(settings.sessionRoot(), deps.stoppedSources().heldSessionDirs());
       SessionDirs.delete(config.workDir().resolve(KubeletDestination.SESSIONS_DIR));
       // kubelet archives a previous run was sending hold containers' memory: they go too
@@ -100,8 +107,11 @@ public final class CriuMigrations implements Migrations {
         LOG.info("deleted {} kubelet checkpoint archive(s) a previous run of this agent was sending", archives);
       }
       java.nio.file.Files.createDirectories(settings.sessionRoot());
-      return null;
-    }, false).compose(ignored -> stopped.recover()).compose(resumed -> {
+      return unconfirmed;
+    }, false).compose(unconfirmed -> Future.all(unconfirmed.stream().map(id -> workloads.remove(id)
+        .onSuccess(ignored -> LOG.warn("workload {}: restored by a session of a previous run of this agent, never "
+            + "handed over; its record is removed", id)).otherwiseEmpty()).toList()))
+        .compose(ignored -> stopped.recover()).compose(resumed -> {
       if (resumed > 0) {
         LOG.info("resumed {} container(s) a previous run of this agent had stopped for a migration", resumed);
       }

@@ -7,6 +7,7 @@ import io.ums.agent.workload.Workload;
 import io.ums.agent.workload.WorkloadSpec;
 import io.ums.protocol.IncomingChannel;
 import io.vertx.core.Future;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,10 +53,12 @@ final class PostCopyContainerDestination extends LazyRestoreDestination {
     return Future.all(images)
         .compose(ignored -> beforeRestore())
         .compose(ignored -> accepted)
-        .compose(ignored -> {
+        // armed before the lazy-pages daemon starts, which outlives it (see RestoreGuard, Tether)
+        .compose(ignored -> vertx.executeBlocking(() -> receiver.armRuncGuard(true), false))
+        .compose(guard -> {
           session.status().phase(MigrationPhase.RESTORING);
           LOG.info("session {} RESTORING (post-copy): {} of migration {}", session.id(), spec.name(), migrationId);
-          return postCopy.restore(Runc.restoredPidFile(dir), () -> receiver.restore(spec, migrationId,
+          return postCopy.restore(Runc.restoredPidFile(dir), List.of(guard), () -> receiver.restore(spec, migrationId,
               session.status(), true).map(workload -> {
                 restored[0] = workload;
                 return workload.pid();

@@ -73,6 +73,10 @@ abstract class SessionDestination implements DestinationBackend {
     return deps.workloads().openRelay(spec.name())
         .compose(relay -> restore.apply(relay)
             .compose(pid -> deps.workloads().adoptRestored(spec, pid, migrationId, relay.sink()))
+            .compose(workload -> vertx.executeBlocking(() -> {
+              SessionDirs.markUnconfirmed(dir, workload.id());
+              return workload;
+            }, false))
             .onFailure(failure -> vertx.executeBlocking(() -> {
               relay.close();
               return null;

@@ -14,7 +14,33 @@ final class SessionDirs {
   /** How many failed migrations' CRIU logs an agent keeps. */
   private static final int KEPT_FAILURES = 20;
 
+  /**
+   * In a session directory: the id of the workload a restore registered before the source heard that it runs.
+   * The directory goes when the session ends, so a restarting agent that finds the file knows the copy was
+   * never handed over (its restore guard killed it with the previous agent) and drops its record.
+   */
+  static final String UNCONFIRMED_WORKLOAD = "unconfirmed-workload";
+
   private SessionDirs() {}
+
+  static void markUnconfirmed(Path dir, String workloadId) throws IOException {
+    Files.writeString(dir.resolve(UNCONFIRMED_WORKLOAD), workloadId);
+  }
+
+  /** The workloads the sessions under {@code root} registered and never handed over (see above). */
+  static List<String> unconfirmedWorkloads(Path root) throws IOException {
+    if (!Files.isDirectory(root)) {
+      return List.of();
+    }
+    try (Stream<Path> sessions = Files.list(root)) {
+      List<String> ids = new java.util.ArrayList<>();
+      for (Path marker : sessions.map(session -> session.resolve(UNCONFIRMED_WORKLOAD)).filter(Files::isRegularFile)
+          .toList()) {
+        ids.add(Files.readString(marker).trim());
+      }
+      return ids;
+    }
+  }
 
   /** Deletes what is in {@code root} but the directories in {@code kept}. */
   static void deleteAllBut(Path root, java.util.Set<Path> kept) throws IOException {

@@ -141,6 +141,49 @@ final class AgentProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * Processes (other than agent JVMs) with an argument inside this agent's work dir or session root: the
+   * CRIU page servers, lazy-pages daemons, restores and pipes of its sessions. Host PID and command line.
+   */
+  List<String> sessionProcesses() throws IOException {
+    List<String> roots = List.of(workDir.toAbsolutePath().toString(), sessionRoot.toAbsolutePath().toString());
+    List<String> found = new ArrayList<>();
+    try (var processes = Files.list(Path.of("/proc"))) {
+      for (Path proc : processes.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
+          .toList()) {
+        String[] args;
+        try {
+          args = new String(Files.readAllBytes(proc.resolve("cmdline")), java.nio.charset.StandardCharsets.UTF_8)
+              .split("\0");
+        } catch (IOException e) {
+          continue; // ended meanwhile
+        }
+        boolean agentJvm = java.util.Arrays.stream(args).anyMatch(arg -> arg.startsWith("-Dums.migration.sessionRoot="));
+        boolean ours = java.util.Arrays.stream(args).anyMatch(arg -> roots.stream().anyMatch(arg::startsWith));
+        if (ours && !agentJvm) {
+          found.add(proc.getFileName() + " " + String.join(" ", args));
+        }
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Whether a line of {@link #sessionProcesses} is the restore itself at work ({@code criu restore},
+   * {@code runc restore} or a wrapper that execs it), not a shell of the agent's tethers or guards around it.
+   */
+  static boolean isRestoring(String sessionProcess) {
+    String[] pidAndArguments = sessionProcess.split(" ", 3);
+    return sessionProcess.contains(" restore ") && !pidAndArguments[1].equals("sh");
+  }
+
+  /** SIGKILLs what {@link #sessionProcesses} finds (test cleanup: only this agent's own directories). */
+  void killSessionProcesses() throws IOException {
+    for (String process : sessionProcesses()) {
+      ProcessHandle.of(Long.parseLong(process.substring(0, process.indexOf(' ')))).ifPresent(ProcessHandle::destroyForcibly);
+    }
+  }
+
   String dataAddress() {
     return node.address() + ":" + DATA_PORT;
   }

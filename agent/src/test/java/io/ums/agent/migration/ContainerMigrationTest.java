@@ -70,6 +70,7 @@ class ContainerMigrationTest {
       // a killed agent: its containers go below
     } finally {
       agent.close();
+      agent.killSessionProcesses();
       removeLeftoverContainers(agent.workDir);
     }
   }
@@ -197,16 +198,32 @@ class ContainerMigrationTest {
         .pollInterval(Duration.ofMillis(5)).until(() -> !memServicesOn(b).isEmpty()));
   }
 
+  /**
+   * Post-copy: killed as soon as {@code runc restore --lazy-pages} is started, before it wrote its pid file:
+   * the restore (tethered, see RestoreGuard) dies with the agent and takes what CRIU restored so far with it,
+   * and the lazy-pages daemon goes only after that; the source thaws its paused container.
+   */
+  @Test
+  void killingTheDestinationAgentWhileRuncRestoresPostCopyLeavesOneCopyOnTheSource() throws Exception {
+    killDestinationOnceRestored("runc", 256, "post-copy", session -> Awaitility.await()
+        .atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(2))
+        .until(() -> b.sessionProcesses().stream().anyMatch(AgentProcess::isRestoring)));
+  }
+
   private interface Moment {
     void await(JsonObject session) throws Exception;
   }
 
   private void killDestinationOnceRestored(String runtime, int mib, Moment moment) throws Exception {
+    killDestinationOnceRestored(runtime, mib, "stop-and-copy", moment);
+  }
+
+  private void killDestinationOnceRestored(String runtime, int mib, String mode, Moment moment) throws Exception {
     JsonObject workload = launch(a, "memservice", mib, PORT, runtime);
     String checksum = MemServiceClient.verify(a.node.address(), PORT, 10000).checksum();
-    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container"), 201);
-    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session), 202)
-        .getString("migrationId");
+    JsonObject session = b.post("/v1/receive", new JsonObject().put("kind", "container").put("mode", mode), 201);
+    String migrationId = a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", mode), 202).getString("migrationId");
     moment.await(session);
     b.kill();
 
@@ -219,9 +236,14 @@ class ContainerMigrationTest {
     assertThat(memServicesOn(a)).as("the source").hasSize(1);
     assertThat(MemServiceClient.verify(a.node.address(), PORT, 10000).checksum()).isEqualTo(checksum);
 
+    // nothing of the session lives on: no page server, no restore, no import pipe (issue 15, item 1)
+    Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(b.sessionProcesses()).as("processes of the dead agent's sessions").isEmpty());
     b.start(10);
     assertThat(b.getArray("/v1/workloads")).isEmpty();
     assertThat(memServicesOn(b)).isEmpty();
+    Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(b.sessionFiles()).as("session files after the restart").isEmpty());
   }
 
   /** Host PIDs of memory services in {@code agent}'s node's network namespace (its containers run there). */

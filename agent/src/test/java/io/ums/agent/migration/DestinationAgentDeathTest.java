@@ -42,6 +42,80 @@ class DestinationAgentDeathTest extends MigrationBedTest {
             "RESTORING"::equals));
   }
 
+  /**
+   * Killed as soon as its criu page-server runs, before or while the pages arrive (stop-and-copy): the page
+   * server is tethered to the agent and goes with it at once, not only when a restarted agent sweeps.
+   */
+  @Test
+  void killingTheDestinationAgentWhileItsPageServerWaitsLeavesNoCriuBehind() throws Exception {
+    bed = new MigrationTestBed(dir, "uak", List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, MIB);
+    bed.network.limitRate("50mbit");
+    JsonObject session = bed.receive(bed.b);
+    String migrationId = bed.send(bed.a, workload.getString("id"), session);
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(1))
+        .until(() -> bed.b.sessionProcesses().stream().anyMatch(process -> process.contains(" page-server ")));
+    bed.b.kill();
+
+    Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(bed.b.sessionProcesses()).as("processes of the dead agent's sessions").isEmpty());
+    JsonObject status = bed.awaitFinal(bed.a, migrationId, Duration.ofSeconds(60));
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(copies()).containsExactly(workload.getLong("pid"));
+    bed.b.start(10);
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
+  /**
+   * Killed during post-copy, the copy running here while pages arrive: its lazy-pages guard kills the copy,
+   * then the daemon goes (tethered, after the guard); nothing of the session lives on, one copy is left.
+   */
+  @Test
+  void killingTheDestinationAgentDuringPostCopyLeavesNoCopyAndNoCriuBehind() throws Exception {
+    bed = new MigrationTestBed(dir, "uak", List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, MIB);
+    bed.network.limitRate("100mbit");
+    JsonObject session = bed.b.post("/v1/receive", new JsonObject().put("kind", "process").put("mode", "post-copy"),
+        201);
+    String migrationId = bed.a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session)
+        .put("mode", "post-copy"), 202).getString("migrationId");
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
+        .until(() -> bed.b.get("/v1/migrations/" + session.getString("sessionId")).getJsonObject("postCopy")
+            .getString("state"), state -> state.startsWith("post-copy: running here"));
+    bed.b.kill();
+
+    Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+        assertThat(bed.b.sessionProcesses()).as("processes of the dead agent's sessions").isEmpty());
+    Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+        .untilAsserted(() -> assertThat(copies()).as("memservice processes").containsExactly(workload.getLong("pid")));
+    JsonObject status = bed.awaitFinal(bed.a, migrationId, Duration.ofSeconds(60));
+    System.out.println("source after the destination agent's death in post-copy: " + status.encode());
+    bed.b.start(10);
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    bed.assertNothingLeftBehind(bed.b);
+  }
+
+  /** Killed while {@code criu restore --lazy-pages} works, before CRIU wrote its pidfile. */
+  @Test
+  void killingTheDestinationAgentWhilePostCopyRestoresLeavesNoCopyAndNoCriuBehind() throws Exception {
+    bed = new MigrationTestBed(dir, "uak", List.of(), List.of(), 10);
+    JsonObject workload = bed.launch(bed.a, MIB);
+    JsonObject session = bed.b.post("/v1/receive", new JsonObject().put("kind", "process").put("mode", "post-copy"),
+        201);
+    bed.a.post("/v1/send", MigrationTestBed.sendBody(workload.getString("id"), session).put("mode", "post-copy"), 202);
+    Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(2))
+        .until(() -> bed.b.sessionProcesses().stream().anyMatch(AgentProcess::isRestoring));
+    bed.b.kill();
+
+    Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+        assertThat(bed.b.sessionProcesses()).as("processes of the dead agent's sessions").isEmpty());
+    Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+        .untilAsserted(() -> assertThat(copies()).as("memservice processes").containsExactly(workload.getLong("pid")));
+    bed.b.start(10);
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    bed.assertNothingLeftBehind(bed.b);
+  }
+
   private interface Moment {
     void await(JsonObject session) throws Exception;
   }

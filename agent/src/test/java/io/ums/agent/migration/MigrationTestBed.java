@@ -154,6 +154,8 @@ final class MigrationTestBed implements AutoCloseable {
           assertThat(agent.sessionFiles()).as("session files of " + agent.node.name()).isEmpty());
       String rules = HostCommand.run(agent.node.inNode(List.of("iptables", "-S"))).output();
       assertThat(rules).as("CRIU lock rules on " + agent.node.name()).doesNotContain("0xc114");
+      Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+          assertThat(agent.sessionProcesses()).as("processes of the sessions of " + agent.node.name()).isEmpty());
     }
   }
 
@@ -162,6 +164,7 @@ final class MigrationTestBed implements AutoCloseable {
     for (AgentProcess agent : new AgentProcess[] {a, b}) {
       if (agent != null) {
         agent.close();
+        agent.killSessionProcesses();
       }
     }
     for (long pid : servicePids) {

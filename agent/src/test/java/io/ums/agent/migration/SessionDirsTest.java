@@ -29,6 +29,17 @@ class SessionDirsTest {
   }
 
   @Test
+  void theWorkloadsOfSessionsThatNeverHandedThemOverAreFoundByTheirMarkers() throws Exception {
+    Path root = dir.resolve("sessions");
+    SessionDirs.markUnconfirmed(Files.createDirectories(root.resolve("recv-1")), "w-1");
+    Files.createDirectories(root.resolve("recv-2/images"));
+    Files.createDirectories(root.resolve("send-3"));
+
+    assertThat(SessionDirs.unconfirmedWorkloads(root)).containsExactly("w-1");
+    assertThat(SessionDirs.unconfirmedWorkloads(dir.resolve("no-such-root"))).isEmpty();
+  }
+
+  @Test
   void aSessionThatSucceededKeepsNothing() throws Exception {
     Path session = Files.createDirectories(dir.resolve("sessions/send-1/criu-work"));
     Files.writeString(session.resolve("dump.log"), "ok");
