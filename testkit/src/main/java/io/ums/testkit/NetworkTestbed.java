@@ -288,4 +288,12 @@ public final class NetworkTestbed implements AutoCloseable {
   public static void removeStale(String prefix) {
     StaleTestbeds.remove(prefix);
   }
+
+  /**
+   * The namespaces named with {@code prefix} made longer ago than any run keeps a testbed: a killed run's, whose
+   * processes a sweep may kill (a prefix alone also names the testbeds of concurrent runs).
+   */
+  public static java.util.List<String> staleNamespaces(String prefix) {
+    return StaleTestbeds.oldNamespaces(prefix);
+  }
 }

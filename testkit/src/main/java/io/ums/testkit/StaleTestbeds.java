@@ -49,6 +49,11 @@ final class StaleTestbeds {
     }
   }
 
+  /** Namespaces named with {@code prefix} made more than {@link #STALE_AFTER} ago, with processes in them or not. */
+  static List<String> oldNamespaces(String prefix) {
+    return namespaces().stream().filter(netns -> netns.startsWith(prefix) && madeLongAgo(netns)).toList();
+  }
+
   private static List<String> namespaces() {
     return Arrays.stream(HostCommand.run("ip", "netns", "list").output().split("\n"))
         .map(line -> line.split(" ")[0].trim()).filter(name -> !name.isEmpty()).toList();
@@ -56,9 +61,10 @@ final class StaleTestbeds {
 
   private static boolean abandoned(String netns) {
     HostCommand.Result pids = HostCommand.run("ip", "netns", "pids", netns);
-    if (!pids.ok() || !pids.output().isBlank()) {
-      return false;
-    }
+    return pids.ok() && pids.output().isBlank() && madeLongAgo(netns);
+  }
+
+  private static boolean madeLongAgo(String netns) {
     try {
       // the namespace file's times are those of the namespace's nsfs inode: when it was made (or, should the
       // kernel have dropped and remade the inode, later: never too old)

@@ -274,13 +274,7 @@ public final class OciImageStore {
       diffIds.add(layer.digest().toString());
       layerDescriptors.add(descriptor(ImageLayer.MEDIA_TYPE, layer.digest(), layer.size()));
     }
-    JsonObject config = new JsonObject()
-        .put("created", Instant.now().toString())
-        .put("architecture", "amd64")
-        .put("os", "linux")
-        .put("config", new JsonObject().put("Env",
-            new JsonArray().add("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")))
-        .put("rootfs", new JsonObject().put("type", "layers").put("diff_ids", diffIds));
+    JsonObject config = imageConfig(diffIds);
     byte[] configBytes = config.encode().getBytes(StandardCharsets.UTF_8);
     Digest configDigest = putBlob(configBytes);
     JsonObject manifest = new JsonObject()
@@ -393,5 +387,16 @@ public final class OciImageStore {
 
   private static JsonObject descriptor(String mediaType, Digest digest, long size) {
     return new JsonObject().put("mediaType", mediaType).put("digest", digest.toString()).put("size", size);
+  }
+
+  /** An OCI image config for amd64 Linux over the layers {@code diffIds} (uncompressed layer digests), no command. */
+  static JsonObject imageConfig(JsonArray diffIds) {
+    return new JsonObject()
+        .put("created", Instant.now().toString())
+        .put("architecture", "amd64")
+        .put("os", "linux")
+        .put("config", new JsonObject().put("Env",
+            new JsonArray().add("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")))
+        .put("rootfs", new JsonObject().put("type", "layers").put("diff_ids", diffIds));
   }
 }

@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -164,13 +163,7 @@ public final class StreamedCheckpointImport {
 
   private void writeMetadata(Digest layer, String imageName, Map<String, String> annotations) throws IOException {
     tar.closeArchiveEntry();
-    JsonObject config = new JsonObject()
-        .put("created", Instant.now().toString())
-        .put("architecture", "amd64")
-        .put("os", "linux")
-        .put("config", new JsonObject().put("Env",
-            new JsonArray().add("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")))
-        .put("rootfs", new JsonObject().put("type", "layers").put("diff_ids", new JsonArray().add(layer.toString())));
+    JsonObject config = OciImageStore.imageConfig(new JsonArray().add(layer.toString()));
     byte[] configBytes = bytes(config);
     JsonObject manifest = new JsonObject()
         .put("schemaVersion", 2)

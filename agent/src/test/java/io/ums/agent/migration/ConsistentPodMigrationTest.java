@@ -150,13 +150,7 @@ class ConsistentPodMigrationTest {
 
     assertThat(status.getString("phase")).isEqualTo("ROLLED_BACK");
     assertThat(status.getJsonObject("error").getString("code")).isEqualTo("IMAGE_STORE_FAILED");
-    long resumedAt = counter(containerId);
-    await().atMost(WAIT).until(() -> counter(containerId) > resumedAt);
-    assertThat(from.getArray("/v1/stopped-containers")).isEmpty();
-    assertThat(kubectlCheck("get", "pod", source, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"))
-        .as("the same container went on, not a restart").isEqualTo("0");
-    assertThat(echo(client, "after")).as("the client's connection, open across the checkpoint, still answers")
-        .isEqualTo("after");
+    assertTheSourceWentOnWithItsState(containerId, from, client);
   }
 
   @Test
@@ -177,13 +171,7 @@ class ConsistentPodMigrationTest {
     to.kill();
 
     assertThat(status.getString("phase")).as(status.encode()).isEqualTo("ROLLED_BACK");
-    long resumedAt = counter(containerId);
-    await().atMost(WAIT).until(() -> counter(containerId) > resumedAt);
-    assertThat(from.getArray("/v1/stopped-containers")).isEmpty();
-    assertThat(kubectlCheck("get", "pod", source, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"))
-        .as("the same container went on, not a restart").isEqualTo("0");
-    assertThat(echo(client, "after")).as("the client's connection, open across the checkpoint, still answers")
-        .isEqualTo("after");
+    assertTheSourceWentOnWithItsState(containerId, from, client);
     await().atMost(WAIT).untilAsserted(() -> {
       try (var files = Files.list(RealCluster.node("node-a").resolve("kubelet/checkpoints"))) {
         assertThat(files.map(file -> file.getFileName().toString()))
@@ -191,6 +179,17 @@ class ConsistentPodMigrationTest {
             .noneMatch(name -> name.startsWith("checkpoint-" + source + "_"));
       }
     });
+  }
+
+  /** The same container counts on (not restarted), nothing held, and its client's connection still answers. */
+  private void assertTheSourceWentOnWithItsState(String containerId, HostAgent from, Socket client) throws Exception {
+    long resumedAt = counter(containerId);
+    await().atMost(WAIT).until(() -> counter(containerId) > resumedAt);
+    assertThat(from.getArray("/v1/stopped-containers")).isEmpty();
+    assertThat(kubectlCheck("get", "pod", source, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"))
+        .as("the same container went on, not a restart").isEqualTo("0");
+    assertThat(echo(client, "after")).as("the client's connection, open across the checkpoint, still answers")
+        .isEqualTo("after");
   }
 
   /** A client connection to the pod's echo server (port 9000), closed after the test. */

@@ -21,13 +21,13 @@ public final class Testbeds {
     return testbed;
   }
 
-  /** Kills the processes in, and removes, the namespaces and links named with {@code prefix}. */
+  /**
+   * Kills the processes in, and removes, the namespaces and links named with {@code prefix} that a killed earlier
+   * run left (older than any run keeps them): a concurrent run's testbeds, named with the same prefix, are spared.
+   */
   public static void sweepStale(String prefix) {
-    for (String line : io.ums.host.HostCommand.run("ip", "netns", "list").output().split("\n")) {
-      String name = line.split(" ")[0].trim();
-      if (!name.isEmpty() && name.startsWith(prefix)) {
-        NodeSweeper.killAll(name);
-      }
+    for (String name : NetworkTestbed.staleNamespaces(prefix)) {
+      NodeSweeper.killAll(name);
     }
     NetworkTestbed.removeStale(prefix);
   }
