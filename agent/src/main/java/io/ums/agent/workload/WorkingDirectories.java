@@ -16,6 +16,7 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,6 +41,7 @@ import org.slf4j.LoggerFactory;
 public final class WorkingDirectories {
   private static final Logger LOG = LoggerFactory.getLogger(WorkingDirectories.class);
   public static final Path ROOT = Path.of("/var/lib/ums/cwd");
+  private static final long DYING_TREE_MILLIS = 10_000;
   private static final ExecutorService CLEANER = Executors.newSingleThreadExecutor(task -> {
     Thread thread = new Thread(task, "working-directory-cleaner");
     thread.setDaemon(true);
@@ -80,7 +82,30 @@ public final class WorkingDirectories {
    */
   public static Future<?> release(Optional<String> path) {
     return CLEANER.submit(() -> path.map(p -> Path.of(p).normalize()).filter(WorkingDirectories::isWorkloadDirectory)
-        .filter(dir -> !inUse().contains(dir)).ifPresent(WorkingDirectories::delete));
+        .filter(WorkingDirectories::freedSoon).ifPresent(WorkingDirectories::delete));
+  }
+
+  /**
+   * Whether no process works in {@code dir}, waiting up to {@link #DYING_TREE_MILLIS} for one: a removed
+   * workload's tree dies after its first process (the namespace init's children are killed as it goes, a
+   * wrapper's child by its death signal), so right after the removal its members may still be there, the
+   * more so on a loaded machine (CI once saw the directory stay). A live process (a restored copy on this
+   * machine) keeps it.
+   */
+  private static boolean freedSoon(Path dir) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DYING_TREE_MILLIS);
+    while (inUse().contains(dir)) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
