@@ -108,7 +108,10 @@ public final class CriuMigrations implements Migrations {
       }
       java.nio.file.Files.createDirectories(settings.sessionRoot());
       return unconfirmed;
-    }, false).compose(unconfirmed -> Future.all(unconfirmed.stream().map(id -> workloads.remove(id)
+    }, false).compose(unconfirmed -> Future.all(unconfirmed.stream().map(id -> Future.<Void>succeededFuture()
+        // marked before its restore: the previous run may have died before it registered the workload at all,
+        // and a registry that knows no such id may say so by throwing
+        .compose(none -> workloads.remove(id))
         .onSuccess(ignored -> LOG.warn("workload {}: restored by a session of a previous run of this agent, never "
             + "handed over; its record is removed", id)).otherwiseEmpty()).toList()))
         .compose(ignored -> stopped.recover()).compose(resumed -> {

@@ -71,12 +71,15 @@ abstract class SessionDestination implements DestinationBackend {
   protected Future<Workload> restoreWorkload(WorkloadSpec spec, String migrationId,
       Function<OutputRelay, Future<Long>> restore) {
     return deps.workloads().openRelay(spec.name())
-        .compose(relay -> restore.apply(relay)
+        .compose(relay -> vertx.executeBlocking(() -> {
+              // before the restore, under the id the restored workload will get (its relay's): an agent killed
+              // after the registration but before a marker written later left a record its next run kept
+              SessionDirs.markUnconfirmed(dir, relay.sink().file().toAbsolutePath().getParent().getFileName()
+                  .toString());
+              return relay;
+            }, false)
+            .compose(marked -> restore.apply(relay))
             .compose(pid -> deps.workloads().adoptRestored(spec, pid, migrationId, relay.sink()))
-            .compose(workload -> vertx.executeBlocking(() -> {
-              SessionDirs.markUnconfirmed(dir, workload.id());
-              return workload;
-            }, false))
             .onFailure(failure -> vertx.executeBlocking(() -> {
               relay.close();
               return null;
