@@ -4,6 +4,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.VertxInternal;
 import java.util.function.Supplier;
 
 /**
@@ -12,8 +13,11 @@ import java.util.function.Supplier;
  */
 record LoopbackPair(Context server, Context client) {
   static LoopbackPair create(Vertx vertx) {
-    // from a non-Vert.x thread each call makes a fresh event-loop context, round-robin over the loops
-    return new LoopbackPair(vertx.getOrCreateContext(), vertx.getOrCreateContext());
+    // not getOrCreateContext(): from a non-Vert.x thread it hands back the same (sticky) context every
+    // time, which ran both ends of every run on one event loop and serialised TLS's encryption with
+    // its decryption. createEventLoopContext() takes the next loop, round-robin.
+    VertxInternal internal = (VertxInternal) vertx;
+    return new LoopbackPair(internal.createEventLoopContext(), internal.createEventLoopContext());
   }
 
   static <T> Future<T> on(Context context, Supplier<Future<T>> action) {
