@@ -1,0 +1,249 @@
+package io.ums.agent.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.ums.agent.criu.ProcessTree;
+import io.ums.host.HostCommand;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Unmodified servers nobody here wrote, moved while clients keep writing to them: Debian's PostgreSQL 15
+ * (a postmaster with its backends and background workers, System V and POSIX shared memory, a unix socket in
+ * a directory, a TCP port, a data directory with its WAL) under pgbench. The contract checked: every
+ * transaction a client saw committed is on the destination, and the destination keeps taking writes.
+ *
+ * <p>One pair of agents (two netns, real CRIU) serves the whole class; every test removes its workloads.
+ */
+@Tag("slow")
+class RealServersUnderLoadMigrationTest {
+  private static final Path PG_BIN = Path.of("/usr/lib/postgresql/15/bin");
+  private static final int PG_PORT = 15432;
+  private static final int CAP_SYS_RESOURCE = 24;
+
+  @TempDir
+  static Path dir;
+
+  private static MigrationTestBed bed;
+
+  @BeforeAll
+  static void startAgents() throws Exception {
+    bed = new MigrationTestBed(dir, "ulx", List.of(), List.of(), 10);
+  }
+
+  @AfterAll
+  static void stopAgents() throws Exception {
+    if (bed != null) {
+      bed.close();
+    }
+  }
+
+  @AfterEach
+  void removeWorkloads() throws Exception {
+    bed.removeAllWorkloads();
+  }
+
+  /**
+   * PostgreSQL refuses to run as root, and workloads start as the agent's user (root), so the command drops
+   * privileges the way an administrator would: {@code runuser -u postgres --}, which stays as the root parent
+   * (the PID namespace's init, from which CRIU can mount its /proc) of a postmaster running as postgres.
+   * pgbench, in the root namespace, inserts one row per transaction over TCP on node A's address until the
+   * migration resets its connections; the rows it counted as committed must all be on B, which then takes
+   * more. An agent without CAP_SYS_RESOURCE (this CI's container) cannot let CRIU read the limits of
+   * postgres-owned processes: there the migration must be refused before the freeze, with pgbench never
+   * interrupted.
+   */
+  @Test
+  void postgresUnderPgbenchKeepsEveryCommittedRow() throws Exception {
+    assumeTrue(Files.isExecutable(PG_BIN.resolve("postgres")), PG_BIN + "/postgres is absent (postgresql-15)");
+    assumeTrue(Files.isExecutable(PG_BIN.resolve("pgbench")), PG_BIN + "/pgbench is absent (postgresql-15)");
+    Path base = Files.createTempDirectory(Path.of("/tmp"), "ums-pg-");
+    try {
+      Path data = initdb(base);
+      Path sockets = base.resolve("sockets");
+      List<String> command = new ArrayList<>(List.of("/usr/sbin/runuser", "-u", "postgres", "--",
+          PG_BIN.resolve("postgres").toString(), "-D", data.toString(), "-p",
+          Integer.toString(PG_PORT), "-k", sockets.toString(), "-c", "listen_addresses=*"));
+      JsonObject workload = bed.launch(bed.a, "postgres", command);
+      awaitPostgres(bed.a);
+      System.out.println("postgres processes before: " + ProcessTree.members(workload.getLong("pid")).size());
+
+      Path script = base.resolve("insert.sql");
+      Files.writeString(script, "INSERT INTO acked (client) VALUES (:client_id);\n");
+      Path benchOut = base.resolve("pgbench-a.out");
+      Process bench = pgbench(bed.a.node.address(), script, 4, List.of("-T", "600"), benchOut);
+      try {
+        Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+            .until(() -> rows(bed.a.node.address()) >= 300);
+
+        JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+        System.out.println("postgres migrated: " + status.encode());
+        if (!agentHasCapability(CAP_SYS_RESOURCE)) {
+          assertRefusedKeepsServing(status, workload, bench, "runs without CAP_SYS_RESOURCE");
+          return;
+        }
+        assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+        assertThat(bench.waitFor(60, TimeUnit.SECONDS)).as("pgbench ends once its connections are reset").isTrue();
+      } finally {
+        bench.destroyForcibly();
+      }
+      String benchReport = Files.readString(benchOut);
+      long acknowledged = processed(benchReport);
+      System.out.println("pgbench on A:\n" + benchReport);
+      assertThat(ProcessTree.alive(workload.getLong("pid"))).as("source postmaster").isFalse();
+      assertThat(bed.workloads(bed.a)).isEmpty();
+      bed.assertNothingLeftBehind(bed.a, bed.b);
+
+      long onB = rows(bed.b.node.address());
+      System.out.println("postgres: pgbench saw " + acknowledged + " inserts committed on A; B holds " + onB);
+      assertThat(acknowledged).as("inserts pgbench saw committed").isGreaterThanOrEqualTo(300);
+      assertThat(onB).as("rows on B").isGreaterThanOrEqualTo(acknowledged);
+
+      Path benchB = base.resolve("pgbench-b.out");
+      Process after = pgbench(bed.b.node.address(), script, 4, List.of("-t", "100"), benchB);
+      assertThat(after.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      assertThat(after.exitValue()).as(Files.readString(benchB)).isZero();
+      assertThat(rows(bed.b.node.address())).as("rows after 400 more inserts on B").isEqualTo(onB + 400);
+      // the unix socket in its directory answers too, for the restored server
+      assertThat(sql(sockets.toString(), "SELECT count(*) FROM acked").strip()).isEqualTo(Long.toString(onB + 400));
+    } finally {
+      HostCommand.run("rm", "-rf", base.toString());
+    }
+  }
+
+  /**
+   * Dropping privileges in the first process ({@code setpriv} execs postgres as the namespace's init) is
+   * refused before the freeze: CRIU could not mount the /proc it needs from inside that process. The server
+   * never stops taking pgbench's inserts.
+   */
+  @Test
+  void postgresStartedThroughSetprivIsRefusedBeforeTheFreeze() throws Exception {
+    assumeTrue(Files.isExecutable(PG_BIN.resolve("postgres")), PG_BIN + "/postgres is absent (postgresql-15)");
+    Path base = Files.createTempDirectory(Path.of("/tmp"), "ums-pg-");
+    try {
+      Path data = initdb(base);
+      JsonObject workload = bed.launch(bed.a, "postgres-setpriv", List.of("/usr/bin/setpriv", "--reuid=postgres",
+          "--regid=postgres", "--init-groups", "--", PG_BIN.resolve("postgres").toString(), "-D", data.toString(),
+          "-p", Integer.toString(PG_PORT), "-k", base.resolve("sockets").toString(), "-c", "listen_addresses=*"));
+      awaitPostgres(bed.a);
+      Path script = base.resolve("insert.sql");
+      Files.writeString(script, "INSERT INTO acked (client) VALUES (:client_id);\n");
+      Process bench = pgbench(bed.a.node.address(), script, 2, List.of("-T", "600"), base.resolve("pgbench.out"));
+      try {
+        Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+            .until(() -> rows(bed.a.node.address()) >= 100);
+
+        JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+        System.out.println("postgres-setpriv: " + status.encode());
+        assertRefusedKeepsServing(status, workload, bench, "runs without CAP_SYS_ADMIN");
+      } finally {
+        bench.destroyForcibly();
+      }
+    } finally {
+      HostCommand.run("rm", "-rf", base.toString());
+    }
+  }
+
+  private static void assertRefusedKeepsServing(JsonObject status, JsonObject workload, Process bench, String why)
+      throws Exception {
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    JsonObject error = status.getJsonObject("error");
+    assertThat(error.getString("code")).as(error.encode()).isEqualTo("UNMOVABLE_RESOURCE");
+    assertThat(error.getString("message")).contains(why);
+    assertThat(status.getJsonObject("timings").containsKey("freezeMs")).as("never frozen").isFalse();
+    long rows = rows(bed.a.node.address());
+    Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> rows(bed.a.node.address()) > rows + 100);
+    assertThat(bench.isAlive()).as("pgbench, connected all along").isTrue();
+    assertThat(bed.a.get("/v1/workloads/" + workload.getString("id")).getString("status")).isEqualTo("RUNNING");
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
+  /** Whether this JVM (and so an agent started like it, and its CRIU) holds the capability. */
+  private static boolean agentHasCapability(int capability) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("CapEff:")) {
+        return new java.math.BigInteger(line.substring(7).trim(), 16).testBit(capability);
+      }
+    }
+    return true;
+  }
+
+  /** A fresh cluster in {@code base}/data (trusting every client), its socket directory beside it. */
+  private static Path initdb(Path base) throws IOException {
+    HostCommand.check("chown", "postgres:postgres", base.toString());
+    HostCommand.check("chmod", "755", base.toString());
+    Path data = base.resolve("data");
+    asPostgres(PG_BIN.resolve("initdb").toString(), "-D", data.toString(), "-U", "postgres", "--auth=trust",
+        "-E", "UTF8", "--no-sync");
+    asPostgres("mkdir", base.resolve("sockets").toString());
+    // the clients come from the testbed's host side of the bridge
+    Files.writeString(data.resolve("pg_hba.conf"), "host all all 0.0.0.0/0 trust\n",
+        java.nio.file.StandardOpenOption.APPEND);
+    return data;
+  }
+
+  /** Waits until the server takes connections, then creates the table the inserts go to. */
+  private static void awaitPostgres(AgentProcess agent) {
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+        .until(() -> HostCommand.run(PG_BIN.resolve("pg_isready").toString(), "-h", agent.node.address(), "-p",
+            Integer.toString(PG_PORT)).ok());
+    assertThat(sql(agent.node.address(), "CREATE TABLE acked (id bigserial PRIMARY KEY, client int NOT NULL)"))
+        .contains("CREATE TABLE");
+  }
+
+  private static void asPostgres(String... command) {
+    List<String> args = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres",
+        "--init-groups", "--"));
+    args.addAll(List.of(command));
+    HostCommand.Result result = HostCommand.run(args);
+    assertThat(result.ok()).as(String.join(" ", args) + ": " + result.output()).isTrue();
+  }
+
+  private static String sql(String host, String statement) {
+    HostCommand.Result result = HostCommand.run(PG_BIN.resolve("psql").toString(), "-X", "-A", "-t", "-h", host,
+        "-p", Integer.toString(PG_PORT), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c",
+        statement);
+    assertThat(result.ok()).as(statement + ": " + result.output()).isTrue();
+    return result.output();
+  }
+
+  private static long rows(String host) {
+    return Long.parseLong(sql(host, "SELECT count(*) FROM acked").strip());
+  }
+
+  private static Process pgbench(String host, Path script, int clients, List<String> duration, Path output)
+      throws IOException {
+    List<String> command = new ArrayList<>(List.of(PG_BIN.resolve("pgbench").toString(), "-n", "-h", host, "-p",
+        Integer.toString(PG_PORT), "-U", "postgres", "-c", Integer.toString(clients), "-f", script.toString()));
+    command.addAll(duration);
+    command.add("postgres");
+    return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+  }
+
+  /** pgbench's own count of transactions it saw complete ("number of transactions actually processed"). */
+  private static long processed(String report) {
+    Matcher matcher = Pattern.compile("number of transactions actually processed: (\\d+)").matcher(report);
+    assertThat(matcher.find()).as(report).isTrue();
+    return Long.parseLong(matcher.group(1));
+  }
+
+}
