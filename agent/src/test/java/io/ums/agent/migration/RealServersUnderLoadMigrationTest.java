@@ -7,11 +7,22 @@ import io.ums.agent.criu.ProcessTree;
 import io.ums.host.HostCommand;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -36,6 +47,10 @@ class RealServersUnderLoadMigrationTest {
   private static final Path PG_BIN = Path.of("/usr/lib/postgresql/15/bin");
   private static final int PG_PORT = 15432;
   private static final int CAP_SYS_RESOURCE = 24;
+  private static final String PYTHON = "/usr/bin/python3";
+  private static final String NODE = "/usr/bin/node";
+  private static final int HTTP_PORT = 18080;
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
   @TempDir
   static Path dir;
@@ -126,6 +141,156 @@ class RealServersUnderLoadMigrationTest {
     } finally {
       HostCommand.run("rm", "-rf", base.toString());
     }
+  }
+
+  /**
+   * A Python program counting an interval timer (setitimer, SIGALRM), a POSIX timer (timer_create, SIGUSR2)
+   * and a timerfd, every 10 ms, and the SIGUSR1s it is sent. All three timers keep firing on B, and a SIGUSR1
+   * sent to the restored process is handled (the one sent before the move is still counted).
+   */
+  @Test
+  void timersAndSignalsGoOnAfterTheMove() throws Exception {
+    Path script = copyResource("timers.py");
+    JsonObject workload = bed.launch(bed.a, "python-timers", List.of(PYTHON, script.toString(),
+        Integer.toString(HTTP_PORT)));
+    long[] started = Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
+        .until(() -> numbers(httpGet(bed.a, "/")), counts -> counts[0] > 10 && counts[1] > 10 && counts[2] > 10);
+    HostCommand.check("kill", "-USR1", Long.toString(workload.getLong("pid")));
+    long[] before = Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
+        .until(() -> numbers(httpGet(bed.a, "/")), counts -> counts[3] == 1 && counts[0] > started[0]);
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    JsonObject restored = assertMovedTo(bed.b, status, workload);
+    long[] after = Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> numbers(httpGet(bed.b, "/")), counts -> counts[0] > before[0] + 20 && counts[1] > before[1] + 20
+            && counts[2] > before[2] + 20);
+    assertThat(after[3]).as("SIGUSR1 received before the move").isEqualTo(1);
+    HostCommand.check("kill", "-USR1", Long.toString(restored.getLong("pid")));
+    long[] signalled = Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
+        .until(() -> numbers(httpGet(bed.b, "/")), counts -> counts[3] == 2);
+    System.out.println("timers (alarm posix timerfd usr1): before " + java.util.Arrays.toString(before) + ", on B "
+        + java.util.Arrays.toString(after) + ", after a SIGUSR1 on B " + java.util.Arrays.toString(signalled));
+  }
+
+  /**
+   * Node.js's HTTP server with setInterval ticking and three keep-alive clients from outside the node, each
+   * with requests served on its connection. Those connections cannot follow (their local address is A's):
+   * each client learns at once (reset or end of stream, not its read timeout), opens a keep-alive connection
+   * to B and is served there on it, by the same server (its request count and ticks go on).
+   */
+  @Test
+  void nodeHttpServerWithKeepAliveClients() throws Exception {
+    assumeTrue(Files.isExecutable(Path.of(NODE)), NODE + " is absent (nodejs)");
+    Path script = copyResource("keepalive.js");
+    JsonObject workload = bed.launch(bed.a, "node-keepalive", List.of(NODE, script.toString(),
+        Integer.toString(HTTP_PORT)));
+    Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> httpGet(bed.a, "/") != null);
+    List<Socket> clients = new ArrayList<>();
+    try {
+      long[] before = null;
+      for (int i = 0; i < 3; i++) {
+        Socket client = new Socket();
+        clients.add(client);
+        client.connect(new InetSocketAddress(bed.a.node.address(), HTTP_PORT), 2000);
+        client.setSoTimeout(5000);
+        for (int request = 1; request <= 3; request++) {
+          before = numbers(keepAliveGet(client));
+          assertThat(before[2]).as("requests on this kept-alive connection").isEqualTo(request);
+        }
+      }
+
+      JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+      assertMovedTo(bed.b, status, workload);
+      for (Socket client : clients) {
+        long asked = System.nanoTime();
+        try {
+          String answer = keepAliveGet(client);
+          throw new AssertionError("the old connection answered: " + answer);
+        } catch (IOException expected) {
+          System.out.println("node: old keep-alive connection after the move: " + expected);
+        }
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked)).as("ms until the client knew")
+            .isLessThan(3000);
+      }
+      try (Socket again = new Socket()) {
+        again.connect(new InetSocketAddress(bed.b.node.address(), HTTP_PORT), 2000);
+        again.setSoTimeout(5000);
+        long[] after = null;
+        for (int request = 1; request <= 3; request++) {
+          after = numbers(keepAliveGet(again));
+          assertThat(after[2]).as("requests on the new kept-alive connection").isEqualTo(request);
+        }
+        System.out.println("node (ticks requests): before " + java.util.Arrays.toString(before) + ", on B "
+            + java.util.Arrays.toString(after));
+        assertThat(after[0]).as("setInterval ticks").isGreaterThan(before[0]);
+        assertThat(after[1]).as("requests served in all").isEqualTo(before[1] + 3);
+      }
+    } finally {
+      for (Socket client : clients) {
+        client.close();
+      }
+    }
+  }
+
+  private static JsonObject assertMovedTo(AgentProcess to, JsonObject status, JsonObject workload) throws Exception {
+    System.out.println(workload.getString("name") + " migrated: " + status.encode());
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(ProcessTree.alive(workload.getLong("pid"))).as("source process").isFalse();
+    JsonObject restored = to.get("/v1/workloads/" + status.getString("destinationWorkloadId"));
+    assertThat(restored.getString("status")).isEqualTo("RUNNING");
+    assertThat(bed.workloads(bed.a)).isEmpty();
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+    return restored;
+  }
+
+  private Path copyResource(String name) throws IOException {
+    Path copy = dir.resolve(name);
+    try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/" + name))) {
+      Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
+    }
+    return copy;
+  }
+
+  private static long[] numbers(String line) {
+    return java.util.Arrays.stream(line.strip().split(" ")).mapToLong(Long::parseLong).toArray();
+  }
+
+  private static String httpGet(AgentProcess agent, String path) throws Exception {
+    HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create("http://" + agent.node.address()
+        + ":" + HTTP_PORT + path)).timeout(Duration.ofSeconds(3)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).isEqualTo(200);
+    return response.body();
+  }
+
+  /** One HTTP/1.1 GET on a connection kept alive; the body (the answer's Content-Length bytes). */
+  private static String keepAliveGet(Socket socket) throws IOException {
+    OutputStream out = socket.getOutputStream();
+    out.write("GET / HTTP/1.1\r\nHost: ums\r\nConnection: keep-alive\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+    InputStream in = socket.getInputStream();
+    int length = -1;
+    for (String line = readLine(in); !line.isEmpty(); line = readLine(in)) {
+      if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+        length = Integer.parseInt(line.substring("content-length:".length()).trim());
+      }
+    }
+    assertThat(length).as("Content-Length").isPositive();
+    return new String(in.readNBytes(length), StandardCharsets.US_ASCII);
+  }
+
+  private static String readLine(InputStream in) throws IOException {
+    StringBuilder line = new StringBuilder();
+    for (int c = in.read(); c != '\n'; c = in.read()) {
+      if (c < 0) {
+        throw new IOException("connection closed");
+      }
+      if (c != '\r') {
+        line.append((char) c);
+      }
+    }
+    return line.toString();
   }
 
   /**
