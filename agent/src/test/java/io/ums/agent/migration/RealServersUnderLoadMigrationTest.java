@@ -234,6 +234,46 @@ class RealServersUnderLoadMigrationTest {
     }
   }
 
+  /**
+   * Python's sqlite3 in WAL mode, committing a row per transaction: an open WAL connection holds POSIX locks
+   * on the database's -shm file as long as it lives, which cannot move (see the README's limits). The
+   * migration is refused before anything is frozen, naming the lock; the writer never stops, and every commit
+   * it saw acknowledged is in the database.
+   */
+  @Test
+  void sqliteInWalModeIsRefusedBeforeTheFreezeAndLosesNoCommit() throws Exception {
+    Path script = copyResource("sqlite_writer.py");
+    Path state = Files.createDirectories(dir.resolve("sqlite-state"));
+    Path database = state.resolve("writes.db");
+    JsonObject workload = bed.launch(bed.a, "sqlite-writer", List.of(PYTHON, script.toString(),
+        Integer.toString(HTTP_PORT), database.toString()));
+    Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
+        .until(() -> numbers(httpGet(bed.a, "/")), counts -> counts[1] > 50);
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    System.out.println("sqlite-writer: " + status.encode());
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    JsonObject error = status.getJsonObject("error");
+    assertThat(error.getString("code")).as(error.encode()).isEqualTo("UNMOVABLE_RESOURCE");
+    assertThat(error.getString("message")).contains("holds a file lock (POSIX ").contains("on " + database);
+    assertThat(status.getJsonObject("timings").containsKey("freezeMs")).as("never frozen").isFalse();
+    long[] refused = numbers(httpGet(bed.a, "/"));
+    long[] later = Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> numbers(httpGet(bed.a, "/")), counts -> counts[1] > refused[1] + 50);
+    bed.removeAllWorkloads();
+    HostCommand.Result rows = HostCommand.run(PYTHON, "-c", "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
+        + " print(*db.execute('SELECT count(*), coalesce(min(n), 0), coalesce(max(n), 0) FROM acked').fetchone())",
+        database.toString());
+    assertThat(rows.ok()).as(rows.output()).isTrue();
+    long[] stored = numbers(rows.output());
+    System.out.println("sqlite: " + later[1] + " commits acknowledged; the database holds " + stored[0] + " rows, "
+        + stored[1] + ".." + stored[2]);
+    assertThat(stored[0]).as("rows, one per acknowledged commit at least").isGreaterThanOrEqualTo(later[1]);
+    assertThat(stored[2]).as("no gap").isEqualTo(stored[0]);
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
   private static JsonObject assertMovedTo(AgentProcess to, JsonObject status, JsonObject workload) throws Exception {
     System.out.println(workload.getString("name") + " migrated: " + status.encode());
     assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
