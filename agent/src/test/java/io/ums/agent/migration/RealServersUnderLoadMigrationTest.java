@@ -49,6 +49,9 @@ class RealServersUnderLoadMigrationTest {
   private static final int CAP_SYS_RESOURCE = 24;
   private static final String PYTHON = "/usr/bin/python3";
   private static final String NODE = "/usr/bin/node";
+  private static final String REDIS = "/usr/bin/redis-server";
+  private static final String REDIS_CLI = "/usr/bin/redis-cli";
+  private static final int REDIS_PORT = 16379;
   private static final int HTTP_PORT = 18080;
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
@@ -235,6 +238,72 @@ class RealServersUnderLoadMigrationTest {
   }
 
   /**
+   * Debian's redis-server while a client (in the root namespace, over TCP on A's address) pushes numbered
+   * entries onto a list as fast as redis acknowledges them, through the migration: its connection is reset
+   * once B runs the workload, it reconnects to B and goes on. Every entry redis acknowledged, on A or on B,
+   * is in B's list, in order, each once.
+   */
+  @Test
+  void redisWithAClientWritingThroughTheMigration() throws Exception {
+    assumeTrue(Files.isExecutable(Path.of(REDIS)), REDIS + " is absent (redis-server)");
+    JsonObject workload = bed.launch(bed.a, "redis-writes", List.of(REDIS, "--port", Integer.toString(REDIS_PORT),
+        "--save", "", "--appendonly", "no", "--protected-mode", "no"));
+    List<Long> acknowledged = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.atomic.AtomicReference<String> target = new java.util.concurrent.atomic.AtomicReference<>(
+        bed.a.node.address());
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicLong resets = new java.util.concurrent.atomic.AtomicLong();
+    Thread writer = new Thread(() -> {
+      long next = 1;
+      while (!stop.get()) {
+        try (Socket socket = new Socket()) {
+          socket.connect(new InetSocketAddress(target.get(), REDIS_PORT), 1000);
+          socket.setSoTimeout(10_000);
+          while (!stop.get()) {
+            String reply = resp(socket, "RPUSH acked " + next);
+            if (!reply.startsWith(":")) {
+              throw new IllegalStateException("RPUSH answered " + reply);
+            }
+            acknowledged.add(next++);
+          }
+        } catch (IOException e) {
+          if (!acknowledged.isEmpty()) {
+            resets.incrementAndGet();
+          }
+          // not acknowledged: the same number goes again once connected (to B after the move)
+          java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+      }
+    }, "redis-writer");
+    writer.start();
+    try {
+      Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> acknowledged.size() > 2000);
+
+      JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+      assertMovedTo(bed.b, status, workload);
+      int atMove = acknowledged.size();
+      target.set(bed.b.node.address());
+      Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> acknowledged.size() > atMove + 2000);
+    } finally {
+      stop.set(true);
+      writer.join(15_000);
+    }
+    HostCommand.Result list = HostCommand.run(REDIS_CLI, "-h", bed.b.node.address(), "-p",
+        Integer.toString(REDIS_PORT), "LRANGE", "acked", "0", "-1");
+    assertThat(list.ok()).as(list.output()).isTrue();
+    List<Long> stored = list.output().lines().map(Long::parseLong).toList();
+    System.out.println("redis: " + acknowledged.size() + " pushes acknowledged (" + resets.get()
+        + " failed connection(s) or attempts after the first push); B's list holds " + stored.size());
+    assertThat(resets.get()).as("the client's connection to A was reset").isPositive();
+    // an entry redis stored but whose answer the reset swallowed is pushed again: at most one extra per reset
+    List<Long> distinct = stored.stream().distinct().toList();
+    assertThat(distinct).as("every acknowledged entry, in order").startsWith(acknowledged.toArray(Long[]::new));
+    assertThat(stored.size() - acknowledged.size()).as("entries stored without an acknowledgement")
+        .isBetween(0, (int) resets.get());
+  }
+
+  /**
    * Python's sqlite3 in WAL mode, committing a row per transaction: an open WAL connection holds POSIX locks
    * on the database's -shm file as long as it lives, which cannot move (see the README's limits). The
    * migration is refused before anything is frozen, naming the lock; the writer never stops, and every commit
@@ -318,6 +387,14 @@ class RealServersUnderLoadMigrationTest {
     }
     assertThat(length).as("Content-Length").isPositive();
     return new String(in.readNBytes(length), StandardCharsets.US_ASCII);
+  }
+
+  /** One RESP command as an inline command; the first line of the reply. */
+  private static String resp(Socket socket, String command) throws IOException {
+    OutputStream out = socket.getOutputStream();
+    out.write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+    return readLine(socket.getInputStream());
   }
 
   private static String readLine(InputStream in) throws IOException {
