@@ -153,6 +153,16 @@ class RealServersUnderLoadMigrationTest {
    */
   @Test
   void timersAndSignalsGoOnAfterTheMove() throws Exception {
+    timersAndSignalsGoOnAfterTheMove(false);
+  }
+
+  /** As above, moved post-copy (the lazy restore re-arms the timerfd the same way). */
+  @Test
+  void timersAndSignalsGoOnAfterAPostCopyMove() throws Exception {
+    timersAndSignalsGoOnAfterTheMove(true);
+  }
+
+  private void timersAndSignalsGoOnAfterTheMove(boolean postCopy) throws Exception {
     Path script = copyResource("timers.py");
     JsonObject workload = bed.launch(bed.a, "python-timers", List.of(PYTHON, script.toString(),
         Integer.toString(HTTP_PORT)));
@@ -162,7 +172,8 @@ class RealServersUnderLoadMigrationTest {
     long[] before = Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
         .until(() -> numbers(httpGet(bed.a, "/")), counts -> counts[3] == 1 && counts[0] > started[0]);
 
-    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
+        : bed.migrate(bed.a, bed.b, workload.getString("id"));
 
     JsonObject restored = assertMovedTo(bed.b, status, workload);
     long[] after = Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
@@ -172,7 +183,7 @@ class RealServersUnderLoadMigrationTest {
     HostCommand.check("kill", "-USR1", Long.toString(restored.getLong("pid")));
     long[] signalled = Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
         .until(() -> numbers(httpGet(bed.b, "/")), counts -> counts[3] == 2);
-    System.out.println("timers (alarm posix timerfd usr1): before " + java.util.Arrays.toString(before) + ", on B "
+    System.out.println("timers" + (postCopy ? " (post-copy)" : "") + " (alarm posix timerfd usr1): before " + java.util.Arrays.toString(before) + ", on B "
         + java.util.Arrays.toString(after) + ", after a SIGUSR1 on B " + java.util.Arrays.toString(signalled));
   }
 
