@@ -1,6 +1,6 @@
 # A test workload living on timers and signals (RealServersUnderLoadMigrationTest): an interval timer
-# (setitimer, SIGALRM every 10 ms), a POSIX timer (timer_create, SIGUSR2 every 10 ms), a timerfd read by a
-# thread (every 10 ms), and a SIGUSR1 handler; an HTTP server answers
+# (setitimer, SIGALRM every 10 ms), a POSIX timer (timer_create, SIGUSR2 every 10 ms), a timerfd expiring
+# every 10 ms (its expirations counted by a thread reading it every 100 ms), and a SIGUSR1 handler; an HTTP server answers
 # "<alarms> <posix timer signals> <timerfd expirations> <SIGUSR1 received>".
 import ctypes
 import os
@@ -59,11 +59,14 @@ if timer_fd < 0 or libc.timerfd_settime(timer_fd, 0, ctypes.byref(ten_ms), None)
 
 
 def read_timerfd():
+    # an event loop with other work: it reads the timerfd every 100 ms, so the timer has mostly expired,
+    # unread, when the workload is frozen (the kernel re-arms a periodic timerfd only as it is read)
     while True:
         try:
             counts["timerfd"] += struct.unpack("Q", os.read(timer_fd, 8))[0]
         except InterruptedError:
             pass
+        time.sleep(0.1)
 
 
 class Handler(BaseHTTPRequestHandler):
