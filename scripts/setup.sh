@@ -11,7 +11,7 @@ DISTRO_PACKAGES=(runc iptables iproute2 gcc libc6-dev busybox-static util-linux 
                  maven openjdk-17-jdk-headless rsync openssh-server openssh-client podman
                  ca-certificates debian-archive-keyring curl skopeo attr
                  fontconfig fonts-dejavu-core redis-server redis-tools python3 openssl mmdebstrap
-                 libseccomp-dev)
+                 libseccomp-dev postgresql-15 nodejs)
 REQUIRED_CRIU=4.2
 
 say()  { printf '[setup] %s\n' "$*"; }

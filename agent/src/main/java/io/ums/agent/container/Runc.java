@@ -1,6 +1,7 @@
 package io.ums.agent.container;
 
 import io.ums.agent.container.ContainerException.Code;
+import io.ums.agent.criu.ExpiredTimerfds;
 import io.ums.agent.criu.RestoreGuard;
 import io.ums.agent.criu.Tether;
 import io.vertx.core.json.JsonObject;
@@ -89,6 +90,7 @@ public final class Runc {
       args.add("--lazy-pages");
     }
     args.add(id);
+    ExpiredTimerfds.rearmBeforeRestore(imagesDir);
     run(output.wrap(command(runcLog, args.toArray(String[]::new))), restoredPidFile(workDir), Code.RESTORE_FAILED,
         runcLog, workDir.resolve("restore.log"));
     return pid(id);

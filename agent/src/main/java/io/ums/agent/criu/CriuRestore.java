@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * {@code criu restore -d} of a dumped process tree. The dumped root was the init of its own PID namespace,
  * so CRIU recreates a fresh namespace and no PID can clash. The tree's output pipe (dumped by inode) is
- * replaced by a pipe the caller provides ({@code --inherit-fd}), open on CRIU's stdout.
+ * replaced by a pipe the caller provides ({@code --inherit-fd}), open on CRIU's stdout. Periodic timerfds
+ * CRIU would restore disarmed are re-armed in the images first ({@link ExpiredTimerfds}).
  */
 public final class CriuRestore {
   public static final String LOG = "restore.log";
@@ -58,6 +59,7 @@ public final class CriuRestore {
   static long run(CriuRunner runner, Options options, List<String> args, String what, long timeoutMillis)
       throws IOException {
     Files.deleteIfExists(options.workDir().resolve(PID_FILE));
+    ExpiredTimerfds.rearmBeforeRestore(options.imagesDir());
     // it dies with the agent, with the tasks it restored so far (see RestoreGuard)
     Process process = RestoreGuard.startRestorer(runner.builder("restore", args)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(options.output().toFile()))

@@ -3,6 +3,7 @@ package io.ums.agent.migration;
 import io.ums.agent.criu.ClientConnections;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.criu.TcpConnections;
+import io.ums.agent.criu.UnmovableCredentials;
 import io.ums.agent.criu.UnmovableFiles;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
@@ -28,7 +29,7 @@ record ProcessFacts(Optional<Long> outputPipe, Optional<String> cwd, Set<String>
   /** Reads the facts, or refuses a workload CRIU cannot move ({@link Code#UNMOVABLE_RESOURCE}). Blocking. */
   static ProcessFacts read(Workload workload) {
     List<Long> tree = ProcessTree.members(workload.pid());
-    UnmovableFiles.find(tree).ifPresent(why -> {
+    UnmovableFiles.find(tree).or(() -> UnmovableCredentials.find(workload.pid(), tree)).ifPresent(why -> {
       throw new MigrationFailure.Exception(Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
           + " cannot move: " + why);
     });
