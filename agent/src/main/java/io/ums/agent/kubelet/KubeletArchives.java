@@ -62,6 +62,19 @@ public final class KubeletArchives {
     return local;
   }
 
+  /**
+   * The archives of a container's checkpoints in the directory now: the kubelet names them
+   * {@code checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar}.
+   */
+  public java.util.Set<Path> archivesOf(String namespace, String pod, String container) throws IOException {
+    java.util.regex.Pattern name = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote("checkpoint-" + pod
+        + "_" + namespace + "-" + container + "-") + "\\d{4}-\\d{2}-\\d{2}T[^/]*\\.tar");
+    try (var files = Files.list(dir)) {
+      return files.filter(file -> name.matcher(file.getFileName().toString()).matches()
+          && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)).collect(java.util.stream.Collectors.toSet());
+    }
+  }
+
   /** Notes that migration {@code id} sends (and must delete) {@code archive}. */
   public void claim(String id, Path archive) throws IOException {
     Files.createDirectories(claims);

@@ -76,8 +76,9 @@ final class KubeletDestination implements DestinationBackend {
     }
     archiveChannel = channel;
     channel.pause();
+    // no size: the source sends the archive while the kubelet's runtime is still writing it
     long size = channel.metadata().getValue("size") instanceof Number number ? number.longValue() : -1;
-    if (images.containerdSocket().isPresent() && size > 0) {
+    if (images.containerdSocket().isPresent()) {
       streamIntoContainerd(channel, size);
       return true;
     }
@@ -95,7 +96,9 @@ final class KubeletDestination implements DestinationBackend {
    * nothing goes to this agent's disk; the restore request only completes it.
    */
   private void streamIntoContainerd(IncomingChannel channel, long size) {
-    vertx.executeBlocking(() -> images.startStreamedImport(size).orElseThrow(), false)
+    long acceptedNanos = System.nanoTime();
+    vertx.executeBlocking(() -> (size > 0 ? images.startStreamedImport(size) : images.startGrowingImport())
+        .orElseThrow(), false)
         .compose(started -> {
           streamed = started;
           if (session.finishing()) {
@@ -105,6 +108,10 @@ final class KubeletDestination implements DestinationBackend {
           // a reset channel must not end the sink as if the archive were complete
           return channel.pipe().endOnFailure(false).to(sink);
         })
+        .onSuccess(ignored -> LOG.info("session {}: the archive's {} bytes arrived and went into ctr in {} ms;"
+            + " the import waited {} ms for bytes, {}", session.id(), channel.bytesReceived(),
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - acceptedNanos),
+            TimeUnit.NANOSECONDS.toMillis(sink.waitedNanos()), streamed.profile()))
         .onComplete(archiveReceived)
         .onFailure(failure -> {
           // the session's failure tells the source why; a channel reset here would race it with CANCELLED
