@@ -26,7 +26,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * agent's disk, and containerd stores the layer as it arrives: what is left after the last byte is containerd's
  * unpack. The layer's entry is not named after its digest (not known before the end): containerd's importer
  * (archive.ImportIndex) names every blob by the digest of its contents and finds them through index.json, in
- * any order. Blocking: one worker thread, for the whole transfer.
+ * any order. An archive whose length is not known at its first byte (the source sends it while the kubelet's
+ * runtime still writes it) becomes several layers, cut at its entries ({@link ArchiveLayers}), each with its
+ * length known before its first byte. Blocking: one worker thread, for the whole transfer.
  */
 public final class StreamedCheckpointImport {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(StreamedCheckpointImport.class);

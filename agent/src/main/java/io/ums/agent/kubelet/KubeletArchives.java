@@ -7,6 +7,9 @@ import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * The kubelet's checkpoint archives as this agent sees them: the kubelet reports a path on the node
@@ -66,12 +69,12 @@ public final class KubeletArchives {
    * The archives of a container's checkpoints in the directory now: the kubelet names them
    * {@code checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar}.
    */
-  public java.util.Set<Path> archivesOf(String namespace, String pod, String container) throws IOException {
-    java.util.regex.Pattern name = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote("checkpoint-" + pod
+  public Set<Path> archivesOf(String namespace, String pod, String container) throws IOException {
+    Pattern name = Pattern.compile(Pattern.quote("checkpoint-" + pod
         + "_" + namespace + "-" + container + "-") + "\\d{4}-\\d{2}-\\d{2}T[^/]*\\.tar");
     try (var files = Files.list(dir)) {
       return files.filter(file -> name.matcher(file.getFileName().toString()).matches()
-          && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)).collect(java.util.stream.Collectors.toSet());
+          && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)).collect(Collectors.toSet());
     }
   }
 

@@ -22,8 +22,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A pod's container moved through the kubelet checkpoint API (interface kubelet, POST /v1/receive kind
  * "checkpoint"), the destination side. Into a containerd node the kubelet's archive streams, as it arrives,
- * into {@code ctr images import} as the layer of the checkpoint image ({@link StreamedCheckpointImport}), and the
- * restore request names and completes that image. For the other stores the archive arrives into the work dir
+ * into {@code ctr images import} as the layer of the checkpoint image ({@link StreamedCheckpointImport}; as
+ * several layers when its channel announces no size: the source sends it while the kubelet's runtime still
+ * writes it), and the restore request names and completes that image. For the other stores the archive arrives into the work dir
  * (archives are as large as the container's memory: not tmpfs) and the restore request turns it into a
  * checkpoint image imported into the node's image store ({@link CheckpointImages}); the result names that
  * image. The runtime restores the container when the coordinator creates the destination pod with that

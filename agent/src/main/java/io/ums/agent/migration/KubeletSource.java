@@ -5,10 +5,10 @@ import io.ums.agent.kubelet.KubeletArchives;
 import io.ums.agent.kubelet.KubeletClient;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.ProtocolError;
+import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.ums.protocol.UmsConnection;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
@@ -19,8 +19,9 @@ import org.slf4j.LoggerFactory;
  * A pod's container copied through its kubelet's checkpoint API (interface kubelet-copy), the source side: the
  * kubelet checkpoints the container (which goes on running; where the node's runtime leaves checkpointed
  * containers stopped, {@code afterCheckpoint} lets it run on) while the data
- * connection opens, and the archive it wrote streams from the file straight into one channel to the
- * destination, which turns it into a checkpoint image. Nothing to commit or roll back: a failed migration
+ * connection opens, and the archive it writes streams from the file into one channel to the destination, which
+ * turns it into a checkpoint image: from the moment the file appears, while the kubelet's runtime still writes
+ * it, to its length when the kubelet answers ({@link GrowingFile}). Nothing to commit or roll back: a failed migration
  * ends FAILED with the container running where it was. The archive holds the container's memory: it is
  * deleted in every outcome, also when it arrives after the migration was given up.
  */
@@ -86,12 +87,13 @@ final class KubeletSource implements SourceBackend {
             if (!tailing) {
               archives.claim(session.id(), local);
             }
-            return new Object[] {local, Files.size(local)};
+            return new Located(local, Files.size(local));
           }, false);
         })
         .map(located -> {
-          Path local = (Path) located[0];
-          long length = (Long) located[1];
+          Path local = located.file();
+          long length = located.length();
+          // the kubelet's runtime froze the container at most this long; a copy's runs on afterwards
           status.timing("dumpMs", MigrationEvents.millis(started, System.nanoTime()));
           status.timing("freezeMs", status.timing("dumpMs"));
           if (growing != null && !local.equals(archive)) {
@@ -117,6 +119,9 @@ final class KubeletSource implements SourceBackend {
         })
         .mapEmpty();
   }
+
+  /** The archive the kubelet answered with, and its length then (complete). */
+  private record Located(Path file, long length) {}
 
   /**
    * Polls the checkpoint directory for the container's new archive until the kubelet answered; once it is there
