@@ -93,17 +93,6 @@ abstract class CriuDestination extends SessionDestination {
     pagesReceived.future().onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST));
   }
 
-  /** A full session directory explains a failure better than what broke next (see {@link DestinationDisk}). */
-  @Override
-  public Future<Throwable> explain(Throwable failure) {
-    return DestinationDisk.explain(deps, dir, failure);
-  }
-
-  /** Fails the session, saying so when the cause is a full session directory. */
-  protected void failExplained(Throwable failure, Code fallback) {
-    explain(failure).onComplete(explained -> session.fail(Failures.classify(explained.result(), fallback)));
-  }
-
   /** The result naming the workload restored here. */
   protected MigrationResult restored(Workload workload) {
     return MigrationResult.restored(workload.id(), session.status().timing("restoreMs"));

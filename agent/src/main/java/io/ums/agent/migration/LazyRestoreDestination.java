@@ -54,7 +54,7 @@ abstract class LazyRestoreDestination extends SessionDestination {
         accepted.onSuccess(opened -> opened.pagesChannel(channel));
       }
       case Channels.IMAGE -> images.add(ImageFiles.receive(vertx, channel, dir.resolve("images"))
-          .onFailure(failure -> session.fail(Failures.classify(failure, Code.CONNECTION_LOST))));
+          .onFailure(failure -> failExplained(failure, Code.CONNECTION_LOST)));
       default -> {
         return false;
       }

@@ -33,7 +33,7 @@ final class PostCopyContainerDestination extends LazyRestoreDestination {
   public void attached() {
     super.attached();
     receiver = new ContainerReceiver(deps, session.id(), session.connection(), dir,
-        failure -> session.fail(Failures.classify(failure, Code.PROTOCOL_ERROR)));
+        failure -> failExplained(failure, Code.PROTOCOL_ERROR));
   }
 
   @Override

@@ -35,6 +35,17 @@ abstract class SessionDestination implements DestinationBackend {
     return dir;
   }
 
+  /** A full session directory explains a failure better than what broke next (see {@link DestinationDisk}). */
+  @Override
+  public Future<Throwable> explain(Throwable failure) {
+    return DestinationDisk.explain(deps, dir, failure);
+  }
+
+  /** Fails the session, saying so when the cause is a full session directory. */
+  protected void failExplained(Throwable failure, Code fallback) {
+    explain(failure).onComplete(explained -> session.fail(Failures.classify(explained.result(), fallback)));
+  }
+
   /** The restore begins: the status names the source's workload; returns the migration's id. */
   protected String beginRestore(RestoreManifest manifest) {
     session.beginRestore();

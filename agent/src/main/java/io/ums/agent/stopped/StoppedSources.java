@@ -5,6 +5,7 @@ import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.error.AgentException;
 import io.ums.agent.error.ApiError;
+import io.ums.agent.image.FileTrees;
 import io.ums.agent.workload.ProcessIdentity;
 import io.ums.agent.workload.Workloads;
 import io.vertx.core.Future;
@@ -252,14 +253,7 @@ public final class StoppedSources {
   }
 
   private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(path);
-      }
-    }
+    FileTrees.delete(dir); // a session directory: what a killed CRIU left mounted in it is detached first
   }
 
   private static boolean ours(JsonObject record) {

@@ -61,4 +61,30 @@ class DestinationLimitsTest {
     }
     bed.assertNothingLeftBehind(bed.a, bed.b);
   }
+
+  /**
+   * Post-copy puts only the small image files in the session directory (the pages go to the lazy-pages
+   * daemon), so a 64 KiB one is what fills up; the answer must still name the destination's full disk.
+   */
+  @Test
+  void aFullDestinationDiskInPostCopyIsReportedAsTheDestinationsNoSpace() throws Exception {
+    smallDisk = Files.createDirectories(dir.resolve("tiny-disk"));
+    HostCommand.check("mount", "-t", "tmpfs", "-o", "size=64k", "ums-test-tiny", smallDisk.toString());
+    bed = new MigrationTestBed(dir, List.of(),
+        List.of("-Dums.migration.sessionRoot=" + smallDisk.resolve("sessions")), 10);
+    JsonObject workload = bed.launch(bed.a, 32);
+    String checksum = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000).checksum();
+
+    JsonObject status = bed.migratePostCopy(bed.a, bed.b, workload.getString("id"));
+    System.out.println("post-copy rolled back: " + status.encode());
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    JsonObject error = status.getJsonObject("error");
+    assertThat(error.getString("code")).as(error.encode()).isEqualTo("DESTINATION_NO_SPACE");
+    assertThat(error.getString("message")).as(error.encode())
+        .contains("node " + bed.b.node.name(), "no space left on device");
+    bed.assertAnswersWithinASecond(bed.a, checksum);
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
 }

@@ -3,6 +3,7 @@ package io.ums.bench.protocol;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetSocket;
 import java.util.concurrent.atomic.AtomicLong;
@@ -20,14 +21,16 @@ final class RawVertxPipe {
         received.complete();
       }
     }));
+    // held and closed at the end: Vert.x 5 closes an unreachable NetClient's sockets once GC finds it
+    NetClient client = vertx.createNetClient();
     return LoopbackPair.on(loops.server(), () -> server.listen(0, "127.0.0.1"))
-        .compose(s -> LoopbackPair.on(loops.client(), () -> vertx.createNetClient().connect(s.actualPort(), "127.0.0.1")))
+        .compose(s -> LoopbackPair.on(loops.client(), () -> client.connect(s.actualPort(), "127.0.0.1")))
         .compose(socket -> {
           long start = System.nanoTime();
           loops.client().runOnContext(v -> pipe(vertx, socket, total));
           return received.future()
               .map(v -> new BenchResult("raw-vertx-netsocket", total, (System.nanoTime() - start) / 1e9, 0))
-              .eventually(() -> socket.close().eventually(server::close));
+              .eventually(() -> socket.close().eventually(client::close).eventually(server::close));
         });
   }
 

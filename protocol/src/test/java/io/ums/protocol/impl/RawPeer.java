@@ -10,6 +10,10 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.netty.channel.Channel;
+import io.vertx.core.internal.net.NetSocketInternal;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +24,8 @@ import java.util.function.Predicate;
  * looks at every frame the server answers, including the ERROR before the close.
  */
 final class RawPeer implements FrameHandler {
+  /** Held for as long as the peer: Vert.x 5 closes an unreachable NetClient's sockets once GC finds it. */
+  private final NetClient client;
   private final NetSocket socket;
   private final List<Frame> received = new ArrayList<>();
   private final List<Waiter> waiters = new ArrayList<>();
@@ -28,14 +34,20 @@ final class RawPeer implements FrameHandler {
 
   private record Waiter(Predicate<Frame> condition, Promise<Frame> promise) {}
 
-  private RawPeer(NetSocket socket) {
+  private RawPeer(NetClient client, NetSocket socket) {
+    this.client = client;
     this.socket = socket;
     socket.handler(decoder);
     socket.closeHandler(v -> closed.tryComplete());
   }
 
   static Future<RawPeer> connect(Vertx vertx, int port) {
-    return vertx.createNetClient().connect(port, "127.0.0.1").map(RawPeer::new);
+    return connect(vertx, port, new NetClientOptions());
+  }
+
+  static Future<RawPeer> connect(Vertx vertx, int port, NetClientOptions options) {
+    NetClient client = vertx.createNetClient(options);
+    return client.connect(port, "127.0.0.1").map(socket -> new RawPeer(client, socket));
   }
 
   /** Magic, HELLO, AUTH with a correct proof; completes once ACCEPT arrived and its proof checked out. */
@@ -57,11 +69,17 @@ final class RawPeer implements FrameHandler {
 
   /** Stops reading: what the server writes piles up in its own buffers. */
   void pauseReading() {
-    socket.pause();
+    // not socket.pause(): Vert.x keeps reading into its own queue until that fills, so how much the peer
+    // took depended on timing; with auto-read off the kernel's receive buffer is all it takes
+    channel().config().setAutoRead(false);
   }
 
   void resumeReading() {
-    socket.resume();
+    channel().config().setAutoRead(true);
+  }
+
+  private Channel channel() {
+    return ((NetSocketInternal) socket).channelHandlerContext().channel();
   }
 
   void send(Frame frame) {

@@ -3,6 +3,7 @@ package io.ums.protocol.impl;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetSocket;
 
@@ -21,9 +22,11 @@ final class RecordingRelay {
   static Future<RecordingRelay> start(Vertx vertx, int targetPort) {
     NetServer server = vertx.createNetServer();
     RecordingRelay relay = new RecordingRelay(server);
+    // one client, held by the server's handler: Vert.x 5 closes an unreachable NetClient's sockets after a GC
+    NetClient targets = vertx.createNetClient();
     server.connectHandler(client -> {
       client.pause();
-      vertx.createNetClient().connect(targetPort, "127.0.0.1").onComplete(connected -> {
+      targets.connect(targetPort, "127.0.0.1").onComplete(connected -> {
         if (connected.failed()) {
           client.close();
           return;

@@ -2,6 +2,7 @@ package io.ums.protocol.impl;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetSocket;
 
@@ -20,9 +21,11 @@ final class TlsInterceptor {
   static Future<TlsInterceptor> start(Vertx vertx, int targetPort) {
     DataPlaneTls ownCertificate = DataPlaneTls.ephemeral();
     NetServer server = vertx.createNetServer();
+    // one client, held by the server's handler: Vert.x 5 closes an unreachable NetClient's sockets after a GC
+    NetClient targets = vertx.createNetClient();
     server.connectHandler(client -> DataPlaneTls.detect(client, () -> Future.succeededFuture(ownCertificate), binding -> {
       client.pause();
-      vertx.createNetClient().connect(targetPort, "127.0.0.1")
+      targets.connect(targetPort, "127.0.0.1")
           .compose(target -> DataPlaneTls.secure(SocketContext.of(target), target, "127.0.0.1", targetPort)
               .map(serverBinding -> target))
           .onComplete(connected -> {
