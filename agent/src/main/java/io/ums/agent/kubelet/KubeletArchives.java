@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -72,9 +73,12 @@ public final class KubeletArchives {
   public Set<Path> archivesOf(String namespace, String pod, String container) throws IOException {
     Pattern name = Pattern.compile(Pattern.quote("checkpoint-" + pod
         + "_" + namespace + "-" + container + "-") + "\\d{4}-\\d{2}-\\d{2}T[^/]*\\.tar");
+    if (!Files.isDirectory(dir)) {
+      return new HashSet<>(); // not mounted: the kubelet's answer then fails to be found, with the reason (locate)
+    }
     try (var files = Files.list(dir)) {
       return files.filter(file -> name.matcher(file.getFileName().toString()).matches()
-          && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)).collect(Collectors.toSet());
+          && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)).collect(Collectors.toCollection(HashSet::new));
     }
   }
 
