@@ -1,6 +1,6 @@
 package io.ums.agent.migration;
 
-import io.ums.agent.image.FileTrees;
+import io.ums.agent.files.FileTrees;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

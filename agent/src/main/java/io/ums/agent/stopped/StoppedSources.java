@@ -5,7 +5,7 @@ import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.error.AgentException;
 import io.ums.agent.error.ApiError;
-import io.ums.agent.image.FileTrees;
+import io.ums.agent.files.FileTrees;
 import io.ums.agent.workload.ProcessIdentity;
 import io.ums.agent.workload.Workloads;
 import io.vertx.core.Future;

@@ -1,6 +1,6 @@
 package io.ums.agent.workload;
 
-import io.ums.agent.image.FileTrees;
+import io.ums.agent.files.FileTrees;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.ums.agent.image;
+package io.ums.agent.files;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package io.ums.agent.image;
+package io.ums.agent.files;
 
 import io.ums.host.HostCommand;
 import java.io.IOException;
