@@ -113,6 +113,11 @@ public final class CheckpointImages {
     return containerd.map(target -> StreamedCheckpointImport.start(target, archiveSize));
   }
 
+  /** As {@link #startStreamedImport}, for an archive whose length is known at its end only (several layers). */
+  public Optional<StreamedCheckpointImport> startGrowingImport() {
+    return containerd.map(StreamedCheckpointImport::startGrowing);
+  }
+
   /**
    * Builds the checkpoint image of {@code archive} (consumed: it becomes the layer) in {@code scratch} and
    * imports it as {@code imageName}. {@code container} is the checkpointed container's name in its pod.
