@@ -20,7 +20,8 @@ import java.util.Optional;
  *       {@code CAP_SYS_RESOURCE} (a container that dropped it): CRIU reads every process's resource limits
  *       with {@code prlimit}, which the kernel then refuses ("Can't get rlimit 0").</li>
  * </ul>
- * Blocking (reads /proc).
+ * Neither applies to a workload launched with a {@code user}: it runs in a user namespace of its own
+ * ({@link WorkloadMounts}). Blocking (reads /proc).
  */
 public final class UnmovableCredentials {
   private static final int CAP_SYS_ADMIN = 21;
@@ -30,6 +31,11 @@ public final class UnmovableCredentials {
 
   /** Why the tree rooted at {@code init} cannot be dumped by this agent, or empty. */
   public static Optional<String> find(long init, List<Long> tree) {
+    if (WorkloadMounts.inOwnUserNamespace(init)) {
+      // launched with a user (ProcessLauncher): the agent owns the namespace, so holds every capability in
+      // it, and the namespace's own /proc spares the parasite its mount
+      return Optional.empty();
+    }
     Optional<BigInteger> initCapabilities = effectiveCapabilities(Path.of("/proc", Long.toString(init), "status"));
     if (initCapabilities.isPresent() && !initCapabilities.get().testBit(CAP_SYS_ADMIN)) {
       return Optional.of("its first process (pid " + init + ", " + ids(init).orElse("?") + ") runs without"
