@@ -147,6 +147,73 @@ class RealServersUnderLoadMigrationTest {
   }
 
   /**
+   * The same server launched with {@code "user": "postgres"}: the postmaster itself is the PID namespace's
+   * init and runs as postgres (uid 101 on the host too), inside a user namespace the agent owns. It moves
+   * whether or not the agent holds CAP_SYS_RESOURCE; pgbench's connections come back closed (no TCP repair
+   * inside a user namespace), every insert it saw committed is on B, and B takes more, still as postgres.
+   */
+  @Test
+  void postgresRunningAsItsUserMovesWithEveryCommittedRow() throws Exception {
+    assumeTrue(Files.isExecutable(PG_BIN.resolve("postgres")), PG_BIN + "/postgres is absent (postgresql-15)");
+    assumeTrue(Files.isExecutable(PG_BIN.resolve("pgbench")), PG_BIN + "/pgbench is absent (postgresql-15)");
+    Path base = Files.createTempDirectory(Path.of("/tmp"), "ums-pg-");
+    try {
+      Path data = initdb(base);
+      Path sockets = base.resolve("sockets");
+      JsonObject workload = bed.launch(bed.a, "postgres-user", List.of(PG_BIN.resolve("postgres").toString(),
+          "-D", data.toString(), "-p", Integer.toString(PG_PORT), "-k", sockets.toString(),
+          "-c", "listen_addresses=*"), "postgres");
+      awaitPostgres(bed.a);
+      assertThat(Files.readString(Path.of("/proc", workload.getString("pid"), "status")))
+          .as("the postmaster runs as postgres").containsPattern("Uid:\\s+" + postgresUid() + "\\s");
+
+      Path script = base.resolve("insert.sql");
+      Files.writeString(script, "INSERT INTO acked (client) VALUES (:client_id);\n");
+      Path benchOut = base.resolve("pgbench-a.out");
+      Process bench = pgbench(bed.a.node.address(), script, 4, List.of("-T", "600"), benchOut);
+      try {
+        Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+            .until(() -> rows(bed.a.node.address()) >= 300);
+
+        JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+        System.out.println("postgres-user migrated: " + status.encode());
+        assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+        assertThat(bench.waitFor(60, TimeUnit.SECONDS)).as("pgbench ends once its connections are reset").isTrue();
+      } finally {
+        bench.destroyForcibly();
+      }
+      String benchReport = Files.readString(benchOut);
+      long acknowledged = processed(benchReport);
+      assertThat(ProcessTree.alive(workload.getLong("pid"))).as("source postmaster").isFalse();
+      assertThat(bed.workloads(bed.a)).isEmpty();
+      bed.assertNothingLeftBehind(bed.a, bed.b);
+      JsonObject onBWorkload = bed.workloads(bed.b).getJsonObject(0);
+      assertThat(onBWorkload.getString("user")).isEqualTo("postgres");
+      assertThat(Files.readString(Path.of("/proc", onBWorkload.getString("pid"), "status")))
+          .as("the restored postmaster runs as postgres").containsPattern("Uid:\\s+" + postgresUid() + "\\s");
+
+      long onB = rows(bed.b.node.address());
+      System.out.println("postgres-user: pgbench saw " + acknowledged + " inserts committed on A; B holds " + onB);
+      assertThat(acknowledged).as("inserts pgbench saw committed").isGreaterThanOrEqualTo(300);
+      assertThat(onB).as("rows on B").isGreaterThanOrEqualTo(acknowledged);
+
+      Path benchB = base.resolve("pgbench-b.out");
+      Process after = pgbench(bed.b.node.address(), script, 4, List.of("-t", "100"), benchB);
+      assertThat(after.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      assertThat(after.exitValue()).as(Files.readString(benchB)).isZero();
+      assertThat(rows(bed.b.node.address())).as("rows after 400 more inserts on B").isEqualTo(onB + 400);
+    } finally {
+      HostCommand.run("rm", "-rf", base.toString());
+    }
+  }
+
+  private static String postgresUid() throws IOException {
+    return Files.readAllLines(Path.of("/etc/passwd")).stream().map(line -> line.split(":"))
+        .filter(fields -> fields[0].equals("postgres")).map(fields -> fields[2]).findFirst().orElseThrow();
+  }
+
+  /**
    * A Python program counting an interval timer (setitimer, SIGALRM), a POSIX timer (timer_create, SIGUSR2)
    * and a timerfd, every 10 ms, and the SIGUSR1s it is sent. All three timers keep firing on B (at least half
    * a second's worth each), and a SIGUSR1 sent to the restored process is handled (the one sent before the
