@@ -61,6 +61,30 @@ public final class UnmovableCredentials {
     return Optional.empty();
   }
 
+  /**
+   * Why the tree rooted at {@code init} cannot move post-copy, or empty: inside a user namespace of its own
+   * the restored tasks open their userfaultfd themselves, which the kernel refuses them while
+   * {@code vm.unprivileged_userfaultfd} is 0 (CRIU: "Unable to open an userfaultfd descriptor: Operation not
+   * permitted"). Read on the source, standing for the destination's kernel (the same cluster setting).
+   */
+  public static Optional<String> findForPostCopy(long init) {
+    if (!WorkloadMounts.inOwnUserNamespace(init)) {
+      return Optional.empty();
+    }
+    String allowed;
+    try {
+      allowed = Files.readString(Path.of("/proc/sys/vm/unprivileged_userfaultfd")).trim();
+    } catch (IOException e) {
+      allowed = "0";
+    }
+    if (allowed.equals("1")) {
+      return Optional.empty();
+    }
+    return Optional.of("it runs as another user in a user namespace of its own (launched with a user), where"
+        + " the restored tasks may not open the userfaultfd post-copy needs while vm.unprivileged_userfaultfd is"
+        + " 0; move it stop-and-copy");
+  }
+
   private static Optional<String> ids(long pid) {
     return ids(Path.of("/proc", Long.toString(pid), "status"));
   }

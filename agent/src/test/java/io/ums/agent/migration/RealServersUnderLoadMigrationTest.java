@@ -231,10 +231,54 @@ class RealServersUnderLoadMigrationTest {
     timersAndSignalsGoOnAfterTheMove(true);
   }
 
-  private void timersAndSignalsGoOnAfterTheMove(boolean postCopy) throws Exception {
+  /**
+   * As above, with the program running as {@code nobody} in a user namespace of its own (launched with a
+   * {@code user}): it moves stop-and-copy, still nobody on B. Post-copy it is refused before the freeze
+   * where the kernel keeps userfaultfd to privileged tasks (vm.unprivileged_userfaultfd 0, as here): CRIU's
+   * lazy restore failed with "Unable to open an userfaultfd descriptor: Operation not permitted".
+   */
+  @Test
+  void timersAndSignalsGoOnAfterTheMoveAsAnotherUser() throws Exception {
+    JsonObject restored = timersAndSignalsGoOnAfterTheMove(false, "nobody");
+    assertThat(Files.readString(Path.of("/proc", restored.getString("pid"), "status")))
+        .containsPattern("Uid:\\s+65534\\s");
+  }
+
+  @Test
+  void postCopyOfAnotherUsersProgramIsRefusedBeforeTheFreezeWithoutUnprivilegedUserfaultfd() throws Exception {
+    assumeTrue(Files.readString(Path.of("/proc/sys/vm/unprivileged_userfaultfd")).trim().equals("0"),
+        "vm.unprivileged_userfaultfd is 1: post-copy of such a workload is allowed");
+    JsonObject workload = bed.launch(bed.a, "sleeper", List.of("/bin/sleep", "600"), "nobody");
+
+    JsonObject status = bed.migratePostCopy(bed.a, bed.b, workload.getString("id"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("error").getString("code")).isEqualTo("UNMOVABLE_RESOURCE");
+    assertThat(status.getJsonObject("error").getString("message")).contains("vm.unprivileged_userfaultfd");
+    assertThat(status.getJsonObject("timings").containsKey("freezeMs")).as("never frozen").isFalse();
+    assertThat(bed.a.get("/v1/workloads/" + workload.getString("id")).getString("status")).isEqualTo("RUNNING");
+    assertThat(bed.workloads(bed.b)).isEmpty();
+  }
+
+  private JsonObject timersAndSignalsGoOnAfterTheMove(boolean postCopy) throws Exception {
+    return timersAndSignalsGoOnAfterTheMove(postCopy, null);
+  }
+
+  private JsonObject timersAndSignalsGoOnAfterTheMove(boolean postCopy, String user) throws Exception {
     Path script = copyResource("timers.py");
-    JsonObject workload = bed.launch(bed.a, "python-timers", List.of(PYTHON, script.toString(),
-        Integer.toString(HTTP_PORT)));
+    List<String> command = List.of(PYTHON, script.toString(), Integer.toString(HTTP_PORT));
+    if (user != null) {
+      // readable by the user: the test's temporary directory is not
+      Path shared = Files.createTempDirectory(Path.of("/tmp"), "ums-timers-");
+      HostCommand.check("chmod", "755", shared.toString());
+      shared.toFile().deleteOnExit();
+      Path copy = Files.copy(script, shared.resolve("timers.py"));
+      copy.toFile().deleteOnExit(); // before its directory: deleteOnExit runs last-registered first
+      HostCommand.check("chmod", "644", copy.toString());
+      command = List.of(PYTHON, copy.toString(), Integer.toString(HTTP_PORT));
+    }
+    JsonObject workload = user == null ? bed.launch(bed.a, "python-timers", command)
+        : bed.launch(bed.a, "python-timers", command, user);
     long[] started = Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
         .until(() -> numbers(httpGet(bed.a, "/")), counts -> counts[0] > 10 && counts[1] > 10 && counts[2] > 10);
     HostCommand.check("kill", "-USR1", Long.toString(workload.getLong("pid")));
@@ -254,6 +298,7 @@ class RealServersUnderLoadMigrationTest {
         .until(() -> numbers(httpGet(bed.b, "/")), counts -> counts[3] == 2);
     System.out.println("timers" + (postCopy ? " (post-copy)" : "") + " (alarm posix timerfd usr1): before " + java.util.Arrays.toString(before) + ", on B "
         + java.util.Arrays.toString(after) + ", after a SIGUSR1 on B " + java.util.Arrays.toString(signalled));
+    return restored;
   }
 
   /**
