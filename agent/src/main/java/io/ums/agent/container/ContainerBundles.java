@@ -151,7 +151,7 @@ final class ContainerBundles {
       new OverlayRootfs(List.of(), dir.upper(), dir.work(), dir.rootfs()).unmount();
     }
     try {
-      io.ums.agent.image.FileTrees.delete(dir.root());
+      io.ums.agent.files.FileTrees.delete(dir.root());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -1,5 +1,6 @@
 package io.ums.agent.image;
 
+import io.ums.agent.files.FileTrees;
 import io.ums.agent.image.ImageStoreException.Code;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -110,6 +111,11 @@ public final class CheckpointImages {
    */
   public Optional<StreamedCheckpointImport> startStreamedImport(long archiveSize) {
     return containerd.map(target -> StreamedCheckpointImport.start(target, archiveSize));
+  }
+
+  /** As {@link #startStreamedImport}, for an archive whose length is known at its end only (several layers). */
+  public Optional<StreamedCheckpointImport> startGrowingImport() {
+    return containerd.map(StreamedCheckpointImport::startGrowing);
   }
 
   /**

@@ -26,12 +26,15 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * agent's disk, and containerd stores the layer as it arrives: what is left after the last byte is containerd's
  * unpack. The layer's entry is not named after its digest (not known before the end): containerd's importer
  * (archive.ImportIndex) names every blob by the digest of its contents and finds them through index.json, in
- * any order. Blocking: one worker thread, for the whole transfer.
+ * any order. An archive whose length is not known at its first byte (the source sends it while the kubelet's
+ * runtime still writes it) becomes several layers, cut at its entries ({@link ArchiveLayers}), each with its
+ * length known before its first byte. Blocking: one worker thread, for the whole transfer.
  */
 public final class StreamedCheckpointImport {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(StreamedCheckpointImport.class);
   private static final String LAYER_ENTRY = "blobs/sha256/checkpoint-layer";
   private static final int COPY_BYTES = 256 * 1024;
+  private static final long UNKNOWN_SIZE = -1;
 
   private final ContainerdImages containerd;
   private final long archiveSize;
@@ -41,6 +44,8 @@ public final class StreamedCheckpointImport {
   private final MessageDigest sha256;
   private final TarEntryScanner scanner = new TarEntryScanner(CheckpointArchive.CONFIG_DUMP);
   private final byte[] copy = new byte[COPY_BYTES];
+  private final ArchiveLayers layers;
+  private final List<Blob> blobs = new java.util.ArrayList<>();
   private long received;
   private long hashingNanos;
   private long writingNanos;
@@ -59,14 +64,27 @@ public final class StreamedCheckpointImport {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
+    this.layers = archiveSize == UNKNOWN_SIZE ? new ArchiveLayers(scanner, new LayerEntries()) : null;
   }
 
-  /** Starts {@code ctr images import} for an archive of {@code archiveSize} bytes. */
+  /** Starts {@code ctr images import} for an archive of {@code archiveSize} bytes: one layer, the archive. */
   static StreamedCheckpointImport start(ContainerdImages containerd, long archiveSize) {
-    containerd.requireSocket();
     if (archiveSize <= 0) {
       throw new ImageStoreException(Code.INVALID, "a checkpoint archive of " + archiveSize + " bytes");
     }
+    return launch(containerd, archiveSize);
+  }
+
+  /**
+   * Starts {@code ctr images import} for an archive whose length is known only at its end (still being written
+   * where it comes from): it becomes several layers, cut at its entries ({@link ArchiveLayers}).
+   */
+  static StreamedCheckpointImport startGrowing(ContainerdImages containerd) {
+    return launch(containerd, UNKNOWN_SIZE);
+  }
+
+  private static StreamedCheckpointImport launch(ContainerdImages containerd, long archiveSize) {
+    containerd.requireSocket();
     Path output = null;
     List<String> command = containerd.importCommand();
     try {
@@ -74,9 +92,11 @@ public final class StreamedCheckpointImport {
       Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile())
           .start();
       StreamedCheckpointImport started = new StreamedCheckpointImport(containerd, archiveSize, process, output);
-      TarArchiveEntry layer = new TarArchiveEntry(LAYER_ENTRY);
-      layer.setSize(archiveSize);
-      started.tar.putArchiveEntry(layer);
+      if (archiveSize != UNKNOWN_SIZE) {
+        TarArchiveEntry layer = new TarArchiveEntry(LAYER_ENTRY);
+        layer.setSize(archiveSize);
+        started.tar.putArchiveEntry(layer);
+      }
       return started;
     } catch (IOException e) {
       if (output != null) {
@@ -89,6 +109,11 @@ public final class StreamedCheckpointImport {
   /** The next bytes of the archive (the buffer's position is left as it was). */
   public void write(ByteBuffer chunk) {
     int length = chunk.remaining();
+    if (layers != null) {
+      layers.accept(chunk);
+      received += length;
+      return;
+    }
     if (received + length > archiveSize) {
       throw new ImageStoreException(Code.INVALID, "the checkpoint archive is longer than the " + archiveSize
           + " bytes announced");
@@ -96,11 +121,16 @@ public final class StreamedCheckpointImport {
     long started = System.nanoTime();
     scanner.accept(chunk);
     sha256.update(chunk.duplicate());
-    long hashed = System.nanoTime();
-    hashingNanos += hashed - started;
+    hashingNanos += System.nanoTime() - started;
+    writeToCtr(chunk);
+    received += length;
+  }
+
+  private void writeToCtr(ByteBuffer chunk) {
+    long started = System.nanoTime();
     try {
       if (chunk.hasArray()) {
-        tar.write(chunk.array(), chunk.arrayOffset() + chunk.position(), length);
+        tar.write(chunk.array(), chunk.arrayOffset() + chunk.position(), chunk.remaining());
       } else {
         ByteBuffer in = chunk.duplicate();
         while (in.hasRemaining()) {
@@ -112,8 +142,51 @@ public final class StreamedCheckpointImport {
     } catch (IOException e) {
       throw ctrFailed(e);
     }
-    received += length;
-    writingNanos += System.nanoTime() - hashed;
+    writingNanos += System.nanoTime() - started;
+  }
+
+  /** The layers of a growing archive, as {@link ArchiveLayers} cuts them: each an entry of the OCI archive. */
+  private final class LayerEntries implements ArchiveLayers.Consumer {
+    private long length;
+
+    @Override
+    public void startLayer(long layerLength) {
+      length = layerLength;
+      sha256.reset();
+      TarArchiveEntry entry = new TarArchiveEntry(LAYER_ENTRY + "-" + blobs.size());
+      entry.setSize(layerLength);
+      try {
+        tar.putArchiveEntry(entry);
+      } catch (IOException e) {
+        throw ctrFailed(e);
+      }
+    }
+
+    @Override
+    public void bytes(ByteBuffer bytes) {
+      long started = System.nanoTime();
+      sha256.update(bytes.duplicate());
+      hashingNanos += System.nanoTime() - started;
+      writeToCtr(bytes);
+    }
+
+    @Override
+    public void endLayer() {
+      try {
+        tar.closeArchiveEntry();
+      } catch (IOException e) {
+        throw ctrFailed(e);
+      }
+      blobs.add(new Blob(Digest.of(sha256.digest()), length));
+    }
+  }
+
+  private record Blob(Digest digest, long size) {}
+
+  /** Where the import's worker spent the transfer so far, for the log. */
+  public String profile() {
+    return "scanning and hashing " + hashingNanos / 1_000_000 + " ms, writing into ctr " + writingNanos / 1_000_000
+        + " ms";
   }
 
   /**
@@ -123,15 +196,22 @@ public final class StreamedCheckpointImport {
    */
   public void finish(String imageName, String container) {
     try {
-      if (received != archiveSize || !scanner.ended()) {
-        throw new ImageStoreException(Code.INVALID, "the checkpoint archive ended after " + received + " of "
-            + archiveSize + " bytes" + (scanner.ended() ? "" : ", without its end-of-archive blocks"));
+      if ((archiveSize != UNKNOWN_SIZE && received != archiveSize) || !scanner.ended()) {
+        throw new ImageStoreException(Code.INVALID, "the checkpoint archive ended after " + received
+            + (archiveSize == UNKNOWN_SIZE ? "" : " of " + archiveSize) + " bytes"
+            + (scanner.ended() ? "" : ", without its end-of-archive blocks"));
       }
       byte[] configDump = scanner.wantedContents().orElseThrow(() -> new ImageStoreException(Code.INVALID,
           "not a container checkpoint archive: no " + CheckpointArchive.CONFIG_DUMP));
       Map<String, String> annotations = CheckpointImages.annotations(CheckpointArchive.fromConfigDump(configDump),
           container);
-      writeMetadata(Digest.of(sha256.digest()), imageName, annotations);
+      if (layers != null) {
+        layers.finish();
+      } else {
+        tar.closeArchiveEntry();
+        blobs.add(new Blob(Digest.of(sha256.digest()), archiveSize));
+      }
+      writeMetadata(imageName, annotations);
       closed = true;
       long unpackStarted = System.nanoTime();
       ImageTools.awaitExit(Code.IO, command(), ctr);
@@ -161,15 +241,20 @@ public final class StreamedCheckpointImport {
     output.toFile().delete();
   }
 
-  private void writeMetadata(Digest layer, String imageName, Map<String, String> annotations) throws IOException {
-    tar.closeArchiveEntry();
-    JsonObject config = OciImageStore.imageConfig(new JsonArray().add(layer.toString()));
+  private void writeMetadata(String imageName, Map<String, String> annotations) throws IOException {
+    JsonArray diffIds = new JsonArray();
+    JsonArray layerDescriptors = new JsonArray();
+    for (Blob blob : blobs) {
+      diffIds.add(blob.digest().toString()); // uncompressed: the layer's digest is its diff id
+      layerDescriptors.add(descriptor(ImageLayer.MEDIA_TYPE, blob.digest(), blob.size()));
+    }
+    JsonObject config = OciImageStore.imageConfig(diffIds);
     byte[] configBytes = bytes(config);
     JsonObject manifest = new JsonObject()
         .put("schemaVersion", 2)
         .put("mediaType", OciImageStore.MANIFEST_TYPE)
         .put("config", descriptor(OciImageStore.CONFIG_TYPE, sha256(configBytes), configBytes.length))
-        .put("layers", new JsonArray().add(descriptor(ImageLayer.MEDIA_TYPE, layer, archiveSize)))
+        .put("layers", layerDescriptors)
         .put("annotations", new JsonObject(new TreeMap<String, Object>(annotations)));
     byte[] manifestBytes = bytes(manifest);
     Digest manifestDigest = sha256(manifestBytes);

@@ -71,6 +71,24 @@ final class TarEntryScanner {
     }
   }
 
+  /** What is left of the current entry's data and padding (0 between entries and in a header block). */
+  long entryBytesLeft() {
+    return dataLeft + paddingLeft;
+  }
+
+  /** How much of the current header block went past (0 at a block's start). */
+  int headerFill() {
+    return headerFill;
+  }
+
+  /**
+   * Whether the next byte starts an entry of its own: no header, data or padding half passed, and no PAX or GNU
+   * long-name entry waiting for the entry it names.
+   */
+  boolean betweenEntries() {
+    return dataLeft == 0 && paddingLeft == 0 && headerFill == 0 && nextName == null;
+  }
+
   /** Whether the archive's end marker went past and no entry was cut short. */
   boolean ended() {
     return zeroBlocks >= 2 && dataLeft == 0;

@@ -1,5 +1,6 @@
 package io.ums.agent.image;
 
+import io.ums.agent.files.FileTrees;
 import io.ums.host.HostCommand;
 import java.io.IOException;
 import java.nio.file.Files;

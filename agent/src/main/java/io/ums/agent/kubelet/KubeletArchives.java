@@ -7,6 +7,10 @@ import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * The kubelet's checkpoint archives as this agent sees them: the kubelet reports a path on the node
@@ -60,6 +64,22 @@ public final class KubeletArchives {
       throw refused(reported, e.getMessage());
     }
     return local;
+  }
+
+  /**
+   * The archives of a container's checkpoints in the directory now: the kubelet names them
+   * {@code checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar}.
+   */
+  public Set<Path> archivesOf(String namespace, String pod, String container) throws IOException {
+    Pattern name = Pattern.compile(Pattern.quote("checkpoint-" + pod
+        + "_" + namespace + "-" + container + "-") + "\\d{4}-\\d{2}-\\d{2}T[^/]*\\.tar");
+    if (!Files.isDirectory(dir)) {
+      return new HashSet<>(); // not mounted: the kubelet's answer then fails to be found, with the reason (locate)
+    }
+    try (var files = Files.list(dir)) {
+      return files.filter(file -> name.matcher(file.getFileName().toString()).matches()
+          && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)).collect(Collectors.toCollection(HashSet::new));
+    }
   }
 
   /** Notes that migration {@code id} sends (and must delete) {@code archive}. */

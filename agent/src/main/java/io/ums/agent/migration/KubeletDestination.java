@@ -22,8 +22,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A pod's container moved through the kubelet checkpoint API (interface kubelet, POST /v1/receive kind
  * "checkpoint"), the destination side. Into a containerd node the kubelet's archive streams, as it arrives,
- * into {@code ctr images import} as the layer of the checkpoint image ({@link StreamedCheckpointImport}), and the
- * restore request names and completes that image. For the other stores the archive arrives into the work dir
+ * into {@code ctr images import} as the layer of the checkpoint image ({@link StreamedCheckpointImport}; as
+ * several layers when its channel announces no size: the source sends it while the kubelet's runtime still
+ * writes it), and the restore request names and completes that image. For the other stores the archive arrives into the work dir
  * (archives are as large as the container's memory: not tmpfs) and the restore request turns it into a
  * checkpoint image imported into the node's image store ({@link CheckpointImages}); the result names that
  * image. The runtime restores the container when the coordinator creates the destination pod with that
@@ -76,8 +77,9 @@ final class KubeletDestination implements DestinationBackend {
     }
     archiveChannel = channel;
     channel.pause();
+    // no size: the source sends the archive while the kubelet's runtime is still writing it
     long size = channel.metadata().getValue("size") instanceof Number number ? number.longValue() : -1;
-    if (images.containerdSocket().isPresent() && size > 0) {
+    if (images.containerdSocket().isPresent()) {
       streamIntoContainerd(channel, size);
       return true;
     }
@@ -95,7 +97,9 @@ final class KubeletDestination implements DestinationBackend {
    * nothing goes to this agent's disk; the restore request only completes it.
    */
   private void streamIntoContainerd(IncomingChannel channel, long size) {
-    vertx.executeBlocking(() -> images.startStreamedImport(size).orElseThrow(), false)
+    long acceptedNanos = System.nanoTime();
+    vertx.executeBlocking(() -> (size > 0 ? images.startStreamedImport(size) : images.startGrowingImport())
+        .orElseThrow(), false)
         .compose(started -> {
           streamed = started;
           if (session.finishing()) {
@@ -105,6 +109,10 @@ final class KubeletDestination implements DestinationBackend {
           // a reset channel must not end the sink as if the archive were complete
           return channel.pipe().endOnFailure(false).to(sink);
         })
+        .onSuccess(ignored -> LOG.info("session {}: the archive's {} bytes arrived and went into ctr in {} ms;"
+            + " the import waited {} ms for bytes, {}", session.id(), channel.bytesReceived(),
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - acceptedNanos),
+            TimeUnit.NANOSECONDS.toMillis(sink.waitedNanos()), streamed.profile()))
         .onComplete(archiveReceived)
         .onFailure(failure -> {
           // the session's failure tells the source why; a channel reset here would race it with CANCELLED

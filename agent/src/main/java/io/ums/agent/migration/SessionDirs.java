@@ -1,5 +1,6 @@
 package io.ums.agent.migration;
 
+import io.ums.agent.files.FileTrees;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,9 +9,12 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Removes a migration's session directory (images, logs) in every outcome. Blocking. */
 final class SessionDirs {
+  private static final Logger LOG = LoggerFactory.getLogger(SessionDirs.class);
   /** How many failed migrations' CRIU logs an agent keeps. */
   private static final int KEPT_FAILURES = 20;
 
@@ -43,6 +47,10 @@ final class SessionDirs {
   }
 
   /** Deletes what is in {@code root} but the directories in {@code kept}. */
+  /**
+   * Deletes what is in {@code root} but the directories in {@code kept}. One that cannot go is logged and
+   * left: an agent that refused to start over a stale directory would leave its node without an agent.
+   */
   static void deleteAllBut(Path root, java.util.Set<Path> kept) throws IOException {
     if (!Files.isDirectory(root)) {
       return;
@@ -50,20 +58,20 @@ final class SessionDirs {
     try (Stream<Path> children = Files.list(root)) {
       for (Path child : children.toList()) {
         if (!kept.contains(child)) {
-          delete(child);
+          try {
+            delete(child);
+          } catch (IOException e) {
+            LOG.warn("cannot remove the stale session directory {}: {}", child, e.getMessage());
+          }
         }
       }
     }
   }
 
+  /** Deletes a session directory, detaching first what a killed CRIU left mounted in it (see FileTrees). */
   static void delete(Path dir) throws IOException {
-    if (dir == null || !Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(path);
-      }
+    if (dir != null) {
+      FileTrees.delete(dir);
     }
   }
 

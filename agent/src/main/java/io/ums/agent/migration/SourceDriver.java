@@ -64,6 +64,7 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
   private final List<Supplier<Future<?>>> closing = new ArrayList<>();
   private final DestinationVerdict verdict;
   private UmsConnection connection;
+  private Future<UmsConnection> connecting;
   private MigrationHooks.Hop hop;
   private Path dir;
   /** The backend's preparation, which writes into the session dir: settled only once it has ended. */
@@ -98,6 +99,11 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
   }
 
   @Override
+  public Future<UmsConnection> connected() {
+    return connecting;
+  }
+
+  @Override
   public Path dir() {
     return dir;
   }
@@ -124,6 +130,7 @@ final class SourceDriver extends MigrationDriver implements OutgoingMigration, S
     // the handshake with the destination and the local preparation do not depend on each other:
     // overlapping them shortens every migration
     Future<UmsConnection> connected = connect();
+    connecting = connected;
     connected.onSuccess(opened -> {
       if (finishing) {
         opened.close();

@@ -20,6 +20,9 @@ interface SourceSession {
   /** The data connection, once open (before {@link SourceBackend#checkpoint}). */
   UmsConnection connection();
 
+  /** The data connection as it opens: a backend may start sending during {@link SourceBackend#prepare}. */
+  Future<UmsConnection> connected();
+
   /** The session directory on the session root (tmpfs), created before {@link SourceBackend#prepare}. */
   Path dir();
 

@@ -32,6 +32,8 @@ final class WorkerSink implements WriteStream<Buffer> {
   private final AtomicLong queuedBytes = new AtomicLong();
   private final Promise<Void> consumed = Promise.promise();
   private volatile boolean full;
+  /** How long the consumer waited for bytes (the stream's producer, not the consumer, was the slower). */
+  private volatile long waitedNanos;
   private volatile Throwable failure;
   private Handler<Void> drainHandler;
 
@@ -54,7 +56,12 @@ final class WorkerSink implements WriteStream<Buffer> {
   private void consume() throws InterruptedException {
     try {
       while (true) {
-        Buffer next = queue.take();
+        Buffer next = queue.poll();
+        if (next == null) {
+          long waitStarted = System.nanoTime();
+          next = queue.take();
+          waitedNanos += System.nanoTime() - waitStarted;
+        }
         if (next == END) {
           return;
         }
@@ -84,6 +91,11 @@ final class WorkerSink implements WriteStream<Buffer> {
         handler.handle(null);
       }
     });
+  }
+
+  /** How long the consumer has waited for bytes so far. */
+  long waitedNanos() {
+    return waitedNanos;
   }
 
   /** Stops the consumer after what it is doing now; {@link #end()}'s future fails. Idempotent. */

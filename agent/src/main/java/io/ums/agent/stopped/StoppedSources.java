@@ -1,10 +1,12 @@
 package io.ums.agent.stopped;
 
 import io.ums.agent.container.ContainerWorkloads;
+import io.ums.agent.criu.ClientConnections;
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.ProcessTree;
 import io.ums.agent.error.AgentException;
 import io.ums.agent.error.ApiError;
+import io.ums.agent.files.FileTrees;
 import io.ums.agent.workload.ProcessIdentity;
 import io.ums.agent.workload.Workloads;
 import io.vertx.core.Future;
@@ -229,7 +231,9 @@ public final class StoppedSources {
     String outcome;
     if (kill) {
       if (ours(record)) {
+        int reset = resetClients(pid, locks, before);
         ProcessTree.signalAll(pid, "KILL");
+        LOG.info("migration {}: reset {} connection(s) of the held source before killing it", migrationId, reset);
       }
       outcome = "killed";
     } else if (ours(record)) {
@@ -252,14 +256,21 @@ public final class StoppedSources {
   }
 
   private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
+    FileTrees.delete(dir); // a session directory: what a killed CRIU left mounted in it is detached first
+  }
+
+  /**
+   * The held tree's connections, as the running agent resets them once the destination runs the workload (see
+   * {@link ClientConnections}): a repair-mode socket dies silently with its process, and a client waiting for
+   * an answer would hang. CRIU's lock rules would drop the resets, so they go first. Blocking.
+   */
+  private int resetClients(long pid, NetworkLockRules locks, Set<String> before) {
+    List<ClientConnections.Connection> connections = ClientConnections.of(ProcessTree.members(pid));
+    if (connections.isEmpty()) {
+      return 0;
     }
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(path);
-      }
-    }
+    locks.removeAddedSince(before);
+    return ClientConnections.reset(criuWrapper, connections);
   }
 
   private static boolean ours(JsonObject record) {

@@ -134,6 +134,72 @@ class StreamedCheckpointImportTest {
         .hasMessageContaining("images import --local - failed").hasMessageContaining("connection refused");
   }
 
+  /**
+   * An archive sent while it is still written (its length unknown at its first byte): layers cut at its entries,
+   * each a tar of whole entries whose length was known when it started, that together hold the archive's entries
+   * in order; large entries stream through as layers of their own, small ones wait in memory (a bounded amount).
+   */
+  @ParameterizedTest(name = "chunks of {0} bytes")
+  @ValueSource(ints = {1, 511, 4096, 65_539, 1 << 20})
+  void anArchiveOfUnknownLengthBecomesLayersThatTogetherHoldItsEntriesInOrder(int chunk) throws Exception {
+    Random random = new Random(11);
+    Map<String, byte[]> entries = new LinkedHashMap<>();
+    entries.put("bind.mounts", "[]".getBytes(StandardCharsets.UTF_8));
+    entries.put("checkpoint/" + "p".repeat(150) + "/pages-1.img", randomBytes(random, 3 << 20));
+    for (int i = 0; i < 40; i++) { // 6 MiB of small entries: more than may wait in memory
+      entries.put("checkpoint/core-" + i + ".img", randomBytes(random, 150 * 1024));
+    }
+    entries.put("config.dump", new JsonObject().put("name", "c").put("rootfsImageName", "localhost/ums-busybox:check")
+        .put("runtime", "runc").encode().getBytes(StandardCharsets.UTF_8));
+    entries.put("rootfs-diff.tar", randomBytes(random, (int) ArchiveLayers.LARGE_ENTRY));
+    entries.put("spec.dump", "{}".getBytes(StandardCharsets.UTF_8));
+    byte[] archive = archive(entries);
+
+    StreamedCheckpointImport streamed = StreamedCheckpointImport.startGrowing(containerd(fakeCtr(0)));
+    for (int at = 0; at < archive.length; at += chunk) {
+      streamed.write(ByteBuffer.wrap(archive, at, Math.min(chunk, archive.length - at)));
+    }
+    streamed.finish(IMAGE, "c");
+
+    Map<String, byte[]> blobs = new LinkedHashMap<>();
+    for (byte[] contents : untar(Files.readAllBytes(dir.resolve("stdin"))).values()) {
+      blobs.put("sha256:" + sha256(contents), contents);
+    }
+    JsonObject index = json(blobs.values().stream().reduce((first, second) -> second).orElseThrow());
+    JsonObject manifest = json(blobs.get(index.getJsonArray("manifests").getJsonObject(0).getString("digest")));
+    JsonObject config = json(blobs.get(manifest.getJsonObject("config").getString("digest")));
+    assertThat(manifest.getJsonObject("annotations").getMap()).containsEntry(CheckpointImages.CRIU_NAME, "c");
+    Map<String, byte[]> unpacked = new LinkedHashMap<>();
+    var layers = manifest.getJsonArray("layers");
+    assertThat(layers.size()).as("pages, the small entries flushed, rootfs-diff.tar, the rest").isEqualTo(4);
+    for (int i = 0; i < layers.size(); i++) {
+      String digest = layers.getJsonObject(i).getString("digest");
+      assertThat(config.getJsonObject("rootfs").getJsonArray("diff_ids").getString(i)).isEqualTo(digest);
+      byte[] layer = blobs.get(digest);
+      assertThat(layer).as("layer %s", i).isNotNull().hasSize(layers.getJsonObject(i).getInteger("size"));
+      unpacked.putAll(untar(layer));
+    }
+    assertThat(unpacked.keySet()).containsExactlyElementsOf(entries.keySet());
+    entries.forEach((name, contents) -> assertThat(unpacked.get(name)).as(name).isEqualTo(contents));
+  }
+
+  @Test
+  void anArchiveOfUnknownLengthThatEndsShortIsRefused() throws Exception {
+    byte[] archive = paxArchive();
+    StreamedCheckpointImport streamed = StreamedCheckpointImport.startGrowing(containerd(fakeCtr(0)));
+    streamed.write(ByteBuffer.wrap(archive, 0, archive.length / 2));
+    assertThatThrownBy(() -> streamed.finish(IMAGE, "c"))
+        .isInstanceOfSatisfying(ImageStoreException.class,
+            e -> assertThat(e.code()).isEqualTo(ImageStoreException.Code.INVALID))
+        .hasMessageContaining("without its end-of-archive blocks");
+  }
+
+  private static byte[] randomBytes(Random random, int length) {
+    byte[] bytes = new byte[length];
+    random.nextBytes(bytes);
+    return bytes;
+  }
+
   /** A checkpoint archive as the kubelet's runtime writes it (Go's archive/tar: PAX headers for long names). */
   private static byte[] paxArchive() throws Exception {
     Map<String, byte[]> entries = new LinkedHashMap<>();

@@ -28,6 +28,22 @@ class KubeletArchivesTest {
     assertThat(archives.delete("m-1", archive)).as("idempotent").isTrue();
   }
 
+  /** How the source finds the archive being written before the kubelet names it: by the kubelet's naming. */
+  @Test
+  void listsTheArchivesOfOneContainerOnlyAndNothingWhereTheDirectoryIsNotMounted() throws Exception {
+    Path mount = Files.createDirectories(dir.resolve("checkpoints"));
+    Path first = Files.writeString(mount.resolve("checkpoint-web_default-app-2026-11-26T17:00:00Z.tar"), "x");
+    Path second = Files.writeString(mount.resolve("checkpoint-web_default-app-2026-11-26T17:00:05Z.tar"), "x");
+    Files.writeString(mount.resolve("checkpoint-web_default-app-sidecar-2026-11-26T17:00:00Z.tar"), "x");
+    Files.writeString(mount.resolve("checkpoint-web_other-app-2026-11-26T17:00:00Z.tar"), "x");
+    Files.writeString(mount.resolve("checkpoint-web_default-app-2026-11-26T17:00:00Z.tar.tmp"), "x");
+    KubeletArchives archives = new KubeletArchives(mount, dir.resolve("claims"));
+
+    assertThat(archives.archivesOf("default", "web", "app")).containsExactlyInAnyOrder(first, second);
+    assertThat(new KubeletArchives(dir.resolve("not-mounted"), dir.resolve("claims"))
+        .archivesOf("default", "web", "app")).isEmpty();
+  }
+
   @Test
   void theNextAgentDeletesTheArchivesADeadOneWasSendingAndNoOthers() throws Exception {
     Path mount = Files.createDirectories(dir.resolve("checkpoints"));

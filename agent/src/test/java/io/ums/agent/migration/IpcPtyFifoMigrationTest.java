@@ -14,12 +14,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Small real programs using what ordinary services use (issue 15, item 7), launched through the agent on
@@ -75,31 +72,14 @@ class IpcPtyFifoMigrationTest {
           client.close()
       """;
 
-  @TempDir
-  static Path dir;
   private static MigrationTestBed bed;
-
-  @BeforeAll
-  static void startAgents() throws Exception {
-    bed = new MigrationTestBed(dir, "uip", List.of(), List.of(), 10);
-  }
-
-  @AfterAll
-  static void stopAgents() throws Exception {
-    if (bed != null) {
-      bed.close();
-    }
-  }
-
-  @AfterEach
-  void removeWorkloads() throws Exception {
-    bed.removeAllWorkloads();
-  }
+  @RegisterExtension
+  static final SharedAgentPair AGENTS = new SharedAgentPair("uip", started -> bed = started);
 
   @Test
   void systemVSharedMemoryMoves() throws Exception {
-    Path source = Files.writeString(dir.resolve("shm-server.c"), SHM_SERVER);
-    Path binary = dir.resolve("shm-server");
+    Path source = Files.writeString(AGENTS.dir().resolve("shm-server.c"), SHM_SERVER);
+    Path binary = AGENTS.dir().resolve("shm-server");
     HostCommand.check("gcc", "-O1", "-o", binary.toString(), source.toString());
     JsonObject workload = bed.launch(bed.a, "shm", List.of(binary.toString(), Integer.toString(PORT), "k7"));
     String before = awaitAnswer(bed.a);
@@ -127,7 +107,7 @@ class IpcPtyFifoMigrationTest {
 
   @Test
   void aFifoWithBytesInItIsRefusedBeforeTheFreeze() throws Exception {
-    Path fifo = dir.resolve("fifo-" + System.nanoTime());
+    Path fifo = AGENTS.dir().resolve("fifo-" + System.nanoTime());
     assertRefused(List.of("fifo", Integer.toString(PORT), fifo.toString()), "named pipe (FIFO) " + fifo);
     Files.deleteIfExists(fifo);
   }
@@ -137,7 +117,7 @@ class IpcPtyFifoMigrationTest {
   }
 
   private void assertRefused(List<String> arguments, String named, boolean postCopy) throws Exception {
-    Path script = Files.writeString(dir.resolve("holder.py"), HOLDER);
+    Path script = Files.writeString(AGENTS.dir().resolve("holder.py"), HOLDER);
     List<String> command = new java.util.ArrayList<>(List.of("/usr/bin/python3", script.toString()));
     command.addAll(arguments);
     JsonObject workload = bed.launch(bed.a, "holder", command);

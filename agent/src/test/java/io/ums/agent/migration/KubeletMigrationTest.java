@@ -115,6 +115,41 @@ class KubeletMigrationTest {
     assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
   }
 
+  /**
+   * The archive is sent while the kubelet's runtime still writes it: the mock writes half of it, and the rest only
+   * once the source agent claimed it (it claims the file it starts reading); without the tail the source would
+   * find it only in the kubelet's answer, after the whole file. The image restores with the source's memory.
+   */
+  @Test
+  void anArchiveTheKubeletIsStillWritingIsSentAsItGrowsAndRestores() throws Exception {
+    String pod = pods.podName("growing");
+    startSourcePod(pod, 16);
+    MemServiceClient.Answer before = MemServiceClient.verify(network.node(0).address(), PORT, 10_000);
+    Path claims = a.workDir.resolve("kubelet-archives");
+    kubelet.writeSlowly(() -> {
+      try {
+        return !list(claims).isEmpty();
+      } catch (Exception e) {
+        return false;
+      }
+    });
+
+    JsonObject session = receive(pod);
+    JsonObject status = a.post("/v1/send?wait=true", sendBody(pod, session), 200);
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(kubelet.readWhileWriting()).as("the source read the archive before the kubelet finished it").isTrue();
+    String image = status.getString("checkpointImage");
+    pods.removeOnClose(image);
+    assertNoArchivesLeft();
+    String restoredPod = pods.podName("growing-restored");
+    pods.createPod(network.node(1), restoredPod);
+    pods.restoreFromImage(restoredPod, CONTAINER, image);
+    MemServiceClient.Answer after = awaitAnswer(network.node(1));
+    assertThat(after.checksum()).isEqualTo(before.checksum());
+    assertThat(after.counter()).isGreaterThanOrEqualTo(before.counter());
+  }
+
   @Test
   void kubeletRefusalsFailWithTheirReasonAndLeaveNothingBehind() throws Exception {
     String pod = pods.podName("refused");

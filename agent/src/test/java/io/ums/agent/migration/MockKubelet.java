@@ -37,6 +37,8 @@ final class MockKubelet implements AutoCloseable {
   private volatile Answer answer = Answer.CHECKPOINT;
   private volatile long lastCheckpointMillis = -1;
   private volatile long delayMillis;
+  private volatile java.util.function.BooleanSupplier slowWriter;
+  private volatile boolean readWhileWriting;
   private final java.util.concurrent.atomic.AtomicInteger checkpointsWritten = new java.util.concurrent.atomic.AtomicInteger();
 
   private MockKubelet(Path dir, String host, Path checkpointDir, PodmanPods pods) throws Exception {
@@ -76,6 +78,20 @@ final class MockKubelet implements AutoCloseable {
     delayMillis = millis;
   }
 
+  /**
+   * A kubelet whose runtime writes the archive in two halves (as containerd appends it), the second only once
+   * {@code reading} says the source is reading the first (or after 60 s), then answers; {@link #readWhileWriting}
+   * tells which.
+   */
+  void writeSlowly(java.util.function.BooleanSupplier reading) {
+    slowWriter = reading;
+  }
+
+  /** Whether the source was reading the last archive before it was complete. */
+  boolean readWhileWriting() {
+    return readWhileWriting;
+  }
+
   /** How many archives this kubelet has written and answered with. */
   int checkpointsWritten() {
     return checkpointsWritten.get();
@@ -103,7 +119,12 @@ final class MockKubelet implements AutoCloseable {
         vertx.executeBlocking(() -> {
           TimeUnit.MILLISECONDS.sleep(delayMillis);
           long started = System.nanoTime();
-          HostCommand.Result result = pods.checkpoint(pod, container, checkpointDir.resolve(archive));
+          java.util.function.BooleanSupplier reading = slowWriter;
+          Path written = reading == null ? checkpointDir.resolve(archive) : checkpointDir.resolve(archive + ".part");
+          HostCommand.Result result = pods.checkpoint(pod, container, written);
+          if (reading != null && result.ok()) {
+            appendInTwoHalves(written, checkpointDir.resolve(archive), reading);
+          }
           lastCheckpointMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
           return result;
         }, false).onComplete(done -> {
@@ -118,6 +139,22 @@ final class MockKubelet implements AutoCloseable {
         });
       }
       default -> throw new IllegalStateException();
+    }
+  }
+
+  private void appendInTwoHalves(Path whole, Path archive, java.util.function.BooleanSupplier reading)
+      throws Exception {
+    byte[] bytes = java.nio.file.Files.readAllBytes(whole);
+    java.nio.file.Files.delete(whole);
+    try (var out = java.nio.file.Files.newOutputStream(archive)) {
+      out.write(bytes, 0, bytes.length / 2);
+      out.flush();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!reading.getAsBoolean() && System.nanoTime() < deadline) {
+        TimeUnit.MILLISECONDS.sleep(20);
+      }
+      readWhileWriting = reading.getAsBoolean();
+      out.write(bytes, bytes.length / 2, bytes.length - bytes.length / 2);
     }
   }
 

@@ -13,6 +13,7 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Tag;
@@ -61,22 +62,56 @@ class OutsideClientResetTest extends MigrationBedTest {
       JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
       assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
 
-      client.setSoTimeout(READ_TIMEOUT_MILLIS);
-      String outcome;
-      try {
-        outcome = in.readLine() == null ? "end of file" : "an answer";
-      } catch (SocketTimeoutException e) {
-        outcome = "nothing until its read timeout";
-      } catch (SocketException e) {
-        outcome = "reset";
-      }
-      assertThat(outcome).as("what the waiting client got").isIn("reset", "end of file");
+      assertThat(whatTheWaitingClientGets(client, in)).as("what the waiting client got").isIn("reset", "end of file");
     }
     // and the service answers on B to a client that reconnects
     try (Socket again = connect(bed.b)) {
       again.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
       assertThat(new BufferedReader(new InputStreamReader(again.getInputStream(), StandardCharsets.UTF_8))
           .readLine()).isEqualTo("pong");
+    }
+  }
+
+  /**
+   * The same client, but the source agent dies after the destination restored, while it holds the frozen
+   * source for its commit: the restarted agent kills the held source on the coordinator's verdict, and the
+   * client must be told then, as when the agent commits itself.
+   */
+  @Test
+  void aClientWaitingAcrossTheFreezeIsResetWhenARestartedSourceAgentKillsTheHeldSource() throws Exception {
+    bed = new MigrationTestBed(dir, "uos", List.of("-Dums.test.holdBeforeCommit=true"), List.of(), 10);
+    Path script = Files.writeString(dir.resolve("server.py"), SERVER);
+    JsonObject workload = bed.launch(bed.a, "slow-server", List.of("/usr/bin/python3", script.toString()));
+    try (Socket client = Awaitility.await().ignoreExceptions().until(() -> connect(bed.a), socket -> true)) {
+      BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
+      OutputStream out = client.getOutputStream();
+      out.write("ping\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(in.readLine()).isEqualTo("pong");
+      out.write("slow\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+
+      JsonObject session = bed.receive(bed.b);
+      String migration = bed.send(bed.a, workload.getString("id"), session);
+      JsonObject restored = bed.awaitFinal(bed.b, session.getString("sessionId"), Duration.ofSeconds(120));
+      assertThat(restored.getString("phase")).as(restored.encode()).isEqualTo("DONE");
+      Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> bed.a.log().contains("holds before its commit"));
+      bed.a.kill();
+      bed.a.start(10);
+      JsonObject outcome = bed.a.post("/v1/stopped-sources/" + migration + "/kill", new JsonObject(), 200);
+      assertThat(outcome.getString("outcome")).isEqualTo("killed");
+
+      assertThat(whatTheWaitingClientGets(client, in)).as("what the waiting client got").isIn("reset", "end of file");
+    }
+  }
+
+  private static String whatTheWaitingClientGets(Socket client, BufferedReader in) throws Exception {
+    client.setSoTimeout(READ_TIMEOUT_MILLIS);
+    try {
+      return in.readLine() == null ? "end of file" : "an answer";
+    } catch (SocketTimeoutException e) {
+      return "nothing until its read timeout";
+    } catch (SocketException e) {
+      return "reset";
     }
   }
 

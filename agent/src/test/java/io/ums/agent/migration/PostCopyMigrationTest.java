@@ -34,7 +34,7 @@ class PostCopyMigrationTest extends MigrationBedTest {
     JsonObject postCopy = status.getJsonObject("postCopy");
     assertThat(postCopy.getLong("pagesOnDemand")).isNotNull();
     assertThat(postCopy.getLong("pagesPushed")).isGreaterThan(0);
-    MemServiceClient.Answer after = MemServiceClient.verify(bed.b.node.address(), MigrationTestBed.SERVICE_PORT, 10_000);
+    MemServiceClient.Answer after = MemServiceClient.verify(bed.b.node.address(), MigrationTestBed.SERVICE_PORT, 30_000);
     assertThat(after.checksum()).isEqualTo(before.checksum());
     assertThat(after.counter()).isGreaterThan(before.counter());
     assertThat(ProcessTree.alive(workload.getLong("pid"))).as("the frozen source copy is gone").isFalse();
@@ -94,8 +94,10 @@ class PostCopyMigrationTest extends MigrationBedTest {
     assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
     assertThat(status.getJsonObject("postCopy").getString("outcome"))
         .contains("resumed on the source from the freeze point").contains("work is lost");
+    // the answer is a checksum of 256 MiB: 10 s ran out once on a loaded 2-core machine (load 8); the bound is
+    // the harness's guard, the same as for the 1 GiB test above
     MemServiceClient.Answer resumed = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT,
-        10_000);
+        30_000);
     assertThat(resumed.checksum()).isEqualTo(before.checksum());
     assertThat(resumed.counter()).isGreaterThan(before.counter());
 

@@ -23,12 +23,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Unmodified programs nobody here wrote, launched through POST /v1/workloads on node A, migrated to node B
@@ -51,27 +48,9 @@ class RealProgramsMigrationTest {
   private static final int KEYS = 10_000;
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-  @TempDir
-  static Path dir;
-
   private static MigrationTestBed bed;
-
-  @BeforeAll
-  static void startAgents() throws Exception {
-    bed = new MigrationTestBed(dir, "ugn", List.of(), List.of(), 10);
-  }
-
-  @AfterAll
-  static void stopAgents() throws Exception {
-    if (bed != null) {
-      bed.close();
-    }
-  }
-
-  @AfterEach
-  void removeWorkloads() throws Exception {
-    bed.removeAllWorkloads();
-  }
+  @RegisterExtension
+  static final SharedAgentPair AGENTS = new SharedAgentPair("ugn", started -> bed = started);
 
   @Test
   void redisInMemoryWithItsThreads() throws Exception {
@@ -94,7 +73,7 @@ class RealProgramsMigrationTest {
    */
   @Test
   void redisWithAnOpenGrowingAppendOnlyFile() throws Exception {
-    Path data = Files.createDirectories(dir.resolve("redis-aof"));
+    Path data = Files.createDirectories(AGENTS.dir().resolve("redis-aof"));
     JsonObject workload = bed.launch(bed.a, "redis-aof", List.of(REDIS, "--port", Integer.toString(REDIS_PORT),
         "--save", "", "--appendonly", "yes", "--dir", data.toString(), "--protected-mode", "no"));
     awaitRedis(bed.a);
@@ -112,7 +91,7 @@ class RealProgramsMigrationTest {
 
   @Test
   void busyboxHttpdServingAFile() throws Exception {
-    Path site = Files.createDirectories(dir.resolve("site"));
+    Path site = Files.createDirectories(AGENTS.dir().resolve("site"));
     Files.writeString(site.resolve("index.html"), "hello from busybox\n");
     JsonObject workload = bed.launch(bed.a, "httpd", List.of(BUSYBOX, "httpd", "-f", "-p",
         Integer.toString(HTTP_PORT), "-h", site.toString()));
@@ -139,7 +118,7 @@ class RealProgramsMigrationTest {
    */
   @Test
   void pythonWithSixteenThreadsAndALoopbackConnection() throws Exception {
-    Path script = dir.resolve("threads.py");
+    Path script = AGENTS.dir().resolve("threads.py");
     try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/threads.py"))) {
       Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
@@ -200,11 +179,11 @@ class RealProgramsMigrationTest {
    */
   @Test
   void pythonHoldingOpenFilesAndADeletedTemporaryFile() throws Exception {
-    Path script = dir.resolve("files.py");
+    Path script = AGENTS.dir().resolve("files.py");
     try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/files.py"))) {
       Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
-    Path state = Files.createDirectories(dir.resolve("files-state"));
+    Path state = Files.createDirectories(AGENTS.dir().resolve("files-state"));
     JsonObject workload = bed.launch(bed.a, "python-files", List.of(PYTHON, script.toString(),
         Integer.toString(HTTP_PORT), state.toString()));
     String[] before = Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
@@ -255,7 +234,7 @@ class RealProgramsMigrationTest {
   /** A JVM (the JDK running this test) with 16 worker threads and an HTTP server on a thread pool. */
   @Test
   void aJvmWithManyThreads() throws Exception {
-    Path source = dir.resolve("ThreadsServer.java");
+    Path source = AGENTS.dir().resolve("ThreadsServer.java");
     try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/ThreadsServer.java"))) {
       Files.copy(in, source, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
@@ -343,7 +322,7 @@ class RealProgramsMigrationTest {
     for (int i = 0; i < KEYS; i++) {
       commands.append("SET ").append(prefix).append(':').append(i).append(" value-").append(i).append('\n');
     }
-    Path input = dir.resolve(prefix + "-keys.txt");
+    Path input = AGENTS.dir().resolve(prefix + "-keys.txt");
     Files.writeString(input, commands);
     Process pipe = new ProcessBuilder(REDIS_CLI, "-h", agent.node.address(), "-p", Integer.toString(REDIS_PORT),
         "--pipe").redirectInput(input.toFile()).redirectErrorStream(true).start();

@@ -27,12 +27,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Unmodified servers nobody here wrote, moved while clients keep writing to them: Debian's PostgreSQL 15
@@ -55,27 +52,9 @@ class RealServersUnderLoadMigrationTest {
   private static final int HTTP_PORT = 18080;
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-  @TempDir
-  static Path dir;
-
   private static MigrationTestBed bed;
-
-  @BeforeAll
-  static void startAgents() throws Exception {
-    bed = new MigrationTestBed(dir, "ulx", List.of(), List.of(), 10);
-  }
-
-  @AfterAll
-  static void stopAgents() throws Exception {
-    if (bed != null) {
-      bed.close();
-    }
-  }
-
-  @AfterEach
-  void removeWorkloads() throws Exception {
-    bed.removeAllWorkloads();
-  }
+  @RegisterExtension
+  static final SharedAgentPair AGENTS = new SharedAgentPair("ulx", started -> bed = started);
 
   /**
    * PostgreSQL refuses to run as root, and workloads start as the agent's user (root), so the command drops
@@ -437,7 +416,7 @@ class RealServersUnderLoadMigrationTest {
   @Test
   void sqliteInWalModeIsRefusedBeforeTheFreezeAndLosesNoCommit() throws Exception {
     Path script = copyResource("sqlite_writer.py");
-    Path state = Files.createDirectories(dir.resolve("sqlite-state"));
+    Path state = Files.createDirectories(AGENTS.dir().resolve("sqlite-state"));
     Path database = state.resolve("writes.db");
     JsonObject workload = bed.launch(bed.a, "sqlite-writer", List.of(PYTHON, script.toString(),
         Integer.toString(HTTP_PORT), database.toString()));
@@ -480,7 +459,7 @@ class RealServersUnderLoadMigrationTest {
   }
 
   private Path copyResource(String name) throws IOException {
-    Path copy = dir.resolve(name);
+    Path copy = AGENTS.dir().resolve(name);
     try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/" + name))) {
       Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
     }
