@@ -1,9 +1,8 @@
 package io.ums.agent.migration;
 
-import io.ums.agent.criu.UnmovableCredentials;
-
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.criu.UnmovableCredentials;
 import io.ums.agent.dataplane.PostCopySource;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
