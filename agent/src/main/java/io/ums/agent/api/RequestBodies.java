@@ -22,6 +22,8 @@ final class RequestBodies {
   /** How memory moves: {@code stop-and-copy} (the default) or {@code post-copy} (process trees, runc containers). */
   static final Set<String> MODES = Set.copyOf(MigrationMode.wireNames());
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
+  /** A user name as useradd takes it, or uid[:gid]; whether it exists is the launcher's question. */
+  private static final Pattern USER = Pattern.compile("[A-Za-z_][A-Za-z0-9._-]{0,31}\\$?|[0-9]{1,10}(:[0-9]{1,10})?");
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+]|[^:\\s\\[\\]]+):(\\d{1,5})");
   private static final int MAX_ARGUMENTS = 4096;
   /** A runtime's container id (containerd: 64 hex digits), optionally as the pod status writes it. */
@@ -71,7 +73,17 @@ final class RequestBodies {
         throw AgentException.badField("image", "required for a container, a non-empty string");
       }
     }
-    return new WorkloadSpec(name, kind, runtime, image, command, fields.optionalStringMap("env"));
+    String user = fields.optionalString("user");
+    if (user != null) {
+      if (!kind.equals(WorkloadSpec.KIND_PROCESS)) {
+        throw AgentException.badField("user", "only for a process workload (kind \"process\")");
+      }
+      if (!USER.matcher(user).matches()) {
+        throw AgentException.badField("user", "a user name or a numeric uid[:gid], got \"" + user + "\"");
+      }
+    }
+    return new WorkloadSpec(name, kind, runtime, image, command, fields.optionalStringMap("env"),
+        java.util.Optional.ofNullable(user));
   }
 
   /** POST /v1/receive: the body with its defaults filled in. */

@@ -17,6 +17,7 @@ public final class WorkloadJson {
         .put("runtime", workload.spec().runtime())
         .put("image", workload.spec().image())
         .put("command", new JsonArray(workload.spec().command()))
+        .put("user", workload.spec().user().orElse(null))
         .put("pid", workload.pid())
         .put("status", workload.status().name())
         .put("migratable", workload.status() == WorkloadStatus.RUNNING)

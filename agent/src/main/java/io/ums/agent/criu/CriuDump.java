@@ -55,6 +55,7 @@ public final class CriuDump {
         args.add(nameAndValue[1]);
       }
     }
+    args.addAll(WorkloadMounts.dumpArguments(options.pid()));
     args.add(options.leaveRunning() ? "--leave-running" : "--leave-stopped");
     return args;
   }

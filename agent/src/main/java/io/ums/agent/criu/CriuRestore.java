@@ -42,7 +42,10 @@ public final class CriuRestore {
         "--log-file", LOG, "-v2",
         "--pidfile", options.workDir().resolve(PID_FILE).toString(),
         "--ext-unix-sk",
-        options.tcpEstablished() ? "--tcp-established" : "--tcp-close"));
+        // inside a user namespace of its own, TCP repair needs CAP_NET_ADMIN over the host's network
+        // namespace, which the restored tasks lack: the connections come back closed
+        options.tcpEstablished() && !WorkloadMounts.hasUserNamespace(options.imagesDir())
+            ? "--tcp-established" : "--tcp-close"));
     options.outputPipeInode().ifPresent(inode -> {
       args.add("--inherit-fd");
       args.add("fd[1]:pipe:[" + inode + "]");
@@ -60,6 +63,18 @@ public final class CriuRestore {
       throws IOException {
     Files.deleteIfExists(options.workDir().resolve(PID_FILE));
     ExpiredTimerfds.rearmBeforeRestore(options.imagesDir());
+    if (!WorkloadMounts.hasMountNamespace(options.imagesDir())) {
+      return runCriu(runner, options, args, what, timeoutMillis);
+    }
+    try (WorkloadMounts mounts = WorkloadMounts.bind()) {
+      List<String> withMounts = new ArrayList<>(args);
+      withMounts.addAll(mounts.restoreArguments());
+      return runCriu(runner, options, withMounts, what, timeoutMillis);
+    }
+  }
+
+  private static long runCriu(CriuRunner runner, Options options, List<String> args, String what,
+      long timeoutMillis) throws IOException {
     // it dies with the agent, with the tasks it restored so far (see RestoreGuard)
     Process process = RestoreGuard.startRestorer(runner.builder("restore", args)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(options.output().toFile()))

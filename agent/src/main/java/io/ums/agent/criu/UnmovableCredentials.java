@@ -20,7 +20,8 @@ import java.util.Optional;
  *       {@code CAP_SYS_RESOURCE} (a container that dropped it): CRIU reads every process's resource limits
  *       with {@code prlimit}, which the kernel then refuses ("Can't get rlimit 0").</li>
  * </ul>
- * Blocking (reads /proc).
+ * Neither applies to a workload launched with a {@code user}: it runs in a user namespace of its own
+ * ({@link WorkloadMounts}). Blocking (reads /proc).
  */
 public final class UnmovableCredentials {
   private static final int CAP_SYS_ADMIN = 21;
@@ -30,6 +31,11 @@ public final class UnmovableCredentials {
 
   /** Why the tree rooted at {@code init} cannot be dumped by this agent, or empty. */
   public static Optional<String> find(long init, List<Long> tree) {
+    if (WorkloadMounts.inOwnUserNamespace(init)) {
+      // launched with a user (ProcessLauncher): the agent owns the namespace, so holds every capability in
+      // it, and the namespace's own /proc spares the parasite its mount
+      return Optional.empty();
+    }
     Optional<BigInteger> initCapabilities = effectiveCapabilities(Path.of("/proc", Long.toString(init), "status"));
     if (initCapabilities.isPresent() && !initCapabilities.get().testBit(CAP_SYS_ADMIN)) {
       return Optional.of("its first process (pid " + init + ", " + ids(init).orElse("?") + ") runs without"
@@ -53,6 +59,30 @@ public final class UnmovableCredentials {
       }
     }
     return Optional.empty();
+  }
+
+  /**
+   * Why the tree rooted at {@code init} cannot move post-copy, or empty: inside a user namespace of its own
+   * the restored tasks open their userfaultfd themselves, which the kernel refuses them while
+   * {@code vm.unprivileged_userfaultfd} is 0 (CRIU: "Unable to open an userfaultfd descriptor: Operation not
+   * permitted"). Read on the source, standing for the destination's kernel (the same cluster setting).
+   */
+  public static Optional<String> findForPostCopy(long init) {
+    if (!WorkloadMounts.inOwnUserNamespace(init)) {
+      return Optional.empty();
+    }
+    String allowed;
+    try {
+      allowed = Files.readString(Path.of("/proc/sys/vm/unprivileged_userfaultfd")).trim();
+    } catch (IOException e) {
+      allowed = "0";
+    }
+    if (allowed.equals("1")) {
+      return Optional.empty();
+    }
+    return Optional.of("it runs as another user in a user namespace of its own (launched with a user), where"
+        + " the restored tasks may not open the userfaultfd post-copy needs while vm.unprivileged_userfaultfd is"
+        + " 0; move it stop-and-copy");
   }
 
   private static Optional<String> ids(long pid) {

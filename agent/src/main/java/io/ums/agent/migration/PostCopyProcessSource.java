@@ -2,6 +2,7 @@ package io.ums.agent.migration;
 
 import io.ums.agent.criu.NetworkLockRules;
 import io.ums.agent.criu.ProcessTree;
+import io.ums.agent.criu.UnmovableCredentials;
 import io.ums.agent.dataplane.PostCopySource;
 import io.ums.agent.error.MigrationFailure;
 import io.ums.agent.error.MigrationFailure.Code;
@@ -51,6 +52,10 @@ final class PostCopyProcessSource implements SourceBackend {
     return vertx.executeBlocking(() -> {
       Files.createDirectories(session.dir().resolve("images"));
       facts = ProcessFacts.read(workload);
+      UnmovableCredentials.findForPostCopy(workload.pid()).ifPresent(why -> {
+        throw new MigrationFailure.Exception(MigrationFailure.Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
+            + " cannot move post-copy: " + why);
+      });
       SourceRecords.recordProcess(session, workload, new NetworkLockRules(deps.criu().wrapper()).snapshot());
       return null;
     }, false);

@@ -12,13 +12,15 @@ final class WorkloadSpecJson {
   private WorkloadSpecJson() {}
 
   static JsonObject encode(WorkloadSpec spec) {
-    return new JsonObject()
+    JsonObject json = new JsonObject()
         .put("name", spec.name())
         .put("kind", spec.kind())
         .put("runtime", spec.runtime())
         .put("image", spec.image())
         .put("command", new JsonArray(spec.command()))
         .put("env", new JsonObject(new HashMap<>(spec.env())));
+    spec.user().ifPresent(user -> json.put("user", user));
+    return json;
   }
 
   static WorkloadSpec decode(JsonObject json) {
@@ -26,6 +28,7 @@ final class WorkloadSpecJson {
     Map<String, String> env = new HashMap<>();
     json.getJsonObject("env", new JsonObject()).forEach(entry -> env.put(entry.getKey(), String.valueOf(entry.getValue())));
     return new WorkloadSpec(json.getString("name"), json.getString("kind", WorkloadSpec.KIND_PROCESS),
-        json.getString("runtime"), json.getString("image"), command, env);
+        json.getString("runtime"), json.getString("image"), command, env,
+        java.util.Optional.ofNullable(json.getString("user")));
   }
 }

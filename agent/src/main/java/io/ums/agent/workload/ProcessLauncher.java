@@ -17,11 +17,13 @@ import java.util.concurrent.TimeUnit;
  * stdout and stderr go to the pipe of a fresh {@link OutputRelay}, stdin is /dev/null, working directory an
  * empty one of its own ({@link WorkingDirectories}: not "/", where concurrent CRIU dumps collide). {@code unshare} runs in a session of its own, so the agent's
  * death or its process group's signals never reach the workload. It returns once the workload's own program
- * runs (its argv and environment readable in /proc), not while the init is still on its way there.
+ * runs (its argv and environment readable in /proc), not while the init is still on its way there. With a
+ * {@code user}, the program runs as that user in namespaces of its own: {@link UserNamespaceLaunch}.
  * Blocking: call it on a worker.
  */
 final class ProcessLauncher {
   private static final long FIND_INIT_TIMEOUT_MILLIS = 5_000;
+  private static final Path PASSWD = Path.of("/etc/passwd");
   private static final java.nio.charset.Charset NATIVE_ENCODING = java.nio.charset.Charset.forName(
       System.getProperty("sun.jnu.encoding", "UTF-8"));
 
@@ -37,23 +39,38 @@ final class ProcessLauncher {
     checkExecutable(spec.command().get(0));
     OutputRelay relay = OutputRelay.start(logFile);
     try {
-      // The inner setsid makes the namespace init lead its own session and process group: CRIU refuses a
-      // tree whose session leader is outside its PID namespace.
-      List<String> command = new ArrayList<>(List.of("setsid", "unshare", "--pid", "--ipc", "--fork", "--", "setsid",
-          "--"));
-      command.addAll(spec.command());
+      Optional<UserIds> user = spec.user().map(name -> UserIds.resolve(name, PASSWD));
+      List<String> command;
+      List<List<String>> stages;
+      if (user.isPresent()) {
+        UserNamespaceLaunch.Plan plan = UserNamespaceLaunch.plan(user.get(), spec.command());
+        command = plan.command();
+        stages = plan.stages();
+      } else {
+        // The inner setsid makes the namespace init lead its own session and process group: CRIU refuses a
+        // tree whose session leader is outside its PID namespace.
+        command = new ArrayList<>(List.of("setsid", "unshare", "--pid", "--ipc", "--fork", "--", "setsid", "--"));
+        command.addAll(spec.command());
+        stages = List.of(command.subList(1, command.size()), command.subList(command.indexOf("--") + 1,
+            command.size()));
+      }
+      Path workingDirectory = WorkingDirectories.fresh();
+      if (user.isPresent()) {
+        Files.setAttribute(workingDirectory, "unix:uid", (int) user.get().uid());
+        Files.setAttribute(workingDirectory, "unix:gid", (int) user.get().gid());
+      }
       ProcessBuilder builder = new ProcessBuilder(command)
-          .directory(WorkingDirectories.fresh().toFile())
+          .directory(workingDirectory.toFile())
           .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
           .redirectOutput(ProcessBuilder.Redirect.appendTo(relay.writeEnd().toFile()))
           .redirectErrorStream(true);
       builder.environment().putAll(spec.env());
       Process unshare = builder.start();
       relay.releaseAgentWriter();
-      Optional<ProcessIdentity> init = findNamespaceInit(unshare);
+      Optional<ProcessIdentity> init = user.isPresent() && !UserNamespaceLaunch.mapIds(unshare)
+          ? Optional.empty() : findNamespaceInit(unshare);
       if (init.isPresent()) {
-        awaitProgram(init.get(), unshare, List.of(command.subList(1, command.size()),
-            command.subList(command.indexOf("--") + 1, command.size())), !builder.environment().isEmpty());
+        awaitProgram(init.get(), unshare, stages, !builder.environment().isEmpty());
       }
       return new Launched(unshare, init, relay);
     } catch (IOException | RuntimeException e) {

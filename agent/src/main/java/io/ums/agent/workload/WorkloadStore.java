@@ -102,7 +102,8 @@ final class WorkloadStore {
             .put("runtime", spec.runtime())
             .put("image", spec.image())
             .put("command", new JsonArray(spec.command()))
-            .put("env", new JsonObject(new HashMap<>(spec.env()))))
+            .put("env", new JsonObject(new HashMap<>(spec.env())))
+            .put("user", spec.user().orElse(null)))
         .put("pid", record.process().pid())
         .put("pidStartTime", record.process().startTime())
         .put("createdAt", workload.createdAt().toString())
@@ -120,7 +121,8 @@ final class WorkloadStore {
     List<String> command = new ArrayList<>();
     specJson.getJsonArray("command").forEach(part -> command.add(String.valueOf(part)));
     WorkloadSpec spec = new WorkloadSpec(specJson.getString("name"), specJson.getString("kind"),
-        specJson.getString("runtime"), specJson.getString("image"), command, env);
+        specJson.getString("runtime"), specJson.getString("image"), command, env,
+        Optional.ofNullable(specJson.getString("user")));
     ProcessIdentity process = new ProcessIdentity(json.getLong("pid"), json.getLong("pidStartTime"));
     Optional<ProcessIdentity> relay = json.containsKey("relayPid")
         ? Optional.of(new ProcessIdentity(json.getLong("relayPid"), json.getLong("relayStartTime")))

@@ -52,6 +52,12 @@ class RequestBodiesTest {
       "env     | '{\"A\":1}'   | env.A: must be a string",
       "kind    | '\"vm\"'      | kind: must be one of",
       "runtime | '\"docker\"'  | runtime: must be one of",
+      "user    | '\"\"'          | user: must be a non-empty string",
+      "user    | 101           | user: must be a non-empty string, got integer 101",
+      "user    | '\"a\\u0000b\"' | user: ",
+      "user    | '\"bob smith\"' | user: a user name or a numeric uid[:gid], got \"bob smith\"",
+      "user    | '\"101:\"'      | user: a user name or a numeric uid[:gid]",
+      "user    | '\"-1\"'        | user: a user name or a numeric uid[:gid]",
   })
   void aBadWorkloadFieldIsNamed(String field, String json, String message) {
     JsonObject body = validWorkload();
@@ -59,6 +65,21 @@ class RequestBodiesTest {
     assertThatThrownBy(() -> RequestBodies.workloadSpec(body))
         .isInstanceOfSatisfying(AgentException.class, e -> assertThat(e.error()).isEqualTo(ApiError.BAD_REQUEST))
         .hasMessageStartingWith(message);
+  }
+
+  @Test
+  void aUserIsKeptAsGiven() {
+    assertThat(RequestBodies.workloadSpec(validWorkload()).user()).isEmpty();
+    assertThat(RequestBodies.workloadSpec(validWorkload().put("user", "postgres")).user()).contains("postgres");
+    assertThat(RequestBodies.workloadSpec(validWorkload().put("user", "101:104")).user()).contains("101:104");
+    assertThat(RequestBodies.workloadSpec(validWorkload().put("user", "1001")).user()).contains("1001");
+  }
+
+  @Test
+  void onlyAProcessRunsAsAUser() {
+    JsonObject body = validWorkload().put("kind", "container").put("runtime", "runc").put("image", "busybox")
+        .put("user", "postgres");
+    assertThatThrownBy(() -> RequestBodies.workloadSpec(body)).hasMessageStartingWith("user: only for a process");
   }
 
   @Test

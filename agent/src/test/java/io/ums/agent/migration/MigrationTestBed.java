@@ -68,6 +68,14 @@ final class MigrationTestBed implements AutoCloseable {
     return workload;
   }
 
+  /** Launches {@code command} as workload {@code name} running as {@code user} (killed on close); its JSON. */
+  JsonObject launch(AgentProcess agent, String name, List<String> command, String user) throws Exception {
+    JsonObject workload = agent.post("/v1/workloads", new JsonObject().put("name", name)
+        .put("command", new JsonArray(new ArrayList<>(command))).put("user", user), 201);
+    servicePids.add(workload.getLong("pid"));
+    return workload;
+  }
+
   /** Deletes every workload both agents run, so that the next test of a shared bed starts clean. */
   void removeAllWorkloads() throws Exception {
     for (AgentProcess agent : new AgentProcess[] {a, b}) {

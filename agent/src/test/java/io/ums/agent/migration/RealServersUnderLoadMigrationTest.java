@@ -126,6 +126,73 @@ class RealServersUnderLoadMigrationTest {
   }
 
   /**
+   * The same server launched with {@code "user": "postgres"}: the postmaster itself is the PID namespace's
+   * init and runs as postgres (uid 101 on the host too), inside a user namespace the agent owns. It moves
+   * whether or not the agent holds CAP_SYS_RESOURCE; pgbench's connections come back closed (no TCP repair
+   * inside a user namespace), every insert it saw committed is on B, and B takes more, still as postgres.
+   */
+  @Test
+  void postgresRunningAsItsUserMovesWithEveryCommittedRow() throws Exception {
+    assumeTrue(Files.isExecutable(PG_BIN.resolve("postgres")), PG_BIN + "/postgres is absent (postgresql-15)");
+    assumeTrue(Files.isExecutable(PG_BIN.resolve("pgbench")), PG_BIN + "/pgbench is absent (postgresql-15)");
+    Path base = Files.createTempDirectory(Path.of("/tmp"), "ums-pg-");
+    try {
+      Path data = initdb(base);
+      Path sockets = base.resolve("sockets");
+      JsonObject workload = bed.launch(bed.a, "postgres-user", List.of(PG_BIN.resolve("postgres").toString(),
+          "-D", data.toString(), "-p", Integer.toString(PG_PORT), "-k", sockets.toString(),
+          "-c", "listen_addresses=*"), "postgres");
+      awaitPostgres(bed.a);
+      assertThat(Files.readString(Path.of("/proc", workload.getString("pid"), "status")))
+          .as("the postmaster runs as postgres").containsPattern("Uid:\\s+" + postgresUid() + "\\s");
+
+      Path script = base.resolve("insert.sql");
+      Files.writeString(script, "INSERT INTO acked (client) VALUES (:client_id);\n");
+      Path benchOut = base.resolve("pgbench-a.out");
+      Process bench = pgbench(bed.a.node.address(), script, 4, List.of("-T", "600"), benchOut);
+      try {
+        Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+            .until(() -> rows(bed.a.node.address()) >= 300);
+
+        JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+        System.out.println("postgres-user migrated: " + status.encode());
+        assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+        assertThat(bench.waitFor(60, TimeUnit.SECONDS)).as("pgbench ends once its connections are reset").isTrue();
+      } finally {
+        bench.destroyForcibly();
+      }
+      String benchReport = Files.readString(benchOut);
+      long acknowledged = processed(benchReport);
+      assertThat(ProcessTree.alive(workload.getLong("pid"))).as("source postmaster").isFalse();
+      assertThat(bed.workloads(bed.a)).isEmpty();
+      bed.assertNothingLeftBehind(bed.a, bed.b);
+      JsonObject onBWorkload = bed.workloads(bed.b).getJsonObject(0);
+      assertThat(onBWorkload.getString("user")).isEqualTo("postgres");
+      assertThat(Files.readString(Path.of("/proc", onBWorkload.getString("pid"), "status")))
+          .as("the restored postmaster runs as postgres").containsPattern("Uid:\\s+" + postgresUid() + "\\s");
+
+      long onB = rows(bed.b.node.address());
+      System.out.println("postgres-user: pgbench saw " + acknowledged + " inserts committed on A; B holds " + onB);
+      assertThat(acknowledged).as("inserts pgbench saw committed").isGreaterThanOrEqualTo(300);
+      assertThat(onB).as("rows on B").isGreaterThanOrEqualTo(acknowledged);
+
+      Path benchB = base.resolve("pgbench-b.out");
+      Process after = pgbench(bed.b.node.address(), script, 4, List.of("-t", "100"), benchB);
+      assertThat(after.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      assertThat(after.exitValue()).as(Files.readString(benchB)).isZero();
+      assertThat(rows(bed.b.node.address())).as("rows after 400 more inserts on B").isEqualTo(onB + 400);
+    } finally {
+      HostCommand.run("rm", "-rf", base.toString());
+    }
+  }
+
+  private static String postgresUid() throws IOException {
+    return Files.readAllLines(Path.of("/etc/passwd")).stream().map(line -> line.split(":"))
+        .filter(fields -> fields[0].equals("postgres")).map(fields -> fields[2]).findFirst().orElseThrow();
+  }
+
+  /**
    * A Python program counting an interval timer (setitimer, SIGALRM), a POSIX timer (timer_create, SIGUSR2)
    * and a timerfd, every 10 ms, and the SIGUSR1s it is sent. All three timers keep firing on B (at least half
    * a second's worth each), and a SIGUSR1 sent to the restored process is handled (the one sent before the
@@ -143,10 +210,54 @@ class RealServersUnderLoadMigrationTest {
     timersAndSignalsGoOnAfterTheMove(true);
   }
 
-  private void timersAndSignalsGoOnAfterTheMove(boolean postCopy) throws Exception {
+  /**
+   * As above, with the program running as {@code nobody} in a user namespace of its own (launched with a
+   * {@code user}): it moves stop-and-copy, still nobody on B. Post-copy it is refused before the freeze
+   * where the kernel keeps userfaultfd to privileged tasks (vm.unprivileged_userfaultfd 0, as here): CRIU's
+   * lazy restore failed with "Unable to open an userfaultfd descriptor: Operation not permitted".
+   */
+  @Test
+  void timersAndSignalsGoOnAfterTheMoveAsAnotherUser() throws Exception {
+    JsonObject restored = timersAndSignalsGoOnAfterTheMove(false, "nobody");
+    assertThat(Files.readString(Path.of("/proc", restored.getString("pid"), "status")))
+        .containsPattern("Uid:\\s+65534\\s");
+  }
+
+  @Test
+  void postCopyOfAnotherUsersProgramIsRefusedBeforeTheFreezeWithoutUnprivilegedUserfaultfd() throws Exception {
+    assumeTrue(Files.readString(Path.of("/proc/sys/vm/unprivileged_userfaultfd")).trim().equals("0"),
+        "vm.unprivileged_userfaultfd is 1: post-copy of such a workload is allowed");
+    JsonObject workload = bed.launch(bed.a, "sleeper", List.of("/bin/sleep", "600"), "nobody");
+
+    JsonObject status = bed.migratePostCopy(bed.a, bed.b, workload.getString("id"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("error").getString("code")).isEqualTo("UNMOVABLE_RESOURCE");
+    assertThat(status.getJsonObject("error").getString("message")).contains("vm.unprivileged_userfaultfd");
+    assertThat(status.getJsonObject("timings").containsKey("freezeMs")).as("never frozen").isFalse();
+    assertThat(bed.a.get("/v1/workloads/" + workload.getString("id")).getString("status")).isEqualTo("RUNNING");
+    assertThat(bed.workloads(bed.b)).isEmpty();
+  }
+
+  private JsonObject timersAndSignalsGoOnAfterTheMove(boolean postCopy) throws Exception {
+    return timersAndSignalsGoOnAfterTheMove(postCopy, null);
+  }
+
+  private JsonObject timersAndSignalsGoOnAfterTheMove(boolean postCopy, String user) throws Exception {
     Path script = copyResource("timers.py");
-    JsonObject workload = bed.launch(bed.a, "python-timers", List.of(PYTHON, script.toString(),
-        Integer.toString(HTTP_PORT)));
+    List<String> command = List.of(PYTHON, script.toString(), Integer.toString(HTTP_PORT));
+    if (user != null) {
+      // readable by the user: the test's temporary directory is not
+      Path shared = Files.createTempDirectory(Path.of("/tmp"), "ums-timers-");
+      HostCommand.check("chmod", "755", shared.toString());
+      shared.toFile().deleteOnExit();
+      Path copy = Files.copy(script, shared.resolve("timers.py"));
+      copy.toFile().deleteOnExit(); // before its directory: deleteOnExit runs last-registered first
+      HostCommand.check("chmod", "644", copy.toString());
+      command = List.of(PYTHON, copy.toString(), Integer.toString(HTTP_PORT));
+    }
+    JsonObject workload = user == null ? bed.launch(bed.a, "python-timers", command)
+        : bed.launch(bed.a, "python-timers", command, user);
     long[] started = Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
         .until(() -> numbers(httpGet(bed.a, "/")), counts -> counts[0] > 10 && counts[1] > 10 && counts[2] > 10);
     HostCommand.check("kill", "-USR1", Long.toString(workload.getLong("pid")));
@@ -166,6 +277,7 @@ class RealServersUnderLoadMigrationTest {
         .until(() -> numbers(httpGet(bed.b, "/")), counts -> counts[3] == 2);
     System.out.println("timers" + (postCopy ? " (post-copy)" : "") + " (alarm posix timerfd usr1): before " + java.util.Arrays.toString(before) + ", on B "
         + java.util.Arrays.toString(after) + ", after a SIGUSR1 on B " + java.util.Arrays.toString(signalled));
+    return restored;
   }
 
   /**
