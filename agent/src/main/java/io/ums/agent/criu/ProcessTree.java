@@ -14,6 +14,8 @@ import java.util.regex.Pattern;
 /** A process tree as /proc shows it: walking it, signalling it, reading its descriptors. Blocking. */
 public final class ProcessTree {
   private static final Pattern PIPE = Pattern.compile("pipe:\\[(\\d+)]");
+  /** SIGSTOP (19) in the pending masks of /proc/PID/task/TID/status. */
+  private static final long SIGSTOP_PENDING = 1L << (19 - 1);
 
   private ProcessTree() {}
 
@@ -60,9 +62,64 @@ public final class ProcessTree {
     }
   }
 
-  /** True when the process exists and is neither a zombie nor stopped. */
-  public static boolean running(long pid) {
-    return state(pid).map(state -> state != 'Z' && state != 'X' && state != 'T' && state != 't').orElse(false);
+  /**
+   * True when {@code root} exists and no thread of its tree is stopped, traced, or about to stop: a SIGSTOP
+   * still queued counts as stopped. CRIU's {@code --leave-stopped} (compel's unseize) queues SIGSTOP and
+   * then detaches; the task reads "R" or "S" until it next gets a CPU, which on a loaded machine can be
+   * long after CRIU exited, and only then stops. Threads and children that exited (zombies) are no stop.
+   */
+  public static boolean running(long root) {
+    if (!alive(root)) {
+      return false;
+    }
+    for (long pid : members(root)) {
+      try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
+        for (Path task : tasks) {
+          if (stoppedOrStopping(task)) {
+            return false;
+          }
+        }
+      } catch (IOException e) {
+        // the process ended while we looked: it stops nothing
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Continues every member of the tree whatever it looks like, then says whether it runs. Only once
+   * nothing traces the tree any more (CRIU exited): SIGCONT also discards a queued SIGSTOP, which a
+   * "not stopped yet" reading would have let through (see {@link #running}).
+   */
+  public static boolean resume(long root) {
+    if (!alive(root)) {
+      return false;
+    }
+    signalAll(root, "CONT");
+    return running(root);
+  }
+
+  private static boolean stoppedOrStopping(Path task) {
+    try {
+      String stat = Files.readString(task.resolve("stat"));
+      int end = stat.lastIndexOf(')');
+      char state = end < 0 || end + 2 >= stat.length() ? 'X' : stat.charAt(end + 2);
+      if (state == 'Z' || state == 'X') {
+        return false;
+      }
+      if (state == 'T' || state == 't') {
+        return true;
+      }
+      for (String line : Files.readAllLines(task.resolve("status"))) {
+        if ((line.startsWith("SigPnd:") || line.startsWith("ShdPnd:"))
+            && (Long.parseUnsignedLong(line.substring(7).trim(), 16) & SIGSTOP_PENDING) != 0) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException | RuntimeException e) {
+      return false; // the thread ended while we looked
+    }
   }
 
   public static boolean alive(long pid) {

@@ -177,13 +177,17 @@ public final class PostCopySource {
     }, false);
   }
 
+  /**
+   * CRIU has let go of the tree (exited or killed): continue it whatever it looks like. A tree CRIU left
+   * stopped may still read as running (SIGSTOP queued, not yet acted on, see {@link ProcessTree#running});
+   * checking first and continuing only a stopped-looking tree left such a tree to stop right after.
+   */
   private boolean ensureRunning() {
     long pid = settings.pid();
     if (ProcessTree.alive(pid) && !ProcessTree.running(pid)) {
       new NetworkLockRules(settings.criu().wrapper()).removeAddedSince(lockRulesBefore);
-      ProcessTree.signalAll(pid, "CONT");
     }
-    return ProcessTree.running(pid);
+    return ProcessTree.resume(pid);
   }
 
   public Served served() {

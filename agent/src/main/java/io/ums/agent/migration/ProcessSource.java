@@ -224,16 +224,17 @@ final class ProcessSource implements SourceBackend {
     return null;
   }
 
-  /** CRIU normally resumed the tree itself; if it could not, unlock and resume it here. Blocking. */
+  /**
+   * CRIU normally resumed the tree itself; if it could not, unlock it here. SIGCONT goes in any case: a
+   * tree CRIU left stopped may still read as running (see {@link ProcessTree#running}). Blocking.
+   */
   private boolean ensureSourceRuns() {
     long pid = workload.pid();
     if (ProcessTree.alive(pid) && !ProcessTree.running(pid)) {
       int removed = new NetworkLockRules(deps.criu().wrapper()).removeAddedSince(lockRulesBefore);
-      ProcessTree.signalAll(pid, "CONT");
-      LOG.warn("migration {}: CRIU left the source stopped; removed {} lock rule(s) and sent SIGCONT", session.id(),
-          removed);
+      LOG.warn("migration {}: CRIU left the source stopped; removed {} lock rule(s)", session.id(), removed);
     }
-    return ProcessTree.running(pid);
+    return ProcessTree.resume(pid);
   }
 
   @Override

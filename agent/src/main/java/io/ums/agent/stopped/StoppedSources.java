@@ -239,9 +239,9 @@ public final class StoppedSources {
     } else if (ours(record)) {
       if (!ProcessTree.running(pid)) {
         locks.removeAddedSince(before);
-        ProcessTree.signalAll(pid, "CONT");
       }
-      outcome = ProcessTree.running(pid) ? "resumed" : "not resumed (state " + ProcessTree.state(pid)
+      // even when it reads as running: CRIU's leave-stopped queues a SIGSTOP that acts only when it next runs
+      outcome = ProcessTree.resume(pid) ? "resumed" : "not resumed (state " + ProcessTree.state(pid)
           .map(String::valueOf).orElse("gone") + ")";
     } else {
       outcome = "gone";
