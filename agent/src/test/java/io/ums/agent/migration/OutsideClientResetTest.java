@@ -48,21 +48,12 @@ class OutsideClientResetTest extends MigrationBedTest {
   @Test
   void aClientWaitingForAnAnswerAcrossTheFreezeIsResetWhenTheSourceGoes() throws Exception {
     bed = new MigrationTestBed(dir, "uor", List.of(), List.of(), 10);
-    Path script = Files.writeString(dir.resolve("server.py"), SERVER);
-    JsonObject workload = bed.launch(bed.a, "slow-server", List.of("/usr/bin/python3", script.toString()));
-    try (Socket client = Awaitility.await().ignoreExceptions().until(() -> connect(bed.a), socket -> true)) {
-      BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
-      OutputStream out = client.getOutputStream();
-      out.write("ping\n".getBytes(StandardCharsets.US_ASCII));
-      assertThat(in.readLine()).isEqualTo("pong");
-      // acknowledged by A's kernel, answered only in a minute: in flight when the source is frozen
-      out.write("slow\n".getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-
+    JsonObject workload = launchSlowServer();
+    try (WaitingClient client = WaitingClient.inFlight(bed.a)) {
       JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
       assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
 
-      assertThat(whatTheWaitingClientGets(client, in)).as("what the waiting client got").isIn("reset", "end of file");
+      assertThat(client.whatItGets()).as("what the waiting client got").isIn("reset", "end of file");
     }
     // and the service answers on B to a client that reconnects
     try (Socket again = connect(bed.b)) {
@@ -80,16 +71,8 @@ class OutsideClientResetTest extends MigrationBedTest {
   @Test
   void aClientWaitingAcrossTheFreezeIsResetWhenARestartedSourceAgentKillsTheHeldSource() throws Exception {
     bed = new MigrationTestBed(dir, "uos", List.of("-Dums.test.holdBeforeCommit=true"), List.of(), 10);
-    Path script = Files.writeString(dir.resolve("server.py"), SERVER);
-    JsonObject workload = bed.launch(bed.a, "slow-server", List.of("/usr/bin/python3", script.toString()));
-    try (Socket client = Awaitility.await().ignoreExceptions().until(() -> connect(bed.a), socket -> true)) {
-      BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8));
-      OutputStream out = client.getOutputStream();
-      out.write("ping\n".getBytes(StandardCharsets.US_ASCII));
-      assertThat(in.readLine()).isEqualTo("pong");
-      out.write("slow\n".getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-
+    JsonObject workload = launchSlowServer();
+    try (WaitingClient client = WaitingClient.inFlight(bed.a)) {
       JsonObject session = bed.receive(bed.b);
       String migration = bed.send(bed.a, workload.getString("id"), session);
       JsonObject restored = bed.awaitFinal(bed.b, session.getString("sessionId"), Duration.ofSeconds(120));
@@ -100,18 +83,42 @@ class OutsideClientResetTest extends MigrationBedTest {
       JsonObject outcome = bed.a.post("/v1/stopped-sources/" + migration + "/kill", new JsonObject(), 200);
       assertThat(outcome.getString("outcome")).isEqualTo("killed");
 
-      assertThat(whatTheWaitingClientGets(client, in)).as("what the waiting client got").isIn("reset", "end of file");
+      assertThat(client.whatItGets()).as("what the waiting client got").isIn("reset", "end of file");
     }
   }
 
-  private static String whatTheWaitingClientGets(Socket client, BufferedReader in) throws Exception {
-    client.setSoTimeout(READ_TIMEOUT_MILLIS);
-    try {
-      return in.readLine() == null ? "end of file" : "an answer";
-    } catch (SocketTimeoutException e) {
-      return "nothing until its read timeout";
-    } catch (SocketException e) {
-      return "reset";
+  private JsonObject launchSlowServer() throws Exception {
+    Path script = Files.writeString(dir.resolve("server.py"), SERVER);
+    return bed.launch(bed.a, "slow-server", List.of("/usr/bin/python3", script.toString()));
+  }
+
+  /** A client whose "slow" request A's kernel acknowledged: in flight when the source is frozen. */
+  private record WaitingClient(Socket socket, BufferedReader in) implements AutoCloseable {
+    static WaitingClient inFlight(AgentProcess agent) throws Exception {
+      Socket socket = Awaitility.await().ignoreExceptions().until(() -> connect(agent), connected -> true);
+      BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      OutputStream out = socket.getOutputStream();
+      out.write("ping\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(in.readLine()).isEqualTo("pong");
+      out.write("slow\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      return new WaitingClient(socket, in);
+    }
+
+    String whatItGets() throws Exception {
+      socket.setSoTimeout(READ_TIMEOUT_MILLIS);
+      try {
+        return in.readLine() == null ? "end of file" : "an answer";
+      } catch (SocketTimeoutException e) {
+        return "nothing until its read timeout";
+      } catch (SocketException e) {
+        return "reset";
+      }
+    }
+
+    @Override
+    public void close() throws Exception {
+      socket.close();
     }
   }
 
