@@ -206,7 +206,7 @@ public final class StoppedSources {
         throw new AgentException(ApiError.CONFLICT, "could not " + (kill ? "remove" : "thaw") + " container " + id
             + ": " + result.cause().getMessage());
       }
-      deleteTree(Path.of(record.getString("sessionDir")));
+      FileTrees.delete(Path.of(record.getString("sessionDir")));
       forget(migrationId);
       String outcome = kill ? "killed" : "resumed";
       LOG.info("migration {}: source container {} {} ({})", migrationId, id, outcome, why);
@@ -247,16 +247,12 @@ public final class StoppedSources {
       outcome = "gone";
     }
     int removed = locks.removeAddedSince(before);
-    deleteTree(Path.of(record.getString("sessionDir")));
+    FileTrees.delete(Path.of(record.getString("sessionDir")));
     forget(migrationId);
     LOG.info("migration {}: source workload {} {} ({}; {} lock rule(s) removed)", migrationId,
         record.getString("workloadId"), outcome, why, removed);
     return new JsonObject().put("migrationId", migrationId).put("workloadId", record.getString("workloadId"))
         .put("outcome", outcome).put("why", why);
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    FileTrees.delete(dir); // a session directory: what a killed CRIU left mounted in it is detached first
   }
 
   /**
