@@ -38,24 +38,15 @@ class DestinationLimitsTest {
 
   @Test
   void aFullDestinationDiskIsReportedAsTheDestinationsNoSpace() throws Exception {
-    smallDisk = Files.createDirectories(dir.resolve("small-disk"));
-    HostCommand.check("mount", "-t", "tmpfs", "-o", "size=8m", "ums-test-small", smallDisk.toString());
-    bed = new MigrationTestBed(dir, List.of(),
-        List.of("-Dums.migration.sessionRoot=" + smallDisk.resolve("sessions")), 10);
-    JsonObject workload = bed.launch(bed.a, 32);
+    JsonObject workload = startAgentsWithSessionsOnATmpfsOf("8m");
     String checksum = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000).checksum();
 
     JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
     System.out.println("rolled back: " + status.encode());
 
-    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
-    JsonObject error = status.getJsonObject("error");
-    assertThat(error.getString("code")).as(error.encode()).isEqualTo("DESTINATION_NO_SPACE");
-    assertThat(error.getString("message")).as(error.encode())
-        .contains("node " + bed.b.node.name(), "no space left on device", smallDisk.resolve("sessions").toString())
-        .doesNotContainIgnoringCase("broken pipe");
-    bed.assertAnswersWithinASecond(bed.a, checksum);
-    assertThat(bed.workloads(bed.b)).isEmpty();
+    assertRolledBackForTheDestinationsFullDisk(status, checksum);
+    assertThat(status.getJsonObject("error").getString("message"))
+        .contains(smallDisk.resolve("sessions").toString()).doesNotContainIgnoringCase("broken pipe");
     try (var left = Files.list(smallDisk.resolve("sessions"))) {
       assertThat(left.toList()).as("session files on the small disk").isEmpty();
     }
@@ -68,16 +59,27 @@ class DestinationLimitsTest {
    */
   @Test
   void aFullDestinationDiskInPostCopyIsReportedAsTheDestinationsNoSpace() throws Exception {
-    smallDisk = Files.createDirectories(dir.resolve("tiny-disk"));
-    HostCommand.check("mount", "-t", "tmpfs", "-o", "size=64k", "ums-test-tiny", smallDisk.toString());
-    bed = new MigrationTestBed(dir, List.of(),
-        List.of("-Dums.migration.sessionRoot=" + smallDisk.resolve("sessions")), 10);
-    JsonObject workload = bed.launch(bed.a, 32);
+    JsonObject workload = startAgentsWithSessionsOnATmpfsOf("64k");
     String checksum = MemServiceClient.verify(bed.a.node.address(), MigrationTestBed.SERVICE_PORT, 5000).checksum();
 
     JsonObject status = bed.migratePostCopy(bed.a, bed.b, workload.getString("id"));
     System.out.println("post-copy rolled back: " + status.encode());
 
+    assertRolledBackForTheDestinationsFullDisk(status, checksum);
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
+  /** Two real agents whose destination keeps its sessions on a real tmpfs of {@code size}; a 32 MiB workload on A. */
+  private JsonObject startAgentsWithSessionsOnATmpfsOf(String size) throws Exception {
+    smallDisk = Files.createDirectories(dir.resolve("small-disk"));
+    HostCommand.check("mount", "-t", "tmpfs", "-o", "size=" + size, "ums-test-small", smallDisk.toString());
+    bed = new MigrationTestBed(dir, List.of(),
+        List.of("-Dums.migration.sessionRoot=" + smallDisk.resolve("sessions")), 10);
+    return bed.launch(bed.a, 32);
+  }
+
+  /** Rolled back with the destination's DESTINATION_NO_SPACE naming its node, the source answering as before. */
+  private void assertRolledBackForTheDestinationsFullDisk(JsonObject status, String checksum) throws Exception {
     assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
     JsonObject error = status.getJsonObject("error");
     assertThat(error.getString("code")).as(error.encode()).isEqualTo("DESTINATION_NO_SPACE");
@@ -85,6 +87,5 @@ class DestinationLimitsTest {
         .contains("node " + bed.b.node.name(), "no space left on device");
     bed.assertAnswersWithinASecond(bed.a, checksum);
     assertThat(bed.workloads(bed.b)).isEmpty();
-    bed.assertNothingLeftBehind(bed.a, bed.b);
   }
 }
