@@ -87,6 +87,15 @@ public final class ProcessTree {
   }
 
   /**
+   * True when {@code root} itself exists and is neither stopped nor ended. Unlike {@link #running} it says
+   * nothing of the rest of the tree: a restored tree keeps the stops its program made (a child it stopped
+   * is restored stopped), and a restore queues no stop of its own.
+   */
+  public static boolean rootRuns(long root) {
+    return state(root).filter(state -> "TtZX".indexOf(state) < 0).isPresent();
+  }
+
+  /**
    * Continues every member of the tree whatever it looks like, then says whether it runs. Only once
    * nothing traces the tree any more (CRIU exited): SIGCONT also discards a queued SIGSTOP, which a
    * "not stopped yet" reading would have let through (see {@link #running}).

@@ -61,7 +61,7 @@ final class ProcessDestination extends CriuDestination {
           relay.writeEnd(), tcpEstablished);
       restoreGuard = RestoreGuard.arm(CriuRestore.pidFile(dir));
       long pid = CriuRestore.run(deps.criu(), options, deps.settings().restoreTimeout().toMillis());
-      if (!ProcessTree.running(pid)) {
+      if (!ProcessTree.rootRuns(pid)) {
         throw new MigrationFailure.Exception(Code.RESTORE_FAILED, "restored pid " + pid + " is not running");
       }
       session.status().timing("restoreMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));

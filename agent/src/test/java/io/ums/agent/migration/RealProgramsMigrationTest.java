@@ -112,6 +112,40 @@ class RealProgramsMigrationTest {
   }
 
   /**
+   * A shell that stopped a child of its own (SIGSTOP, as job control does) and then became busybox httpd:
+   * the child moves stopped and stays stopped on B, and the server serves there. A restored tree with any
+   * stopped member used to be taken for a failed restore ("restored pid ... is not running").
+   */
+  @Test
+  void aServerWithAChildItStoppedMovesWithTheChildStillStopped() throws Exception {
+    Path site = Files.createDirectories(AGENTS.dir().resolve("stopped-child-site"));
+    Files.writeString(site.resolve("index.html"), "served beside a stopped child\n");
+    JsonObject workload = bed.launch(bed.a, "httpd-stopped-child", List.of("/bin/sh", "-c",
+        "sleep 100000 & kill -STOP $! && exec " + BUSYBOX + " httpd -f -p " + HTTP_PORT + " -h " + site));
+    Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> httpGet(bed.a, "/index.html"), "served beside a stopped child\n"::equals);
+    assertThat(sleepChildState(workload.getLong("pid"))).as("the child on A").isEqualTo('T');
+
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertMovedTo(bed.b, status, workload);
+    assertThat(httpGet(bed.b, "/index.html")).isEqualTo("served beside a stopped child\n");
+    long restored = bed.b.get("/v1/workloads/" + status.getString("destinationWorkloadId")).getLong("pid");
+    assertThat(sleepChildState(restored)).as("the child on B").isEqualTo('T');
+  }
+
+  /** The state of the child started as sleep (stopped maybe before its exec, so still named sh). */
+  private static char sleepChildState(long root) throws IOException {
+    for (long member : ProcessTree.members(root)) {
+      String name = Files.readString(Path.of("/proc", Long.toString(member), "comm")).strip();
+      if (member != root && (name.equals("sleep") || name.equals("sh"))) {
+        return ProcessTree.state(member).orElse('?');
+      }
+    }
+    throw new AssertionError("no sleep child below " + root + ": " + ProcessTree.members(root));
+  }
+
+  /**
    * 16 counting threads, a ThreadingHTTPServer, and an echo pair talking over a loopback TCP connection
    * inside the process: both ends of that connection are in the dumped tree and its addresses (127.0.0.1)
    * exist on every node, so it is restored established and keeps echoing.
