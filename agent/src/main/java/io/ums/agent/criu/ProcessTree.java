@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -69,10 +71,18 @@ public final class ProcessTree {
    * long after CRIU exited, and only then stops. Threads and children that exited (zombies) are no stop.
    */
   public static boolean running(long root) {
+    return running(root, Set.of());
+  }
+
+  /** {@link #running(long)}, but the members in {@code keptStopped} (see {@link #stoppedMembers}) may be stopped. */
+  public static boolean running(long root, Set<Long> keptStopped) {
     if (!alive(root)) {
       return false;
     }
     for (long pid : members(root)) {
+      if (keptStopped.contains(pid)) {
+        continue;
+      }
       try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
         for (Path task : tasks) {
           if (stoppedOrStopping(task)) {
@@ -101,11 +111,32 @@ public final class ProcessTree {
    * "not stopped yet" reading would have let through (see {@link #running}).
    */
   public static boolean resume(long root) {
+    return resume(root, Set.of());
+  }
+
+  /** {@link #resume(long)}, leaving the members in {@code keptStopped} (see {@link #stoppedMembers}) as they are. */
+  public static boolean resume(long root, Set<Long> keptStopped) {
     if (!alive(root)) {
       return false;
     }
-    signalAll(root, "CONT");
-    return running(root);
+    List<Long> members = members(root);
+    members.removeAll(keptStopped);
+    signal(members, "CONT");
+    return running(root, keptStopped);
+  }
+
+  /**
+   * The members of the tree stopped now (state T), as its program left them: read before a freeze, so that
+   * resuming the tree after a rollback does not continue what the program itself had stopped.
+   */
+  public static Set<Long> stoppedMembers(long root) {
+    Set<Long> stopped = new TreeSet<>();
+    for (long pid : members(root)) {
+      if (state(pid).filter(state -> state == 'T').isPresent()) {
+        stopped.add(pid);
+      }
+    }
+    return stopped;
   }
 
   private static boolean stoppedOrStopping(Path task) {
@@ -137,7 +168,10 @@ public final class ProcessTree {
 
   /** Sends {@code signal} (e.g. "CONT", "KILL") to every member of the tree. */
   public static void signalAll(long root, String signal) {
-    List<Long> members = members(root);
+    signal(members(root), signal);
+  }
+
+  private static void signal(List<Long> members, String signal) {
     if (members.isEmpty()) {
       return;
     }

@@ -50,6 +50,7 @@ public final class PostCopySource {
   private final Settings settings;
   private final PostDumpGate gate;
   private final Set<String> lockRulesBefore;
+  private final Set<Long> stoppedBefore;
   private final int pageServerPort;
   private final LazyPageServing serving;
   private Process dump;
@@ -57,11 +58,12 @@ public final class PostCopySource {
   private long frozenNanos;
 
   private PostCopySource(Vertx vertx, Settings settings, PostDumpGate gate, Set<String> lockRulesBefore,
-                         int pageServerPort) {
+                         Set<Long> stoppedBefore, int pageServerPort) {
     this.vertx = vertx;
     this.settings = settings;
     this.gate = gate;
     this.lockRulesBefore = lockRulesBefore;
+    this.stoppedBefore = stoppedBefore;
     this.pageServerPort = pageServerPort;
     this.serving = new LazyPageServing(vertx, settings.pageServerHost(), pageServerPort,
         settings.connectTimeoutMillis());
@@ -71,7 +73,8 @@ public final class PostCopySource {
   public static Future<PostCopySource> checkpoint(Vertx vertx, Settings settings) {
     return PostDumpGate.listen(vertx, settings.gateHost()).compose(gate -> vertx.executeBlocking(() -> {
       Set<String> before = new NetworkLockRules(settings.criu().wrapper()).snapshot();
-      PostCopySource source = new PostCopySource(vertx, settings, gate, before, LazyPageServing.pickPort(settings.pageServerHost()));
+      PostCopySource source = new PostCopySource(vertx, settings, gate, before,
+          ProcessTree.stoppedMembers(settings.pid()), LazyPageServing.pickPort(settings.pageServerHost()));
       Path script = gate.writeScript(settings.workDir(), settings.gateMaxWait(), settings.verdictFile());
       source.frozenNanos = System.nanoTime();
       source.dump = CriuLazyDump.start(settings.criu(), new CriuLazyDump.Options(settings.pid(),
@@ -184,10 +187,15 @@ public final class PostCopySource {
    */
   private boolean ensureRunning() {
     long pid = settings.pid();
-    if (ProcessTree.alive(pid) && !ProcessTree.running(pid)) {
+    if (ProcessTree.alive(pid) && !ProcessTree.running(pid, stoppedBefore)) {
       new NetworkLockRules(settings.criu().wrapper()).removeAddedSince(lockRulesBefore);
     }
-    return ProcessTree.resume(pid);
+    return ProcessTree.resume(pid, stoppedBefore);
+  }
+
+  /** The members of the tree its program had stopped before the freeze: a resume leaves them stopped. */
+  public Set<Long> stoppedBefore() {
+    return stoppedBefore;
   }
 
   public Served served() {

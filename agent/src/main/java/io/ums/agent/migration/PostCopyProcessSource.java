@@ -12,6 +12,7 @@ import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,7 +57,8 @@ final class PostCopyProcessSource implements SourceBackend {
         throw new MigrationFailure.Exception(MigrationFailure.Code.UNMOVABLE_RESOURCE, "workload " + workload.id()
             + " cannot move post-copy: " + why);
       });
-      SourceRecords.recordProcess(session, workload, new NetworkLockRules(deps.criu().wrapper()).snapshot());
+      SourceRecords.recordProcess(session, workload, new NetworkLockRules(deps.criu().wrapper()).snapshot(),
+          ProcessTree.stoppedMembers(workload.pid()));
       return null;
     }, false);
   }
@@ -149,7 +151,8 @@ final class PostCopyProcessSource implements SourceBackend {
   public Future<MigrationPhase> rollBack(MigrationFailure failure) {
     Future<?> begun = started == null ? Future.succeededFuture() : started;
     return begun.transform(ignored -> steps.rollBack(failure, dump,
-            () -> vertx.executeBlocking(() -> ProcessTree.running(workload.pid()), false)))
+            () -> vertx.executeBlocking(() -> ProcessTree.running(workload.pid(),
+                source == null ? Set.of() : source.stoppedBefore()), false)))
         .transform(running -> {
           deps.workloads().endMigration(workload.id());
           return running.succeeded() && running.result() ? Future.succeededFuture(MigrationPhase.ROLLED_BACK)

@@ -38,6 +38,7 @@ final class ProcessSource implements SourceBackend {
   private long freezeStartNanos = -1;
   private ProcessFacts facts;
   private Set<String> lockRulesBefore = Set.of();
+  private Set<Long> stoppedBefore = Set.of();
   private MovedConnections connections = MovedConnections.none();
   private PostDumpGate gate;
   private DumpPageSocket pageSocket;
@@ -71,8 +72,9 @@ final class ProcessSource implements SourceBackend {
             facts = ProcessFacts.read(workload);
             connections = new MovedConnections(facts.clients());
             lockRulesBefore = new NetworkLockRules(deps.criu().wrapper()).snapshot();
+            stoppedBefore = ProcessTree.stoppedMembers(workload.pid());
             if (!keep) {
-              SourceRecords.recordProcess(session, workload, lockRulesBefore);
+              SourceRecords.recordProcess(session, workload, lockRulesBefore, stoppedBefore);
             }
             gate.writeScript(session.dir(), deps.settings().migrationTimeout().plusMinutes(1),
                 keep ? null : deps.stoppedSources().verdictFile(session.id()));
@@ -230,11 +232,11 @@ final class ProcessSource implements SourceBackend {
    */
   private boolean ensureSourceRuns() {
     long pid = workload.pid();
-    if (ProcessTree.alive(pid) && !ProcessTree.running(pid)) {
+    if (ProcessTree.alive(pid) && !ProcessTree.running(pid, stoppedBefore)) {
       int removed = new NetworkLockRules(deps.criu().wrapper()).removeAddedSince(lockRulesBefore);
       LOG.warn("migration {}: CRIU left the source stopped; removed {} lock rule(s)", session.id(), removed);
     }
-    return ProcessTree.resume(pid);
+    return ProcessTree.resume(pid, stoppedBefore);
   }
 
   @Override

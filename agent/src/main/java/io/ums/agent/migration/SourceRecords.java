@@ -12,11 +12,14 @@ final class SourceRecords {
   private SourceRecords() {
   }
 
-  /** A process tree, with the CRIU lock rules present before its dump. Blocking. */
-  static void recordProcess(SourceSession session, Workload workload, Set<String> lockRulesBefore)
-      throws IOException {
+  /**
+   * A process tree, with the CRIU lock rules present before its dump and the members its program had
+   * stopped ({@link io.ums.agent.criu.ProcessTree#stoppedMembers}). Blocking.
+   */
+  static void recordProcess(SourceSession session, Workload workload, Set<String> lockRulesBefore,
+      Set<Long> stoppedBefore) throws IOException {
     session.deps().stoppedSources().record(session.id(), workload.id(), workload.pid(), lockRulesBefore,
-        session.dir());
+        stoppedBefore, session.dir());
     forgetOnFinish(session);
   }
 

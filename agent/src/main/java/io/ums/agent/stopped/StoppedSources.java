@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -90,11 +91,12 @@ public final class StoppedSources {
   }
 
   /** Records a source before its freeze (stage CHECKPOINTING). Blocking. */
-  public void record(String migrationId, String workloadId, long pid, Set<String> lockRulesBefore, Path sessionDir)
-      throws IOException {
+  public void record(String migrationId, String workloadId, long pid, Set<String> lockRulesBefore,
+      Set<Long> stoppedBefore, Path sessionDir) throws IOException {
     JsonObject record = new JsonObject().put("migrationId", migrationId).put("workloadId", workloadId)
         .put("pid", pid).put("startTime", ProcessIdentity.of(pid).map(ProcessIdentity::startTime).orElse(-1L))
         .put("lockRulesBefore", new JsonArray(List.copyOf(lockRulesBefore)))
+        .put("stoppedBefore", new JsonArray(List.copyOf(stoppedBefore)))
         .put("sessionDir", sessionDir.toString()).put("stage", CHECKPOINTING).put("since", Instant.now().toString());
     records.put(migrationId, record);
     write(record);
@@ -237,11 +239,14 @@ public final class StoppedSources {
       }
       outcome = "killed";
     } else if (ours(record)) {
-      if (!ProcessTree.running(pid)) {
+      Set<Long> stoppedBefore = new HashSet<>();
+      record.getJsonArray("stoppedBefore", new JsonArray()).forEach(member -> stoppedBefore.add(
+          ((Number) member).longValue()));
+      if (!ProcessTree.running(pid, stoppedBefore)) {
         locks.removeAddedSince(before);
       }
       // even when it reads as running: CRIU's leave-stopped queues a SIGSTOP that acts only when it next runs
-      outcome = ProcessTree.resume(pid) ? "resumed" : "not resumed (state " + ProcessTree.state(pid)
+      outcome = ProcessTree.resume(pid, stoppedBefore) ? "resumed" : "not resumed (state " + ProcessTree.state(pid)
           .map(String::valueOf).orElse("gone") + ")";
     } else {
       outcome = "gone";

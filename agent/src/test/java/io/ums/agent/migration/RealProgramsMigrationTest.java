@@ -134,6 +134,43 @@ class RealProgramsMigrationTest {
     assertThat(sleepChildState(restored)).as("the child on B").isEqualTo('T');
   }
 
+  /**
+   * The same server bound to the source node's own address, so the destination refuses it after the
+   * freeze: the migration rolls back, and the child the program had stopped is still stopped on A (the
+   * rollback used to continue every process of the tree), while the server answers again. Post-copy too.
+   */
+  @Test
+  void aChildTheProgramStoppedStaysStoppedWhenTheMigrationRollsBack() throws Exception {
+    assertStoppedChildKeptThroughRollback(false);
+  }
+
+  @Test
+  void aChildTheProgramStoppedStaysStoppedWhenAPostCopyMigrationRollsBack() throws Exception {
+    assertStoppedChildKeptThroughRollback(true);
+  }
+
+  private void assertStoppedChildKeptThroughRollback(boolean postCopy) throws Exception {
+    Path site = Files.createDirectories(AGENTS.dir().resolve("stopped-child-site"));
+    Files.writeString(site.resolve("index.html"), "served beside a stopped child\n");
+    JsonObject workload = bed.launch(bed.a, "httpd-bound-stopped-child", List.of("/bin/sh", "-c",
+        "sleep 100000 & kill -STOP $! && exec " + BUSYBOX + " httpd -f -p " + bed.a.node.address() + ":"
+            + HTTP_PORT + " -h " + site));
+    Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> httpGet(bed.a, "/index.html"), "served beside a stopped child\n"::equals);
+    assertThat(sleepChildState(workload.getLong("pid"))).as("the child on A").isEqualTo('T');
+
+    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
+        : bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
+    assertThat(status.getJsonObject("error").getString("message")).contains("listens on " + bed.a.node.address());
+    Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
+        .until(() -> httpGet(bed.a, "/index.html"), "served beside a stopped child\n"::equals);
+    assertThat(sleepChildState(workload.getLong("pid"))).as("the child on A after the rollback").isEqualTo('T');
+    assertThat(bed.workloads(bed.b)).isEmpty();
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
   /** The state of the child started as sleep (stopped maybe before its exec, so still named sh). */
   private static char sleepChildState(long root) throws IOException {
     for (long member : ProcessTree.members(root)) {
