@@ -1,12 +1,18 @@
 package io.ums.agent.criu;
 
+import io.ums.agent.files.FileTrees;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The mount namespace of a workload that runs in a user namespace of its own (a process workload with a
@@ -21,8 +27,11 @@ public final class WorkloadMounts implements AutoCloseable {
   /** Mount points such a workload keeps from its node (besides / and its own /proc). */
   public static final List<String> KEPT = List.of("/sys", "/dev", "/dev/shm", "/dev/pts", "/dev/mqueue");
   private static final long MOUNT_TIMEOUT_MILLIS = 30_000;
+  private static final Logger LOG = LoggerFactory.getLogger(WorkloadMounts.class);
 
   private static final Path MOUNTS_DIR = Path.of("/run/ums-restore-mounts");
+  /** restore-AGENTPID-random: whose restore made it (several agents share a machine in local mode). */
+  private static final Pattern OWNED_DIR = Pattern.compile("restore-(\\d+)-.+");
 
   private final Path dir;
   private final List<Path> mounted;
@@ -69,7 +78,8 @@ public final class WorkloadMounts implements AutoCloseable {
   static WorkloadMounts bind() throws IOException {
     List<Path> mounted = new ArrayList<>();
     List<String> args = new ArrayList<>();
-    Path workDir = Files.createTempDirectory(Files.createDirectories(MOUNTS_DIR), "restore-");
+    Path workDir = Files.createTempDirectory(Files.createDirectories(MOUNTS_DIR),
+        "restore-" + ProcessHandle.current().pid() + "-");
     WorkloadMounts mounts = new WorkloadMounts(workDir, mounted, args);
     try {
       Path root = Files.createDirectories(workDir.resolve("mount-root"));
@@ -92,6 +102,36 @@ public final class WorkloadMounts implements AutoCloseable {
       mounts.close();
       throw e;
     }
+  }
+
+  /**
+   * At an agent's start: the directories of restores whose agent is gone (killed in the middle of one, so
+   * close() never ran) are detached and deleted; those of live agents stay. How many went. Blocking.
+   */
+  public static int sweepOrphans() {
+    return sweepOrphans(MOUNTS_DIR);
+  }
+
+  static int sweepOrphans(Path mountsDir) {
+    int swept = 0;
+    try (Stream<Path> dirs = Files.list(mountsDir)) {
+      for (Path dir : dirs.toList()) {
+        Matcher owner = OWNED_DIR.matcher(dir.getFileName().toString());
+        if (owner.matches() && ProcessHandle.of(Long.parseLong(owner.group(1))).isEmpty()) {
+          try {
+            FileTrees.delete(dir);
+            swept++;
+          } catch (IOException e) {
+            LOG.warn("cannot remove {}, left by a restore whose agent is gone: {}", dir, e.getMessage());
+          }
+        }
+      }
+    } catch (NoSuchFileException e) {
+      return 0;
+    } catch (IOException e) {
+      LOG.warn("cannot list {}: {}", mountsDir, e.getMessage());
+    }
+    return swept;
   }
 
   List<String> restoreArguments() {

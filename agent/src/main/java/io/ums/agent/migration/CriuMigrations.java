@@ -5,6 +5,7 @@ import io.ums.agent.container.WorkloadsByKind;
 import io.ums.agent.criu.CriuInstallation;
 import io.ums.agent.criu.CriuRunner;
 import io.ums.agent.criu.OrphanedCriu;
+import io.ums.agent.criu.WorkloadMounts;
 import io.ums.agent.dataplane.DataPlane;
 import io.ums.agent.dataplane.ReceiveSessions;
 import io.ums.agent.error.AgentException;
@@ -101,6 +102,11 @@ public final class CriuMigrations implements Migrations {
       OrphanedCriu.reap(settings.sessionRoot(), deps.stoppedSources().heldSessionDirs());
       SessionDirs.deleteAllBut(settings.sessionRoot(), deps.stoppedSources().heldSessionDirs());
       SessionDirs.delete(config.workDir().resolve(KubeletDestination.SESSIONS_DIR));
+      // the node's mounts bound for a restore into a user namespace, by a run killed in the middle of it
+      int restoreMounts = WorkloadMounts.sweepOrphans();
+      if (restoreMounts > 0) {
+        LOG.info("removed the bind mounts of {} restore(s) whose agent is gone", restoreMounts);
+      }
       // kubelet archives a previous run was sending hold containers' memory: they go too
       int archives = KubeletSource.kubeletArchives(deps).sweep();
       if (archives > 0) {
