@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
  * {@code criu restore -d} of a dumped process tree. The dumped root was the init of its own PID namespace,
  * so CRIU recreates a fresh namespace and no PID can clash. The tree's output pipe (dumped by inode) is
  * replaced by a pipe the caller provides ({@code --inherit-fd}), open on CRIU's stdout. Periodic timerfds
- * CRIU would restore disarmed are re-armed in the images first ({@link ExpiredTimerfds}).
+ * CRIU would restore disarmed are re-armed in the images first ({@link ExpiredTimerfds}); a tree with a user
+ * namespace of its own gets its pipes back at their dumped size ({@link UserNamespacePipes}).
  */
 public final class CriuRestore {
   public static final String LOG = "restore.log";
@@ -63,6 +64,9 @@ public final class CriuRestore {
       throws IOException {
     Files.deleteIfExists(options.workDir().resolve(PID_FILE));
     ExpiredTimerfds.rearmBeforeRestore(options.imagesDir());
+    if (WorkloadMounts.hasUserNamespace(options.imagesDir())) {
+      UserNamespacePipes.liftSoftLimit(UserNamespacePipes.SOFT_LIMIT);
+    }
     if (!WorkloadMounts.hasMountNamespace(options.imagesDir())) {
       return runCriu(runner, options, args, what, timeoutMillis);
     }

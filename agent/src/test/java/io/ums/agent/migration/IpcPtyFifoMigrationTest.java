@@ -11,6 +11,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import org.awaitility.Awaitility;
@@ -22,7 +23,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Small real programs using what ordinary services use (issue 15, item 7), launched through the agent on
  * node A and migrated to node B by two real agents with real CRIU: System V shared memory moves (the
  * workload has its own IPC namespace); a pseudo-terminal and a FIFO with bytes in it are refused before
- * anything is frozen, with UNMOVABLE_RESOURCE naming the file, and the source keeps answering.
+ * anything is frozen, with UNMOVABLE_RESOURCE naming the file, and the source keeps answering; a pipe with
+ * bytes in it moves, also out of a workload running as a user (restored into a user namespace of its own).
  */
 @Tag("slow")
 class IpcPtyFifoMigrationTest {
@@ -72,6 +74,21 @@ class IpcPtyFifoMigrationTest {
           client.close()
       """;
 
+  /** Keeps bytes in a pipe of its own; per connection, answers with them and puts them back. */
+  private static final String PIPE_KEEPER = """
+      import os, socket, sys
+      kept_out, kept_in = os.pipe()
+      os.write(kept_in, b"bytes kept in a pipe")
+      server = socket.create_server(("0.0.0.0", int(sys.argv[1])))
+      while True:
+          client, _ = server.accept()
+          kept = os.read(kept_out, 64)
+          os.write(kept_in, kept)
+          client.sendall(kept + b"\\n")
+          client.close()
+      """;
+  private static final Path PIPE_SOFT_LIMIT = Path.of("/proc/sys/fs/pipe-user-pages-soft");
+
   private static MigrationTestBed bed;
   @RegisterExtension
   static final SharedAgentPair AGENTS = new SharedAgentPair("uip", started -> bed = started);
@@ -110,6 +127,46 @@ class IpcPtyFifoMigrationTest {
     Path fifo = AGENTS.dir().resolve("fifo-" + System.nanoTime());
     assertRefused(List.of("fifo", Integer.toString(PORT), fifo.toString()), "named pipe (FIFO) " + fifo);
     Files.deleteIfExists(fifo);
+  }
+
+  /**
+   * CRIU recreates the pipes of a workload running as a user as root of its user namespace, charged to the
+   * host's root. With root's pipes over fs.pipe-user-pages-soft (forced here with a soft limit of one page;
+   * in production the page pipes of a concurrent dump or post-copy source do it) the restore failed: "Can't
+   * restore pipe size: Operation not permitted". The soft limit is restored after the test.
+   */
+  @Test
+  void aPipeOfAWorkloadRunningAsAUserMovesWhileRootsPipesExceedTheSoftLimit() throws Exception {
+    String softLimit = readSysctl(PIPE_SOFT_LIMIT);
+    assertThat(softLimit).as(PIPE_SOFT_LIMIT.toString()).matches("\\d+");
+    Path dir = Files.createTempDirectory(Path.of("/tmp"), "ums-pipe-");
+    try {
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+      Path script = Files.writeString(dir.resolve("pipe-keeper.py"), PIPE_KEEPER);
+      JsonObject workload = bed.launch(bed.a, "pipe-keeper",
+          List.of("/usr/bin/python3", script.toString(), Integer.toString(PORT)), "nobody");
+      assertThat(awaitAnswer(bed.a)).isEqualTo("bytes kept in a pipe");
+      // only now: the program's own pipe was made at its full size, as on any node
+      Files.writeString(PIPE_SOFT_LIMIT, "1\n");
+
+      JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+      assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+      assertThat(awaitAnswer(bed.b)).isEqualTo("bytes kept in a pipe");
+      assertThat(bed.workloads(bed.a)).isEmpty();
+      bed.assertNothingLeftBehind(bed.a, bed.b);
+    } finally {
+      Files.writeString(PIPE_SOFT_LIMIT, softLimit + "\n");
+      HostCommand.run("rm", "-rf", dir.toString());
+    }
+    assertThat(readSysctl(PIPE_SOFT_LIMIT)).as("the soft limit, put back").isEqualTo(softLimit);
+  }
+
+  /** In one read: a sysctl answers nothing past offset 0, and Files.readString read "16384" as "1". */
+  private static String readSysctl(Path sysctl) throws IOException {
+    try (InputStream in = Files.newInputStream(sysctl)) {
+      return new String(in.readNBytes(64), StandardCharsets.US_ASCII).trim();
+    }
   }
 
   private void assertRefused(List<String> arguments, String named) throws Exception {
