@@ -118,13 +118,7 @@ class RealProgramsMigrationTest {
    */
   @Test
   void aServerWithAChildItStoppedMovesWithTheChildStillStopped() throws Exception {
-    Path site = Files.createDirectories(AGENTS.dir().resolve("stopped-child-site"));
-    Files.writeString(site.resolve("index.html"), "served beside a stopped child\n");
-    JsonObject workload = bed.launch(bed.a, "httpd-stopped-child", List.of("/bin/sh", "-c",
-        "sleep 100000 & kill -STOP $! && exec " + BUSYBOX + " httpd -f -p " + HTTP_PORT + " -h " + site));
-    Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
-        .until(() -> httpGet(bed.a, "/index.html"), "served beside a stopped child\n"::equals);
-    assertThat(sleepChildState(workload.getLong("pid"))).as("the child on A").isEqualTo('T');
+    JsonObject workload = launchHttpdBesideAStoppedChild("httpd-stopped-child", Integer.toString(HTTP_PORT));
 
     JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
@@ -150,14 +144,8 @@ class RealProgramsMigrationTest {
   }
 
   private void assertStoppedChildKeptThroughRollback(boolean postCopy) throws Exception {
-    Path site = Files.createDirectories(AGENTS.dir().resolve("stopped-child-site"));
-    Files.writeString(site.resolve("index.html"), "served beside a stopped child\n");
-    JsonObject workload = bed.launch(bed.a, "httpd-bound-stopped-child", List.of("/bin/sh", "-c",
-        "sleep 100000 & kill -STOP $! && exec " + BUSYBOX + " httpd -f -p " + bed.a.node.address() + ":"
-            + HTTP_PORT + " -h " + site));
-    Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
-        .until(() -> httpGet(bed.a, "/index.html"), "served beside a stopped child\n"::equals);
-    assertThat(sleepChildState(workload.getLong("pid"))).as("the child on A").isEqualTo('T');
+    JsonObject workload = launchHttpdBesideAStoppedChild("httpd-bound-stopped-child",
+        bed.a.node.address() + ":" + HTTP_PORT);
 
     JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
         : bed.migrate(bed.a, bed.b, workload.getString("id"));
@@ -169,6 +157,21 @@ class RealProgramsMigrationTest {
     assertThat(sleepChildState(workload.getLong("pid"))).as("the child on A after the rollback").isEqualTo('T');
     assertThat(bed.workloads(bed.b)).isEmpty();
     bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
+  /**
+   * Launches on A a shell that starts sleep, stops it, and becomes busybox httpd listening on {@code listen}
+   * ({@code [address:]port}); returns once it serves and the child reads stopped.
+   */
+  private static JsonObject launchHttpdBesideAStoppedChild(String name, String listen) throws Exception {
+    Path site = Files.createDirectories(AGENTS.dir().resolve("stopped-child-site"));
+    Files.writeString(site.resolve("index.html"), "served beside a stopped child\n");
+    JsonObject workload = bed.launch(bed.a, name, List.of("/bin/sh", "-c",
+        "sleep 100000 & kill -STOP $! && exec " + BUSYBOX + " httpd -f -p " + listen + " -h " + site));
+    Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> httpGet(bed.a, "/index.html"), "served beside a stopped child\n"::equals);
+    assertThat(sleepChildState(workload.getLong("pid"))).as("the child on A").isEqualTo('T');
+    return workload;
   }
 
   /** The state of the child started as sleep (stopped maybe before its exec, so still named sh). */
