@@ -4,6 +4,7 @@ import io.ums.agent.dataplane.DataPlane;
 import io.ums.agent.dataplane.DumpPageSocket;
 import io.ums.agent.dataplane.PageServerConnector;
 import io.ums.protocol.IncomingChannel;
+import io.ums.protocol.SocketPipes;
 import io.ums.protocol.UmsClient;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
@@ -162,7 +163,7 @@ public final class DataPathWarmup {
           return PageServerConnector.connect(vertx, HOST, server.getLocalPort(), TIME_LIMIT.toMillis())
               .compose(socket -> {
                 socket.setWriteQueueMaxSize(PAGE_SERVER_WRITE_QUEUE);
-                Future<Void> relayed = pages.pipeTo(socket);
+                Future<Void> relayed = SocketPipes.toSocket(pages, socket);
                 Future<Void> replied = destination.openChannel(PAGES_REPLY, new JsonObject())
                     .compose(socket::pipeTo);
                 return Future.all(relayed, replied, served).mapEmpty();
@@ -204,9 +205,9 @@ public final class DataPathWarmup {
           Future<Void> dumped = vertx.executeBlocking(() -> CriuStandIns.dump(HOST, listening.port(), bytes,
               TIME_LIMIT), false);
           Future<Void> relayed = listening.accepted()
-              .compose(socket -> {
-                dumpSocket.complete(socket);
-                return source.openChannel(PAGES, new JsonObject()).compose(socket::pipeTo);
+              .compose(dump -> {
+                dumpSocket.complete(dump.socket());
+                return source.openChannel(PAGES, new JsonObject()).compose(dump::pipeTo);
               });
           return Future.all(dumped, relayed).mapEmpty();
         });

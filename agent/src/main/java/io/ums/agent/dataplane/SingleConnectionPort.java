@@ -6,6 +6,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
+import java.util.function.Consumer;
 
 /**
  * A local port for one CRIU connection ({@code criu dump --page-server}, {@code criu lazy-pages}): accepts
@@ -14,24 +15,34 @@ import io.vertx.core.net.NetSocket;
  */
 final class SingleConnectionPort {
   private final NetServer server;
+  private final Consumer<NetSocket> atAccept;
   private final Promise<NetSocket> accepted = Promise.promise();
 
-  private SingleConnectionPort(NetServer server) {
+  private SingleConnectionPort(NetServer server, Consumer<NetSocket> atAccept) {
     this.server = server;
+    this.atAccept = atAccept;
   }
 
   static Future<SingleConnectionPort> listen(Vertx vertx, String host) {
+    return listen(vertx, host, socket -> { });
+  }
+
+  /** {@code atAccept} runs on the accepted socket before the event loop reads from it. */
+  static Future<SingleConnectionPort> listen(Vertx vertx, String host, Consumer<NetSocket> atAccept) {
     NetServer server = vertx.createNetServer(new NetServerOptions().setHost(host).setPort(0).setTcpNoDelay(true));
-    SingleConnectionPort port = new SingleConnectionPort(server);
+    SingleConnectionPort port = new SingleConnectionPort(server, atAccept);
     server.connectHandler(port::handle);
     return server.listen().map(ignored -> port);
   }
 
   private void handle(NetSocket socket) {
     socket.pause();
-    if (!accepted.tryComplete(socket)) {
+    if (accepted.future().isComplete()) {
       socket.close();
+      return;
     }
+    atAccept.accept(socket);
+    accepted.tryComplete(socket);
   }
 
   int port() {

@@ -8,6 +8,7 @@ import io.ums.agent.error.MigrationFailure.Code;
 import io.ums.agent.workload.Workload;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.ProtocolError;
+import io.ums.protocol.SocketPipes;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
@@ -81,7 +82,7 @@ abstract class CriuDestination extends SessionDestination {
           // a roomier queue than the socket default (64 KiB) keeps the page stream from stalling on
           // every few frames; still bounded, and credit stops the source when the page server is slow
           socket.setWriteQueueMaxSize(PAGE_SERVER_WRITE_QUEUE);
-          pages.pipeTo(socket).onComplete(pagesReceived);
+          SocketPipes.toSocket(pages, socket).onComplete(pagesReceived);
           session.connection().openChannel(Channels.PAGES_REPLY, new JsonObject())
               .onSuccess(reply -> socket.pipeTo(reply))
               .onFailure(pagesReceived::tryFail);

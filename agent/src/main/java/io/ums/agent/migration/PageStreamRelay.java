@@ -3,6 +3,7 @@ package io.ums.agent.migration;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.ProtocolError;
+import io.ums.protocol.SocketReads;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -30,8 +31,9 @@ final class PageStreamRelay {
   }
 
   /** The dump connected to its page-server socket: its bytes start flowing to the destination. */
-  void dumpConnected(NetSocket socket) {
+  void dumpConnected(SocketReads dump) {
     connectedNanos = System.nanoTime();
+    NetSocket socket = dump.socket();
     dumpSocket = socket;
     if (pendingReply != null) {
       pendingReply.pipeTo(socket);
@@ -39,7 +41,7 @@ final class PageStreamRelay {
     connection.openChannel(Channels.PAGES, new JsonObject().put("workloadId", workloadId))
         .onSuccess(channel -> {
           pagesChannel = channel;
-          socket.pipeTo(channel).onComplete(sent);
+          dump.pipeTo(channel).onComplete(sent);
         })
         .onFailure(sent::tryFail);
   }

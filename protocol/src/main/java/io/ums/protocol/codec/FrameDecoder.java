@@ -3,6 +3,7 @@ package io.ums.protocol.codec;
 import static io.ums.protocol.codec.FrameType.*;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.ums.protocol.ProtocolError;
@@ -18,9 +19,11 @@ import java.util.List;
  * Incremental frame decoder: fed {@link Buffer}s split anywhere, it reads the magic, then for each
  * frame the fixed header and its payload, and hands complete frames to a {@link FrameHandler}.
  * The payload length is checked against {@code maxFrameSize} before a payload byte is kept.
- * Payloads are slices of the received buffers (no copy); a payload spanning several reads becomes
- * a composite view. After the first protocol error the decoder is failed for good and ignores
- * every later byte. It never throws to its caller.
+ * A DATA payload is a slice of the received buffers (no copy; a payload spanning several reads becomes
+ * a composite view) holding its own reference, so the pooled buffers a socket reads into are released
+ * once every frame in them is consumed; the other frames' byte fields are copied out (they are a few
+ * dozen bytes). After the first protocol error the decoder is failed for good and ignores every later
+ * byte. It never throws to its caller.
  */
 public final class FrameDecoder implements Handler<Buffer> {
   private enum State { MAGIC, HEADER, PAYLOAD, FAILED }
@@ -53,18 +56,27 @@ public final class FrameDecoder implements Handler<Buffer> {
   /** Stops decoding: later input is ignored (used once the connection is closing). */
   public void stop() {
     state = State.FAILED;
+    chunks.forEach(ByteBuf::release);
     chunks.clear();
     readable = 0;
   }
 
   @Override
   public void handle(Buffer received) {
-    if (state == State.FAILED || received.length() == 0) {
+    handle(((BufferInternal) received).getByteBuf());
+  }
+
+  /**
+   * Decodes {@code received}, taking over its reference: it is released once consumed, and a DATA
+   * frame's payload holds a reference of its own (its consumer releases it).
+   */
+  public void handle(ByteBuf received) {
+    if (state == State.FAILED || !received.isReadable()) {
+      received.release();
       return;
     }
-    ByteBuf bytes = ((BufferInternal) received).getByteBuf();
-    chunks.add(bytes);
-    readable += bytes.readableBytes();
+    chunks.add(received);
+    readable += received.readableBytes();
     try {
       decodeAvailable();
     } catch (DecodeException e) {
@@ -81,7 +93,9 @@ public final class FrameDecoder implements Handler<Buffer> {
           if (readable < 4) {
             return;
           }
-          int magic = take(4).readInt();
+          ByteBuf magicBytes = take(4);
+          int magic = magicBytes.readInt();
+          magicBytes.release();
           if (magic != MAGIC) {
             throw new DecodeException(ProtocolError.BAD_MAGIC,
                 String.format("connection must start with UMSP magic, got 0x%08x", magic));
@@ -92,7 +106,12 @@ public final class FrameDecoder implements Handler<Buffer> {
           if (readable < HEADER_SIZE) {
             return;
           }
-          readHeader(take(HEADER_SIZE));
+          ByteBuf header = take(HEADER_SIZE);
+          try {
+            readHeader(header);
+          } finally {
+            header.release();
+          }
           state = State.PAYLOAD;
         }
         case PAYLOAD -> {
@@ -101,11 +120,15 @@ public final class FrameDecoder implements Handler<Buffer> {
           }
           ByteBuf payload = length == 0 ? Unpooled.EMPTY_BUFFER : take(length);
           state = State.HEADER;
-          Frame frame;
+          Frame frame = null;
           try {
             frame = decodePayload(payload);
           } catch (IndexOutOfBoundsException e) {
             throw malformed(String.format("frame type 0x%02x: payload of %d bytes too short", type, length));
+          } finally {
+            if (!(frame instanceof Frame.Data)) {
+              payload.release();
+            }
           }
           handler.onFrame(frame);
         }
@@ -200,13 +223,14 @@ public final class FrameDecoder implements Handler<Buffer> {
     return new Frame.Data(channel, lz4, crc, uncompressedLength, BufferInternal.buffer(p.readSlice(p.readableBytes())));
   }
 
+  /** The next {@code n} received bytes, holding a reference of their own (the caller releases them). */
   private ByteBuf take(int n) {
     readable -= n;
     ByteBuf first = chunks.peekFirst();
     if (first.readableBytes() >= n) {
-      ByteBuf slice = first.readSlice(n);
+      ByteBuf slice = first.readRetainedSlice(n);
       if (!first.isReadable()) {
-        chunks.pollFirst();
+        chunks.pollFirst().release();
       }
       return slice;
     }
@@ -214,10 +238,10 @@ public final class FrameDecoder implements Handler<Buffer> {
     while (n > 0) {
       ByteBuf chunk = chunks.peekFirst();
       int piece = Math.min(n, chunk.readableBytes());
-      composite.addComponent(true, chunk.readSlice(piece));
+      composite.addComponent(true, chunk.readRetainedSlice(piece));
       n -= piece;
       if (!chunk.isReadable()) {
-        chunks.pollFirst();
+        chunks.pollFirst().release();
       }
     }
     return composite;
@@ -230,7 +254,9 @@ public final class FrameDecoder implements Handler<Buffer> {
 
   private static Buffer bytes(ByteBuf p, int n) {
     need(p, n);
-    return BufferInternal.buffer(p.readSlice(n));
+    Buffer copy = Buffer.buffer(ByteBufUtil.getBytes(p, p.readerIndex(), n));
+    p.skipBytes(n);
+    return copy;
   }
 
   private static String string(ByteBuf p, int n) {

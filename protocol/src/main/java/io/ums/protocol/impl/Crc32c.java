@@ -66,8 +66,17 @@ public final class Crc32c {
     return (int) crc.getValue();
   }
 
+  public static int of(ByteBuf data) {
+    CRC32C crc = new CRC32C();
+    update(crc, data);
+    return (int) crc.getValue();
+  }
+
   public static void update(CRC32C crc, Buffer data) {
-    ByteBuf bytes = ((BufferInternal) data).getByteBuf();
+    update(crc, ((BufferInternal) data).getByteBuf());
+  }
+
+  public static void update(CRC32C crc, ByteBuf bytes) {
     if (bytes.nioBufferCount() == 1) {
       crc.update(bytes.nioBuffer());
     } else {

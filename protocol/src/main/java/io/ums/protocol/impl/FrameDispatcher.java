@@ -24,6 +24,10 @@ final class FrameDispatcher implements FrameHandler {
 
   @Override
   public void onFrame(Frame frame) {
+    if (frame instanceof Frame.Data data && !connection.isOpen()) {
+      // dropped below (closed, or a handshake violation): nobody else will release its bytes
+      OwnedBuffers.release(data.payload());
+    }
     if (connection.isClosed()) {
       return;
     }
@@ -57,6 +61,8 @@ final class FrameDispatcher implements FrameHandler {
       IncomingChannelImpl channel = channels.incomingFor(data.channel());
       if (channel != null) {
         channel.onData(data);
+      } else {
+        OwnedBuffers.release(data.payload());
       }
     } else if (frame instanceof Frame.Credit credit) {
       OutgoingChannelImpl channel = channels.outgoingFor(credit.channel());

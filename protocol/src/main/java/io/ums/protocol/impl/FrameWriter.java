@@ -96,19 +96,27 @@ final class FrameWriter {
     }
   }
 
-  /** Used by sources inside {@link Source#writeNext}: header and payload as two messages. */
-  void writeData(Buffer header, Buffer payload) {
+  /**
+   * Used by sources inside {@link Source#writeNext}: header and payload as two messages. Takes over the
+   * payload's reference (the socket releases it once written).
+   */
+  void writeData(Buffer header, ByteBuf payload) {
+    if (closed) {
+      payload.release();
+      return;
+    }
     if (!encrypted) {
       writeMessage(header);
-      writeMessage(payload);
+      wireBytesSent += payload.readableBytes();
+      pipeline.write(payload, pipeline.voidPromise());
       return;
     }
     ByteBuf headerBytes = ((BufferInternal) header).getByteBuf();
-    ByteBuf payloadBytes = ((BufferInternal) payload).getByteBuf();
-    int length = headerBytes.readableBytes() + payloadBytes.readableBytes();
+    int length = headerBytes.readableBytes() + payload.readableBytes();
     ByteBuf frame = pipeline.alloc().directBuffer(length, length);
     frame.writeBytes(headerBytes, headerBytes.readerIndex(), headerBytes.readableBytes())
-        .writeBytes(payloadBytes, payloadBytes.readerIndex(), payloadBytes.readableBytes());
+        .writeBytes(payload, payload.readerIndex(), payload.readableBytes());
+    payload.release();
     wireBytesSent += length;
     pipeline.write(frame, pipeline.voidPromise());
   }

@@ -1,5 +1,6 @@
 package io.ums.protocol.impl;
 
+import io.netty.buffer.ByteBuf;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.ProtocolError;
 import io.ums.protocol.UmsProtocolException;
@@ -32,6 +33,8 @@ final class IncomingChannelImpl implements IncomingChannel {
   private long received;
   private boolean delivering;
   private Handler<Buffer> handler;
+  /** Takes each payload with its reference instead of {@link #handler} (a zero-copy socket pipe). */
+  private Handler<ByteBuf> ownedHandler;
   private Handler<Void> endHandler;
   private Handler<Throwable> exceptionHandler;
 
@@ -78,20 +81,27 @@ final class IncomingChannelImpl implements IncomingChannel {
     return window.bufferedBytes();
   }
 
+  /** Takes over the payload's reference: it is released here unless it reaches the window. */
   void onData(Frame.Data data) {
+    if (!admit(data)) {
+      OwnedBuffers.release(data.payload());
+    }
+  }
+
+  private boolean admit(Frame.Data data) {
     if (state != State.OPEN) {
       protocolReset(ProtocolError.MALFORMED_FRAME, "DATA after CLOSE");
-      return;
+      return false;
     }
     int length = data.uncompressedLength();
     if (!window.admits(length)) {
       protocolReset(ProtocolError.FLOW_CONTROL_VIOLATION,
           length + " bytes sent with only " + window.creditLeft() + " bytes of credit left");
-      return;
+      return false;
     }
     if (checksums && Crc32c.of(data.payload()) != data.crc()) {
       protocolReset(ProtocolError.CHECKSUM_MISMATCH, "DATA frame CRC-32C mismatch at offset " + received);
-      return;
+      return false;
     }
     Buffer bytes = data.payload();
     int bytesCrc = data.crc();
@@ -99,15 +109,16 @@ final class IncomingChannelImpl implements IncomingChannel {
       if (!compressed || length > maxUncompressed) {
         protocolReset(ProtocolError.COMPRESSION_ERROR, compressed
             ? "LZ4 block of " + length + " bytes above the frame limit" : "LZ4 frame on an uncompressed channel");
-        return;
+        return false;
       }
       try {
         bytes = Lz4Block.decompress(bytes, length);
         bytesCrc = checksums ? Crc32c.of(bytes) : 0;
       } catch (UmsProtocolException e) {
         protocolReset(e.error(), e.getMessage());
-        return;
+        return false;
       }
+      OwnedBuffers.release(data.payload());
     }
     received += length;
     registry.countPayloadReceived(length);
@@ -116,6 +127,7 @@ final class IncomingChannelImpl implements IncomingChannel {
     }
     window.receive(bytes);
     deliver();
+    return true;
   }
 
   void onClose(Frame.Close close) {
@@ -176,13 +188,16 @@ final class IncomingChannelImpl implements IncomingChannel {
     delivering = true;
     try {
       Buffer next;
-      while (handler != null && state != State.FAILED && (next = window.poll()) != null) {
-        if (!handOver(handler, next)) {
+      while ((handler != null || ownedHandler != null) && state != State.FAILED && (next = window.poll()) != null) {
+        boolean handed = ownedHandler != null
+            ? handOver(ownedHandler, OwnedBuffers.unwrap(next))
+            : handOver(handler, OwnedBuffers.forApplication(next));
+        if (!handed) {
           return;
         }
       }
       // wait for a consumer before ending: an empty channel may close before anyone listens
-      boolean consumerAttached = handler != null || endHandler != null;
+      boolean consumerAttached = handler != null || ownedHandler != null || endHandler != null;
       if (state == State.CLOSE_VERIFIED && window.isEmpty() && consumerAttached) {
         state = State.CLOSED;
         registry.sendCloseAck(id);
@@ -232,6 +247,21 @@ final class IncomingChannelImpl implements IncomingChannel {
       onContext(this::deliver);
     }
     return this;
+  }
+
+  /**
+   * Hands every payload to {@code owned} as the received Netty buffer with its reference (the handler
+   * releases it, e.g. by writing it to a socket), not as a Vert.x buffer. Set on the channel's context.
+   */
+  void ownedHandler(Handler<ByteBuf> owned) {
+    this.ownedHandler = owned;
+    if (owned != null) {
+      deliver();
+    }
+  }
+
+  ContextInternal context() {
+    return context;
   }
 
   @Override

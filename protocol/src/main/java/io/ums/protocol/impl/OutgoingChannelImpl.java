@@ -1,5 +1,6 @@
 package io.ums.protocol.impl;
 
+import io.netty.buffer.ByteBuf;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.ProtocolError;
 import io.ums.protocol.UmsProtocolException;
@@ -10,6 +11,7 @@ import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.buffer.BufferInternal;
 import java.util.ArrayDeque;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -29,7 +31,8 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
   private final Lz4Block lz4;
   /** False under TLS when negotiated (PROTOCOL.md 2.4): the CRC-32C fields are then 0. */
   private final boolean checksums;
-  private final ArrayDeque<Buffer> pending = new ArrayDeque<>();
+  /** Each holds a reference this channel gives to the socket with its frame (or releases on failure). */
+  private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
   private final AtomicLong queuedBytes = new AtomicLong();
   private final AtomicLong bytesWritten = new AtomicLong();
   private final Promise<Void> endPromise;
@@ -63,6 +66,10 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
     return id;
   }
 
+  ContextInternal context() {
+    return context;
+  }
+
   boolean compressed() {
     return lz4 != null;
   }
@@ -74,15 +81,27 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
 
   @Override
   public Future<Void> write(Buffer data) {
+    // a Vert.x buffer is not the channel's to release: its view shares the bytes without a reference
+    return writeOwned(((BufferInternal) data).getByteBuf());
+  }
+
+  /**
+   * Queues {@code data} and takes over its reference: it goes to the socket inside a DATA frame without
+   * a copy and is released once written (or when the channel fails). Safe from any thread.
+   */
+  Future<Void> writeOwned(ByteBuf data) {
     UmsProtocolException failed = failure;
     if (failed != null) {
+      data.release();
       return context.failedFuture(failed);
     }
     if (endRequested) {
+      data.release();
       return context.failedFuture(new IllegalStateException("channel " + id + " already ended"));
     }
-    int length = data.length();
+    int length = data.readableBytes();
     if (length == 0) {
+      data.release();
       return context.succeededFuture();
     }
     bytesWritten.addAndGet(length);
@@ -93,8 +112,9 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
     return context.succeededFuture();
   }
 
-  private void enqueue(Buffer data) {
+  private void enqueue(ByteBuf data) {
     if (state != State.OPEN) {
+      data.release();
       return;
     }
     pending.add(data);
@@ -124,7 +144,7 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
     if (state != State.OPEN && state != State.CLOSING) {
       return false;
     }
-    Buffer head = pending.peek();
+    ByteBuf head = pending.peek();
     if (head == null) {
       if (state == State.CLOSING && !closeSent) {
         closeSent = true;
@@ -135,24 +155,24 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
     if (!window.hasCredit()) {
       return false;
     }
-    int length = window.sendable(head.length(), maxChunk);
-    Buffer piece;
-    pending.poll();
-    if (length == head.length()) {
-      piece = head;
+    int length = window.sendable(head.readableBytes(), maxChunk);
+    ByteBuf piece;
+    if (length == head.readableBytes()) {
+      piece = pending.poll();
     } else {
-      piece = head.slice(0, length);
-      pending.addFirst(head.slice(length, head.length()));
+      piece = head.readRetainedSlice(length);
     }
     int pieceCrc = 0;
     if (checksums) {
       pieceCrc = Crc32c.of(piece);
       channelCrc = Crc32c.combine(channelCrc, pieceCrc, length);
     }
-    Buffer compressed = lz4 == null ? null : lz4.compressOrNull(piece);
+    Buffer compressed = lz4 == null ? null : lz4.compressOrNull(BufferInternal.buffer(piece));
     if (compressed != null) {
+      piece.release();
       int compressedCrc = checksums ? Crc32c.of(compressed) : 0;
-      writer.writeData(FrameEncoder.dataHeader(id, true, compressedCrc, length, compressed.length()), compressed);
+      writer.writeData(FrameEncoder.dataHeader(id, true, compressedCrc, length, compressed.length()),
+          ((BufferInternal) compressed).getByteBuf());
     } else {
       writer.writeData(FrameEncoder.dataHeader(id, false, pieceCrc, length, length), piece);
     }
@@ -212,6 +232,7 @@ final class OutgoingChannelImpl extends FrameWriter.Source implements OutgoingCh
     }
     state = State.FAILED;
     failure = cause;
+    pending.forEach(ByteBuf::release);
     pending.clear();
     queuedBytes.set(0);
     registry.channelFinished(id);

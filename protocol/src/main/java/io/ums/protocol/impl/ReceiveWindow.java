@@ -92,8 +92,9 @@ final class ReceiveWindow {
     granting = false;
   }
 
-  /** Drops what is buffered (the channel failed); no credit is granted for it. */
+  /** Drops what is buffered (the channel failed), releasing it; no credit is granted for it. */
   void discard() {
+    buffered.forEach(OwnedBuffers::release);
     buffered.clear();
     bufferedBytes = 0;
     granting = false;

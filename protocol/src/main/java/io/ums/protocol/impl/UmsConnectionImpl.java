@@ -1,5 +1,7 @@
 package io.ums.protocol.impl;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.util.ReferenceCountUtil;
 import io.ums.protocol.ConnectionStats;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
@@ -16,6 +18,7 @@ import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetSocket;
 import java.util.function.Function;
@@ -94,8 +97,14 @@ public final class UmsConnectionImpl implements UmsConnection, Handshake.Handsha
   }
 
   private void start() {
-    socket.handler(bytes -> {
-      wireReceived += bytes.length();
+    // the socket's own (pooled) buffers, not Vert.x's heap copies of them: DATA payloads stay slices of
+    // what the socket read until their consumer takes them (OwnedBuffers)
+    ((NetSocketInternal) socket).messageHandler(message -> {
+      if (!(message instanceof ByteBuf bytes)) {
+        ReferenceCountUtil.release(message);
+        return;
+      }
+      wireReceived += bytes.readableBytes();
       keepAlive.received();
       writer.batch(() -> decoder.handle(bytes));
     });
