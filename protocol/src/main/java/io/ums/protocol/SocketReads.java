@@ -18,4 +18,7 @@ public interface SocketReads {
    * the channel, when the socket fails, and closes the socket when the channel fails.
    */
   Future<Void> pipeTo(OutgoingChannel channel);
+
+  /** As {@link #pipeTo(OutgoingChannel)}, into another local socket (which is closed when this one fails). */
+  Future<Void> pipeTo(NetSocket socket);
 }

@@ -161,6 +161,26 @@ class SocketPipesTest {
         }, false)));
   }
 
+  @Test
+  @Timeout(value = 60, timeUnit = TimeUnit.SECONDS)
+  void aSocketsReadsPipedIntoAnotherSocketArriveUnchanged(Vertx vertx, VertxTestContext test) throws Exception {
+    CompletableFuture<String> received = readAll(300, 8192);
+    Future<SocketReads> reads = listenForDump(vertx);
+    CompletableFuture<Void> dumped = dump(reads, CONTENT, null);
+
+    vertx.createNetClient().connect(sink.getLocalPort(), "127.0.0.1")
+        .compose(socket -> reads.compose(dump -> dump.pipeTo(socket)))
+        .onComplete(test.succeeding(done -> vertx.executeBlocking(() -> {
+          test.verify(() -> {
+            assertThat(dumped).succeedsWithin(10, TimeUnit.SECONDS);
+            assertThat(received).succeedsWithin(10, TimeUnit.SECONDS).isEqualTo(sha256(CONTENT));
+            ByteBufLeaks.assertNone();
+          });
+          test.completeNow();
+          return null;
+        }, false)));
+  }
+
   /** A local port whose one connection's reads are taken at accept, as the agent's dump page socket does. */
   private static Future<SocketReads> listenForDump(Vertx vertx) {
     Promise<SocketReads> accepted = Promise.promise();

@@ -16,11 +16,17 @@ import java.util.Map;
  * generation, which fills up to its 32 MiB before a full collection: measured, a destination's heap went
  * from 28 to 47 MiB resident during a slow 512 MiB transfer (peak RSS 141 MiB; quick transfers stay at 28). Survivor spaces of
  * 4 MiB that may fill to 90% keep them young; the young generation stays 16 MiB, as before.
+ *
+ * <p>A relayed page stream (stop-and-copy, and the source of a post-copy) is no longer on the heap: its
+ * bytes stay in the pooled direct buffers the sockets read into (io.ums.protocol.SocketPipes), up to a
+ * channel window plus the socket queues per stream, and a read buffer lives until its last payload is
+ * written. Direct memory may therefore reach 64 MiB (several concurrent migrations); it counts in RSS only
+ * as far as it is used.
  */
 public final class AgentMemoryBudget {
   public static final List<String> JVM_OPTIONS = List.of("-XX:+UseSerialGC", "-Xss512k", "-Xmx48m", "-Xmn16m",
       "-XX:SurvivorRatio=2", "-XX:TargetSurvivorRatio=90",
-      "-XX:MaxDirectMemorySize=32m", "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m");
+      "-XX:MaxDirectMemorySize=64m", "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m");
   public static final Map<String, String> ENVIRONMENT = Map.of("MALLOC_ARENA_MAX", "2");
 
   private AgentMemoryBudget() {}

@@ -3,6 +3,8 @@ package io.ums.agent.dataplane;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.ProtocolError;
+import io.ums.protocol.SocketPipes;
+import io.ums.protocol.SocketReads;
 import io.ums.protocol.UmsConnection;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -14,7 +16,7 @@ import io.vertx.core.net.NetSocket;
  * The source's end of a post-copy page stream: connects to the page server {@code criu dump --lazy-pages}
  * opened (it listens only after the post-dump gate said commit, hence the retrying connect), feeds it the
  * destination daemon's requests from the {@link LazyPageChannels#REQUESTS} channel and sends its answers
- * back on a {@link LazyPageChannels#PAGES} channel.
+ * back on a {@link LazyPageChannels#PAGES} channel, in the buffers the socket read them into ({@link SocketPipes}).
  *
  * <p>{@link #lastPageDelivered()} completes when the daemon's close record passes, i.e. the destination
  * has every page and the frozen copy is no longer needed; it fails when the stream broke before that.
@@ -28,6 +30,7 @@ public final class LazyPageServerRelay {
   private final Promise<Void> lastPageDelivered = Promise.promise();
   private final Promise<Void> criuClosed = Promise.promise();
   private NetSocket criu;
+  private SocketReads criuReads;
   private OutgoingChannel pagesChannel;
 
   private LazyPageServerRelay(IncomingChannel requestChannel) {
@@ -46,7 +49,8 @@ public final class LazyPageServerRelay {
     LazyPageServerRelay relay = new LazyPageServerRelay(requestChannel);
     return PageServerConnector.connect(vertx, host, port, connectTimeoutMillis)
         .compose(socket -> {
-          socket.pause();
+          // CRIU sends nothing before the first request, so no read has happened yet
+          relay.criuReads = SocketPipes.takeReads(socket);
           relay.criu = socket;
           socket.closeHandler(ignored -> relay.onCriuClosed());
           return connection.openChannel(LazyPageChannels.PAGES, new JsonObject()
@@ -77,8 +81,7 @@ public final class LazyPageServerRelay {
     // the daemon closed its socket after its close record: CRIU waits for exactly this end
     requestChannel.endHandler(ignored -> criu.close());
     requestChannel.exceptionHandler(e -> abort("page requests failed: " + e.getMessage()));
-    criu.pipeTo(pagesChannel);
-    criu.resume();
+    criuReads.pipeTo(pagesChannel);
     requestChannel.resume();
   }
 

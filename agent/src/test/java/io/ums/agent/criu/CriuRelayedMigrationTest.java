@@ -173,7 +173,7 @@ class CriuRelayedMigrationTest {
     toPageServer.pause();
     pageSocket.accepted().onSuccess(fromDump -> {
       fromDump.pipeTo(toPageServer);
-      toPageServer.pipeTo(fromDump);
+      toPageServer.pipeTo(fromDump.socket());
     });
     CriuDump.Options options = new CriuDump.Options(source, sourceImages, sourceWork, host, pageSocket.port(),
         gate.writeScript(sourceWork, Duration.ofMinutes(2)), false);

@@ -314,8 +314,7 @@ class LazyMigrationTest {
     pageSocket.accepted().onSuccess(dumpSocket -> bed.sourceEnd.openChannel("criu-pages", new JsonObject())
         .onSuccess(pages -> {
           dumpSocket.pipeTo(pages);
-          reply.future().onSuccess(channel -> channel.pipeTo(dumpSocket));
-          dumpSocket.resume();
+          reply.future().onSuccess(channel -> channel.pipeTo(dumpSocket.socket()));
         }));
     CriuDump.Options options = new CriuDump.Options(pid, srcImages, srcWork, host, pageSocket.port(),
         gate.writeScript(srcWork, Duration.ofMinutes(2)), false);

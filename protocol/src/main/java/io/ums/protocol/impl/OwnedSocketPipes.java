@@ -10,6 +10,9 @@ import io.ums.protocol.ProtocolError;
 import io.ums.protocol.SocketReads;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.streams.WriteStream;
+import java.util.function.Consumer;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
 import java.util.ArrayDeque;
@@ -87,7 +90,9 @@ public final class OwnedSocketPipes {
     private final NetSocket socket;
     private final Channel netty;
     private final ArrayDeque<ByteBuf> early = new ArrayDeque<>();
-    private OutgoingChannelImpl target;
+    private WriteStream<Buffer> target;
+    private Consumer<ByteBuf> writeOwned;
+    private Consumer<String> abort;
     private Promise<Void> result;
     private boolean ended;
     private boolean removed;
@@ -106,11 +111,21 @@ public final class OwnedSocketPipes {
     public Future<Void> pipeTo(OutgoingChannel channel) {
       OutgoingChannelImpl outgoing = (OutgoingChannelImpl) channel;
       Promise<Void> promise = outgoing.context().promise();
-      netty.eventLoop().execute(() -> attach(outgoing, promise));
+      netty.eventLoop().execute(() -> attach(outgoing, outgoing::writeOwned,
+          why -> outgoing.reset(ProtocolError.CANCELLED, why), promise));
       return promise.future();
     }
 
-    private void attach(OutgoingChannelImpl outgoing, Promise<Void> promise) {
+    @Override
+    public Future<Void> pipeTo(NetSocket other) {
+      NetSocketInternal out = (NetSocketInternal) other;
+      Promise<Void> promise = Promise.promise();
+      netty.eventLoop().execute(() -> attach(other, out::writeMessage, why -> other.close(), promise));
+      return promise.future();
+    }
+
+    private void attach(WriteStream<Buffer> outgoing, Consumer<ByteBuf> write, Consumer<String> abortOutgoing,
+        Promise<Void> promise) {
       if (target != null) {
         promise.fail(new IllegalStateException("the socket's reads are already piped"));
         return;
@@ -120,6 +135,8 @@ public final class OwnedSocketPipes {
         return;
       }
       target = outgoing;
+      writeOwned = write;
+      abort = abortOutgoing;
       result = promise;
       outgoing.drainHandler(ignored -> netty.eventLoop().execute(this::readIfRoom));
       outgoing.exceptionHandler(failure -> {
@@ -129,7 +146,7 @@ public final class OwnedSocketPipes {
       });
       ByteBuf next;
       while ((next = early.poll()) != null) {
-        outgoing.writeOwned(next);
+        write.accept(next);
       }
       if (ended) {
         finish();
@@ -158,7 +175,7 @@ public final class OwnedSocketPipes {
         early.add(bytes);
         return;
       }
-      target.writeOwned(bytes);
+      writeOwned.accept(bytes);
       if (target.writeQueueFull()) {
         netty.config().setAutoRead(false);
       }
@@ -176,7 +193,7 @@ public final class OwnedSocketPipes {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       if (target != null && result.tryFail(cause)) {
-        target.reset(ProtocolError.CANCELLED, "reading the local socket failed: " + cause.getMessage());
+        abort.accept("reading the local socket failed: " + cause.getMessage());
       }
       ctx.fireExceptionCaught(cause);
     }
