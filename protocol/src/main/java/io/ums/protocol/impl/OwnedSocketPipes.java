@@ -31,6 +31,7 @@ public final class OwnedSocketPipes {
     Channel netty = vertxHandler.channel();
     Reads reads = new Reads(socket, netty);
     netty.config().setAutoRead(false);
+    BulkReads.configure(netty);
     netty.pipeline().addBefore(vertxHandler.name(), "ums-owned-reads", reads);
     socket.handler(bytes -> {
       // cannot happen once the handler sits before Vert.x's; if it did, bytes would go out of order

@@ -99,6 +99,7 @@ public final class UmsConnectionImpl implements UmsConnection, Handshake.Handsha
   private void start() {
     // the socket's own (pooled) buffers, not Vert.x's heap copies of them: DATA payloads stay slices of
     // what the socket read until their consumer takes them (OwnedBuffers)
+    BulkReads.configure(((NetSocketInternal) socket).channelHandlerContext().channel());
     ((NetSocketInternal) socket).messageHandler(message -> {
       if (!(message instanceof ByteBuf bytes)) {
         ReferenceCountUtil.release(message);
