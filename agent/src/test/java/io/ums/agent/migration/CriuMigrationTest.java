@@ -70,6 +70,40 @@ class CriuMigrationTest extends MigrationBedTest {
     assertThat(rssB).isLessThan(128 * 1024);
   }
 
+  /**
+   * Pages cross both agents in the pooled direct buffers their sockets read into (io.ums.protocol.SocketPipes),
+   * up to a channel window and the socket queues per stream: four streams at once must fit the agents'
+   * direct memory and arrive intact.
+   */
+  @Test
+  void fourConcurrentMigrationsBetweenTheSameAgentsAllArriveIntact() throws Exception {
+    bed = new MigrationTestBed(dir, List.of(), List.of(), 10);
+    int[] ports = {17011, 17012, 17013, 17014};
+    java.util.Map<Integer, JsonObject> workloads = new java.util.LinkedHashMap<>();
+    java.util.Map<Integer, String> checksums = new java.util.HashMap<>();
+    for (int port : ports) {
+      workloads.put(port, bed.launch(bed.a, 128, port));
+      checksums.put(port, MemServiceClient.verify(bed.a.node.address(), port, 10_000).checksum());
+    }
+
+    java.util.Map<Integer, String> migrations = new java.util.LinkedHashMap<>();
+    for (int port : ports) {
+      JsonObject session = bed.receive(bed.b);
+      migrations.put(port, bed.send(bed.a, workloads.get(port).getString("id"), session));
+    }
+    for (int port : ports) {
+      JsonObject status = bed.awaitFinal(bed.a, migrations.get(port), Duration.ofMinutes(3));
+      assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+      assertThat(MemServiceClient.verify(bed.b.node.address(), port, 10_000).checksum())
+          .as("memory of the service on port " + port).isEqualTo(checksums.get(port));
+    }
+    System.out.printf("four concurrent 128 MiB migrations: agent peak RSS source %d KiB, destination %d KiB%n",
+        bed.a.peakRssKib(), bed.b.peakRssKib());
+    assertThat(bed.workloads(bed.a)).isEmpty();
+    assertThat(bed.workloads(bed.b)).hasSize(ports.length);
+    bed.assertNothingLeftBehind(bed.a, bed.b);
+  }
+
   @Test
   void migratesAProcessTreeWhoseOutputGoesOnInTheDestinationLog() throws Exception {
     bed = new MigrationTestBed(dir, List.of(), List.of(), 10);

@@ -60,6 +60,18 @@ final class MigrationTestBed implements AutoCloseable {
     return workload;
   }
 
+  /** Launches the memory service listening on {@code port}, waits until it answers; returns the workload JSON. */
+  JsonObject launch(AgentProcess agent, int mib, int port) throws Exception {
+    if (memService == null) {
+      memService = MemService.build(dir.resolve("bin"));
+    }
+    JsonObject workload = launch(agent, "memservice-" + port, List.of(memService.toString(),
+        Integer.toString(port), Integer.toString(mib)));
+    Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        .until(() -> MemServiceClient.query(agent.node.address(), port, 1000), answer -> true);
+    return workload;
+  }
+
   /** Launches {@code command} as workload {@code name} on {@code agent} (killed on close); its JSON. */
   JsonObject launch(AgentProcess agent, String name, List<String> command) throws Exception {
     JsonObject workload = agent.post("/v1/workloads", new JsonObject().put("name", name)
