@@ -25,8 +25,10 @@ public final class SocketPipes {
 
   /**
    * Writes every byte of {@code channel} to {@code socket} as received, at the socket's pace, and ends the
-   * socket after the channel's verified end. Completes when the socket ended; fails (resetting the channel)
-   * when a write fails, and ends the socket when the channel fails, as {@code pipeTo} does.
+   * socket after the channel's verified end. Completes when the socket ended; ends the socket when the
+   * channel fails, as {@code pipeTo} does. When a write fails it stops taking the channel's bytes (so the
+   * sender soon runs out of credit) and fails; the channel is left to its owner, who may know why the socket
+   * failed (a page server that found the disk full).
    */
   public static Future<Void> toSocket(IncomingChannel channel, NetSocket socket) {
     return OwnedSocketPipes.toSocket(channel, socket);

@@ -14,8 +14,9 @@ public interface SocketReads {
 
   /**
    * Sends everything the socket reads on {@code channel}, at the channel's pace, and ends the channel when
-   * the socket closes. Completes when the receiver verified the channel (its {@code end()}); fails, resetting
-   * the channel, when the socket fails, and closes the socket when the channel fails.
+   * the socket closes. Completes when the receiver verified the channel (its {@code end()}); closes the
+   * socket when the channel fails. When reading the socket fails, fails without ending the channel (an
+   * incomplete stream must not look whole): what becomes of the channel is its owner's decision.
    */
   Future<Void> pipeTo(OutgoingChannel channel);
 

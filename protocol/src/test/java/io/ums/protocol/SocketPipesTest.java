@@ -163,6 +163,56 @@ class SocketPipesTest {
 
   @Test
   @Timeout(value = 60, timeUnit = TimeUnit.SECONDS)
+  void aReceivingSocketThatDiesFailsThePipeAndLeavesTheChannelToItsOwner(Vertx vertx, VertxTestContext test)
+      throws Exception {
+    sink = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+    ServerSocket server = sink;
+    // the "page server" takes 2 MiB and dies (as one that found its disk full)
+    CompletableFuture.runAsync(() -> {
+      try (Socket socket = server.accept(); InputStream in = socket.getInputStream()) {
+        in.readNBytes(2 * 1024 * 1024);
+        socket.setSoLinger(true, 0);
+      } catch (IOException e) {
+        throw new RuntimeException(e);
+      }
+    });
+    Future<SocketReads> reads = listenForDump(vertx);
+    CompletableFuture<Void> dumped = dump(reads, CONTENT, null);
+    Promise<Void> delivered = Promise.promise();
+    Promise<IncomingChannel> received = Promise.promise();
+    Promise<Future<Void>> sent = Promise.promise();
+
+    TestPeers.start(vertx, new UmsServerOptions(), new UmsClientOptions(), connection -> connection.channelHandler(
+            channel -> {
+              channel.pause();
+              received.complete(channel);
+              vertx.createNetClient().connect(sink.getLocalPort(), "127.0.0.1")
+                  .compose(socket -> SocketPipes.toSocket(channel, socket))
+                  .onComplete(delivered);
+            }))
+        .compose(TestPeers::connect)
+        .compose(connection -> connection.openChannel("pages", new JsonObject()))
+        .compose(channel -> {
+          sent.complete(reads.compose(dump -> dump.pipeTo(channel)));
+          return delivered.future().transform(outcome -> Future.succeededFuture(outcome));
+        })
+        // a reset would reach the sender well within this pause
+        .compose(outcome -> vertx.timer(300).map(outcome))
+        .onComplete(test.succeeding(outcome -> test.verify(() -> {
+          assertThat(outcome.failed()).as("the pipe into the dead socket").isTrue();
+          // the channel was not reset by the pipe (the sender's pipe would have failed): its owner resets it
+          assertThat(sent.future().result().isComplete()).isFalse();
+          received.future().result().reset(ProtocolError.CANCELLED, "the page server died");
+          vertx.executeBlocking(() -> {
+            assertThat(dumped).failsWithin(10, TimeUnit.SECONDS);
+            ByteBufLeaks.assertNone();
+            return null;
+          }, false).onComplete(test.succeedingThenComplete());
+        })));
+  }
+
+  @Test
+  @Timeout(value = 60, timeUnit = TimeUnit.SECONDS)
   void aSocketsReadsPipedIntoAnotherSocketArriveUnchanged(Vertx vertx, VertxTestContext test) throws Exception {
     CompletableFuture<String> received = readAll(300, 8192);
     Future<SocketReads> reads = listenForDump(vertx);

@@ -6,7 +6,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
-import io.ums.protocol.ProtocolError;
 import io.ums.protocol.SocketReads;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -47,9 +46,15 @@ public final class OwnedSocketPipes {
     Promise<Void> result = in.context().promise();
     Runnable start = () -> {
       socket.drainHandler(ignored -> in.resume());
+      // a failed write stops the pipe and fails it; what becomes of the channel is its owner's decision (it
+      // may know better why the socket failed, e.g. the page server found the disk full)
+      Runnable stop = () -> {
+        in.ownedHandler(null);
+        in.pause();
+      };
       socket.exceptionHandler(failure -> {
         if (result.tryFail(failure)) {
-          in.reset(ProtocolError.CANCELLED, "writing to the local socket failed: " + failure.getMessage());
+          stop.run();
         }
       });
       in.exceptionHandler(failure -> {
@@ -61,7 +66,7 @@ public final class OwnedSocketPipes {
       in.ownedHandler(bytes -> {
         out.writeMessage(bytes).onFailure(failure -> {
           if (result.tryFail(failure)) {
-            in.reset(ProtocolError.CANCELLED, "writing to the local socket failed: " + failure.getMessage());
+            stop.run();
           }
         });
         if (socket.writeQueueFull()) {
@@ -93,7 +98,6 @@ public final class OwnedSocketPipes {
     private final ArrayDeque<ByteBuf> early = new ArrayDeque<>();
     private WriteStream<Buffer> target;
     private Consumer<ByteBuf> writeOwned;
-    private Consumer<String> abort;
     private Promise<Void> result;
     private boolean ended;
     private boolean removed;
@@ -112,8 +116,7 @@ public final class OwnedSocketPipes {
     public Future<Void> pipeTo(OutgoingChannel channel) {
       OutgoingChannelImpl outgoing = (OutgoingChannelImpl) channel;
       Promise<Void> promise = outgoing.context().promise();
-      netty.eventLoop().execute(() -> attach(outgoing, outgoing::writeOwned,
-          why -> outgoing.reset(ProtocolError.CANCELLED, why), promise));
+      netty.eventLoop().execute(() -> attach(outgoing, outgoing::writeOwned, promise));
       return promise.future();
     }
 
@@ -121,12 +124,11 @@ public final class OwnedSocketPipes {
     public Future<Void> pipeTo(NetSocket other) {
       NetSocketInternal out = (NetSocketInternal) other;
       Promise<Void> promise = Promise.promise();
-      netty.eventLoop().execute(() -> attach(other, out::writeMessage, why -> other.close(), promise));
+      netty.eventLoop().execute(() -> attach(other, out::writeMessage, promise));
       return promise.future();
     }
 
-    private void attach(WriteStream<Buffer> outgoing, Consumer<ByteBuf> write, Consumer<String> abortOutgoing,
-        Promise<Void> promise) {
+    private void attach(WriteStream<Buffer> outgoing, Consumer<ByteBuf> write, Promise<Void> promise) {
       if (target != null) {
         promise.fail(new IllegalStateException("the socket's reads are already piped"));
         return;
@@ -137,7 +139,6 @@ public final class OwnedSocketPipes {
       }
       target = outgoing;
       writeOwned = write;
-      abort = abortOutgoing;
       result = promise;
       outgoing.drainHandler(ignored -> netty.eventLoop().execute(this::readIfRoom));
       outgoing.exceptionHandler(failure -> {
@@ -185,7 +186,8 @@ public final class OwnedSocketPipes {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
       ended = true;
-      if (target != null) {
+      // after a read error the stream is incomplete: never end the target as if it were whole
+      if (target != null && !result.future().failed()) {
         finish();
       }
       ctx.fireChannelInactive();
@@ -193,8 +195,9 @@ public final class OwnedSocketPipes {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      if (target != null && result.tryFail(cause)) {
-        abort.accept("reading the local socket failed: " + cause.getMessage());
+      // the pipe fails; the channel's owner decides what becomes of the channel
+      if (target != null) {
+        result.tryFail(cause);
       }
       ctx.fireExceptionCaught(cause);
     }
