@@ -74,22 +74,15 @@ class SocketPipesTest {
     Future<SocketReads> reads = listenForDump(vertx);
     CompletableFuture<Void> dumped = dump(reads, CONTENT, null);
 
-    TestPeers.start(vertx, new UmsServerOptions().setTls(encrypt).setInitialWindow(512 * 1024),
-            new UmsClientOptions(), connection -> connection.channelHandler(channel -> {
-              channel.pause();
-              vertx.createNetClient().connect(sink.getLocalPort(), "127.0.0.1")
-                  .compose(socket -> SocketPipes.toSocket(channel, socket))
-                  .onComplete(delivered);
-            }))
+    peersRelayingIntoTheSink(vertx, new UmsServerOptions().setTls(encrypt).setInitialWindow(512 * 1024), delivered)
         .compose(peers -> peers.client().connect("127.0.0.1", peers.port(), TestPeers.SESSION, TestPeers.TOKEN, encrypt))
         .compose(connection -> connection.openChannel("pages", new JsonObject()))
         .compose(channel -> reads.compose(dump -> dump.pipeTo(channel)))
         .compose(sent -> delivered.future())
-        .onComplete(test.succeeding(done -> test.verify(() -> {
+        .onComplete(test.succeeding(done -> verifyOffTheEventLoop(vertx, test, () -> {
           assertThat(dumped).succeedsWithin(10, TimeUnit.SECONDS);
           assertThat(received).succeedsWithin(10, TimeUnit.SECONDS).isEqualTo(sha256(CONTENT));
           ByteBufLeaks.assertNone();
-          test.completeNow();
         })));
   }
 
@@ -103,10 +96,7 @@ class SocketPipesTest {
     CountDownLatch written = new CountDownLatch(1);
     CompletableFuture<Void> dumped = dump(reads, small, written);
 
-    TestPeers.start(vertx, new UmsServerOptions(), new UmsClientOptions(), connection -> connection.channelHandler(
-            channel -> vertx.createNetClient().connect(sink.getLocalPort(), "127.0.0.1")
-                .compose(socket -> SocketPipes.toSocket(channel, socket))
-                .onComplete(delivered)))
+    peersRelayingIntoTheSink(vertx, new UmsServerOptions(), delivered)
         .compose(TestPeers::connect)
         .compose(connection -> connection.openChannel("pages", new JsonObject()))
         .compose(channel -> vertx.executeBlocking(() -> written.await(10, TimeUnit.SECONDS), false)
@@ -116,11 +106,10 @@ class SocketPipesTest {
             }, false))
             .compose(ignored -> reads.compose(dump -> dump.pipeTo(channel))))
         .compose(sent -> delivered.future())
-        .onComplete(test.succeeding(done -> test.verify(() -> {
+        .onComplete(test.succeeding(done -> verifyOffTheEventLoop(vertx, test, () -> {
           assertThat(dumped).succeedsWithin(10, TimeUnit.SECONDS);
           assertThat(received).succeedsWithin(10, TimeUnit.SECONDS).isEqualTo(sha256(small));
           ByteBufLeaks.assertNone();
-          test.completeNow();
         })));
   }
 
@@ -145,20 +134,16 @@ class SocketPipesTest {
         .compose(TestPeers::connect)
         .compose(connection -> connection.openChannel("pages", new JsonObject()))
         .compose(channel -> reads.compose(dump -> dump.pipeTo(channel)))
-        .onComplete(test.failing(failure -> vertx.executeBlocking(() -> {
-          test.verify(() -> {
-            assertThat(failure).isInstanceOf(UmsProtocolException.class)
-                .hasMessageContaining("the test stops this stream");
-            // the dump's socket was closed under it: its writes fail instead of hanging
-            assertThat(dumped).failsWithin(10, TimeUnit.SECONDS).withThrowableThat()
-                .isInstanceOf(java.util.concurrent.ExecutionException.class)
-                .withRootCauseInstanceOf(java.net.SocketException.class);
-            received.cancel(true);
-            ByteBufLeaks.assertNone();
-          });
-          test.completeNow();
-          return null;
-        }, false)));
+        .onComplete(test.failing(failure -> verifyOffTheEventLoop(vertx, test, () -> {
+          assertThat(failure).isInstanceOf(UmsProtocolException.class)
+              .hasMessageContaining("the test stops this stream");
+          // the dump's socket was closed under it: its writes fail instead of hanging
+          assertThat(dumped).failsWithin(10, TimeUnit.SECONDS).withThrowableThat()
+              .isInstanceOf(java.util.concurrent.ExecutionException.class)
+              .withRootCauseInstanceOf(java.net.SocketException.class);
+          received.cancel(true);
+          ByteBufLeaks.assertNone();
+        })));
   }
 
   @Test
@@ -220,15 +205,31 @@ class SocketPipesTest {
 
     vertx.createNetClient().connect(sink.getLocalPort(), "127.0.0.1")
         .compose(socket -> reads.compose(dump -> dump.pipeTo(socket)))
-        .onComplete(test.succeeding(done -> vertx.executeBlocking(() -> {
-          test.verify(() -> {
-            assertThat(dumped).succeedsWithin(10, TimeUnit.SECONDS);
-            assertThat(received).succeedsWithin(10, TimeUnit.SECONDS).isEqualTo(sha256(CONTENT));
-            ByteBufLeaks.assertNone();
-          });
-          test.completeNow();
-          return null;
-        }, false)));
+        .onComplete(test.succeeding(done -> verifyOffTheEventLoop(vertx, test, () -> {
+          assertThat(dumped).succeedsWithin(10, TimeUnit.SECONDS);
+          assertThat(received).succeedsWithin(10, TimeUnit.SECONDS).isEqualTo(sha256(CONTENT));
+          ByteBufLeaks.assertNone();
+        })));
+  }
+
+  /** UMS peers whose server side pipes every channel into a connection to the sink, as a destination agent does. */
+  private Future<TestPeers> peersRelayingIntoTheSink(Vertx vertx, UmsServerOptions options, Promise<Void> delivered) {
+    int sinkPort = sink.getLocalPort();
+    return TestPeers.start(vertx, options, new UmsClientOptions(), connection -> connection.channelHandler(channel -> {
+      channel.pause();
+      vertx.createNetClient().connect(sinkPort, "127.0.0.1")
+          .compose(socket -> SocketPipes.toSocket(channel, socket))
+          .onComplete(delivered);
+    }));
+  }
+
+  /** Assertions that wait (for the plain threads, for the garbage collector) run on a worker. */
+  private static void verifyOffTheEventLoop(Vertx vertx, VertxTestContext test, VertxTestContext.ExecutionBlock checks) {
+    vertx.executeBlocking(() -> {
+      test.verify(checks);
+      test.completeNow();
+      return null;
+    }, false);
   }
 
   /** A local port whose one connection's reads are taken at accept, as the agent's dump page socket does. */
