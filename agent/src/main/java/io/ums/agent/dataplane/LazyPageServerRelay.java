@@ -81,7 +81,10 @@ public final class LazyPageServerRelay {
     // the daemon closed its socket after its close record: CRIU waits for exactly this end
     requestChannel.endHandler(ignored -> criu.close());
     requestChannel.exceptionHandler(e -> abort("page requests failed: " + e.getMessage()));
-    criuReads.pipeTo(pagesChannel);
+    // a broken socket (CRIU killed) fails the pipe without ending the channel: the destination must hear it
+    // as a failure (it kills its copy), never as a stream that ended
+    criuReads.pipeTo(pagesChannel)
+        .onFailure(e -> abort("CRIU's lazy page server failed: " + e.getMessage()));
     requestChannel.resume();
   }
 
