@@ -9,12 +9,13 @@ import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.SocketReads;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.AsyncResult;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.streams.WriteStream;
-import java.util.function.Consumer;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
+import io.vertx.core.streams.WriteStream;
 import java.util.ArrayDeque;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,11 +48,12 @@ public final class OwnedSocketPipes {
     Runnable start = () -> {
       socket.drainHandler(ignored -> in.resume());
       // a failed write stops the pipe and fails it; what becomes of the channel is its owner's decision (it
-      // may know better why the socket failed, e.g. the page server found the disk full)
-      Runnable stop = () -> {
+      // may know better why the socket failed, e.g. the page server found the disk full). Socket callbacks
+      // may run on the socket's own event loop: the channel is touched on its own.
+      Runnable stop = () -> in.context().runOnContext(ignored -> {
         in.ownedHandler(null);
         in.pause();
-      };
+      });
       socket.exceptionHandler(failure -> {
         if (result.tryFail(failure)) {
           stop.run();
@@ -83,7 +85,7 @@ public final class OwnedSocketPipes {
     return result.future();
   }
 
-  private static void settle(Promise<Void> result, io.vertx.core.AsyncResult<Void> outcome) {
+  private static void settle(Promise<Void> result, AsyncResult<Void> outcome) {
     if (outcome.succeeded()) {
       result.tryComplete();
     } else {
