@@ -50,10 +50,17 @@ public final class OwnedSocketPipes {
       // a failed write stops the pipe and fails it; what becomes of the channel is its owner's decision (it
       // may know better why the socket failed, e.g. the page server found the disk full). Socket callbacks
       // may run on the socket's own event loop: the channel is touched on its own.
-      Runnable stop = () -> in.context().runOnContext(ignored -> {
+      Runnable detach = () -> {
         in.ownedHandler(null);
         in.pause();
-      });
+      };
+      Runnable stop = () -> {
+        if (in.context().inThread()) {
+          detach.run();
+        } else {
+          in.context().runOnContext(ignored -> detach.run());
+        }
+      };
       socket.exceptionHandler(failure -> {
         if (result.tryFail(failure)) {
           stop.run();
@@ -66,6 +73,10 @@ public final class OwnedSocketPipes {
       });
       in.endHandler(ignored -> socket.end().onComplete(ended -> settle(result, ended)));
       in.ownedHandler(bytes -> {
+        if (result.future().failed()) {
+          bytes.release(); // the socket failed: nothing more goes to it (the channel's owner decides the rest)
+          return;
+        }
         out.writeMessage(bytes).onFailure(failure -> {
           if (result.tryFail(failure)) {
             stop.run();
