@@ -61,9 +61,7 @@ public final class Crc32c {
   }
 
   public static int of(Buffer data) {
-    CRC32C crc = new CRC32C();
-    update(crc, data);
-    return (int) crc.getValue();
+    return of(((BufferInternal) data).getByteBuf());
   }
 
   public static int of(ByteBuf data) {

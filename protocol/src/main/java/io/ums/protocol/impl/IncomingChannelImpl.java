@@ -293,7 +293,8 @@ final class IncomingChannelImpl implements IncomingChannel {
     return this;
   }
 
-  private void onContext(Runnable action) {
+  /** Runs {@code action} on this channel's context: now when already there. */
+  void onContext(Runnable action) {
     if (context.inThread()) {
       action.run();
     } else {

@@ -7,9 +7,9 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.ums.protocol.IncomingChannel;
 import io.ums.protocol.OutgoingChannel;
 import io.ums.protocol.SocketReads;
+import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.AsyncResult;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
@@ -50,17 +50,10 @@ public final class OwnedSocketPipes {
       // a failed write stops the pipe and fails it; what becomes of the channel is its owner's decision (it
       // may know better why the socket failed, e.g. the page server found the disk full). Socket callbacks
       // may run on the socket's own event loop: the channel is touched on its own.
-      Runnable detach = () -> {
+      Runnable stop = () -> in.onContext(() -> {
         in.ownedHandler(null);
         in.pause();
-      };
-      Runnable stop = () -> {
-        if (in.context().inThread()) {
-          detach.run();
-        } else {
-          in.context().runOnContext(ignored -> detach.run());
-        }
-      };
+      });
       socket.exceptionHandler(failure -> {
         if (result.tryFail(failure)) {
           stop.run();
@@ -88,11 +81,7 @@ public final class OwnedSocketPipes {
       });
       in.resume();
     };
-    if (in.context().inThread()) {
-      start.run();
-    } else {
-      in.context().runOnContext(ignored -> start.run());
-    }
+    in.onContext(start);
     return result.future();
   }
 
