@@ -34,7 +34,7 @@ final class Charts {
   private static final Map<String, Color> COLORS = Map.of(
       "ums", new Color(0xD62728), "ums-runc", new Color(0xFF7F0E), "ums-postcopy", new Color(0x9467BD),
       "ums-pod", new Color(0x8C564B), "rsync-ssh", new Color(0x1F77B4), "criu-page-server", new Color(0x2CA02C),
-      "wire", new Color(0x7F7F7F));
+      "criu-lazy-pages", new Color(0x17BECF), "wire", new Color(0x7F7F7F));
 
   private Charts() {}
 

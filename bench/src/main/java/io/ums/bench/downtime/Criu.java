@@ -32,8 +32,15 @@ final class Criu {
    * reconnect, which is what the probe does.
    */
   static void restore(NetworkTestbed.Node node, Path images, Path pidFile, Path logDir) {
-    run(node, "restore", List.of("restore", "-D", images.toString(), "-d", "--tcp-close",
-        "--pidfile", pidFile.toString()), logDir);
+    restore(node, images, pidFile, logDir, List.of());
+  }
+
+  /** {@link #restore(NetworkTestbed.Node, Path, Path, Path)} with {@code extra} arguments. */
+  static void restore(NetworkTestbed.Node node, Path images, Path pidFile, Path logDir, List<String> extra) {
+    List<String> args = new ArrayList<>(List.of("restore", "-D", images.toString(), "-d", "--tcp-close",
+        "--pidfile", pidFile.toString()));
+    args.addAll(extra);
+    run(node, "restore", args, logDir);
   }
 
   static List<String> command(NetworkTestbed.Node node, List<String> args, Path log) {

@@ -95,9 +95,10 @@ public final class DowntimeBench {
         case PodMethod.NAME -> new PodMethod(cleanup);
         case "rsync-ssh" -> new RsyncSshMethod(cleanup);
         case "criu-page-server" -> new CriuPageServerMethod();
+        case CriuLazyPagesMethod.NAME -> new CriuLazyPagesMethod();
         case "wire" -> new WireMethod();
         default -> throw new IllegalArgumentException("unknown method " + name
-            + " (ums, ums-runc, ums-postcopy, ums-pod, rsync-ssh, criu-page-server, wire)");
+            + " (ums, ums-runc, ums-postcopy, ums-pod, rsync-ssh, criu-page-server, criu-lazy-pages, wire)");
       });
     }
     return methods;

@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 /** {@code ./ums bench downtime}: the options of issue 6, then {@link DowntimeBench}. */
 @Command(name = "downtime", mixinStandardHelpOptions = true,
     description = "Downtime and total migration time of ums (and ums-runc, ums-postcopy) vs rsync-ssh, criu-page-server"
-        + " and the wire, on two network-namespace nodes; with --approach pod, ums-pod (a pod on the real cluster) vs"
+        + " (and criu-lazy-pages, CRIU's own post-copy) and the wire, on two network-namespace nodes; with --approach pod, ums-pod (a pod on the real cluster) vs"
         + " ums; writes results.csv/json/md and PNG plots.")
 public final class DowntimeCommand implements Callable<Integer> {
   public static final List<String> METHODS = List.of("ums", "rsync-ssh", "criu-page-server", "wire");
@@ -18,6 +18,9 @@ public final class DowntimeCommand implements Callable<Integer> {
   public static final String CONTAINER_METHOD = "ums-runc";
   /** The memservice as a process moved with POST /migrate mode post-copy (not in the default set). */
   public static final String POST_COPY_METHOD = "ums-postcopy";
+
+  /** CRIU's own post-copy, the baseline of {@link #POST_COPY_METHOD} (not in the default set). */
+  public static final String LAZY_PAGES_BASELINE = CriuLazyPagesMethod.NAME;
 
   /** The memservice as a pod on the real cluster, moved with interface kubelet-consistent ({@code --approach pod}). */
   public static final String POD_METHOD = PodMethod.NAME;
@@ -70,9 +73,9 @@ public final class DowntimeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     for (String method : methods) {
       if (!METHODS.contains(method) && !method.equals(CONTAINER_METHOD) && !method.equals(POST_COPY_METHOD)
-          && !method.equals(POD_METHOD)) {
+          && !method.equals(LAZY_PAGES_BASELINE) && !method.equals(POD_METHOD)) {
         System.err.println("unknown method " + method + "; known: " + METHODS + ", " + CONTAINER_METHOD + ", "
-            + POST_COPY_METHOD + " and " + POD_METHOD);
+            + POST_COPY_METHOD + ", " + LAZY_PAGES_BASELINE + " and " + POD_METHOD);
         return 2;
       }
     }

@@ -42,6 +42,7 @@ final class MarkdownReport {
         }
       }
       ratios(md, summary, link);
+      postCopyRatios(md, summary, link);
       containerRatios(md, summary, link);
       podRatios(md, summary, link);
       phases(md, summary, link);
@@ -74,6 +75,26 @@ final class MarkdownReport {
         }
       }
       md.append(" |\n");
+    }
+  }
+
+  /** ums-postcopy against CRIU's own post-copy, which goes straight over the link: what the agents cost. */
+  private static void postCopyRatios(StringBuilder md, Summary summary, String link) {
+    String ums = DowntimeCommand.POST_COPY_METHOD;
+    String criu = CriuLazyPagesMethod.NAME;
+    if (!summary.methods().contains(ums) || !summary.methods().contains(criu)) {
+      return;
+    }
+    md.append("\nPost-copy against CRIU's own (`").append(ums).append("` / `").append(criu)
+        .append("`, ratios of medians; total runs to the last page):\n\n")
+        .append("| MiB | total | downtime |\n|---:|---:|---:|\n");
+    for (int size : summary.sizes()) {
+      md.append("| ").append(size)
+          .append(" | ").append(summary.ratio(link, size, ums, criu, ResultRow::totalMs)
+              .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"))
+          .append(" | ").append(summary.ratio(link, size, ums, criu, ResultRow::downtimeMs)
+              .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"))
+          .append(" |\n");
     }
   }
 

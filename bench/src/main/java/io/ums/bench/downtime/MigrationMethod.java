@@ -1,7 +1,8 @@
 package io.ums.bench.downtime;
 
 /** One way of moving the workload (or its bytes) from node A to node B, measured on the same testbed. */
-public sealed interface MigrationMethod permits UmsMethod, PodMethod, RsyncSshMethod, CriuPageServerMethod, WireMethod {
+public sealed interface MigrationMethod
+    permits UmsMethod, PodMethod, RsyncSshMethod, CriuPageServerMethod, CriuLazyPagesMethod, WireMethod {
   /** The method's name in every output file. */
   String name();
 

@@ -68,7 +68,7 @@ public final class UmsMethod implements MigrationMethod {
           return UmsApi.overhead(answer);
         });
         row = row.withMeasures(agents.peaks());
-        return kind == Kind.POST_COPY ? untilTheLastPage(row) : row;
+        return kind == Kind.POST_COPY ? ProcessTrial.untilTheLastPage(row) : row;
       }
       if (!imageImported) {
         context.progress().phase("importing the busybox + memservice image on node A");
@@ -89,20 +89,6 @@ public final class UmsMethod implements MigrationMethod {
     } finally {
       removeWorkloads(ums, context);
     }
-  }
-
-  /**
-   * A post-copy migration ends with its last page, not with the destination's first answer: its total is the
-   * POST /migrate request's (the coordinator answers once the last page arrived), when that is longer.
-   */
-  private static ResultRow untilTheLastPage(ResultRow row) {
-    Double answered = row.overhead().get("total");
-    if (row.totalMs() == null || answered == null || answered <= row.totalMs()) {
-      return row;
-    }
-    return new ResultRow(row.method(), row.sizeMiB(), row.link(), row.memory(), row.run(), row.downtimeMs(),
-        answered, row.wireBytes(), row.checksumOk(), row.counterContinued(), row.overhead(), row.error(),
-        row.measures());
   }
 
   private static List<String> memserviceCommand(String binary, Scenario scenario, BenchContext context) {

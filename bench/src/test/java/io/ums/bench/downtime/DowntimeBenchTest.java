@@ -25,9 +25,11 @@ class DowntimeBenchTest {
   void shortRunWritesEveryFileMeasuresEveryMethodAndLeavesNothingBehind(@TempDir Path out) throws Exception {
     List<Path> scratchBefore = HostLeftovers.scratchDirectories("ums-bench-");
     long locksBefore = HostLeftovers.criuLockRulesInRootNamespace();
-    // every method, the container one (ums-runc) included
+    // every method, the container one (ums-runc) and post-copy with its CRIU baseline included
     List<String> methods = new java.util.ArrayList<>(DowntimeCommand.METHODS);
     methods.add(DowntimeCommand.CONTAINER_METHOD);
+    methods.add(DowntimeCommand.POST_COPY_METHOD);
+    methods.add(DowntimeCommand.LAZY_PAGES_BASELINE);
     DowntimeBench.Settings settings = new DowntimeBench.Settings(List.of(0, 16), List.of("1gbit", "unlimited"), 1,
         out, false, methods, PREFIX, 7000, "test");
 
@@ -57,7 +59,7 @@ class DowntimeBenchTest {
     JsonArray json = new JsonArray(Files.readString(out.resolve("results.json")));
     assertThat(json).hasSize(rows.size());
     assertThat(Files.readString(out.resolve("results.md"))).contains("ums/wire", "ums/rsync-ssh",
-        "ums/criu-page-server");
+        "ums/criu-page-server", "Post-copy against CRIU's own");
     assertThat(Files.readAllLines(out.resolve("results.csv"))).hasSize(rows.size() + 1);
 
     assertThat(HostLeftovers.namespaces(PREFIX)).isEmpty();

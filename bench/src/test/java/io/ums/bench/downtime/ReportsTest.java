@@ -62,6 +62,23 @@ class ReportsTest {
   }
 
   @Test
+  void theMarkdownComparesPostCopyWithCriusOwnWhenBothRan() {
+    List<ResultRow> rows = rows();
+    for (int run = 1; run <= 3; run++) {
+      rows.add(row("ums-postcopy", 256, run, 200 + run, 3000 + 100 * run));
+      rows.add(row("criu-lazy-pages", 256, run, 100 + run, 2000 + 100 * run));
+    }
+
+    String markdown = MarkdownReport.render(new Summary(rows), "./ums bench downtime", "test");
+
+    // totals 3200 / 2200, downtimes 202 / 102
+    assertThat(markdown).contains("Post-copy against CRIU's own (`ums-postcopy` / `criu-lazy-pages`")
+        .contains("| MiB | total | downtime |\n|---:|---:|---:|\n| 256 | 1.45 | 1.98 |");
+    assertThat(MarkdownReport.render(new Summary(rows()), "./ums bench downtime", "test"))
+        .doesNotContain("Post-copy against CRIU's own");
+  }
+
+  @Test
   void theMarkdownGivesProbeAnswerTimesAgentMemoryAndPostCopyTotalAgainstStopAndCopy(@TempDir Path dir)
       throws Exception {
     List<ResultRow> rows = new ArrayList<>();
