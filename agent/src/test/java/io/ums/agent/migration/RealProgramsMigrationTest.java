@@ -308,6 +308,16 @@ class RealProgramsMigrationTest {
   /** A JVM (the JDK running this test) with 16 worker threads and an HTTP server on a thread pool. */
   @Test
   void aJvmWithManyThreads() throws Exception {
+    aJvmWithManyThreads(false);
+  }
+
+  /** The same JVM moved post-copy: its threads and its collector run on B while its heap still arrives. */
+  @Test
+  void aJvmWithManyThreadsPostCopy() throws Exception {
+    aJvmWithManyThreads(true);
+  }
+
+  private void aJvmWithManyThreads(boolean postCopy) throws Exception {
     Path source = AGENTS.dir().resolve("ThreadsServer.java");
     try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/ThreadsServer.java"))) {
       Files.copy(in, source, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
@@ -319,9 +329,11 @@ class RealProgramsMigrationTest {
         .until(() -> httpGet(bed.a, "/").strip().split(" "), answer -> Long.parseLong(answer[0]) > 0);
     assertThat(threads(workload.getLong("pid"))).as("JVM threads").isGreaterThan(20);
 
-    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
+    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
+        : bed.migrate(bed.a, bed.b, workload.getString("id"));
 
     assertMovedTo(bed.b, status, workload);
+    assertThat(status.getString("mode")).isEqualTo(postCopy ? "post-copy" : "stop-and-copy");
     String[] after = httpGet(bed.b, "/").strip().split(" ");
     assertThat(Long.parseLong(after[0])).as("ticks go on").isGreaterThan(Long.parseLong(before[0]));
     // the server's pool starts its threads on demand, so there may be a few more now
