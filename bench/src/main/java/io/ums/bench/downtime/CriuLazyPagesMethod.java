@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * CRIU's own post-copy, the floor for {@code ums-postcopy}: {@code criu dump --lazy-pages} keeps the memory
@@ -54,14 +53,7 @@ public final class CriuLazyPagesMethod implements MigrationMethod {
       awaitListening(port, dump, run.dir().resolve("dump.log"));
       phases.put("checkpoint", ProcessTrial.millisSince(start));
 
-      long copyStart = System.nanoTime();
-      context.progress().phase("copy image files");
-      try (Stream<Path> images = Files.list(run.sourceImages())) {
-        for (Path image : images.toList()) {
-          Files.copy(image, run.destinationImages().resolve(image.getFileName()));
-        }
-      }
-      phases.put("transfer", ProcessTrial.millisSince(copyStart));
+      run.copyImageFiles(phases);
 
       context.progress().phase("criu lazy-pages, then criu restore --lazy-pages");
       Path daemonLog = run.dir().resolve("lazy-pages.log");

@@ -10,7 +10,6 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * CRIU's own direct path, the best C implementation: {@code criu dump --page-server} streams the memory
@@ -55,14 +54,7 @@ public final class CriuPageServerMethod implements MigrationMethod {
     }
     phases.put("checkpoint", ProcessTrial.millisSince(start));
 
-    long copyStart = System.nanoTime();
-    context.progress().phase("copy image files");
-    try (Stream<Path> images = Files.list(run.sourceImages())) {
-      for (Path image : images.toList()) {
-        Files.copy(image, run.destinationImages().resolve(image.getFileName()));
-      }
-    }
-    phases.put("transfer", ProcessTrial.millisSince(copyStart));
+    run.copyImageFiles(phases);
 
     run.restore(phases, start);
     return phases;
