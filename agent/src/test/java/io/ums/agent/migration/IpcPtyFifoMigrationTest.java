@@ -22,7 +22,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * Small real programs using what ordinary services use (issue 15, item 7), launched through the agent on
  * node A and migrated to node B by two real agents with real CRIU: System V shared memory moves (the
- * workload has its own IPC namespace); a pseudo-terminal and a FIFO with bytes in it are refused before
+ * workload has its own IPC namespace), stop-and-copy and post-copy, and so does anonymous memory a parent
+ * shares with its child (MAP_SHARED, both processes still using it on B); a pseudo-terminal and a FIFO with bytes in it are refused before
  * anything is frozen, with UNMOVABLE_RESOURCE naming the file, and the source keeps answering; a pipe with
  * bytes in it moves, also out of a workload running as a user (restored into a user namespace of its own).
  */
@@ -87,6 +88,26 @@ class IpcPtyFifoMigrationTest {
           client.sendall(kept + b"\\n")
           client.close()
       """;
+  /**
+   * Shares 16 MiB of anonymous memory (MAP_SHARED) with a child it forked: the child counts in the first
+   * 8 bytes every 10 ms; per connection the parent answers "<counter> <SHA-256 of the rest>".
+   */
+  private static final String SHARED_MAPPING = """
+      import hashlib, mmap, os, socket, struct, sys, time
+      size = 16 << 20
+      shared = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
+      shared[8:] = (hashlib.sha256(b"seed").digest() * (size // 32))[: size - 8]
+      if os.fork() == 0:
+          while True:
+              shared[0:8] = struct.pack("<Q", struct.unpack("<Q", shared[0:8])[0] + 1)
+              time.sleep(0.01)
+      server = socket.create_server(("0.0.0.0", int(sys.argv[1])))
+      while True:
+          client, _ = server.accept()
+          count = struct.unpack("<Q", shared[0:8])[0]
+          client.sendall(b"%d %s\\n" % (count, hashlib.sha256(shared[8:]).hexdigest().encode()))
+          client.close()
+      """;
   private static final Path PIPE_SOFT_LIMIT = Path.of("/proc/sys/fs/pipe-user-pages-soft");
 
   private static MigrationTestBed bed;
@@ -109,6 +130,62 @@ class IpcPtyFifoMigrationTest {
     assertThat(after).startsWith("shm-k7 ");
     assertThat(Long.parseLong(after.split(" ")[1])).as("requests served, counted on").isGreaterThan(
         Long.parseLong(before.split(" ")[1]));
+    assertThat(bed.workloads(bed.a)).isEmpty();
+  }
+
+  /** As above, moved post-copy: the segment's pages are in place before the tree runs on B. */
+  @Test
+  void systemVSharedMemoryMovesPostCopy() throws Exception {
+    Path source = Files.writeString(AGENTS.dir().resolve("shm-server.c"), SHM_SERVER);
+    Path binary = AGENTS.dir().resolve("shm-server-postcopy");
+    HostCommand.check("gcc", "-O1", "-o", binary.toString(), source.toString());
+    JsonObject workload = bed.launch(bed.a, "shm-postcopy", List.of(binary.toString(), Integer.toString(PORT), "p3"));
+    String before = awaitAnswer(bed.a);
+    assertThat(before).startsWith("shm-p3 ");
+
+    JsonObject status = bed.migratePostCopy(bed.a, bed.b, workload.getString("id"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    assertThat(status.getString("mode")).isEqualTo("post-copy");
+    String after = awaitAnswer(bed.b);
+    assertThat(after).startsWith("shm-p3 ");
+    assertThat(Long.parseLong(after.split(" ")[1])).as("requests served, counted on").isGreaterThan(
+        Long.parseLong(before.split(" ")[1]));
+    assertThat(bed.workloads(bed.a)).isEmpty();
+  }
+
+  @Test
+  void sharedAnonymousMemoryBetweenAParentAndItsChildMoves() throws Exception {
+    sharedAnonymousMemoryMoves(false);
+  }
+
+  @Test
+  void sharedAnonymousMemoryBetweenAParentAndItsChildMovesPostCopy() throws Exception {
+    sharedAnonymousMemoryMoves(true);
+  }
+
+  /**
+   * Both processes keep using the one mapping on B: the parent's answer has the same contents, and the
+   * counter the child writes (read by the parent) goes on from where it was.
+   */
+  private void sharedAnonymousMemoryMoves(boolean postCopy) throws Exception {
+    Path script = Files.writeString(AGENTS.dir().resolve("shared-mapping.py"), SHARED_MAPPING);
+    JsonObject workload = bed.launch(bed.a, "shared-mapping", List.of("/usr/bin/python3", script.toString(),
+        Integer.toString(PORT)));
+    String[] before = awaitAnswer(bed.a).split(" ");
+    Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> Long.parseLong(answer(bed.a).split(" ")[0]) > Long.parseLong(before[0]));
+
+    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
+        : bed.migrate(bed.a, bed.b, workload.getString("id"));
+
+    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
+    String[] after = awaitAnswer(bed.b).split(" ");
+    assertThat(after[1]).as("the shared mapping's contents on B").isEqualTo(before[1]);
+    long counted = Long.parseLong(after[0]);
+    assertThat(counted).as("the child's counter, read by the parent").isGreaterThan(Long.parseLong(before[0]));
+    Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+        .until(() -> Long.parseLong(answer(bed.b).split(" ")[0]) > counted);
     assertThat(bed.workloads(bed.a)).isEmpty();
   }
 
