@@ -1,5 +1,12 @@
 package io.ums.agent.migration;
 
+import static io.ums.agent.migration.RealPrograms.HTTP_PORT;
+import static io.ums.agent.migration.RealPrograms.PYTHON;
+import static io.ums.agent.migration.RealPrograms.REDIS;
+import static io.ums.agent.migration.RealPrograms.REDIS_CLI;
+import static io.ums.agent.migration.RealPrograms.REDIS_PORT;
+import static io.ums.agent.migration.RealPrograms.httpGet;
+import static io.ums.agent.migration.RealPrograms.resp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ums.agent.criu.ProcessTree;
@@ -7,13 +14,8 @@ import io.ums.host.HostCommand;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,14 +41,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 @Tag("slow")
 class RealProgramsMigrationTest {
-  private static final String REDIS = "/usr/bin/redis-server";
-  private static final String REDIS_CLI = "/usr/bin/redis-cli";
   private static final String BUSYBOX = "/bin/busybox";
-  private static final String PYTHON = "/usr/bin/python3";
-  private static final int REDIS_PORT = 16379;
-  private static final int HTTP_PORT = 18080;
   private static final int KEYS = 10_000;
-  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
   private static MigrationTestBed bed;
   @RegisterExtension
@@ -62,7 +58,7 @@ class RealProgramsMigrationTest {
 
     JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-    assertMovedTo(bed.b, status, workload);
+    RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     assertKeys(bed.b, "key");
   }
 
@@ -83,7 +79,7 @@ class RealProgramsMigrationTest {
 
     JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-    assertMovedTo(bed.b, status, workload);
+    RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     assertKeys(bed.b, "aof");
     assertThat(redisCli(bed.b, "SET", "after-migration", "yes")).isEqualTo("OK");
     Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> appendOnlyBytes(data) > aofBefore);
@@ -100,7 +96,7 @@ class RealProgramsMigrationTest {
 
     JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-    assertMovedTo(bed.b, status, workload);
+    RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     assertThat(httpGet(bed.b, "/index.html")).isEqualTo("hello from busybox\n");
     // operators see it in the agents' metrics too (recorded as each side's migration ends)
     Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(bed.a.getText("/metrics"))
@@ -122,7 +118,7 @@ class RealProgramsMigrationTest {
 
     JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-    assertMovedTo(bed.b, status, workload);
+    RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     assertThat(httpGet(bed.b, "/index.html")).isEqualTo("served beside a stopped child\n");
     long restored = bed.b.get("/v1/workloads/" + status.getString("destinationWorkloadId")).getLong("pid");
     assertThat(sleepChildState(restored)).as("the child on B").isEqualTo('T');
@@ -205,7 +201,7 @@ class RealProgramsMigrationTest {
 
     JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-    assertMovedTo(bed.b, status, workload);
+    RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     PythonAnswer after = Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
         .until(() -> PythonAnswer.parse(httpGet(bed.b, "/")), answer -> answer.echoes() > before.echoes() + 10);
     assertThat(after.ticks()).isGreaterThan(before.ticks());
@@ -233,7 +229,7 @@ class RealProgramsMigrationTest {
 
       JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-      assertMovedTo(bed.b, status, workload);
+      RealPrograms.assertMovedTo(bed, bed.b, status, workload);
       assertKeys(bed.b, "live");
       // restored closed, the connection reads end-of-file at once and redis frees the client
       Awaitility.await().atMost(Duration.ofSeconds(2)).untilAsserted(() -> assertThat(redisCli(bed.b, "CLIENT",
@@ -265,7 +261,7 @@ class RealProgramsMigrationTest {
 
     JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-    assertMovedTo(bed.b, status, workload);
+    RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     String[] after = Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
         .until(() -> httpGet(bed.b, "/").strip().split(" "), answer -> Long.parseLong(answer[1]) > Long.parseLong(
             before[1]));
@@ -298,7 +294,7 @@ class RealProgramsMigrationTest {
 
       JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-      assertMovedTo(bed.b, status, workload);
+      RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     }
     try (Socket again = new Socket()) {
       again.connect(new InetSocketAddress(bed.b.node.address(), HTTP_PORT), 2000);
@@ -332,7 +328,7 @@ class RealProgramsMigrationTest {
     JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
         : bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-    assertMovedTo(bed.b, status, workload);
+    RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     assertThat(status.getString("mode")).isEqualTo(postCopy ? "post-copy" : "stop-and-copy");
     String[] after = httpGet(bed.b, "/").strip().split(" ");
     assertThat(Long.parseLong(after[0])).as("ticks go on").isGreaterThan(Long.parseLong(before[0]));
@@ -370,16 +366,6 @@ class RealProgramsMigrationTest {
       return new PythonAnswer(Long.parseLong(parts[0]), Integer.parseInt(parts[1]), Long.parseLong(parts[2]),
           parts[3]);
     }
-  }
-
-  private static void assertMovedTo(AgentProcess to, JsonObject status, JsonObject workload) throws Exception {
-    System.out.println(workload.getString("name") + " migrated: " + status.encode());
-    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
-    assertThat(ProcessTree.alive(workload.getLong("pid"))).as("source process").isFalse();
-    JsonObject restored = to.get("/v1/workloads/" + status.getString("destinationWorkloadId"));
-    assertThat(restored.getString("status")).isEqualTo("RUNNING");
-    assertThat(bed.workloads(bed.a)).isEmpty();
-    bed.assertNothingLeftBehind(bed.a, bed.b);
   }
 
   private static long threads(long pid) throws IOException {
@@ -436,32 +422,6 @@ class RealProgramsMigrationTest {
       }).sum();
     }
   }
-
-  private static String httpGet(AgentProcess agent, String path) throws Exception {
-    HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create("http://" + agent.node.address()
-        + ":" + HTTP_PORT + path)).timeout(Duration.ofSeconds(3)).GET().build(), HttpResponse.BodyHandlers.ofString());
-    assertThat(response.statusCode()).isEqualTo(200);
-    return response.body();
-  }
-
-  /** One RESP command as an inline command; the first line of the reply. */
-  private static String resp(Socket socket, String command) throws IOException {
-    OutputStream out = socket.getOutputStream();
-    out.write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
-    out.flush();
-    InputStream in = socket.getInputStream();
-    StringBuilder line = new StringBuilder();
-    for (int c = in.read(); c != '\n'; c = in.read()) {
-      if (c < 0) {
-        throw new IOException("connection closed");
-      }
-      if (c != '\r') {
-        line.append((char) c);
-      }
-    }
-    return line.toString();
-  }
-
   private static boolean answersOnOldConnection(Socket client) {
     try {
       return resp(client, "PING").equals("+PONG");

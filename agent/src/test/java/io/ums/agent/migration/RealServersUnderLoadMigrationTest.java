@@ -1,5 +1,13 @@
 package io.ums.agent.migration;
 
+import static io.ums.agent.migration.RealPrograms.HTTP_PORT;
+import static io.ums.agent.migration.RealPrograms.PYTHON;
+import static io.ums.agent.migration.RealPrograms.REDIS;
+import static io.ums.agent.migration.RealPrograms.REDIS_CLI;
+import static io.ums.agent.migration.RealPrograms.REDIS_PORT;
+import static io.ums.agent.migration.RealPrograms.httpGet;
+import static io.ums.agent.migration.RealPrograms.readLine;
+import static io.ums.agent.migration.RealPrograms.resp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -11,10 +19,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,13 +48,7 @@ class RealServersUnderLoadMigrationTest {
   private static final Path PG_BIN = Path.of("/usr/lib/postgresql/15/bin");
   private static final int PG_PORT = 15432;
   private static final int CAP_SYS_RESOURCE = 24;
-  private static final String PYTHON = "/usr/bin/python3";
   private static final String NODE = "/usr/bin/node";
-  private static final String REDIS = "/usr/bin/redis-server";
-  private static final String REDIS_CLI = "/usr/bin/redis-cli";
-  private static final int REDIS_PORT = 16379;
-  private static final int HTTP_PORT = 18080;
-  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
   private static MigrationTestBed bed;
   @RegisterExtension
@@ -267,7 +265,7 @@ class RealServersUnderLoadMigrationTest {
     JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
         : bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-    JsonObject restored = assertMovedTo(bed.b, status, workload);
+    JsonObject restored = RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     long[] after = Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
         .until(() -> numbers(httpGet(bed.b, "/")), counts -> counts[0] > before[0] + 50 && counts[1] > before[1] + 50
             && counts[2] > before[2] + 50);
@@ -309,7 +307,7 @@ class RealServersUnderLoadMigrationTest {
 
       JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-      assertMovedTo(bed.b, status, workload);
+      RealPrograms.assertMovedTo(bed, bed.b, status, workload);
       for (Socket client : clients) {
         long asked = System.nanoTime();
         try {
@@ -399,7 +397,7 @@ class RealServersUnderLoadMigrationTest {
       JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
           : bed.migrate(bed.a, bed.b, workload.getString("id"));
 
-      assertMovedTo(bed.b, status, workload);
+      RealPrograms.assertMovedTo(bed, bed.b, status, workload);
       assertThat(status.getString("mode")).isEqualTo(postCopy ? "post-copy" : "stop-and-copy");
       int atMove = acknowledged.size();
       target.set(bed.b.node.address());
@@ -462,17 +460,6 @@ class RealServersUnderLoadMigrationTest {
     bed.assertNothingLeftBehind(bed.a, bed.b);
   }
 
-  private static JsonObject assertMovedTo(AgentProcess to, JsonObject status, JsonObject workload) throws Exception {
-    System.out.println(workload.getString("name") + " migrated: " + status.encode());
-    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
-    assertThat(ProcessTree.alive(workload.getLong("pid"))).as("source process").isFalse();
-    JsonObject restored = to.get("/v1/workloads/" + status.getString("destinationWorkloadId"));
-    assertThat(restored.getString("status")).isEqualTo("RUNNING");
-    assertThat(bed.workloads(bed.a)).isEmpty();
-    bed.assertNothingLeftBehind(bed.a, bed.b);
-    return restored;
-  }
-
   private Path copyResource(String name) throws IOException {
     Path copy = AGENTS.dir().resolve(name);
     try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/" + name))) {
@@ -483,13 +470,6 @@ class RealServersUnderLoadMigrationTest {
 
   private static long[] numbers(String line) {
     return java.util.Arrays.stream(line.strip().split(" ")).mapToLong(Long::parseLong).toArray();
-  }
-
-  private static String httpGet(AgentProcess agent, String path) throws Exception {
-    HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create("http://" + agent.node.address()
-        + ":" + HTTP_PORT + path)).timeout(Duration.ofSeconds(3)).GET().build(), HttpResponse.BodyHandlers.ofString());
-    assertThat(response.statusCode()).isEqualTo(200);
-    return response.body();
   }
 
   /** One HTTP/1.1 GET on a connection kept alive; the body (the answer's Content-Length bytes). */
@@ -507,28 +487,6 @@ class RealServersUnderLoadMigrationTest {
     assertThat(length).as("Content-Length").isPositive();
     return new String(in.readNBytes(length), StandardCharsets.US_ASCII);
   }
-
-  /** One RESP command as an inline command; the first line of the reply. */
-  private static String resp(Socket socket, String command) throws IOException {
-    OutputStream out = socket.getOutputStream();
-    out.write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
-    out.flush();
-    return readLine(socket.getInputStream());
-  }
-
-  private static String readLine(InputStream in) throws IOException {
-    StringBuilder line = new StringBuilder();
-    for (int c = in.read(); c != '\n'; c = in.read()) {
-      if (c < 0) {
-        throw new IOException("connection closed");
-      }
-      if (c != '\r') {
-        line.append((char) c);
-      }
-    }
-    return line.toString();
-  }
-
   /**
    * Dropping privileges in the first process ({@code setpriv} execs postgres as the namespace's init) is
    * refused before the freeze: CRIU could not mount the /proc it needs from inside that process. The server
