@@ -116,39 +116,30 @@ class IpcPtyFifoMigrationTest {
 
   @Test
   void systemVSharedMemoryMoves() throws Exception {
-    Path source = Files.writeString(AGENTS.dir().resolve("shm-server.c"), SHM_SERVER);
-    Path binary = AGENTS.dir().resolve("shm-server");
-    HostCommand.check("gcc", "-O1", "-o", binary.toString(), source.toString());
-    JsonObject workload = bed.launch(bed.a, "shm", List.of(binary.toString(), Integer.toString(PORT), "k7"));
-    String before = awaitAnswer(bed.a);
-    assertThat(before).startsWith("shm-k7 ");
-
-    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"));
-
-    assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
-    String after = awaitAnswer(bed.b);
-    assertThat(after).startsWith("shm-k7 ");
-    assertThat(Long.parseLong(after.split(" ")[1])).as("requests served, counted on").isGreaterThan(
-        Long.parseLong(before.split(" ")[1]));
-    assertThat(bed.workloads(bed.a)).isEmpty();
+    systemVSharedMemoryMoves(false, "k7");
   }
 
   /** As above, moved post-copy: the segment's pages are in place before the tree runs on B. */
   @Test
   void systemVSharedMemoryMovesPostCopy() throws Exception {
-    Path source = Files.writeString(AGENTS.dir().resolve("shm-server.c"), SHM_SERVER);
-    Path binary = AGENTS.dir().resolve("shm-server-postcopy");
-    HostCommand.check("gcc", "-O1", "-o", binary.toString(), source.toString());
-    JsonObject workload = bed.launch(bed.a, "shm-postcopy", List.of(binary.toString(), Integer.toString(PORT), "p3"));
-    String before = awaitAnswer(bed.a);
-    assertThat(before).startsWith("shm-p3 ");
+    systemVSharedMemoryMoves(true, "p3");
+  }
 
-    JsonObject status = bed.migratePostCopy(bed.a, bed.b, workload.getString("id"));
+  private void systemVSharedMemoryMoves(boolean postCopy, String text) throws Exception {
+    Path source = Files.writeString(AGENTS.dir().resolve("shm-server.c"), SHM_SERVER);
+    Path binary = AGENTS.dir().resolve("shm-server-" + text);
+    HostCommand.check("gcc", "-O1", "-o", binary.toString(), source.toString());
+    JsonObject workload = bed.launch(bed.a, "shm-" + text, List.of(binary.toString(), Integer.toString(PORT), text));
+    String before = awaitAnswer(bed.a);
+    assertThat(before).startsWith("shm-" + text + " ");
+
+    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
+        : bed.migrate(bed.a, bed.b, workload.getString("id"));
 
     assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
-    assertThat(status.getString("mode")).isEqualTo("post-copy");
+    assertThat(status.getString("mode")).isEqualTo(postCopy ? "post-copy" : "stop-and-copy");
     String after = awaitAnswer(bed.b);
-    assertThat(after).startsWith("shm-p3 ");
+    assertThat(after).startsWith("shm-" + text + " ");
     assertThat(Long.parseLong(after.split(" ")[1])).as("requests served, counted on").isGreaterThan(
         Long.parseLong(before.split(" ")[1]));
     assertThat(bed.workloads(bed.a)).isEmpty();
