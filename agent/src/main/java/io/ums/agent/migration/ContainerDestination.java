@@ -53,7 +53,7 @@ final class ContainerDestination extends CriuDestination {
 
   @Override
   public Future<Void> quiesce() {
-    return receiver == null ? Future.succeededFuture() : receiver.quiesce();
+    return receiver == null ? super.quiesce() : super.quiesce().eventually(receiver::quiesce);
   }
 
   @Override

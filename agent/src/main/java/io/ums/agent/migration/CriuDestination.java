@@ -60,6 +60,15 @@ abstract class CriuDestination extends SessionDestination {
         "cannot start criu page-server: " + failure.getMessage())));
   }
 
+  /**
+   * Waits for {@link #attached()}'s worker (the images directory made, the page server started): a session
+   * that ends at once would otherwise have its directory removed before that worker makes it again.
+   */
+  @Override
+  public Future<Void> quiesce() {
+    return pageServerPort == null ? Future.succeededFuture() : pageServerPort.otherwiseEmpty().mapEmpty();
+  }
+
   @Override
   public boolean accept(IncomingChannel channel) {
     switch (channel.kind()) {

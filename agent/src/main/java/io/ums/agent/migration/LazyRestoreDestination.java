@@ -91,10 +91,17 @@ abstract class LazyRestoreDestination extends SessionDestination {
     });
   }
 
-  /** A session that ended before the daemon finished: the workload (if restored) is killed before the daemon. */
+  /**
+   * A session that ended before the daemon finished: the workload (if restored) is killed before the daemon.
+   * Waits first for {@link #attached()}'s worker: a source that leaves at once (a refusal before the freeze)
+   * ends the session while that worker may still be making the images directory and opening the daemon's
+   * port; the session's directory would then be removed before it is made again, and stay.
+   */
   @Override
   public Future<Void> quiesce() {
-    return postCopy == null || postCopy.completion().isComplete() ? Future.succeededFuture() : postCopy.discard();
+    Future<PostCopyDestination> settled = accepted == null ? Future.succeededFuture() : accepted.otherwiseEmpty();
+    return settled.compose(opened -> opened == null || opened.completion().isComplete()
+        ? Future.succeededFuture() : opened.discard());
   }
 
   @Override
