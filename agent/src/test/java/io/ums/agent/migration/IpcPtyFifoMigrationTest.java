@@ -116,16 +116,16 @@ class IpcPtyFifoMigrationTest {
 
   @Test
   void systemVSharedMemoryMoves() throws Exception {
-    systemVSharedMemoryMoves(false, "k7");
+    systemVSharedMemoryMoves(MigrationMode.STOP_AND_COPY, "k7");
   }
 
   /** As above, moved post-copy: the segment's pages are in place before the tree runs on B. */
   @Test
   void systemVSharedMemoryMovesPostCopy() throws Exception {
-    systemVSharedMemoryMoves(true, "p3");
+    systemVSharedMemoryMoves(MigrationMode.POST_COPY, "p3");
   }
 
-  private void systemVSharedMemoryMoves(boolean postCopy, String text) throws Exception {
+  private void systemVSharedMemoryMoves(MigrationMode mode, String text) throws Exception {
     Path source = Files.writeString(AGENTS.dir().resolve("shm-server.c"), SHM_SERVER);
     Path binary = AGENTS.dir().resolve("shm-server-" + text);
     HostCommand.check("gcc", "-O1", "-o", binary.toString(), source.toString());
@@ -133,11 +133,10 @@ class IpcPtyFifoMigrationTest {
     String before = awaitAnswer(bed.a);
     assertThat(before).startsWith("shm-" + text + " ");
 
-    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
-        : bed.migrate(bed.a, bed.b, workload.getString("id"));
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"), mode);
 
     assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
-    assertThat(status.getString("mode")).isEqualTo(postCopy ? "post-copy" : "stop-and-copy");
+    assertThat(status.getString("mode")).isEqualTo(mode.wireName());
     String after = awaitAnswer(bed.b);
     assertThat(after).startsWith("shm-" + text + " ");
     assertThat(Long.parseLong(after.split(" ")[1])).as("requests served, counted on").isGreaterThan(
@@ -147,28 +146,27 @@ class IpcPtyFifoMigrationTest {
 
   @Test
   void sharedAnonymousMemoryBetweenAParentAndItsChildMoves() throws Exception {
-    sharedAnonymousMemoryMoves(false);
+    sharedAnonymousMemoryMoves(MigrationMode.STOP_AND_COPY);
   }
 
   @Test
   void sharedAnonymousMemoryBetweenAParentAndItsChildMovesPostCopy() throws Exception {
-    sharedAnonymousMemoryMoves(true);
+    sharedAnonymousMemoryMoves(MigrationMode.POST_COPY);
   }
 
   /**
    * Both processes keep using the one mapping on B: the parent's answer has the same contents, and the
    * counter the child writes (read by the parent) goes on from where it was.
    */
-  private void sharedAnonymousMemoryMoves(boolean postCopy) throws Exception {
+  private void sharedAnonymousMemoryMoves(MigrationMode mode) throws Exception {
     Path script = Files.writeString(AGENTS.dir().resolve("shared-mapping.py"), SHARED_MAPPING);
-    JsonObject workload = bed.launch(bed.a, "shared-mapping", List.of("/usr/bin/python3", script.toString(),
+    JsonObject workload = bed.launch(bed.a, "shared-mapping", List.of(RealPrograms.PYTHON, script.toString(),
         Integer.toString(PORT)));
     String[] before = awaitAnswer(bed.a).split(" ");
     Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
         .until(() -> Long.parseLong(answer(bed.a).split(" ")[0]) > Long.parseLong(before[0]));
 
-    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
-        : bed.migrate(bed.a, bed.b, workload.getString("id"));
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"), mode);
 
     assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("DONE");
     String[] after = awaitAnswer(bed.b).split(" ");
@@ -187,7 +185,7 @@ class IpcPtyFifoMigrationTest {
 
   @Test
   void aPseudoTerminalIsRefusedBeforeTheFreezePostCopyToo() throws Exception {
-    assertRefused(List.of("pty", Integer.toString(PORT)), "pseudo-terminal /dev/", true);
+    assertRefused(List.of("pty", Integer.toString(PORT)), "pseudo-terminal /dev/", MigrationMode.POST_COPY);
   }
 
   @Test
@@ -212,7 +210,7 @@ class IpcPtyFifoMigrationTest {
       Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
       Path script = Files.writeString(dir.resolve("pipe-keeper.py"), PIPE_KEEPER);
       JsonObject workload = bed.launch(bed.a, "pipe-keeper",
-          List.of("/usr/bin/python3", script.toString(), Integer.toString(PORT)), "nobody");
+          List.of(RealPrograms.PYTHON, script.toString(), Integer.toString(PORT)), "nobody");
       assertThat(awaitAnswer(bed.a)).isEqualTo("bytes kept in a pipe");
       // only now: the program's own pipe was made at its full size, as on any node
       Files.writeString(PIPE_SOFT_LIMIT, "1\n");
@@ -238,18 +236,17 @@ class IpcPtyFifoMigrationTest {
   }
 
   private void assertRefused(List<String> arguments, String named) throws Exception {
-    assertRefused(arguments, named, false);
+    assertRefused(arguments, named, MigrationMode.STOP_AND_COPY);
   }
 
-  private void assertRefused(List<String> arguments, String named, boolean postCopy) throws Exception {
+  private void assertRefused(List<String> arguments, String named, MigrationMode mode) throws Exception {
     Path script = Files.writeString(AGENTS.dir().resolve("holder.py"), HOLDER);
-    List<String> command = new java.util.ArrayList<>(List.of("/usr/bin/python3", script.toString()));
+    List<String> command = new java.util.ArrayList<>(List.of(RealPrograms.PYTHON, script.toString()));
     command.addAll(arguments);
     JsonObject workload = bed.launch(bed.a, "holder", command);
     awaitAnswer(bed.a);
 
-    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
-        : bed.migrate(bed.a, bed.b, workload.getString("id"));
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"), mode);
 
     assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
     JsonObject error = status.getJsonObject("error");

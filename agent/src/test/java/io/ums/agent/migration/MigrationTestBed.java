@@ -127,6 +127,11 @@ final class MigrationTestBed implements AutoCloseable {
     return migrate(from, to, workloadId, false);
   }
 
+  /** Stop-and-copy or post-copy, as {@code mode} says. */
+  JsonObject migrate(AgentProcess from, AgentProcess to, String workloadId, MigrationMode mode) throws Exception {
+    return mode == MigrationMode.POST_COPY ? migratePostCopy(from, to, workloadId) : migrate(from, to, workloadId);
+  }
+
   /** With {@code keep}, the source goes on running and the destination runs a copy. */
   JsonObject migrate(AgentProcess from, AgentProcess to, String workloadId, boolean keep) throws Exception {
     JsonObject session = receive(to);

@@ -131,20 +131,19 @@ class RealProgramsMigrationTest {
    */
   @Test
   void aChildTheProgramStoppedStaysStoppedWhenTheMigrationRollsBack() throws Exception {
-    assertStoppedChildKeptThroughRollback(false);
+    assertStoppedChildKeptThroughRollback(MigrationMode.STOP_AND_COPY);
   }
 
   @Test
   void aChildTheProgramStoppedStaysStoppedWhenAPostCopyMigrationRollsBack() throws Exception {
-    assertStoppedChildKeptThroughRollback(true);
+    assertStoppedChildKeptThroughRollback(MigrationMode.POST_COPY);
   }
 
-  private void assertStoppedChildKeptThroughRollback(boolean postCopy) throws Exception {
+  private void assertStoppedChildKeptThroughRollback(MigrationMode mode) throws Exception {
     JsonObject workload = launchHttpdBesideAStoppedChild("httpd-bound-stopped-child",
         bed.a.node.address() + ":" + HTTP_PORT);
 
-    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
-        : bed.migrate(bed.a, bed.b, workload.getString("id"));
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"), mode);
 
     assertThat(status.getString("phase")).as(status.encodePrettily()).isEqualTo("ROLLED_BACK");
     assertThat(status.getJsonObject("error").getString("message")).contains("listens on " + bed.a.node.address());
@@ -304,16 +303,16 @@ class RealProgramsMigrationTest {
   /** A JVM (the JDK running this test) with 16 worker threads and an HTTP server on a thread pool. */
   @Test
   void aJvmWithManyThreads() throws Exception {
-    aJvmWithManyThreads(false);
+    aJvmWithManyThreads(MigrationMode.STOP_AND_COPY);
   }
 
   /** The same JVM moved post-copy: its threads and its collector run on B while its heap still arrives. */
   @Test
   void aJvmWithManyThreadsPostCopy() throws Exception {
-    aJvmWithManyThreads(true);
+    aJvmWithManyThreads(MigrationMode.POST_COPY);
   }
 
-  private void aJvmWithManyThreads(boolean postCopy) throws Exception {
+  private void aJvmWithManyThreads(MigrationMode mode) throws Exception {
     Path source = AGENTS.dir().resolve("ThreadsServer.java");
     try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream("/workloads/ThreadsServer.java"))) {
       Files.copy(in, source, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
@@ -325,11 +324,10 @@ class RealProgramsMigrationTest {
         .until(() -> httpGet(bed.a, "/").strip().split(" "), answer -> Long.parseLong(answer[0]) > 0);
     assertThat(threads(workload.getLong("pid"))).as("JVM threads").isGreaterThan(20);
 
-    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
-        : bed.migrate(bed.a, bed.b, workload.getString("id"));
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"), mode);
 
     RealPrograms.assertMovedTo(bed, bed.b, status, workload);
-    assertThat(status.getString("mode")).isEqualTo(postCopy ? "post-copy" : "stop-and-copy");
+    assertThat(status.getString("mode")).isEqualTo(mode.wireName());
     String[] after = httpGet(bed.b, "/").strip().split(" ");
     assertThat(Long.parseLong(after[0])).as("ticks go on").isGreaterThan(Long.parseLong(before[0]));
     // the server's pool starts its threads on demand, so there may be a few more now

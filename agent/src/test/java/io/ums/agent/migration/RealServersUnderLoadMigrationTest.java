@@ -199,13 +199,13 @@ class RealServersUnderLoadMigrationTest {
    */
   @Test
   void timersAndSignalsGoOnAfterTheMove() throws Exception {
-    timersAndSignalsGoOnAfterTheMove(false);
+    timersAndSignalsGoOnAfterTheMove(MigrationMode.STOP_AND_COPY);
   }
 
   /** As above, moved post-copy (the lazy restore re-arms the timerfd the same way). */
   @Test
   void timersAndSignalsGoOnAfterAPostCopyMove() throws Exception {
-    timersAndSignalsGoOnAfterTheMove(true);
+    timersAndSignalsGoOnAfterTheMove(MigrationMode.POST_COPY);
   }
 
   /**
@@ -216,7 +216,7 @@ class RealServersUnderLoadMigrationTest {
    */
   @Test
   void timersAndSignalsGoOnAfterTheMoveAsAnotherUser() throws Exception {
-    JsonObject restored = timersAndSignalsGoOnAfterTheMove(false, "nobody");
+    JsonObject restored = timersAndSignalsGoOnAfterTheMove(MigrationMode.STOP_AND_COPY, "nobody");
     assertThat(Files.readString(Path.of("/proc", restored.getString("pid"), "status")))
         .containsPattern("Uid:\\s+65534\\s");
   }
@@ -237,11 +237,11 @@ class RealServersUnderLoadMigrationTest {
     assertThat(bed.workloads(bed.b)).isEmpty();
   }
 
-  private JsonObject timersAndSignalsGoOnAfterTheMove(boolean postCopy) throws Exception {
-    return timersAndSignalsGoOnAfterTheMove(postCopy, null);
+  private JsonObject timersAndSignalsGoOnAfterTheMove(MigrationMode mode) throws Exception {
+    return timersAndSignalsGoOnAfterTheMove(mode, null);
   }
 
-  private JsonObject timersAndSignalsGoOnAfterTheMove(boolean postCopy, String user) throws Exception {
+  private JsonObject timersAndSignalsGoOnAfterTheMove(MigrationMode mode, String user) throws Exception {
     Path script = copyResource("timers.py");
     List<String> command = List.of(PYTHON, script.toString(), Integer.toString(HTTP_PORT));
     if (user != null) {
@@ -262,8 +262,7 @@ class RealServersUnderLoadMigrationTest {
     long[] before = Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
         .until(() -> numbers(httpGet(bed.a, "/")), counts -> counts[3] == 1 && counts[0] > started[0]);
 
-    JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
-        : bed.migrate(bed.a, bed.b, workload.getString("id"));
+    JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"), mode);
 
     JsonObject restored = RealPrograms.assertMovedTo(bed, bed.b, status, workload);
     long[] after = Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
@@ -273,7 +272,7 @@ class RealServersUnderLoadMigrationTest {
     HostCommand.check("kill", "-USR1", Long.toString(restored.getLong("pid")));
     long[] signalled = Awaitility.await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
         .until(() -> numbers(httpGet(bed.b, "/")), counts -> counts[3] == 2);
-    System.out.println("timers" + (postCopy ? " (post-copy)" : "") + " (alarm posix timerfd usr1): before " + java.util.Arrays.toString(before) + ", on B "
+    System.out.println("timers" + " (" + mode.wireName() + ")" + " (alarm posix timerfd usr1): before " + java.util.Arrays.toString(before) + ", on B "
         + java.util.Arrays.toString(after) + ", after a SIGUSR1 on B " + java.util.Arrays.toString(signalled));
     return restored;
   }
@@ -347,7 +346,7 @@ class RealServersUnderLoadMigrationTest {
    */
   @Test
   void redisWithAClientWritingThroughTheMigration() throws Exception {
-    redisWithAClientWriting(false);
+    redisWithAClientWriting(MigrationMode.STOP_AND_COPY);
   }
 
   /**
@@ -356,10 +355,10 @@ class RealServersUnderLoadMigrationTest {
    */
   @Test
   void redisWithAClientWritingThroughAPostCopyMigration() throws Exception {
-    redisWithAClientWriting(true);
+    redisWithAClientWriting(MigrationMode.POST_COPY);
   }
 
-  private void redisWithAClientWriting(boolean postCopy) throws Exception {
+  private void redisWithAClientWriting(MigrationMode mode) throws Exception {
     assumeTrue(Files.isExecutable(Path.of(REDIS)), REDIS + " is absent (redis-server)");
     JsonObject workload = bed.launch(bed.a, "redis-writes", List.of(REDIS, "--port", Integer.toString(REDIS_PORT),
         "--save", "", "--appendonly", "no", "--protected-mode", "no"));
@@ -394,11 +393,10 @@ class RealServersUnderLoadMigrationTest {
     try {
       Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> acknowledged.size() > 2000);
 
-      JsonObject status = postCopy ? bed.migratePostCopy(bed.a, bed.b, workload.getString("id"))
-          : bed.migrate(bed.a, bed.b, workload.getString("id"));
+      JsonObject status = bed.migrate(bed.a, bed.b, workload.getString("id"), mode);
 
       RealPrograms.assertMovedTo(bed, bed.b, status, workload);
-      assertThat(status.getString("mode")).isEqualTo(postCopy ? "post-copy" : "stop-and-copy");
+      assertThat(status.getString("mode")).isEqualTo(mode.wireName());
       int atMove = acknowledged.size();
       target.set(bed.b.node.address());
       Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> acknowledged.size() > atMove + 2000);
@@ -410,7 +408,7 @@ class RealServersUnderLoadMigrationTest {
         Integer.toString(REDIS_PORT), "LRANGE", "acked", "0", "-1");
     assertThat(list.ok()).as(list.output()).isTrue();
     List<Long> stored = list.output().lines().map(Long::parseLong).toList();
-    System.out.println("redis" + (postCopy ? " (post-copy)" : "") + ": " + acknowledged.size() + " pushes acknowledged (" + resets.get()
+    System.out.println("redis" + " (" + mode.wireName() + ")" + ": " + acknowledged.size() + " pushes acknowledged (" + resets.get()
         + " failed connection(s) or attempts after the first push); B's list holds " + stored.size());
     assertThat(resets.get()).as("the client's connection to A was reset").isPositive();
     // an entry redis stored but whose answer the reset swallowed is pushed again: at most one extra per reset
