@@ -19,10 +19,15 @@ final class Criu {
 
   /** {@code criu dump -t pid -D images --tcp-established [extra]}: the process is killed once dumped. */
   static void dump(NetworkTestbed.Node node, long pid, Path images, Path logDir, List<String> extra) {
+    run(node, "dump", dumpArguments(pid, images, extra), logDir);
+  }
+
+  /** The arguments of {@link #dump}, for a dump the caller runs itself (one that stays to serve pages). */
+  static List<String> dumpArguments(long pid, Path images, List<String> extra) {
     List<String> args = new ArrayList<>(List.of("dump", "-t", String.valueOf(pid), "-D", images.toString(),
         "--tcp-established"));
     args.addAll(extra);
-    run(node, "dump", args, logDir);
+    return args;
   }
 
   /**

@@ -5,6 +5,8 @@ import io.ums.bench.local.Commands;
 import io.ums.bench.local.Waits;
 import io.ums.testkit.NetworkTestbed;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,8 +47,8 @@ public final class CriuLazyPagesMethod implements MigrationMethod {
     NetworkTestbed.Node destination = context.destination();
     long start = System.nanoTime();
     context.progress().phase("checkpoint (criu dump --lazy-pages)");
-    List<String> dumpArgs = List.of("dump", "-t", String.valueOf(run.pid()), "-D", run.sourceImages().toString(),
-        "--tcp-established", "--lazy-pages", "--address", source.address(), "--port", String.valueOf(port));
+    List<String> dumpArgs = Criu.dumpArguments(run.pid(), run.sourceImages(), List.of("--lazy-pages", "--address",
+        source.address(), "--port", String.valueOf(port)));
     try (ChildProcess dump = ChildProcess.start("criu dump --lazy-pages",
         Criu.command(source, dumpArgs, run.dir().resolve("dump.log")), run.dir().resolve("dump.out"))) {
       // the dump listens once every image but the pages is written and the tree is frozen for good
@@ -102,8 +104,8 @@ public final class CriuLazyPagesMethod implements MigrationMethod {
       if (!dump.isAlive()) {
         throw new IllegalStateException("criu dump --lazy-pages exited before serving pages: " + Commands.tail(dumpLog));
       }
-      try (java.io.InputStream in = Files.newInputStream(sockets)) {
-        return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).contains(listening);
+      try (InputStream in = Files.newInputStream(sockets)) {
+        return new String(in.readAllBytes(), StandardCharsets.US_ASCII).contains(listening);
       } catch (IOException gone) {
         return false;
       }

@@ -25,6 +25,10 @@ public final class DowntimeCommand implements Callable<Integer> {
   /** The memservice as a pod on the real cluster, moved with interface kubelet-consistent ({@code --approach pod}). */
   public static final String POD_METHOD = PodMethod.NAME;
 
+  /** Methods measured only when named (or by their --approach). */
+  private static final List<String> NAMED_ONLY = List.of(CONTAINER_METHOD, POST_COPY_METHOD, LAZY_PAGES_BASELINE,
+      POD_METHOD);
+
   /**
    * process: the methods above; container: they plus {@link #CONTAINER_METHOD}; pod: {@link #POD_METHOD} against
    * ums (the same service as a process, local mode), on the unlimited link only.
@@ -72,10 +76,8 @@ public final class DowntimeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     for (String method : methods) {
-      if (!METHODS.contains(method) && !method.equals(CONTAINER_METHOD) && !method.equals(POST_COPY_METHOD)
-          && !method.equals(LAZY_PAGES_BASELINE) && !method.equals(POD_METHOD)) {
-        System.err.println("unknown method " + method + "; known: " + METHODS + ", " + CONTAINER_METHOD + ", "
-            + POST_COPY_METHOD + ", " + LAZY_PAGES_BASELINE + " and " + POD_METHOD);
+      if (!METHODS.contains(method) && !NAMED_ONLY.contains(method)) {
+        System.err.println("unknown method " + method + "; known: " + METHODS + " and " + NAMED_ONLY);
         return 2;
       }
     }

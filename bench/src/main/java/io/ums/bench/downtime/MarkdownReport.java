@@ -90,10 +90,8 @@ final class MarkdownReport {
         .append("| MiB | total | downtime |\n|---:|---:|---:|\n");
     for (int size : summary.sizes()) {
       md.append("| ").append(size)
-          .append(" | ").append(summary.ratio(link, size, ums, criu, ResultRow::totalMs)
-              .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"))
-          .append(" | ").append(summary.ratio(link, size, ums, criu, ResultRow::downtimeMs)
-              .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"))
+          .append(" | ").append(twoDecimals(summary.ratio(link, size, ums, criu, ResultRow::totalMs)))
+          .append(" | ").append(twoDecimals(summary.ratio(link, size, ums, criu, ResultRow::downtimeMs)))
           .append(" |\n");
     }
   }
@@ -109,8 +107,7 @@ final class MarkdownReport {
       md.append("| ").append(size);
       for (Function<ResultRow, Double> metric : List.<Function<ResultRow, Double>>of(ResultRow::downtimeMs,
           ResultRow::totalMs)) {
-        md.append(" | ").append(summary.ratio(link, size, DowntimeCommand.CONTAINER_METHOD, "ums", metric)
-            .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"));
+        md.append(" | ").append(twoDecimals(summary.ratio(link, size, DowntimeCommand.CONTAINER_METHOD, "ums", metric)));
       }
       md.append(" |\n");
     }
@@ -129,8 +126,7 @@ final class MarkdownReport {
       md.append("| ").append(size);
       for (Function<ResultRow, Double> metric : List.<Function<ResultRow, Double>>of(ResultRow::downtimeMs,
           row -> row.overhead().get("downtime"), ResultRow::totalMs)) {
-        md.append(" | ").append(summary.ratio(link, size, DowntimeCommand.POD_METHOD, "ums", metric)
-            .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"));
+        md.append(" | ").append(twoDecimals(summary.ratio(link, size, DowntimeCommand.POD_METHOD, "ums", metric)));
       }
       md.append(" |\n");
     }
@@ -187,8 +183,7 @@ final class MarkdownReport {
             .append(measure(summary, key, "probeAnswersDuring")).append(")")
             .append(" | ").append(measure(summary, key, "sourceAgentPeakRssMiB"))
             .append(" | ").append(measure(summary, key, "destinationAgentPeakRssMiB"))
-            .append(" | ").append(summary.ratio(link, size, method, "ums", ResultRow::totalMs)
-                .map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-"))
+            .append(" | ").append(twoDecimals(summary.ratio(link, size, method, "ums", ResultRow::totalMs)))
             .append(" |\n");
       }
     }
@@ -203,8 +198,12 @@ final class MarkdownReport {
 
   private static String ratio(Summary summary, String link, int size, String baseline,
       Function<ResultRow, Double> metric) {
-    return summary.ratio(link, size, "ums", baseline, metric).map(r -> String.format(Locale.ROOT, "%.2f", r))
-        .orElse("-");
+    return twoDecimals(summary.ratio(link, size, "ums", baseline, metric));
+  }
+
+  /** A ratio as the tables show it, "-" when one side has no successful run. */
+  private static String twoDecimals(Optional<Double> ratio) {
+    return ratio.map(r -> String.format(Locale.ROOT, "%.2f", r)).orElse("-");
   }
 
   private static String spread(Optional<Summary.Spread> spread) {
