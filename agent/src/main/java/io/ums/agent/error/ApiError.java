@@ -16,6 +16,8 @@ public enum ApiError {
   CRIU_UNAVAILABLE(503),
   /** Some part of the agent that the request needs is not running (e.g. the migration engine). */
   UNAVAILABLE(503),
+  /** The node's setup cannot do this (e.g. its image store has no such operation). */
+  NOT_IMPLEMENTED(501),
   PEER_FAILED(502),
   TIMEOUT(504),
   INTERNAL(500);

@@ -24,9 +24,12 @@ import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
  *
  * @param name the checkpointed container's name, when {@code config.dump} has one
  * @param rootfsImageName the image the container ran from, when known
+ * @param rootfsImageRef that image as the checkpointing runtime resolved it (containerd: its image id,
+ *     {@code sha256:…}), when known: the name containerd restores the container's root file system from
  * @param runtime the OCI runtime that checkpointed it (runc, crun), when known
  */
-public record CheckpointArchive(Optional<String> name, Optional<String> rootfsImageName, Optional<String> runtime) {
+public record CheckpointArchive(Optional<String> name, Optional<String> rootfsImageName,
+                                Optional<String> rootfsImageRef, Optional<String> runtime) {
   static final String CONFIG_DUMP = "config.dump";
   private static final int MAX_CONFIG_DUMP_BYTES = 1 << 20;
 
@@ -55,8 +58,7 @@ public record CheckpointArchive(Optional<String> name, Optional<String> rootfsIm
         if (config == null) {
           throw new ImageStoreException(Code.INVALID, "not a container checkpoint archive: no " + CONFIG_DUMP);
         }
-        return new CheckpointArchive(text(config, "name"), text(config, "rootfsImageName"),
-            text(config, "runtime"));
+        return fromConfig(config);
       }
     } catch (IOException e) {
       throw new ImageStoreException(Code.INVALID, "checkpoint archive " + archive.getFileName()
@@ -66,8 +68,12 @@ public record CheckpointArchive(Optional<String> name, Optional<String> rootfsIm
 
   /** What a {@code config.dump} (its bytes, as found in a streamed archive) says. */
   static CheckpointArchive fromConfigDump(byte[] configDump) {
-    JsonObject config = parseConfig(new String(configDump, StandardCharsets.UTF_8));
-    return new CheckpointArchive(text(config, "name"), text(config, "rootfsImageName"), text(config, "runtime"));
+    return fromConfig(parseConfig(new String(configDump, StandardCharsets.UTF_8)));
+  }
+
+  private static CheckpointArchive fromConfig(JsonObject config) {
+    return new CheckpointArchive(text(config, "name"), text(config, "rootfsImageName"),
+        text(config, "rootfsImageRef"), text(config, "runtime"));
   }
 
   private static JsonObject parseConfig(String text) {

@@ -42,7 +42,11 @@ public final class CheckpointImages {
   static final String CRIU_NAME = "org.criu.checkpoint.container.name";
   static final String CRIU_ROOTFS_IMAGE_NAME = "org.criu.checkpoint.rootfsImageName";
   static final String CRIU_RUNTIME_NAME = "org.criu.checkpoint.runtime.name";
+  /** checkpointctl's name for the image id the container ran from (containerd's config.dump rootfsImageRef). */
+  static final String CRIU_ROOTFS_IMAGE_ID = "org.criu.checkpoint.rootfsImageID";
   private static final String LAYOUT_REF = "checkpoint";
+  /** What every checkpoint image's name starts with ({@link #imageName}). */
+  static final String NAME_PREFIX = "localhost/ums-checkpoint/";
   /** In the session's scratch directory: the layout a containerd target imports from, removed right after. */
   private static final String CONTAINERD_LAYOUT = "containerd-layout";
 
@@ -101,7 +105,7 @@ public final class CheckpointImages {
     String repository = (pod + "-" + container).toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.-]+", "-")
         .replaceAll("^[^a-z0-9]+", "");
     String safeTag = tag.replaceAll("[^A-Za-z0-9_.-]+", "-");
-    return "localhost/ums-checkpoint/" + (repository.isEmpty() ? "container" : repository) + ":" + safeTag;
+    return NAME_PREFIX + (repository.isEmpty() ? "container" : repository) + ":" + safeTag;
   }
 
   /**
@@ -154,6 +158,7 @@ public final class CheckpointImages {
       annotations.put(PODMAN_ROOTFS_IMAGE_NAME, image);
       annotations.put(CRIU_ROOTFS_IMAGE_NAME, image);
     });
+    contents.rootfsImageRef().ifPresent(ref -> annotations.put(CRIU_ROOTFS_IMAGE_ID, ref));
     contents.runtime().ifPresent(runtime -> {
       annotations.put(PODMAN_RUNTIME_NAME, runtime);
       annotations.put(CRIU_RUNTIME_NAME, runtime);
@@ -230,6 +235,54 @@ public final class CheckpointImages {
   }
 
   /** Whether the store holds {@code imageName} (tests and the failure path check with it). */
+  /**
+   * The checkpoint image {@code imageName} has served its restore (its pod runs): from now on the name starts
+   * the container's own image, and the checkpoint's bytes leave the node (see {@link ContainerdImages#retire}).
+   * Only names this agent gives checkpoint images ({@link #imageName}) are taken.
+   *
+   * @throws ImageStoreException INVALID for another name, UNSUPPORTED where the store is not containerd,
+   *     NOT_FOUND and BASE_MISSING as {@link ContainerdImages#retire}
+   */
+  public Retirement retire(String imageName) {
+    requireCheckpointName(imageName);
+    return containerd.orElseThrow(() -> new ImageStoreException(Code.UNSUPPORTED, "checkpoint images in " + spec
+        + " are kept as they are: only a containerd store retires them")).retire(imageName);
+  }
+
+  /**
+   * No pod starts from the checkpoint image {@code imageName} (its pod did not get Ready and was removed): the
+   * image leaves the store. Returns the names removed, none when there was no such image.
+   *
+   * @throws ImageStoreException INVALID for a name that is not a checkpoint image's
+   */
+  public List<String> discard(String imageName) {
+    requireCheckpointName(imageName);
+    if (containerd.isPresent()) {
+      return containerd.get().discard(imageName);
+    }
+    if (!exists(imageName)) {
+      return List.of();
+    }
+    remove(imageName);
+    return List.of(imageName);
+  }
+
+  private static void requireCheckpointName(String imageName) {
+    if (imageName == null || !imageName.startsWith(NAME_PREFIX) || imageName.indexOf(':') < 0) {
+      throw new ImageStoreException(Code.INVALID, "\"" + imageName + "\" is not a checkpoint image of this agent ("
+          + NAME_PREFIX + "<pod>-<container>:<tag>)");
+    }
+  }
+
+  /**
+   * What {@link #retire} did.
+   *
+   * @param image the checkpoint image's name
+   * @param startsFrom the image the name now points at; empty when it had been retired before
+   * @param removed the checkpoint's other names removed with it (the CRI plugin's id record)
+   */
+  public record Retirement(String image, Optional<String> startsFrom, List<String> removed) {}
+
   public boolean exists(String imageName) {
     if (containerd.isPresent()) {
       return containerd.get().exists(imageName);

@@ -3,8 +3,11 @@ package io.ums.agent.image;
 import io.ums.agent.image.ImageStoreException.Code;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -87,6 +90,102 @@ record ContainerdImages(Path socket, String namespace, String ctr) {
       ImageTools.run(Code.IO, ctr("images", "rm", imageName));
     } catch (ImageStoreException e) {
       // not there, or containerd went away: the caller logs the image it gave up on
+    }
+  }
+
+  /**
+   * Once the runtime restored a container from the checkpoint image {@code imageName}, points that name at the
+   * image the checkpoint was taken from and lets containerd collect the checkpoint: its memory pages leave the
+   * node's disk, and a restart of the container (the pod still names this image, pulled never) starts afresh
+   * from its own image, as any restart does, rather than going back to the migration's moment. The name is
+   * moved with one {@code tag --force}, so it never stops resolving; the id record the CRI plugin added for the
+   * checkpoint is then removed with {@code --sync}, which runs containerd's garbage collection before it
+   * returns. An image that is no checkpoint any more (retired before) is left as it is.
+   *
+   * @throws ImageStoreException NOT_FOUND without such an image, BASE_MISSING when the image the checkpoint
+   *     was taken from is not in this containerd (the checkpoint is kept: a restart would have nothing else)
+   */
+  CheckpointImages.Retirement retire(String imageName) {
+    requireSocket();
+    Map<String, String> digests = imageDigests();
+    String digest = digests.get(imageName);
+    if (digest == null) {
+      throw new ImageStoreException(Code.NOT_FOUND, "no image " + imageName + " in " + this);
+    }
+    JsonObject annotations = manifestAnnotations(digest);
+    if (!annotations.containsKey(CheckpointImages.CRIU_NAME)) {
+      return new CheckpointImages.Retirement(imageName, Optional.empty(), List.of());
+    }
+    List<String> candidates = new ArrayList<>();
+    for (String key : List.of(CheckpointImages.CRIU_ROOTFS_IMAGE_ID, CheckpointImages.CRIU_ROOTFS_IMAGE_NAME)) {
+      if (annotations.getValue(key) instanceof String base && !base.isBlank()) {
+        candidates.add(base);
+      }
+    }
+    String base = candidates.stream().filter(digests::containsKey).findFirst().orElseThrow(() ->
+        new ImageStoreException(Code.BASE_MISSING, "checkpoint image " + imageName + " kept: the image it was"
+            + " taken from (" + (candidates.isEmpty() ? "not named in its annotations" : String.join(", ",
+            candidates)) + ") is not in " + this));
+    ImageTools.run(Code.IO, ctr("images", "tag", "--force", base, imageName));
+    List<String> idRecords = idRecords(digests, digest);
+    if (!idRecords.isEmpty()) {
+      List<String> remove = new ArrayList<>(List.of("images", "rm", "--sync"));
+      remove.addAll(idRecords);
+      ImageTools.run(Code.IO, ctr(remove.toArray(String[]::new)));
+    }
+    return new CheckpointImages.Retirement(imageName, Optional.of(base), idRecords);
+  }
+
+  /**
+   * No container will start from the checkpoint image {@code imageName}: its name goes, with the CRI plugin's id
+   * record when it still names a checkpoint (not when retired: then that record is its base image's), and
+   * containerd collects what nothing else refers to before this returns. Returns the names removed; none when
+   * there was no such image.
+   */
+  List<String> discard(String imageName) {
+    requireSocket();
+    Map<String, String> digests = imageDigests();
+    String digest = digests.get(imageName);
+    if (digest == null) {
+      return List.of();
+    }
+    List<String> names = new ArrayList<>(List.of(imageName));
+    if (manifestAnnotations(digest).containsKey(CheckpointImages.CRIU_NAME)) {
+      names.addAll(idRecords(digests, digest));
+    }
+    List<String> remove = new ArrayList<>(List.of("images", "rm", "--sync"));
+    remove.addAll(names);
+    ImageTools.run(Code.IO, ctr(remove.toArray(String[]::new)));
+    return names;
+  }
+
+  /** The names the CRI plugin gave the image whose manifest is {@code digest}: its id, {@code sha256:…}. */
+  private static List<String> idRecords(Map<String, String> digests, String digest) {
+    return digests.entrySet().stream()
+        .filter(entry -> entry.getValue().equals(digest) && entry.getKey().startsWith("sha256:"))
+        .map(Map.Entry::getKey).sorted().toList();
+  }
+
+  /** Every image name of the namespace with the digest of its manifest (or index), from {@code ctr images ls}. */
+  private Map<String, String> imageDigests() {
+    Map<String, String> digests = new LinkedHashMap<>();
+    ImageTools.output(Code.IO, ctr("images", "ls")).lines().skip(1).forEach(line -> {
+      String[] columns = line.trim().split("\\s+");
+      if (columns.length >= 3 && columns[2].startsWith("sha256:")) {
+        digests.put(columns[0], columns[2]);
+      }
+    });
+    return digests;
+  }
+
+  private JsonObject manifestAnnotations(String digest) {
+    String manifest = ImageTools.output(Code.IO, ctr("content", "get", digest));
+    try {
+      JsonObject annotations = new JsonObject(manifest).getJsonObject("annotations");
+      return annotations == null ? new JsonObject() : annotations;
+    } catch (RuntimeException e) {
+      throw new ImageStoreException(Code.IO, "the manifest " + digest + " in " + this + " is not a JSON object: "
+          + e.getMessage(), e);
     }
   }
 

@@ -79,7 +79,8 @@ public final class ImageRoutes {
     ApiError error = switch (store.code()) {
       case NOT_FOUND -> ApiError.NOT_FOUND;
       case INVALID, DIGEST_MISMATCH -> ApiError.BAD_REQUEST;
-      case ALREADY_EXISTS, IN_USE -> ApiError.CONFLICT;
+      case ALREADY_EXISTS, IN_USE, BASE_MISSING -> ApiError.CONFLICT;
+      case UNSUPPORTED -> ApiError.NOT_IMPLEMENTED;
       case RUNTIME_UNAVAILABLE -> ApiError.UNAVAILABLE;
       case IO -> ApiError.INTERNAL;
     };

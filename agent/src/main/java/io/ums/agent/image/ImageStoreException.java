@@ -13,6 +13,10 @@ public final class ImageStoreException extends RuntimeException {
     DIGEST_MISMATCH,
     /** The image is used by a running container (409). */
     IN_USE,
+    /** A checkpoint image cannot be retired: the image it was taken from is not in the store (409). */
+    BASE_MISSING,
+    /** The store cannot do what was asked of it (501). */
+    UNSUPPORTED,
     /** The container runtime the image goes to is not reachable, e.g. its socket is missing (503). */
     RUNTIME_UNAVAILABLE,
     /** Disk or tar failure (500). */

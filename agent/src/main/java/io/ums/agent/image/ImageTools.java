@@ -22,22 +22,38 @@ final class ImageTools {
 
   /** Runs {@code command}; returns what it printed (stdout and stderr). */
   static String run(Code failure, List<String> command) {
+    return run(failure, command, true);
+  }
+
+  /**
+   * Runs {@code command}; returns its standard output alone, for output that is parsed (ctr prints warnings on
+   * stderr); a failure names the last line of its standard error.
+   */
+  static String output(Code failure, List<String> command) {
+    return run(failure, command, false);
+  }
+
+  private static String run(Code failure, List<String> command, boolean withErrors) {
     Path capture = null;
+    Path errors = null;
     try {
       capture = Files.createTempFile("ums-image-tool-", ".out");
-      Process process = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(NO_INPUT))
-          .redirectErrorStream(true).redirectOutput(capture.toFile()).start();
+      errors = withErrors ? capture : Files.createTempFile("ums-image-tool-", ".err");
+      ProcessBuilder builder = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(NO_INPUT))
+          .redirectOutput(capture.toFile());
+      Process process = (withErrors ? builder.redirectErrorStream(true) : builder.redirectError(errors.toFile()))
+          .start();
       awaitExit(failure, command, process);
-      String output = Files.readString(capture);
       if (process.exitValue() != 0) {
         throw new ImageStoreException(failure, describe(command) + " failed (exit " + process.exitValue() + "): "
-            + lastLine(output));
+            + lastLine(Files.readString(errors)));
       }
-      return output;
+      return Files.readString(capture);
     } catch (IOException e) {
       throw new ImageStoreException(failure, describe(command) + ": " + e.getMessage(), e);
     } finally {
       deleteQuietly(capture);
+      deleteQuietly(errors);
     }
   }
 

@@ -20,7 +20,8 @@ class CheckpointImagesTest {
     Files.writeString(root.resolve("pages-1.img"), "pages");
     if (withConfig) {
       Files.writeString(root.getParent().resolve("config.dump"), new JsonObject().put("name", "app-1")
-          .put("rootfsImageName", "docker.io/library/nginx:1.27").put("runtime", "runc").encode());
+          .put("rootfsImageName", "docker.io/library/nginx:1.27").put("rootfsImageRef", "sha256:" + "5e".repeat(32))
+          .put("runtime", "runc").encode());
     }
     Path tar = dir.resolve(name + ".tar");
     HostCommand.check("tar", "-cf", tar.toString(), "-C", root.getParent().toString(), ".");
@@ -49,11 +50,36 @@ class CheckpointImagesTest {
         .containsEntry("org.criu.checkpoint.container.name", "app")
         .containsEntry("org.criu.checkpoint.rootfsImageName", "docker.io/library/nginx:1.27")
         .containsEntry("org.criu.checkpoint.runtime.name", "runc")
+        .containsEntry("org.criu.checkpoint.rootfsImageID", "sha256:" + "5e".repeat(32))
         .containsEntry("io.kubernetes.cri-o.annotations.checkpoint.rootfsImageName", "docker.io/library/nginx:1.27");
     assertThat(archive).as("adopted as the layer, not copied").doesNotExist();
 
     images.remove(name);
     assertThat(images.exists(name)).isFalse();
+  }
+
+  /** Retiring repoints a name in containerd only; discarding removes from any store, and nothing twice. */
+  @Test
+  void onlyContainerdRetiresACheckpointImageAndAnyStoreDiscardsOne() throws Exception {
+    Path store = dir.resolve("store");
+    CheckpointImages images = CheckpointImages.parse("oci:" + store);
+    String name = CheckpointImages.imageName("web", "app", "d1");
+    images.importArchive(archive("e", true), Files.createDirectories(dir.resolve("scratch")), name, "app");
+
+    assertThatThrownBy(() -> images.retire(name)).isInstanceOfSatisfying(ImageStoreException.class,
+        e -> assertThat(e.code()).isEqualTo(ImageStoreException.Code.UNSUPPORTED))
+        .hasMessageContaining("only a containerd store retires them");
+    for (String notOurs : new String[] {"docker.io/library/nginx:1.27", "localhost/ums-checkpoint/no-tag", ""}) {
+      assertThatThrownBy(() -> images.discard(notOurs)).as(notOurs).isInstanceOfSatisfying(
+          ImageStoreException.class, e -> assertThat(e.code()).isEqualTo(ImageStoreException.Code.INVALID));
+      assertThatThrownBy(() -> images.retire(notOurs)).as(notOurs).isInstanceOfSatisfying(
+          ImageStoreException.class, e -> assertThat(e.code()).isEqualTo(ImageStoreException.Code.INVALID));
+    }
+    assertThat(images.exists(name)).isTrue();
+
+    assertThat(images.discard(name)).containsExactly(name);
+    assertThat(images.exists(name)).isFalse();
+    assertThat(images.discard(name)).isEmpty();
   }
 
   @Test

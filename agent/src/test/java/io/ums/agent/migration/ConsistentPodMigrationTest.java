@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
@@ -87,6 +88,12 @@ class ConsistentPodMigrationTest {
     }
     kubectl(Duration.ofSeconds(60), "delete", "pod", source, restored, "--ignore-not-found", "--grace-period=0",
         "--force");
+    // the checkpoint images of this test's source (a failed session removes its own; a retired one is a name)
+    for (String image : imageDigests("node-b").keySet()) {
+      if (image.startsWith("localhost/ums-checkpoint/" + source + "-")) {
+        RealCluster.run(Duration.ofSeconds(60), RealCluster.ctr("node-b", "images", "rm", "--sync", image));
+      }
+    }
     try (var files = Files.list(RealCluster.node("node-a").resolve("kubelet/checkpoints"))) {
       for (Path file : files.filter(f -> f.getFileName().toString().startsWith("checkpoint-" + source + "_"))
           .toList()) {
@@ -136,6 +143,83 @@ class ConsistentPodMigrationTest {
     assertThat(from.getArray("/v1/stopped-containers")).isEmpty();
     System.out.println("kubelet-consistent, counter " + lastWhileRunning + " (running) -> " + stoppedAt
         + " (stopped) -> " + first + " (destination): " + measured);
+  }
+
+  /**
+   * The restored pod runs: POST /v1/checkpoint-images/retire (what the coordinator sends then) points the image's
+   * name at busybox, the image the checkpoint was taken from, and node-b's containerd drops the checkpoint's
+   * manifest, layer and snapshot. A restart of the container (its process killed) then starts afresh from
+   * busybox, with a new writable layer, where the checkpoint would have taken it back to the migration.
+   */
+  @Test
+  void onceItsPodRunsTheCheckpointImageStartsTheContainerAfreshAndLeavesTheNode() throws Exception {
+    String containerId = startCounter(source, 0);
+    HostAgent from = sourceAgent(dir.resolve("source"));
+    HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
+        .resolve("containerd.sock"));
+    writeFile(containerId, "tmp/written-before-the-move", "in the writable layer");
+
+    Measured measured = migrate(from, to, containerId, "consistent", 0);
+    String image = measured.status().getString("checkpointImage");
+    String restoredId = RealCluster.containerId(restored);
+    assertThat(RealCluster.readFile(restoredId, "tmp/written-before-the-move")).as("the writable layer moved")
+        .contains("in the writable layer");
+    String checkpointManifest = imageDigests("node-b").get(image);
+    JsonObject manifest = new JsonObject(RealCluster.check(Duration.ofSeconds(30), RealCluster.ctr("node-b",
+        "content", "get", checkpointManifest)));
+    String checkpointLayer = manifest.getJsonArray("layers").getJsonObject(0).getString("digest");
+    String busybox = imageDigests("node-b").get(RealCluster.BUSYBOX_IMAGE);
+    assertThat(checkpointManifest).isNotNull().isNotEqualTo(busybox);
+    assertThat(contentDigests("node-b")).contains(checkpointManifest, checkpointLayer);
+
+    to.post("/v1/checkpoint-images/retire", new JsonObject().put("image", RealCluster.BUSYBOX_IMAGE), 400);
+    to.post("/v1/checkpoint-images/retire", new JsonObject().put("image", image + "-none"), 404);
+    JsonObject retired = to.post("/v1/checkpoint-images/retire", new JsonObject().put("image", image), 200);
+
+    assertThat(retired.getString("startsFrom")).as("%s", retired).startsWith("sha256:");
+    Map<String, String> digests = imageDigests("node-b");
+    assertThat(digests.get(image)).as("the name now starts busybox").isEqualTo(busybox);
+    assertThat(digests).as("no name is left on the checkpoint").doesNotContainValue(checkpointManifest);
+    assertThat(contentDigests("node-b")).as("containerd collected the checkpoint")
+        .doesNotContain(checkpointManifest, checkpointLayer);
+    assertThat(RealCluster.check(Duration.ofSeconds(30), RealCluster.ctr("node-b", "snapshots", "ls")))
+        .as("nor is its unpacked layer left").doesNotContain(checkpointLayer);
+    assertThat(to.post("/v1/checkpoint-images/retire", new JsonObject().put("image", image), 200)
+        .containsKey("startsFrom")).as("retired once, left as it is").isFalse();
+    long beforeRestart = counter(restoredId);
+    assertThat(beforeRestart).as("the restored counter went on").isPositive();
+
+    for (String pid : Files.readAllLines(RealCluster.cgroup(restoredId).resolve("cgroup.procs"))) {
+      ProcessHandle.of(Long.parseLong(pid.strip())).ifPresent(ProcessHandle::destroyForcibly);
+    }
+    await().atMost(WAIT).until(() -> !RealCluster.containerId(restored).equals(restoredId));
+    RealCluster.awaitReady(restored);
+    String restartedId = RealCluster.containerId(restored);
+    await().atMost(WAIT).until(() -> counter(restartedId) > 0);
+    assertThat(RealCluster.readFile(restartedId, "tmp/written-before-the-move"))
+        .as("a fresh writable layer from busybox, not the checkpoint's").isEmpty();
+    System.out.println("checkpoint image " + image + " retired: " + retired.encode() + "; restored counter "
+        + beforeRestart + ", after the restart " + counter(restartedId));
+  }
+
+  /** Image name to the digest of its manifest, in a node's containerd (namespace k8s.io). */
+  private static Map<String, String> imageDigests(String node) {
+    Map<String, String> digests = new java.util.HashMap<>();
+    RealCluster.check(Duration.ofSeconds(30), RealCluster.ctr(node, "images", "ls")).lines().skip(1)
+        .map(line -> line.trim().split("\\s+")).filter(columns -> columns.length >= 3)
+        .forEach(columns -> digests.put(columns[0], columns[2]));
+    return digests;
+  }
+
+  private static List<String> contentDigests(String node) {
+    return RealCluster.check(Duration.ofSeconds(30), RealCluster.ctr(node, "content", "ls")).lines().skip(1)
+        .map(line -> line.trim().split("\\s+")[0]).toList();
+  }
+
+  /** Writes a file into the container's root through its first process. */
+  private static void writeFile(String containerId, String path, String text) throws IOException {
+    String pid = Files.readAllLines(RealCluster.cgroup(containerId).resolve("cgroup.procs")).get(0).strip();
+    Files.writeString(Path.of("/proc", pid, "root", path), text);
   }
 
   @Test
@@ -226,6 +310,16 @@ class ConsistentPodMigrationTest {
     JsonObject resumed = from.post("/v1/stopped-containers/" + containerId + "/resume", new JsonObject(), 200);
     assertThat(resumed.getString("outcome")).isEqualTo("resumed");
     await().atMost(WAIT).until(() -> counter(containerId) > stoppedAt);
+    // and, releasing the destination, has the checkpoint image no pod started from discarded
+    String image = status.getString("checkpointImage");
+    String checkpointManifest = imageDigests("node-b").get(image);
+    assertThat(checkpointManifest).as("imported on node-b").isNotNull();
+    JsonObject discarded = to.post("/v1/checkpoint-images/discard", new JsonObject().put("image", image), 200);
+    assertThat(discarded.getJsonArray("removed").getList()).contains(image);
+    assertThat(imageDigests("node-b")).doesNotContainKey(image).doesNotContainValue(checkpointManifest);
+    assertThat(contentDigests("node-b")).as("containerd collected it").doesNotContain(checkpointManifest);
+    assertThat(to.post("/v1/checkpoint-images/discard", new JsonObject().put("image", image), 200)
+        .getJsonArray("removed")).as("gone already").isEmpty();
 
     // a second migration whose switch nobody settles: the hold expires and the source goes on
     JsonObject session = to.post("/v1/receive", new JsonObject().put("workloadName", source).put("kind",

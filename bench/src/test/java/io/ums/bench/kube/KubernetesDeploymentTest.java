@@ -133,6 +133,25 @@ class KubernetesDeploymentTest {
         .isGreaterThan(restoredBefore);
     assertThat(cluster.checkpointArchives("node-a", app)).as("the source agent deleted the kubelet's archive")
         .isEmpty();
+    String checkpointImage = moved.getJsonObject("spec").getJsonArray("containers").getJsonObject(0)
+        .getString("image");
+    assertThat(checkpointImage).startsWith("localhost/ums-checkpoint/");
+    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(imageId("node-b", checkpointImage))
+        .as("the coordinator had the checkpoint image retired: its name now starts the service's own image")
+        .isEqualTo(imageId("node-b", memService.image())));
+  }
+
+  /** The id of the image named {@code name} in a node's containerd, as the CRI lists it; empty without one. */
+  private static String imageId(String node, String name) {
+    JsonArray images = new JsonObject(cluster.crictl(node, "images", "-o", "json").output())
+        .getJsonArray("images", new JsonArray());
+    for (Object image : images) {
+      JsonObject json = (JsonObject) image;
+      if (json.getJsonArray("repoTags", new JsonArray()).contains(name)) {
+        return json.getString("id");
+      }
+    }
+    return "";
   }
 
   @Test

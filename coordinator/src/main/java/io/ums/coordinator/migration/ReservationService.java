@@ -252,6 +252,7 @@ public final class ReservationService {
       return Future.failedFuture(e);
     }
     reservation.committing = true;
+    reservation.checkpointImages = List.copyOf(images.values());
     long started = System.nanoTime();
     return cluster.startRestoredPod(reservation.request, reservation.agent, images, readyTimeout)
         .eventually(() -> {
@@ -269,9 +270,29 @@ public final class ReservationService {
           LOG.info("migration {}: pod {} restored from checkpoint images and Ready on {}",
               reservation.migrationId(), pod, reservation.agent.node());
           long podStartMs = (System.nanoTime() - started) / 1_000_000;
+          retireCheckpointImages(reservation, images);
           return markCommitted(reservation, body)
               .map(done -> committed(reservation).put("podStartMs", podStartMs));
         });
+  }
+
+  /**
+   * The pod runs: its checkpoint images have served. Not awaited: the switch does not wait for the disk to be
+   * freed, and an image that stays (its agent unreachable, its base image missing) only costs disk, which the
+   * log names.
+   */
+  private void retireCheckpointImages(Reservation reservation, Map<String, String> images) {
+    for (String image : images.values()) {
+      describer.agent(reservation.agent).retireCheckpointImage(image).onComplete(retired -> {
+        if (retired.succeeded()) {
+          LOG.info("migration {}: checkpoint image {} retired on {}: it now starts {}", reservation.migrationId(),
+              image, reservation.agent.node(), retired.result().getString("startsFrom", "(retired before)"));
+        } else {
+          LOG.warn("migration {}: checkpoint image {} stays on {}: {}", reservation.migrationId(), image,
+              reservation.agent.node(), retired.cause().getMessage());
+        }
+      });
+    }
   }
 
   /**
@@ -330,6 +351,25 @@ public final class ReservationService {
             reservation
                 .destinationObject
                 .map(name -> cluster.removeDestination(reservation.request.namespace(), name))
-                .orElse(Future.succeededFuture()));
+                .orElse(Future.succeededFuture()))
+        .eventually(() -> discardCheckpointImages(reservation));
+  }
+
+  /**
+   * A commit's pod did not get Ready (and was removed), then the source released: the agents' sessions ended
+   * with their images imported, so no abort removes them any more. Best effort: an image left behind only costs
+   * disk, and the log names it.
+   */
+  private Future<Void> discardCheckpointImages(Reservation reservation) {
+    List<Future<Void>> discarded = reservation.checkpointImages.stream()
+        .map(image -> describer.agent(reservation.agent).discardCheckpointImage(image)
+            .<Void>mapEmpty()
+            .otherwise(failure -> {
+              LOG.warn("migration {}: checkpoint image {} stays on {}: {}", reservation.migrationId(), image,
+                  reservation.agent.node(), failure.getMessage());
+              return null;
+            }))
+        .toList();
+    return Future.join(discarded).mapEmpty();
   }
 }

@@ -119,6 +119,20 @@ public final class AgentClient {
     return http.post(peer(), baseUrl + "/v1/stopped-containers/" + containerId + "/commit", new JsonObject());
   }
 
+  /**
+   * The pod restored from the checkpoint image {@code image} is Ready: the agent points the image's name at the
+   * image the checkpoint was taken from (a restart starts afresh) and lets its node's containerd drop the
+   * checkpoint. Answers {"image", "startsFrom"?, "removed"}.
+   */
+  public Future<JsonObject> retireCheckpointImage(String image) {
+    return http.post(peer(), baseUrl + "/v1/checkpoint-images/retire", new JsonObject().put("image", image));
+  }
+
+  /** No pod starts from the checkpoint image {@code image}: the agent removes it (answers {"image", "removed"}). */
+  public Future<JsonObject> discardCheckpointImage(String image) {
+    return http.post(peer(), baseUrl + "/v1/checkpoint-images/discard", new JsonObject().put("image", image));
+  }
+
   public Future<JsonObject> abort(String id) {
     return http.post(peer(), baseUrl + "/v1/migrations/" + id + "/abort", new JsonObject());
   }

@@ -110,10 +110,16 @@ class KubeletMigrationTest {
     assertThat(restored.getSpec().getNodeName()).isEqualTo("node-b");
     assertThat(nodeA.kubeletCheckpoints()).containsExactly("default/api/app");
     assertThat(answer).as("answers only once the pod is Ready").isNotDone();
+    assertThat(nodeB.retiredImages()).as("the checkpoint image serves the pod's start").isEmpty();
     MockCluster.kubeletReportsReady(client, "default", restored.getMetadata().getName());
 
     Answer done = answer.get();
     assertThat(done.status()).as(done.body()).isEqualTo(200);
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(nodeB.retiredImages())
+        .as("once the pod is Ready its checkpoint image is retired on its node")
+        .containsExactly(FakeAgent.checkpointImage("api", "app")));
+    assertThat(nodeA.retiredImages()).isEmpty();
+    assertThat(nodeB.discardedImages()).isEmpty();
     assertThat(done.json().getString("interface")).isEqualTo("kubelet-copy");
     assertThat(done.json().getJsonObject("destination").getString("pod")).isEqualTo(restored.getMetadata().getName());
     assertThat(done.json().getJsonObject("destination").getJsonArray("containers")).hasSize(1);
@@ -148,6 +154,8 @@ class KubeletMigrationTest {
     assertThat(destinationPods()).as("destination pod removed").isEmpty();
     assertSourceRunsUnlocked();
     assertThat(eventReasons()).contains("MigrationRolledBack");
+    assertThat(nodeB.discardedImages()).as("and its image").containsExactly(FakeAgent.checkpointImage("api", "app"));
+    assertThat(nodeB.retiredImages()).isEmpty();
   }
 
   @Test
@@ -160,6 +168,10 @@ class KubeletMigrationTest {
     assertThat(failed.status()).as(failed.body()).isEqualTo(502);
     assertThat(failed.json().getString("message")).contains("ErrImageNeverPull");
     assertThat(destinationPods()).isEmpty();
+    assertThat(nodeB.retiredImages()).as("no pod runs from it").isEmpty();
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(nodeB.discardedImages())
+        .as("the release removes the image the pod could not start from")
+        .containsExactly(FakeAgent.checkpointImage("api", "app")));
     assertSourceRunsUnlocked();
   }
 
@@ -190,6 +202,8 @@ class KubeletMigrationTest {
         .containsExactlyInAnyOrder("default/api/app", "default/api/sidecar");
     MockCluster.kubeletReportsReady(client, "default", restored.getMetadata().getName());
     assertThat(answer.get().status()).as(answer.get().body()).isEqualTo(200);
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(nodeB.retiredImages())
+        .containsExactlyInAnyOrder(FakeAgent.checkpointImage("api", "app"), FakeAgent.checkpointImage("api", "sidecar")));
 
     List<JsonObject> events = Http.events(coordinator.url() + "/migrations/"
         + answer.get().json().getString("migrationId") + "/events");

@@ -46,6 +46,8 @@ public final class FakeAgent {
   private volatile String rollBackMessage = "criu restore failed on the destination: exit code 1";
   private volatile boolean kubeletConfigured = true;
   private final List<String> kubeletCheckpoints = new CopyOnWriteArrayList<>();
+  private final List<String> retiredImages = new CopyOnWriteArrayList<>();
+  private final List<String> discardedImages = new CopyOnWriteArrayList<>();
   private final List<String> failingContainers = new CopyOnWriteArrayList<>();
   private HttpServer server;
   private String dataAddress;
@@ -79,6 +81,16 @@ public final class FakeAgent {
     router.post("/v1/send").handler(agent::send);
     router.get("/v1/migrations/:id").handler(agent::status);
     router.post("/v1/migrations/:id/abort").handler(agent::abort);
+    router.post("/v1/checkpoint-images/retire").handler(ctx -> {
+      String image = ctx.body().asJsonObject().getString("image");
+      agent.retiredImages.add(image);
+      ctx.json(new JsonObject().put("image", image).put("startsFrom", "sha256:base").put("removed", new JsonArray()));
+    });
+    router.post("/v1/checkpoint-images/discard").handler(ctx -> {
+      String image = ctx.body().asJsonObject().getString("image");
+      agent.discardedImages.add(image);
+      ctx.json(new JsonObject().put("image", image).put("removed", new JsonArray().add(image)));
+    });
     agent.server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1").await();
     agent.dataAddress = "127.0.0.1:" + (40000 + agent.server.actualPort() % 20000);
     BY_DATA_ADDRESS.put(agent.dataAddress, agent);
@@ -143,6 +155,16 @@ public final class FakeAgent {
   /** Whether /v1/info reports a kubelet (--kubelet-url) for interface kubelet. */
   public void kubeletConfigured(boolean configured) {
     this.kubeletConfigured = configured;
+  }
+
+  /** The checkpoint images this agent was told to retire (their pods run), in order. */
+  public List<String> retiredImages() {
+    return List.copyOf(retiredImages);
+  }
+
+  /** The checkpoint images this agent was told to remove (no pod starts from them), in order. */
+  public List<String> discardedImages() {
+    return List.copyOf(discardedImages);
   }
 
   /** The kubelet checkpoints this agent was asked for, as "namespace/pod/container", in order. */
