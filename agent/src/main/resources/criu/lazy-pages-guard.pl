@@ -4,7 +4,10 @@
 # pipe on stdin ends, or its relay connection ends) before it said "done", the restored tree is killed
 # first and the daemon's connection closed only afterwards. A daemon that lost its page server would
 # close the userfaultfds and the kernel would fill the missing pages with zeros under a running tree.
-# usage: lazy-pages-guard.pl HOST AGENT_PORT RESTORED_PID_FILE ; prints "port N" once listening.
+# usage: lazy-pages-guard.pl HOST AGENT_PORT ; prints "port N" once listening. It starts with the receive
+# session, long before the restore, so that its start costs the migration's downtime nothing. Control lines
+# on stdin: "pidfile PATH" (where the restore will write the restored root's pid; sent before the daemon
+# starts, so before anything can be restored) and "done" (every page is in).
 use strict;
 use warnings;
 use IO::Socket::INET;
@@ -14,7 +17,8 @@ use Fcntl qw(:flock);
 use Time::HiRes qw(sleep);
 
 $SIG{PIPE} = 'IGNORE';
-my ($host, $agent_port, $pid_file) = @ARGV;
+my ($host, $agent_port) = @ARGV;
+my $pid_file;
 my $listener = IO::Socket::INET->new(LocalAddr => $host, LocalPort => 0, Listen => 1, ReuseAddr => 1, Proto => 'tcp')
   or die "guard: cannot listen on $host: $!\n";
 $| = 1;
@@ -49,6 +53,10 @@ sub await_restorer {
 
 sub fence_and_exit {
   my ($why) = @_;
+  if (!defined $pid_file) {
+    note("$why: no restore started");
+    exit 3;
+  }
   await_restorer();
   my $tree = 0;
   if (open(my $file, '<', $pid_file)) {
@@ -83,6 +91,7 @@ sub write_all {
 }
 
 my $buffer;
+my $control = '';
 while (1) {
   for my $ready ($select->can_read()) {
     if ($ready == $listener) {
@@ -93,13 +102,23 @@ while (1) {
       $select->remove($listener);
       $select->add($daemon, $agent);
     } elsif ($ready == \*STDIN || (fileno($ready) // -1) == 0) {
-      my $line = <STDIN>;
-      if (!defined $line) {
+      # sysread, not <STDIN>: a buffered read could take two lines at once, and select would not wake
+      # for the second one, left in perl's buffer
+      my $read = sysread(STDIN, my $chunk, 4096);
+      if (!$read) {
         fence_and_exit("the agent went away") unless $done;
         $select->remove(\*STDIN);
         next;
       }
-      $done = 1 if $line =~ /^done/;
+      $control .= $chunk;
+      while ($control =~ s/^([^\n]*)\n//) {
+        my $line = $1;
+        if ($line =~ /^pidfile (.+)$/) {
+          $pid_file = $1;
+        } elsif ($line =~ /^done/) {
+          $done = 1;
+        }
+      }
     } elsif (defined $daemon && $ready == $daemon) {
       my $read = sysread($daemon, $buffer, 1 << 20);
       if (!$read) {

@@ -18,7 +18,9 @@ import java.util.concurrent.TimeUnit;
  * userfaultfds with it, and the kernel would zero-fill every page still missing under the running tree.
  * The guard holds that connection; when its control pipe (our stdin to it) or the relay connection ends
  * before {@link #done()}, it kills the restored tree (the init of its PID namespace, read from CRIU's
- * pidfile) and waits until it is gone, and only then closes the daemon's connection. Blocking.
+ * pidfile) and waits until it is gone, and only then closes the daemon's connection. It is started with the
+ * receive session ({@link #start}), so that its start (a perl, about 15 ms) is not part of the downtime; the
+ * pid file is named later ({@link #restoredPidFile}), before the daemon starts. Blocking.
  */
 public final class LazyPagesGuard implements AutoCloseable {
   public static final String LOG = "lazy-pages-guard.log";
@@ -27,19 +29,20 @@ public final class LazyPagesGuard implements AutoCloseable {
   private final Process process;
   private final OutputStream control;
   private final int port;
+  private final Path logDir;
 
-  private LazyPagesGuard(Process process, int port) {
+  private LazyPagesGuard(Process process, int port, Path logDir) {
     this.process = process;
     this.control = process.getOutputStream();
     this.port = port;
+    this.logDir = logDir;
   }
 
   /**
    * Starts the guard listening on {@code host} (for the daemon), relaying to the agent at
-   * {@code host:agentPort}; {@code restoredPidFile} is where {@code criu restore --pidfile} writes the root.
+   * {@code host:agentPort}; until {@link #restoredPidFile} it has no tree to kill.
    */
-  public static LazyPagesGuard start(Path workDir, String host, int agentPort, Path restoredPidFile)
-      throws IOException {
+  public static LazyPagesGuard start(Path workDir, String host, int agentPort) throws IOException {
     Path script = workDir.resolve("lazy-pages-guard.pl");
     try (InputStream in = LazyPagesGuard.class.getResourceAsStream(SCRIPT_RESOURCE)) {
       if (in == null) {
@@ -47,8 +50,7 @@ public final class LazyPagesGuard implements AutoCloseable {
       }
       Files.copy(in, script, StandardCopyOption.REPLACE_EXISTING);
     }
-    Process process = new ProcessBuilder("perl", script.toString(), host, Integer.toString(agentPort),
-        restoredPidFile.toString())
+    Process process = new ProcessBuilder("perl", script.toString(), host, Integer.toString(agentPort))
         .redirectError(ProcessBuilder.Redirect.appendTo(workDir.resolve(LOG).toFile()))
         .start();
     BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.US_ASCII));
@@ -57,7 +59,26 @@ public final class LazyPagesGuard implements AutoCloseable {
       process.destroyForcibly();
       throw new CriuException("lazy-pages", "the lazy-pages guard did not start: " + CriuLog.errors(workDir.resolve(LOG)));
     }
-    return new LazyPagesGuard(process, Integer.parseInt(line.substring(5).trim()));
+    return new LazyPagesGuard(process, Integer.parseInt(line.substring(5).trim()), workDir);
+  }
+
+  /**
+   * Where {@code criu restore --pidfile} (or runc) will write the restored root: from now on the guard kills
+   * what is written there if the agent goes before {@link #done()}. Call before the daemon starts; fails when
+   * the guard is gone (then nothing may be restored under it).
+   */
+  public void restoredPidFile(Path pidFile) {
+    String path = pidFile.toAbsolutePath().toString();
+    if (path.indexOf('\n') >= 0) {
+      throw new IllegalArgumentException("a pid file path with a line break: " + path);
+    }
+    try {
+      control.write(("pidfile " + path + "\n").getBytes(StandardCharsets.UTF_8));
+      control.flush();
+    } catch (IOException e) {
+      throw new CriuException("lazy-pages", "the lazy-pages guard is gone (" + e.getMessage() + "): "
+          + CriuLog.errors(logDir.resolve(LOG)));
+    }
   }
 
   /** Where the daemon connects for its page server. */

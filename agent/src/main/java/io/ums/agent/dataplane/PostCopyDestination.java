@@ -91,26 +91,34 @@ public final class PostCopyDestination {
   private final LazyPagesDaemonSocket socket;
   private final Promise<Completion> completion = Promise.promise();
   private Process daemon;
-  private volatile LazyPagesGuard guard;
+  private final LazyPagesGuard guard;
   private volatile long restoredPid = -1;
   private volatile long restoredNanos = -1;
   private boolean ended;
 
-  private PostCopyDestination(Vertx vertx, Settings settings, LazyPagesDaemonSocket socket) {
+  private PostCopyDestination(Vertx vertx, Settings settings, LazyPagesDaemonSocket socket, LazyPagesGuard guard) {
     this.vertx = vertx;
     this.settings = settings;
     this.socket = socket;
+    this.guard = guard;
   }
 
-  /** Listens for the daemon and relays it over {@code connection} once it connects. */
+  /**
+   * Listens for the daemon and relays it over {@code connection} once it connects; the daemon will connect
+   * through a {@link LazyPagesGuard}, started now: long before the restore, whose downtime its start would
+   * otherwise lengthen.
+   */
   public static Future<PostCopyDestination> accept(Vertx vertx, Settings settings, UmsConnection connection,
                                                    JsonObject metadata) {
-    return LazyPagesDaemonSocket.listen(vertx, settings.relayHost()).map(socket -> {
-      socket.relay(connection, metadata);
-      PostCopyDestination destination = new PostCopyDestination(vertx, settings, socket);
-      socket.allPagesIn().onComplete(ignored -> destination.pagesEnded());
-      return destination;
-    });
+    return LazyPagesDaemonSocket.listen(vertx, settings.relayHost()).compose(socket -> vertx.executeBlocking(
+            () -> LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port()), false)
+        .recover(failure -> socket.close().transform(ignored -> Future.<LazyPagesGuard>failedFuture(failure)))
+        .map(guard -> {
+          socket.relay(connection, metadata);
+          PostCopyDestination destination = new PostCopyDestination(vertx, settings, socket, guard);
+          socket.allPagesIn().onComplete(ignored -> destination.pagesEnded());
+          return destination;
+        }));
   }
 
   /** The source's {@link LazyPageChannels#PAGES} channel. */
@@ -166,7 +174,7 @@ public final class PostCopyDestination {
   private Future<Long> startAndRestore(Path pidFile, List<Long> guards, Supplier<Future<Long>> restoreTree) {
     return vertx.executeBlocking(() -> {
       // the daemon's page-server connection goes through a guard that outlives this agent (see LazyPagesGuard)
-      guard = LazyPagesGuard.start(settings.workDir(), settings.relayHost(), socket.port(), pidFile);
+      guard.restoredPidFile(pidFile);
       List<Long> outlived = new ArrayList<>(guards);
       outlived.add(guard.process().pid());
       daemon = CriuLazyPages.start(settings.criu(), settings.imagesDir(), settings.workDir(),
@@ -213,14 +221,12 @@ public final class PostCopyDestination {
 
   private void closeGuard() {
     vertx.executeBlocking(() -> {
-      if (guard != null) {
-        guard.close();
-      }
+      guard.close();
       return null;
     }, false);
   }
 
-  /** The guard between the daemon and this agent, once the restore started (tests play the agent's death). */
+  /** The guard between the daemon and this agent (tests play the agent's death). */
   public LazyPagesGuard guard() {
     return guard;
   }
@@ -265,9 +271,7 @@ public final class PostCopyDestination {
     Future<Long> killed = restoredPid > 0 && !completion.future().succeeded()
         ? vertx.executeBlocking(this::fence, false) : Future.succeededFuture(0L);
     return killed.transform(ignored -> socket.close()).transform(ignored -> vertx.executeBlocking(() -> {
-      if (guard != null) {
-        guard.close();
-      }
+      guard.close();
       if (daemon != null && daemon.isAlive()) {
         Tether.kill(daemon, 5_000);
       }
