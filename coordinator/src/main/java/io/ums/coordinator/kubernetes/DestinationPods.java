@@ -1,5 +1,6 @@
 package io.ums.coordinator.kubernetes;
 
+import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
@@ -21,6 +22,9 @@ import java.util.Set;
  * objects created by {@code kubectl apply}.
  */
 final class DestinationPods {
+  /** What the agents name every checkpoint image (CheckpointImages.imageName in the agent). */
+  static final String CHECKPOINT_IMAGE_PREFIX = "localhost/ums-checkpoint/";
+
   static final String LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
   /** Volumes the API server injects (service account token); copying them would be rejected or stale. */
   private static final String INJECTED_TOKEN_VOLUME_PREFIX = "kube-api-access-";
@@ -106,6 +110,12 @@ final class DestinationPods {
    * from each container's checkpoint image. The image exists only in that node's local store, so
    * the pod is pinned there and never pulls.
    */
+  /** The checkpoint images a pod restored by {@link #restored} starts its containers from (agent-api.md). */
+  static List<String> checkpointImages(Pod pod) {
+    return pod.getSpec().getContainers().stream().map(Container::getImage)
+        .filter(image -> image != null && image.startsWith(CHECKPOINT_IMAGE_PREFIX)).toList();
+  }
+
   static Pod restored(Pod template, String podName, String node, String migrationId, Map<String, String> images) {
     Pod pod = destination(template, podName, node, migrationId);
     // the app containers go on from their checkpoints: their init containers ran on the source and must not

@@ -69,7 +69,16 @@ public final class KubernetesCluster implements Cluster {
         pod -> agentOn(pod.getSpec().getNodeName()).compose(agent -> agentWorkloadOf(agent, pod)),
         pod -> agentOn(pod.getSpec().getNodeName()).compose(agent -> Future.join(containerIds(pod).values().stream()
             .map(id -> new AgentClient(http, agent.node(), agent.controlUrl())
-                .settleStopped(id.replaceFirst("^[a-z0-9-]+://", ""), false)).toList()).mapEmpty()));
+                .settleStopped(id.replaceFirst("^[a-z0-9-]+://", ""), false)).toList()).mapEmpty()),
+        (pod, retire) -> {
+          List<String> images = DestinationPods.checkpointImages(pod);
+          return images.isEmpty() ? Future.succeededFuture() : agentOn(pod.getSpec().getNodeName())
+              .compose(agent -> {
+                AgentClient node = new AgentClient(http, agent.node(), agent.controlUrl());
+                return Future.all(images.stream().map(image -> retire ? node.retireCheckpointImage(image)
+                    : node.discardCheckpointImage(image)).toList()).mapEmpty();
+              });
+        });
   }
 
   @Override

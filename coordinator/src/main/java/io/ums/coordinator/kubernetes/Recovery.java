@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
@@ -56,10 +57,15 @@ final class Recovery {
   private final Function<Pod, Future<Optional<JsonObject>>> agentWorkload;
   /** kubelet-consistent: the source node's agent resumes the pod's container it keeps stopped, if any. */
   private final Function<Pod, Future<Void>> resumeStopped;
+  /**
+   * A destination pod restored from checkpoint images: its node's agent retires them ({@code true}: the pod
+   * stays) or discards them ({@code false}: the pod is removed), as the commit and the release would have.
+   */
+  private final BiFunction<Pod, Boolean, Future<Void>> settleImages;
 
   Recovery(Vertx vertx, KubernetesClient client, KubeCalls kube, PodLock lock, MigrationEvents events,
       Handover handover, Function<Pod, Future<Optional<JsonObject>>> agentWorkload,
-      Function<Pod, Future<Void>> resumeStopped) {
+      Function<Pod, Future<Void>> resumeStopped, BiFunction<Pod, Boolean, Future<Void>> settleImages) {
     this.vertx = vertx;
     this.client = client;
     this.kube = kube;
@@ -68,6 +74,7 @@ final class Recovery {
     this.handover = handover;
     this.agentWorkload = agentWorkload;
     this.resumeStopped = resumeStopped;
+    this.settleImages = settleImages;
   }
 
   /**
@@ -183,7 +190,8 @@ final class Recovery {
         ? handover.replaceSource(namespace, name(source), name(destination))
         : handover.settle(namespace, name(destination), true, null);
     return done
-        .compose(replaced -> events.record(namespace, name(destination), "MigrationRecovered", "Normal",
+        .compose(replaced -> settledImages(id, destination, true))
+        .compose(retired -> events.record(namespace, name(destination), "MigrationRecovered", "Normal",
             "migration " + id + " was left by a coordinator that stopped; finished (" + why + ")"
                 + (source != null ? ", source pod " + name(source) + " deleted" : "")))
         .map(Outcome.FINISHED);
@@ -195,9 +203,18 @@ final class Recovery {
           LOG.warn("migration {}: removing destination pod {} that never got the workload", id, name(pod));
           client.pods().inNamespace(namespace(pod)).withName(name(pod)).delete();
           return (Void) null;
-        }))
+        }).compose(deleted -> settledImages(id, pod, false)))
         .toList();
     return Future.all(removed).mapEmpty();
+  }
+
+  /** Best effort: an image its agent cannot settle only costs that node disk; the log names it. */
+  private Future<Void> settledImages(String id, Pod destination, boolean retire) {
+    return settleImages.apply(destination, retire).recover(failure -> {
+      LOG.warn("migration {}: the checkpoint images of {} stay on {}: {}", id, name(destination),
+          destination.getSpec().getNodeName(), failure.getMessage());
+      return Future.succeededFuture();
+    });
   }
 
   private static Map<String, String> labels(Pod pod) {

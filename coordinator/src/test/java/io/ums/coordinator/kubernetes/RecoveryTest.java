@@ -91,6 +91,16 @@ class RecoveryTest {
     return name;
   }
 
+  /** The pod a dead coordinator's kubelet migration restored on node-b from a checkpoint image, at this step. */
+  private String restoredLeftBehind(Pod source, String step) {
+    String name = DestinationPods.name("web", DEAD);
+    Pod pod = DestinationPods.restored(DestinationPods.template(source, PodOwner.Withholding.NONE), name, "node-b",
+        DEAD, Map.of("web", FakeAgent.checkpointImage("web", "web")));
+    pod.getMetadata().getAnnotations().put(MigrationKeys.ANNOTATION_DESTINATION_STEP, step);
+    client.pods().inNamespace("default").resource(pod).create();
+    return name;
+  }
+
   private Pod pod(String name) {
     return MockCluster.get(client, "default", name);
   }
@@ -133,6 +143,35 @@ class RecoveryTest {
 
     assertThat(pod(destination)).isNull();
     assertUnlocked(pod("web"));
+  }
+
+  @Test
+  void aRestoredPodNeverCommittedIsRemovedAndItsCheckpointImageDiscardedOnItsNode() {
+    FakeAgent nodeB = testbed.nodeB();
+    String destination = restoredLeftBehind(lockedSource("kubelet-consistent", false), MigrationKeys.STEP_RESERVED);
+
+    restartCoordinator();
+
+    assertThat(pod(destination)).isNull();
+    assertUnlocked(pod("web"));
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(nodeB.discardedImages())
+        .containsExactly(FakeAgent.checkpointImage("web", "web")));
+    assertThat(nodeB.retiredImages()).isEmpty();
+    assertThat(nodeA.discardedImages()).isEmpty();
+  }
+
+  @Test
+  void aCommittedRestoredPodKeepsRunningAndItsCheckpointImageIsRetiredOnItsNode() {
+    FakeAgent nodeB = testbed.nodeB();
+    String destination = restoredLeftBehind(lockedSource("kubelet-consistent", false), MigrationKeys.STEP_COMMITTED);
+
+    restartCoordinator();
+
+    assertThat(pod("web")).as("source deleted").isNull();
+    assertSettled(pod(destination));
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(nodeB.retiredImages())
+        .containsExactly(FakeAgent.checkpointImage("web", "web")));
+    assertThat(nodeB.discardedImages()).isEmpty();
   }
 
   @Test
