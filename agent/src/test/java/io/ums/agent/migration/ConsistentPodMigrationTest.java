@@ -106,8 +106,7 @@ class ConsistentPodMigrationTest {
   void theSourceStopsAtItsCheckpointAndTheDestinationGoesOnFromWhereItStopped() throws Exception {
     String containerId = startCounter(source, 0);
     HostAgent from = sourceAgent(dir.resolve("source"));
-    HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
-        .resolve("containerd.sock"));
+    HostAgent to = nodeBAgent();
     long lastWhileRunning = counter(containerId);
     Socket client = echoClient(source);
     assertThat(echo(client, "hello")).isEqualTo("hello");
@@ -155,8 +154,7 @@ class ConsistentPodMigrationTest {
   void onceItsPodRunsTheCheckpointImageStartsTheContainerAfreshAndLeavesTheNode() throws Exception {
     String containerId = startCounter(source, 0);
     HostAgent from = sourceAgent(dir.resolve("source"));
-    HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
-        .resolve("containerd.sock"));
+    HostAgent to = nodeBAgent();
     writeFile(containerId, "tmp/written-before-the-move", "in the writable layer");
 
     Measured measured = migrate(from, to, containerId, "consistent", 0);
@@ -241,8 +239,7 @@ class ConsistentPodMigrationTest {
   void aDestinationNodeThatFallsSilentMidTransferLetsTheSourceGoOnWithItsState() throws Exception {
     String containerId = startCounter(source, 128L * 1024 * 1024);
     HostAgent from = sourceAgent(dir.resolve("source"));
-    HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
-        .resolve("containerd.sock"));
+    HostAgent to = nodeBAgent();
     Socket client = echoClient(source);
     assertThat(echo(client, "before")).isEqualTo("before");
 
@@ -296,8 +293,7 @@ class ConsistentPodMigrationTest {
   void aDestinationPodThatCannotStartLetsTheSourceGoOnAndAnUnsettledHoldExpires() throws Exception {
     String containerId = startCounter(source, 0);
     HostAgent from = sourceAgent(dir.resolve("source"));
-    HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
-        .resolve("containerd.sock"));
+    HostAgent to = nodeBAgent();
 
     JsonObject status = from.awaitEnd(send(from, to, containerId, "consistent"));
     assertThat(status.getString("phase")).isEqualTo("DONE");
@@ -382,8 +378,7 @@ class ConsistentPodMigrationTest {
     long bytes = mebibytes * 1024L * 1024L;
     String containerId = startCounter(source, bytes);
     HostAgent from = sourceAgent(dir.resolve("source"));
-    HostAgent to = destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
-        .resolve("containerd.sock"));
+    HostAgent to = nodeBAgent();
 
     Measured measured = migrate(from, to, containerId, mode, bytes);
 
@@ -448,6 +443,12 @@ class ConsistentPodMigrationTest {
     return agent(new HostAgent("node-a", work, List.of("--kubelet-url", "https://" + RealCluster.NODE_A_IP
         + ":10250", "--kubelet-token-file", token.toString(), "--kubelet-ca", RealCluster.pki("ca.crt").toString(),
         "--kubelet-checkpoint-dir", RealCluster.node("node-a").resolve("kubelet/checkpoints").toString())));
+  }
+
+  /** The destination agent on node-b, importing into node-b's containerd. */
+  private HostAgent nodeBAgent() throws IOException {
+    return destinationAgent(dir.resolve("destination"), "containerd:" + RealCluster.node("node-b")
+        .resolve("containerd.sock"));
   }
 
   private HostAgent destinationAgent(Path work, String images) throws IOException {
