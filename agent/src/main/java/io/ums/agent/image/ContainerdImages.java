@@ -1,9 +1,9 @@
 package io.ums.agent.image;
 
 import io.ums.agent.image.ImageStoreException.Code;
+import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

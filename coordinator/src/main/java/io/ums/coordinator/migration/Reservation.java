@@ -20,7 +20,7 @@ final class Reservation {
   final List<Session> sessions;
   Optional<String> destinationObject;
   /** The checkpoint images a commit started the pod from: a release discards them from the agent's node. */
-  java.util.Collection<String> checkpointImages = List.of();
+  List<String> checkpointImages = List.of();
   /** A commit is creating the pod and waiting for it: the orphan check must not release it meanwhile. */
   boolean committing;
   /** The session phases the abandonment check saw last time (see {@link AbandonedReservations}). */
