@@ -11,6 +11,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -341,9 +342,17 @@ public final class ReservationService {
       return Future.failedFuture(new MigrationException(Failure.NOT_FOUND, "no reservation " + id));
     }
     LOG.info("migration {}: releasing destination on {}", reservation.migrationId(), reservation.agent.node());
+    // a session that had already imported its checkpoint image answers with the image's name
+    List<String> imported = Collections.synchronizedList(new ArrayList<>(reservation.checkpointImages));
     List<Future<Void>> aborted = reservation.sessions.stream()
         .map(session -> describer.agent(reservation.agent).abort(session.sessionId())
-            .<Void>mapEmpty()
+            .<Void>map(status -> {
+              String image = status.getString("checkpointImage");
+              if (image != null && !imported.contains(image)) {
+                imported.add(image);
+              }
+              return null;
+            })
             .otherwise(failure -> null)) // the session may already be gone: that is the goal
         .toList();
     return Future.join(aborted).transform(
@@ -352,16 +361,17 @@ public final class ReservationService {
                 .destinationObject
                 .map(name -> cluster.removeDestination(reservation.request.namespace(), name))
                 .orElse(Future.succeededFuture()))
-        .eventually(() -> discardCheckpointImages(reservation));
+        .eventually(() -> discardCheckpointImages(reservation, List.copyOf(imported)));
   }
 
   /**
-   * A commit's pod did not get Ready (and was removed), then the source released: the agents' sessions ended
-   * with their images imported, so no abort removes them any more. Best effort: an image left behind only costs
-   * disk, and the log names it.
+   * The migration failed after the destination's sessions had imported their checkpoint images (the source
+   * failed before the commit, or the commit's pod did not get Ready and was removed): the sessions have ended,
+   * so their abort no longer removes the images. Best effort: an image left behind only costs disk, and the log
+   * names it.
    */
-  private Future<Void> discardCheckpointImages(Reservation reservation) {
-    List<Future<Void>> discarded = reservation.checkpointImages.stream()
+  private Future<Void> discardCheckpointImages(Reservation reservation, List<String> images) {
+    List<Future<Void>> discarded = images.stream()
         .map(image -> describer.agent(reservation.agent).discardCheckpointImage(image)
             .<Void>mapEmpty()
             .otherwise(failure -> {

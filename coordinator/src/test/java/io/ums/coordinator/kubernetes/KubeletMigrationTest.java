@@ -224,6 +224,8 @@ class KubeletMigrationTest {
     assertThat(nodeB.abortedIds()).hasSize(2);
     assertThat(destinationPods()).isEmpty();
     assertSourceRunsUnlocked();
+    assertThat(nodeB.discardedImages()).as("app's session had imported its image: no pod will start from it")
+        .containsExactly(FakeAgent.checkpointImage("api", "app"));
   }
 
   @Test

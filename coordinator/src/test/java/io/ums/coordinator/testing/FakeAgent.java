@@ -418,6 +418,13 @@ public final class FakeAgent {
     String id = ctx.pathParam("id");
     aborted.add(id);
     JsonObject session = sessions.get(id);
+    if (session != null && session.getString("checkpointImage") != null) {
+      // ended with its image imported: as the agent, the abort changes nothing and answers the final status
+      ctx.response().setStatusCode(202);
+      ctx.json(new JsonObject().put("id", id).put("role", "destination").put("phase", "DONE")
+          .put("checkpointImage", session.getString("checkpointImage")));
+      return;
+    }
     if (session != null) {
       session.put("state", "ABORTED");
       ctx.response().setStatusCode(202);
