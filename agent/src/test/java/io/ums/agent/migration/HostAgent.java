@@ -28,8 +28,8 @@ final class HostAgent implements AutoCloseable {
   final String node;
   final Path workDir;
   private final List<String> arguments;
-  private final int controlPort;
-  private final int dataPort;
+  private int controlPort;
+  private int dataPort;
   private Process process;
 
   HostAgent(String node, Path workDir, List<String> arguments) throws IOException {
@@ -40,7 +40,37 @@ final class HostAgent implements AutoCloseable {
     this.dataPort = freePort();
   }
 
+  /**
+   * Starts the agent and waits until it answers UP. The ports were free when chosen, but anything may take
+   * one before the agent binds it (an outgoing connection's ephemeral port): an agent that exits for that is
+   * started again on other ports. Any other early exit, or no UP within 60 s, fails with the agent's log.
+   */
   HostAgent start() throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      long logBefore = Files.exists(workDir.resolve("agent.log")) ? Files.size(workDir.resolve("agent.log")) : 0;
+      launch();
+      try {
+        Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+            .until(() -> !process.isAlive() || "UP".equals(get("/health").getString("status")));
+      } catch (org.awaitility.core.ConditionTimeoutException e) {
+        throw new IllegalStateException("agent on node " + node + " not UP within 60 s; its log: "
+            + tail(log(), logBefore), e);
+      }
+      if (process.isAlive()) {
+        return this;
+      }
+      String thisRun = tail(log(), logBefore);
+      if (attempt < 3 && thisRun.contains("Address already in use")) {
+        controlPort = freePort();
+        dataPort = freePort();
+        continue;
+      }
+      throw new IllegalStateException("agent on node " + node + " exited (" + process.exitValue()
+          + ") at its start; its log: " + thisRun);
+    }
+  }
+
+  private void launch() throws IOException {
     Files.createDirectories(workDir);
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
         .toString()));
@@ -55,9 +85,12 @@ final class HostAgent implements AutoCloseable {
         .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve("agent.log").toFile()));
     builder.environment().putAll(AgentMemoryBudget.ENVIRONMENT);
     process = builder.start();
-    Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
-        .until(() -> get("/health").getString("status"), "UP"::equals);
-    return this;
+  }
+
+  /** What the log holds after {@code from} characters, its last 4000 at most. */
+  private static String tail(String log, long from) {
+    String since = log.substring((int) Math.min(from, log.length()));
+    return since.length() <= 4000 ? since : since.substring(since.length() - 4000);
   }
 
   /** SIGKILL: the agent dies without draining, as a crashed or OOM-killed one. */
