@@ -4,6 +4,7 @@ import io.ums.agent.api.ControlApi;
 import io.ums.agent.api.NodeInfo;
 import io.ums.agent.container.ContainerSupport;
 import io.ums.agent.criu.CriuInstallation;
+import io.ums.agent.image.CheckpointImageLedger;
 import io.ums.agent.image.CheckpointImageRoutes;
 import io.ums.agent.migration.MeteredMigrations;
 import io.ums.agent.migration.Migrations;
@@ -78,7 +79,8 @@ public final class Agent {
                 metrics.registry(), draining::get);
             Router router = api.router();
             containers.mountRoutes(router);
-            new CheckpointImageRoutes(vertx, config.kubelet().checkpointImages()).mount(router);
+            new CheckpointImageRoutes(vertx, config.kubelet().checkpointImages(), new CheckpointImageLedger(
+                config.workDir(), config.kubelet().checkpointImages())).mount(router);
             config.controlSecurity().guard(router);
             return vertx.createHttpServer(config.controlSecurity().applyTo(new HttpServerOptions()
                     .setHost(config.bindHost()).setPort(config.controlPort())))

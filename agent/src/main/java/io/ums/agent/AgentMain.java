@@ -105,6 +105,12 @@ public final class AgentMain implements Callable<Integer> {
           + " k8s.io unless given, imported with ctr) (default: ${DEFAULT-VALUE}).")
   String checkpointImages;
 
+  @Option(names = "--retire-checkpoint-images-after", defaultValue = "1800",
+      description = "Seconds after its import at which this agent retires a received checkpoint image that no"
+          + " coordinator retired or discarded (its name then starts the container's own image, the checkpoint's"
+          + " bytes leave the node); 0: never (default: ${DEFAULT-VALUE}).")
+  long retireCheckpointImagesAfterSeconds;
+
   @Option(names = "--ctr", defaultValue = CheckpointImages.DEFAULT_CTR,
       description = "The ctr binary a containerd:<socket> checkpoint image target runs, a path or a name looked up"
           + " on PATH (default: ${DEFAULT-VALUE}).")
@@ -205,9 +211,12 @@ public final class AgentMain implements Callable<Integer> {
     if (kubeletTimeoutSeconds <= 0) {
       throw new CommandLine.ParameterException(spec.commandLine(), "--kubelet-timeout must be > 0");
     }
+    if (retireCheckpointImagesAfterSeconds < 0) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--retire-checkpoint-images-after must be >= 0");
+    }
     return new KubeletSettings(Optional.ofNullable(kubeletUrl), Optional.ofNullable(kubeletTokenFile),
         Optional.ofNullable(kubeletCa), kubeletInsecureTls, kubeletCheckpointDir, images,
-        Duration.ofSeconds(kubeletTimeoutSeconds));
+        Duration.ofSeconds(kubeletTimeoutSeconds), Duration.ofSeconds(retireCheckpointImagesAfterSeconds));
   }
 
   // Blocking reads on the main thread, before anything listens; a bad file stops the start with its reason.

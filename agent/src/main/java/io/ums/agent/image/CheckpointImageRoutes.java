@@ -25,22 +25,28 @@ import java.util.function.Function;
 public final class CheckpointImageRoutes {
   private final Vertx vertx;
   private final CheckpointImages images;
+  private final CheckpointImageLedger ledger;
 
-  public CheckpointImageRoutes(Vertx vertx, CheckpointImages images) {
+  public CheckpointImageRoutes(Vertx vertx, CheckpointImages images, CheckpointImageLedger ledger) {
     this.vertx = vertx;
     this.images = images;
+    this.ledger = ledger;
   }
 
   /** Adds the route to the control API's router (whose body handler and catch-all are already in place). */
   public void mount(Router router) {
     router.post("/v1/checkpoint-images/retire").handler(context -> answer(context, image -> {
       CheckpointImages.Retirement retired = images.retire(image);
+      ledger.settled(image);
       JsonObject answer = new JsonObject().put("image", image).put("removed", new JsonArray(retired.removed()));
       retired.startsFrom().ifPresent(base -> answer.put("startsFrom", base));
       return answer;
     }));
-    router.post("/v1/checkpoint-images/discard").handler(context -> answer(context, image ->
-        new JsonObject().put("image", image).put("removed", new JsonArray(images.discard(image)))));
+    router.post("/v1/checkpoint-images/discard").handler(context -> answer(context, image -> {
+      JsonArray removed = new JsonArray(images.discard(image));
+      ledger.settled(image);
+      return new JsonObject().put("image", image).put("removed", removed);
+    }));
   }
 
   /** Runs {@code action} on the body's image name on a worker (it runs ctr) and answers its JSON with 200. */

@@ -17,14 +17,28 @@ import java.util.Optional;
  * @param checkpointDir where the kubelet's archives appear on the agent's file system (a hostPath mount)
  * @param checkpointImages where a destination imports checkpoint images
  * @param timeout how long one kubelet checkpoint call may take (also passed to the kubelet)
+ * @param retireImagesAfter how long after its import a checkpoint image nobody settled is retired by the agent
+ *     itself ({@link io.ums.agent.image.CheckpointImageLedger}); zero: never
  */
 public record KubeletSettings(Optional<URI> url, Optional<Path> tokenFile, Optional<Path> caFile, boolean insecureTls,
-                              Path checkpointDir, CheckpointImages checkpointImages, Duration timeout) {
+                              Path checkpointDir, CheckpointImages checkpointImages, Duration timeout,
+                              Duration retireImagesAfter) {
   public static final Path DEFAULT_CHECKPOINT_DIR = Path.of("/var/lib/kubelet/checkpoints");
   public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(5);
+  /** Far beyond any commit: a coordinator creates the pod within its phase timeout (minutes). */
+  public static final Duration DEFAULT_RETIRE_IMAGES_AFTER = Duration.ofMinutes(30);
 
   public KubeletSettings {
     checkpointDir = checkpointDir.toAbsolutePath().normalize();
+    if (retireImagesAfter.isNegative()) {
+      throw new IllegalArgumentException("retireImagesAfter must not be negative: " + retireImagesAfter);
+    }
+  }
+
+  /** As the canonical constructor, checkpoint images nobody settled being retired after the default time. */
+  public KubeletSettings(Optional<URI> url, Optional<Path> tokenFile, Optional<Path> caFile, boolean insecureTls,
+                         Path checkpointDir, CheckpointImages checkpointImages, Duration timeout) {
+    this(url, tokenFile, caFile, insecureTls, checkpointDir, checkpointImages, timeout, DEFAULT_RETIRE_IMAGES_AFTER);
   }
 
   /** The kubelet approach off; checkpoint images (a destination's part) still go to containers-storage. */

@@ -11,6 +11,7 @@ import io.ums.agent.dataplane.ReceiveSessions;
 import io.ums.agent.error.AgentException;
 import io.ums.agent.error.ApiError;
 import io.ums.agent.error.MigrationFailure.Code;
+import io.ums.agent.image.CheckpointImageLedger;
 import io.ums.agent.kubelet.KubeletClient;
 import io.ums.agent.stopped.ContainerCgroups;
 import io.ums.agent.stopped.StoppedContainers;
@@ -87,7 +88,8 @@ public final class CriuMigrations implements Migrations {
         config.workDir());
     MigrationDeps deps = new MigrationDeps(vertx, config.node(), workloads, containers, runner,
         DataPlane.client(vertx, limits), settings, "127.0.0.1", config.workDir(), config.kubelet(), hooks, stopped,
-        new StoppedSources(vertx, workloads, runner.wrapper(), config.workDir()).withContainers(containers));
+        new StoppedSources(vertx, workloads, runner.wrapper(), config.workDir()).withContainers(containers),
+        new CheckpointImageLedger(config.workDir(), config.kubelet().checkpointImages()));
     CriuMigrations migrations = new CriuMigrations(deps, config.advertiseHost(), config.maxReceiveSessions());
     return vertx.executeBlocking(() -> {
       // sources a previous run of this agent stopped: resumed unless the destination may run them
@@ -129,9 +131,27 @@ public final class CriuMigrations implements Migrations {
     }).map(plane -> {
           migrations.dataPlane = plane;
           vertx.setPeriodic(EXPIRY_SWEEP_MILLIS, ignored -> migrations.expireSessions());
+          retireUnsettledImages(vertx, deps);
           LOG.info("migration engine up: data port {}, sessions in {}", plane.port(), settings.sessionRoot());
           return migrations;
         });
+  }
+
+  /**
+   * Checkpoint images no coordinator settled (see {@link CheckpointImageLedger}) are retired once they are
+   * older than the kubelet settings say, checked every half of that time (at most every 5 min, at least every
+   * second), the first time at the start: a previous run's images count too.
+   */
+  private static void retireUnsettledImages(Vertx vertx, MigrationDeps deps) {
+    Duration after = deps.kubelet().retireImagesAfter();
+    if (after.isZero()) {
+      return;
+    }
+    long every = Math.max(1000, Math.min(after.toMillis() / 2, TimeUnit.MINUTES.toMillis(5)));
+    Runnable pass = () -> vertx.executeBlocking(() -> deps.imageLedger().retireOlderThan(after,
+        System.currentTimeMillis()), false);
+    pass.run();
+    vertx.setPeriodic(every, ignored -> pass.run());
   }
 
   @Override

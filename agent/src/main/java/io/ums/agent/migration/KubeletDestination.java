@@ -168,6 +168,7 @@ final class KubeletDestination implements DestinationBackend {
             } else {
               images.importArchive(dir.resolve(ARCHIVE), dir, image, target.container());
             }
+            session.deps().imageLedger().imported(image, System.currentTimeMillis());
             return image;
           }, false).map(imported -> {
             importedImage = imported;
@@ -205,6 +206,7 @@ final class KubeletDestination implements DestinationBackend {
     }
     if (failed && importedImage != null) {
       images.remove(importedImage);
+      session.deps().imageLedger().settled(importedImage);
       LOG.info("session {}: removed the imported image {} again", session.id(), importedImage);
     }
   }

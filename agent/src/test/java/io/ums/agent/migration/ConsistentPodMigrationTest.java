@@ -200,6 +200,39 @@ class ConsistentPodMigrationTest {
         + beforeRestart + ", after the restart " + counter(restartedId));
   }
 
+  /**
+   * No coordinator settled the image (its destination agent restarted between the import and the release, or the
+   * coordinator died for good): the agent's ledger, in its work dir, outlives it, and the next agent on node-b,
+   * told to retire checkpoint images a second after their import, retires it at its start. The pod runs on.
+   */
+  @Test
+  void aCheckpointImageNobodySettledIsRetiredByTheNextAgentOnTheNode() throws Exception {
+    String containerId = startCounter(source, 0);
+    HostAgent from = sourceAgent(dir.resolve("source"));
+    HostAgent to = agent(new HostAgent("node-b", dir.resolve("destination"), nodeBArguments("0")));
+    Measured measured = migrate(from, to, containerId, "consistent", 0);
+    String image = measured.status().getString("checkpointImage");
+    String busybox = imageDigests("node-b").get(RealCluster.BUSYBOX_IMAGE);
+    String checkpointManifest = imageDigests("node-b").get(image);
+    assertThat(checkpointManifest).as("never retired by an agent told never to").isNotNull().isNotEqualTo(busybox);
+    String restoredId = RealCluster.containerId(restored);
+    long restoredAt = counter(restoredId);
+    to.close();
+    Thread.sleep(1_000); // older than the next agent's second
+
+    HostAgent next = agent(new HostAgent("node-b", dir.resolve("destination"), nodeBArguments("1")));
+
+    await().atMost(WAIT).until(() -> busybox.equals(imageDigests("node-b").get(image)));
+    await().atMost(WAIT).until(() -> next.log().contains("checkpoint image " + image + " retired"));
+    assertThat(contentDigests("node-b")).as("containerd collected the checkpoint").doesNotContain(checkpointManifest);
+    await().atMost(WAIT).until(() -> counter(restoredId) > restoredAt);
+  }
+
+  private List<String> nodeBArguments(String retireAfterSeconds) {
+    return List.of("--checkpoint-images", "containerd:" + RealCluster.node("node-b").resolve("containerd.sock"),
+        "--ctr", RealCluster.BIN.resolve("ctr").toString(), "--retire-checkpoint-images-after", retireAfterSeconds);
+  }
+
   /** Image name to the digest of its manifest, in a node's containerd (namespace k8s.io). */
   private static Map<String, String> imageDigests(String node) {
     Map<String, String> digests = new java.util.HashMap<>();
