@@ -129,9 +129,7 @@ record ContainerdImages(Path socket, String namespace, String ctr) {
     ImageTools.run(Code.IO, ctr("images", "tag", "--force", base, imageName));
     List<String> idRecords = idRecords(digests, digest);
     if (!idRecords.isEmpty()) {
-      List<String> remove = new ArrayList<>(List.of("images", "rm", "--sync"));
-      remove.addAll(idRecords);
-      ImageTools.run(Code.IO, ctr(remove.toArray(String[]::new)));
+      removeCollected(idRecords);
     }
     return new CheckpointImages.Retirement(imageName, Optional.of(base), idRecords);
   }
@@ -153,10 +151,15 @@ record ContainerdImages(Path socket, String namespace, String ctr) {
     if (manifestAnnotations(digest).containsKey(CheckpointImages.CRIU_NAME)) {
       names.addAll(idRecords(digests, digest));
     }
+    removeCollected(names);
+    return names;
+  }
+
+  /** {@code ctr images rm --sync}: containerd's garbage collection has run when it returns. */
+  private void removeCollected(List<String> names) {
     List<String> remove = new ArrayList<>(List.of("images", "rm", "--sync"));
     remove.addAll(names);
     ImageTools.run(Code.IO, ctr(remove.toArray(String[]::new)));
-    return names;
   }
 
   /** The names the CRI plugin gave the image whose manifest is {@code digest}: its id, {@code sha256:…}. */

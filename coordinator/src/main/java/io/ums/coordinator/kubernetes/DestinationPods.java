@@ -105,17 +105,17 @@ final class DestinationPods {
     return pod;
   }
 
-  /**
-   * Orchestrator level: the destination pod restored by the node's runtime (CRI-O, containerd >= 2)
-   * from each container's checkpoint image. The image exists only in that node's local store, so
-   * the pod is pinned there and never pulls.
-   */
   /** The checkpoint images a pod restored by {@link #restored} starts its containers from (agent-api.md). */
   static List<String> checkpointImages(Pod pod) {
     return pod.getSpec().getContainers().stream().map(Container::getImage)
         .filter(image -> image != null && image.startsWith(CHECKPOINT_IMAGE_PREFIX)).toList();
   }
 
+  /**
+   * Orchestrator level: the destination pod restored by the node's runtime (CRI-O, containerd >= 2)
+   * from each container's checkpoint image. The image exists only in that node's local store, so
+   * the pod is pinned there and never pulls.
+   */
   static Pod restored(Pod template, String podName, String node, String migrationId, Map<String, String> images) {
     Pod pod = destination(template, podName, node, migrationId);
     // the app containers go on from their checkpoints: their init containers ran on the source and must not

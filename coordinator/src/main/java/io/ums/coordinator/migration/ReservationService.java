@@ -11,11 +11,13 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -343,17 +345,10 @@ public final class ReservationService {
     }
     LOG.info("migration {}: releasing destination on {}", reservation.migrationId(), reservation.agent.node());
     // a session that had already imported its checkpoint image answers with the image's name
-    List<String> imported = Collections.synchronizedList(new ArrayList<>(reservation.checkpointImages));
-    List<Future<Void>> aborted = reservation.sessions.stream()
+    List<Future<String>> aborted = reservation.sessions.stream()
         .map(session -> describer.agent(reservation.agent).abort(session.sessionId())
-            .<Void>map(status -> {
-              String image = status.getString("checkpointImage");
-              if (image != null && !imported.contains(image)) {
-                imported.add(image);
-              }
-              return null;
-            })
-            .otherwise(failure -> null)) // the session may already be gone: that is the goal
+            .map(status -> status.getString("checkpointImage"))
+            .otherwise((String) null)) // the session may already be gone: that is the goal
         .toList();
     return Future.join(aborted).transform(
         done ->
@@ -361,7 +356,11 @@ public final class ReservationService {
                 .destinationObject
                 .map(name -> cluster.removeDestination(reservation.request.namespace(), name))
                 .orElse(Future.succeededFuture()))
-        .eventually(() -> discardCheckpointImages(reservation, List.copyOf(imported)));
+        .eventually(() -> {
+          Set<String> imported = new LinkedHashSet<>(reservation.checkpointImages);
+          aborted.stream().map(Future::result).filter(Objects::nonNull).forEach(imported::add);
+          return discardCheckpointImages(reservation, imported);
+        });
   }
 
   /**
@@ -370,7 +369,7 @@ public final class ReservationService {
    * so their abort no longer removes the images. Best effort: an image left behind only costs disk, and the log
    * names it.
    */
-  private Future<Void> discardCheckpointImages(Reservation reservation, List<String> images) {
+  private Future<Void> discardCheckpointImages(Reservation reservation, Set<String> images) {
     List<Future<Void>> discarded = images.stream()
         .map(image -> describer.agent(reservation.agent).discardCheckpointImage(image)
             .<Void>mapEmpty()
